@@ -1,0 +1,136 @@
+"""The ``sgh`` command line.
+
+Exit status: 0 when every cell agrees with the rules, 1 when any disagrees or could not be
+probed, 2 for invalid input or a missing prerequisite (one line on stderr, no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+from pathlib import Path
+from types import FrameType
+
+from harness import topology as topology_loader
+from harness.compiler import compile_instance
+from harness.errors import HarnessError, InvalidInput
+from harness.matrix import expectations
+from harness.model import State
+from harness.planner import plan
+from harness.progress import Progress
+from harness.report import render, to_json
+
+EXIT_OK, EXIT_DISAGREE, EXIT_INVALID, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sgh",
+        description="EC2 security groups enforced on Docker containers and verified by packets.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="start a topology's lab, probe it, compare with the rules")
+    run.add_argument("topology", help="a topology file (YAML)")
+    run.add_argument("--json", metavar="PATH", help="write the matrix as JSON to PATH")
+    run.add_argument("--keep", action="store_true", help="keep the lab running afterwards")
+    run.add_argument("--timeout", type=float, default=2.0, metavar="S",
+                     help="longest wait for answers after a batch is sent (default 2.0)")
+    run.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+
+    check = sub.add_parser("check", help="validate a topology and print what its rules imply")
+    check.add_argument("topology")
+
+    comp = sub.add_parser("compile", help="print the nftables policy of instances")
+    comp.add_argument("topology")
+    comp.add_argument("instance", nargs="*", help="instance names (default: all)")
+
+    clean = sub.add_parser("clean", help="remove labs left behind (containers by label)")
+    clean.add_argument("lab", nargs="?", help="only this lab (default: every sg-harness lab)")
+    return parser
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        if args.command == "run":
+            return _run(args)
+        if args.command == "check":
+            return _check(args)
+        if args.command == "compile":
+            return _compile(args)
+        return _clean(args)
+    except HarnessError as err:
+        print(f"sgh: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("sgh: interrupted; the lab was removed", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _run(args: argparse.Namespace) -> int:
+    from harness.lab import verify
+    from harness.probe.scapy_prober import ScapyProber
+    from harness.runtime.docker import DockerRuntime
+
+    topology = topology_loader.load(args.topology)
+    if args.timeout <= 0:
+        raise InvalidInput(f"--timeout must be positive, not {args.timeout}")
+    json_path = Path(args.json) if args.json else None
+    if json_path is not None and not json_path.parent.exists():
+        raise InvalidInput(f"--json {args.json}: directory {json_path.parent} does not exist")
+    progress = Progress(enabled=not args.quiet)
+    matrix = verify(topology, DockerRuntime(), ScapyProber(timeout=args.timeout), progress,
+                    keep=args.keep)
+    print(render(matrix))
+    if json_path is not None:
+        json_path.write_text(json.dumps(to_json(matrix), indent=2) + "\n", encoding="utf-8")
+    return EXIT_OK if matrix.summary.ok else EXIT_DISAGREE
+
+
+def _check(args: argparse.Namespace) -> int:
+    topology = topology_loader.load(args.topology)
+    cells = plan(topology)
+    expected = expectations(topology, cells)
+    counts = {state: 0 for state in State}
+    for expectation in expected.values():
+        counts[expectation.state] += 1
+    print(
+        f"{topology.source}: lab '{topology.name}', {len(topology.instances)} instances, "
+        f"{len(topology.hosts)} hosts, {len(topology.groups)} groups, {len(cells)} cells "
+        f"({counts[State.OPEN]} open, {counts[State.CLOSED]} closed, "
+        f"{counts[State.FILTERED]} filtered expected)"
+    )
+    return EXIT_OK
+
+
+def _compile(args: argparse.Namespace) -> int:
+    topology = topology_loader.load(args.topology)
+    by_name = {instance.name: instance for instance in topology.instances}
+    names = args.instance or list(by_name)
+    for name in names:
+        if name not in by_name:
+            raise InvalidInput(f"{topology.source}: no instance named '{name}'")
+    print("\n".join(compile_instance(topology, by_name[name]) for name in names), end="")
+    return EXIT_OK
+
+
+def _clean(args: argparse.Namespace) -> int:
+    from harness.runtime.docker import DockerRuntime
+
+    runtime = DockerRuntime()
+    removed = runtime.clean(args.lab, Progress())
+    what = f"lab '{args.lab}'" if args.lab else "sg-harness labs"
+    print(f"removed {removed} containers of {what}")
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,60 @@
+"""Progress on long work, on stderr: phases with their times, and counters.
+
+On a terminal a counter updates in place; elsewhere (CI logs) each phase prints one line when it
+ends. ``Progress.quiet()`` prints nothing.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TextIO
+
+
+class Progress:
+    def __init__(self, stream: TextIO | None = None, enabled: bool = True) -> None:
+        self.stream = stream if stream is not None else sys.stderr
+        self.enabled = enabled
+        self.tty = enabled and self.stream.isatty()
+        self._phase = ""
+        self._started = 0.0
+        self._total = 0
+        self._done = 0
+        self.timings: dict[str, float] = {}
+
+    @classmethod
+    def quiet(cls) -> Progress:
+        return cls(enabled=False)
+
+    def start(self, phase: str, total: int = 0) -> None:
+        self._phase, self._total, self._done = phase, total, 0
+        self._started = time.monotonic()
+        if self.tty:
+            self._draw()
+
+    def advance(self, count: int = 1) -> None:
+        self._done += count
+        if self.tty:
+            self._draw()
+
+    def finish(self, key: str = "", note: str = "") -> float:
+        elapsed = time.monotonic() - self._started
+        if key:
+            self.timings[key] = elapsed
+        if self.enabled:
+            counter = f" {self._done}/{self._total}" if self._total else ""
+            extra = f" {note}" if note else ""
+            end = "\r\033[K" if self.tty else ""
+            self.stream.write(f"{end}[sgh] {self._phase}{counter}: {elapsed:.2f}s{extra}\n")
+            self.stream.flush()
+        return elapsed
+
+    def note(self, text: str) -> None:
+        if self.enabled:
+            self.stream.write(f"[sgh] {text}\n")
+            self.stream.flush()
+
+    def _draw(self) -> None:
+        counter = f" {self._done}/{self._total}" if self._total else ""
+        self.stream.write(f"\r\033[K[sgh] {self._phase}{counter} ...")
+        self.stream.flush()
