@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, TypeVar
 
 from harness import netns
 from harness.errors import LabError, PrerequisiteError
-from harness.model import Instance, Node, Topology
+from harness.model import Instance, Listen, Node, Protocol, Topology
 from harness.progress import Progress
 from harness.runtime import fabric
 from harness.runtime.base import LiveLab
@@ -27,6 +29,7 @@ ROLE_LABEL = "sg-harness.role"
 INSTANCE_IMAGE = "sgh-instance:latest"
 SWITCH = "_switch"
 WORKERS = 12
+READY_TIMEOUT = 30.0
 TOOLS = ("nsenter", "ip", "nft", "sysctl")
 
 T = TypeVar("T")
@@ -155,7 +158,34 @@ class DockerRuntime:
 
         parallel(wire, nodes)
         progress.finish("fabric")
+        self.wait_listening(topology, lab, progress)
         return lab
+
+    def wait_listening(self, topology: Topology, lab: LiveLab, progress: Progress,
+                       timeout: float = READY_TIMEOUT) -> None:
+        """Wait until every instance listens on the ports it declares (its server is up)."""
+        waiting = {i.name: set(i.listen) for i in topology.instances if i.listen}
+        progress.start("waiting for instances to listen", len(waiting))
+        deadline = time.monotonic() + timeout
+        while waiting:
+            for name in list(waiting):
+                if not Path(f"/proc/{lab.pids[name]}").exists():
+                    raise LabError(f"the container of {name} exited before it listened")
+                waiting[name] -= listening(lab.pids[name])
+                if not waiting[name]:
+                    del waiting[name]
+                    progress.advance()
+            if not waiting:
+                break
+            if time.monotonic() > deadline:
+                name, missing = sorted(waiting.items())[0]
+                ports = ", ".join(str(item) for item in sorted(missing))
+                raise LabError(
+                    f"instance {name} does not listen on {ports} after {timeout:.0f}s "
+                    f"(its image must serve the ports its 'listen' declares)"
+                )
+            time.sleep(0.05)
+        progress.finish("listen")
 
     def _start(self, lab: str, node: Node | None) -> int:
         import docker.errors
@@ -238,6 +268,25 @@ class DockerRuntime:
         if progress is not None:
             progress.finish("teardown")
         return len(containers)
+
+
+def listening(pid: int) -> set[Listen]:
+    """The TCP and UDP ports a namespace listens on, read from the host's /proc/PID/net."""
+    found: set[Listen] = set()
+    for protocol, files, state in (
+        (Protocol.TCP, ("tcp", "tcp6"), "0A"),
+        (Protocol.UDP, ("udp", "udp6"), "07"),
+    ):
+        for name in files:
+            try:
+                lines = Path(f"/proc/{pid}/net/{name}").read_text().splitlines()[1:]
+            except OSError:
+                continue
+            for line in lines:
+                fields = line.split()
+                if len(fields) > 3 and fields[3] == state:
+                    found.add(Listen(protocol, int(fields[1].rsplit(":", 1)[1], 16)))
+    return found
 
 
 def _short(err: BaseException) -> str:

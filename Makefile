@@ -1,0 +1,34 @@
+# sg-harness: make demo (set up, then run the seed's three-tier lab), make test (everything).
+PY := .venv/bin
+.PHONY: setup demo test lint typecheck unit integration bench clean
+
+setup:
+	@bash scripts/setup.sh
+
+demo: setup
+	$(PY)/sgh run topologies/three-tier.yaml
+
+test: setup
+	$(PY)/ruff check .
+	$(PY)/ruff format --check .
+	$(PY)/mypy
+	$(PY)/pytest
+
+lint: setup
+	$(PY)/ruff check .
+	$(PY)/ruff format --check .
+
+typecheck: setup
+	$(PY)/mypy
+
+unit: setup
+	$(PY)/pytest tests/unit
+
+integration: setup
+	$(PY)/pytest tests/integration
+
+bench: setup
+	$(PY)/python bench/three_tier.py
+
+clean:
+	-$(PY)/sgh clean

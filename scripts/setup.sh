@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Prepare this machine for sg-harness; idempotent, and quick when everything is there.
+#   - Debian packages: Docker engine, nftables, nmap, iproute2, debootstrap
+#   - a Docker engine that answers (started in the background if none does)
+#   - .venv with the package installed in editable mode (with the dev tools)
+#   - the images (scripts/build-images.sh)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '[setup] %s\n' "$*" >&2; }
+
+if [ "$(id -u)" -ne 0 ]; then
+    say "sg-harness needs root (it enters containers' network namespaces): run with sudo"
+    exit 2
+fi
+
+# -- Debian packages ------------------------------------------------------------------------
+need=()
+command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
+command -v nft >/dev/null 2>&1 || need+=(nftables)
+command -v nmap >/dev/null 2>&1 || need+=(nmap)
+command -v ip >/dev/null 2>&1 || need+=(iproute2)
+command -v nsenter >/dev/null 2>&1 || need+=(util-linux)
+command -v sysctl >/dev/null 2>&1 || need+=(procps)
+command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
+if [ ${#need[@]} -gt 0 ]; then
+    say "installing Debian packages: ${need[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+# -- Docker engine --------------------------------------------------------------------------
+if ! docker info >/dev/null 2>&1; then
+    say "no Docker engine answers: starting dockerd in the background (log: /var/log/sgh-dockerd.log)"
+    nohup dockerd >/var/log/sgh-dockerd.log 2>&1 &
+    for _ in $(seq 1 60); do
+        docker info >/dev/null 2>&1 && break
+        sleep 1
+    done
+    if ! docker info >/dev/null 2>&1; then
+        say "dockerd did not come up; last lines of its log:"
+        tail -n 20 /var/log/sgh-dockerd.log >&2 || true
+        exit 2
+    fi
+fi
+
+# -- Python environment ---------------------------------------------------------------------
+stamp=.venv/.sgh-installed
+want=$(sha256sum pyproject.toml | cut -c1-16)
+if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    say "creating .venv and installing sg-harness with its dev tools"
+    python3 -m venv .venv
+    .venv/bin/pip install -q --upgrade pip >/dev/null
+    .venv/bin/pip install -q -e '.[dev]'
+    echo "$want" > "$stamp"
+fi
+
+# -- Images ---------------------------------------------------------------------------------
+bash scripts/build-images.sh
+say "ready"
