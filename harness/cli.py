@@ -36,8 +36,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("topology", help="a topology file (YAML)")
     run.add_argument("--json", metavar="PATH", help="write the matrix as JSON to PATH")
     run.add_argument("--keep", action="store_true", help="keep the lab running afterwards")
-    run.add_argument("--timeout", type=float, default=2.0, metavar="S",
-                     help="longest wait for answers after a batch is sent (default 2.0)")
+    run.add_argument(
+        "--timeout",
+        type=float,
+        default=2.0,
+        metavar="S",
+        help="longest wait for answers after a batch is sent (default 2.0)",
+    )
     run.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
 
     check = sub.add_parser("check", help="validate a topology and print what its rules imply")
@@ -87,8 +92,9 @@ def _run(args: argparse.Namespace) -> int:
     if json_path is not None and not json_path.parent.exists():
         raise InvalidInput(f"--json {args.json}: directory {json_path.parent} does not exist")
     progress = Progress(enabled=not args.quiet)
-    matrix = verify(topology, DockerRuntime(), ScapyProber(timeout=args.timeout), progress,
-                    keep=args.keep)
+    matrix = verify(
+        topology, DockerRuntime(), ScapyProber(timeout=args.timeout), progress, keep=args.keep
+    )
     print(render(matrix))
     if json_path is not None:
         json_path.write_text(json.dumps(to_json(matrix), indent=2) + "\n", encoding="utf-8")
@@ -99,7 +105,7 @@ def _check(args: argparse.Namespace) -> int:
     topology = topology_loader.load(args.topology)
     cells = plan(topology)
     expected = expectations(topology, cells)
-    counts = {state: 0 for state in State}
+    counts = dict.fromkeys(State, 0)
     for expectation in expected.values():
         counts[expectation.state] += 1
     print(

@@ -186,9 +186,9 @@ def make_rule(
     return Rule(protocol, from_port, to_port, cidr=cidr, group=group, written=written)
 
 
-def all_traffic_rules(*, cidr: IPv4Network | None = None, group: GroupKey | None = None) -> list[
-    Rule
-]:
+def all_traffic_rules(
+    *, cidr: IPv4Network | None = None, group: GroupKey | None = None
+) -> list[Rule]:
     """What ``ec2-authorize G -o SRC`` without ``-P`` grants: tcp, udp 0-65535 and icmp -1:-1."""
     return [
         make_rule(Protocol.TCP, 0, 65535, cidr=cidr, group=group),
@@ -220,7 +220,8 @@ def _duplicate_text(rule: Rule, home_account: str) -> str:
         if rule.protocol is Protocol.ICMP
         else f"from port: {rule.from_port}, to port: {rule.to_port}"
     )
-    return f'the specified rule "peer: {peer}, {rule.protocol.value.upper()}, {ports}, ALLOW" already exists'
+    protocol = rule.protocol.value.upper()
+    return f'the specified rule "peer: {peer}, {protocol}, {ports}, ALLOW" already exists'
 
 
 def authorize(group: Group, rules: Iterable[Rule]) -> Group:

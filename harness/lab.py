@@ -32,7 +32,9 @@ def batches_for(
     for source, jobs in by_source.items():
         node = nodes[source]
         avoid = (
-            frozenset(item.port for item in node.listen) if isinstance(node, Instance) else frozenset()
+            frozenset(item.port for item in node.listen)
+            if isinstance(node, Instance)
+            else frozenset()
         )
         batches.append(SourceBatch(source, lab.netns(source), str(node.address), jobs, avoid))
     return batches

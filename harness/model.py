@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from functools import cached_property
 from ipaddress import IPv4Address, IPv4Network
 
@@ -16,7 +16,7 @@ DEFAULT_ACCOUNT = "111122223333"
 DEFAULT_SUBNET = IPv4Network("10.254.0.0/16")
 
 
-class Protocol(str, Enum):
+class Protocol(StrEnum):
     TCP = "tcp"
     UDP = "udp"
     ICMP = "icmp"
@@ -25,7 +25,7 @@ class Protocol(str, Enum):
         return self.value
 
 
-class State(str, Enum):
+class State(StrEnum):
     """A cell's verdict. ``not-run`` is never counted as ``filtered``."""
 
     OPEN = "open"

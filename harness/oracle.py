@@ -45,9 +45,7 @@ class Oracle:
         reason = "; ".join(allowed_by)
         if target.listens(probe.protocol, probe.port):
             return Expectation(State.OPEN, tuple(allowed_by), reason)
-        return Expectation(
-            State.CLOSED, tuple(allowed_by), f"{reason}; nothing listens on {probe}"
-        )
+        return Expectation(State.CLOSED, tuple(allowed_by), f"{reason}; nothing listens on {probe}")
 
 
 def _probe_words(probe: Probe) -> str:

@@ -6,9 +6,11 @@ from collections import defaultdict
 from typing import Any
 
 from harness.matrix import CellResult, Matrix
-from harness.model import State
+from harness.model import Instance, State
 
-LEGEND_REACH = "reachability observed: O some port open, c answered but closed only, - nothing answers"
+LEGEND_REACH = (
+    "reachability observed: O some port open, c answered but closed only, - nothing answers"
+)
 LEGEND_COMPARE = "comparison with the rules: . as expected, X wrong, ! not run"
 
 
@@ -103,7 +105,7 @@ def to_json(matrix: Matrix) -> dict[str, Any]:
                 "groups": [key.label(topology.account) for key in node.groups],
                 **(
                     {"listen": [str(item) for item in node.listen]}
-                    if node.kind == "instance"
+                    if isinstance(node, Instance)
                     else {}
                 ),
             }

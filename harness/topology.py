@@ -95,7 +95,7 @@ def load(path: str | Path) -> Topology:
 def loads(text: str, source: str = "<topology>") -> Topology:
     """Validate topology YAML given as text; ``source`` names it in errors."""
     try:
-        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+        data = yaml.load(text, Loader=_Loader)
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -138,7 +138,9 @@ class _Builder:
         assert isinstance(value, _LineDict)
         unknown = sorted(set(value) - allowed)
         if unknown:
-            self.fail(f"unknown key '{unknown[0]}' in {what} (allowed: {', '.join(sorted(allowed))})")
+            self.fail(
+                f"unknown key '{unknown[0]}' in {what} (allowed: {', '.join(sorted(allowed))})"
+            )
         missing = sorted(required - set(value))
         if missing:
             self.fail(f"{what} needs '{missing[0]}'")
@@ -277,9 +279,7 @@ class _Builder:
                     groups[key] = ec2.authorize(groups[key], built)
         return groups
 
-    def _rules(
-        self, item: object, owner: GroupKey, groups: dict[GroupKey, Group]
-    ) -> list[Rule]:
+    def _rules(self, item: object, owner: GroupKey, groups: dict[GroupKey, Group]) -> list[Rule]:
         spec = self.mapping(
             item,
             "a rule",
@@ -305,17 +305,21 @@ class _Builder:
             cidr, group = self._source(text, owner, groups)
             if "protocol" not in spec and ports is None and icmp is None:
                 rules.extend(
-                    replace(rule, written=text) for rule in ec2.all_traffic_rules(cidr=cidr, group=group)
+                    replace(rule, written=text)
+                    for rule in ec2.all_traffic_rules(cidr=cidr, group=group)
                 )
                 continue
-            protocol = ec2.parse_protocol(spec.get("protocol", "icmp" if icmp is not None else "tcp"))
+            protocol = ec2.parse_protocol(
+                spec.get("protocol", "icmp" if icmp is not None else "tcp")
+            )
             if protocol is Protocol.ICMP:
                 if ports is not None:
                     self.fail("an icmp rule takes 'icmp: TYPE:CODE', not ports")
                 if icmp is None:
                     raise Ec2Error(
                         "InvalidPermission.Malformed",
-                        "ICMP type and code are required for protocol icmp (icmp: TYPE:CODE, -1 for any)",
+                        "ICMP type and code are required for protocol icmp "
+                        "(icmp: TYPE:CODE, -1 for any)",
                     )
                 low, high = ec2.parse_icmp(icmp)
             else:
@@ -330,7 +334,7 @@ class _Builder:
     def _source(
         self, text: str, owner: GroupKey, groups: dict[GroupKey, Group]
     ) -> tuple[IPv4Network | None, GroupKey | None]:
-        if re.match(r"^[\d.]+/", text) or re.fullmatch(r"[\d.]+", text):
+        if not re.fullmatch(r"\d{12}/.+", text) and re.match(r"^[\d.]+(/|$)", text):
             if "/" not in text:
                 raise Ec2Error(
                     "InvalidParameterValue",
@@ -373,8 +377,18 @@ class _Builder:
     ) -> list[Instance]:
         taken = {host.address for host in hosts}
         host_names = {host.name for host in hosts}
-        specs: list[tuple[str, str, tuple[GroupKey, ...], tuple[Listen, ...], IPv4Address | None,
-                          str | None, tuple[str, ...] | None, _LineDict]] = []
+        specs: list[
+            tuple[
+                str,
+                str,
+                tuple[GroupKey, ...],
+                tuple[Listen, ...],
+                IPv4Address | None,
+                str | None,
+                tuple[str, ...] | None,
+                _LineDict,
+            ]
+        ] = []
         names: set[str] = set()
         for index, item in enumerate(items):
             with self.at(f"instances[{index}]", item):
@@ -393,7 +407,12 @@ class _Builder:
                     self.fail(f"count must be a whole number of at least 1, not {count!r}")
                 keys = self._group_refs(spec.get("groups"), owner, groups)
                 listen = tuple(
-                    sorted({self._listen(entry) for entry in self.sequence(spec.get("listen"), "listen")})
+                    sorted(
+                        {
+                            self._listen(entry)
+                            for entry in self.sequence(spec.get("listen"), "listen")
+                        }
+                    )
                 )
                 address = None
                 if "address" in spec:
@@ -418,12 +437,11 @@ class _Builder:
                     specs.append((node_name, owner, keys, listen, address, image, command, spec))
         addresses = _allocator(subnet, taken)
         instances: list[Instance] = []
-        for node_name, owner, keys, listen, address, image, command, spec in specs:
+        for node_name, owner, keys, listen, fixed, image, command, spec in specs:
+            address = fixed if fixed is not None else next(addresses, None)
             if address is None:
-                address = next(addresses, None)
-                if address is None:
-                    self.line = spec.line
-                    self.fail(f"subnet {subnet} has no address left for instance '{node_name}'")
+                self.line = spec.line
+                self.fail(f"subnet {subnet} has no address left for instance '{node_name}'")
             instances.append(Instance(node_name, owner, keys, address, listen, image, command))
         return instances
 
@@ -490,10 +508,15 @@ def parse_probe_spec(text: str) -> list[Probe]:
 def _kind(value: object) -> str:
     if value is None:
         return "nothing"
-    kinds: dict[type, str] = {str: "a string", int: "a number", float: "a number", bool: "true/false",
-                              list: "a list", dict: "a mapping"}
+    kinds: dict[type, str] = {
+        str: "a string",
+        int: "a number",
+        float: "a number",
+        bool: "true/false",
+        list: "a list",
+        dict: "a mapping",
+    }
     for typ, word in kinds.items():
         if isinstance(value, typ):
             return word
     return type(value).__name__
-

@@ -121,10 +121,13 @@ class ScapyProber:
                     / TCP(sport=0, dport=0, flags="S", seq=0, window=64240)
                 ),
                 Protocol.UDP: bytes(
-                    IP(src=source, dst="0.0.0.0", ttl=64) / UDP(sport=0, dport=0) / b"sg-harness probe"
+                    IP(src=source, dst="0.0.0.0", ttl=64)
+                    / UDP(sport=0, dport=0)
+                    / b"sg-harness probe"
                 ),
                 Protocol.ICMP: bytes(
-                    IP(src=source, dst="0.0.0.0", ttl=64) / ICMP(type=8, code=0, id=0, seq=0)
+                    IP(src=source, dst="0.0.0.0", ttl=64)
+                    / ICMP(type=8, code=0, id=0, seq=0)
                     / b"sg-harness"
                 ),
             }

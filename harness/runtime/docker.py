@@ -151,8 +151,12 @@ class DockerRuntime:
 
         def wire(node: Node) -> None:
             pid = lab.pids[node.name]
-            netns.run(pid, ["ip", "-batch", "-"], fabric.node_script(node.address, subnets),
-                      f"network of {node.name}")
+            netns.run(
+                pid,
+                ["ip", "-batch", "-"],
+                fabric.node_script(node.address, subnets),
+                f"network of {node.name}",
+            )
             netns.run(pid, fabric.sysctl_argv(), "", f"sysctls of {node.name}")
             progress.advance()
 
@@ -161,8 +165,9 @@ class DockerRuntime:
         self.wait_listening(topology, lab, progress)
         return lab
 
-    def wait_listening(self, topology: Topology, lab: LiveLab, progress: Progress,
-                       timeout: float = READY_TIMEOUT) -> None:
+    def wait_listening(
+        self, topology: Topology, lab: LiveLab, progress: Progress, timeout: float = READY_TIMEOUT
+    ) -> None:
         """Wait until every instance listens on the ports it declares (its server is up)."""
         waiting = {i.name: set(i.listen) for i in topology.instances if i.listen}
         progress.start("waiting for instances to listen", len(waiting))

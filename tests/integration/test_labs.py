@@ -37,7 +37,10 @@ def test_three_tier(
     assert doc["summary"]["incorrect"] == 0 and doc["summary"]["not_run"] == 0, printed
     assert status == 0
     cells = doc["summary"]["cells"]
-    assert printed.rstrip().splitlines()[-1] == f"{cells} cells: {cells} correct, 0 incorrect, 0 not run"
+    assert (
+        printed.rstrip().splitlines()[-1]
+        == f"{cells} cells: {cells} correct, 0 incorrect, 0 not run"
+    )
     seen = observed(doc)
     assert seen[("internet", "web-1", "tcp/80")] == "open"
     assert seen[("internet", "web-1", "tcp/22")] == "filtered"

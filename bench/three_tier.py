@@ -1,0 +1,146 @@
+"""Benchmark: the seed's three-tier lab, end to end, with figures.
+
+Prints lab start time, rule install time, probe count, probe time, verdicts per second and
+total time for the harness's own run, then ratios against baselines run in the same process on
+the same lab: scapy's own ``sr()`` and ``nmap -sS``, each sending one source's TCP probes.
+
+    .venv/bin/python bench/three_tier.py [TOPOLOGY]
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from harness import netns, topology
+from harness.compiler import compile_lab
+from harness.lab import batches_for, probe_matrix
+from harness.matrix import expectations
+from harness.model import Protocol, State
+from harness.planner import plan
+from harness.probe.scapy_prober import ScapyProber
+from harness.progress import Progress
+from harness.runtime.docker import DockerRuntime
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def scapy_sr(path: str, source: str, jobs: list[tuple[str, int]], timeout: float) -> float:
+    """Seconds scapy's sr() takes for these TCP SYN probes from inside the source namespace."""
+    from scapy.config import conf
+    from scapy.layers.inet import IP, TCP
+    from scapy.sendrecv import sr
+    from scapy.supersocket import L3RawSocket
+
+    conf.L3socket = L3RawSocket
+    packets = [
+        IP(src=source, dst=dst) / TCP(sport=40000 + i, dport=port, flags="S")
+        for i, (dst, port) in enumerate(jobs)
+    ]
+
+    def send() -> float:
+        started = time.monotonic()
+        sr(packets, timeout=timeout, verbose=0)
+        return time.monotonic() - started
+
+    return netns.call_in(path, send)
+
+
+def nmap_scan(pid: int, jobs: list[tuple[str, int]]) -> float:
+    """Seconds nmap -sS takes to scan the same targets and ports (all ports on all targets)."""
+    targets = sorted({dst for dst, _ in jobs})
+    ports = ",".join(str(p) for p in sorted({port for _, port in jobs}))
+    started = time.monotonic()
+    subprocess.run(
+        [
+            "nsenter",
+            f"--net=/proc/{pid}/ns/net",
+            "nmap",
+            "-n",
+            "-Pn",
+            "-sS",
+            "-T5",
+            "--max-retries",
+            "0",
+            "--host-timeout",
+            "30s",
+            "-p",
+            ports,
+            *targets,
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return time.monotonic() - started
+
+
+def main() -> int:
+    path = sys.argv[1] if len(sys.argv) > 1 else str(ROOT / "topologies/three-tier.yaml")
+    topo = topology.load(path)
+    runtime = DockerRuntime()
+    progress = Progress()
+    runtime.check(topo)
+    runtime.ensure_absent(topo.name)
+    started = time.monotonic()
+    try:
+        live = runtime.up(topo, progress)
+        runtime.install(live, compile_lab(topo), progress)
+        matrix = probe_matrix(topo, live, ScapyProber(), progress)
+        total = time.monotonic() - started
+        t = progress.timings
+        cells = len(matrix.results)
+        probe_time = t["probe"] + t.get("retry", 0.0)
+        lab_start = t["containers"] + t["fabric"] + t["listen"]
+        print(
+            f"topology           {topo.source} ({len(topo.instances)} instances, "
+            f"{len(topo.hosts)} hosts)"
+        )
+        print(
+            f"lab start          {lab_start:.2f} s (containers {t['containers']:.2f}, "
+            f"fabric {t['fabric']:.2f}, listening {t['listen']:.2f})"
+        )
+        print(f"rule install       {t['rules']:.3f} s")
+        print(f"probes             {cells}")
+        print(f"probe time         {probe_time:.2f} s")
+        print(f"verdicts/s         {cells / probe_time:.0f}")
+        print(f"result             {matrix.summary.line()}")
+
+        # Baselines on the same lab: one source's TCP probes, ours against scapy sr() and nmap.
+        source = topo.hosts[-1] if topo.hosts else topo.instances[0]
+        cells_tcp = [
+            c for c in plan(topo) if c.source == source.name and c.probe.protocol is Protocol.TCP
+        ]
+        expected = expectations(topo, cells_tcp)
+        answered = {c for c, e in expected.items() if e.state is not State.FILTERED}
+        nodes = topo.nodes_by_name
+        jobs = [(str(nodes[c.target].address), c.probe.port or 0) for c in cells_tcp]
+        ours_started = time.monotonic()
+        ScapyProber().run(batches_for(topo, live, cells_tcp, answered), 2)
+        ours = time.monotonic() - ours_started
+        sr_time = scapy_sr(live.netns(source.name), str(source.address), jobs, timeout=1.0)
+        nmap_time = nmap_scan(live.pids[source.name], jobs)
+        nmap_cells = len({d for d, _ in jobs}) * len({p for _, p in jobs})
+        print(f"baseline           {len(jobs)} TCP SYN probes from {source.name}")
+        print(f"  sg-harness       {ours:.2f} s  {len(jobs) / ours:.0f} verdicts/s")
+        print(
+            f"  scapy sr()       {sr_time:.2f} s  {len(jobs) / sr_time:.0f} verdicts/s  "
+            f"(ratio {sr_time / ours:.1f}x)"
+        )
+        print(
+            f"  nmap -sS -T5     {nmap_time:.2f} s  {nmap_cells / nmap_time:.0f} verdicts/s "
+            f"over {nmap_cells} port x target pairs  (ratio per verdict "
+            f"{(nmap_time / nmap_cells) / (ours / len(jobs)):.1f}x)"
+        )
+    finally:
+        runtime.down(topo.name, progress)
+    print(
+        f"total time         {total:.2f} s to a verified matrix "
+        f"({time.monotonic() - started:.2f} s with baselines and teardown)"
+    )
+    return 0 if matrix.summary.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
