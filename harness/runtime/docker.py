@@ -114,7 +114,9 @@ class DockerRuntime:
 
     def leftovers(self, lab: str | None = None) -> list[Any]:
         selector = LABEL if lab is None else f"{LABEL}={lab}"
-        return list(self.client.containers.list(all=True, filters={"label": selector}))
+        return list(
+            self.client.containers.list(all=True, filters={"label": selector}, ignore_removed=True)
+        )
 
     def ensure_absent(self, lab: str) -> None:
         """Refuse to start a lab whose name is taken (before anything is created)."""
