@@ -148,7 +148,13 @@ class DockerRuntime:
 
         progress.start("wiring the lab fabric", len(nodes))
         order = [lab.pids[node.name] for node in nodes]
-        netns.run(lab.switch_pid, ["ip", "-batch", "-"], fabric.switch_script(order), "lab switch")
+        try:
+            netns.run(
+                lab.switch_pid, ["ip", "-batch", "-"], fabric.switch_script(order), "lab switch"
+            )
+        except LabError:
+            self._check_alive(lab)
+            raise
         subnets = topology.subnets()
 
         def wire(node: Node) -> None:
@@ -175,9 +181,8 @@ class DockerRuntime:
         progress.start("waiting for instances to listen", len(waiting))
         deadline = time.monotonic() + timeout
         while waiting:
+            self._check_alive(lab)
             for name in list(waiting):
-                if not Path(f"/proc/{lab.pids[name]}").exists():
-                    raise LabError(f"the container of {name} exited before it listened")
                 waiting[name] -= listening(lab.pids[name])
                 if not waiting[name]:
                     del waiting[name]
@@ -193,6 +198,19 @@ class DockerRuntime:
                 )
             time.sleep(0.05)
         progress.finish("listen")
+
+    def _check_alive(self, lab: LiveLab) -> None:
+        """A LabError naming the first node whose container has exited."""
+        for name, pid in sorted(lab.pids.items()):
+            if not Path(f"/proc/{pid}").exists():
+                logs = ""
+                try:
+                    container = self.client.containers.get(container_name(lab.name, name))
+                    logs = container.logs(tail=3).decode(errors="replace").strip()
+                except Exception:
+                    logs = ""
+                detail = f": {logs.replace(chr(10), ' | ')}" if logs else ""
+                raise LabError(f"the container of {name} exited{detail}")
 
     def _start(self, lab: str, node: Node | None) -> int:
         import docker.errors
