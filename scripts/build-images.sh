@@ -22,7 +22,7 @@ elif docker image inspect sgh-base:bookworm >/dev/null 2>&1; then
     base=sgh-base:bookworm
 else
     mirror=$( (grep -rhoE '^(URIs:|deb) +https?://[^ ]+' /etc/apt/sources.list /etc/apt/sources.list.d/ \
-        2>/dev/null || true) | grep -v security | head -n 1 | awk '{print $2}')
+        2>/dev/null || true) | awk '{print $2}' | grep -E '/debian/?$' | head -n 1 || true)
     mirror=${mirror:-http://deb.debian.org/debian}
     say "no registry answers: building a Debian bookworm base offline with debootstrap ($mirror)"
     root=$(mktemp -d /tmp/sgh-rootfs.XXXXXX)
