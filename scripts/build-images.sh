@@ -30,7 +30,7 @@ else
     debootstrap --variant=minbase bookworm "$root" "$mirror" >/tmp/sgh-debootstrap.log 2>&1 || {
         say "debootstrap failed; see /tmp/sgh-debootstrap.log"; tail -n 5 /tmp/sgh-debootstrap.log >&2; exit 2; }
     rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
-    tar -C "$root" -c . | docker import -q - sgh-base:bookworm >/dev/null
+    tar -C "$root" -c . | docker import - sgh-base:bookworm >/dev/null
     base=sgh-base:bookworm
 fi
 
