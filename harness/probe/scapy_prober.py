@@ -18,7 +18,9 @@ ends the wait. A cell whose verdict disagrees with the oracle is probed once mor
 from __future__ import annotations
 
 import errno
+import itertools
 import os
+import resource
 import selectors
 import socket
 import struct
@@ -96,6 +98,7 @@ class ScapyProber:
     ) -> dict[Cell, Observation]:
         from scapy.layers.inet import ICMP, IP, TCP, UDP
 
+        _raise_fd_limit(4 * len(batches) + 64)
         results: dict[Cell, Observation] = {}
         states: list[_Batch] = []
         for index, spec in enumerate(batches):
@@ -131,11 +134,14 @@ class ScapyProber:
                     / b"sg-harness"
                 ),
             }
-            sports = (
-                port
-                for offset in range(SPORT_SPAN)
-                if (port := SPORT_BASE + (offset + round_number * 7919) % SPORT_SPAN)
-                not in batch.spec.avoid_ports
+            # Source ports cycle; a (target, port, source port) key stays unique in a batch.
+            sports = itertools.cycle(
+                [
+                    port
+                    for offset in range(SPORT_SPAN)
+                    if (port := SPORT_BASE + (offset + round_number * 7919) % SPORT_SPAN)
+                    not in batch.spec.avoid_ports
+                ]
             )
             ordered = sorted(batch.spec.jobs, key=lambda job: job.expect_answer)
             for seq, job in enumerate(ordered):
@@ -238,6 +244,14 @@ class ScapyProber:
             if now >= deadline:
                 break
             drain(min(0.05, deadline - now))
+
+
+def _raise_fd_limit(needed: int) -> None:
+    """Four sockets per source: lift the soft limit on open files towards the hard one."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, target), hard))
 
 
 def _patch_ports(template: bytes, target: bytes, sport: int, dport: int) -> bytes:
