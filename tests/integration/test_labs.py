@@ -155,3 +155,20 @@ def test_interrupt_removes_the_lab(runtime: DockerRuntime) -> None:
     assert process.returncode == 130, err
     assert "interrupted" in err and "Traceback" not in err
     assert runtime.leftovers("three-tier") == []
+
+
+def test_instance_image_carries_none_of_the_harness_tools(runtime: DockerRuntime) -> None:
+    """Policies and probes work from the host: the instance image has no nft, ip, nmap, scapy."""
+    output = runtime.client.containers.run(
+        "sgh-instance:latest",
+        [
+            "-c",
+            "for t in nft ip nmap iptables; do command -v $t || echo no-$t; done; "
+            "python3 -c 'import scapy' 2>/dev/null || echo no-scapy",
+        ],
+        entrypoint="/bin/sh",
+        network_mode="none",
+        remove=True,
+        labels={"sg-harness.lab": "sgh-image-check"},
+    ).decode()
+    assert output.split() == ["no-nft", "no-ip", "no-nmap", "no-iptables", "no-scapy"]
