@@ -80,6 +80,9 @@ def verify(
         runtime.install(live, compile_lab(topology), progress)
         built = True
         matrix = probe_matrix(topology, live, prober, progress)
+    except BaseException:
+        progress.interrupted()
+        raise
     finally:
         if not (keep and built):
             runtime.down(topology.name, progress)

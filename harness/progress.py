@@ -47,7 +47,15 @@ class Progress:
             end = "\r\033[K" if self.tty else ""
             self.stream.write(f"{end}[sgh] {self._phase}{counter}: {elapsed:.2f}s{extra}\n")
             self.stream.flush()
+        self._phase = ""
         return elapsed
+
+    def interrupted(self) -> None:
+        """End a counter line cut short by an error, so the error starts on a line of its own."""
+        if self.tty and self._phase:
+            self.stream.write("\n")
+            self.stream.flush()
+        self._phase = ""
 
     def note(self, text: str) -> None:
         if self.enabled:

@@ -51,8 +51,12 @@ want=$(sha256sum pyproject.toml | cut -c1-16)
 if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     say "creating .venv and installing sg-harness with its dev tools"
     python3 -m venv .venv
-    .venv/bin/pip install -q --upgrade pip >/dev/null
-    .venv/bin/pip install -q -e '.[dev]'
+    if ! { .venv/bin/pip install -q --upgrade pip && .venv/bin/pip install -q -e '.[dev]'; } \
+            >/tmp/sgh-pip.log 2>&1; then
+        say "pip install failed; last lines of /tmp/sgh-pip.log:"
+        tail -n 20 /tmp/sgh-pip.log >&2
+        exit 2
+    fi
     echo "$want" > "$stamp"
 fi
 
