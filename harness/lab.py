@@ -63,6 +63,27 @@ def probe_matrix(
     return Matrix(topology, results, prober=prober.name, timings=timings)
 
 
+def changed_policies(old: Topology, new: Topology) -> dict[str, str]:
+    """The transactions of the instances whose compiled policy differs between two states.
+
+    A rule change touches the group's members; a membership change touches every instance
+    with a set of that group's addresses; comparing compiled policies finds exactly those.
+    """
+    before = compile_lab(old)
+    return {name: text for name, text in compile_lab(new).items() if before.get(name) != text}
+
+
+def apply_change(
+    runtime: Runtime, lab: LiveLab, old: Topology, new: Topology, progress: Progress
+) -> list[str]:
+    """Bring a running lab's policies from ``old`` to ``new``: one atomic nft transaction per
+    affected instance, nothing restarted. Returns the names of the instances updated."""
+    policies = changed_policies(old, new)
+    if policies:
+        runtime.install(lab, policies, progress)
+    return sorted(policies)
+
+
 def verify(
     topology: Topology,
     runtime: Runtime,

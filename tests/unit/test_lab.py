@@ -119,3 +119,26 @@ def test_json_shape() -> None:
         "incorrect": 0,
         "not_run": 0,
     }
+
+
+def test_a_rule_change_recompiles_only_the_affected_instances() -> None:
+    from dataclasses import replace
+
+    from harness import ec2
+    from harness.lab import apply_change
+    from harness.model import GroupKey
+
+    apache = GroupKey("111122223333", "apache")
+    group = TOPO.group(apache)
+    extra = ec2.make_rule(Protocol.TCP, 22, 22, cidr=ec2.parse_cidr("203.0.113.19/32"))
+    changed = replace(
+        TOPO,
+        groups=tuple(ec2.authorize(g, [extra]) if g is group else g for g in TOPO.groups),
+    )
+    runtime = FakeRuntime()
+    live = runtime.up(TOPO, Progress.quiet())
+    updated = apply_change(runtime, live, TOPO, changed, Progress.quiet())
+    # apache's members change; appserver's members keep the same set of apache addresses
+    assert updated == sorted(f"web-{n}" for n in range(1, 8))
+    assert "tcp dport 22 accept" in runtime.installed["web-3"]
+    assert apply_change(runtime, live, changed, changed, Progress.quiet()) == []
