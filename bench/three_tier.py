@@ -12,11 +12,12 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
-from harness import netns, topology
+from harness import ec2, netns, topology
 from harness.compiler import compile_lab
-from harness.lab import batches_for, probe_matrix
+from harness.lab import apply_change, batches_for, probe_matrix
 from harness.matrix import expectations
 from harness.model import Protocol, State
 from harness.planner import plan
@@ -106,6 +107,21 @@ def main() -> int:
         print(f"probe time         {probe_time:.2f} s")
         print(f"verdicts/s         {cells / probe_time:.0f}")
         print(f"result             {matrix.summary.line()}")
+
+        # A live rule change: one group gains a rule; time until every member enforces it.
+        first = topo.groups[1]
+        extra = ec2.make_rule(Protocol.TCP, 22, 22, cidr=ec2.parse_cidr("203.0.113.19/32"))
+        changed = replace(
+            topo, groups=tuple(ec2.authorize(g, [extra]) if g is first else g for g in topo.groups)
+        )
+        change_started = time.monotonic()
+        updated = apply_change(runtime, live, topo, changed, Progress.quiet())
+        change_time = time.monotonic() - change_started
+        apply_change(runtime, live, changed, topo, Progress.quiet())
+        print(
+            f"rule change        {change_time:.3f} s to enforce on {len(updated)} instances "
+            f"({first.name} +tcp 22 from 203.0.113.19/32)"
+        )
 
         # Baselines on the same lab: one source's TCP probes, ours against scapy sr() and nmap.
         source = topo.hosts[-1] if topo.hosts else topo.instances[0]
