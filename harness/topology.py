@@ -508,11 +508,11 @@ def parse_probe_spec(text: str) -> list[Probe]:
 def _kind(value: object) -> str:
     if value is None:
         return "nothing"
-    kinds: dict[type, str] = {
+    kinds: dict[type, str] = {  # bool before int: True is an int too
+        bool: "true/false",
         str: "a string",
         int: "a number",
         float: "a number",
-        bool: "true/false",
         list: "a list",
         dict: "a mapping",
     }

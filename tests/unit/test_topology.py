@@ -215,3 +215,9 @@ def test_error_names_the_line() -> None:
 def test_missing_file(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check", "/nonexistent/topology.yaml"]) == 2
     assert "/nonexistent/topology.yaml: no such file" in capsys.readouterr().err
+
+
+def test_wrong_kinds_are_named() -> None:
+    with pytest.raises(TopologyError) as info:
+        topology.loads("name: true\ninstances: [{name: a}]\n", "k.yaml")
+    assert "name must be a string, not true/false" in str(info.value)
