@@ -28,6 +28,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from scapy.layers.inet import ICMP, IP, TCP, UDP
+from scapy.utils import checksum
+
 from harness import netns
 from harness.matrix import Observation
 from harness.model import Protocol, State
@@ -96,8 +99,6 @@ class ScapyProber:
         round_number: int = 0,
         on_verdict: Callable[[int], None] | None = None,
     ) -> dict[Cell, Observation]:
-        from scapy.layers.inet import ICMP, IP, TCP, UDP
-
         _raise_fd_limit(4 * len(batches) + 64)
         results: dict[Cell, Observation] = {}
         states: list[_Batch] = []
@@ -256,8 +257,6 @@ def _raise_fd_limit(needed: int) -> None:
 
 def _patch_ports(template: bytes, target: bytes, sport: int, dport: int) -> bytes:
     """A TCP SYN or UDP template with its destination, ports (and TCP sequence) filled in."""
-    from scapy.utils import checksum
-
     packet = bytearray(template)
     ihl = (packet[0] & 0x0F) * 4
     packet[16:20] = target
@@ -279,8 +278,6 @@ def _patch_ports(template: bytes, target: bytes, sport: int, dport: int) -> byte
 
 
 def _patch_echo(template: bytes, target: bytes, ident: int, seq: int) -> bytes:
-    from scapy.utils import checksum
-
     packet = bytearray(template)
     ihl = (packet[0] & 0x0F) * 4
     packet[16:20] = target

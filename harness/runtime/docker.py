@@ -207,8 +207,8 @@ class DockerRuntime:
                 try:
                     container = self.client.containers.get(container_name(lab.name, name))
                     logs = container.logs(tail=3).decode(errors="replace").strip()
-                except Exception:
-                    logs = ""
+                except Exception:  # the logs only decorate the message
+                    pass
                 detail = f": {logs.replace(chr(10), ' | ')}" if logs else ""
                 raise LabError(f"the container of {name} exited{detail}")
 
