@@ -21,6 +21,7 @@ from harness.model import State
 from harness.planner import plan
 from harness.progress import Progress
 from harness.report import render, to_json
+from harness.store import DEFAULT_LAB
 
 EXIT_OK, EXIT_DISAGREE, EXIT_INVALID, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -54,6 +55,54 @@ def _parser() -> argparse.ArgumentParser:
 
     clean = sub.add_parser("clean", help="remove labs left behind (containers by label)")
     clean.add_argument("lab", nargs="?", help="only this lab (default: every sg-harness lab)")
+
+    def with_home(p: argparse.ArgumentParser, lab: bool = True) -> argparse.ArgumentParser:
+        p.add_argument("--home", help="the labs' home directory (default: $SGH_HOME or ~/.sgh)")
+        if lab:
+            p.add_argument("--lab", help="the lab (default: $SGH_LAB, else the current lab)")
+        p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+        return p
+
+    lab = sub.add_parser("lab", help="persistent labs: up, down, status")
+    lab_sub = lab.add_subparsers(dest="lab_command", required=True, metavar="ACTION")
+    up = with_home(
+        lab_sub.add_parser("up", help="start (or reconcile) a lab and make it current"), False
+    )
+    up.add_argument(
+        "name", nargs="?", help=f"the lab's name (default: current, else '{DEFAULT_LAB}')"
+    )
+    down = with_home(
+        lab_sub.add_parser("down", help="remove a lab's containers (state kept)"), False
+    )
+    down.add_argument("name", nargs="?", help="the lab (default: $SGH_LAB, else the current)")
+    with_home(lab_sub.add_parser("status", help="show a lab's state and containers"))
+
+    host = sub.add_parser("host", help="outside hosts of a persistent lab (workstations, ...)")
+    host_sub = host.add_subparsers(dest="host_command", required=True, metavar="ACTION")
+    host_add = with_home(host_sub.add_parser("add", help="add an outside host"))
+    host_add.add_argument("name")
+    host_add.add_argument("address", help="an IPv4 address outside the instances' subnet")
+    host_rm = with_home(host_sub.add_parser("rm", help="remove an outside host"))
+    host_rm.add_argument("name")
+
+    matrix = with_home(sub.add_parser("matrix", help="probe the running lab now, compare"))
+    matrix.add_argument("--json", metavar="PATH", help="write the matrix as JSON to PATH")
+    matrix.add_argument("--timeout", type=float, default=2.0, metavar="S")
+
+    serve = with_home(sub.add_parser("serve", help="serve the EC2 Query API for a lab"), True)
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
+    serve.add_argument("--port", type=int, default=8773, help="port (default 8773)")
+    serve.add_argument(
+        "--require-auth",
+        action="store_true",
+        help="accept only keys made with 'sgh key add', with verified SigV4 signatures",
+    )
+
+    key = sub.add_parser("key", help="access keys for 'sgh serve'")
+    key_sub = key.add_subparsers(dest="key_command", required=True, metavar="ACTION")
+    key_add = key_sub.add_parser("add", help="make an access key for an account")
+    key_add.add_argument("account", help="a 12-digit account id")
+    key_add.add_argument("--home", help="the labs' home directory")
     return parser
 
 
@@ -71,12 +120,17 @@ def main(argv: list[str] | None = None) -> int:
             return _check(args)
         if args.command == "compile":
             return _compile(args)
-        return _clean(args)
+        if args.command == "clean":
+            return _clean(args)
+        from harness import cli_lab
+
+        return cli_lab.dispatch(args)
     except HarnessError as err:
         print(f"sgh: {err}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
-        print("sgh: interrupted; the lab was removed", file=sys.stderr)
+        done = "; the lab was removed" if args.command == "run" else ""
+        print(f"sgh: interrupted{done}", file=sys.stderr)
         return EXIT_INTERRUPTED
 
 

@@ -170,14 +170,81 @@ class DockerRuntime:
 
         parallel(wire, nodes)
         progress.finish("fabric")
-        self.wait_listening(topology, lab, progress)
+        self.wait_listening(topology.instances, lab, progress)
         return lab
 
+    # -- persistent labs: nodes come and go one change at a time ---------------------------
+
+    def lab_containers(self, lab: str) -> dict[str, Any]:
+        """The lab's containers by node name (the switch as ``_switch``), running or not."""
+        found: dict[str, Any] = {}
+        for container in self.leftovers(lab):
+            found[container.labels.get(NODE_LABEL, container.name)] = container
+        return found
+
+    def pid_of(self, container: Any, hint: int = 0) -> int:
+        """A running container's pid: ``hint`` if /proc says it is still that container's."""
+        if hint:
+            try:
+                if container.id in Path(f"/proc/{hint}/cgroup").read_text():
+                    return hint
+            except OSError:
+                pass
+        container.reload()
+        return int(container.attrs["State"].get("Pid") or 0)
+
+    def start_switch(self, lab: str) -> int:
+        pid = self._start(lab, None)
+        netns.run(pid, ["ip", "-batch", "-"], fabric.bridge_script(), "lab switch")
+        return pid
+
+    def start_nodes(self, lab: LiveLab, nodes: list[Node], progress: Progress) -> None:
+        """Start containers for ``nodes`` (not yet wired; see ``wire``)."""
+        progress.start(f"starting {len(nodes)} containers", len(nodes))
+
+        def start(node: Node) -> tuple[str, int]:
+            pid = self._start(lab.name, node)
+            progress.advance()
+            return node.name, pid
+
+        lab.pids.update(parallel(start, nodes))
+        progress.finish("containers")
+
+    def wire(self, lab: LiveLab, nodes: list[Node], subnets: list[Any], progress: Progress) -> None:
+        """Plug started nodes into the lab's switch and give them their address and routes."""
+        progress.start("wiring the lab fabric", len(nodes))
+        ports = [(fabric.node_port(node.name), lab.pids[node.name]) for node in nodes]
+        netns.run(lab.switch_pid, ["ip", "-batch", "-"], fabric.attach_script(ports), "switch")
+
+        def wire_one(node: Node) -> None:
+            pid = lab.pids[node.name]
+            script = fabric.node_script(node.address, subnets)
+            netns.run(pid, ["ip", "-batch", "-"], script, f"network of {node.name}")
+            netns.run(pid, fabric.sysctl_argv(), "", f"sysctls of {node.name}")
+            progress.advance()
+
+        parallel(wire_one, nodes)
+        progress.finish("fabric")
+
+    def set_routes(self, lab: LiveLab, names: list[str], subnets: list[Any]) -> None:
+        script = fabric.routes_script(subnets)
+        parallel(
+            lambda name: netns.run(lab.pids[name], ["ip", "-batch", "-"], script, "routes"),
+            names,
+        )
+
+    def remove(self, containers: list[Any], progress: Progress | None = None) -> int:
+        return self._remove(containers, progress)
+
     def wait_listening(
-        self, topology: Topology, lab: LiveLab, progress: Progress, timeout: float = READY_TIMEOUT
+        self,
+        instances: Iterable[Instance],
+        lab: LiveLab,
+        progress: Progress,
+        timeout: float = READY_TIMEOUT,
     ) -> None:
         """Wait until every instance listens on the ports it declares (its server is up)."""
-        waiting = {i.name: set(i.listen) for i in topology.instances if i.listen}
+        waiting = {i.name: set(i.listen) for i in instances if i.listen}
         progress.start("waiting for instances to listen", len(waiting))
         deadline = time.monotonic() + timeout
         while waiting:

@@ -11,6 +11,7 @@ This module only writes the ``ip -batch`` scripts; :mod:`harness.runtime.docker`
 
 from __future__ import annotations
 
+import hashlib
 from ipaddress import IPv4Address, IPv4Network
 
 BRIDGE = "br0"
@@ -28,17 +29,28 @@ def port_name(index: int) -> str:
     return f"p{index}"
 
 
-def switch_script(node_pids: list[int]) -> str:
-    """Bridge plus one veth per node, each peer made directly inside the node's namespace."""
-    lines = [
-        f"link add {BRIDGE} type bridge",
-        f"link set {BRIDGE} up",
-    ]
-    for index, pid in enumerate(node_pids):
-        port = port_name(index)
+def node_port(node: str) -> str:
+    """A stable switch port name for a node of a persistent lab (15 characters at most)."""
+    return "v" + hashlib.sha256(node.encode()).hexdigest()[:12]
+
+
+def bridge_script() -> str:
+    return f"link add {BRIDGE} type bridge\nlink set {BRIDGE} up\n"
+
+
+def attach_script(ports: list[tuple[str, int]]) -> str:
+    """One veth per (switch port, node pid), the peer made inside the node's namespace."""
+    lines = []
+    for port, pid in ports:
         lines.append(f"link add {port} type veth peer name {NODE_IFACE} netns {pid}")
         lines.append(f"link set {port} master {BRIDGE} up")
     return "\n".join(lines) + "\n"
+
+
+def switch_script(node_pids: list[int]) -> str:
+    """Bridge plus one veth per node, each peer made directly inside the node's namespace."""
+    ports = [(port_name(index), pid) for index, pid in enumerate(node_pids)]
+    return bridge_script() + attach_script(ports)
 
 
 def node_script(address: IPv4Address, subnets: list[IPv4Network]) -> str:
@@ -47,8 +59,12 @@ def node_script(address: IPv4Address, subnets: list[IPv4Network]) -> str:
         f"link set {NODE_IFACE} up",
         f"addr add {address}/32 dev {NODE_IFACE}",
     ]
-    lines += [f"route add {net} dev {NODE_IFACE} scope link" for net in subnets]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + routes_script(subnets)
+
+
+def routes_script(subnets: list[IPv4Network]) -> str:
+    """On-link routes for every lab subnet (``replace``: safe to run again when hosts come)."""
+    return "".join(f"route replace {net} dev {NODE_IFACE} scope link\n" for net in subnets)
 
 
 def sysctl_argv() -> list[str]:
