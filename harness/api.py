@@ -176,8 +176,14 @@ def permissions(params: Params) -> list[Permission]:
     )
 
 
+def group_ids(params: Params, prefix: str) -> list[str]:
+    return [ec2cloud.check_group_id(value) for value in listed(params, prefix)]
+
+
 def target_group(params: Params) -> str:
-    ref = params.get("GroupId") or params.get("GroupName")
+    if params.get("GroupId"):
+        return ec2cloud.check_group_id(params["GroupId"])
+    ref = params.get("GroupName")
     if not ref:
         raise Ec2Error(
             "MissingParameter", "The request must contain the parameter groupName or groupId"
@@ -321,7 +327,7 @@ class Api:
         return el("return", "true") + el("groupId", group.group_id)
 
     def _DescribeSecurityGroups(self, account: str, params: Params) -> str:
-        refs = listed(params, "GroupName") + listed(params, "GroupId")
+        refs = listed(params, "GroupName") + group_ids(params, "GroupId")
         chosen = filters(params)
         groups = self.lab.read(lambda c: ec2cloud.describe_groups(c, account, refs, chosen))
         return el("securityGroupInfo", *[x("item", group_xml(g)) for g in groups])
@@ -365,7 +371,7 @@ class Api:
                 "InvalidParameterValue",
                 f"MinCount ({low}) must be at least 1 and at most MaxCount ({high})",
             )
-        refs = listed(params, "SecurityGroup") + listed(params, "SecurityGroupId")
+        refs = listed(params, "SecurityGroup") + group_ids(params, "SecurityGroupId")
         kind = params.get("InstanceType") or "m1.small"
 
         def action(c: Cloud) -> tuple[Cloud, tuple[Cloud, list[InstanceRecord]]]:
@@ -517,6 +523,7 @@ def make_handler(api: Api, require_auth: bool, log: bool) -> type[BaseHTTPReques
     class Handler(BaseHTTPRequestHandler):
         server_version = "sg-harness"
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms stall
 
         def log_message(self, format: str, *args: Any) -> None:
             if log:
