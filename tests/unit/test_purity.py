@@ -23,6 +23,8 @@ CORE = [
     "probe.simulated",
     "runtime.base",
     "runtime.fabric",
+    "cloud",
+    "ec2text",
 ]
 FORBIDDEN = {"docker", "scapy", "subprocess", "nmap", "testinfra"}
 
