@@ -29,6 +29,7 @@ integration: setup
 
 bench: setup
 	$(PY)/python bench/three_tier.py
+	$(PY)/python bench/propagation.py
 
 clean:
 	-$(PY)/sgh clean
