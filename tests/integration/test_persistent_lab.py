@@ -289,3 +289,11 @@ def test_lab_down_keeps_the_state_and_up_rebuilds_it(
     assert cell(matrix, "mary", instance, "tcp/22")["observed"] == "filtered"
     data = json.loads((tmp_path / "matrix.json").read_text())
     assert data["lab"] == "live"
+    # A host in a new subnet, added to a running lab: existing instances route to it at once.
+    shell.run("sgh", "host", "add", "late", "198.51.100.20", "-q")
+    shell.run("ec2-authorize", "web", "-p", "22", "-s", "198.51.100.0/24")
+    later = shell.matrix(tmp_path)
+    assert later["exit"] == 0, later["text"]
+    assert cell(later, "late", instance, "tcp/22")["observed"] == "open"
+    shell.run("sgh", "host", "rm", "late", "-q")
+    assert containers(runtime, "live") == {"_switch", "mary", instance}
