@@ -33,6 +33,7 @@ from urllib.parse import parse_qsl, urlsplit
 from xml.sax.saxutils import escape
 
 from harness import cloud as ec2cloud
+from harness import ec2
 from harness.cloud import STATE_CODES, Cloud, InstanceRecord, Permission
 from harness.ec2text import AVAILABILITY_ZONE
 from harness.errors import Ec2Error, HarnessError
@@ -170,10 +171,7 @@ def permissions(params: Params) -> list[Permission]:
                 (cidr,) if cidr else (),
             )
         ]
-    raise Ec2Error(
-        "MissingParameter",
-        "Missing source specification: include source security group or CIDR information",
-    )
+    raise ec2.missing_source()
 
 
 def group_ids(params: Params, prefix: str) -> list[str]:

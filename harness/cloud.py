@@ -229,16 +229,21 @@ def delete_group(cloud: Cloud, account: str, ref: str) -> tuple[Cloud, Group]:
     return replace(cloud, groups=remaining), group
 
 
-def authorize(
+def _rule_target(
     cloud: Cloud, account: str, ref: str, rules: Sequence[Rule]
-) -> tuple[Cloud, Group, list[Rule]]:
+) -> tuple[Cloud, Group]:
+    """The group an authorize or a revoke acts on; a request must carry some rule."""
     cloud = with_account(cloud, account)
     group = find_group(cloud, account, ref)
     if not rules:
-        raise Ec2Error(
-            "MissingParameter",
-            "Missing source specification: include source security group or CIDR information",
-        )
+        raise ec2.missing_source()
+    return cloud, group
+
+
+def authorize(
+    cloud: Cloud, account: str, ref: str, rules: Sequence[Rule]
+) -> tuple[Cloud, Group, list[Rule]]:
+    cloud, group = _rule_target(cloud, account, ref, rules)
     for rule in rules:
         if rule.group is not None and rule.group not in cloud.by_key:
             cloud = with_account(cloud, rule.group.account)
@@ -252,13 +257,7 @@ def revoke(
     cloud: Cloud, account: str, ref: str, rules: Sequence[Rule]
 ) -> tuple[Cloud, Group, list[Rule]]:
     """Revoke rules; those that do not exist are ignored (EC2-Classic answers ``true``)."""
-    cloud = with_account(cloud, account)
-    group = find_group(cloud, account, ref)
-    if not rules:
-        raise Ec2Error(
-            "MissingParameter",
-            "Missing source specification: include source security group or CIDR information",
-        )
+    cloud, group = _rule_target(cloud, account, ref, rules)
     removed = [rule for rule in rules if rule in group.rules]
     changed = ec2.revoke(group, rules)
     return cloud.with_group(changed), changed, removed
@@ -598,10 +597,7 @@ def permission_rules(cloud: Cloud, account: str, permissions: Sequence[Permissio
     rules: list[Rule] = []
     for permission in permissions:
         if not permission.cidrs and not permission.groups:
-            raise Ec2Error(
-                "MissingParameter",
-                "Missing source specification: include source security group or CIDR information",
-            )
+            raise ec2.missing_source()
         cidrs = [ec2.parse_cidr(text) for text in permission.cidrs]
         keys = [source_group(cloud, account, owner, ref) for owner, ref in permission.groups]
         if permission.protocol is None:

@@ -179,10 +179,7 @@ def make_rule(
 ) -> Rule:
     check_ports(protocol, from_port, to_port)
     if (cidr is None) == (group is None):
-        raise Ec2Error(
-            "MissingParameter",
-            "Missing source specification: include source security group or CIDR information",
-        )
+        raise missing_source()
     return Rule(protocol, from_port, to_port, cidr=cidr, group=group, written=written)
 
 
@@ -263,3 +260,10 @@ def check_group_count(count: int, account: str) -> None:
 
 def group_not_found(name: str) -> Ec2Error:
     return Ec2Error("InvalidGroup.NotFound", f"The security group '{name}' does not exist")
+
+
+def missing_source() -> Ec2Error:
+    return Ec2Error(
+        "MissingParameter",
+        "Missing source specification: include source security group or CIDR information",
+    )

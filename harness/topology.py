@@ -292,10 +292,7 @@ class _Builder:
             self.fail("give 'ports' or 'port', not both")
         raw_sources = spec.get("sources", spec.get("source"))
         if raw_sources is None:
-            raise Ec2Error(
-                "MissingParameter",
-                "Missing source specification: include source security group or CIDR information",
-            )
+            raise ec2.missing_source()
         source_list = raw_sources if isinstance(raw_sources, list) else [raw_sources]
         ports = spec.get("ports", spec.get("port"))
         icmp = spec.get("icmp")
