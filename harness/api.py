@@ -26,7 +26,7 @@ import time
 import uuid
 from calendar import timegm
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -208,10 +208,6 @@ def x(name: str, *content: object) -> _Xml:
     return _Xml(el(name, *content))
 
 
-def items(name: str, children: list[_Xml]) -> _Xml:
-    return x(name, *[x("item", *child.text and [child]) for child in children])
-
-
 def group_xml(group: Group) -> _Xml:
     perms = []
     for protocol, low, high, rules in ec2cloud.permissions(group):
@@ -245,7 +241,7 @@ def group_xml(group: Group) -> _Xml:
     )
 
 
-def _group_set(cloud: Cloud, record: InstanceRecord) -> _Xml:
+def _group_set(record: InstanceRecord) -> _Xml:
     return x(
         "groupSet",
         *[x("item", x("groupId", key.group_id), x("groupName", key.name)) for key in record.groups],
@@ -256,7 +252,7 @@ def _time(text: str) -> str:
     return text.replace("+0000", ".000Z")
 
 
-def instance_xml(cloud: Cloud, record: InstanceRecord, state: str | None = None) -> _Xml:
+def instance_xml(record: InstanceRecord, state: str | None = None) -> _Xml:
     image = ec2cloud.ami(record.image_id)
     shown = state or record.state
     active = shown != ec2cloud.TERMINATED
@@ -276,7 +272,7 @@ def instance_xml(cloud: Cloud, record: InstanceRecord, state: str | None = None)
         + el("ramdiskId", image.ramdisk)
         + el("monitoring", x("state", "disabled"))
         + (el("privateIpAddress", record.address) if active else "")
-        + _group_set(cloud, record).text
+        + _group_set(record).text
         + el("architecture", "x86_64")
         + el("rootDeviceType", "ebs")
         + el("rootDeviceName", "/dev/sda1")
@@ -286,13 +282,13 @@ def instance_xml(cloud: Cloud, record: InstanceRecord, state: str | None = None)
     )
 
 
-def reservation_xml(cloud: Cloud, records: list[InstanceRecord], state: str | None = None) -> _Xml:
+def reservation_xml(records: list[InstanceRecord], state: str | None = None) -> _Xml:
     first = records[0]
     return _Xml(
         el("reservationId", first.reservation_id)
         + el("ownerId", first.owner)
-        + _group_set(cloud, first).text
-        + el("instancesSet", *[x("item", instance_xml(cloud, r, state)) for r in records])
+        + _group_set(first).text
+        + el("instancesSet", *[x("item", instance_xml(r, state)) for r in records])
     )
 
 
@@ -370,30 +366,21 @@ class Api:
                 f"MinCount ({low}) must be at least 1 and at most MaxCount ({high})",
             )
         refs = listed(params, "SecurityGroup") + group_ids(params, "SecurityGroupId")
-        kind = params.get("InstanceType") or "m1.small"
-
-        def action(c: Cloud) -> tuple[Cloud, tuple[Cloud, list[InstanceRecord]]]:
-            new, records = ec2cloud.run_instances(
-                c, account, image, high, refs, now=now(), new_id=new_id
+        kind = params.get("InstanceType") or ec2cloud.DEFAULT_TYPE
+        records = self._act(
+            lambda c: ec2cloud.run_instances(
+                c, account, image, high, refs, now=now(), new_id=new_id, instance_type=kind
             )
-            if kind != "m1.small":
-                typed = {r.instance_id: _typed(r, kind) for r in records}
-                instances = tuple(typed.get(r.instance_id, r) for r in new.instances)
-                new = Cloud(new.groups, instances, new.hosts, new.subnet)
-                records = list(typed.values())
-            return new, (new, records)
-
-        cloud, records = self._act(action)
-        return reservation_xml(cloud, records, state=ec2cloud.PENDING).text
+        )
+        return reservation_xml(records, state=ec2cloud.PENDING).text
 
     def _DescribeInstances(self, account: str, params: Params) -> str:
         ids = listed(params, "InstanceId")
         chosen = filters(params)
-        cloud = self.lab.cloud()
         records = self.lab.read(lambda c: ec2cloud.describe_instances(c, account, ids, chosen))
         return el(
             "reservationSet",
-            *[x("item", reservation_xml(cloud, group)) for group in ec2cloud.reservations(records)],
+            *[x("item", reservation_xml(group)) for group in ec2cloud.reservations(records)],
         )
 
     def _TerminateInstances(self, account: str, params: Params) -> str:
@@ -401,7 +388,7 @@ class Api:
         changes = self._act(lambda c: ec2cloud.terminate_instances(c, account, ids))
         out = []
         for record, before in changes:
-            current = before if before == ec2cloud.TERMINATED else "shutting-down"
+            current = ec2cloud.terminating(before)
             out.append(
                 x(
                     "item",
@@ -411,10 +398,6 @@ class Api:
                 )
             )
         return el("instancesSet", *out)
-
-
-def _typed(record: InstanceRecord, kind: str) -> InstanceRecord:
-    return replace(record, instance_type=kind)
 
 
 # -- authentication -----------------------------------------------------------------------------

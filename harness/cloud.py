@@ -51,7 +51,9 @@ HOST_NAME_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9_.-]{0,39}$")
 RUNNING = "running"
 PENDING = "pending"
 TERMINATED = "terminated"
-STATE_CODES = {PENDING: 0, RUNNING: 16, "shutting-down": 32, TERMINATED: 48}
+SHUTTING_DOWN = "shutting-down"
+STATE_CODES = {PENDING: 0, RUNNING: 16, SHUTTING_DOWN: 32, TERMINATED: 48}
+DEFAULT_TYPE = "m1.small"
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,7 @@ class InstanceRecord:
     launch_index: int
     launch_time: str
     state: str = RUNNING
-    instance_type: str = "m1.small"
+    instance_type: str = DEFAULT_TYPE
 
     @property
     def active(self) -> bool:
@@ -399,6 +401,7 @@ def run_instances(
     *,
     now: str,
     new_id: Callable[[str], str],
+    instance_type: str = DEFAULT_TYPE,
 ) -> tuple[Cloud, list[InstanceRecord]]:
     """Launch ``count`` instances of an AMI into groups (``default`` when none are given).
 
@@ -431,7 +434,15 @@ def run_instances(
         taken.add(instance_id)
         records.append(
             InstanceRecord(
-                instance_id, reservation, account, image_id, tuple(keys), address, index, now
+                instance_id,
+                reservation,
+                account,
+                image_id,
+                tuple(keys),
+                address,
+                index,
+                now,
+                instance_type=instance_type,
             )
         )
     return replace(cloud, instances=cloud.instances + tuple(records)), records
@@ -456,6 +467,12 @@ def find_instances(cloud: Cloud, account: str, ids: Sequence[str]) -> list[Insta
             "InvalidInstanceID.NotFound", f"The instance {noun} '{quoted}' {verb} not exist"
         )
     return [mine[i] for i in dict.fromkeys(ids)]
+
+
+def terminating(before: str) -> str:
+    """The state a termination reports: EC2 answers ``shutting-down`` (``terminated`` for an
+    instance that already was)."""
+    return TERMINATED if before == TERMINATED else SHUTTING_DOWN
 
 
 def terminate_instances(

@@ -15,7 +15,6 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from typing import NoReturn, TypeVar
 
 from harness import cloud as ec2cloud
@@ -283,7 +282,7 @@ def run_instances(argv: Sequence[str] | None = None, prog: str = "ec2-run-instan
     parser.add_argument("image", metavar="AMI")
     parser.add_argument("-n", "--instance-count", default="1", metavar="N|MIN-MAX")
     parser.add_argument("-g", "--group", action="append", default=[], metavar="GROUP")
-    parser.add_argument("-t", "--instance-type", default="m1.small", metavar="TYPE")
+    parser.add_argument("-t", "--instance-type", default=ec2cloud.DEFAULT_TYPE, metavar="TYPE")
     parser.add_argument("-k", "--key", metavar="KEYPAIR", help="accepted and ignored")
     args = parser.parse_args(argv)
 
@@ -292,17 +291,16 @@ def run_instances(argv: Sequence[str] | None = None, prog: str = "ec2-run-instan
         count = _count(args.instance_count)
 
         def action(c: Cloud) -> tuple[Cloud, list[InstanceRecord]]:
-            new, records = ec2cloud.run_instances(
-                c, account, args.image, count, args.group, now=now(), new_id=new_id
+            return ec2cloud.run_instances(
+                c,
+                account,
+                args.image,
+                count,
+                args.group,
+                now=now(),
+                new_id=new_id,
+                instance_type=args.instance_type,
             )
-            if args.instance_type != "m1.small":
-                typed = [replace(r, instance_type=args.instance_type) for r in records]
-                ids = {r.instance_id: r for r in typed}
-                new = replace(
-                    new, instances=tuple(ids.get(r.instance_id, r) for r in new.instances)
-                )
-                records = typed
-            return new, records
 
         records = _act(args, action)
         return ec2text.instances(records, state="pending")

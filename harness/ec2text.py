@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from harness.cloud import InstanceRecord, ami, reservations
+from harness.cloud import InstanceRecord, ami, reservations, terminating
 from harness.model import Group, Rule
 
 AVAILABILITY_ZONE = "us-east-1a"
@@ -126,9 +126,4 @@ def instances(records: Iterable[InstanceRecord], state: str | None = None) -> li
 
 
 def terminated(changes: Iterable[tuple[InstanceRecord, str]]) -> list[str]:
-    return [
-        line(
-            "INSTANCE", r.instance_id, before, before if before == "terminated" else "shutting-down"
-        )
-        for r, before in changes
-    ]
+    return [line("INSTANCE", r.instance_id, before, terminating(before)) for r, before in changes]
