@@ -163,14 +163,15 @@ class PersistentLab:
             lab.switch_pid = runtime.start_switch(self.name)
         else:
             lab.switch_pid = runtime.pid_of(containers[SWITCH], applied.get(SWITCH, _NONE).pid)
-        stale = [
-            c for n, c in containers.items() if n != SWITCH and (n not in desired or not running(n))
-        ]
+        stale = {
+            name: container
+            for name, container in containers.items()
+            if name != SWITCH and (name not in desired or not running(name))
+        }
         if stale:
-            runtime.remove(stale, progress)
-        stale_names = {n for n, c in containers.items() if c in stale}
+            runtime.remove(list(stale.values()), progress)
         for name in desired:
-            if name in containers and name not in stale_names:
+            if name in containers and name not in stale:
                 lab.pids[name] = runtime.pid_of(containers[name], applied.get(name, _NONE).pid)
         new_nodes = [node for name, node in desired.items() if name not in lab.pids]
         if new_nodes:
@@ -187,7 +188,8 @@ class PersistentLab:
         if new_nodes:
             runtime.wire(lab, new_nodes, subnets, progress)
         subnet_text = ",".join(str(net) for net in subnets)
-        if self.store.get("subnets") != subnet_text:
+        new_subnets = self.store.get("subnets") != subnet_text
+        if new_subnets:
             old_nodes = [n for n in lab.pids if n not in {node.name for node in new_nodes}]
             runtime.set_routes(lab, old_nodes, subnets)
         new_instances = [node for node in new_nodes if isinstance(node, Instance)]
@@ -204,7 +206,7 @@ class PersistentLab:
         record[SWITCH] = Applied(lab.switch_pid, "switch")
         gone = frozenset(set(applied) - set(desired) - {SWITCH})
         self.store.record_applied(record, gone)
-        if self.store.get("subnets") != subnet_text:
+        if new_subnets:
             self.store.set("subnets", subnet_text)
         self.last_sync = {
             "seconds": time.monotonic() - started,

@@ -146,30 +146,8 @@ class DockerRuntime:
                 lab.pids[name] = pid
         progress.finish("containers")
 
-        progress.start("wiring the lab fabric", len(nodes))
-        order = [lab.pids[node.name] for node in nodes]
-        try:
-            netns.run(
-                lab.switch_pid, ["ip", "-batch", "-"], fabric.switch_script(order), "lab switch"
-            )
-        except LabError:
-            self._check_alive(lab)
-            raise
-        subnets = topology.subnets()
-
-        def wire(node: Node) -> None:
-            pid = lab.pids[node.name]
-            netns.run(
-                pid,
-                ["ip", "-batch", "-"],
-                fabric.node_script(node.address, subnets),
-                f"network of {node.name}",
-            )
-            netns.run(pid, fabric.sysctl_argv(), "", f"sysctls of {node.name}")
-            progress.advance()
-
-        parallel(wire, nodes)
-        progress.finish("fabric")
+        netns.run(lab.switch_pid, ["ip", "-batch", "-"], fabric.bridge_script(), "lab switch")
+        self.wire(lab, nodes, topology.subnets(), progress)
         self.wait_listening(topology.instances, lab, progress)
         return lab
 
@@ -214,7 +192,13 @@ class DockerRuntime:
         """Plug started nodes into the lab's switch and give them their address and routes."""
         progress.start("wiring the lab fabric", len(nodes))
         ports = [(fabric.node_port(node.name), lab.pids[node.name]) for node in nodes]
-        netns.run(lab.switch_pid, ["ip", "-batch", "-"], fabric.attach_script(ports), "switch")
+        try:
+            netns.run(
+                lab.switch_pid, ["ip", "-batch", "-"], fabric.attach_script(ports), "lab switch"
+            )
+        except LabError:
+            self._check_alive(lab)  # a node that died is the likelier cause: name it
+            raise
 
         def wire_one(node: Node) -> None:
             pid = lab.pids[node.name]

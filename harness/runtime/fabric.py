@@ -25,10 +25,6 @@ SYSCTLS = {
 }
 
 
-def port_name(index: int) -> str:
-    return f"p{index}"
-
-
 def node_port(node: str) -> str:
     """A stable switch port name for a node of a persistent lab (15 characters at most)."""
     return "v" + hashlib.sha256(node.encode()).hexdigest()[:12]
@@ -45,12 +41,6 @@ def attach_script(ports: list[tuple[str, int]]) -> str:
         lines.append(f"link add {port} type veth peer name {NODE_IFACE} netns {pid}")
         lines.append(f"link set {port} master {BRIDGE} up")
     return "\n".join(lines) + "\n"
-
-
-def switch_script(node_pids: list[int]) -> str:
-    """Bridge plus one veth per node, each peer made directly inside the node's namespace."""
-    ports = [(port_name(index), pid) for index, pid in enumerate(node_pids)]
-    return bridge_script() + attach_script(ports)
 
 
 def node_script(address: IPv4Address, subnets: list[IPv4Network]) -> str:
