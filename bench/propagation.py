@@ -29,7 +29,7 @@ from harness.cloud import Cloud, Permission
 from harness.lab import batches_for
 from harness.livelab import PersistentLab, new_id, now
 from harness.matrix import expectations
-from harness.model import Probe, Protocol, State
+from harness.model import Group, Probe, Protocol, Rule, State
 from harness.planner import Cell
 from harness.probe.scapy_prober import ScapyProber
 from harness.progress import Progress
@@ -67,19 +67,21 @@ def main() -> None:
         lab.up(progress)
         act = lab.act
 
-        def grant(group: str, *perms: Permission) -> Callable[[Cloud], tuple[Cloud, None]]:
+        def changing(
+            change: Callable[[Cloud, str, str, list[Rule]], tuple[Cloud, Group, list[Rule]]],
+            group: str,
+            *perms: Permission,
+        ) -> Callable[[Cloud], tuple[Cloud, None]]:
+            """An authorize or revoke action (``change`` is cloud.authorize or cloud.revoke)."""
+
             def action(c: Cloud) -> tuple[Cloud, None]:
                 rules = ec2cloud.permission_rules(c, A, list(perms))
-                return ec2cloud.authorize(c, A, group, rules)[0], None
+                return change(c, A, group, rules)[0], None
 
             return action
 
-        def revoke(group: str, *perms: Permission) -> Callable[[Cloud], tuple[Cloud, None]]:
-            def action(c: Cloud) -> tuple[Cloud, None]:
-                rules = ec2cloud.permission_rules(c, A, list(perms))
-                return ec2cloud.revoke(c, A, group, rules)[0], None
-
-            return action
+        grant = partial(changing, ec2cloud.authorize)
+        revoke = partial(changing, ec2cloud.revoke)
 
         def launch(image: str, count: int, group: str) -> Callable[[Cloud], tuple[Cloud, Any]]:
             return lambda c: ec2cloud.run_instances(

@@ -79,6 +79,14 @@ def test_boto3_changes_are_enforced_on_the_containers(
     app_id = app["Instances"][0]["InstanceId"]
     assert containers(runtime, "live") == {"_switch", "workstation", app_id, *ids}
 
+    http_from_workstation = [
+        {
+            "IpProtocol": "tcp",
+            "FromPort": 80,
+            "ToPort": 80,
+            "IpRanges": [{"CidrIp": "203.0.113.19/32"}],
+        }
+    ]
     before = shell.matrix(tmp_path)
     assert before["exit"] == 0, before["text"]
     assert cell(before, "workstation", ids[0], "tcp/80")["observed"] == "filtered"
@@ -86,14 +94,7 @@ def test_boto3_changes_are_enforced_on_the_containers(
 
     ec2.authorize_security_group_ingress(
         GroupId=web,
-        IpPermissions=[
-            {
-                "IpProtocol": "tcp",
-                "FromPort": 80,
-                "ToPort": 80,
-                "IpRanges": [{"CidrIp": "203.0.113.19/32"}],
-            }
-        ],
+        IpPermissions=http_from_workstation,
     )
     ec2.authorize_security_group_ingress(
         GroupName="app", SourceSecurityGroupName="web", SourceSecurityGroupOwnerId=A
@@ -107,14 +108,7 @@ def test_boto3_changes_are_enforced_on_the_containers(
 
     ec2.revoke_security_group_ingress(
         GroupId=web,
-        IpPermissions=[
-            {
-                "IpProtocol": "tcp",
-                "FromPort": 80,
-                "ToPort": 80,
-                "IpRanges": [{"CidrIp": "203.0.113.19/32"}],
-            }
-        ],
+        IpPermissions=http_from_workstation,
     )
     # A launch changes the app servers' set of web addresses: the new one gets in at once.
     more = ec2.run_instances(ImageId="ami-fba54092", MinCount=1, MaxCount=1, SecurityGroups=["web"])
