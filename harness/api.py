@@ -580,12 +580,16 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def auth_required(host: str, require_auth: bool) -> bool:
+    """Keys and signatures are checked when asked, and always beyond loopback."""
+    return require_auth or not is_loopback(host)
+
+
 def make_server(
     lab: PersistentLab, host: str, port: int, require_auth: bool, log: bool = False
 ) -> ThreadingHTTPServer:
-    if not is_loopback(host):
-        require_auth = True
-    server = ThreadingHTTPServer((host, port), make_handler(Api(lab), require_auth, log))
+    handler = make_handler(Api(lab), auth_required(host, require_auth), log)
+    server = ThreadingHTTPServer((host, port), handler)
     server.daemon_threads = True
     return server
 
@@ -599,8 +603,8 @@ def serve(lab: PersistentLab, host: str, port: int, require_auth: bool) -> int:
     bound_host, bound_port = server.server_address[:2]
     auth = (
         "SigV4 with keys from 'sgh key add'"
-        if require_auth or not is_loopback(host)
-        else ("key id = account (12 digits) or a key from 'sgh key add'")
+        if auth_required(host, require_auth)
+        else "key id = account (12 digits) or a key from 'sgh key add'"
     )
     print(
         f"sgh serve: EC2 Query API for lab '{lab.name}' on http://{bound_host!s}:{bound_port}/ "
