@@ -21,6 +21,7 @@ from harness.lab import apply_change, batches_for, probe_matrix
 from harness.matrix import expectations
 from harness.model import Protocol, State
 from harness.planner import plan
+from harness.probe.nmap_prober import NmapProber
 from harness.probe.scapy_prober import ScapyProber
 from harness.progress import Progress
 from harness.runtime.docker import DockerRuntime
@@ -107,6 +108,20 @@ def main() -> int:
         print(f"probe time         {probe_time:.2f} s")
         print(f"verdicts/s         {cells / probe_time:.0f}")
         print(f"result             {matrix.summary.line()}")
+
+        # The same matrix measured by the nmap prober on the same lab (no retry round).
+        nmap_started = time.monotonic()
+        by_nmap = probe_matrix(topo, live, NmapProber(), Progress.quiet(), retry=False)
+        nmap_matrix_time = time.monotonic() - nmap_started
+        agree = sum(
+            a.observed.state is b.observed.state
+            for a, b in zip(matrix.results, by_nmap.results, strict=True)
+        )
+        print(
+            f"nmap prober        {nmap_matrix_time:.2f} s for the same {cells} cells "
+            f"({cells / nmap_matrix_time:.0f} verdicts/s, {nmap_matrix_time / probe_time:.1f}x "
+            f"the scapy prober's time); {agree} of {cells} verdicts equal to scapy's"
+        )
 
         # A live rule change: one group gains a rule; time until every member enforces it.
         first = topo.groups[1]

@@ -19,6 +19,7 @@ from harness.errors import HarnessError, InvalidInput
 from harness.matrix import expectations
 from harness.model import State
 from harness.planner import plan
+from harness.probe.base import Prober
 from harness.progress import Progress
 from harness.report import render, to_json
 from harness.store import DEFAULT_LAB
@@ -42,9 +43,10 @@ def _parser() -> argparse.ArgumentParser:
         type=float,
         default=2.0,
         metavar="S",
-        help="longest wait for answers after a batch is sent (default 2.0)",
+        help="scapy prober: longest wait for answers after a batch is sent (default 2.0)",
     )
     run.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    add_prober_option(run)
 
     check = sub.add_parser("check", help="validate a topology and print what its rules imply")
     check.add_argument("topology")
@@ -88,6 +90,7 @@ def _parser() -> argparse.ArgumentParser:
     matrix = with_home(sub.add_parser("matrix", help="probe the running lab now, compare"))
     matrix.add_argument("--json", metavar="PATH", help="write the matrix as JSON to PATH")
     matrix.add_argument("--timeout", type=float, default=2.0, metavar="S")
+    add_prober_option(matrix)
 
     serve = with_home(sub.add_parser("serve", help="serve the EC2 Query API for a lab"), True)
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
@@ -104,6 +107,28 @@ def _parser() -> argparse.ArgumentParser:
     key_add.add_argument("account", help="a 12-digit account id")
     key_add.add_argument("--home", help="the labs' home directory")
     return parser
+
+
+def add_prober_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--prober",
+        choices=("scapy", "nmap"),
+        default="scapy",
+        help="what measures the matrix: scapy (default, fastest) or nmap (a second opinion)",
+    )
+
+
+def make_prober(name: str, timeout: float) -> Prober:
+    """The prober a command asked for (imported lazily: the pure commands need neither)."""
+    if timeout <= 0:
+        raise InvalidInput(f"--timeout must be positive, not {timeout}")
+    if name == "nmap":
+        from harness.probe.nmap_prober import NmapProber
+
+        return NmapProber()  # its timing is TUNING, made for lab networks
+    from harness.probe.scapy_prober import ScapyProber
+
+    return ScapyProber(timeout=timeout)
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
@@ -136,19 +161,15 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from harness.lab import verify
-    from harness.probe.scapy_prober import ScapyProber
     from harness.runtime.docker import DockerRuntime
 
     topology = topology_loader.load(args.topology)
-    if args.timeout <= 0:
-        raise InvalidInput(f"--timeout must be positive, not {args.timeout}")
+    prober = make_prober(args.prober, args.timeout)
     json_path = Path(args.json) if args.json else None
     if json_path is not None and not json_path.parent.exists():
         raise InvalidInput(f"--json {args.json}: directory {json_path.parent} does not exist")
     progress = Progress(enabled=not args.quiet)
-    matrix = verify(
-        topology, DockerRuntime(), ScapyProber(timeout=args.timeout), progress, keep=args.keep
-    )
+    matrix = verify(topology, DockerRuntime(), prober, progress, keep=args.keep)
     print(render(matrix))
     if json_path is not None:
         json_path.write_text(json.dumps(to_json(matrix), indent=2) + "\n", encoding="utf-8")

@@ -105,15 +105,14 @@ def _host(lab: PersistentLab, args: argparse.Namespace, progress: Progress) -> i
 
 
 def _matrix(lab: PersistentLab, args: argparse.Namespace, progress: Progress) -> int:
-    from harness.probe.scapy_prober import ScapyProber
+    from harness.cli import make_prober
 
-    if args.timeout <= 0:
-        raise InvalidInput(f"--timeout must be positive, not {args.timeout}")
+    prober = make_prober(args.prober, args.timeout)
     json_path = Path(args.json) if args.json else None
     if json_path is not None and not json_path.parent.exists():
         raise InvalidInput(f"--json {args.json}: directory {json_path.parent} does not exist")
     lab.runtime.check()
-    matrix = lab.matrix(ScapyProber(timeout=args.timeout), progress)
+    matrix = lab.matrix(prober, progress)
     print(render(matrix))
     if json_path is not None:
         json_path.write_text(json.dumps(to_json(matrix), indent=2) + "\n", encoding="utf-8")

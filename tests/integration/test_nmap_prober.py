@@ -1,0 +1,59 @@
+"""nmap as a second prober: on the shipped topologies it must see exactly what scapy sees."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness import topology
+from harness.compiler import compile_lab
+from harness.lab import probe_matrix
+from harness.model import State
+from harness.probe.nmap_prober import NmapProber
+from harness.probe.scapy_prober import ScapyProber
+from harness.progress import Progress
+from harness.runtime.docker import DockerRuntime
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("name", ["default-group", "three-tier"])
+def test_nmap_and_scapy_agree_on_every_cell(runtime: DockerRuntime, name: str) -> None:
+    topo = topology.load(ROOT / "topologies" / f"{name}.yaml")
+    quiet = Progress.quiet()
+    runtime.ensure_absent(topo.name)
+    try:
+        live = runtime.up(topo, quiet)
+        runtime.install(live, compile_lab(topo), quiet)
+        by_scapy = probe_matrix(topo, live, ScapyProber(), quiet)
+        by_nmap = probe_matrix(topo, live, NmapProber(), quiet)
+    finally:
+        runtime.down(topo.name, quiet)
+    assert by_scapy.summary.ok, by_scapy.summary.line()
+    assert by_nmap.summary.ok, by_nmap.summary.line()
+    scapy_states = {r.cell: r.observed.state for r in by_scapy.results}
+    nmap_states = {r.cell: r.observed.state for r in by_nmap.results}
+    assert scapy_states.keys() == nmap_states.keys()
+    differ = [cell for cell in scapy_states if scapy_states[cell] is not nmap_states[cell]]
+    assert not differ, f"{len(differ)} cells differ, first {differ[:5]}"
+    # Both matrices hold every kind of verdict the topology can give, not only 'filtered'.
+    assert {State.OPEN, State.FILTERED} <= set(nmap_states.values())
+    assert all(r.observed.detail.startswith("nmap: ") for r in by_nmap.results)
+
+
+def test_nmap_sees_udp_and_closed_ports(runtime: DockerRuntime) -> None:
+    """The features topology has UDP servers, closed ports and ICMP rules."""
+    topo = topology.load(ROOT / "tests/integration/topologies/features.yaml")
+    quiet = Progress.quiet()
+    runtime.ensure_absent(topo.name)
+    try:
+        live = runtime.up(topo, quiet)
+        runtime.install(live, compile_lab(topo), quiet)
+        by_nmap = probe_matrix(topo, live, NmapProber(), quiet, retry=False)
+    finally:
+        runtime.down(topo.name, quiet)
+    wrong = [r for r in by_nmap.results if not r.correct]
+    assert not wrong, [(r.cell, r.expected.state, r.observed) for r in wrong[:5]]
+    seen = {(r.cell.probe.protocol.value, r.observed.state) for r in by_nmap.results}
+    assert {("udp", State.OPEN), ("udp", State.CLOSED), ("tcp", State.CLOSED)} <= seen
