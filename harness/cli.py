@@ -48,6 +48,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     add_prober_option(run)
 
+    rep = sub.add_parser(
+        "replay", help="replay a seed walkthrough (default-group, three-tier) with real probes"
+    )
+    rep.add_argument("scenario", help="a scenario name (default-group, three-tier) or file")
+    rep.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    add_prober_option(rep)
+
     check = sub.add_parser("check", help="validate a topology and print what its rules imply")
     check.add_argument("topology")
 
@@ -143,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
             return _run(args)
         if args.command == "check":
             return _check(args)
+        if args.command == "replay":
+            return _replay(args)
         if args.command == "compile":
             return _compile(args)
         if args.command == "clean":
@@ -154,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"sgh: {err}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
-        done = "; the lab was removed" if args.command == "run" else ""
+        done = "; the lab was removed" if args.command in ("run", "replay") else ""
         print(f"sgh: interrupted{done}", file=sys.stderr)
         return EXIT_INTERRUPTED
 
@@ -174,6 +183,35 @@ def _run(args: argparse.Namespace) -> int:
     if json_path is not None:
         json_path.write_text(json.dumps(to_json(matrix), indent=2) + "\n", encoding="utf-8")
     return EXIT_OK if matrix.summary.ok else EXIT_DISAGREE
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from harness import scenario as scenarios
+    from harness.replay import find, replay
+
+    loaded = scenarios.load(find(args.scenario))
+    prober = make_prober(args.prober, 2.0)
+    progress = Progress(enabled=not args.quiet)
+    print(f"replaying '{loaded.name}': {loaded.title}")
+    if loaded.source:
+        print(f"from {loaded.source}")
+    for host in loaded.hosts:
+        print(
+            f"outside host {host.name} {host.address}" + (f" ({host.about})" if host.about else "")
+        )
+
+    def show(result: scenarios.StepResult) -> None:
+        print()
+        print("\n".join(scenarios.render_step(result)), flush=True)
+
+    outcome = replay(loaded, prober, progress, on_step=show)
+    matched = sum(result.ok for result in outcome.results)
+    print()
+    print(
+        f"replay {loaded.name}: {matched} of {len(outcome.results)} steps match the seed"
+        + ("" if outcome.ok else "; see DIFFERS above")
+    )
+    return EXIT_OK if outcome.ok else EXIT_DISAGREE
 
 
 def _check(args: argparse.Namespace) -> int:

@@ -25,6 +25,7 @@ CORE = [
     "runtime.fabric",
     "cloud",
     "ec2text",
+    "scenario",
 ]
 FORBIDDEN = {"docker", "scapy", "subprocess", "nmap", "testinfra"}
 

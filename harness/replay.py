@@ -1,0 +1,295 @@
+"""Replaying a seed scenario on a fresh persistent lab, step by step, with real probes.
+
+The lab lives in a temporary home and is removed when the replay ends, whatever the outcome
+(success, a step that differs, an error, Ctrl-C). ``ec2-*`` steps run the harness's own
+console commands in this process; nmap runs inside the source machine's network namespace;
+telnet is a real TCP connection from the source's namespace.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import shutil
+import socket
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+
+from harness import cloud as ec2cloud
+from harness import ec2cli, netns
+from harness.errors import InvalidInput, LabError
+from harness.livelab import PersistentLab
+from harness.matrix import Matrix
+from harness.model import Protocol, State
+from harness.probe.base import Prober
+from harness.probe.nmap_prober import TUNING, scan
+from harness.progress import Progress
+from harness.scenario import (
+    PUBLIC_NAME,
+    ScanMeaning,
+    Scenario,
+    Step,
+    StepResult,
+    compare_ec2,
+    compare_scans,
+    scanned_ports,
+    seed_connection,
+    seed_scan,
+    telnet_lines,
+)
+from harness.store import Home
+
+SCENARIOS = Path(__file__).resolve().parent.parent / "topologies" / "scenarios"
+CONNECT_TIMEOUT = 2.0
+COMMANDS: dict[str, Callable[[list[str]], int]] = {
+    "ec2-create-group": ec2cli.create_group,
+    "ec2-describe-group": ec2cli.describe_group,
+    "ec2-delete-group": ec2cli.delete_group,
+    "ec2-authorize": ec2cli.authorize,
+    "ec2-revoke": ec2cli.revoke,
+    "ec2-run-instances": ec2cli.run_instances,
+    "ec2-run": ec2cli.run,
+    "ec2-describe-instances": ec2cli.describe_instances,
+    "ec2-terminate-instances": ec2cli.terminate_instances,
+}
+
+
+def find(name: str) -> Path:
+    """A scenario by name (``default-group``) or by path."""
+    path = Path(name)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        if not path.is_file():
+            raise InvalidInput(f"no scenario file {name}")
+        return path
+    candidate = SCENARIOS / f"{name}.yaml"
+    if not candidate.is_file():
+        known = ", ".join(sorted(p.stem for p in SCENARIOS.glob("*.yaml"))) or "none found"
+        raise InvalidInput(f"no scenario '{name}' (known: {known})")
+    return candidate
+
+
+@dataclass
+class Replay:
+    scenario: Scenario
+    results: list[StepResult] = field(default_factory=list)
+    matrix: Matrix | None = None
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.results) and all(result.ok for result in self.results)
+
+
+class _Run:
+    """The state of one replay: the lab, and the names the scenario gives its instances."""
+
+    def __init__(self, scenario: Scenario, lab: PersistentLab, home: Path, prober: Prober) -> None:
+        self.scenario = scenario
+        self.lab = lab
+        self.home = home
+        self.prober = prober
+        self.names: dict[str, str] = {}  # scenario name -> instance id
+        self.substitutions: dict[str, str] = {}  # the seed's instance ids -> the lab's
+        self.matrix: Matrix | None = None
+
+    def node(self, name: str) -> tuple[str, str]:
+        """(node name in the lab, address) of a scenario name."""
+        node = self.names.get(name, name)
+        topology = self.lab.topology()
+        found = topology.nodes_by_name.get(node)
+        if found is None:
+            raise InvalidInput(f"{self.scenario.path}: no machine '{name}' at this step")
+        return node, str(found.address)
+
+    def where(self, name: str) -> str:
+        node, address = self.node(name)
+        label = name if node == name else f"{name} ({node})"
+        return f"{label} {address}"
+
+    # -- the steps --------------------------------------------------------------------------
+
+    def step(self, step: Step, progress: Progress) -> StepResult:
+        started = time.monotonic()
+        if step.kind == "matrix":
+            result = self.whole_matrix(step, progress)
+        else:
+            handlers: dict[str, Callable[[Step], StepResult]] = {
+                "ec2": self.ec2,
+                "nmap": self.nmap,
+                "telnet": self.telnet,
+                "check": self.check,
+            }
+            result = handlers[step.kind](step)
+        result.seconds = time.monotonic() - started
+        return result
+
+    def ec2(self, step: Step) -> StepResult:
+        argv = [self.substitutions.get(arg, arg) for arg in step.argv]
+        command = COMMANDS.get(argv[0])
+        if command is None:
+            raise InvalidInput(f"{self.scenario.path}: step {step.number}: no command {argv[0]}")
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = command([*argv[1:], "--home", str(self.home), "--lab", self.lab.name])
+        lines = out.getvalue().splitlines()
+        observed = lines + [f"(stderr) {line}" for line in err.getvalue().splitlines()]
+        ran = " ".join(argv)
+        if code != 0:
+            return StepResult(step, False, f"{argv[0]} exited {code}", ran, observed)
+        if argv[0] in ("ec2-run-instances", "ec2-run"):
+            self._name_instances(step, lines)
+        if not step.seed:
+            return StepResult(step, True, "the command succeeded (the seed shows no output)", ran)
+        problem = compare_ec2(step.seed, lines)
+        if problem:
+            return StepResult(step, False, problem, ran, observed)
+        return StepResult(
+            step,
+            True,
+            "every seed line is in the output (ids, owners, dates, addresses normalised)",
+            ran,
+            observed,
+        )
+
+    def _name_instances(self, step: Step, lines: list[str]) -> None:
+        ours = [line.split("\t")[1] for line in lines if line.startswith("INSTANCE")]
+        seed_ids = [s.split()[1] for s in step.seed if s.startswith("INSTANCE")]
+        self.substitutions.update(zip(seed_ids, ours, strict=False))
+        if step.name:
+            if len(ours) == 1:
+                self.names[step.name] = ours[0]
+            else:
+                for index, instance in enumerate(ours, start=1):
+                    self.names[f"{step.name}-{index}"] = instance
+
+    def nmap(self, step: Step) -> StepResult:
+        node, _ = self.node(step.source)
+        _, address = self.node(step.target)
+        argv = [address if PUBLIC_NAME.fullmatch(arg) else arg for arg in step.argv[1:]]
+        found = scan(self.lab.live().netns(node), [*argv, *TUNING])
+        ports = {
+            port: found.port_state(address, port.split("/")[1], int(port.split("/")[0]))
+            or "not scanned"
+            for port in scanned_ports(argv)
+        }
+        seen = ScanMeaning(found.host_up(address), ports)
+        documented = seed_scan(step.seed, argv)
+        ran = (
+            f"from {self.where(step.source)}: nmap {' '.join(argv)} (to {self.where(step.target)})"
+        )
+        observed = nmap_text(found.text)
+        problem = compare_scans(documented, seen)
+        if problem:
+            return StepResult(step, False, problem, ran, observed)
+        return StepResult(step, True, seen.describe(), ran, observed)
+
+    def telnet(self, step: Step) -> StepResult:
+        node, _ = self.node(step.source)
+        _, address = self.node(step.target)
+        port = int(step.argv[-1])
+        outcome, detail = self._connect(node, address, port)
+        want = seed_connection(step.seed)
+        ran = f"from {self.where(step.source)}: a TCP connection to {address} port {port}"
+        observed = telnet_lines(address, outcome)
+        if outcome is not want:
+            return StepResult(
+                step, False, f"the seed shows {want}, the connection was {detail}", ran, observed
+            )
+        return StepResult(step, True, f"tcp/{port} {outcome} ({detail})", ran, observed)
+
+    def _connect(self, node: str, address: str, port: int) -> tuple[State, str]:
+        def attempt() -> tuple[State, str]:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.settimeout(CONNECT_TIMEOUT)
+            try:
+                sock.connect((address, port))
+                return State.OPEN, "connected"
+            except ConnectionRefusedError:
+                return State.CLOSED, "refused"
+            except TimeoutError:
+                return State.FILTERED, f"no answer in {CONNECT_TIMEOUT:g} s"
+            except OSError as err:
+                return State.FILTERED, err.strerror or str(err)
+            finally:
+                sock.close()
+
+        return netns.call_in(self.lab.live().netns(node), attempt)
+
+    def check(self, step: Step) -> StepResult:
+        node, _ = self.node(step.source)
+        _, address = self.node(step.target)
+        protocol, _, port_text = step.check.partition("/")
+        if protocol not in ("tcp", "udp") or not port_text.isdigit():
+            raise InvalidInput(f"{self.scenario.path}: step {step.number}: check '{step.check}'")
+        kind = "-sU" if protocol == Protocol.UDP else "-sS"
+        argv = ["-Pn", kind, "-p", port_text, address]
+        found = scan(self.lab.live().netns(node), [*argv, *TUNING])
+        word = found.port_state(address, protocol, int(port_text)) or "not scanned"
+        state = {"open|filtered": "filtered"}.get(word, word)
+        ran = f"from {self.where(step.source)}: nmap {' '.join(argv)} (not in the seed)"
+        observed = nmap_text(found.text)
+        assert step.expect is not None
+        if state != step.expect.value:
+            return StepResult(
+                step, False, f"{step.check} expected {step.expect}, nmap saw {word}", ran, observed
+            )
+        return StepResult(step, True, f"{step.check} {word}, as expected", ran, observed)
+
+    def whole_matrix(self, step: Step, progress: Progress) -> StepResult:
+        matrix = self.lab.matrix(self.prober, progress)
+        self.matrix = matrix
+        wrong = [r for r in matrix.results if not r.correct]
+        observed = [
+            f"{r.cell.source} -> {r.cell.target} {r.cell.probe}: expected {r.expected.state}, "
+            f"observed {r.observed.state}"
+            for r in wrong[:20]
+        ]
+        ran = f"{matrix.prober} prober, every cell of the lab"
+        return StepResult(step, matrix.summary.ok, matrix.summary.line(), ran, observed)
+
+
+def nmap_text(text: str) -> list[str]:
+    """nmap's normal output as a terminal shows it: its first and last lines are comments in
+    an ``-oN`` file (``# Nmap 7.93 scan initiated ...``, ``# Nmap done at ...``)."""
+    return [line.removeprefix("# ").split(" as: ")[0] for line in text.splitlines()]
+
+
+def replay(
+    scenario: Scenario,
+    prober: Prober,
+    progress: Progress,
+    on_step: Callable[[StepResult], None] | None = None,
+) -> Replay:
+    """Run every step of ``scenario`` on a fresh lab; the lab is removed at the end."""
+    outcome = Replay(scenario)
+    home = Path(tempfile.mkdtemp(prefix="sgh-replay-"))
+    name = f"replay-{scenario.name}"
+    lab = PersistentLab(Home(home), name, create=True)
+    try:
+        lab.runtime.check()
+        if lab.runtime.lab_containers(name):
+            progress.note(f"removing a lab '{name}' left by an earlier replay")
+            lab.runtime.down(name, progress)
+        lab.up(progress)
+        for host in scenario.hosts:
+            lab.act(partial(ec2cloud.add_host, name=host.name, address=host.address), progress)
+        run = _Run(scenario, lab, home, prober)
+        for step in scenario.steps:
+            try:
+                result = run.step(step, progress)
+            except LabError as err:
+                result = StepResult(step, False, f"could not run: {err}")
+            outcome.results.append(result)
+            if on_step is not None:
+                on_step(result)
+        outcome.matrix = run.matrix
+    finally:
+        try:
+            lab.down(progress)
+        finally:
+            lab.close()
+            shutil.rmtree(home, ignore_errors=True)
+    return outcome
