@@ -55,6 +55,13 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     add_prober_option(rep)
 
+    lint = sub.add_parser(
+        "lint", help="warn about risky, redundant or oversized rules (exit 1 when any)"
+    )
+    lint.add_argument("topology", nargs="?", help="a topology file (default: the live lab)")
+    lint.add_argument("--home", help="with no topology: the labs' home directory")
+    lint.add_argument("--lab", help="with no topology: the lab (default: $SGH_LAB, else current)")
+
     check = sub.add_parser("check", help="validate a topology and print what its rules imply")
     check.add_argument("topology")
 
@@ -152,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
             return _check(args)
         if args.command == "replay":
             return _replay(args)
+        if args.command == "lint":
+            return _lint(args)
         if args.command == "compile":
             return _compile(args)
         if args.command == "clean":
@@ -212,6 +221,37 @@ def _replay(args: argparse.Namespace) -> int:
         + ("" if outcome.ok else "; see DIFFERS above")
     )
     return EXIT_OK if outcome.ok else EXIT_DISAGREE
+
+
+def _lint(args: argparse.Namespace) -> int:
+    from harness.lint import lint
+
+    if args.topology:
+        topology = topology_loader.load(args.topology)
+        where = topology.source
+    else:
+        from harness.livelab import PersistentLab
+        from harness.store import Home
+
+        home = Home(args.home)
+        lab = PersistentLab(home, home.resolve(args.lab))
+        try:
+            topology = lab.topology()
+        finally:
+            lab.close()
+        where = f"lab '{lab.name}'"
+    findings = lint(topology)
+    for finding in findings:
+        print("\n".join(finding.lines()))
+    if not findings:
+        print(
+            f"{where}: no findings ({len(topology.groups)} groups, "
+            f"{sum(len(g.rules) for g in topology.groups)} rules)"
+        )
+        return EXIT_OK
+    kinds = sorted({finding.kind for finding in findings})
+    print(f"{where}: {len(findings)} findings ({', '.join(kinds)})")
+    return EXIT_DISAGREE
 
 
 def _check(args: argparse.Namespace) -> int:

@@ -176,11 +176,14 @@ def make_rule(
     cidr: IPv4Network | None = None,
     group: GroupKey | None = None,
     written: str = "",
+    service: str = "",
 ) -> Rule:
     check_ports(protocol, from_port, to_port)
     if (cidr is None) == (group is None):
         raise missing_source()
-    return Rule(protocol, from_port, to_port, cidr=cidr, group=group, written=written)
+    return Rule(
+        protocol, from_port, to_port, cidr=cidr, group=group, written=written, service=service
+    )
 
 
 def all_traffic_rules(

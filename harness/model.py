@@ -69,6 +69,7 @@ class Rule:
     cidr: IPv4Network | None = None
     group: GroupKey | None = None
     written: str = field(default="", compare=False)
+    service: str = field(default="", compare=False)
 
     def ports_text(self) -> str:
         if self.protocol is Protocol.ICMP:
@@ -82,6 +83,15 @@ class Rule:
             return str(self.cidr)
         assert self.group is not None
         return self.group.label(home_account)
+
+    def as_written(self, home_account: str) -> str:
+        """The rule as its topology wrote it (``tcp 22 from 198.51.100.7/0``, ``service https
+        (tcp 443) from 0.0.0.0/0``), where :meth:`describe` gives the normalised form."""
+        source = self.written or self.source_text(home_account)
+        what = f"{self.protocol} {self.ports_text()}"
+        if self.service:
+            what = f"service {self.service} ({what})"
+        return f"{what} from {source}"
 
     def describe(self, home_account: str) -> str:
         """``tcp 80 from 0.0.0.0/0``, ``icmp -1:-1 from default``."""

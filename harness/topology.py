@@ -34,6 +34,7 @@ from harness.model import (
     Rule,
     Topology,
 )
+from harness.services import PRESETS
 
 NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 MAX_NAME = 40
@@ -283,9 +284,17 @@ class _Builder:
         spec = self.mapping(
             item,
             "a rule",
-            {"protocol", "ports", "port", "icmp", "source", "sources"},
+            {"protocol", "ports", "port", "icmp", "source", "sources", "service"},
             set(),
         )
+        service = spec.get("service")
+        if service is not None:
+            other = sorted({"protocol", "ports", "port", "icmp"} & set(spec))
+            if other:
+                self.fail(f"a rule with 'service' takes no '{other[0]}'")
+            name = self.string(service, "service").lower()
+            if name not in PRESETS:
+                self.fail(f"unknown service '{service}' (known: {', '.join(sorted(PRESETS))})")
         if "source" in spec and "sources" in spec:
             self.fail("give 'source' or 'sources', not both")
         if "ports" in spec and "port" in spec:
@@ -300,6 +309,14 @@ class _Builder:
         for raw_source in source_list:
             text = self.string(raw_source, "a source")
             cidr, group = self._source(text, owner, groups)
+            if service is not None:
+                rules.extend(
+                    ec2.make_rule(
+                        protocol, low, high, cidr=cidr, group=group, written=text, service=name
+                    )
+                    for protocol, low, high in PRESETS[name]
+                )
+                continue
             if "protocol" not in spec and ports is None and icmp is None:
                 rules.extend(
                     replace(rule, written=text)
