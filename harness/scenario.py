@@ -31,7 +31,7 @@ import yaml
 
 from harness.errors import InvalidInput, TopologyError
 from harness.model import State
-from harness.topology import _Loader
+from harness.yamlload import Loader
 
 KINDS = ("GROUP", "PERMISSION", "RESERVATION", "INSTANCE", "BLOCKDEVICE", "RETURN")
 # How nmap says "every port not listed is in this state", in 4.x and in 7.x words.
@@ -136,7 +136,7 @@ def load(path: str | Path) -> Scenario:
     except OSError as err:
         raise InvalidInput(f"{source}: cannot read: {err.strerror or err}") from None
     try:
-        data = yaml.load(text, Loader=_Loader)
+        data = yaml.load(text, Loader=Loader)
     except yaml.YAMLError as err:
         raise TopologyError(source, "", f"malformed YAML: {err}") from None
     if not isinstance(data, dict):

@@ -19,7 +19,7 @@ from typing import Any, NoReturn
 
 import yaml
 
-from harness import ec2
+from harness import compose, ec2
 from harness.errors import Ec2Error, TopologyError
 from harness.model import (
     DEFAULT_ACCOUNT,
@@ -35,50 +35,12 @@ from harness.model import (
     Topology,
 )
 from harness.services import PRESETS
+from harness.yamlload import LineDict as _LineDict
+from harness.yamlload import Loader as _Loader
 
 NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 MAX_NAME = 40
 FIRST_HOST_OFFSET = 11
-
-
-class _LineDict(dict[str, Any]):
-    line: int | None = None
-
-
-class _LineList(list[Any]):
-    line: int | None = None
-
-
-class _Loader(yaml.SafeLoader):
-    """A safe loader that remembers the line of every mapping and sequence."""
-
-
-def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> _LineDict:
-    loader.flatten_mapping(node)
-    result = _LineDict()
-    result.line = node.start_mark.line + 1
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        if not isinstance(key, str | int):
-            raise yaml.constructor.ConstructorError(
-                None, None, f"unsupported key {key!r}", key_node.start_mark
-            )
-        if str(key) in result:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key '{key}'", key_node.start_mark
-            )
-        result[str(key)] = loader.construct_object(value_node, deep=True)
-    return result
-
-
-def _construct_sequence(loader: _Loader, node: yaml.SequenceNode) -> _LineList:
-    result = _LineList(loader.construct_object(child, deep=True) for child in node.value)
-    result.line = node.start_mark.line + 1
-    return result
-
-
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
 
 
 def load(path: str | Path) -> Topology:
@@ -104,7 +66,21 @@ def loads(text: str, source: str = "<topology>") -> Topology:
         raise TopologyError(source, "", f"malformed YAML: {problem}", line) from None
     except yaml.YAMLError as err:
         raise TopologyError(source, "", f"malformed YAML: {err}") from None
+    if compose.is_compose(data):
+        assert isinstance(data, _LineDict)
+
+        def fail(problem: str, line: int | None) -> NoReturn:
+            raise TopologyError(source, "", problem, line)
+
+        data = compose.translate(data, _project_name(source), fail)
     return _Builder(source).build(data)
+
+
+def _project_name(source: str) -> str:
+    """Compose's default project name: the file's directory, in the characters names allow."""
+    directory = Path(source).resolve().parent.name
+    name = re.sub(r"[^a-zA-Z0-9_.-]", "", directory).lstrip("._-")
+    return name[:MAX_NAME] or "compose"
 
 
 @dataclass

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Prepare this machine for sg-harness; idempotent, and quick when everything is there.
-#   - Debian packages: Docker engine, nftables, nmap, iproute2, debootstrap
+#   - Debian packages: Docker engine, nftables, nmap, iproute2, debootstrap, docker-compose
 #   - a Docker engine that answers (started in the background if none does)
 #   - .venv with the package installed in editable mode (with the dev tools)
 #   - the images (scripts/build-images.sh)
@@ -23,6 +23,7 @@ command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v nsenter >/dev/null 2>&1 || need+=(util-linux)
 command -v sysctl >/dev/null 2>&1 || need+=(procps)
 command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
+command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
 if [ ${#need[@]} -gt 0 ]; then
     say "installing Debian packages: ${need[*]}"
     export DEBIAN_FRONTEND=noninteractive

@@ -1,0 +1,36 @@
+"""The top-level docker-compose.yml: Compose accepts it, and ``sgh run`` verifies it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+from harness.cli import main
+from harness.runtime.docker import DockerRuntime
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_docker_compose_config_accepts_the_file() -> None:
+    compose = shutil.which("docker-compose")
+    assert compose is not None, "docker-compose is not installed ('make setup' installs it)"
+    done = subprocess.run(
+        [compose, "-f", str(ROOT / "docker-compose.yml"), "config"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "x-security-groups" in done.stdout or "replicas: 20" in done.stdout
+
+
+def test_sgh_run_verifies_the_compose_project(runtime: DockerRuntime, tmp_path: Path) -> None:
+    out = tmp_path / "matrix.json"
+    assert main(["run", str(ROOT / "docker-compose.yml"), "-q", "--json", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert data["lab"] == "three-tier-compose"
+    assert data["summary"]["cells"] == 4560
+    assert data["summary"]["correct"] == 4560
+    assert not runtime.leftovers()
