@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from harness.errors import PrerequisiteError
+from harness.pytest_plugin import ACTIVE_LABS
 from harness.runtime.docker import DockerRuntime
 
 
@@ -21,8 +22,14 @@ def runtime() -> DockerRuntime:
     return runtime
 
 
+pytest_plugins = ["pytester"]
+
+
 @pytest.fixture(autouse=True)
 def no_leftovers(runtime: DockerRuntime) -> None:
-    """Every test starts with no sg-harness lab, so a leftover is the fault of the test."""
-    if runtime.leftovers():
-        runtime.clean()
+    """Every test starts with no sg-harness lab, so a leftover is the fault of the test; the
+    labs the sg-harness pytest plugin shares across this session are left alone."""
+    for container in runtime.leftovers():
+        lab = container.labels.get("sg-harness.lab", "")
+        if lab not in ACTIVE_LABS:
+            runtime.clean(lab)

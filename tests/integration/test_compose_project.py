@@ -33,4 +33,4 @@ def test_sgh_run_verifies_the_compose_project(runtime: DockerRuntime, tmp_path: 
     assert data["lab"] == "three-tier-compose"
     assert data["summary"]["cells"] == 4560
     assert data["summary"]["correct"] == 4560
-    assert not runtime.leftovers()
+    assert not runtime.leftovers("three-tier-compose")

@@ -27,7 +27,7 @@ def test_albert_default_group(runtime: DockerRuntime, capsys: pytest.CaptureFixt
     assert "observed | 22/tcp open  ssh" in out
     assert "host up; 22/tcp open; 99 ports filtered" in out
     assert "replay default-group: 6 of 6 steps match the seed" in out
-    assert not runtime.leftovers()
+    assert not runtime.leftovers("replay-default-group")
 
 
 def test_mary_three_tier(runtime: DockerRuntime, capsys: pytest.CaptureFixture[str]) -> None:
@@ -48,7 +48,7 @@ def test_mary_three_tier(runtime: DockerRuntime, capsys: pytest.CaptureFixture[s
     assert "tcp/22 filtered, as expected" in step("9.3", "After the revocation")
     # The final lab is topologies/three-tier.yaml: the same 4560 cells, all agreeing.
     assert "4560 cells: 4560 correct, 0 incorrect, 0 not run" in out
-    assert not runtime.leftovers()
+    assert not runtime.leftovers("replay-three-tier")
 
 
 def test_a_step_that_differs_fails_and_the_lab_is_removed(
@@ -69,7 +69,7 @@ def test_a_step_that_differs_fails_and_the_lab_is_removed(
     assert verdicts(out).count("DIFFERS") == 1
     assert "22/tcp: the seed shows open, nmap saw filtered" in out
     assert "replay default-group: 5 of 6 steps match the seed; see DIFFERS above" in out
-    assert not runtime.leftovers()
+    assert not runtime.leftovers("replay-default-group")
 
 
 def test_unknown_scenario_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,0 +1,88 @@
+"""The pytest plugin, seen from a user's test run (pytester runs each user file in a
+subprocess): readable failures that hide the helpers' frames, options and markers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.runtime.docker import DockerRuntime
+
+ROOT = Path(__file__).resolve().parents[2]
+ALBERT = ROOT / "topologies" / "default-group.yaml"
+
+
+def test_a_wrong_expectation_names_cell_states_and_rule(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_user=f"""
+        import pytest
+
+        @pytest.mark.sg_topology({str(ALBERT)!r})
+        def test_wrong(lab):
+            lab.assert_open("internet", "albert-instance", "tcp/22")
+
+        @pytest.mark.sg_topology({str(ALBERT)!r})
+        def test_right(lab):
+            lab.assert_open("albert", "albert-instance", "tcp/22")
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=1)
+    out = result.stdout.str()
+    assert "internet -> albert-instance tcp/22: expected open, observed filtered (no reply)" in out
+    assert (
+        "the rules say filtered: no rule of default allows tcp 22 from internet (198.51.100.10)"
+        in out
+    )
+    assert "_assert_state" not in out and "def assert_open" not in out  # helpers hidden
+
+
+def test_matrix_failure_lists_only_the_wrong_cells_with_their_rule(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        test_user="""
+        import pytest
+
+        @pytest.mark.sg_mutates
+        def test_tampered(lab):
+            # Drop the accept rules that Albert's SSH rule and the default group's rules made.
+            lab.host("albert-instance").run_expect([0], "nft flush chain inet sgh input")
+            lab.assert_matrix_matches()
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", f"--sg-topology={ALBERT}")
+    result.assert_outcomes(failed=1)
+    out = result.stdout.str()
+    assert "1 of 204 cells disagree with the rules:" in out
+    assert (
+        "albert -> albert-instance tcp/22: expected open, observed filtered (no reply); "
+        "expected because default: tcp 22 from 203.0.113.7/32" in out
+    )
+    assert "internet -> albert-instance" not in out  # the right cells are not shown
+
+
+def test_keep_lab_leaves_the_lab_and_a_missing_topology_is_a_usage_error(
+    pytester: pytest.Pytester, runtime: DockerRuntime
+) -> None:
+    pytester.makepyfile(
+        test_user="""
+        def test_up(lab):
+            assert lab.name == "default-group"
+            lab.assert_filtered("albert", "albert-instance", "udp/53")
+        """
+    )
+    try:
+        kept = pytester.runpytest_subprocess(
+            "-p", "no:cacheprovider", f"--sg-topology={ALBERT}", "--sg-keep-lab"
+        )
+        kept.assert_outcomes(passed=1)
+        assert runtime.leftovers("default-group")
+    finally:
+        runtime.clean("default-group")
+    missing = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    missing.assert_outcomes(errors=1)
+    assert "the 'lab' fixture needs @pytest.mark.sg_topology(PATH) or --sg-topology" in (
+        missing.stdout.str()
+    )
