@@ -16,7 +16,7 @@ from types import FrameType
 from harness import topology as topology_loader
 from harness.compiler import compile_instance
 from harness.errors import HarnessError, InvalidInput
-from harness.matrix import expectations
+from harness.matrix import Matrix, expectations
 from harness.model import State
 from harness.planner import plan
 from harness.probe.base import Prober
@@ -47,6 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     add_prober_option(run)
+    add_junit_option(run)
 
     rep = sub.add_parser(
         "replay", help="replay a seed walkthrough (default-group, three-tier) with real probes"
@@ -54,6 +55,7 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("scenario", help="a scenario name (default-group, three-tier) or file")
     rep.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     add_prober_option(rep)
+    add_junit_option(rep)
 
     lint = sub.add_parser(
         "lint", help="warn about risky, redundant or oversized rules (exit 1 when any)"
@@ -105,6 +107,7 @@ def _parser() -> argparse.ArgumentParser:
     matrix.add_argument("--json", metavar="PATH", help="write the matrix as JSON to PATH")
     matrix.add_argument("--timeout", type=float, default=2.0, metavar="S")
     add_prober_option(matrix)
+    add_junit_option(matrix)
 
     serve = with_home(sub.add_parser("serve", help="serve the EC2 Query API for a lab"), True)
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
@@ -121,6 +124,22 @@ def _parser() -> argparse.ArgumentParser:
     key_add.add_argument("account", help="a 12-digit account id")
     key_add.add_argument("--home", help="the labs' home directory")
     return parser
+
+
+def add_junit_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--junit", metavar="PATH", help="also write a JUnit XML report to PATH (for CI)"
+    )
+
+
+def output_path(option: str, value: str | None) -> Path | None:
+    """A report path checked before any work starts (its directory must exist)."""
+    if value is None:
+        return None
+    path = Path(value)
+    if not path.parent.exists():
+        raise InvalidInput(f"{option} {value}: directory {path.parent} does not exist")
+    return path
 
 
 def add_prober_option(parser: argparse.ArgumentParser) -> None:
@@ -183,14 +202,22 @@ def _run(args: argparse.Namespace) -> int:
 
     topology = topology_loader.load(args.topology)
     prober = make_prober(args.prober, args.timeout)
-    json_path = Path(args.json) if args.json else None
-    if json_path is not None and not json_path.parent.exists():
-        raise InvalidInput(f"--json {args.json}: directory {json_path.parent} does not exist")
+    json_path = output_path("--json", args.json)
+    junit_path = output_path("--junit", args.junit)
     progress = Progress(enabled=not args.quiet)
     matrix = verify(topology, DockerRuntime(), prober, progress, keep=args.keep)
+    return report_matrix(matrix, json_path, junit_path)
+
+
+def report_matrix(matrix: Matrix, json_path: Path | None, junit_path: Path | None) -> int:
+    """Print the matrix, write the reports asked for; the exit status."""
     print(render(matrix))
     if json_path is not None:
         json_path.write_text(json.dumps(to_json(matrix), indent=2) + "\n", encoding="utf-8")
+    if junit_path is not None:
+        from harness import junit
+
+        junit.write(junit.matrix_report(matrix), junit_path)
     return EXIT_OK if matrix.summary.ok else EXIT_DISAGREE
 
 
@@ -200,6 +227,7 @@ def _replay(args: argparse.Namespace) -> int:
 
     loaded = scenarios.load(find(args.scenario))
     prober = make_prober(args.prober, 2.0)
+    junit_path = output_path("--junit", args.junit)
     progress = Progress(enabled=not args.quiet)
     print(f"replaying '{loaded.name}': {loaded.title}")
     if loaded.source:
@@ -220,6 +248,10 @@ def _replay(args: argparse.Namespace) -> int:
         f"replay {loaded.name}: {matched} of {len(outcome.results)} steps match the seed"
         + ("" if outcome.ok else "; see DIFFERS above")
     )
+    if junit_path is not None:
+        from harness import junit
+
+        junit.write(junit.replay_report(loaded.name, outcome.results), junit_path)
     return EXIT_OK if outcome.ok else EXIT_DISAGREE
 
 

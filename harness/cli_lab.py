@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
 
 from harness import cloud as ec2cloud
 from harness import ec2
-from harness.errors import InvalidInput
 from harness.livelab import PersistentLab
 from harness.progress import Progress
-from harness.report import render, to_json
 from harness.store import DEFAULT_LAB, Home
 
 EXIT_OK, EXIT_DISAGREE = 0, 1
@@ -105,18 +101,13 @@ def _host(lab: PersistentLab, args: argparse.Namespace, progress: Progress) -> i
 
 
 def _matrix(lab: PersistentLab, args: argparse.Namespace, progress: Progress) -> int:
-    from harness.cli import make_prober
+    from harness.cli import make_prober, output_path, report_matrix
 
     prober = make_prober(args.prober, args.timeout)
-    json_path = Path(args.json) if args.json else None
-    if json_path is not None and not json_path.parent.exists():
-        raise InvalidInput(f"--json {args.json}: directory {json_path.parent} does not exist")
+    json_path = output_path("--json", args.json)
+    junit_path = output_path("--junit", args.junit)
     lab.runtime.check()
-    matrix = lab.matrix(prober, progress)
-    print(render(matrix))
-    if json_path is not None:
-        json_path.write_text(json.dumps(to_json(matrix), indent=2) + "\n", encoding="utf-8")
-    return EXIT_OK if matrix.summary.ok else EXIT_DISAGREE
+    return report_matrix(lab.matrix(prober, progress), json_path, junit_path)
 
 
 def _key_add(home: Home, account: str) -> int:

@@ -7,6 +7,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from junitparser import JUnitXml
+
 from harness.cli import main
 from harness.runtime.docker import DockerRuntime
 
@@ -28,7 +30,11 @@ def test_docker_compose_config_accepts_the_file() -> None:
 
 def test_sgh_run_verifies_the_compose_project(runtime: DockerRuntime, tmp_path: Path) -> None:
     out = tmp_path / "matrix.json"
-    assert main(["run", str(ROOT / "docker-compose.yml"), "-q", "--json", str(out)]) == 0
+    report = tmp_path / "junit.xml"
+    argv = ["run", str(ROOT / "docker-compose.yml"), "-q", "--json", str(out)]
+    assert main([*argv, "--junit", str(report)]) == 0
+    suite = next(iter(JUnitXml.fromfile(str(report))))
+    assert [case.name for case in suite] == ["summary"] and suite.failures == 0
     data = json.loads(out.read_text())
     assert data["lab"] == "three-tier-compose"
     assert data["summary"]["cells"] == 4560

@@ -26,6 +26,11 @@ CORE = [
     "cloud",
     "ec2text",
     "scenario",
+    "lint",
+    "compose",
+    "services",
+    "junit",
+    "yamlload",
 ]
 FORBIDDEN = {"docker", "scapy", "subprocess", "nmap", "testinfra"}
 
