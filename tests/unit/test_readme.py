@@ -24,3 +24,9 @@ def test_readme_topology_example_loads() -> None:
     db = topo.group(GroupKey("111122223333", "dbserver"))
     assert len(db.rules) == 4  # 3306 from appserver, 8000-8080 from two CIDRs, icmp
     assert str(topo.nodes_by_name["pinned"].address) == "10.254.9.9"
+
+
+def test_readme_carries_the_plugin_example_verbatim() -> None:
+    readme = (ROOT / "README.md").read_text()
+    example = (ROOT / "tests" / "integration" / "test_example_plugin.py").read_text()
+    assert f"```python\n{example}```" in readme
