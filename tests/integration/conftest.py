@@ -22,9 +22,6 @@ def runtime() -> DockerRuntime:
     return runtime
 
 
-pytest_plugins = ["pytester"]
-
-
 @pytest.fixture(autouse=True)
 def no_leftovers(runtime: DockerRuntime) -> None:
     """Every test starts with no sg-harness lab, so a leftover is the fault of the test; the
