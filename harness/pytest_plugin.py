@@ -9,7 +9,8 @@ installed).
   labs running after the session (remove them with ``sgh clean``).
 - ``@pytest.mark.sg_topology(PATH)`` on a test, a class or a module (``pytestmark``): the
   nearest one wins. A relative PATH is read from the rootdir, else beside the test file.
-- ``lab``: the running lab of that topology. Each topology is started once per session and
+- ``lab``: the running lab of that topology (named ``NAME-pytest``, so that it never collides
+  with ``sgh run``'s lab of the same file). Each topology is started once per session and
   shared; a test marked ``@pytest.mark.sg_mutates`` gets a fresh lab of its own, removed after
   it, so it may change policies without disturbing the others.
 - ``lab.assert_open/assert_closed/assert_filtered(source, target, "tcp/80")`` probe one cell
@@ -254,7 +255,7 @@ class _Labs:
 
     def shared(self, path: Path) -> SgLab:
         if path not in self.labs:
-            self.labs[path] = self.start(load(path))
+            self.labs[path] = self.start(renamed(load(path), "pytest"))
         return self.labs[path]
 
     def close(self) -> None:
@@ -264,6 +265,12 @@ class _Labs:
             else:
                 self.stop(lab)
         self.labs.clear()
+
+
+def renamed(topology: Topology, suffix: str) -> Topology:
+    """A pytest lab's own name (``three-tier-pytest``), so that it never takes the name of a
+    lab that ``sgh run`` builds from the same file."""
+    return replace(topology, name=f"{topology.name[: 39 - len(suffix)]}-{suffix}")
 
 
 def load(path: Path) -> Topology:
@@ -312,9 +319,7 @@ def lab(request: pytest.FixtureRequest, _sg_labs: _Labs) -> Iterator[SgLab]:
     if request.node.get_closest_marker("sg_mutates") is None:
         yield _sg_labs.shared(path)
         return
-    topology = load(path)
-    fresh = replace(topology, name=f"{topology.name}-m{next(_fresh)}"[:40])
-    own = _sg_labs.start(fresh)
+    own = _sg_labs.start(renamed(load(path), f"pytest{next(_fresh)}"))
     try:
         yield own
     finally:

@@ -69,7 +69,7 @@ def test_keep_lab_leaves_the_lab_and_a_missing_topology_is_a_usage_error(
     pytester.makepyfile(
         test_user="""
         def test_up(lab):
-            assert lab.name == "default-group"
+            assert lab.name == "default-group-pytest"
             lab.assert_filtered("albert", "albert-instance", "udp/53")
         """
     )
@@ -78,9 +78,9 @@ def test_keep_lab_leaves_the_lab_and_a_missing_topology_is_a_usage_error(
             "-p", "no:cacheprovider", f"--sg-topology={ALBERT}", "--sg-keep-lab"
         )
         kept.assert_outcomes(passed=1)
-        assert runtime.leftovers("default-group")
+        assert runtime.leftovers("default-group-pytest")
     finally:
-        runtime.clean("default-group")
+        runtime.clean("default-group-pytest")
     missing = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     missing.assert_outcomes(errors=1)
     assert "the 'lab' fixture needs @pytest.mark.sg_topology(PATH) or --sg-topology" in (
