@@ -2,6 +2,7 @@
 # Prepare this machine for sg-harness; idempotent, and quick when everything is there.
 #   - Debian packages: Docker engine, nftables, nmap, iproute2, debootstrap, docker-compose
 #   - a Docker engine that answers (started in the background if none does)
+#   - room in the kernel's neighbour (ARP) table, which all lab namespaces share
 #   - .venv with the package installed in editable mode (with the dev tools)
 #   - the images (scripts/build-images.sh)
 set -euo pipefail
@@ -44,6 +45,15 @@ if ! docker info >/dev/null 2>&1; then
         tail -n 20 /var/log/sgh-dockerd.log >&2 || true
         exit 2
     fi
+fi
+
+# -- Neighbour table ------------------------------------------------------------------------
+# The kernel's ARP table is one table for all network namespaces (1024 entries by default):
+# two 31-node labs at once overflow it, and packets to new neighbours are dropped.
+if [ "$(sysctl -n net.ipv4.neigh.default.gc_thresh3)" -lt 65536 ]; then
+    say "raising the kernel's neighbour table limits (one table for every lab namespace)"
+    sysctl -q -w net.ipv4.neigh.default.gc_thresh1=8192 \
+        net.ipv4.neigh.default.gc_thresh2=32768 net.ipv4.neigh.default.gc_thresh3=65536
 fi
 
 # -- Python environment ---------------------------------------------------------------------
