@@ -13,6 +13,7 @@ from pathlib import Path
 from junitparser import Error, Failure, JUnitXml, TestCase, TestSuite
 
 from harness.matrix import Matrix
+from harness.report import explain
 from harness.scenario import StepResult
 
 
@@ -26,16 +27,10 @@ def _document(suite: TestSuite) -> JUnitXml:
 def matrix_report(matrix: Matrix) -> JUnitXml:
     lab = matrix.topology.name
     suite = TestSuite(f"sg-harness matrix {lab}")
-    for result in matrix.results:
-        if result.correct:
-            continue
+    for result in matrix.wrong():
         cell = result.cell
         case = TestCase(f"{cell.source} -> {cell.target} {cell.probe}", f"sgh.{lab}")
-        detail = f" ({result.observed.detail})" if result.observed.detail else ""
-        message = (
-            f"expected {result.expected.state}, observed {result.observed.state}{detail}; "
-            f"expected because {result.expected.why}"
-        )
+        message = explain(result)
         case.result = [Error(message, "not-run") if result.not_run else Failure(message, "wrong")]
         suite.add_testcase(case)
     summary = TestCase("summary", f"sgh.{lab}", matrix.timings.get("total", 0.0))

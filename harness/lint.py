@@ -316,7 +316,7 @@ def equivalent(topology: Topology, instance: Instance, condensed: list[Rule]) ->
     group-sourced rules match). ICMP classes are the rules' types and codes plus one no rule
     names. Raises :class:`NotEquivalent` naming the first class that differs.
     """
-    original = [rule for _, rule in _rules_for(topology, instance)]
+    original = [rule for _, rule in topology.rules_of(instance)]
     key = GroupKey(instance.account, "<condensed>")
     twin = replace(instance, groups=(key,))
     alt = replace(
@@ -356,15 +356,6 @@ def equivalent(topology: Topology, instance: Instance, condensed: list[Rule]) ->
             checked += 1
         checked += _icmp_classes(source, original, condensed, instance)
     return checked
-
-
-def _rules_for(topology: Topology, instance: Instance) -> list[tuple[Group, Rule]]:
-    return [
-        (topology.group(key), rule)
-        for key in instance.groups
-        if key in topology.groups_by_key
-        for rule in topology.group(key).rules
-    ]
 
 
 def _admits(rules: list[Rule], source: Node, icmp_type: int, code: int) -> bool:

@@ -45,6 +45,7 @@ from harness.oracle import Oracle
 from harness.planner import Cell
 from harness.probe.scapy_prober import ScapyProber
 from harness.progress import Progress
+from harness.report import cell_line
 from harness.runtime.base import LiveLab
 from harness.runtime.docker import DockerRuntime
 
@@ -108,13 +109,16 @@ class SgLab:
     def probe(self, source: str, target: str, probe: str) -> Observation:
         """Send one probe now (``tcp/80``, ``udp/53``, ``icmp``): what came back."""
         cell, _ = self._cell(source, target, probe)
+        return self._send(cell)
+
+    def _send(self, cell: Cell) -> Observation:
         batches = batches_for(self.topology, self.live, [cell], set())
         return ScapyProber(timeout=1.0).run(batches)[cell]
 
     def _assert_state(self, want: State, source: str, target: str, probe: str) -> None:
         __tracebackhide__ = True
         cell, instance = self._cell(source, target, probe)
-        observed = self.probe(source, target, probe)
+        observed = self._send(cell)
         if observed.state is want:
             return
         rules = self.oracle.evaluate(self.topology.nodes_by_name[source], instance, cell.probe)
@@ -148,17 +152,10 @@ class SgLab:
         """Every cell agrees with the rules; the failure lists only the wrong cells."""
         __tracebackhide__ = True
         matrix = self.matrix()
-        wrong = [result for result in matrix.results if not result.correct]
+        wrong = matrix.wrong()
         if wrong:
             lines = [f"{len(wrong)} of {len(matrix.results)} cells disagree with the rules:"]
-            for result in wrong[:50]:
-                cell = result.cell
-                detail = f" ({result.observed.detail})" if result.observed.detail else ""
-                lines.append(
-                    f"  {cell.source} -> {cell.target} {cell.probe}: expected "
-                    f"{result.expected.state}, observed {result.observed.state}{detail}; "
-                    f"expected because {result.expected.why}"
-                )
+            lines += [f"  {cell_line(result)}" for result in wrong[:50]]
             if len(wrong) > 50:
                 lines.append(f"  ... and {len(wrong) - 50} more")
             pytest.fail("\n".join(lines), pytrace=False)

@@ -83,6 +83,19 @@ class Replay:
         return bool(self.results) and all(result.ok for result in self.results)
 
 
+@dataclass(frozen=True)
+class _Machine:
+    """A machine a step names: the scenario's name, its node in the lab, its address."""
+
+    name: str
+    node: str
+    address: str
+
+    def __str__(self) -> str:
+        label = self.name if self.node == self.name else f"{self.name} ({self.node})"
+        return f"{label} {self.address}"
+
+
 class _Run:
     """The state of one replay: the lab, and the names the scenario gives its instances."""
 
@@ -95,19 +108,17 @@ class _Run:
         self.substitutions: dict[str, str] = {}  # the seed's instance ids -> the lab's
         self.matrix: Matrix | None = None
 
-    def node(self, name: str) -> tuple[str, str]:
-        """(node name in the lab, address) of a scenario name."""
-        node = self.names.get(name, name)
-        topology = self.lab.topology()
-        found = topology.nodes_by_name.get(node)
-        if found is None:
-            raise InvalidInput(f"{self.scenario.path}: no machine '{name}' at this step")
-        return node, str(found.address)
-
-    def where(self, name: str) -> str:
-        node, address = self.node(name)
-        label = name if node == name else f"{name} ({node})"
-        return f"{label} {address}"
+    def ends(self, step: Step) -> tuple[_Machine, _Machine]:
+        """The step's source and target machines, from one read of the lab's state."""
+        nodes = self.lab.topology().nodes_by_name
+        machines = []
+        for name in (step.source, step.target):
+            node = self.names.get(name, name)
+            found = nodes.get(node)
+            if found is None:
+                raise InvalidInput(f"{self.scenario.path}: no machine '{name}' at this step")
+            machines.append(_Machine(name, node, str(found.address)))
+        return machines[0], machines[1]
 
     # -- the steps --------------------------------------------------------------------------
 
@@ -166,10 +177,10 @@ class _Run:
                     self.names[f"{step.name}-{index}"] = instance
 
     def nmap(self, step: Step) -> StepResult:
-        node, _ = self.node(step.source)
-        _, address = self.node(step.target)
+        source, target = self.ends(step)
+        address = target.address
         argv = [address if PUBLIC_NAME.fullmatch(arg) else arg for arg in step.argv[1:]]
-        found = scan(self.lab.live().netns(node), [*argv, *TUNING])
+        found = scan(self.lab.live().netns(source.node), [*argv, *TUNING])
         ports = {
             port: found.port_state(address, port.split("/")[1], int(port.split("/")[0]))
             or "not scanned"
@@ -177,9 +188,7 @@ class _Run:
         }
         seen = ScanMeaning(found.host_up(address), ports)
         documented = seed_scan(step.seed, argv)
-        ran = (
-            f"from {self.where(step.source)}: nmap {' '.join(argv)} (to {self.where(step.target)})"
-        )
+        ran = f"from {source}: nmap {' '.join(argv)} (to {target})"
         observed = nmap_text(found.text)
         problem = compare_scans(documented, seen)
         if problem:
@@ -187,12 +196,12 @@ class _Run:
         return StepResult(step, True, seen.describe(), ran, observed)
 
     def telnet(self, step: Step) -> StepResult:
-        node, _ = self.node(step.source)
-        _, address = self.node(step.target)
+        source, target = self.ends(step)
+        address = target.address
         port = int(step.argv[-1])
-        outcome, detail = self._connect(node, address, port)
+        outcome, detail = self._connect(source.node, address, port)
         want = seed_connection(step.seed)
-        ran = f"from {self.where(step.source)}: a TCP connection to {address} port {port}"
+        ran = f"from {source}: a TCP connection to {address} port {port}"
         observed = telnet_lines(address, outcome)
         if outcome is not want:
             return StepResult(
@@ -219,20 +228,19 @@ class _Run:
         return netns.call_in(self.lab.live().netns(node), attempt)
 
     def check(self, step: Step) -> StepResult:
-        node, _ = self.node(step.source)
-        _, address = self.node(step.target)
+        source, target = self.ends(step)
+        address = target.address
         protocol, _, port_text = step.check.partition("/")
         if protocol not in ("tcp", "udp") or not port_text.isdigit():
             raise InvalidInput(f"{self.scenario.path}: step {step.number}: check '{step.check}'")
         kind = "-sU" if protocol == Protocol.UDP else "-sS"
         argv = ["-Pn", kind, "-p", port_text, address]
-        found = scan(self.lab.live().netns(node), [*argv, *TUNING])
-        word = found.port_state(address, protocol, int(port_text)) or "not scanned"
-        state = {"open|filtered": "filtered"}.get(word, word)
-        ran = f"from {self.where(step.source)}: nmap {' '.join(argv)} (not in the seed)"
+        found = scan(self.lab.live().netns(source.node), [*argv, *TUNING])
+        state, word = found.verdict(address, protocol, int(port_text)) or (None, "not scanned")
+        ran = f"from {source}: nmap {' '.join(argv)} (not in the seed)"
         observed = nmap_text(found.text)
         assert step.expect is not None
-        if state != step.expect.value:
+        if state is not step.expect:
             return StepResult(
                 step, False, f"{step.check} expected {step.expect}, nmap saw {word}", ran, observed
             )
@@ -241,11 +249,10 @@ class _Run:
     def whole_matrix(self, step: Step, progress: Progress) -> StepResult:
         matrix = self.lab.matrix(self.prober, progress)
         self.matrix = matrix
-        wrong = [r for r in matrix.results if not r.correct]
         observed = [
             f"{r.cell.source} -> {r.cell.target} {r.cell.probe}: expected {r.expected.state}, "
             f"observed {r.observed.state}"
-            for r in wrong[:20]
+            for r in matrix.wrong()[:20]
         ]
         ran = f"{matrix.prober} prober, every cell of the lab"
         return StepResult(step, matrix.summary.ok, matrix.summary.line(), ran, observed)

@@ -62,19 +62,28 @@ def render_grids(matrix: Matrix) -> str:
     return "\n".join(lines)
 
 
+def explain(result: CellResult) -> str:
+    """``expected open, observed filtered (no reply); expected because apache: ...``"""
+    detail = f" ({result.observed.detail})" if result.observed.detail else ""
+    return (
+        f"expected {result.expected.state}, observed {result.observed.state}{detail}; "
+        f"expected because {result.expected.why}"
+    )
+
+
+def cell_line(result: CellResult) -> str:
+    """A wrong cell in one line: ``internet -> web-1 tcp/80: expected ...``."""
+    cell = result.cell
+    return f"{cell.source} -> {cell.target} {cell.probe}: {explain(result)}"
+
+
 def render_wrong(matrix: Matrix, limit: int = 200) -> str:
     """The per-port breakdown of wrong and not-run cells, each with why it was expected."""
     wrong = matrix.wrong()
     if not wrong:
         return ""
     lines = [f"Cells that disagree ({len(wrong)}):"]
-    for result in wrong[:limit]:
-        cell = result.cell
-        detail = f" ({result.observed.detail})" if result.observed.detail else ""
-        lines.append(
-            f"  {cell.source} -> {cell.target} {cell.probe}: expected {result.expected.state}, "
-            f"observed {result.observed.state}{detail}; expected because {result.expected.why}"
-        )
+    lines += [f"  {cell_line(result)}" for result in wrong[:limit]]
     if len(wrong) > limit:
         lines.append(f"  ... and {len(wrong) - limit} more (see --json)")
     return "\n".join(lines)

@@ -30,7 +30,7 @@ from typing import Any
 import yaml
 
 from harness.errors import InvalidInput, TopologyError
-from harness.model import State
+from harness.model import DEFAULT_ACCOUNT, State
 from harness.yamlload import Loader
 
 KINDS = ("GROUP", "PERMISSION", "RESERVATION", "INSTANCE", "BLOCKDEVICE", "RETURN")
@@ -151,15 +151,11 @@ def load(path: str | Path) -> Scenario:
         for h in data.get("hosts") or []
     )
     steps = tuple(_step(source, index, item) for index, item in enumerate(data["steps"]))
-    names = {h.name for h in hosts}
-    for step in steps:
-        if step.kind == "ec2" and step.name:
-            names.add(step.name)
     return Scenario(
         name=str(data["scenario"]),
         title=str(data.get("title", data["scenario"])),
         source=str(data.get("source", "")),
-        account=str(data.get("account", "111122223333")),
+        account=str(data.get("account", DEFAULT_ACCOUNT)),
         hosts=hosts,
         steps=steps,
         path=source,

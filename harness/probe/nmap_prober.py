@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -61,7 +62,6 @@ STATES = {
 class Scan:
     """One nmap run: what python-nmap parsed from its XML, and nmap's own text output."""
 
-    argv: tuple[str, ...]
     result: dict[str, Any]
     text: str
 
@@ -78,19 +78,33 @@ class Scan:
         entry = host.get(protocol, {}).get(port)
         return None if entry is None else str(entry["state"])
 
+    def verdict(self, address: str, protocol: str, port: int) -> tuple[State, str] | None:
+        """The verdict nmap's word for a port means, and the word (``open|filtered`` is
+        ``filtered``: a lab server answers every datagram); None when not scanned."""
+        word = self.port_state(address, protocol, port)
+        return None if word is None else (STATES.get(word, State.NOT_RUN), word)
+
     def host_up(self, address: str) -> bool:
         host = self.host(address)
         return host is not None and host.get("status", {}).get("state") == "up"
 
 
+_scanners = threading.local()
+
+
 def scanner() -> nmap.PortScanner:
-    """A python-nmap scanner (it checks that nmap is installed and reads its version)."""
-    try:
-        return nmap.PortScanner()
-    except nmap.PortScannerError:
-        raise PrerequisiteError(
-            "nmap is not installed (run 'make setup' or 'apt-get install nmap')"
-        ) from None
+    """This thread's python-nmap scanner: making one runs ``nmap -V`` (to check that nmap is
+    installed), and one scanner must not parse two scans at once, so each thread keeps its own."""
+    found: nmap.PortScanner | None = getattr(_scanners, "scanner", None)
+    if found is None:
+        try:
+            found = nmap.PortScanner()
+        except nmap.PortScannerError:
+            raise PrerequisiteError(
+                "nmap is not installed (run 'make setup' or 'apt-get install nmap')"
+            ) from None
+        _scanners.scanner = found
+    return found
 
 
 def scan(netns_path: str, argv: list[str], timeout: float = 300) -> Scan:
@@ -118,7 +132,7 @@ def scan(netns_path: str, argv: list[str], timeout: float = 300) -> Scan:
             raise LabError(f"nmap {' '.join(argv)}: unreadable XML: {err}") from None
         text = Path(normal.name).read_text(encoding="utf-8", errors="replace")
     _add_extraports(parsed, document)
-    return Scan(tuple(argv), parsed, text)
+    return Scan(parsed, text)
 
 
 def _add_extraports(parsed: dict[str, Any], document: str) -> None:
@@ -217,7 +231,7 @@ class NmapProber:
             runs.append((["-Pn", *kinds, "-p", ports, *TUNING, *sorted(addresses)], jobs))
         for argv, jobs in runs:
             try:
-                found = scan(batch.netns, argv, timeout=300)
+                found = scan(batch.netns, argv)
             except LabError as err:
                 for job in jobs:
                     results[job.cell] = Observation(State.NOT_RUN, str(err))
@@ -234,7 +248,8 @@ def _verdict(found: Scan, job: ProbeJob) -> Observation:
             return Observation(State.OPEN, "nmap: host up (echo reply)")
         return Observation(State.FILTERED, "nmap: host down (no echo reply)")
     assert probe.port is not None
-    word = found.port_state(job.target_address, str(probe.protocol), probe.port)
-    if word is None:
+    seen = found.verdict(job.target_address, str(probe.protocol), probe.port)
+    if seen is None:
         return Observation(State.NOT_RUN, "nmap did not report this port")
-    return Observation(STATES.get(word, State.NOT_RUN), f"nmap: {word}")
+    state, word = seen
+    return Observation(state, f"nmap: {word}")
