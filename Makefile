@@ -12,6 +12,7 @@ test: setup
 	$(PY)/ruff check .
 	$(PY)/ruff format --check .
 	$(PY)/mypy
+	$(PY)/lint-imports
 	$(PY)/pytest
 
 lint: setup
@@ -20,6 +21,7 @@ lint: setup
 
 typecheck: setup
 	$(PY)/mypy
+	$(PY)/lint-imports
 
 unit: setup
 	$(PY)/pytest tests/unit

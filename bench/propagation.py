@@ -24,16 +24,16 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from harness import cloud as ec2cloud
-from harness.cloud import Cloud, Permission
-from harness.lab import batches_for
-from harness.livelab import PersistentLab, new_id, now
-from harness.matrix import expectations
-from harness.model import Group, Probe, Protocol, Rule, State
-from harness.planner import Cell
-from harness.probe.scapy_prober import ScapyProber
-from harness.progress import Progress
-from harness.store import Home
+from harness.adapters.probers.scapy_prober import ScapyProber
+from harness.adapters.sqlite_store import Home
+from harness.core import control_plane
+from harness.core.control_plane import Cloud, Permission
+from harness.core.matrix import expectations
+from harness.core.model import Group, Probe, Protocol, Rule, State
+from harness.core.planner import Cell
+from harness.faces.progress import Progress
+from harness.lab.measure import batches_for
+from harness.lab.persistent import PersistentLab, new_id, now
 
 A = "111122223333"
 BIN = Path(sys.executable).parent
@@ -75,26 +75,26 @@ def main() -> None:
             """An authorize or revoke action (``change`` is cloud.authorize or cloud.revoke)."""
 
             def action(c: Cloud) -> tuple[Cloud, None]:
-                rules = ec2cloud.permission_rules(c, A, list(perms))
+                rules = control_plane.permission_rules(c, A, list(perms))
                 return change(c, A, group, rules)[0], None
 
             return action
 
-        grant = partial(changing, ec2cloud.authorize)
-        revoke = partial(changing, ec2cloud.revoke)
+        grant = partial(changing, control_plane.authorize)
+        revoke = partial(changing, control_plane.revoke)
 
         def launch(image: str, count: int, group: str) -> Callable[[Cloud], tuple[Cloud, Any]]:
-            return lambda c: ec2cloud.run_instances(
+            return lambda c: control_plane.run_instances(
                 c, A, image, count, [group], now=now(), new_id=new_id
             )
 
-        act(lambda c: ec2cloud.add_host(c, "workstation", "203.0.113.19"), progress)
+        act(lambda c: control_plane.add_host(c, "workstation", "203.0.113.19"), progress)
 
         def create(name: str) -> Callable[[Cloud], tuple[Cloud, Any]]:
-            return lambda c: ec2cloud.create_group(c, A, name, f"Mary's {name}")
+            return lambda c: control_plane.create_group(c, A, name, f"Mary's {name}")
 
         def terminate(instance: str) -> Callable[[Cloud], tuple[Cloud, Any]]:
-            return lambda c: ec2cloud.terminate_instances(c, A, [instance])
+            return lambda c: control_plane.terminate_instances(c, A, [instance])
 
         for name in ("apache", "appserver", "dbserver"):
             act(create(name), progress)
@@ -120,7 +120,7 @@ def main() -> None:
             assert probe(lab, "workstation", web_id, 22) is State.FILTERED
         rows.append(("authorize tcp/22 on apache (7 instances)", grants, "open"))
         rows.append(("revoke it (7 instances)", revokes, "filtered"))
-        installed = lab.last_sync.get("installed")
+        installed = len(lab.last_sync.plan.install) if lab.last_sync else 0
 
         launches, terminations = [], []
         for _ in range(3):
@@ -146,7 +146,7 @@ def main() -> None:
 
         import boto3
 
-        from harness.api import make_server
+        from harness.faces.query_api import make_server
 
         server = make_server(lab, "127.0.0.1", 0, False)
         threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()

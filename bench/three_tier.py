@@ -15,16 +15,20 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from harness import ec2, netns, topology
-from harness.compiler import compile_lab
-from harness.lab import apply_change, batches_for, probe_matrix
-from harness.matrix import expectations
-from harness.model import Protocol, State
-from harness.planner import plan
-from harness.probe.nmap_prober import NmapProber
-from harness.probe.scapy_prober import ScapyProber
-from harness.progress import Progress
-from harness.runtime.docker import DockerRuntime
+from harness.adapters import netns
+from harness.adapters.docker_runtime import DockerRuntime
+from harness.adapters.probers.nmap_prober import NmapProber
+from harness.adapters.probers.scapy_prober import ScapyProber
+from harness.core import ec2_rules
+from harness.core.matrix import expectations
+from harness.core.model import Protocol, State
+from harness.core.phases import QUIET
+from harness.core.planner import plan
+from harness.faces.progress import Progress
+from harness.formats import topology_file
+from harness.lab import one_shot
+from harness.lab.lifecycle import reconcile, teardown
+from harness.lab.measure import batches_for, probe_matrix
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -80,18 +84,16 @@ def nmap_scan(pid: int, jobs: list[tuple[str, int]]) -> float:
 
 def main() -> int:
     path = sys.argv[1] if len(sys.argv) > 1 else str(ROOT / "topologies/three-tier.yaml")
-    topo = topology.load(path)
+    topo = topology_file.load(path)
     runtime = DockerRuntime()
     progress = Progress()
-    runtime.check(topo)
-    runtime.ensure_absent(topo.name)
     started = time.monotonic()
+    ref, built = one_shot.start(runtime, topo, progress)
+    live = built.namespaces
     try:
-        live = runtime.up(topo, progress)
-        runtime.install(live, compile_lab(topo), progress)
         matrix = probe_matrix(topo, live, ScapyProber(), progress)
         total = time.monotonic() - started
-        t = progress.timings
+        t = {**built.timings, **matrix.timings}
         cells = len(matrix.results)
         probe_time = t["probe"] + t.get("retry", 0.0)
         lab_start = t["containers"] + t["fabric"] + t["listen"]
@@ -111,7 +113,7 @@ def main() -> int:
 
         # The same matrix measured by the nmap prober on the same lab (no retry round).
         nmap_started = time.monotonic()
-        by_nmap = probe_matrix(topo, live, NmapProber(), Progress.quiet(), retry=False)
+        by_nmap = probe_matrix(topo, live, NmapProber(), QUIET, retry=False)
         nmap_matrix_time = time.monotonic() - nmap_started
         agree = sum(
             a.observed.state is b.observed.state
@@ -125,14 +127,18 @@ def main() -> int:
 
         # A live rule change: one group gains a rule; time until every member enforces it.
         first = topo.groups[1]
-        extra = ec2.make_rule(Protocol.TCP, 22, 22, cidr=ec2.parse_cidr("203.0.113.19/32"))
+        extra = ec2_rules.make_rule(
+            Protocol.TCP, 22, 22, cidr=ec2_rules.parse_cidr("203.0.113.19/32")
+        )
         changed = replace(
-            topo, groups=tuple(ec2.authorize(g, [extra]) if g is first else g for g in topo.groups)
+            topo,
+            groups=tuple(ec2_rules.authorize(g, [extra]) if g is first else g for g in topo.groups),
         )
         change_started = time.monotonic()
-        updated = apply_change(runtime, live, topo, changed, Progress.quiet())
+        after = reconcile(runtime, ref, changed, built.applied, QUIET)
         change_time = time.monotonic() - change_started
-        apply_change(runtime, live, changed, topo, Progress.quiet())
+        updated = list(after.plan.install)
+        reconcile(runtime, ref, topo, after.applied, QUIET)
         print(
             f"rule change        {change_time:.3f} s to enforce on {len(updated)} instances "
             f"({first.name} +tcp 22 from 203.0.113.19/32)"
@@ -165,7 +171,7 @@ def main() -> int:
             f"{(nmap_time / nmap_cells) / (ours / len(jobs)):.1f}x)"
         )
     finally:
-        runtime.down(topo.name, progress)
+        teardown(runtime, ref, progress)
     print(
         f"total time         {total:.2f} s to a verified matrix "
         f"({time.monotonic() - started:.2f} s with baselines and teardown)"

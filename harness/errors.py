@@ -3,9 +3,12 @@
     HarnessError                      base: a one-line message, an exit status
     ├── InvalidInput                  exit 2: the user's input is wrong
     │   ├── TopologyError             a topology file (path, line, item, problem)
-    │   └── Ec2Error                  EC2's own error codes (InvalidGroup.NotFound, ...)
+    │   ├── Ec2Error                  EC2's own error codes (InvalidGroup.NotFound, ...)
+    │   │   └── AuthFailure           the Query API refused a request's credentials (HTTP 401)
+    │   └── LabNotFound               no lab of that name (or no current lab) in a home
     ├── PrerequisiteError             exit 2: something the machine lacks (Docker, root, images)
-    └── LabError                      exit 2: the lab could not be built or run
+    ├── LabError                      exit 2: the lab could not be built or run
+    └── NotEquivalent                 exit 1: lint's condensed rules are not proven equivalent
 
 Third-party errors (Docker SDK, OS errors) are mapped to these at the boundary of the layer that
 calls them, so the command line never shows a traceback for a known failure.
@@ -33,6 +36,19 @@ class Ec2Error(InvalidInput):
         self.message = message
 
 
+class AuthFailure(Ec2Error):
+    """The Query API refused a request's credentials (EC2's ``AuthFailure`` and kin, 401)."""
+
+    http_status = 401
+
+    def __init__(self, message: str, code: str = "AuthFailure") -> None:
+        super().__init__(code, message)
+
+
+class LabNotFound(InvalidInput):
+    """No lab of that name (or no current lab) in a home."""
+
+
 class TopologyError(InvalidInput):
     """A topology file is invalid; the message names the file, the item and the problem."""
 
@@ -55,3 +71,9 @@ class PrerequisiteError(HarnessError):
 
 class LabError(HarnessError):
     """The lab could not be built, changed or probed."""
+
+
+class NotEquivalent(HarnessError):
+    """A rule set offered as equivalent to another is not (lint's proof failed)."""
+
+    exit_code = 1

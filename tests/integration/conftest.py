@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import pytest
 
+from harness.adapters.docker_runtime import DockerRuntime
+from harness.core.phases import QUIET
+from harness.core.runtime import LabRef
 from harness.errors import PrerequisiteError
-from harness.pytest_plugin import ACTIVE_LABS
-from harness.runtime.docker import DockerRuntime
+from harness.faces.pytest_plugin import ACTIVE_LABS
+from harness.lab.lifecycle import teardown
 
 
 @pytest.fixture(scope="session")
@@ -26,7 +29,6 @@ def runtime() -> DockerRuntime:
 def no_leftovers(runtime: DockerRuntime) -> None:
     """Every test starts with no sg-harness lab, so a leftover is the fault of the test; the
     labs the sg-harness pytest plugin shares across this session are left alone."""
-    for container in runtime.leftovers():
-        lab = container.labels.get("sg-harness.lab", "")
-        if lab not in ACTIVE_LABS:
-            runtime.clean(lab)
+    for info in runtime.labs():
+        if info.name not in ACTIVE_LABS:
+            teardown(runtime, LabRef(info.name, info.kind), QUIET)

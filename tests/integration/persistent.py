@@ -1,4 +1,4 @@
-"""Helpers for tests of persistent labs: run the console scripts against a home directory."""
+"""Helpers for integration tests: the console scripts against a home directory, one-shot labs."""
 
 from __future__ import annotations
 
@@ -6,9 +6,18 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from harness.adapters.docker_runtime import DockerRuntime
+from harness.core.model import Topology
+from harness.core.phases import QUIET
+from harness.core.runtime import LabKind, LabRef
+from harness.lab import one_shot
+from harness.lab.lifecycle import Reconciled, teardown
 
 BIN = Path(sys.executable).parent
 
@@ -72,3 +81,13 @@ def cell(matrix: dict[str, Any], source: str, target: str, probe: str) -> dict[s
         ):
             return dict(item)
     raise AssertionError(f"no cell {source} -> {target} {probe} in the matrix")
+
+
+@contextmanager
+def running(runtime: DockerRuntime, topology: Topology) -> Iterator[tuple[LabRef, Reconciled]]:
+    """A one-shot lab of the topology, built through the one lifecycle and removed after."""
+    ref, built = one_shot.start(runtime, topology, QUIET, kind=LabKind.RUN)
+    try:
+        yield ref, built
+    finally:
+        teardown(runtime, ref, QUIET)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from junitparser import JUnitXml
 
-from harness.cli import main
-from harness.runtime.docker import DockerRuntime
+from harness.adapters.docker_runtime import DockerRuntime
+from harness.faces.sgh.main import main
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -6,7 +6,7 @@ fixture (started once per session and shared by every test of the same topology)
 
 import pytest
 
-from harness.pytest_plugin import SgLab
+from harness.faces.pytest_plugin import SgLab
 
 pytestmark = pytest.mark.sg_topology("topologies/three-tier.yaml")
 

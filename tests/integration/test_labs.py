@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from harness.cli import main
-from harness.runtime.docker import DockerRuntime
+from harness.adapters.docker_runtime import DockerRuntime
+from harness.faces.sgh.main import main
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
@@ -136,7 +136,13 @@ def test_interrupt_removes_the_lab(runtime: DockerRuntime) -> None:
     import time
 
     process = subprocess.Popen(
-        [sys.executable, "-m", "harness.cli", "run", str(ROOT / "topologies/three-tier.yaml")],
+        [
+            sys.executable,
+            "-m",
+            "harness.faces.sgh.main",
+            "run",
+            str(ROOT / "topologies/three-tier.yaml"),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

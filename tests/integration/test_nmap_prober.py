@@ -5,31 +5,25 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from persistent import running
 
-from harness import topology
-from harness.compiler import compile_lab
-from harness.lab import probe_matrix
-from harness.model import State
-from harness.probe.nmap_prober import NmapProber
-from harness.probe.scapy_prober import ScapyProber
-from harness.progress import Progress
-from harness.runtime.docker import DockerRuntime
+from harness.adapters.docker_runtime import DockerRuntime
+from harness.adapters.probers.nmap_prober import NmapProber
+from harness.adapters.probers.scapy_prober import ScapyProber
+from harness.core.model import State
+from harness.core.phases import QUIET
+from harness.formats import topology_file
+from harness.lab.measure import probe_matrix
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("name", ["default-group", "three-tier"])
 def test_nmap_and_scapy_agree_on_every_cell(runtime: DockerRuntime, name: str) -> None:
-    topo = topology.load(ROOT / "topologies" / f"{name}.yaml")
-    quiet = Progress.quiet()
-    runtime.ensure_absent(topo.name)
-    try:
-        live = runtime.up(topo, quiet)
-        runtime.install(live, compile_lab(topo), quiet)
-        by_scapy = probe_matrix(topo, live, ScapyProber(), quiet)
-        by_nmap = probe_matrix(topo, live, NmapProber(), quiet)
-    finally:
-        runtime.down(topo.name, quiet)
+    topo = topology_file.load(ROOT / "topologies" / f"{name}.yaml")
+    with running(runtime, topo) as (_, built):
+        by_scapy = probe_matrix(topo, built.namespaces, ScapyProber(), QUIET)
+        by_nmap = probe_matrix(topo, built.namespaces, NmapProber(), QUIET)
     assert by_scapy.summary.ok, by_scapy.summary.line()
     assert by_nmap.summary.ok, by_nmap.summary.line()
     scapy_states = {r.cell: r.observed.state for r in by_scapy.results}
@@ -44,15 +38,9 @@ def test_nmap_and_scapy_agree_on_every_cell(runtime: DockerRuntime, name: str) -
 
 def test_nmap_sees_udp_and_closed_ports(runtime: DockerRuntime) -> None:
     """The features topology has UDP servers, closed ports and ICMP rules."""
-    topo = topology.load(ROOT / "tests/integration/topologies/features.yaml")
-    quiet = Progress.quiet()
-    runtime.ensure_absent(topo.name)
-    try:
-        live = runtime.up(topo, quiet)
-        runtime.install(live, compile_lab(topo), quiet)
-        by_nmap = probe_matrix(topo, live, NmapProber(), quiet, retry=False)
-    finally:
-        runtime.down(topo.name, quiet)
+    topo = topology_file.load(ROOT / "tests/integration/topologies/features.yaml")
+    with running(runtime, topo) as (_, built):
+        by_nmap = probe_matrix(topo, built.namespaces, NmapProber(), QUIET, retry=False)
     wrong = [r for r in by_nmap.results if not r.correct]
     assert not wrong, [(r.cell, r.expected.state, r.observed) for r in wrong[:5]]
     seen = {(r.cell.probe.protocol.value, r.observed.state) for r in by_nmap.results}

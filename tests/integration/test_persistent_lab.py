@@ -19,7 +19,7 @@ import botocore.exceptions
 import pytest
 from persistent import Shell, cell
 
-from harness.runtime.docker import LABEL, NODE_LABEL, DockerRuntime
+from harness.adapters.docker_runtime import LABEL, NODE_LABEL, DockerRuntime
 
 A = "111122223333"
 

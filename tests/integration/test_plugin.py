@@ -7,7 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.runtime.docker import DockerRuntime
+from harness.adapters.docker_runtime import DockerRuntime
+from harness.core.phases import QUIET
+from harness.core.runtime import LabKind, LabRef
+from harness.lab.lifecycle import teardown
 
 ROOT = Path(__file__).resolve().parents[2]
 ALBERT = ROOT / "topologies" / "default-group.yaml"
@@ -80,7 +83,7 @@ def test_keep_lab_leaves_the_lab_and_a_missing_topology_is_a_usage_error(
         kept.assert_outcomes(passed=1)
         assert runtime.leftovers("default-group-pytest")
     finally:
-        runtime.clean("default-group-pytest")
+        teardown(runtime, LabRef("default-group-pytest", LabKind.PYTEST), QUIET)
     missing = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     missing.assert_outcomes(errors=1)
     assert "the 'lab' fixture needs @pytest.mark.sg_topology(PATH) or --sg-topology" in (

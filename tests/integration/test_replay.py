@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.cli import main
-from harness.replay import SCENARIOS
-from harness.runtime.docker import DockerRuntime
+from harness.adapters.docker_runtime import DockerRuntime
+from harness.faces.sgh.main import main
+from harness.lab.replay import shipped
 
 
 def verdicts(text: str) -> list[str]:
@@ -54,7 +54,7 @@ def test_mary_three_tier(runtime: DockerRuntime, capsys: pytest.CaptureFixture[s
 def test_a_step_that_differs_fails_and_the_lab_is_removed(
     runtime: DockerRuntime, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    text = (SCENARIOS / "default-group.yaml").read_text()
+    text = shipped().joinpath("default-group.yaml").read_text()
     # A documented result the rules contradict: ssh open before Albert's rule exists.
     wrong = text.replace(
         "All 100 scanned ports on ec2-203-0-113-5.compute-1.amazonaws.com  (203.0.113.5) are: "

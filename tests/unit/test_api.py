@@ -18,9 +18,9 @@ import boto3
 import botocore.exceptions
 import pytest
 
-from harness.api import make_server
-from harness.livelab import PersistentLab
-from harness.store import Home
+from harness.adapters.sqlite_store import Home
+from harness.faces.query_api import make_server
+from harness.lab.persistent import PersistentLab
 
 A = "111122223333"
 B = "444455556666"

@@ -6,10 +6,10 @@ import itertools
 
 import pytest
 
-from harness import cloud as ec2cloud
-from harness.cloud import Cloud, Permission
+from harness.core import control_plane
+from harness.core.control_plane import Cloud, Permission
+from harness.core.model import GroupKey
 from harness.errors import Ec2Error, InvalidInput
-from harness.model import GroupKey
 
 A = "111122223333"
 B = "444455556666"
@@ -25,22 +25,22 @@ def code(err: pytest.ExceptionInfo[Ec2Error]) -> str:
 
 
 def create(c: Cloud, name: str, account: str = A) -> Cloud:
-    return ec2cloud.create_group(c, account, name, f"{name} group")[0]
+    return control_plane.create_group(c, account, name, f"{name} group")[0]
 
 
 def grant(c: Cloud, group: str, *perms: Permission, account: str = A) -> Cloud:
-    rules = ec2cloud.permission_rules(c, account, list(perms))
-    return ec2cloud.authorize(c, account, group, rules)[0]
+    rules = control_plane.permission_rules(c, account, list(perms))
+    return control_plane.authorize(c, account, group, rules)[0]
 
 
 def launch(c: Cloud, groups: list[str], count: int = 1, account: str = A) -> Cloud:
-    return ec2cloud.run_instances(
+    return control_plane.run_instances(
         c, account, "ami-fba54092", count, groups, now="2026-11-21T00:00:00+0000", new_id=new_id
     )[0]
 
 
 def test_every_account_has_a_default_group_with_three_self_rules() -> None:
-    _c, groups = ec2cloud.describe_groups(Cloud(), A)
+    _c, groups = control_plane.describe_groups(Cloud(), A)
     assert [g.name for g in groups] == ["default"]
     rules = groups[0].rules
     assert {(str(r.protocol), r.from_port, r.to_port) for r in rules} == {
@@ -56,7 +56,7 @@ def test_default_is_reserved_and_undeletable() -> None:
         create(Cloud(), "default")
     assert code(err) == "InvalidGroup.Reserved"
     with pytest.raises(Ec2Error) as err:
-        ec2cloud.delete_group(Cloud(), A, "default")
+        control_plane.delete_group(Cloud(), A, "default")
     assert code(err) == "InvalidGroup.Reserved"
     assert "'default' is reserved" in err.value.message
 
@@ -91,28 +91,28 @@ def test_100_rules_per_group_and_nothing_partial() -> None:
     with pytest.raises(Ec2Error) as err:
         grant(c, "web", Permission("tcp", 80, 80, ("1.1.1.1/32", "2.2.2.2/32")))
     assert code(err) == "RulesPerSecurityGroupLimitExceeded"
-    assert len(ec2cloud.find_group(c, A, "web").rules) == 99
+    assert len(control_plane.find_group(c, A, "web").rules) == 99
     c = grant(c, "web", Permission("tcp", 80, 80, ("1.1.1.1/32",)))
-    assert len(ec2cloud.find_group(c, A, "web").rules) == 100
+    assert len(control_plane.find_group(c, A, "web").rules) == 100
 
 
 def test_group_in_use_by_instances_or_by_other_groups_refuses_deletion() -> None:
     c = create(create(Cloud(), "web"), "app")
     c = grant(c, "app", Permission(None, groups=((None, "web"),)))
     with pytest.raises(Ec2Error) as err:
-        ec2cloud.delete_group(c, A, "web")
+        control_plane.delete_group(c, A, "web")
     assert code(err) == "InvalidGroup.InUse"
     c = launch(c, ["app"])
     with pytest.raises(Ec2Error) as err:
-        ec2cloud.delete_group(c, A, "app")
+        control_plane.delete_group(c, A, "app")
     assert code(err) == "InvalidGroup.InUse"
     assert "active instances" in err.value.message
     # A termination releases the group at once.
     instance = c.active_instances()[0].instance_id
-    c = ec2cloud.terminate_instances(c, A, [instance])[0]
-    c = ec2cloud.delete_group(c, A, "app")[0]
+    c = control_plane.terminate_instances(c, A, [instance])[0]
+    c = control_plane.delete_group(c, A, "app")[0]
     assert "app" not in [g.name for g in c.groups]
-    c = ec2cloud.delete_group(c, A, "web")[0]
+    c = control_plane.delete_group(c, A, "web")[0]
 
 
 def test_membership_is_fixed_after_launch() -> None:
@@ -126,8 +126,8 @@ def test_membership_is_fixed_after_launch() -> None:
 
 def test_revoking_a_missing_rule_is_not_an_error_in_classic() -> None:
     c = create(Cloud(), "web")
-    rules = ec2cloud.permission_rules(c, A, [Permission("tcp", 22, 22, ("1.2.3.4/32",))])
-    _c2, group, removed = ec2cloud.revoke(c, A, "web", rules)
+    rules = control_plane.permission_rules(c, A, [Permission("tcp", 22, 22, ("1.2.3.4/32",))])
+    _c2, group, removed = control_plane.revoke(c, A, "web", rules)
     assert removed == [] and group.rules == ()
 
 
@@ -171,7 +171,7 @@ def test_malformed_permissions(permission: Permission, expected: str) -> None:
 )
 def test_malformed_names_and_descriptions(name: str, description: str, expected: str) -> None:
     with pytest.raises(Ec2Error) as err:
-        ec2cloud.create_group(Cloud(), A, name, description)
+        control_plane.create_group(Cloud(), A, name, description)
     assert code(err) == expected
 
 
@@ -183,42 +183,42 @@ def test_malformed_and_unknown_ids() -> None:
         ("nope", "InvalidGroup.NotFound"),
     ):
         with pytest.raises(Ec2Error) as err:
-            ec2cloud.delete_group(c, A, ref)
+            control_plane.delete_group(c, A, ref)
         assert code(err) == expected
     for ids, expected in (
         (["i-xyz"], "InvalidInstanceID.Malformed"),
         (["i-12345678"], "InvalidInstanceID.NotFound"),
     ):
         with pytest.raises(Ec2Error) as err:
-            ec2cloud.terminate_instances(c, A, ids)
+            control_plane.terminate_instances(c, A, ids)
         assert code(err) == expected
     with pytest.raises(Ec2Error) as err:
-        ec2cloud.run_instances(c, A, "ami-x", 1, [], now="", new_id=new_id)
+        control_plane.run_instances(c, A, "ami-x", 1, [], now="", new_id=new_id)
     assert code(err) == "InvalidAMIID.Malformed"
     with pytest.raises(Ec2Error) as err:
-        ec2cloud.run_instances(c, A, "ami-12345678", 1, ["nope"], now="", new_id=new_id)
+        control_plane.run_instances(c, A, "ami-12345678", 1, ["nope"], now="", new_id=new_id)
     assert code(err) == "InvalidGroup.NotFound"
 
 
 def test_group_by_id_and_accounts_are_isolated() -> None:
     c = create(create(Cloud(), "web"), "web", account=B)
-    mine = ec2cloud.find_group(c, A, "web")
-    theirs = ec2cloud.find_group(c, B, "web")
+    mine = control_plane.find_group(c, A, "web")
+    theirs = control_plane.find_group(c, B, "web")
     assert mine.group_id != theirs.group_id
-    assert ec2cloud.find_group(c, A, mine.group_id) == mine
+    assert control_plane.find_group(c, A, mine.group_id) == mine
     with pytest.raises(Ec2Error) as err:
-        ec2cloud.find_group(c, A, theirs.group_id)
+        control_plane.find_group(c, A, theirs.group_id)
     assert code(err) == "InvalidGroup.NotFound"
-    _, seen = ec2cloud.describe_groups(c, A)
+    _, seen = control_plane.describe_groups(c, A)
     assert {g.key.account for g in seen} == {A}
     # Another account's group may be a rule's source, as in EC2-Classic.
     c = grant(c, "web", Permission("tcp", 80, 80, groups=((B, "web"),)))
-    assert ec2cloud.find_group(c, A, "web").rules[0].group == GroupKey(B, "web")
+    assert control_plane.find_group(c, A, "web").rules[0].group == GroupKey(B, "web")
     c = launch(c, ["web"], account=B)
     with pytest.raises(Ec2Error) as err:
-        ec2cloud.terminate_instances(c, A, [c.instances[0].instance_id])
+        control_plane.terminate_instances(c, A, [c.instances[0].instance_id])
     assert code(err) == "InvalidInstanceID.NotFound"
-    assert ec2cloud.describe_instances(c, A)[1] == []
+    assert control_plane.describe_instances(c, A)[1] == []
 
 
 def test_describe_filters_with_wildcards_and_literal_ports() -> None:
@@ -231,7 +231,7 @@ def test_describe_filters_with_wildcards_and_literal_ports() -> None:
             k.replace("_", "-").replace("ip-permission-", "ip-permission."): v
             for k, v in filters.items()
         }
-        return [g.name for g in ec2cloud.describe_groups(c, A, (), chosen)[1]]
+        return [g.name for g in control_plane.describe_groups(c, A, (), chosen)[1]]
 
     assert names(group_name=["web-?"]) == ["web-1", "web-2"]
     assert names(group_name=["web"]) == []  # exact, not a prefix
@@ -245,7 +245,7 @@ def test_describe_filters_with_wildcards_and_literal_ports() -> None:
         names(colour=["red"])
     assert code(err) == "InvalidParameterValue"
     with pytest.raises(Ec2Error) as err:
-        ec2cloud.describe_groups(c, A, ["nope"])
+        control_plane.describe_groups(c, A, ["nope"])
     assert code(err) == "InvalidGroup.NotFound"
 
 
@@ -253,7 +253,7 @@ def test_permissions_are_grouped_as_ec2_lists_them() -> None:
     c = create(create(Cloud(), "web"), "app")
     c = grant(c, "web", Permission("tcp", 80, 80, ("0.0.0.0/0", "10.0.0.0/8"), ((None, "app"),)))
     c = grant(c, "web", Permission("tcp", 22, 22, ("1.2.3.4/32",)))
-    items = ec2cloud.permissions(ec2cloud.find_group(c, A, "web"))
+    items = control_plane.permissions(control_plane.find_group(c, A, "web"))
     assert [(str(p), lo, hi, len(rules)) for p, lo, hi, rules in items] == [
         ("tcp", 80, 80, 3),
         ("tcp", 22, 22, 1),
@@ -261,16 +261,18 @@ def test_permissions_are_grouped_as_ec2_lists_them() -> None:
 
 
 def test_instances_get_free_addresses_and_terminated_ones_release_theirs() -> None:
-    c, records = ec2cloud.run_instances(Cloud(), A, "ami-e3a5408a", 3, [], now="t", new_id=new_id)
+    c, records = control_plane.run_instances(
+        Cloud(), A, "ami-e3a5408a", 3, [], now="t", new_id=new_id
+    )
     assert [str(r.address) for r in records] == ["10.254.0.11", "10.254.0.12", "10.254.0.13"]
     assert records[0].groups == (GroupKey(A, "default"),)
     assert [str(x) for x in records[0].listen] == ["tcp/22", "tcp/8080"]
-    c, changes = ec2cloud.terminate_instances(c, A, [records[1].instance_id])
+    c, changes = control_plane.terminate_instances(c, A, [records[1].instance_id])
     assert changes[0][1] == "running"
-    c, again = ec2cloud.run_instances(c, A, "ami-12345678", 1, [], now="t", new_id=new_id)
+    c, again = control_plane.run_instances(c, A, "ami-12345678", 1, [], now="t", new_id=new_id)
     assert str(again[0].address) == "10.254.0.12"
     assert [str(x) for x in again[0].listen] == ["tcp/22", "tcp/80"]
-    topo = ec2cloud.topology(c, "lab")
+    topo = control_plane.topology(c, "lab")
     assert {i.name for i in topo.instances} == {
         records[0].instance_id,
         records[2].instance_id,
@@ -279,7 +281,7 @@ def test_instances_get_free_addresses_and_terminated_ones_release_theirs() -> No
 
 
 def test_hosts() -> None:
-    c, _host = ec2cloud.add_host(Cloud(), "albert", "203.0.113.7")
+    c, _host = control_plane.add_host(Cloud(), "albert", "203.0.113.7")
     for name, address in (
         ("albert", "203.0.113.8"),
         ("bob", "203.0.113.7"),
@@ -288,8 +290,8 @@ def test_hosts() -> None:
         ("dave", "999.1.1.1"),
     ):
         with pytest.raises(InvalidInput):
-            ec2cloud.add_host(c, name, address)
-    c, _ = ec2cloud.remove_host(c, "albert")
+            control_plane.add_host(c, name, address)
+    c, _ = control_plane.remove_host(c, "albert")
     assert c.hosts == ()
     with pytest.raises(InvalidInput):
-        ec2cloud.remove_host(c, "albert")
+        control_plane.remove_host(c, "albert")

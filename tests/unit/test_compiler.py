@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import topology
-from harness.compiler import affected_instances, compile_instance, compile_lab, set_name
-from harness.model import GroupKey
+from harness.core.model import GroupKey
+from harness.core.nftables import affected_instances, compile_instance, compile_lab, set_name
+from harness.formats import topology_file
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "tests/golden"
@@ -26,7 +26,7 @@ CASES = [
 
 @pytest.mark.parametrize(("path", "instance"), CASES)
 def test_golden(path: str, instance: str) -> None:
-    topo = topology.load(ROOT / path)
+    topo = topology_file.load(ROOT / path)
     text = compile_instance(topo, topo.nodes_by_name[instance])  # type: ignore[arg-type]
     golden = GOLDEN / f"{topo.name}.{instance}.nft"
     if os.environ.get("UPDATE_GOLDEN"):
@@ -35,10 +35,10 @@ def test_golden(path: str, instance: str) -> None:
 
 
 def test_deterministic_and_atomic_shape() -> None:
-    topo = topology.load(ROOT / "topologies/three-tier.yaml")
+    topo = topology_file.load(ROOT / "topologies/three-tier.yaml")
     first, second = (
         compile_lab(topo),
-        compile_lab(topology.load(ROOT / "topologies/three-tier.yaml")),
+        compile_lab(topology_file.load(ROOT / "topologies/three-tier.yaml")),
     )
     assert first == second
     text = first["app-5"]
@@ -58,7 +58,7 @@ def test_set_names_are_identifiers() -> None:
 
 
 def test_affected_instances() -> None:
-    topo = topology.load(ROOT / "topologies/three-tier.yaml")
+    topo = topology_file.load(ROOT / "topologies/three-tier.yaml")
     apache = GroupKey("111122223333", "apache")
     names = [i.name for i in affected_instances(topo, {apache})]
     # apache's members (its rules) and appserver's members (their set of apache addresses)

@@ -6,18 +6,18 @@ from pathlib import Path
 
 import pytest
 
-from harness import topology
+from harness.core.matrix import expectations
+from harness.core.model import Listen, Protocol
+from harness.core.planner import plan
 from harness.errors import TopologyError
-from harness.matrix import expectations
-from harness.model import Listen, Protocol
-from harness.planner import plan
+from harness.formats import topology_file
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_compose_file_is_the_three_tier_topology() -> None:
-    compose = topology.load(ROOT / "docker-compose.yml")
-    yaml = topology.load(ROOT / "topologies" / "three-tier.yaml")
+    compose = topology_file.load(ROOT / "docker-compose.yml")
+    yaml = topology_file.load(ROOT / "topologies" / "three-tier.yaml")
     assert compose.name == "three-tier-compose"
     assert [i.name for i in compose.instances] == [i.name for i in yaml.instances]
     assert [h.address for h in compose.hosts] == [h.address for h in yaml.hosts]
@@ -48,7 +48,7 @@ def test_udp_ranges_scale_list_labels_and_project_name(tmp_path: Path) -> None:
         "    labels: ['sg-harness.groups=dns']\n"
         "  other:\n    image: nginx:1.25\n    command: nginx -g 'daemon off;'\n",
     )
-    topo = topology.load(path)
+    topo = topology_file.load(path)
     assert topo.name == tmp_path.name[:40].lstrip("._-") or topo.name == "compose"
     ns1, ns2, other = topo.instances
     assert (ns1.name, ns2.name) == ("ns-1", "ns-2")
@@ -84,5 +84,5 @@ def test_compose_errors_name_the_service_and_line(
 ) -> None:
     path = write(tmp_path, services)
     with pytest.raises(TopologyError) as err:
-        topology.load(path)
+        topology_file.load(path)
     assert str(err.value).startswith(f"{path}{problem}"), str(err.value)

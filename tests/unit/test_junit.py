@@ -6,17 +6,17 @@ from pathlib import Path
 
 from junitparser import Error, Failure, JUnitXml
 
-from harness import junit, topology
-from harness.matrix import Matrix, Observation, compare, expectations
-from harness.model import State
-from harness.planner import plan
-from harness.scenario import Step, StepResult
+from harness.core.matrix import Matrix, Observation, compare, expectations
+from harness.core.model import State
+from harness.core.planner import plan
+from harness.formats import junit_report, topology_file
+from harness.formats.scenario_file import Step, StepResult
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_matrix_report_lists_only_wrong_and_unprobed_cells(tmp_path: Path) -> None:
-    topo = topology.load(ROOT / "topologies" / "default-group.yaml")
+    topo = topology_file.load(ROOT / "topologies" / "default-group.yaml")
     cells = plan(topo)
     expected = expectations(topo, cells)
     observed = {cell: Observation(e.state, "as expected") for cell, e in expected.items()}
@@ -26,7 +26,7 @@ def test_matrix_report_lists_only_wrong_and_unprobed_cells(tmp_path: Path) -> No
     observed[lost] = Observation(State.NOT_RUN, "socket error")
     matrix = Matrix(topo, compare(expected, observed), prober="simulated")
     path = tmp_path / "m.xml"
-    junit.write(junit.matrix_report(matrix), path)
+    junit_report.write(junit_report.matrix_report(matrix), path)
     suite = next(iter(JUnitXml.fromfile(str(path))))
     cases = {case.name: case for case in suite}
     assert set(cases) == {
@@ -48,7 +48,7 @@ def test_matrix_report_lists_only_wrong_and_unprobed_cells(tmp_path: Path) -> No
 def test_replay_report_has_a_case_per_step() -> None:
     steps = [Step("1", "first", run="ec2-describe-group"), Step("2", "second", matrix=True)]
     results = [StepResult(steps[0], True, "fine"), StepResult(steps[1], False, "3 cells wrong")]
-    suite = next(iter(junit.replay_report("demo", results)))
+    suite = next(iter(junit_report.replay_report("demo", results)))
     names = [case.name for case in suite]
     assert names == ["01 step 1: first", "02 step 2: second", "summary"]
     assert suite.failures == 2

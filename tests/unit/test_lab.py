@@ -7,28 +7,36 @@ from pathlib import Path
 
 import pytest
 
-from harness import topology
+from harness.adapters.fake_runtime import FakeRuntime
+from harness.adapters.probers.simulated_prober import SimulatedProber
+from harness.core.model import Probe, Protocol, State
+from harness.core.phases import QUIET
+from harness.core.planner import Cell
+from harness.core.runtime import LabKind, LabRef
 from harness.errors import LabError
-from harness.lab import verify
-from harness.model import Probe, Protocol, State
-from harness.planner import Cell
-from harness.probe.simulated import SimulatedProber
-from harness.progress import Progress
-from harness.report import render, to_json
-from harness.runtime.fake import FakeRuntime
+from harness.formats import topology_file
+from harness.formats.matrix_report import render, to_json
+from harness.lab.one_shot import verify
 
 ROOT = Path(__file__).resolve().parents[2]
-TOPO = topology.load(ROOT / "topologies/three-tier.yaml")
+TOPO = topology_file.load(ROOT / "topologies/three-tier.yaml")
 WRONG = Cell("internet", "app-3", Probe(Protocol.TCP, 8080))
 
 
 def test_all_agree() -> None:
     runtime = FakeRuntime()
     prober = SimulatedProber(TOPO)
-    matrix = verify(TOPO, runtime, prober, Progress.quiet())
+    matrix = verify(TOPO, runtime, prober, QUIET)
     assert matrix.summary.ok and matrix.summary.cells == len(prober.rounds[0])
-    assert runtime.events == ["check", "up", "install", "down"]
-    assert set(runtime.installed) == {i.name for i in TOPO.instances}
+    assert runtime.events == [
+        "check",
+        "observe",
+        f"start {len(TOPO.nodes) + 1}",
+        "install " + ",".join(sorted(i.name for i in TOPO.instances)),
+        f"plug {len(TOPO.nodes)}",
+        f"wait {len(TOPO.instances)}",
+        "down",
+    ]
     assert len(prober.rounds) == 1
     text = render(matrix)
     assert text.splitlines()[-1] == (
@@ -44,7 +52,7 @@ def test_all_agree() -> None:
 def test_disagreeing_cells_are_probed_once_more() -> None:
     # wrong once, right on the retry: the retry is the verdict that stands
     prober = SimulatedProber(TOPO, {WRONG: [State.OPEN, State.FILTERED]})
-    matrix = verify(TOPO, FakeRuntime(), prober, Progress.quiet())
+    matrix = verify(TOPO, FakeRuntime(), prober, QUIET)
     assert prober.rounds[1] == [WRONG]
     assert matrix.summary.ok
     retried = next(r for r in matrix.results if r.cell == WRONG)
@@ -53,7 +61,7 @@ def test_disagreeing_cells_are_probed_once_more() -> None:
 
 def test_a_wrong_cell_is_shown_with_why() -> None:
     prober = SimulatedProber(TOPO, {WRONG: [State.OPEN, State.OPEN]})
-    matrix = verify(TOPO, FakeRuntime(), prober, Progress.quiet())
+    matrix = verify(TOPO, FakeRuntime(), prober, QUIET)
     assert matrix.summary.incorrect == 1 and not matrix.summary.ok
     text = render(matrix)
     internet_row = next(line for line in text.splitlines()[::-1] if line.startswith("internet"))
@@ -67,29 +75,41 @@ def test_a_wrong_cell_is_shown_with_why() -> None:
 
 def test_not_run_is_never_filtered() -> None:
     prober = SimulatedProber(TOPO, {WRONG: [State.NOT_RUN, State.NOT_RUN]})
-    matrix = verify(TOPO, FakeRuntime(), prober, Progress.quiet())
+    matrix = verify(TOPO, FakeRuntime(), prober, QUIET)
     summary = matrix.summary
     assert (summary.incorrect, summary.not_run) == (0, 1)
     assert not summary.ok
     assert "!" in render(matrix)
 
 
-@pytest.mark.parametrize("stage", ["up", "install"])
+@pytest.mark.parametrize("stage", ["start", "install"])
 def test_lab_is_removed_when_building_fails(stage: str) -> None:
     runtime = FakeRuntime(fail_at=stage)
     with pytest.raises(LabError):
-        verify(TOPO, runtime, SimulatedProber(TOPO), Progress.quiet(), keep=True)
-    assert runtime.events[-1] == "down" and not runtime.running
+        verify(TOPO, runtime, SimulatedProber(TOPO), QUIET, keep=True)
+    assert runtime.events[-1] == "down" and not runtime.labs()
 
 
 def test_keep_leaves_a_built_lab() -> None:
     runtime = FakeRuntime()
-    verify(TOPO, runtime, SimulatedProber(TOPO), Progress.quiet(), keep=True)
-    assert "down" not in runtime.events and runtime.running == {"three-tier"}
+    verify(TOPO, runtime, SimulatedProber(TOPO), QUIET, keep=True)
+    assert "down" not in runtime.events
+    assert [(info.name, info.kind) for info in runtime.labs()] == [("three-tier", LabKind.RUN)]
+
+
+def test_a_kept_run_is_replaced_by_the_next_run_but_a_persistent_lab_is_not_touched() -> None:
+    runtime = FakeRuntime()
+    verify(TOPO, runtime, SimulatedProber(TOPO), QUIET, keep=True)
+    persistent = LabRef("three-tier", LabKind.PERSISTENT)
+    runtime.add_stray(persistent, "_switch")
+    verify(TOPO, runtime, SimulatedProber(TOPO), QUIET)
+    assert [(info.name, info.kind) for info in runtime.labs()] == [
+        ("three-tier", LabKind.PERSISTENT)
+    ]
 
 
 def test_json_shape() -> None:
-    matrix = verify(TOPO, FakeRuntime(), SimulatedProber(TOPO), Progress.quiet())
+    matrix = verify(TOPO, FakeRuntime(), SimulatedProber(TOPO), QUIET)
     doc = json.loads(json.dumps(to_json(matrix)))
     assert doc["lab"] == "three-tier" and doc["runtime"] == "fake"
     web1 = doc["nodes"][0]
@@ -119,26 +139,3 @@ def test_json_shape() -> None:
         "incorrect": 0,
         "not_run": 0,
     }
-
-
-def test_a_rule_change_recompiles_only_the_affected_instances() -> None:
-    from dataclasses import replace
-
-    from harness import ec2
-    from harness.lab import apply_change
-    from harness.model import GroupKey
-
-    apache = GroupKey("111122223333", "apache")
-    group = TOPO.group(apache)
-    extra = ec2.make_rule(Protocol.TCP, 22, 22, cidr=ec2.parse_cidr("203.0.113.19/32"))
-    changed = replace(
-        TOPO,
-        groups=tuple(ec2.authorize(g, [extra]) if g is group else g for g in TOPO.groups),
-    )
-    runtime = FakeRuntime()
-    live = runtime.up(TOPO, Progress.quiet())
-    updated = apply_change(runtime, live, TOPO, changed, Progress.quiet())
-    # apache's members change; appserver's members keep the same set of apache addresses
-    assert updated == sorted(f"web-{n}" for n in range(1, 8))
-    assert "tcp dport 22 accept" in runtime.installed["web-3"]
-    assert apply_change(runtime, live, changed, changed, Progress.quiet()) == []

@@ -11,16 +11,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness import topology
-from harness.cli import main
-from harness.lint import NotEquivalent, condense, equivalent, lint
-from harness.model import Group, GroupKey, Instance, Protocol, Rule
+from harness.core.lint import condense, equivalent, lint
+from harness.core.model import Group, GroupKey, Instance, Protocol, Rule
+from harness.errors import NotEquivalent
+from harness.faces.sgh.main import main
+from harness.formats import topology_file
 
 LINT = Path(__file__).parent / "topologies" / "lint"
 
 
 def findings(name: str) -> list[tuple[str, str, str]]:
-    return [(f.kind, f.where, f.message) for f in lint(topology.load(LINT / f"{name}.yaml"))]
+    return [(f.kind, f.where, f.message) for f in lint(topology_file.load(LINT / f"{name}.yaml"))]
 
 
 def test_a_clean_topology_has_no_findings(capsys: pytest.CaptureFixture[str]) -> None:
@@ -79,7 +80,7 @@ def test_covered_rules_are_called_redundant() -> None:
 def test_rule_counts_come_with_a_proven_condensed_equivalent(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    found = lint(topology.load(LINT / "rule-count.yaml"))
+    found = lint(topology_file.load(LINT / "rule-count.yaml"))
     assert [(f.kind, f.where) for f in found] == [
         ("near-limit", "group 'crowded'"),
         ("too-many-rules", "instance 'both'"),
@@ -93,7 +94,7 @@ def test_rule_counts_come_with_a_proven_condensed_equivalent(
 
 
 def test_the_proof_catches_a_set_that_is_not_equivalent() -> None:
-    topo = topology.load(LINT / "rule-count.yaml")
+    topo = topology_file.load(LINT / "rule-count.yaml")
     both = next(i for i in topo.instances if i.name == "both")
     wrong = [Rule(Protocol.TCP, 20000, 20059, cidr=IPv4Network("10.2.0.0/24"))]
     with pytest.raises(
@@ -132,7 +133,7 @@ RULES = st.builds(
 @settings(max_examples=60, deadline=None)
 @given(st.lists(RULES, min_size=1, max_size=30, unique=True))
 def test_condense_never_changes_a_verdict(rules: list[Rule]) -> None:
-    topo = topology.load(LINT / "clean.yaml")
+    topo = topology_file.load(LINT / "clean.yaml")
     target = Instance("target", topo.account, (), IPv4Address("10.9.9.9"))
     # A target whose one group holds exactly these rules.
     key = GroupKey(topo.account, "random")

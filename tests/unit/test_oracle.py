@@ -6,8 +6,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness import topology
-from harness.model import (
+from harness.core.model import (
     Group,
     GroupKey,
     Host,
@@ -19,14 +18,15 @@ from harness.model import (
     State,
     Topology,
 )
-from harness.oracle import Oracle
+from harness.core.oracle import Oracle
+from harness.formats import topology_file
 
 ROOT = Path(__file__).resolve().parents[2]
 ACCOUNT = "111122223333"
 
 
 def test_three_tier_cells() -> None:
-    topo = topology.load(ROOT / "topologies/three-tier.yaml")
+    topo = topology_file.load(ROOT / "topologies/three-tier.yaml")
     oracle = Oracle(topo)
     nodes = topo.nodes_by_name
 

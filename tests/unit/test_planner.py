@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness import topology
-from harness.model import Probe, Protocol
-from harness.planner import intervals, plan, probe_set, representative
+from harness.core.model import Probe, Protocol
+from harness.core.planner import intervals, plan, probe_set, representative
+from harness.formats import topology_file
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,7 +28,7 @@ def test_representative_avoids_port_zero() -> None:
 
 
 def test_probe_set_of_a_web_server() -> None:
-    topo = topology.load(ROOT / "topologies/three-tier.yaml")
+    topo = topology_file.load(ROOT / "topologies/three-tier.yaml")
     web = topo.nodes_by_name["web-1"]
     assert [str(p) for p in probe_set(topo, web)] == [  # type: ignore[arg-type]
         "tcp/1",
@@ -41,7 +41,7 @@ def test_probe_set_of_a_web_server() -> None:
 
 
 def test_plan_skips_self_and_adds_extra_probes() -> None:
-    topo = topology.load(ROOT / "topologies/default-group.yaml")
+    topo = topology_file.load(ROOT / "topologies/default-group.yaml")
     cells = plan(topo)
     assert all(cell.source != cell.target for cell in cells)
     probes = {cell.probe for cell in cells if cell.source == "albert"}

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from harness import topology
-from harness.model import GroupKey
+from harness.core.model import GroupKey
+from harness.formats import topology_file
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -16,7 +16,7 @@ def test_readme_topology_example_loads() -> None:
     section = readme.split("## Topology files", 1)[1]
     example = re.search(r"```yaml\n(.*?)```", section, re.S)
     assert example is not None
-    topo = topology.loads(example.group(1), "README.md")
+    topo = topology_file.loads(example.group(1), "README.md")
     names = [i.name for i in topo.instances]
     assert names[:2] == ["web-1", "web-2"] and "admin" in names and "nginx" in names
     default = topo.group(GroupKey("111122223333", "default"))

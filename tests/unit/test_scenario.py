@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from harness import scenario
+from harness.core.model import State
 from harness.errors import TopologyError
-from harness.model import State
-from harness.scenario import ScanMeaning, compare_ec2, compare_scans, seed_scan
+from harness.formats import scenario_file
+from harness.formats.scenario_file import ScanMeaning, compare_ec2, compare_scans, seed_scan
 
 ROOT = Path(__file__).resolve().parents[2]
 ARGV = ["-P0", "-p1-100", "10.254.0.11"]
@@ -89,20 +89,22 @@ def test_ec2_output_is_compared_by_meaning() -> None:
 
 
 def test_telnet_outcomes() -> None:
-    assert scenario.seed_connection(("Trying 203.0.113.12...", "Connected to x.")) is State.OPEN
-    assert scenario.telnet_lines("10.0.0.1", State.OPEN)[1] == "Connected to 10.0.0.1."
+    assert (
+        scenario_file.seed_connection(("Trying 203.0.113.12...", "Connected to x.")) is State.OPEN
+    )
+    assert scenario_file.telnet_lines("10.0.0.1", State.OPEN)[1] == "Connected to 10.0.0.1."
 
 
 @pytest.mark.parametrize("name", ["default-group", "three-tier"])
 def test_shipped_scenarios_load(name: str) -> None:
-    loaded = scenario.load(ROOT / "topologies" / "scenarios" / f"{name}.yaml")
+    loaded = scenario_file.load(ROOT / "harness" / "scenarios" / f"{name}.yaml")
     assert loaded.name == name
     kinds = [step.kind for step in loaded.steps]
     assert "nmap" in kinds and kinds[-1] == "matrix"
     for step in loaded.steps:
         if step.kind == "nmap":
             assert step.seed and step.source and step.target
-            assert scenario.scanned_ports(step.argv) == [f"{p}/tcp" for p in range(1, 101)]
+            assert scenario_file.scanned_ports(step.argv) == [f"{p}/tcp" for p in range(1, 101)]
 
 
 @pytest.mark.parametrize(
@@ -122,6 +124,6 @@ def test_bad_steps_are_one_line_errors(tmp_path: Path, body: str, problem: str) 
     path = tmp_path / "bad.yaml"
     path.write_text("scenario: bad\nsteps:\n" + body + "\n")
     with pytest.raises(TopologyError) as err:
-        scenario.load(path)
+        scenario_file.load(path)
     assert str(err.value).startswith(f"{path}:3: {problem}")
     assert "\n" not in str(err.value)

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from harness import topology
-from harness.cli import main
+from harness.core.model import GroupKey, Listen, Protocol
 from harness.errors import TopologyError
-from harness.model import GroupKey, Listen, Protocol
+from harness.faces.sgh.main import main
+from harness.formats import topology_file
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -24,7 +24,7 @@ instances:
 
 
 def test_three_tier_shape() -> None:
-    topo = topology.load(ROOT / "topologies/three-tier.yaml")
+    topo = topology_file.load(ROOT / "topologies/three-tier.yaml")
     names = [i.name for i in topo.instances]
     assert names[:2] == ["web-1", "web-2"] and len(names) == 29
     assert sum(n.startswith("app-") for n in names) == 20
@@ -45,7 +45,7 @@ def test_three_tier_shape() -> None:
 
 
 def test_default_group_has_its_three_rules_and_alberts() -> None:
-    topo = topology.load(ROOT / "topologies/default-group.yaml")
+    topo = topology_file.load(ROOT / "topologies/default-group.yaml")
     default = topo.group(GroupKey("111122223333", "default"))
     described = [r.describe("111122223333") for r in default.rules]
     assert described == [
@@ -58,13 +58,13 @@ def test_default_group_has_its_three_rules_and_alberts() -> None:
 
 
 def test_single_instance_keeps_its_name_and_count_expands() -> None:
-    topo = topology.loads(GOOD + "  - {name: admin, listen: [tcp/22]}\n")
+    topo = topology_file.loads(GOOD + "  - {name: admin, listen: [tcp/22]}\n")
     assert [i.name for i in topo.instances] == ["web-1", "web-2", "admin"]
     assert topo.instances[2].listen == (Listen(Protocol.TCP, 22),)
 
 
 def test_cidr_with_host_bits_is_normalized() -> None:
-    topo = topology.loads(GOOD.replace("0.0.0.0/0", "10.1.2.3/24"))
+    topo = topology_file.loads(GOOD.replace("0.0.0.0/0", "10.1.2.3/24"))
     rule = topo.group(GroupKey("111122223333", "web")).rules[0]
     assert rule.cidr == IPv4Network("10.1.2.0/24")
     assert rule.written == "10.1.2.3/24"
@@ -79,7 +79,7 @@ instances:
 hosts:
   - {name: h, address: 10.9.0.2}
 """
-    topo = topology.loads(text)
+    topo = topology_file.loads(text)
     addresses = [i.address for i in topo.instances]
     assert IPv4Address("10.9.0.2") not in addresses
     assert len(set(addresses)) == 3
@@ -96,7 +96,7 @@ groups:
 instances:
   - {name: w, groups: [web]}
 """
-    topo = topology.loads(text)
+    topo = topology_file.loads(text)
     rule = topo.group(GroupKey("111122223333", "web")).rules[0]
     assert rule.group == GroupKey("444455556666", "partners")
 
@@ -186,7 +186,7 @@ BAD["more than 100 rules"] = (_too_many_rules(), "RulesPerSecurityGroupLimitExce
 def test_bad_topology_is_one_clear_error(case: str) -> None:
     text, expected = BAD[case]
     with pytest.raises(TopologyError) as info:
-        topology.loads(text, "bad.yaml")
+        topology_file.loads(text, "bad.yaml")
     message = str(info.value)
     assert message.startswith("bad.yaml"), message
     assert expected in message
@@ -207,17 +207,17 @@ def test_cli_exits_2_with_one_line(
 def test_error_names_the_line() -> None:
     text = GOOD.replace("ports: 80", "ports: 99999")
     with pytest.raises(TopologyError) as info:
-        topology.loads(text, "x.yaml")
+        topology_file.loads(text, "x.yaml")
     assert info.value.line == 6
     assert str(info.value).startswith("x.yaml:6: groups[0] 'web' rules[0]: ")
 
 
 def test_missing_file(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["check", "/nonexistent/topology.yaml"]) == 2
-    assert "/nonexistent/topology.yaml: no such file" in capsys.readouterr().err
+    assert main(["check", "/nonexistent/topology_file.yaml"]) == 2
+    assert "/nonexistent/topology_file.yaml: no such file" in capsys.readouterr().err
 
 
 def test_wrong_kinds_are_named() -> None:
     with pytest.raises(TopologyError) as info:
-        topology.loads("name: true\ninstances: [{name: a}]\n", "k.yaml")
+        topology_file.loads("name: true\ninstances: [{name: a}]\n", "k.yaml")
     assert "name must be a string, not true/false" in str(info.value)

@@ -1,0 +1,448 @@
+"""The Docker runtime: instances and outside hosts as containers on a lab fabric.
+
+Every container carries the labels ``sg-harness.lab=<lab name>``, ``sg-harness.kind`` (run,
+pytest or persistent), ``sg-harness.node`` and, for one-shot labs, ``sg-harness.owner`` (the
+pid of the process that made it); cleanup removes exactly the containers of one lab, and labs
+of different kinds never touch one another. Containers run with ``--network none`` and are
+plumbed by the scripts of :mod:`harness.core.fabric`; policies are installed by running the
+host's ``nft`` inside each instance's network namespace. No Docker SDK object leaves this
+module: the lab sees :class:`~harness.core.runtime.NodeState` values.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from ipaddress import IPv4Network
+from pathlib import Path
+from typing import Any
+
+from harness.adapters import netns
+from harness.adapters.concurrency import parallel
+from harness.core import fabric
+from harness.core.model import Instance, Listen, Node, Protocol, Topology
+from harness.core.phases import Phases
+from harness.core.reconcile import digest
+from harness.core.runtime import (
+    SWITCH,
+    LabInfo,
+    LabKind,
+    LabNamespaces,
+    LabRef,
+    NodeState,
+)
+from harness.errors import LabError, PrerequisiteError
+
+LABEL = "sg-harness.lab"
+KIND_LABEL = "sg-harness.kind"
+NODE_LABEL = "sg-harness.node"
+ROLE_LABEL = "sg-harness.role"
+OWNER_LABEL = "sg-harness.owner"
+INSTANCE_IMAGE = "sgh-instance:latest"
+READY_TIMEOUT = 30.0
+REMOVE_ROUNDS = 5
+TOOLS = ("nsenter", "ip", "nft", "sysctl")
+LIST_POLICY = "nft -f - && nft list table inet sgh"
+
+
+def container_name(lab: LabRef, node: str) -> str:
+    prefix = "sghp" if lab.kind is LabKind.PERSISTENT else "sgh"
+    return f"{prefix}-{lab.name}-{node.strip('_')}"
+
+
+def kind_of(labels: Mapping[str, str]) -> LabKind:
+    """A container's lab kind (containers made before kinds existed were one-shot runs)."""
+    try:
+        return LabKind(labels.get(KIND_LABEL, LabKind.RUN))
+    except ValueError:
+        return LabKind.RUN
+
+
+class DockerRuntime:
+    name = "docker"
+
+    def __init__(self, instance_image: str = INSTANCE_IMAGE) -> None:
+        self.instance_image = instance_image
+        self._client: Any = None
+
+    # -- prerequisites ---------------------------------------------------------------------
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            try:
+                import docker
+
+                client = docker.from_env(timeout=120)
+                client.ping()
+            except Exception as err:
+                raise PrerequisiteError(
+                    f"no Docker engine answers ({_short(err)}); run 'make setup' to start one"
+                ) from None
+            self._client = client
+        return self._client
+
+    def check(self, topology: Topology | None = None) -> None:
+        """Everything a lab needs, or a PrerequisiteError naming what is missing."""
+        if os.geteuid() != 0:
+            raise PrerequisiteError(
+                "sgh needs root (it enters containers' network namespaces); run it with sudo"
+            )
+        missing = [tool for tool in TOOLS if shutil.which(tool) is None]
+        if missing:
+            raise PrerequisiteError(
+                f"missing host tools: {', '.join(missing)}; run 'make setup' to install them"
+            )
+        images = {self.instance_image}
+        if topology is not None:
+            images.update(i.image for i in topology.instances if i.image is not None)
+        for image in sorted(images):
+            if not self._has_image(image):
+                hint = (
+                    "run 'make setup' to build it"
+                    if image == self.instance_image
+                    else "build or load it first (no registry is reachable from a lab machine)"
+                )
+                raise PrerequisiteError(f"Docker image {image} is missing; {hint}")
+
+    def _has_image(self, image: str) -> bool:
+        import docker.errors
+
+        try:
+            self.client.images.get(image)
+        except docker.errors.ImageNotFound:
+            return False
+        except docker.errors.APIError as err:
+            raise PrerequisiteError(f"cannot look up image {image}: {_short(err)}") from None
+        return True
+
+    # -- what is there ---------------------------------------------------------------------
+
+    def _containers(self, lab: LabRef | None = None) -> list[Any]:
+        """The lab's containers (every sg-harness container with no lab), running or not."""
+        import docker.errors
+
+        selector = LABEL if lab is None else f"{LABEL}={lab.name}"
+        try:
+            found = self.client.containers.list(
+                all=True, filters={"label": selector}, ignore_removed=True
+            )
+        except docker.errors.DockerException as err:
+            raise LabError(f"cannot list containers: {_short(err)}") from None
+        if lab is None:
+            return list(found)
+        return [c for c in found if kind_of(c.labels) is lab.kind]
+
+    def leftovers(self, lab: str | None = None) -> list[str]:
+        """Names of the containers labelled with this lab name (any kind), or of every lab."""
+        selector = LABEL if lab is None else f"{LABEL}={lab}"
+        found = self.client.containers.list(
+            all=True, filters={"label": selector}, ignore_removed=True
+        )
+        return sorted(c.name for c in found)
+
+    def labs(self) -> list[LabInfo]:
+        by_lab: dict[tuple[str, LabKind], list[Any]] = {}
+        for container in self._containers():
+            key = (container.labels.get(LABEL, ""), kind_of(container.labels))
+            by_lab.setdefault(key, []).append(container)
+        infos = []
+        for (name, kind), containers in sorted(by_lab.items()):
+            owners = {int(c.labels.get(OWNER_LABEL) or 0) for c in containers}
+            infos.append(
+                LabInfo(
+                    name,
+                    kind,
+                    len(containers),
+                    sum(c.status == "running" for c in containers),
+                    max(owners),
+                )
+            )
+        return infos
+
+    def observe(
+        self, lab: LabRef, hints: Mapping[str, int] | None = None, policies: bool = False
+    ) -> dict[str, NodeState]:
+        hints = hints or {}
+        containers = {c.labels.get(NODE_LABEL, c.name): c for c in self._containers(lab)}
+
+        def state(item: tuple[str, Any]) -> NodeState:
+            name, container = item
+            if container.status != "running":
+                return NodeState(name, running=False)
+            pid = _pid_of(container, hints.get(name, 0))
+            if pid == 0:
+                return NodeState(name, running=False)
+            addresses, routes = _plugging(pid)
+            policy = None
+            if policies and container.labels.get(ROLE_LABEL) == "instance":
+                policy = _listed_policy(pid)
+            return NodeState(name, True, pid, addresses, routes, policy)
+
+        return dict(parallel(lambda item: (item[0], state(item)), containers.items()))
+
+    # -- changes ---------------------------------------------------------------------------
+
+    def start(self, lab: LabRef, nodes: Sequence[Node | None], phases: Phases) -> dict[str, int]:
+        """Start nodes in parallel (``None``: the switch, with its bridge)."""
+        if not nodes:
+            return {}
+        phases.start(f"starting {len(nodes)} containers", len(nodes))
+
+        def start(node: Node | None) -> tuple[str, int]:
+            pid = self._start(lab, node)
+            if node is None:
+                netns.run(pid, ["ip", "-batch", "-"], fabric.bridge_script(), "lab switch")
+            phases.advance()
+            return (SWITCH if node is None else node.name), pid
+
+        def acknowledge() -> None:
+            phases.interrupted()
+            phases.note("interrupted: no more containers start; the lab is being cleaned up")
+
+        started = dict(parallel(start, nodes, on_interrupt=acknowledge))
+        phases.finish("containers")
+        return started
+
+    def remove(self, lab: LabRef, names: Iterable[str], phases: Phases) -> int:
+        wanted = set(names)
+        containers = [
+            c for c in self._containers(lab) if c.labels.get(NODE_LABEL, c.name) in wanted
+        ]
+        return self._remove(containers, phases)
+
+    def down(self, lab: LabRef, phases: Phases) -> int:
+        """Remove every container of the lab, looking again until none is left."""
+        removed = 0
+        for _ in range(REMOVE_ROUNDS):
+            containers = self._containers(lab)
+            if not containers:
+                return removed
+            removed += self._remove(containers, phases)
+        left = len(self._containers(lab))
+        if left:
+            raise LabError(f"{lab}: {left} containers are still there after {REMOVE_ROUNDS} tries")
+        return removed
+
+    def plug(
+        self,
+        lab: LabNamespaces,
+        nodes: Sequence[Node],
+        subnets: Sequence[IPv4Network],
+        phases: Phases,
+    ) -> None:
+        """Plug started nodes into the lab's switch and give them their address and routes."""
+        if not nodes:
+            return
+        phases.start("wiring the lab fabric", len(nodes))
+        ports = [(fabric.node_port(node.name), lab.pids[node.name]) for node in nodes]
+        try:
+            netns.run(
+                lab.switch_pid, ["ip", "-batch", "-"], fabric.attach_script(ports), "lab switch"
+            )
+        except LabError:
+            self._check_alive(lab)  # a node that died is the likelier cause: name it
+            raise
+
+        def wire_one(node: Node) -> None:
+            pid = lab.pids[node.name]
+            script = fabric.node_script(node.address, list(subnets))
+            netns.run(pid, ["ip", "-batch", "-"], script, f"network of {node.name}")
+            netns.run(pid, fabric.sysctl_argv(), "", f"sysctls of {node.name}")
+            phases.advance()
+
+        parallel(wire_one, nodes)
+        phases.finish("fabric")
+
+    def route(
+        self, lab: LabNamespaces, names: Iterable[str], subnets: Sequence[IPv4Network]
+    ) -> None:
+        script = fabric.routes_script(list(subnets))
+        parallel(
+            lambda name: netns.run(lab.pids[name], ["ip", "-batch", "-"], script, "routes"),
+            names,
+        )
+
+    def install(
+        self, lab: LabNamespaces, policies: Mapping[str, str], phases: Phases
+    ) -> dict[str, str]:
+        """Apply each instance's nft transaction (atomically, one per instance); the digest
+        of what nft lists right after."""
+        if not policies:
+            return {}
+        phases.start("installing nftables policies", len(policies))
+
+        def apply(item: tuple[str, str]) -> tuple[str, str]:
+            name, script = item
+            listing = netns.run(
+                lab.pids[name], ["sh", "-c", LIST_POLICY], script, f"nft policy of {name}"
+            )
+            phases.advance()
+            return name, digest(listing)
+
+        listed = dict(parallel(apply, sorted(policies.items())))
+        phases.finish("rules")
+        return listed
+
+    def installed_policy(self, lab: LabNamespaces, node: str) -> str:
+        return netns.run(lab.pids[node], ["nft", "list", "table", "inet", "sgh"], "", "nft list")
+
+    def wait_listening(
+        self,
+        lab: LabNamespaces,
+        instances: Sequence[Instance],
+        phases: Phases,
+        timeout: float = READY_TIMEOUT,
+    ) -> None:
+        """Wait until every instance listens on the ports it declares (its server is up)."""
+        waiting = {i.name: set(i.listen) for i in instances if i.listen}
+        if not waiting:
+            return
+        phases.start("waiting for instances to listen", len(waiting))
+        deadline = time.monotonic() + timeout
+        while waiting:
+            self._check_alive(lab)
+            for name in list(waiting):
+                waiting[name] -= listening(lab.pids[name])
+                if not waiting[name]:
+                    del waiting[name]
+                    phases.advance()
+            if not waiting:
+                break
+            if time.monotonic() > deadline:
+                name, missing = sorted(waiting.items())[0]
+                ports = ", ".join(str(item) for item in sorted(missing))
+                raise LabError(
+                    f"instance {name} does not listen on {ports} after {timeout:.0f}s "
+                    f"(its image must serve the ports its 'listen' declares)"
+                )
+            time.sleep(0.05)
+        phases.finish("listen")
+
+    # -- containers ------------------------------------------------------------------------
+
+    def _check_alive(self, lab: LabNamespaces) -> None:
+        """A LabError naming the first node whose container has exited."""
+        for name, pid in sorted(lab.pids.items()):
+            if not Path(f"/proc/{pid}").exists():
+                raise LabError(f"the container of {name} exited")
+
+    def _start(self, lab: LabRef, node: Node | None) -> int:
+        import docker.errors
+
+        labels = {LABEL: lab.name, KIND_LABEL: str(lab.kind)}
+        if lab.owner:
+            labels[OWNER_LABEL] = str(lab.owner)
+        command: list[str] | None
+        image = self.instance_image
+        if node is None:
+            name, role, command = SWITCH, "switch", []
+        elif isinstance(node, Instance):
+            name, role = node.name, "instance"
+            if node.image is not None:
+                image = node.image
+                command = list(node.command) if node.command is not None else None
+            else:
+                command = [str(item) for item in node.listen]
+        else:
+            name, role, command = node.name, "host", []
+        labels[NODE_LABEL] = name
+        labels[ROLE_LABEL] = role
+        try:
+            container = self.client.containers.run(
+                image,
+                command,
+                name=container_name(lab, name),
+                hostname=name.strip("_")[:63],
+                labels=labels,
+                network_mode="none",
+                detach=True,
+            )
+            container.reload()
+        except docker.errors.DockerException as err:
+            raise LabError(f"cannot start the container of {name}: {_short(err)}") from None
+        pid = int(container.attrs["State"].get("Pid") or 0)
+        if container.status != "running" or pid == 0:
+            logs = container.logs(tail=3).decode(errors="replace").strip().replace("\n", " | ")
+            raise LabError(f"the container of {name} exited at once: {logs or 'no output'}")
+        return pid
+
+    def _remove(self, containers: list[Any], phases: Phases) -> int:
+        import docker.errors
+
+        if not containers:
+            return 0
+        phases.start("removing containers", len(containers))
+
+        def remove(container: Any) -> None:
+            try:
+                container.remove(force=True)
+            except docker.errors.NotFound:
+                pass
+            except docker.errors.APIError as err:
+                if "already in progress" not in str(err):
+                    raise LabError(f"cannot remove {container.name}: {_short(err)}") from None
+            phases.advance()
+
+        parallel(remove, containers)
+        phases.finish("teardown")
+        return len(containers)
+
+
+def _pid_of(container: Any, hint: int = 0) -> int:
+    """A running container's pid: ``hint`` if /proc says it is still that container's."""
+    if hint:
+        try:
+            if container.id in Path(f"/proc/{hint}/cgroup").read_text():
+                return hint
+        except OSError:
+            pass
+    try:
+        container.reload()
+    except Exception:  # gone since it was listed
+        return 0
+    return int(container.attrs["State"].get("Pid") or 0)
+
+
+def _plugging(pid: int) -> tuple[frozenset[Any], frozenset[Any]]:
+    """The addresses and on-link routes of a namespace, read from the host's /proc/PID/net."""
+    try:
+        trie = Path(f"/proc/{pid}/net/fib_trie").read_text()
+        routes = Path(f"/proc/{pid}/net/route").read_text()
+    except OSError:
+        return frozenset(), frozenset()
+    return fabric.parse_local_addresses(trie), fabric.parse_routes(routes)
+
+
+def _listed_policy(pid: int) -> str:
+    """The digest of the namespace's ``table inet sgh`` as nft lists it; "" when it has none."""
+    try:
+        return digest(netns.run(pid, ["nft", "list", "table", "inet", "sgh"], "", "nft list"))
+    except LabError:
+        return ""
+
+
+def listening(pid: int) -> set[Listen]:
+    """The TCP and UDP ports a namespace listens on, read from the host's /proc/PID/net."""
+    found: set[Listen] = set()
+    for protocol, files, state in (
+        (Protocol.TCP, ("tcp", "tcp6"), "0A"),
+        (Protocol.UDP, ("udp", "udp6"), "07"),
+    ):
+        for name in files:
+            try:
+                lines = Path(f"/proc/{pid}/net/{name}").read_text().splitlines()[1:]
+            except OSError:
+                continue
+            for line in lines:
+                fields = line.split()
+                if len(fields) > 3 and fields[3] == state:
+                    found.add(Listen(protocol, int(fields[1].rsplit(":", 1)[1], 16)))
+    return found
+
+
+def _short(err: BaseException) -> str:
+    text = str(err).strip().replace("\n", " ")
+    return text[:300] if text else type(err).__name__

@@ -1,0 +1,350 @@
+"""The scapy prober: TCP SYN, UDP and ICMP echo, a batch per source, one event loop for all.
+
+For every source node the prober opens, inside the source's network namespace, one raw socket
+to send (packets crafted with scapy, sent through the source's own netfilter so its conntrack
+knows the flow and the replies are let in, as EC2 is stateful) and one raw socket per protocol
+to receive. Raw ``AF_INET`` sockets see a packet only after the source's input hook has accepted
+it, so a reply the source's policy would drop is never counted.
+
+Verdicts: a SYN-ACK is ``open``, a RST ``closed``; a UDP reply ``open``, an ICMP port
+unreachable ``closed``; an echo reply ``open``; nothing at all is ``filtered``; a probe that
+could not be sent is ``not-run``. A filtered verdict is the absence of an answer, so the prober
+sends the whole batch and waits once. Within each batch it sends the probes the oracle expects
+to go unanswered first and the answered ones last: once the last expected answer is back (a
+barrier on the same path), the earlier probes have had their chance, and a short grace period
+ends the wait. A cell whose verdict disagrees with the oracle is probed once more by the caller.
+"""
+
+from __future__ import annotations
+
+import errno
+import itertools
+import os
+import resource
+import selectors
+import socket
+import struct
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from scapy.layers.inet import ICMP, IP, TCP, UDP
+from scapy.utils import checksum
+
+from harness.adapters import netns
+from harness.core.matrix import Observation
+from harness.core.model import Protocol, State
+from harness.core.planner import Cell
+from harness.core.probing import ProbeJob, SourceBatch
+
+SPORT_BASE = 20000
+SPORT_SPAN = 40000
+RCVBUF = 8 * 1024 * 1024
+SO_RCVBUFFORCE = 33
+ICMP_ECHO_REPLY = 0
+ICMP_UNREACH = 3
+ICMP_PORT_UNREACH = 3
+
+
+@dataclass
+class _Sockets:
+    send: socket.socket
+    receive: dict[int, socket.socket]
+
+    def close(self) -> None:
+        self.send.close()
+        for sock in self.receive.values():
+            sock.close()
+
+
+@dataclass
+class _Batch:
+    spec: SourceBatch
+    ident: int
+    sockets: _Sockets | None = None
+    error: str = ""
+    packets: list[tuple[bytes, str, ProbeJob]] = field(default_factory=list)
+    tcp: dict[tuple[str, int, int], ProbeJob] = field(default_factory=dict)
+    udp: dict[tuple[str, int, int], ProbeJob] = field(default_factory=dict)
+    echo: dict[tuple[str, int], ProbeJob] = field(default_factory=dict)
+
+
+def _open_sockets() -> _Sockets:
+    send = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+    send.setblocking(False)
+    receive = {}
+    for proto in (socket.IPPROTO_TCP, socket.IPPROTO_UDP, socket.IPPROTO_ICMP):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, proto)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, RCVBUF)
+        except OSError:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)
+        sock.setblocking(False)
+        receive[proto] = sock
+    return _Sockets(send, receive)
+
+
+class ScapyProber:
+    """Probe many sources at once; see the module docstring for the method."""
+
+    name = "scapy"
+
+    def __init__(self, timeout: float = 2.0, grace: float = 0.3) -> None:
+        self.timeout = timeout
+        self.grace = grace
+
+    def run(
+        self,
+        batches: list[SourceBatch],
+        round_number: int = 0,
+        on_verdict: Callable[[int], None] | None = None,
+    ) -> dict[Cell, Observation]:
+        _raise_fd_limit(4 * len(batches) + 64)
+        results: dict[Cell, Observation] = {}
+        states: list[_Batch] = []
+        for index, spec in enumerate(batches):
+            batch = _Batch(spec, ident=(0x5300 + index * 7 + round_number) & 0xFFFF)
+            try:
+                batch.sockets = netns.call_in(spec.netns, _open_sockets)
+            except OSError as err:
+                batch.error = f"cannot open probe sockets in {spec.source}: {err.strerror or err}"
+            states.append(batch)
+
+        # Scapy crafts one template per source and protocol; each probe is that template with
+        # its addresses, ports and ids patched in and its checksum recomputed (crafting every
+        # probe with scapy would cost half a millisecond each).
+        for batch in states:
+            if batch.sockets is None:
+                for job in batch.spec.jobs:
+                    results[job.cell] = Observation(State.NOT_RUN, batch.error)
+                continue
+            source = batch.spec.address
+            templates = {
+                Protocol.TCP: bytes(
+                    IP(src=source, dst="0.0.0.0", ttl=64)
+                    / TCP(sport=0, dport=0, flags="S", seq=0, window=64240)
+                ),
+                Protocol.UDP: bytes(
+                    IP(src=source, dst="0.0.0.0", ttl=64)
+                    / UDP(sport=0, dport=0)
+                    / b"sg-harness probe"
+                ),
+                Protocol.ICMP: bytes(
+                    IP(src=source, dst="0.0.0.0", ttl=64)
+                    / ICMP(type=8, code=0, id=0, seq=0)
+                    / b"sg-harness"
+                ),
+            }
+            # Source ports cycle; a (target, port, source port) key stays unique in a batch.
+            sports = itertools.cycle(
+                [
+                    port
+                    for offset in range(SPORT_SPAN)
+                    if (port := SPORT_BASE + (offset + round_number * 7919) % SPORT_SPAN)
+                    not in batch.spec.avoid_ports
+                ]
+            )
+            ordered = sorted(batch.spec.jobs, key=lambda job: job.expect_answer)
+            for seq, job in enumerate(ordered):
+                probe = job.cell.probe
+                target = socket.inet_aton(job.target_address)
+                if probe.protocol is Protocol.ICMP:
+                    packet = _patch_echo(templates[Protocol.ICMP], target, batch.ident, seq)
+                    batch.echo[(job.target_address, seq)] = job
+                else:
+                    assert probe.port is not None
+                    sport = next(sports)
+                    template = templates[probe.protocol]
+                    packet = _patch_ports(template, target, sport, probe.port)
+                    table = batch.tcp if probe.protocol is Protocol.TCP else batch.udp
+                    table[(job.target_address, probe.port, sport)] = job
+                batch.packets.append((packet, job.target_address, job))
+
+        selector = selectors.DefaultSelector()
+        for batch in states:
+            if batch.sockets is not None:
+                for sock in batch.sockets.receive.values():
+                    selector.register(sock, selectors.EVENT_READ, batch)
+        try:
+            self._exchange(states, selector, results, on_verdict)
+        finally:
+            selector.close()
+            for batch in states:
+                if batch.sockets is not None:
+                    batch.sockets.close()
+        for batch in states:
+            for _, _, job in batch.packets:
+                if job.cell not in results:
+                    results[job.cell] = Observation(State.FILTERED, "no reply")
+                    if on_verdict is not None:
+                        on_verdict(1)
+        return results
+
+    def _exchange(
+        self,
+        states: list[_Batch],
+        selector: selectors.BaseSelector,
+        results: dict[Cell, Observation],
+        on_verdict: Callable[[int], None] | None,
+    ) -> None:
+        outstanding = {
+            job.cell for batch in states for _, _, job in batch.packets if job.expect_answer
+        }
+
+        def record(job: ProbeJob, observation: Observation) -> None:
+            if job.cell in results:
+                return
+            results[job.cell] = observation
+            outstanding.discard(job.cell)
+            if on_verdict is not None:
+                on_verdict(1)
+
+        def drain(timeout: float) -> None:
+            for key, _ in selector.select(timeout):
+                sock = key.fileobj
+                assert isinstance(sock, socket.socket)
+                batch = key.data
+                while True:
+                    try:
+                        data = sock.recv(65535)
+                    except BlockingIOError:
+                        break
+                    except OSError:
+                        break
+                    match = _classify(batch, data)
+                    if match is not None:
+                        record(*match)
+
+        # Round-robin across sources so every source's batch is in flight at once.
+        queues = [(batch, iter(batch.packets)) for batch in states if batch.sockets is not None]
+        sent = 0
+        while queues:
+            still = []
+            for batch, packets in queues:
+                item = next(packets, None)
+                if item is None:
+                    continue
+                still.append((batch, packets))
+                data, target, job = item
+                assert batch.sockets is not None
+                error = _send(batch.sockets.send, data, target)
+                if error:
+                    record(job, Observation(State.NOT_RUN, f"send failed: {error}"))
+                sent += 1
+                if sent % 64 == 0:
+                    drain(0)
+            queues = still
+        last_send = time.monotonic()
+        deadline = last_send + self.timeout
+        barrier_done = False
+        while True:
+            now = time.monotonic()
+            if not outstanding and not barrier_done:
+                barrier_done = True
+                deadline = min(deadline, max(now, last_send) + self.grace)
+            if now >= deadline:
+                break
+            drain(min(0.05, deadline - now))
+
+
+def _raise_fd_limit(needed: int) -> None:
+    """Four sockets per source: lift the soft limit on open files towards the hard one."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, target), hard))
+
+
+def _patch_ports(template: bytes, target: bytes, sport: int, dport: int) -> bytes:
+    """A TCP SYN or UDP template with its destination, ports (and TCP sequence) filled in."""
+    packet = bytearray(template)
+    ihl = (packet[0] & 0x0F) * 4
+    packet[16:20] = target
+    struct.pack_into("!HH", packet, ihl, sport, dport)
+    proto = packet[9]
+    if proto == socket.IPPROTO_TCP:
+        struct.pack_into("!I", packet, ihl + 4, (sport * 7919 + dport) & 0xFFFFFFFF)
+        offset = ihl + 16
+    else:
+        offset = ihl + 6
+    packet[offset : offset + 2] = b"\0\0"
+    segment = bytes(packet[ihl:])
+    pseudo = bytes(packet[12:20]) + struct.pack("!BBH", 0, proto, len(segment))
+    value = checksum(pseudo + segment)
+    if proto == socket.IPPROTO_UDP and value == 0:
+        value = 0xFFFF
+    struct.pack_into("!H", packet, offset, value)
+    return bytes(packet)
+
+
+def _patch_echo(template: bytes, target: bytes, ident: int, seq: int) -> bytes:
+    packet = bytearray(template)
+    ihl = (packet[0] & 0x0F) * 4
+    packet[16:20] = target
+    struct.pack_into("!HHH", packet, ihl + 2, 0, ident, seq)
+    struct.pack_into("!H", packet, ihl + 2, checksum(bytes(packet[ihl:])))
+    return bytes(packet)
+
+
+def _send(sock: socket.socket, data: bytes, target: str) -> str:
+    for _ in range(200):
+        try:
+            sock.sendto(data, (target, 0))
+            return ""
+        except BlockingIOError:
+            time.sleep(0.001)
+        except OSError as err:
+            if err.errno == errno.ENOBUFS:
+                time.sleep(0.001)
+                continue
+            return os.strerror(err.errno or 0) or str(err)
+    return "send buffer stayed full"
+
+
+def _classify(batch: _Batch, data: bytes) -> tuple[ProbeJob, Observation] | None:
+    """Match a received packet to one of this batch's probes."""
+    if len(data) < 20:
+        return None
+    ihl = (data[0] & 0x0F) * 4
+    proto = data[9]
+    src = socket.inet_ntoa(data[12:16])
+    body = data[ihl:]
+    if proto == socket.IPPROTO_TCP and len(body) >= 14:
+        sport, dport = struct.unpack("!HH", body[:4])
+        flags = body[13]
+        job = batch.tcp.get((src, sport, dport))
+        if job is None:
+            return None
+        if flags & 0x12 == 0x12:
+            return job, Observation(State.OPEN, "syn-ack")
+        if flags & 0x04:
+            return job, Observation(State.CLOSED, "rst")
+        return None
+    if proto == socket.IPPROTO_UDP and len(body) >= 8:
+        sport, dport = struct.unpack("!HH", body[:4])
+        job = batch.udp.get((src, sport, dport))
+        return (job, Observation(State.OPEN, "udp reply")) if job is not None else None
+    if proto == socket.IPPROTO_ICMP and len(body) >= 8:
+        icmp_type, icmp_code = body[0], body[1]
+        if icmp_type == ICMP_ECHO_REPLY:
+            ident, seq = struct.unpack("!HH", body[4:8])
+            if ident != batch.ident:
+                return None
+            job = batch.echo.get((src, seq))
+            return (job, Observation(State.OPEN, "echo reply")) if job is not None else None
+        if icmp_type == ICMP_UNREACH and len(body) >= 8 + 20 + 4:
+            inner = body[8:]
+            inner_ihl = (inner[0] & 0x0F) * 4
+            inner_proto = inner[9]
+            inner_dst = socket.inet_ntoa(inner[16:20])
+            if len(inner) < inner_ihl + 4:
+                return None
+            sport, dport = struct.unpack("!HH", inner[inner_ihl : inner_ihl + 4])
+            table = batch.udp if inner_proto == socket.IPPROTO_UDP else batch.tcp
+            job = table.get((inner_dst, dport, sport))
+            if job is None:
+                return None
+            if icmp_code == ICMP_PORT_UNREACH:
+                return job, Observation(State.CLOSED, "icmp port unreachable")
+            return job, Observation(State.FILTERED, f"icmp unreachable code {icmp_code}")
+    return None

@@ -1,0 +1,639 @@
+"""The EC2-Classic control plane of a persistent lab, as pure functions over a :class:`Cloud`.
+
+A ``Cloud`` is everything a lab's control plane holds: the accounts, their groups and rules,
+the instances launched into them (with their reservations) and the outside hosts. Each API
+action (``create_group``, ``authorize``, ``run_instances``, ...) takes a cloud and returns a new
+one, or raises :class:`~harness.errors.Ec2Error` with EC2's code and wording, leaving nothing
+half-changed. :mod:`harness.adapters.sqlite_store` persists clouds in SQLite;
+:mod:`harness.lab.persistent` makes the data plane follow them. Nothing here touches Docker,
+a socket or a file.
+
+Choices where EC2's behaviour is not documented (see the README's semantics section):
+
+* group ids are stable per (account, name) (``sg-`` + 8 hex of a hash): a group deleted and
+  created again gets its old id back;
+* a group's rules that name the group itself do not keep it "in use";
+* an instance launched without a group goes into its account's ``default`` group, which every
+  account gets on its first request;
+* terminated instances stay visible (state ``terminated``) but no longer hold their groups or
+  their address.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from functools import cached_property
+from ipaddress import IPv4Address, IPv4Network
+
+from harness.core import ec2_rules
+from harness.core.model import (
+    DEFAULT_ACCOUNT,
+    DEFAULT_SUBNET,
+    Group,
+    GroupKey,
+    Host,
+    Instance,
+    Listen,
+    Protocol,
+    Rule,
+    Topology,
+)
+from harness.errors import Ec2Error, InvalidInput
+
+FIRST_OFFSET = 11
+MAX_INSTANCES = 250
+GROUP_ID_RE = re.compile(r"^sg-[0-9a-f]{8,17}$")
+INSTANCE_ID_RE = re.compile(r"^i-[0-9a-f]{8,17}$")
+AMI_RE = re.compile(r"^ami-[0-9a-f]{8,17}$")
+HOST_NAME_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9_.-]{0,39}$")
+
+RUNNING = "running"
+PENDING = "pending"
+TERMINATED = "terminated"
+SHUTTING_DOWN = "shutting-down"
+STATE_CODES = {PENDING: 0, RUNNING: 16, SHUTTING_DOWN: 32, TERMINATED: 48}
+DEFAULT_TYPE = "m1.small"
+
+
+@dataclass(frozen=True)
+class Ami:
+    """What an AMI id stands for in the lab: the ports its instances serve."""
+
+    image_id: str
+    role: str
+    listen: tuple[Listen, ...]
+    kernel: str = "aki-94c527fd"
+    ramdisk: str = "ari-96c527ff"
+
+
+def _tcp(*ports: int) -> tuple[Listen, ...]:
+    return tuple(Listen(Protocol.TCP, port) for port in ports)
+
+
+# The seed's AMIs: Mary's web, app and database servers, and Albert's favourite public AMI.
+AMIS = {
+    "ami-fba54092": Ami("ami-fba54092", "web server", _tcp(22, 80)),
+    "ami-e3a5408a": Ami("ami-e3a5408a", "app server", _tcp(22, 8080)),
+    "ami-f1a54098": Ami("ami-f1a54098", "database server", _tcp(22, 3306)),
+}
+DEFAULT_LISTEN = _tcp(22, 80)
+
+
+def ami(image_id: str) -> Ami:
+    """The AMI's role and ports; an unknown (well-formed) AMI serves tcp 22 and 80."""
+    if not AMI_RE.match(image_id):
+        raise Ec2Error("InvalidAMIID.Malformed", f'Invalid id: "{image_id}" (expecting "ami-...")')
+    return AMIS.get(image_id, Ami(image_id, "default instance", DEFAULT_LISTEN))
+
+
+@dataclass(frozen=True)
+class InstanceRecord:
+    instance_id: str
+    reservation_id: str
+    owner: str
+    image_id: str
+    groups: tuple[GroupKey, ...]
+    address: IPv4Address
+    launch_index: int
+    launch_time: str
+    state: str = RUNNING
+    instance_type: str = DEFAULT_TYPE
+
+    @property
+    def active(self) -> bool:
+        return self.state != TERMINATED
+
+    @property
+    def listen(self) -> tuple[Listen, ...]:
+        return ami(self.image_id).listen
+
+    @property
+    def private_dns(self) -> str:
+        return "ip-" + str(self.address).replace(".", "-") + ".ec2.internal"
+
+
+@dataclass(frozen=True)
+class Cloud:
+    """A lab's whole control-plane state (immutable; actions return new clouds)."""
+
+    groups: tuple[Group, ...] = ()
+    instances: tuple[InstanceRecord, ...] = ()
+    hosts: tuple[Host, ...] = ()
+    subnet: IPv4Network = DEFAULT_SUBNET
+
+    @cached_property
+    def by_key(self) -> dict[GroupKey, Group]:
+        return {group.key: group for group in self.groups}
+
+    @cached_property
+    def accounts(self) -> tuple[str, ...]:
+        return tuple(sorted({group.key.account for group in self.groups}))
+
+    def groups_of(self, account: str) -> list[Group]:
+        return [group for group in self.groups if group.key.account == account]
+
+    def active_instances(self) -> list[InstanceRecord]:
+        return [record for record in self.instances if record.active]
+
+    def with_group(self, group: Group) -> Cloud:
+        if group.key in self.by_key:
+            groups = tuple(group if g.key == group.key else g for g in self.groups)
+        else:
+            groups = (*self.groups, group)
+        return replace(self, groups=groups)
+
+
+def with_account(cloud: Cloud, account: str) -> Cloud:
+    """The cloud with ``account`` known: its ``default`` group exists from its first request."""
+    ec2_rules.check_account(account)
+    if GroupKey(account, ec2_rules.DEFAULT_GROUP) in cloud.by_key:
+        return cloud
+    return cloud.with_group(ec2_rules.default_group(account))
+
+
+# -- groups ------------------------------------------------------------------------------------
+
+
+def check_group_id(group_id: str) -> str:
+    if not GROUP_ID_RE.match(group_id):
+        raise Ec2Error("InvalidGroupId.Malformed", f'Invalid id: "{group_id}" (expecting "sg-...")')
+    return group_id
+
+
+def find_group(cloud: Cloud, account: str, ref: str) -> Group:
+    """A group of ``account`` by name or by ``sg-`` id; other accounts' groups are not seen."""
+    if not ref:
+        raise Ec2Error("MissingParameter", "The request must contain the parameter GroupName")
+    if ref.startswith("sg-"):
+        check_group_id(ref)
+        for group in cloud.groups_of(account):
+            if group.group_id == ref:
+                return group
+        raise ec2_rules.group_not_found(ref)
+    found = cloud.by_key.get(GroupKey(account, ref))
+    if found is None:
+        raise ec2_rules.group_not_found(ref)
+    return found
+
+
+def source_group(cloud: Cloud, account: str, owner: str | None, ref: str) -> GroupKey:
+    """A rule's source group: ``ref`` (name or id) owned by ``owner`` (default: ``account``).
+
+    Another account's group may be named as a source, as in EC2-Classic."""
+    owner = owner or account
+    ec2_rules.check_account(owner)
+    if ref.startswith("sg-"):
+        check_group_id(ref)
+        for group in cloud.groups:
+            if group.group_id == ref and owner in (group.key.account, account):
+                return group.key
+        raise ec2_rules.group_not_found(ref)
+    key = GroupKey(owner, ref)
+    if key not in cloud.by_key and ref != ec2_rules.DEFAULT_GROUP:
+        raise ec2_rules.group_not_found(ref if owner == account else f"{owner}/{ref}")
+    return key
+
+
+def create_group(cloud: Cloud, account: str, name: str, description: str) -> tuple[Cloud, Group]:
+    cloud = with_account(cloud, account)
+    group = ec2_rules.new_group(GroupKey(account, name), description)
+    if group.key in cloud.by_key:
+        raise Ec2Error("InvalidGroup.Duplicate", f"The security group '{name}' already exists")
+    ec2_rules.check_group_count(len(cloud.groups_of(account)) + 1, account)
+    return cloud.with_group(group), group
+
+
+def users_of(cloud: Cloud, key: GroupKey) -> tuple[list[InstanceRecord], list[Group]]:
+    """The active instances in a group and the other groups whose rules name it."""
+    instances = [r for r in cloud.active_instances() if key in r.groups]
+    groups = [
+        g for g in cloud.groups if g.key != key and any(rule.group == key for rule in g.rules)
+    ]
+    return instances, groups
+
+
+def delete_group(cloud: Cloud, account: str, ref: str) -> tuple[Cloud, Group]:
+    cloud = with_account(cloud, account)
+    group = find_group(cloud, account, ref)
+    if group.name == ec2_rules.DEFAULT_GROUP:
+        raise Ec2Error("InvalidGroup.Reserved", "The security group 'default' is reserved")
+    instances, groups = users_of(cloud, group.key)
+    if instances:
+        raise Ec2Error(
+            "InvalidGroup.InUse",
+            f"There are active instances using security group '{group.name}'",
+        )
+    if groups:
+        users = ", ".join(g.group_id for g in groups)
+        raise Ec2Error("InvalidGroup.InUse", f"Group {group.group_id} is used by groups: {users}")
+    remaining = tuple(g for g in cloud.groups if g.key != group.key)
+    return replace(cloud, groups=remaining), group
+
+
+def _rule_target(
+    cloud: Cloud, account: str, ref: str, rules: Sequence[Rule]
+) -> tuple[Cloud, Group]:
+    """The group an authorize or a revoke acts on; a request must carry some rule."""
+    cloud = with_account(cloud, account)
+    group = find_group(cloud, account, ref)
+    if not rules:
+        raise ec2_rules.missing_source()
+    return cloud, group
+
+
+def authorize(
+    cloud: Cloud, account: str, ref: str, rules: Sequence[Rule]
+) -> tuple[Cloud, Group, list[Rule]]:
+    cloud, group = _rule_target(cloud, account, ref, rules)
+    for rule in rules:
+        if rule.group is not None and rule.group not in cloud.by_key:
+            cloud = with_account(cloud, rule.group.account)
+            if rule.group not in cloud.by_key:
+                raise ec2_rules.group_not_found(rule.group.label(account))
+    changed = ec2_rules.authorize(group, rules)
+    return cloud.with_group(changed), changed, list(rules)
+
+
+def revoke(
+    cloud: Cloud, account: str, ref: str, rules: Sequence[Rule]
+) -> tuple[Cloud, Group, list[Rule]]:
+    """Revoke rules; those that do not exist are ignored (EC2-Classic answers ``true``)."""
+    cloud, group = _rule_target(cloud, account, ref, rules)
+    removed = [rule for rule in rules if rule in group.rules]
+    changed = ec2_rules.revoke(group, rules)
+    return cloud.with_group(changed), changed, removed
+
+
+# -- describe filters ---------------------------------------------------------------------------
+
+GROUP_FILTERS = (
+    "description",
+    "group-id",
+    "group-name",
+    "ip-permission.cidr",
+    "ip-permission.from-port",
+    "ip-permission.group-id",
+    "ip-permission.group-name",
+    "ip-permission.protocol",
+    "ip-permission.to-port",
+    "ip-permission.user-id",
+    "owner-id",
+)
+
+
+def wildcard(pattern: str) -> re.Pattern[str]:
+    """EC2 filter values: literal text where ``*`` is any run and ``?`` one character."""
+    parts = ["." if char == "?" else ".*" if char == "*" else re.escape(char) for char in pattern]
+    return re.compile("".join(parts), re.DOTALL)
+
+
+def _group_values(group: Group, name: str) -> list[str]:
+    rules = group.rules
+    if name == "description":
+        return [group.description]
+    if name == "group-id":
+        return [group.group_id]
+    if name == "group-name":
+        return [group.name]
+    if name == "owner-id":
+        return [group.key.account]
+    if name == "ip-permission.cidr":
+        return [str(r.cidr) for r in rules if r.cidr is not None]
+    if name == "ip-permission.from-port":
+        return [str(r.from_port) for r in rules]
+    if name == "ip-permission.to-port":
+        return [str(r.to_port) for r in rules]
+    if name == "ip-permission.protocol":
+        return [str(r.protocol) for r in rules]
+    sources = [r.group for r in rules if r.group is not None]
+    if name == "ip-permission.group-name":
+        return [key.name for key in sources]
+    if name == "ip-permission.group-id":
+        return [key.group_id for key in sources]
+    return [key.account for key in sources]  # ip-permission.user-id
+
+
+def matches(values: Iterable[str], patterns: Sequence[str]) -> bool:
+    compiled = [wildcard(pattern) for pattern in patterns]
+    return any(p.fullmatch(value) for value in values for p in compiled)
+
+
+def check_filters(filters: dict[str, list[str]], known: Sequence[str]) -> None:
+    for name, values in filters.items():
+        if name not in known:
+            raise Ec2Error("InvalidParameterValue", f"The filter '{name}' is invalid")
+        if not values:
+            raise Ec2Error("InvalidParameterValue", f"The filter '{name}' has no values")
+
+
+def describe_groups(
+    cloud: Cloud,
+    account: str,
+    refs: Sequence[str] = (),
+    filters: dict[str, list[str]] | None = None,
+) -> tuple[Cloud, list[Group]]:
+    """Groups by name or id (all of the account's when none), narrowed by filters (AND of
+    filters, OR of one filter's values, ``*``/``?`` wildcards)."""
+    cloud = with_account(cloud, account)
+    filters = filters or {}
+    check_filters(filters, GROUP_FILTERS)
+    if refs:
+        chosen: list[Group] = []
+        for ref in refs:
+            group = find_group(cloud, account, ref)
+            if group not in chosen:
+                chosen.append(group)
+    else:
+        chosen = cloud.groups_of(account)
+    result = [
+        group
+        for group in chosen
+        if all(matches(_group_values(group, n), v) for n, v in filters.items())
+    ]
+    return cloud, result
+
+
+def permissions(group: Group) -> list[tuple[Protocol, int, int, list[Rule]]]:
+    """A group's rules as EC2 lists them: one item per (protocol, from, to), in rule order."""
+    items: dict[tuple[Protocol, int, int], list[Rule]] = {}
+    for rule in group.rules:
+        items.setdefault((rule.protocol, rule.from_port, rule.to_port), []).append(rule)
+    return [(*key, rules) for key, rules in items.items()]
+
+
+# -- instances ----------------------------------------------------------------------------------
+
+INSTANCE_FILTERS = (
+    "group-id",
+    "group-name",
+    "image-id",
+    "instance-id",
+    "instance-state-name",
+    "instance.group-id",
+    "instance.group-name",
+    "private-ip-address",
+    "reservation-id",
+)
+
+
+def _allocate(cloud: Cloud, count: int) -> list[IPv4Address]:
+    taken = {r.address for r in cloud.active_instances()} | {h.address for h in cloud.hosts}
+    found: list[IPv4Address] = []
+    for offset in range(FIRST_OFFSET, cloud.subnet.num_addresses - 1):
+        address = cloud.subnet.network_address + offset
+        if address not in taken:
+            found.append(address)
+            if len(found) == count:
+                return found
+    raise Ec2Error(
+        "InsufficientInstanceCapacity",
+        f"The lab's subnet {cloud.subnet} has no free address for {count} more instance(s)",
+    )
+
+
+def run_instances(
+    cloud: Cloud,
+    account: str,
+    image_id: str,
+    count: int,
+    group_refs: Sequence[str],
+    *,
+    now: str,
+    new_id: Callable[[str], str],
+    instance_type: str = DEFAULT_TYPE,
+) -> tuple[Cloud, list[InstanceRecord]]:
+    """Launch ``count`` instances of an AMI into groups (``default`` when none are given).
+
+    ``new_id(prefix)`` makes ids (``i-``, ``r-``); ``now`` is the launch time."""
+    cloud = with_account(cloud, account)
+    ami(image_id)
+    if count < 1:
+        raise Ec2Error(
+            "InvalidParameterValue", f"Value ({count}) for parameter MinCount is invalid"
+        )
+    running = len(cloud.active_instances())
+    if running + count > MAX_INSTANCES:
+        raise Ec2Error(
+            "InstanceLimitExceeded",
+            f"Your quota allows for {MAX_INSTANCES - running} more running instance(s) in this "
+            f"lab. You requested at least {count}",
+        )
+    keys: list[GroupKey] = []
+    for ref in group_refs or [ec2_rules.DEFAULT_GROUP]:
+        key = find_group(cloud, account, ref).key
+        if key not in keys:
+            keys.append(key)
+    reservation = new_id("r-")
+    taken = {r.instance_id for r in cloud.instances}
+    records = []
+    for index, address in enumerate(_allocate(cloud, count)):
+        instance_id = new_id("i-")
+        while instance_id in taken:
+            instance_id = new_id("i-")
+        taken.add(instance_id)
+        records.append(
+            InstanceRecord(
+                instance_id,
+                reservation,
+                account,
+                image_id,
+                tuple(keys),
+                address,
+                index,
+                now,
+                instance_type=instance_type,
+            )
+        )
+    return replace(cloud, instances=cloud.instances + tuple(records)), records
+
+
+def check_instance_id(instance_id: str) -> str:
+    if not INSTANCE_ID_RE.match(instance_id):
+        raise Ec2Error(
+            "InvalidInstanceID.Malformed", f'Invalid id: "{instance_id}" (expecting "i-...")'
+        )
+    return instance_id
+
+
+def find_instances(cloud: Cloud, account: str, ids: Sequence[str]) -> list[InstanceRecord]:
+    mine = {r.instance_id: r for r in cloud.instances if r.owner == account}
+    missing = [check_instance_id(i) for i in ids if i not in mine]
+    if missing:
+        quoted = ", ".join(missing)
+        noun = "ID" if len(missing) == 1 else "IDs"
+        verb = "does" if len(missing) == 1 else "do"
+        raise Ec2Error(
+            "InvalidInstanceID.NotFound", f"The instance {noun} '{quoted}' {verb} not exist"
+        )
+    return [mine[i] for i in dict.fromkeys(ids)]
+
+
+def terminating(before: str) -> str:
+    """The state a termination reports: EC2 answers ``shutting-down`` (``terminated`` for an
+    instance that already was)."""
+    return TERMINATED if before == TERMINATED else SHUTTING_DOWN
+
+
+def terminate_instances(
+    cloud: Cloud, account: str, ids: Sequence[str]
+) -> tuple[Cloud, list[tuple[InstanceRecord, str]]]:
+    """Terminate instances; returns each with its previous state."""
+    if not ids:
+        raise Ec2Error("MissingParameter", "The request must contain the parameter InstanceId")
+    cloud = with_account(cloud, account)
+    chosen = find_instances(cloud, account, ids)
+    gone = {r.instance_id for r in chosen}
+    instances = tuple(
+        replace(r, state=TERMINATED) if r.instance_id in gone else r for r in cloud.instances
+    )
+    return replace(cloud, instances=instances), [(r, r.state) for r in chosen]
+
+
+def _instance_values(cloud: Cloud, record: InstanceRecord, name: str) -> list[str]:
+    if name in ("group-id", "instance.group-id"):
+        return [key.group_id for key in record.groups]
+    if name in ("group-name", "instance.group-name"):
+        return [key.name for key in record.groups]
+    return {
+        "image-id": [record.image_id],
+        "instance-id": [record.instance_id],
+        "instance-state-name": [record.state],
+        "private-ip-address": [str(record.address)],
+        "reservation-id": [record.reservation_id],
+    }[name]
+
+
+def describe_instances(
+    cloud: Cloud,
+    account: str,
+    ids: Sequence[str] = (),
+    filters: dict[str, list[str]] | None = None,
+) -> tuple[Cloud, list[InstanceRecord]]:
+    cloud = with_account(cloud, account)
+    filters = filters or {}
+    check_filters(filters, INSTANCE_FILTERS)
+    chosen = (
+        find_instances(cloud, account, ids)
+        if ids
+        else [r for r in cloud.instances if r.owner == account]
+    )
+    result = [
+        r
+        for r in chosen
+        if all(matches(_instance_values(cloud, r, n), v) for n, v in filters.items())
+    ]
+    return cloud, result
+
+
+def reservations(records: Iterable[InstanceRecord]) -> list[list[InstanceRecord]]:
+    """Instances grouped by reservation, in launch order."""
+    by_id: dict[str, list[InstanceRecord]] = {}
+    for record in records:
+        by_id.setdefault(record.reservation_id, []).append(record)
+    return list(by_id.values())
+
+
+# -- outside hosts ------------------------------------------------------------------------------
+
+
+def add_host(cloud: Cloud, name: str, address: str) -> tuple[Cloud, Host]:
+    if not HOST_NAME_RE.match(name) or name.startswith("i-"):
+        raise InvalidInput(
+            f"host name '{name}': use letters, digits, '_', '.', '-' (at most 40, "
+            "starting with a letter, not 'i-')"
+        )
+    try:
+        parsed = IPv4Address(address)
+    except ValueError:
+        raise InvalidInput(f"host {name}: '{address}' is not an IPv4 address") from None
+    if parsed in cloud.subnet:
+        raise InvalidInput(
+            f"host {name}: {address} is inside the instances' subnet {cloud.subnet}; "
+            "outside hosts need an address outside it"
+        )
+    if parsed.is_multicast or parsed.is_unspecified or parsed.is_loopback or parsed.is_reserved:
+        raise InvalidInput(f"host {name}: {address} cannot be a host address")
+    for host in cloud.hosts:
+        if host.name == name:
+            raise InvalidInput(f"host {name} already exists (at {host.address})")
+        if host.address == parsed:
+            raise InvalidInput(f"host {name}: {address} is already the address of {host.name}")
+    host = Host(name, parsed)
+    return replace(cloud, hosts=(*cloud.hosts, host)), host
+
+
+def remove_host(cloud: Cloud, name: str) -> tuple[Cloud, Host]:
+    for host in cloud.hosts:
+        if host.name == name:
+            return replace(cloud, hosts=tuple(h for h in cloud.hosts if h.name != name)), host
+    raise InvalidInput(f"no host named '{name}' in this lab")
+
+
+# -- the lab's topology -------------------------------------------------------------------------
+
+
+def topology(cloud: Cloud, lab: str, home_account: str | None = None) -> Topology:
+    """What the oracle and the compiler need: every group, the active instances, the hosts."""
+    accounts = cloud.accounts
+    home = home_account or (
+        DEFAULT_ACCOUNT if DEFAULT_ACCOUNT in accounts or not accounts else accounts[0]
+    )
+    instances = tuple(
+        Instance(r.instance_id, r.owner, r.groups, r.address, r.listen)
+        for r in cloud.active_instances()
+    )
+    return Topology(
+        name=lab,
+        account=home,
+        groups=cloud.groups,
+        instances=instances,
+        hosts=cloud.hosts,
+        subnet=cloud.subnet,
+        source=f"lab {lab}",
+    )
+
+
+# -- permissions as requests give them ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Permission:
+    """One permission of a request: a protocol (``None``: the legacy all-traffic grant of a
+    group pair), ports or ICMP type/code, and sources (CIDRs, ``(owner, name or id)`` pairs)."""
+
+    protocol: str | None
+    from_port: int | None = None
+    to_port: int | None = None
+    cidrs: tuple[str, ...] = ()
+    groups: tuple[tuple[str | None, str], ...] = ()
+
+
+def permission_rules(cloud: Cloud, account: str, permissions: Sequence[Permission]) -> list[Rule]:
+    """The rules a request's permissions stand for, validated; source groups resolved."""
+    rules: list[Rule] = []
+    for permission in permissions:
+        if not permission.cidrs and not permission.groups:
+            raise ec2_rules.missing_source()
+        cidrs = [ec2_rules.parse_cidr(text) for text in permission.cidrs]
+        keys = [source_group(cloud, account, owner, ref) for owner, ref in permission.groups]
+        if permission.protocol is None:
+            for cidr in cidrs:
+                rules += ec2_rules.all_traffic_rules(cidr=cidr)
+            for key in keys:
+                rules += ec2_rules.all_traffic_rules(group=key)
+            continue
+        protocol = ec2_rules.parse_protocol(permission.protocol)
+        low, high = permission.from_port, permission.to_port
+        if low is None or high is None:
+            if protocol is Protocol.ICMP:
+                raise Ec2Error(
+                    "InvalidPermission.Malformed",
+                    "ICMP type and code are required (-1 for any)",
+                )
+            missing = -1 if low is None else high
+            raise Ec2Error("InvalidPermission.Malformed", f"TCP/UDP port ({missing}) out of range")
+        rules += [ec2_rules.make_rule(protocol, low, high, cidr=c) for c in cidrs]
+        rules += [ec2_rules.make_rule(protocol, low, high, group=k) for k in keys]
+    return rules

@@ -1,0 +1,39 @@
+"""What every prober takes and gives: batches of probe jobs per source, observations per cell."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol as TypingProtocol
+
+from harness.core.matrix import Observation
+from harness.core.planner import Cell
+
+
+@dataclass(frozen=True)
+class ProbeJob:
+    cell: Cell
+    target_address: str
+    expect_answer: bool
+
+
+@dataclass
+class SourceBatch:
+    """All probes of one source: sent from its namespace, answered to its address."""
+
+    source: str
+    netns: str
+    address: str
+    jobs: list[ProbeJob]
+    avoid_ports: frozenset[int] = frozenset()
+
+
+class Prober(TypingProtocol):
+    name: str
+
+    def run(
+        self,
+        batches: list[SourceBatch],
+        round_number: int = 0,
+        on_verdict: Callable[[int], None] | None = None,
+    ) -> dict[Cell, Observation]: ...

@@ -1,0 +1,127 @@
+"""Reconciliation, decided: the steps that bring a lab to its desired state.
+
+Every lab is built and changed the same way (``sgh run``, persistent labs and every change to
+them, the pytest plugin, replays): from the desired topology, what the runtime **observes**
+(each node running, plugged into the fabric with its address and routes, its policy as nft
+lists it) and what was last installed (pid and policy digests), :func:`plan` returns what to
+do; :mod:`harness.lab.lifecycle` does it through the runtime port. Nothing here runs anything.
+
+A node is started again when it is missing, not running, or not plugged into the fabric (an
+interrupted launch leaves containers without their link); without a running switch every node
+is (the fabric lives in the switch). An instance gets its policy when it is new, when its
+compiled policy differs from the one last installed (a rule or a membership change: only the
+group's members and the holders of its address set), or when the policy nft lists is not the
+one installed (changed by hand).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from ipaddress import IPv4Network
+
+from harness.core.model import Instance, Node, Topology
+from harness.core.nftables import compile_lab
+from harness.core.runtime import SWITCH, NodeState
+
+
+def digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What a node last had installed: its pid, the digest of its compiled policy and of the
+    listing nft gave right after (empty for hosts and the switch)."""
+
+    pid: int
+    digest: str = ""
+    listing: str = ""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The steps, in the order they are taken."""
+
+    remove: tuple[str, ...] = ()  # nodes whose containers go (dead, unplugged, not wanted)
+    start_switch: bool = False
+    start: tuple[Node, ...] = ()  # nodes started, then plugged into the switch
+    install: Mapping[str, str] = field(default_factory=dict)  # instance -> nft transaction
+    route: tuple[str, ...] = ()  # kept nodes that lack a route to a lab subnet
+    wait: tuple[Instance, ...] = ()  # new instances, until they listen
+    keep: Mapping[str, int] = field(default_factory=dict)  # running nodes kept, with pids
+    subnets: tuple[IPv4Network, ...] = ()
+    digests: Mapping[str, str] = field(default_factory=dict)  # every instance's policy digest
+    problems: tuple[str, ...] = ()  # what was found wrong, in words
+
+    @property
+    def empty(self) -> bool:
+        return not (self.remove or self.start_switch or self.start or self.install or self.route)
+
+
+def plan(
+    desired: Topology,
+    observed: Mapping[str, NodeState],
+    applied: Mapping[str, Applied],
+) -> Plan:
+    subnets = tuple(desired.subnets())
+    wanted: dict[str, Node] = {node.name: node for node in desired.nodes}
+    problems: list[str] = []
+    remove: list[str] = []
+    keep: dict[str, int] = {}
+    switch = observed.get(SWITCH)
+    if switch is None or not switch.running:
+        if observed:
+            problems.append("the lab's switch is not running: every node is plugged again")
+        remove = sorted(observed)
+    else:
+        keep[SWITCH] = switch.pid
+        for name, state in sorted(observed.items()):
+            if name == SWITCH:
+                continue
+            node = wanted.get(name)
+            if node is None:
+                remove.append(name)
+                problems.append(f"{name}: a container the lab's state does not have")
+            elif not state.running:
+                remove.append(name)
+                problems.append(f"{name}: its container is not running")
+            elif node.address not in state.addresses:
+                remove.append(name)
+                problems.append(f"{name}: not plugged into the lab's fabric")
+            else:
+                keep[name] = state.pid
+        for name in sorted(set(wanted) - set(observed)):
+            problems.append(f"{name}: its container is missing")
+    start = tuple(node for name, node in wanted.items() if name not in keep)
+    route = tuple(
+        name for name in wanted if name in keep and not set(subnets) <= observed[name].routes
+    )
+    policies = compile_lab(desired)
+    digests = {name: digest(text) for name, text in policies.items()}
+    install: dict[str, str] = {}
+    for name, text in policies.items():
+        if name not in keep:
+            install[name] = text
+            continue
+        last = applied.get(name)
+        seen = observed[name].policy
+        if last is None or last.pid != keep[name] or last.digest != digests[name]:
+            install[name] = text
+        elif seen is not None and seen != last.listing:
+            install[name] = text
+            problems.append(f"{name}: its nftables policy is not the one installed")
+    wait = tuple(node for node in start if isinstance(node, Instance) and node.listen)
+    return Plan(
+        remove=tuple(remove),
+        start_switch=SWITCH not in keep,
+        start=start,
+        install=install,
+        route=route,
+        wait=wait,
+        keep=keep,
+        subnets=subnets,
+        digests=digests,
+        problems=tuple(problems),
+    )

@@ -1,0 +1,433 @@
+"""The seed's ``ec2-*`` commands, with the options and output of the legacy ec2-api-tools.
+
+They act on the current lab of the home (``sgh lab up``; ``--lab``/``SGH_LAB`` and
+``--home``/``SGH_HOME`` choose others) as the account in ``SGH_ACCOUNT`` (default
+111122223333), as the legacy tools took their credentials from the environment. When a command
+returns, the lab's containers and firewalls already reflect it.
+
+Exit status: 0 done; 1 EC2 refused the request (``Client.<Code>: <message>`` on stderr);
+2 the command could not run (bad usage, no lab, no Docker); 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import NoReturn, TypeVar
+
+from harness.adapters.sqlite_store import Home
+from harness.core import control_plane
+from harness.core.control_plane import Cloud, InstanceRecord, Permission
+from harness.core.model import DEFAULT_ACCOUNT, Group, Rule
+from harness.errors import Ec2Error, HarnessError, InvalidInput
+from harness.faces import exit_codes
+from harness.faces.progress import Progress
+from harness.formats import ec2_tools_text
+from harness.lab.persistent import PersistentLab, new_id, now
+
+T = TypeVar("T")
+
+_NOTES: ContextVar[list[str]] = ContextVar("ec2_tools_notes")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a legacy command gives: its exit status and the lines it prints."""
+
+    code: int
+    out: list[str] = field(default_factory=list)
+    err: list[str] = field(default_factory=list)
+
+
+class _Usage(Exception):
+    """A command line argparse rejects (exit 2, like the legacy tools' usage errors)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise _Usage(f"{self.prog}: {message} (see '{self.prog} --help')")
+
+
+def _parser(prog: str, description: str) -> argparse.ArgumentParser:
+    parser = _Parser(prog=prog, description=description)
+    parser.add_argument("--lab", help="the lab to act on (default: $SGH_LAB, else the current)")
+    parser.add_argument("--home", help="the labs' home directory (default: $SGH_HOME or ~/.sgh)")
+    return parser
+
+
+def _account() -> str:
+    account = os.environ.get("SGH_ACCOUNT", DEFAULT_ACCOUNT)
+    from harness.core import ec2_rules
+
+    ec2_rules.check_account(account)
+    return account
+
+
+def _attach_negative(argv: list[str], options: set[str]) -> list[str]:
+    """Let ``-t -1:-1`` and ``-p -1`` through argparse (values that look like options)."""
+    result: list[str] = []
+    index = 0
+    while index < len(argv):
+        arg = argv[index]
+        if arg in options and index + 1 < len(argv) and argv[index + 1].startswith("-"):
+            joiner = "=" if arg.startswith("--") else ""
+            result.append(f"{arg}{joiner}{argv[index + 1]}")
+            index += 2
+            continue
+        result.append(arg)
+        index += 1
+    return result
+
+
+def _outcome(prog: str, body: Callable[[], list[str]]) -> Outcome:
+    try:
+        lines = body()
+    except Ec2Error as err:
+        return Outcome(exit_codes.REFUSED, [], [f"Client.{err.code}: {err.message}"])
+    except HarnessError as err:
+        return Outcome(err.exit_code, [], [f"{prog}: {err}"])
+    except KeyboardInterrupt:
+        return Outcome(exit_codes.INTERRUPTED, [], [f"{prog}: interrupted"])
+    return Outcome(exit_codes.OK, lines)
+
+
+def _lab(args: argparse.Namespace) -> PersistentLab:
+    home = Home(args.home)
+    lab = PersistentLab(home, home.resolve(args.lab))
+    if not lab.is_up:
+        _NOTES.get().append(
+            f"note: lab '{lab.name}' is down; the change is stored and enforced at "
+            f"'sgh lab up {lab.name}'"
+        )
+    return lab
+
+
+def _act(args: argparse.Namespace, action: Callable[[Cloud], tuple[Cloud, T]]) -> T:
+    lab = _lab(args)
+    progress = Progress(enabled=sys.stderr.isatty())
+    try:
+        return lab.act(action, progress)
+    finally:
+        lab.close()
+
+
+def _read(args: argparse.Namespace, action: Callable[[Cloud], tuple[Cloud, T]]) -> T:
+    home = Home(args.home)
+    lab = PersistentLab(home, home.resolve(args.lab))
+    try:
+        return lab.read(action)
+    finally:
+        lab.close()
+
+
+# -- groups -------------------------------------------------------------------------------------
+
+
+def _create_group(argv: Sequence[str]) -> Outcome:
+    parser = _parser("ec2-create-group", "Create a security group.")
+    parser.add_argument("group", metavar="GROUP")
+    parser.add_argument("-d", "--description", required=True, metavar="DESCRIPTION")
+    args = parser.parse_args(argv)
+
+    def body() -> list[str]:
+        account = _account()
+        group = _act(
+            args, lambda c: control_plane.create_group(c, account, args.group, args.description)
+        )
+        return [ec2_tools_text.group_created(group)]
+
+    return _outcome(parser.prog, body)
+
+
+def _filters(items: list[str] | None) -> dict[str, list[str]]:
+    filters: dict[str, list[str]] = {}
+    for item in items or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise Ec2Error("InvalidParameterValue", f"The filter '{item}' is not NAME=VALUE")
+        filters.setdefault(name, []).append(value)
+    return filters
+
+
+def _describe_group(argv: Sequence[str]) -> Outcome:
+    parser = _parser("ec2-describe-group", "Describe security groups (all of them by default).")
+    parser.add_argument("groups", nargs="*", metavar="GROUP", help="names or sg- ids")
+    parser.add_argument(
+        "-F", "--filter", action="append", metavar="NAME=VALUE", help="e.g. group-name=web*"
+    )
+    args = parser.parse_args(argv)
+
+    def body() -> list[str]:
+        account = _account()
+        filters = _filters(args.filter)
+        groups = _read(
+            args, lambda c: control_plane.describe_groups(c, account, args.groups, filters)
+        )
+        return ec2_tools_text.describe_groups(groups)
+
+    return _outcome(parser.prog, body)
+
+
+def _delete_group(argv: Sequence[str]) -> Outcome:
+    parser = _parser("ec2-delete-group", "Delete a security group.")
+    parser.add_argument("group", metavar="GROUP", help="a name or an sg- id")
+    args = parser.parse_args(argv)
+
+    def body() -> list[str]:
+        account = _account()
+        _act(args, lambda c: control_plane.delete_group(c, account, args.group))
+        return [ec2_tools_text.line("RETURN", "true")]
+
+    return _outcome(parser.prog, body)
+
+
+RULE_OPTIONS = {"-p", "--port-range", "-t", "--icmp-type-code"}
+
+
+def _rule_parser(prog: str, verb: str) -> argparse.ArgumentParser:
+    parser = _parser(prog, f"{verb} a security group's ingress permissions.")
+    parser.add_argument("group", metavar="GROUP", help="a name or an sg- id")
+    parser.add_argument("-P", "--protocol", help="tcp, udp or icmp (default tcp)")
+    parser.add_argument("-p", "--port-range", metavar="N|N-M")
+    parser.add_argument("-t", "--icmp-type-code", metavar="TYPE:CODE", help="-1 for any")
+    parser.add_argument("-u", "--source-group-user", action="append", default=[], metavar="ACCOUNT")
+    parser.add_argument(
+        "-o", "--source-group", action="append", default=[], metavar="GROUP|ACCOUNT/GROUP"
+    )
+    parser.add_argument(
+        "-s", "--source-subnet", "--cidr", action="append", default=[], metavar="CIDR"
+    )
+    return parser
+
+
+def legacy_permission(args: argparse.Namespace) -> Permission:
+    """The permission the legacy options describe, with the tools' defaults: no source means
+    0.0.0.0/0; no ``-P`` means tcp, or icmp with ``-t``, or every protocol with ``-o``."""
+    from harness.core import ec2_rules
+
+    users: list[str] = args.source_group_user
+    sources: list[str] = args.source_group
+    if users and not sources:
+        raise Ec2Error("MissingParameter", "-u names the owner of a source group given with -o")
+    if len(users) > 1 and len(users) != len(sources):
+        raise Ec2Error("InvalidParameterCombination", "there must be exactly one -u per -o")
+    groups: list[tuple[str | None, str]] = []
+    for index, source in enumerate(sources):
+        owner: str | None = users[index] if len(users) > 1 else (users[0] if users else None)
+        name = source
+        if "/" in source:
+            owner, name = source.split("/", 1)
+        groups.append((owner, name))
+    cidrs = list(args.source_subnet) or ([] if groups else ["0.0.0.0/0"])
+    protocol: str | None = args.protocol
+    if args.port_range is not None and args.icmp_type_code is not None:
+        raise Ec2Error("InvalidParameterCombination", "give -p (ports) or -t (ICMP), not both")
+    if protocol is None:
+        if args.icmp_type_code is not None:
+            protocol = "icmp"
+        elif args.port_range is None and groups:
+            protocol = None  # the legacy all-traffic grant of a user/group pair
+        else:
+            protocol = "tcp"
+    low = high = None
+    if protocol is not None:
+        is_icmp = ec2_rules.parse_protocol(protocol).value == "icmp"
+        if is_icmp and args.port_range is not None:
+            raise Ec2Error("InvalidParameterCombination", "ICMP permissions take -t, not -p")
+        if not is_icmp and args.icmp_type_code is not None:
+            raise Ec2Error("InvalidParameterCombination", "-t is for ICMP permissions (-P icmp)")
+        if is_icmp and args.icmp_type_code is not None:
+            low, high = ec2_rules.parse_icmp(args.icmp_type_code)
+        elif args.port_range is not None:
+            low, high = ec2_rules.parse_port_range(args.port_range)
+    return Permission(protocol, low, high, tuple(cidrs), tuple(groups))
+
+
+def _change_rules(argv: Sequence[str], prog: str, revoke: bool) -> Outcome:
+    parser = _rule_parser(prog, "Revoke" if revoke else "Authorize")
+    raw = list(argv)
+    args = parser.parse_args(_attach_negative(raw, RULE_OPTIONS))
+
+    def body() -> list[str]:
+        account = _account()
+        permission = legacy_permission(args)
+        change = control_plane.revoke if revoke else control_plane.authorize
+
+        def action(c: Cloud) -> tuple[Cloud, tuple[Group, list[Rule]]]:
+            rules = control_plane.permission_rules(c, account, [permission])
+            new, group, _ = change(c, account, args.group, rules)
+            return new, (group, rules)
+
+        group, rules = _act(args, action)
+        return ec2_tools_text.rule_change(group, rules)
+
+    return _outcome(prog, body)
+
+
+def _authorize(argv: Sequence[str]) -> Outcome:
+    return _change_rules(argv, "ec2-authorize", revoke=False)
+
+
+def _revoke(argv: Sequence[str]) -> Outcome:
+    return _change_rules(argv, "ec2-revoke", revoke=True)
+
+
+# -- instances ----------------------------------------------------------------------------------
+
+
+def _count(text: str) -> int:
+    low, sep, high = text.partition("-")
+    try:
+        return int(high if sep else low)
+    except ValueError:
+        raise Ec2Error(
+            "InvalidParameterValue", f"Value ({text}) for parameter MaxCount is invalid"
+        ) from None
+
+
+def _run_instances(argv: Sequence[str], prog: str = "ec2-run-instances") -> Outcome:
+    parser = _parser(prog, "Launch instances of an AMI into security groups.")
+    parser.add_argument("image", metavar="AMI")
+    parser.add_argument("-n", "--instance-count", default="1", metavar="N|MIN-MAX")
+    parser.add_argument("-g", "--group", action="append", default=[], metavar="GROUP")
+    parser.add_argument("-t", "--instance-type", default=control_plane.DEFAULT_TYPE, metavar="TYPE")
+    parser.add_argument("-k", "--key", metavar="KEYPAIR", help="accepted and ignored")
+    args = parser.parse_args(argv)
+
+    def body() -> list[str]:
+        account = _account()
+        count = _count(args.instance_count)
+
+        def action(c: Cloud) -> tuple[Cloud, list[InstanceRecord]]:
+            return control_plane.run_instances(
+                c,
+                account,
+                args.image,
+                count,
+                args.group,
+                now=now(),
+                new_id=new_id,
+                instance_type=args.instance_type,
+            )
+
+        records = _act(args, action)
+        return ec2_tools_text.instances(records, state="pending")
+
+    return _outcome(prog, body)
+
+
+def _run(argv: Sequence[str]) -> Outcome:
+    """``ec2-run``, as Mary types it: the same as ``ec2-run-instances``."""
+    return _run_instances(argv, prog="ec2-run")
+
+
+def _describe_instances(argv: Sequence[str]) -> Outcome:
+    parser = _parser("ec2-describe-instances", "Describe instances (all by default).")
+    parser.add_argument("instances", nargs="*", metavar="INSTANCE")
+    parser.add_argument("-F", "--filter", action="append", metavar="NAME=VALUE")
+    args = parser.parse_args(argv)
+
+    def body() -> list[str]:
+        account = _account()
+        filters = _filters(args.filter)
+        records = _read(
+            args, lambda c: control_plane.describe_instances(c, account, args.instances, filters)
+        )
+        return ec2_tools_text.instances(records)
+
+    return _outcome(parser.prog, body)
+
+
+def _terminate_instances(argv: Sequence[str]) -> Outcome:
+    parser = _parser("ec2-terminate-instances", "Terminate instances.")
+    parser.add_argument("instances", nargs="+", metavar="INSTANCE")
+    args = parser.parse_args(argv)
+
+    def body() -> list[str]:
+        account = _account()
+        changes = _act(
+            args, lambda c: control_plane.terminate_instances(c, account, args.instances)
+        )
+        return ec2_tools_text.terminated(changes)
+
+    return _outcome(parser.prog, body)
+
+
+# -- the commands, as functions and as console scripts ----------------------------------------
+
+COMMANDS: dict[str, Callable[[Sequence[str]], Outcome]] = {
+    "ec2-create-group": _create_group,
+    "ec2-describe-group": _describe_group,
+    "ec2-delete-group": _delete_group,
+    "ec2-authorize": _authorize,
+    "ec2-revoke": _revoke,
+    "ec2-run-instances": _run_instances,
+    "ec2-run": _run,
+    "ec2-describe-instances": _describe_instances,
+    "ec2-terminate-instances": _terminate_instances,
+}
+
+
+def execute(command: str, argv: Sequence[str]) -> Outcome:
+    """Run a legacy command in this process: its exit status and its output lines."""
+    function = COMMANDS.get(command)
+    if function is None:
+        raise InvalidInput(f"no command {command} (known: {', '.join(sorted(COMMANDS))})")
+    notes: list[str] = []
+    token = _NOTES.set(notes)
+    try:
+        outcome = function(list(argv))
+    except _Usage as err:
+        return Outcome(exit_codes.INVALID, [], [*notes, str(err)])
+    finally:
+        _NOTES.reset(token)
+    return Outcome(outcome.code, outcome.out, [*notes, *outcome.err])
+
+
+def _console(command: str, argv: Sequence[str] | None) -> int:
+    outcome = execute(command, sys.argv[1:] if argv is None else argv)
+    for text in outcome.err:
+        print(text, file=sys.stderr)
+    for text in outcome.out:
+        print(text)
+    return outcome.code
+
+
+def create_group(argv: Sequence[str] | None = None) -> int:
+    return _console("ec2-create-group", argv)
+
+
+def describe_group(argv: Sequence[str] | None = None) -> int:
+    return _console("ec2-describe-group", argv)
+
+
+def delete_group(argv: Sequence[str] | None = None) -> int:
+    return _console("ec2-delete-group", argv)
+
+
+def authorize(argv: Sequence[str] | None = None) -> int:
+    return _console("ec2-authorize", argv)
+
+
+def revoke(argv: Sequence[str] | None = None) -> int:
+    return _console("ec2-revoke", argv)
+
+
+def run_instances(argv: Sequence[str] | None = None) -> int:
+    return _console("ec2-run-instances", argv)
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    return _console("ec2-run", argv)
+
+
+def describe_instances(argv: Sequence[str] | None = None) -> int:
+    return _console("ec2-describe-instances", argv)
+
+
+def terminate_instances(argv: Sequence[str] | None = None) -> int:
+    return _console("ec2-terminate-instances", argv)

@@ -1,0 +1,13 @@
+"""Every exit status of the harness's commands, in one place.
+
+``sgh``: 0 every cell agrees with the rules (or the command did what it said); 1 a cell
+disagrees or could not be probed, a replay step differs, lint found something; 2 invalid
+input or a missing prerequisite (one line on stderr, no traceback); 130 interrupted.
+The ``ec2-*`` tools: 0 done; 1 EC2 refused the request; 2 the command could not run; 130.
+"""
+
+OK = 0
+DISAGREE = 1
+REFUSED = 1
+INVALID = 2
+INTERRUPTED = 130

@@ -1,0 +1,349 @@
+"""The sg-harness pytest plugin (entry point ``pytest11``: it loads wherever sg-harness is
+installed).
+
+    @pytest.mark.sg_topology("topologies/three-tier.yaml")
+    def test_web_is_public(lab):
+        lab.assert_open("internet", "web-1", "tcp/80")
+
+- ``--sg-topology PATH``: the topology of tests with no marker; ``--sg-keep-lab``: leave the
+  labs running after the session (remove them with ``sgh clean``).
+- ``@pytest.mark.sg_topology(PATH)`` on a test, a class or a module (``pytestmark``): the
+  nearest one wins. A relative PATH is read from the rootdir, else beside the test file.
+- ``lab``: the running lab of that topology (named ``NAME-pytest``, so that it never collides
+  with ``sgh run``'s lab of the same file). Each topology is started once per session and
+  shared; a test marked ``@pytest.mark.sg_mutates`` gets a fresh lab of its own, removed after
+  it, so it may change policies without disturbing the others.
+- ``lab.assert_open/assert_closed/assert_filtered(source, target, "tcp/80")`` probe one cell
+  with real packets; ``lab.assert_matrix_matches()`` probes every cell and lists only the
+  wrong ones, each with the rule (or the lack of one) behind its expectation. They raise
+  :class:`SgAssertionError`, an ``AssertionError`` (so ``pytest.raises(AssertionError)`` and
+  retry loops work), with the helpers' own frames hidden from the report.
+- A topology file that cannot be found is one line at collection, not an error per test.
+- ``lab.host("web-1")``: a testinfra host whose commands run, with this machine's tools, in the
+  instance's network namespace: sockets, routes and the nftables policy are the instance's;
+  files and packages are this machine's, not the instance image's.
+"""
+
+from __future__ import annotations
+
+import itertools
+import shlex
+import subprocess
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+import testinfra.host
+from testinfra.backend.base import BaseBackend
+
+from harness.adapters.docker_runtime import DockerRuntime
+from harness.adapters.probers.scapy_prober import ScapyProber
+from harness.core.matrix import Matrix, Observation
+from harness.core.model import Instance, State, Topology
+from harness.core.nftables import compile_instance
+from harness.core.oracle import Oracle
+from harness.core.phases import QUIET
+from harness.core.planner import Cell
+from harness.core.runtime import LabKind, LabNamespaces, LabRef
+from harness.errors import HarnessError
+from harness.formats import topology_file
+from harness.formats.matrix_report import cell_line
+from harness.lab import one_shot
+from harness.lab.lifecycle import teardown
+from harness.lab.measure import batches_for, probe_matrix
+
+# Labs this session owns (their names), so a suite's own cleanup can leave them alone.
+ACTIVE_LABS: set[str] = set()
+_fresh = itertools.count(1)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("sg-harness", "EC2 security groups tested by packets")
+    group.addoption(
+        "--sg-topology", metavar="PATH", help="topology for tests without an sg_topology marker"
+    )
+    group.addoption(
+        "--sg-keep-lab",
+        action="store_true",
+        help="leave the labs running after the session ('sgh clean' removes them)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "sg_topology(path): the topology whose lab the 'lab' fixture gives"
+    )
+    config.addinivalue_line(
+        "markers", "sg_mutates: this test changes its lab; give it a fresh one of its own"
+    )
+
+
+class SgAssertionError(AssertionError):
+    """A cell that was not what a test asserted: the message names the cell, both states and
+    the rule (or the lack of one) behind what the rules imply."""
+
+
+class SgLab:
+    """A running lab of one topology, with assertions that probe it."""
+
+    def __init__(self, topology: Topology, live: LabNamespaces, runtime: DockerRuntime) -> None:
+        self.topology = topology
+        self.live = live
+        self.runtime = runtime
+        self.oracle = Oracle(topology)
+
+    @property
+    def name(self) -> str:
+        return self.topology.name
+
+    # -- probing ----------------------------------------------------------------------------
+
+    def _cell(self, source: str, target: str, probe: str) -> tuple[Cell, Instance]:
+        nodes = self.topology.nodes_by_name
+        for name in (source, target):
+            if name not in nodes:
+                raise pytest.UsageError(f"lab '{self.name}' has no node '{name}'")
+        found = nodes[target]
+        if not isinstance(found, Instance):
+            raise pytest.UsageError(f"'{target}' is an outside host; probes go to instances")
+        try:
+            probes = topology_file.parse_probe_spec(probe)
+        except HarnessError as err:
+            raise pytest.UsageError(str(err)) from None
+        if len(probes) != 1:
+            raise pytest.UsageError(f"probe '{probe}' must be one port: tcp/80, udp/53, icmp")
+        return Cell(source, target, probes[0]), found
+
+    def probe(self, source: str, target: str, probe: str) -> Observation:
+        """Send one probe now (``tcp/80``, ``udp/53``, ``icmp``): what came back."""
+        cell, _ = self._cell(source, target, probe)
+        return self._send(cell)
+
+    def _send(self, cell: Cell) -> Observation:
+        batches = batches_for(self.topology, self.live, [cell], set())
+        return ScapyProber(timeout=1.0).run(batches)[cell]
+
+    def _assert_state(self, want: State, source: str, target: str, probe: str) -> None:
+        __tracebackhide__ = True
+        cell, instance = self._cell(source, target, probe)
+        observed = self._send(cell)
+        if observed.state is want:
+            return
+        rules = self.oracle.evaluate(self.topology.nodes_by_name[source], instance, cell.probe)
+        detail = f" ({observed.detail})" if observed.detail else ""
+        raise SgAssertionError(
+            f"{source} -> {target} {cell.probe}: expected {want}, observed "
+            f"{observed.state}{detail}\n  the rules say {rules.state}: {rules.why}"
+        )
+
+    def assert_open(self, source: str, target: str, probe: str) -> None:
+        """The probe is answered: a connection accepted, a datagram answered, an echo reply."""
+        __tracebackhide__ = True
+        self._assert_state(State.OPEN, source, target, probe)
+
+    def assert_closed(self, source: str, target: str, probe: str) -> None:
+        """The probe passes the policy and is refused: a RST, an ICMP port unreachable."""
+        __tracebackhide__ = True
+        self._assert_state(State.CLOSED, source, target, probe)
+
+    def assert_filtered(self, source: str, target: str, probe: str) -> None:
+        """The probe is dropped without an answer, as EC2 drops what no rule allows."""
+        __tracebackhide__ = True
+        self._assert_state(State.FILTERED, source, target, probe)
+
+    def matrix(self) -> Matrix:
+        """Probe every planned cell now (with one retry of disagreeing cells)."""
+        return probe_matrix(self.topology, self.live, ScapyProber(), QUIET)
+
+    def assert_matrix_matches(self) -> Matrix:
+        """Every cell agrees with the rules; the failure lists only the wrong cells."""
+        __tracebackhide__ = True
+        matrix = self.matrix()
+        wrong = matrix.wrong()
+        if wrong:
+            lines = [f"{len(wrong)} of {len(matrix.results)} cells disagree with the rules:"]
+            lines += [f"  {cell_line(result)}" for result in wrong[:50]]
+            if len(wrong) > 50:
+                lines.append(f"  ... and {len(wrong) - 50} more")
+            raise SgAssertionError("\n".join(lines))
+        return matrix
+
+    # -- inside an instance -----------------------------------------------------------------
+
+    def host(self, name: str) -> Any:
+        """A testinfra host running commands in the network namespace of ``name``."""
+        if name not in self.live.pids:
+            raise pytest.UsageError(f"lab '{self.name}' has no node '{name}'")
+        return testinfra.host.Host(_NetnsBackend(self.live.pids[name], name))
+
+    def compiled_policy(self, name: str) -> str:
+        """The nftables script the harness compiled for an instance."""
+        node = self.topology.nodes_by_name.get(name)
+        if not isinstance(node, Instance):
+            raise pytest.UsageError(f"lab '{self.name}' has no instance '{name}'")
+        return compile_instance(self.topology, node)
+
+    def compiled_listing(self, name: str) -> str:
+        """``nft list table inet sgh`` as it reads once the compiled policy is loaded: the
+        script is loaded into a scratch network namespace and listed by nft itself, so it
+        compares line for line with ``lab.host(name).run("nft list table inet sgh")``."""
+        done = subprocess.run(
+            ["unshare", "--net", "--", "sh", "-c", "nft -f - && nft list table inet sgh"],
+            input=self.compiled_policy(name),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise HarnessError(f"nft could not load the compiled policy of {name}: {done.stderr}")
+        return done.stdout
+
+
+class _NetnsBackend(BaseBackend):  # type: ignore[misc]
+    """testinfra backend: ``nsenter --net`` into a container's namespace, this machine's tools."""
+
+    NAME = "sgh-netns"
+
+    def __init__(self, pid: int, node: str, **kwargs: Any) -> None:
+        self.pid = pid
+        self.node = node
+        super().__init__(node, **kwargs)
+
+    def get_pytest_id(self) -> str:
+        return f"sgh-netns://{self.node}"
+
+    def run(self, command: str, *args: str, **kwargs: Any) -> Any:
+        inner = self.get_command(command, *args)
+        wrapped = f"nsenter --net=/proc/{self.pid}/ns/net -- sh -c {shlex.quote(inner)}"
+        done = subprocess.run(wrapped, shell=True, capture_output=True, check=False)
+        return self.result(done.returncode, self.encode(inner), done.stdout, done.stderr)
+
+
+class _Labs:
+    """The session's labs, one per topology file, started on first use."""
+
+    def __init__(self, keep: bool) -> None:
+        self.keep = keep
+        self.labs: dict[Path, SgLab] = {}
+        self.refs: dict[str, LabRef] = {}
+        self.runtime: DockerRuntime | None = None
+
+    def _runtime(self) -> DockerRuntime:
+        if self.runtime is None:
+            runtime = DockerRuntime()
+            try:
+                runtime.check()
+            except HarnessError as err:
+                pytest.fail(f"sg-harness needs a Docker engine, root and its images: {err}")
+            self.runtime = runtime
+        return self.runtime
+
+    def start(self, topology: Topology) -> SgLab:
+        """A lab of the one lifecycle (a one-shot lab of the pytest kind, so that it never
+        takes a lab of ``sgh run`` or a persistent lab), left by nothing on failure."""
+        runtime = self._runtime()
+        ACTIVE_LABS.add(topology.name)
+        try:
+            ref, built = one_shot.start(runtime, topology, QUIET, kind=LabKind.PYTEST)
+        except HarnessError as err:
+            ACTIVE_LABS.discard(topology.name)
+            pytest.fail(f"could not start lab '{topology.name}': {err}", pytrace=False)
+        self.refs[topology.name] = ref
+        return SgLab(topology, built.namespaces, runtime)
+
+    def stop(self, lab: SgLab) -> None:
+        teardown(lab.runtime, self.refs.pop(lab.name), QUIET)
+        ACTIVE_LABS.discard(lab.name)
+
+    def shared(self, path: Path) -> SgLab:
+        if path not in self.labs:
+            self.labs[path] = self.start(renamed(load(path), "pytest"))
+        return self.labs[path]
+
+    def close(self) -> None:
+        for lab in self.labs.values():
+            if self.keep:
+                ACTIVE_LABS.discard(lab.name)
+                self.refs.pop(lab.name, None)
+            else:
+                self.stop(lab)
+        self.labs.clear()
+
+
+def renamed(topology: Topology, suffix: str) -> Topology:
+    """A pytest lab's own name (``three-tier-pytest``), so that it never takes the name of a
+    lab that ``sgh run`` builds from the same file."""
+    return replace(topology, name=f"{topology.name[: 39 - len(suffix)]}-{suffix}")
+
+
+def load(path: Path) -> Topology:
+    try:
+        return topology_file.load(path)
+    except HarnessError as err:
+        raise pytest.UsageError(str(err)) from None
+
+
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    """A topology that cannot be found stops the session at once, in one line."""
+    for item in items:
+        info = getattr(item, "_fixtureinfo", None)
+        defs = info.name2fixturedefs.get("lab") if info is not None else None
+        if defs and getattr(defs[-1].func, "__module__", "") == __name__:
+            _find_topology(item, config)
+
+
+def _topology_path(request: pytest.FixtureRequest) -> Path:
+    return _find_topology(request.node, request.config)
+
+
+def _find_topology(node: pytest.Item | Any, config: pytest.Config) -> Path:
+    marker = node.get_closest_marker("sg_topology")
+    if marker is not None:
+        if len(marker.args) != 1:
+            raise pytest.UsageError("sg_topology takes one argument: the topology file")
+        text = str(marker.args[0])
+    else:
+        option = config.getoption("--sg-topology")
+        if not option:
+            raise pytest.UsageError(
+                f"{node.nodeid}: the 'lab' fixture needs @pytest.mark.sg_topology(PATH) "
+                "or --sg-topology PATH"
+            )
+        text = str(option)
+    path = Path(text)
+    if path.is_absolute():
+        return path
+    for base in (Path(str(config.rootpath)), Path(str(node.path)).parent):
+        if (base / path).exists():
+            return (base / path).resolve()
+    raise pytest.UsageError(
+        f"{node.nodeid}: topology file '{text}' not found (looked in the rootdir "
+        f"{config.rootpath} and beside the test)"
+    )
+
+
+@pytest.fixture(scope="session")
+def _sg_labs(request: pytest.FixtureRequest) -> Iterator[_Labs]:
+    labs = _Labs(keep=bool(request.config.getoption("--sg-keep-lab")))
+    try:
+        yield labs
+    finally:
+        labs.close()
+
+
+@pytest.fixture
+def lab(request: pytest.FixtureRequest, _sg_labs: _Labs) -> Iterator[SgLab]:
+    """The running lab of the nearest ``sg_topology`` marker (or ``--sg-topology``)."""
+    path = _topology_path(request)
+    if request.node.get_closest_marker("sg_mutates") is None:
+        yield _sg_labs.shared(path)
+        return
+    own = _sg_labs.start(renamed(load(path), f"pytest{next(_fresh)}"))
+    try:
+        yield own
+    finally:
+        _sg_labs.stop(own)

@@ -1,0 +1,63 @@
+"""What the ``sgh`` commands share: report paths, the prober option, printing a matrix."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from harness.core.matrix import Matrix
+from harness.core.probing import Prober
+from harness.errors import InvalidInput
+from harness.faces import exit_codes
+from harness.formats.matrix_report import render, to_json
+
+
+def add_junit_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--junit", metavar="PATH", help="also write a JUnit XML report to PATH (for CI)"
+    )
+
+
+def output_path(option: str, value: str | None) -> Path | None:
+    """A report path checked before any work starts (its directory must exist)."""
+    if value is None:
+        return None
+    path = Path(value)
+    if not path.parent.exists():
+        raise InvalidInput(f"{option} {value}: directory {path.parent} does not exist")
+    return path
+
+
+def add_prober_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--prober",
+        choices=("scapy", "nmap"),
+        default="scapy",
+        help="what measures the matrix: scapy (default, fastest) or nmap (a second opinion)",
+    )
+
+
+def make_prober(name: str, timeout: float) -> Prober:
+    """The prober a command asked for (imported lazily: the pure commands need neither)."""
+    if timeout <= 0:
+        raise InvalidInput(f"--timeout must be positive, not {timeout}")
+    if name == "nmap":
+        from harness.adapters.probers.nmap_prober import NmapProber
+
+        return NmapProber()  # its timing is TUNING, made for lab networks
+    from harness.adapters.probers.scapy_prober import ScapyProber
+
+    return ScapyProber(timeout=timeout)
+
+
+def report_matrix(matrix: Matrix, json_path: Path | None, junit_path: Path | None) -> int:
+    """Print the matrix, write the reports asked for; the exit status."""
+    print(render(matrix))
+    if json_path is not None:
+        json_path.write_text(json.dumps(to_json(matrix), indent=2) + "\n", encoding="utf-8")
+    if junit_path is not None:
+        from harness.formats import junit_report
+
+        junit_report.write(junit_report.matrix_report(matrix), junit_path)
+    return exit_codes.OK if matrix.summary.ok else exit_codes.DISAGREE

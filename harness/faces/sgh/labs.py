@@ -1,0 +1,153 @@
+"""``sgh lab``, ``sgh host``, ``sgh matrix``, ``sgh serve``, ``sgh key``: persistent labs."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from harness.adapters.sqlite_store import DEFAULT_LAB, Home
+from harness.core import control_plane, ec2_rules
+from harness.core.runtime import LabKind
+from harness.faces import exit_codes
+from harness.faces.progress import Progress
+from harness.faces.sgh.common import make_prober, output_path, report_matrix
+from harness.lab.persistent import PersistentLab
+
+
+def _progress(args: argparse.Namespace) -> Progress:
+    return Progress(enabled=not getattr(args, "quiet", False))
+
+
+@contextmanager
+def _opened(home: Home, name: str, create: bool = False) -> Iterator[PersistentLab]:
+    lab = PersistentLab(home, name, create=create)
+    try:
+        yield lab
+    finally:
+        lab.close()
+
+
+def up(args: argparse.Namespace) -> int:
+    home = Home(args.home)
+    chosen = args.name or os.environ.get("SGH_LAB") or home.current() or DEFAULT_LAB
+    with _opened(home, chosen, create=True) as lab:
+        done = lab.up(_progress(args))
+        home.set_current(lab.name)
+        status = lab.status()
+    repaired = f"; repaired {len(done.plan.problems)} problems" if done.plan.problems else ""
+    print(
+        f"lab '{lab.name}' is up ({home.path}): {status.instances} instances, "
+        f"{len(status.hosts)} hosts, {status.groups} groups; "
+        f"{len(done.namespaces.pids) + 1} containers running{repaired}"
+    )
+    print(f"'{lab.name}' is now the current lab; ec2-* commands and 'sgh serve' act on it")
+    return exit_codes.OK
+
+
+def down(args: argparse.Namespace) -> int:
+    home = Home(args.home)
+    with _opened(home, home.resolve(args.name)) as lab:
+        removed = lab.down(_progress(args))
+    print(f"lab '{lab.name}' is down: removed {removed} containers (its state is kept)")
+    return exit_codes.OK
+
+
+def remove(args: argparse.Namespace) -> int:
+    home = Home(args.home)
+    with _opened(home, home.resolve(args.name)) as lab:
+        removed = lab.down(_progress(args))
+    home.remove(lab.name)
+    print(f"lab '{lab.name}' removed: {removed} containers and its state in {home.path}")
+    return exit_codes.OK
+
+
+def status(args: argparse.Namespace) -> int:
+    home = Home(args.home)
+    with _opened(home, home.resolve(args.lab)) as lab:
+        found = lab.status()
+    current = " (current)" if home.current() == lab.name else ""
+    print(f"lab:        {found.lab}{current}")
+    print(f"home:       {found.home}")
+    print(f"state:      {'up' if found.up else 'down'}")
+    print(f"accounts:   {', '.join(found.accounts) or '-'}")
+    print(f"groups:     {found.groups} ({found.rules} rules)")
+    print(f"instances:  {found.instances} running, {found.terminated} terminated")
+    print(f"hosts:      {', '.join(found.hosts) or '-'}")
+    if found.up:
+        print(f"containers: {found.containers} of {found.containers_expected} running")
+        for problem in found.problems:
+            print(f"problem:    {problem}")
+        if found.problems:
+            print(f"            ('sgh lab up {lab.name}' repairs them)")
+    return exit_codes.OK
+
+
+def list_labs(args: argparse.Namespace) -> int:
+    """Every lab: the home's persistent labs (up or down), and the one-shot labs running."""
+    from harness.adapters.docker_runtime import DockerRuntime
+    from harness.lab.one_shot import in_use
+
+    home = Home(args.home)
+    running = DockerRuntime().labs()
+    containers = {(i.name, i.kind): i for i in running}
+    print(f"{'LAB':<32} {'KIND':<11} {'STATE':<9} CONTAINERS")
+    current = home.current()
+    for name in home.labs():
+        with _opened(home, name) as lab:
+            state = "up" if lab.is_up else "down"
+        info = containers.pop((name, LabKind.PERSISTENT), None)
+        mark = " *" if name == current else ""
+        print(f"{name + mark:<32} {'persistent':<11} {state:<9} {info.running if info else 0}")
+    for info in containers.values():
+        if info.kind is LabKind.PERSISTENT:
+            state = "elsewhere"  # a persistent lab of another home
+        else:
+            state = f"pid {info.owner}" if in_use(info) else "left"
+        print(f"{info.name:<32} {info.kind!s:<11} {state:<9} {info.running}")
+    return exit_codes.OK
+
+
+def host_add(args: argparse.Namespace) -> int:
+    home = Home(args.home)
+    with _opened(home, home.resolve(args.lab)) as lab:
+        host = lab.act(
+            lambda c: control_plane.add_host(c, args.name, args.address), _progress(args)
+        )
+    print(f"host {host.name} {host.address} added to lab '{lab.name}'")
+    return exit_codes.OK
+
+
+def host_rm(args: argparse.Namespace) -> int:
+    home = Home(args.home)
+    with _opened(home, home.resolve(args.lab)) as lab:
+        host = lab.act(lambda c: control_plane.remove_host(c, args.name), _progress(args))
+    print(f"host {host.name} removed from lab '{lab.name}'")
+    return exit_codes.OK
+
+
+def matrix(args: argparse.Namespace) -> int:
+    prober = make_prober(args.prober, args.timeout)
+    json_path = output_path("--json", args.json)
+    junit_path = output_path("--junit", args.junit)
+    home = Home(args.home)
+    with _opened(home, home.resolve(args.lab)) as lab:
+        lab.runtime.check()
+        measured = lab.matrix(prober, _progress(args))
+    return report_matrix(measured, json_path, junit_path)
+
+
+def serve(args: argparse.Namespace) -> int:
+    from harness.faces.query_api import serve as serve_api
+
+    home = Home(args.home)
+    with _opened(home, home.resolve(args.lab)) as lab:
+        return serve_api(lab, args.host, args.port, args.require_auth)
+
+
+def key_add(args: argparse.Namespace) -> int:
+    ec2_rules.check_account(args.account)
+    access, secret = Home(args.home).add_key(args.account)
+    print(f"KEY\t{access}\t{secret}\t{args.account}")
+    return exit_codes.OK

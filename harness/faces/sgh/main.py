@@ -1,0 +1,317 @@
+"""The ``sgh`` command line.
+
+Exit status: 0 when every cell agrees with the rules, 1 when any disagrees or could not be
+probed, 2 for invalid input or a missing prerequisite (one line on stderr, no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from types import FrameType
+
+from harness.adapters.sqlite_store import DEFAULT_LAB
+from harness.core.matrix import expectations
+from harness.core.model import State
+from harness.core.nftables import compile_instance
+from harness.core.planner import plan
+from harness.errors import HarnessError, InvalidInput
+from harness.faces import exit_codes
+from harness.faces.progress import Progress
+from harness.faces.sgh import labs
+from harness.faces.sgh.common import (
+    add_junit_option,
+    add_prober_option,
+    make_prober,
+    output_path,
+    report_matrix,
+)
+from harness.formats import topology_file
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sgh",
+        description="EC2 security groups enforced on Docker containers and verified by packets.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="start a topology's lab, probe it, compare with the rules")
+    run.set_defaults(handler=_run)
+    run.add_argument("topology", help="a topology file (YAML or Compose)")
+    run.add_argument("--json", metavar="PATH", help="write the matrix as JSON to PATH")
+    run.add_argument("--keep", action="store_true", help="keep the lab running afterwards")
+    run.add_argument(
+        "--timeout",
+        type=float,
+        default=2.0,
+        metavar="S",
+        help="scapy prober: longest wait for answers after a batch is sent (default 2.0)",
+    )
+    run.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    add_prober_option(run)
+    add_junit_option(run)
+
+    rep = sub.add_parser(
+        "replay", help="replay a seed walkthrough (default-group, three-tier) with real probes"
+    )
+    rep.set_defaults(handler=_replay)
+    rep.add_argument("scenario", help="a scenario name (default-group, three-tier) or file")
+    rep.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    add_prober_option(rep)
+    add_junit_option(rep)
+
+    lint = sub.add_parser(
+        "lint", help="warn about risky, redundant or oversized rules (exit 1 when any)"
+    )
+    lint.set_defaults(handler=_lint)
+    lint.add_argument("topology", nargs="?", help="a topology file (default: the live lab)")
+    lint.add_argument("--home", help="with no topology: the labs' home directory")
+    lint.add_argument("--lab", help="with no topology: the lab (default: $SGH_LAB, else current)")
+
+    check = sub.add_parser("check", help="validate a topology and print what its rules imply")
+    check.set_defaults(handler=_check)
+    check.add_argument("topology")
+
+    comp = sub.add_parser("compile", help="print the nftables policy of instances")
+    comp.set_defaults(handler=_compile)
+    comp.add_argument("topology")
+    comp.add_argument("instance", nargs="*", help="instance names (default: all)")
+
+    clean = sub.add_parser(
+        "clean", help="remove one-shot labs left behind (sgh run --keep, crashed runs, pytest)"
+    )
+    clean.set_defaults(handler=_clean)
+    clean.add_argument("lab", nargs="?", help="only this lab (default: every one-shot lab)")
+
+    def with_home(p: argparse.ArgumentParser, lab: bool = True) -> argparse.ArgumentParser:
+        p.add_argument("--home", help="the labs' home directory (default: $SGH_HOME or ~/.sgh)")
+        if lab:
+            p.add_argument("--lab", help="the lab (default: $SGH_LAB, else the current lab)")
+        p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+        return p
+
+    lab = sub.add_parser("lab", help="persistent labs: up, down, status, list, rm")
+    lab_sub = lab.add_subparsers(dest="lab_command", required=True, metavar="ACTION")
+    up = with_home(
+        lab_sub.add_parser("up", help="start (or repair) a lab and make it current"), False
+    )
+    up.set_defaults(handler=labs.up)
+    up.add_argument(
+        "name", nargs="?", help=f"the lab's name (default: current, else '{DEFAULT_LAB}')"
+    )
+    down = with_home(
+        lab_sub.add_parser("down", help="remove a lab's containers (state kept)"), False
+    )
+    down.set_defaults(handler=labs.down)
+    down.add_argument("name", nargs="?", help="the lab (default: $SGH_LAB, else the current)")
+    with_home(lab_sub.add_parser("status", help="show a lab's state and containers")).set_defaults(
+        handler=labs.status
+    )
+    with_home(
+        lab_sub.add_parser("list", help="every lab: persistent labs of the home, one-shot labs"),
+        False,
+    ).set_defaults(handler=labs.list_labs)
+    remove = with_home(
+        lab_sub.add_parser("rm", help="remove a persistent lab: its containers and its state"),
+        False,
+    )
+    remove.set_defaults(handler=labs.remove)
+    remove.add_argument("name", help="the lab")
+
+    host = sub.add_parser("host", help="outside hosts of a persistent lab (workstations, ...)")
+    host_sub = host.add_subparsers(dest="host_command", required=True, metavar="ACTION")
+    host_add = with_home(host_sub.add_parser("add", help="add an outside host"))
+    host_add.set_defaults(handler=labs.host_add)
+    host_add.add_argument("name")
+    host_add.add_argument("address", help="an IPv4 address outside the instances' subnet")
+    host_rm = with_home(host_sub.add_parser("rm", help="remove an outside host"))
+    host_rm.set_defaults(handler=labs.host_rm)
+    host_rm.add_argument("name")
+
+    matrix = with_home(sub.add_parser("matrix", help="probe the running lab now, compare"))
+    matrix.set_defaults(handler=labs.matrix)
+    matrix.add_argument("--json", metavar="PATH", help="write the matrix as JSON to PATH")
+    matrix.add_argument("--timeout", type=float, default=2.0, metavar="S")
+    add_prober_option(matrix)
+    add_junit_option(matrix)
+
+    serve = with_home(sub.add_parser("serve", help="serve the EC2 Query API for a lab"), True)
+    serve.set_defaults(handler=labs.serve)
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
+    serve.add_argument("--port", type=int, default=8773, help="port (default 8773)")
+    serve.add_argument(
+        "--require-auth",
+        action="store_true",
+        help="accept only keys made with 'sgh key add', with verified SigV4 signatures",
+    )
+
+    key = sub.add_parser("key", help="access keys for 'sgh serve'")
+    key_sub = key.add_subparsers(dest="key_command", required=True, metavar="ACTION")
+    key_add = key_sub.add_parser("add", help="make an access key for an account")
+    key_add.set_defaults(handler=labs.key_add)
+    key_add.add_argument("account", help="a 12-digit account id")
+    key_add.add_argument("--home", help="the labs' home directory")
+    return parser
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _interrupt)
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    try:
+        return handler(args)
+    except HarnessError as err:
+        print(f"sgh: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        # one-shot labs are removed before the interrupt gets here (or an error says why not)
+        done = "; the lab was removed" if args.command in ("run", "replay") else ""
+        print(f"sgh: interrupted{done}", file=sys.stderr)
+        return exit_codes.INTERRUPTED
+
+
+def _run(args: argparse.Namespace) -> int:
+    from harness.adapters.docker_runtime import DockerRuntime
+    from harness.lab.one_shot import verify
+
+    topology = topology_file.load(args.topology)
+    prober = make_prober(args.prober, args.timeout)
+    json_path = output_path("--json", args.json)
+    junit_path = output_path("--junit", args.junit)
+    progress = Progress(enabled=not args.quiet)
+    matrix = verify(topology, DockerRuntime(), prober, progress, keep=args.keep)
+    return report_matrix(matrix, json_path, junit_path)
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from harness.formats import scenario_file
+    from harness.lab.replay import find, replay
+
+    loaded = scenario_file.load(find(args.scenario))
+    prober = make_prober(args.prober, 2.0)
+    junit_path = output_path("--junit", args.junit)
+    progress = Progress(enabled=not args.quiet)
+    print(f"replaying '{loaded.name}': {loaded.title}")
+    if loaded.source:
+        print(f"from {loaded.source}")
+    for host in loaded.hosts:
+        print(
+            f"outside host {host.name} {host.address}" + (f" ({host.about})" if host.about else "")
+        )
+
+    def show(result: scenario_file.StepResult) -> None:
+        print()
+        print("\n".join(scenario_file.render_step(result)), flush=True)
+
+    outcome = replay(loaded, prober, progress, _console, on_step=show)
+    matched = sum(result.ok for result in outcome.results)
+    print()
+    print(
+        f"replay {loaded.name}: {matched} of {len(outcome.results)} steps match the seed"
+        + ("" if outcome.ok else "; see DIFFERS above")
+    )
+    if junit_path is not None:
+        from harness.formats import junit_report
+
+        junit_report.write(junit_report.replay_report(loaded.name, outcome.results), junit_path)
+    return exit_codes.OK if outcome.ok else exit_codes.DISAGREE
+
+
+def _console(command: str, argv: Sequence[str]) -> tuple[int, list[str], list[str]]:
+    """The replay's console: the ``ec2-*`` tools, run in this process."""
+    from harness.faces import ec2_tools
+
+    outcome = ec2_tools.execute(command, argv)
+    return outcome.code, outcome.out, outcome.err
+
+
+def _lint(args: argparse.Namespace) -> int:
+    from harness.core.lint import lint
+
+    if args.topology:
+        topology = topology_file.load(args.topology)
+        where = topology.source
+    else:
+        from harness.adapters.sqlite_store import Home
+        from harness.lab.persistent import PersistentLab
+
+        home = Home(args.home)
+        lab = PersistentLab(home, home.resolve(args.lab))
+        try:
+            topology = lab.topology()
+        finally:
+            lab.close()
+        where = f"lab '{lab.name}'"
+    findings = lint(topology)
+    for finding in findings:
+        print("\n".join(finding.lines()))
+    if not findings:
+        print(
+            f"{where}: no findings ({len(topology.groups)} groups, "
+            f"{sum(len(g.rules) for g in topology.groups)} rules)"
+        )
+        return exit_codes.OK
+    kinds = sorted({finding.kind for finding in findings})
+    print(f"{where}: {len(findings)} findings ({', '.join(kinds)})")
+    return exit_codes.DISAGREE
+
+
+def _check(args: argparse.Namespace) -> int:
+    topology = topology_file.load(args.topology)
+    cells = plan(topology)
+    expected = expectations(topology, cells)
+    counts = dict.fromkeys(State, 0)
+    for expectation in expected.values():
+        counts[expectation.state] += 1
+    print(
+        f"{topology.source}: lab '{topology.name}', {len(topology.instances)} instances, "
+        f"{len(topology.hosts)} hosts, {len(topology.groups)} groups, {len(cells)} cells "
+        f"({counts[State.OPEN]} open, {counts[State.CLOSED]} closed, "
+        f"{counts[State.FILTERED]} filtered expected)"
+    )
+    return exit_codes.OK
+
+
+def _compile(args: argparse.Namespace) -> int:
+    topology = topology_file.load(args.topology)
+    by_name = {instance.name: instance for instance in topology.instances}
+    names = args.instance or list(by_name)
+    for name in names:
+        if name not in by_name:
+            raise InvalidInput(f"{topology.source}: no instance named '{name}'")
+    print("\n".join(compile_instance(topology, by_name[name]) for name in names), end="")
+    return exit_codes.OK
+
+
+def _clean(args: argparse.Namespace) -> int:
+    """Remove one-shot labs (``sgh run``, the pytest plugin) whose process is gone; persistent
+    labs have ``sgh lab down`` and ``sgh lab rm``, and a run in progress is left alone."""
+    from harness.adapters.docker_runtime import DockerRuntime
+    from harness.core.runtime import LabKind, LabRef
+    from harness.lab.lifecycle import teardown
+    from harness.lab.one_shot import in_use
+
+    runtime = DockerRuntime()
+    progress = Progress()
+    removed = 0
+    for info in runtime.labs():
+        if info.kind is LabKind.PERSISTENT or (args.lab and info.name != args.lab):
+            continue
+        if in_use(info):
+            progress.note(f"{info.kind} lab '{info.name}' is in use by process {info.owner}; left")
+            continue
+        removed += teardown(runtime, LabRef(info.name, info.kind), progress)
+    what = f"lab '{args.lab}'" if args.lab else "one-shot sg-harness labs"
+    print(f"removed {removed} containers of {what}")
+    return exit_codes.OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

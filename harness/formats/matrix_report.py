@@ -1,0 +1,146 @@
+"""Renderers: the terminal grids, the breakdown of wrong cells, the JSON document."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from harness.core.matrix import CellResult, Matrix
+from harness.core.model import Instance, State
+
+LEGEND_REACH = (
+    "reachability observed: O some port open, c answered but closed only, - nothing answers"
+)
+LEGEND_COMPARE = "comparison with the rules: . as expected, X wrong, ! not run"
+
+
+def _grid(matrix: Matrix, glyph: dict[tuple[str, str], str], title: str, legend: str) -> list[str]:
+    topology = matrix.topology
+    rows = [node.name for node in topology.nodes]
+    cols = [instance.name for instance in topology.instances]
+    width = max(len(name) for name in rows) + 2
+    height = max(len(name) for name in cols)
+    lines = [title, f"  ({legend})"]
+    for level in range(height):
+        chars = [name[level] if level < len(name) else " " for name in cols]
+        lines.append(" " * width + " ".join(chars).rstrip())
+    for row in rows:
+        cells = [glyph.get((row, col), " ") for col in cols]
+        lines.append(row.ljust(width) + " ".join(cells).rstrip())
+    return lines
+
+
+def _by_pair(results: list[CellResult]) -> dict[tuple[str, str], list[CellResult]]:
+    pairs: dict[tuple[str, str], list[CellResult]] = defaultdict(list)
+    for result in results:
+        pairs[(result.cell.source, result.cell.target)].append(result)
+    return pairs
+
+
+def render_grids(matrix: Matrix) -> str:
+    reach: dict[tuple[str, str], str] = {}
+    compare: dict[tuple[str, str], str] = {}
+    for pair, results in _by_pair(matrix.results).items():
+        states = {r.observed.state for r in results}
+        if State.OPEN in states:
+            reach[pair] = "O"
+        elif State.CLOSED in states:
+            reach[pair] = "c"
+        elif State.NOT_RUN in states and len(states) == 1:
+            reach[pair] = "!"
+        else:
+            reach[pair] = "-"
+        if any(r.incorrect for r in results):
+            compare[pair] = "X"
+        elif any(r.not_run for r in results):
+            compare[pair] = "!"
+        else:
+            compare[pair] = "."
+    lines = _grid(matrix, reach, "Reachability (rows: sources, columns: targets)", LEGEND_REACH)
+    lines.append("")
+    lines += _grid(matrix, compare, "Observed vs expected", LEGEND_COMPARE)
+    return "\n".join(lines)
+
+
+def explain(result: CellResult) -> str:
+    """``expected open, observed filtered (no reply); expected because apache: ...``"""
+    detail = f" ({result.observed.detail})" if result.observed.detail else ""
+    return (
+        f"expected {result.expected.state}, observed {result.observed.state}{detail}; "
+        f"expected because {result.expected.why}"
+    )
+
+
+def cell_line(result: CellResult) -> str:
+    """A wrong cell in one line: ``internet -> web-1 tcp/80: expected ...``."""
+    cell = result.cell
+    return f"{cell.source} -> {cell.target} {cell.probe}: {explain(result)}"
+
+
+def render_wrong(matrix: Matrix, limit: int = 200) -> str:
+    """The per-port breakdown of wrong and not-run cells, each with why it was expected."""
+    wrong = matrix.wrong()
+    if not wrong:
+        return ""
+    lines = [f"Cells that disagree ({len(wrong)}):"]
+    lines += [f"  {cell_line(result)}" for result in wrong[:limit]]
+    if len(wrong) > limit:
+        lines.append(f"  ... and {len(wrong) - limit} more (see --json)")
+    return "\n".join(lines)
+
+
+def render(matrix: Matrix) -> str:
+    parts = [render_grids(matrix)]
+    wrong = render_wrong(matrix)
+    if wrong:
+        parts.append(wrong)
+    parts.append(matrix.summary.line())
+    return "\n\n".join(parts)
+
+
+def to_json(matrix: Matrix) -> dict[str, Any]:
+    topology = matrix.topology
+    summary = matrix.summary
+    return {
+        "lab": topology.name,
+        "runtime": matrix.runtime,
+        "prober": matrix.prober,
+        "topology": topology.source,
+        "nodes": [
+            {
+                "name": node.name,
+                "kind": node.kind,
+                "address": str(node.address),
+                "groups": [key.label(topology.account) for key in node.groups],
+                **(
+                    {"listen": [str(item) for item in node.listen]}
+                    if isinstance(node, Instance)
+                    else {}
+                ),
+            }
+            for node in topology.nodes
+        ],
+        "cells": [
+            {
+                "from": r.cell.source,
+                "to": r.cell.target,
+                "protocol": str(r.cell.probe.protocol),
+                "port": r.cell.probe.port,
+                "expected": str(r.expected.state),
+                "observed": str(r.observed.state),
+                "correct": r.correct,
+                "why": r.expected.why,
+                "allowed_by": list(r.expected.allowed_by),
+                "detail": r.observed.detail,
+                "attempts": r.attempts,
+            }
+            for r in matrix.results
+        ],
+        "summary": {
+            "cells": summary.cells,
+            "correct": summary.correct,
+            "incorrect": summary.incorrect,
+            "not_run": summary.not_run,
+        },
+        "timings": {key: round(value, 3) for key, value in matrix.timings.items()},
+    }

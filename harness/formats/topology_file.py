@@ -1,0 +1,515 @@
+"""Topology files: YAML in, a validated :class:`Topology` out, or one clear error.
+
+Every error names the file, the line, the item and the problem, for example::
+
+    topologies/bad.yaml:14: groups[2] 'dbserver' rules[0]: InvalidPermission.Malformed: ...
+
+The format is documented in the README ("Topology files").
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from ipaddress import IPv4Address, IPv4Network
+from pathlib import Path
+from typing import Any, NoReturn
+
+import yaml
+
+from harness.core import ec2_rules
+from harness.core.model import (
+    DEFAULT_ACCOUNT,
+    DEFAULT_SUBNET,
+    Group,
+    GroupKey,
+    Host,
+    Instance,
+    Listen,
+    Probe,
+    Protocol,
+    Rule,
+    Topology,
+)
+from harness.core.port_catalog import PRESETS
+from harness.errors import Ec2Error, TopologyError
+from harness.formats import compose_file
+from harness.formats.yaml_lines import LineDict as _LineDict
+from harness.formats.yaml_lines import Loader as _Loader
+
+NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+MAX_NAME = 40
+FIRST_HOST_OFFSET = 11
+
+
+def load(path: str | Path) -> Topology:
+    """Read and validate a topology file."""
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise TopologyError(source, "", "no such file") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise TopologyError(source, "", f"cannot read: {err}") from None
+    return loads(text, source)
+
+
+def loads(text: str, source: str = "<topology>") -> Topology:
+    """Validate topology YAML given as text; ``source`` names it in errors."""
+    try:
+        data = yaml.load(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        line = mark.line + 1 if mark is not None else None
+        problem = err.problem or err.context or "invalid YAML"
+        raise TopologyError(source, "", f"malformed YAML: {problem}", line) from None
+    except yaml.YAMLError as err:
+        raise TopologyError(source, "", f"malformed YAML: {err}") from None
+    if compose_file.is_compose(data):
+        assert isinstance(data, _LineDict)
+
+        def fail(problem: str, line: int | None) -> NoReturn:
+            raise TopologyError(source, "", problem, line)
+
+        data = compose_file.translate(data, _project_name(source), fail)
+    return _Builder(source).build(data)
+
+
+def _project_name(source: str) -> str:
+    """Compose's default project name: the file's directory, in the characters names allow."""
+    directory = Path(source).resolve().parent.name
+    name = re.sub(r"[^a-zA-Z0-9_.-]", "", directory).lstrip("._-")
+    return name[:MAX_NAME] or "compose"
+
+
+@dataclass
+class _Builder:
+    source: str
+    path: list[str] = field(default_factory=list)
+    line: int | None = None
+
+    # -- error reporting -------------------------------------------------------------------
+
+    def fail(self, problem: str) -> NoReturn:
+        raise TopologyError(self.source, " ".join(self.path), problem, self.line)
+
+    @contextmanager
+    def at(self, label: str, node: object = None) -> Iterator[None]:
+        saved_line = self.line
+        self.path.append(label)
+        line = getattr(node, "line", None)
+        if line is not None:
+            self.line = line
+        try:
+            yield
+        except Ec2Error as err:
+            self.fail(str(err))
+        finally:
+            self.path.pop()
+            self.line = saved_line
+
+    def mapping(self, value: object, what: str, allowed: set[str], required: set[str]) -> _LineDict:
+        if not isinstance(value, dict):
+            self.fail(f"{what} must be a mapping, not {_kind(value)}")
+        assert isinstance(value, _LineDict)
+        unknown = sorted(set(value) - allowed)
+        if unknown:
+            self.fail(
+                f"unknown key '{unknown[0]}' in {what} (allowed: {', '.join(sorted(allowed))})"
+            )
+        missing = sorted(required - set(value))
+        if missing:
+            self.fail(f"{what} needs '{missing[0]}'")
+        return value
+
+    def sequence(self, value: object, what: str) -> list[Any]:
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self.fail(f"{what} must be a list, not {_kind(value)}")
+        return value
+
+    def string(self, value: object, what: str) -> str:
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            self.fail(f"{what} must be a string, not {_kind(value)}")
+        return str(value)
+
+    def name(self, value: object, what: str) -> str:
+        text = self.string(value, what)
+        if not NAME_RE.match(text) or len(text) > MAX_NAME:
+            self.fail(
+                f"{what} '{text}' is invalid: use letters, digits, '.', '_' and '-' "
+                f"(at most {MAX_NAME} characters, starting with a letter or digit)"
+            )
+        return text
+
+    def address(self, value: object, what: str) -> IPv4Address:
+        text = self.string(value, what)
+        try:
+            return IPv4Address(text)
+        except ValueError:
+            self.fail(f"{what} '{text}' is not an IPv4 address")
+
+    # -- the document ----------------------------------------------------------------------
+
+    def build(self, data: object) -> Topology:
+        if data is None:
+            self.fail("the file is empty")
+        top = self.mapping(
+            data,
+            "the topology",
+            {"name", "account", "subnet", "groups", "instances", "hosts", "probes", "description"},
+            {"name"},
+        )
+        self.line = top.line
+        with self.at("name"):
+            name = self.name(top["name"], "name")
+        account = self.string(top.get("account", DEFAULT_ACCOUNT), "account")
+        with self.at("account"):
+            ec2_rules.check_account(account)
+        subnet = DEFAULT_SUBNET
+        if "subnet" in top:
+            with self.at("subnet"):
+                subnet = self._subnet(top["subnet"])
+
+        group_items = self.sequence(top.get("groups"), "groups")
+        groups = self._groups(group_items, account)
+        hosts = self._hosts(self.sequence(top.get("hosts"), "hosts"))
+        instances = self._instances(
+            self.sequence(top.get("instances"), "instances"), account, groups, hosts, subnet
+        )
+        probes: list[Probe] = []
+        for index, item in enumerate(self.sequence(top.get("probes"), "probes")):
+            with self.at(f"probes[{index}]", top.get("probes")):
+                probes.extend(parse_probe_spec(self.string(item, "a probe")))
+        if not instances:
+            self.line = top.line
+            self.fail("a topology needs at least one instance")
+        topology = Topology(
+            name=name,
+            account=account,
+            groups=tuple(groups.values()),
+            instances=tuple(instances),
+            hosts=tuple(hosts),
+            probes=tuple(sorted(set(probes), key=Probe.sort_key)),
+            subnet=subnet,
+            source=self.source,
+        )
+        return topology
+
+    def _subnet(self, value: object) -> IPv4Network:
+        text = self.string(value, "subnet")
+        net = ec2_rules.parse_cidr(text)
+        if net.prefixlen > 29:
+            self.fail(f"subnet {text} is too small for instances (use /29 or wider)")
+        return net
+
+    # -- groups and rules ------------------------------------------------------------------
+
+    def _groups(self, items: list[Any], account: str) -> dict[GroupKey, Group]:
+        groups: dict[GroupKey, Group] = {}
+        pending: list[tuple[str, _LineDict, GroupKey, list[Any]]] = []
+        declared: set[GroupKey] = set()
+        groups[GroupKey(account, ec2_rules.DEFAULT_GROUP)] = ec2_rules.default_group(account)
+        for index, item in enumerate(items):
+            label = f"groups[{index}]"
+            with self.at(label, item):
+                spec = self.mapping(
+                    item,
+                    "a group",
+                    {"name", "description", "account", "rules", "default_rules"},
+                    {"name"},
+                )
+                name = self.string(spec["name"], "group name")
+                label = f"groups[{index}] '{name}'"
+            with self.at(label, item):
+                owner = self.string(spec.get("account", account), "account")
+                ec2_rules.check_account(owner)
+                key = GroupKey(owner, name)
+                if key in declared:
+                    raise Ec2Error(
+                        "InvalidGroup.Duplicate", f"The security group '{name}' already exists"
+                    )
+                declared.add(key)
+                if name == ec2_rules.DEFAULT_GROUP:
+                    # Every account has its default group, with its three self rules.
+                    groups.setdefault(key, ec2_rules.default_group(owner))
+                else:
+                    ec2_rules.check_group_count(
+                        sum(1 for other in groups if other.account == owner) + 1, owner
+                    )
+                    description = self.string(spec.get("description", name), "description")
+                    groups[key] = ec2_rules.new_group(key, description)
+                if name == ec2_rules.DEFAULT_GROUP and "description" in spec:
+                    self.fail("the default group's description cannot be changed")
+                if spec.get("default_rules", True) is False:
+                    if name != ec2_rules.DEFAULT_GROUP:
+                        self.fail("'default_rules' applies only to the default group")
+                    groups[key] = Group(key, groups[key].description, ())
+                rules = self.sequence(spec.get("rules"), "rules")
+                pending.append((label, spec, key, rules))
+        for label, spec, key, rules in pending:
+            for index, rule_item in enumerate(rules):
+                with self.at(label, spec), self.at(f"rules[{index}]", rule_item):
+                    built = self._rules(rule_item, key, groups)
+                    groups[key] = ec2_rules.authorize(groups[key], built)
+        return groups
+
+    def _rules(self, item: object, owner: GroupKey, groups: dict[GroupKey, Group]) -> list[Rule]:
+        spec = self.mapping(
+            item,
+            "a rule",
+            {"protocol", "ports", "port", "icmp", "source", "sources", "service"},
+            set(),
+        )
+        service = spec.get("service")
+        if service is not None:
+            other = sorted({"protocol", "ports", "port", "icmp"} & set(spec))
+            if other:
+                self.fail(f"a rule with 'service' takes no '{other[0]}'")
+            name = self.string(service, "service").lower()
+            if name not in PRESETS:
+                self.fail(f"unknown service '{service}' (known: {', '.join(sorted(PRESETS))})")
+        if "source" in spec and "sources" in spec:
+            self.fail("give 'source' or 'sources', not both")
+        if "ports" in spec and "port" in spec:
+            self.fail("give 'ports' or 'port', not both")
+        raw_sources = spec.get("sources", spec.get("source"))
+        if raw_sources is None:
+            raise ec2_rules.missing_source()
+        source_list = raw_sources if isinstance(raw_sources, list) else [raw_sources]
+        ports = spec.get("ports", spec.get("port"))
+        icmp = spec.get("icmp")
+        rules: list[Rule] = []
+        for raw_source in source_list:
+            text = self.string(raw_source, "a source")
+            cidr, group = self._source(text, owner, groups)
+            if service is not None:
+                rules.extend(
+                    ec2_rules.make_rule(
+                        protocol, low, high, cidr=cidr, group=group, written=text, service=name
+                    )
+                    for protocol, low, high in PRESETS[name]
+                )
+                continue
+            if "protocol" not in spec and ports is None and icmp is None:
+                rules.extend(
+                    replace(rule, written=text)
+                    for rule in ec2_rules.all_traffic_rules(cidr=cidr, group=group)
+                )
+                continue
+            protocol = ec2_rules.parse_protocol(
+                spec.get("protocol", "icmp" if icmp is not None else "tcp")
+            )
+            if protocol is Protocol.ICMP:
+                if ports is not None:
+                    self.fail("an icmp rule takes 'icmp: TYPE:CODE', not ports")
+                if icmp is None:
+                    raise Ec2Error(
+                        "InvalidPermission.Malformed",
+                        "ICMP type and code are required for protocol icmp "
+                        "(icmp: TYPE:CODE, -1 for any)",
+                    )
+                low, high = ec2_rules.parse_icmp(icmp)
+            else:
+                if icmp is not None:
+                    self.fail(f"a {protocol} rule takes 'ports', not 'icmp'")
+                if ports is None:
+                    raise Ec2Error("InvalidPermission.Malformed", "TCP/UDP port (-1) out of range")
+                low, high = ec2_rules.parse_port_range(ports)
+            rules.append(
+                ec2_rules.make_rule(protocol, low, high, cidr=cidr, group=group, written=text)
+            )
+        return rules
+
+    def _source(
+        self, text: str, owner: GroupKey, groups: dict[GroupKey, Group]
+    ) -> tuple[IPv4Network | None, GroupKey | None]:
+        if not re.fullmatch(r"\d{12}/.+", text) and re.match(r"^[\d.]+(/|$)", text):
+            if "/" not in text:
+                raise Ec2Error(
+                    "InvalidParameterValue",
+                    f"CIDR block {text} is malformed (a single address is written {text}/32)",
+                )
+            return ec2_rules.parse_cidr(text), None
+        if "/" in text:
+            account, _, name = text.partition("/")
+            ec2_rules.check_account(account)
+            key = GroupKey(account, name)
+        else:
+            key = GroupKey(owner.account, text)
+        if key not in groups:
+            raise ec2_rules.group_not_found(text)
+        return None, key
+
+    # -- hosts and instances ---------------------------------------------------------------
+
+    def _hosts(self, items: list[Any]) -> list[Host]:
+        hosts: list[Host] = []
+        for index, item in enumerate(items):
+            with self.at(f"hosts[{index}]", item):
+                spec = self.mapping(item, "a host", {"name", "address"}, {"name", "address"})
+                name = self.name(spec["name"], "host name")
+                address = self.address(spec["address"], "address")
+                if any(host.name == name for host in hosts):
+                    self.fail(f"host name '{name}' is used twice")
+                if any(host.address == address for host in hosts):
+                    self.fail(f"address {address} is used by two hosts")
+                hosts.append(Host(name, address))
+        return hosts
+
+    def _instances(
+        self,
+        items: list[Any],
+        account: str,
+        groups: dict[GroupKey, Group],
+        hosts: list[Host],
+        subnet: IPv4Network,
+    ) -> list[Instance]:
+        taken = {host.address for host in hosts}
+        host_names = {host.name for host in hosts}
+        specs: list[
+            tuple[
+                str,
+                str,
+                tuple[GroupKey, ...],
+                tuple[Listen, ...],
+                IPv4Address | None,
+                str | None,
+                tuple[str, ...] | None,
+                _LineDict,
+            ]
+        ] = []
+        names: set[str] = set()
+        for index, item in enumerate(items):
+            with self.at(f"instances[{index}]", item):
+                spec = self.mapping(
+                    item,
+                    "an instance",
+                    {"name", "count", "groups", "listen", "address", "image", "command", "account"},
+                    {"name"},
+                )
+                base = self.name(spec["name"], "instance name")
+            with self.at(f"instances[{index}] '{base}'", item):
+                owner = self.string(spec.get("account", account), "account")
+                ec2_rules.check_account(owner)
+                count = spec.get("count", 1)
+                if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+                    self.fail(f"count must be a whole number of at least 1, not {count!r}")
+                keys = self._group_refs(spec.get("groups"), owner, groups)
+                listen = tuple(
+                    sorted(
+                        {
+                            self._listen(entry)
+                            for entry in self.sequence(spec.get("listen"), "listen")
+                        }
+                    )
+                )
+                address = None
+                if "address" in spec:
+                    if count != 1:
+                        self.fail("'address' needs count 1")
+                    address = self.address(spec["address"], "address")
+                    if address in taken:
+                        self.fail(f"address {address} is already used by another node")
+                    taken.add(address)
+                image = self.string(spec["image"], "image") if "image" in spec else None
+                command = None
+                if "command" in spec:
+                    command = tuple(
+                        self.string(part, "a command word")
+                        for part in self.sequence(spec["command"], "command")
+                    )
+                expanded = [base] if count == 1 else [f"{base}-{n}" for n in range(1, count + 1)]
+                for node_name in expanded:
+                    if node_name in names or node_name in host_names:
+                        self.fail(f"node name '{node_name}' is used twice")
+                    names.add(node_name)
+                    specs.append((node_name, owner, keys, listen, address, image, command, spec))
+        addresses = _allocator(subnet, taken)
+        instances: list[Instance] = []
+        for node_name, owner, keys, listen, fixed, image, command, spec in specs:
+            address = fixed if fixed is not None else next(addresses, None)
+            if address is None:
+                self.line = spec.line
+                self.fail(f"subnet {subnet} has no address left for instance '{node_name}'")
+            instances.append(Instance(node_name, owner, keys, address, listen, image, command))
+        return instances
+
+    def _group_refs(
+        self, value: object, owner: str, groups: dict[GroupKey, Group]
+    ) -> tuple[GroupKey, ...]:
+        items = self.sequence(value, "groups")
+        if not items:
+            return (GroupKey(owner, ec2_rules.DEFAULT_GROUP),)
+        keys: list[GroupKey] = []
+        for item in items:
+            text = self.string(item, "a group")
+            if "/" in text:
+                self.fail(f"an instance joins groups of its own account, not '{text}'")
+            key = GroupKey(owner, text)
+            if key not in groups:
+                raise ec2_rules.group_not_found(text)
+            if key in keys:
+                self.fail(f"group '{text}' is listed twice")
+            keys.append(key)
+        return tuple(keys)
+
+    def _listen(self, value: object) -> Listen:
+        text = self.string(value, "a listen entry")
+        match = re.fullmatch(r"(tcp|udp)/(\d+)", text.strip().lower())
+        if match is None:
+            self.fail(f"listen entry '{text}' must look like tcp/80 or udp/53")
+        port = int(match.group(2))
+        if not 1 <= port <= 65535:
+            self.fail(f"listen port {port} is out of range (1-65535)")
+        return Listen(Protocol(match.group(1)), port)
+
+
+def _allocator(subnet: IPv4Network, taken: set[IPv4Address]) -> Iterator[IPv4Address]:
+    start = int(subnet.network_address) + FIRST_HOST_OFFSET
+    if subnet.num_addresses <= FIRST_HOST_OFFSET + 2:
+        start = int(subnet.network_address) + 1
+    end = int(subnet.broadcast_address)
+    for value in range(start, end):
+        address = IPv4Address(value)
+        if address not in taken:
+            taken.add(address)
+            yield address
+
+
+def parse_probe_spec(text: str) -> list[Probe]:
+    """``tcp/1-100``, ``udp/53``, ``icmp`` -> probes."""
+    spec = text.strip().lower()
+    if spec == "icmp":
+        return [Probe(Protocol.ICMP, None)]
+    match = re.fullmatch(r"(tcp|udp)/(\d+)(?:-(\d+))?", spec)
+    if match is None:
+        raise Ec2Error(
+            "InvalidParameterValue", f"probe '{text}' must look like tcp/80, udp/1-100 or icmp"
+        )
+    low = int(match.group(2))
+    high = int(match.group(3)) if match.group(3) else low
+    ec2_rules.check_ports(Protocol(match.group(1)), low, high)
+    if high - low >= 1024:
+        raise Ec2Error("InvalidParameterValue", f"probe range '{text}' is wider than 1024 ports")
+    return [Probe(Protocol(match.group(1)), port) for port in range(low, high + 1)]
+
+
+def _kind(value: object) -> str:
+    if value is None:
+        return "nothing"
+    kinds: dict[type, str] = {  # bool before int: True is an int too
+        bool: "true/false",
+        str: "a string",
+        int: "a number",
+        float: "a number",
+        list: "a list",
+        dict: "a mapping",
+    }
+    for typ, word in kinds.items():
+        if isinstance(value, typ):
+            return word
+    return type(value).__name__

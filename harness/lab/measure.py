@@ -1,0 +1,67 @@
+"""Measuring a running lab: the planned cells probed from every source, compared with the rules.
+
+Probes that disagree with the oracle are sent once more (a lost packet is not a verdict); cells
+that could not be probed stay ``not-run``, never ``filtered``.
+"""
+
+from __future__ import annotations
+
+import time
+
+from harness.core.matrix import Matrix, compare, expectations, merge_retry
+from harness.core.model import Instance, State, Topology
+from harness.core.phases import Phases
+from harness.core.planner import Cell, plan
+from harness.core.probing import ProbeJob, Prober, SourceBatch
+from harness.core.runtime import LabNamespaces
+
+
+def batches_for(
+    topology: Topology, lab: LabNamespaces, cells: list[Cell], answered: set[Cell]
+) -> list[SourceBatch]:
+    """One batch per source; ``answered`` holds the cells the oracle expects an answer for."""
+    nodes = topology.nodes_by_name
+    by_source: dict[str, list[ProbeJob]] = {}
+    for cell in cells:
+        job = ProbeJob(cell, str(nodes[cell.target].address), cell in answered)
+        by_source.setdefault(cell.source, []).append(job)
+    batches = []
+    for source, jobs in by_source.items():
+        node = nodes[source]
+        avoid = (
+            frozenset(item.port for item in node.listen)
+            if isinstance(node, Instance)
+            else frozenset()
+        )
+        batches.append(SourceBatch(source, lab.netns(source), str(node.address), jobs, avoid))
+    return batches
+
+
+def probe_matrix(
+    topology: Topology,
+    lab: LabNamespaces,
+    prober: Prober,
+    phases: Phases,
+    *,
+    retry: bool = True,
+    runtime: str = "docker",
+) -> Matrix:
+    cells = plan(topology)
+    expected = expectations(topology, cells)
+    answered = {cell for cell, e in expected.items() if e.state is not State.FILTERED}
+    phases.start(f"probing {len(cells)} cells from {len(topology.nodes)} sources", len(cells))
+    started = time.monotonic()
+    observed = prober.run(batches_for(topology, lab, cells, answered), 0, phases.advance)
+    results = compare(expected, observed)
+    timings = {"probe": time.monotonic() - started}
+    phases.finish("probe")
+    wrong = [result.cell for result in results if not result.correct]
+    if wrong and retry:
+        phases.start(f"probing {len(wrong)} disagreeing cells once more", len(wrong))
+        started = time.monotonic()
+        again = prober.run(batches_for(topology, lab, wrong, answered), 1, phases.advance)
+        retried = compare({cell: expected[cell] for cell in wrong}, again, attempts=2)
+        results = merge_retry(results, retried)
+        timings["retry"] = time.monotonic() - started
+        phases.finish("retry")
+    return Matrix(topology, results, runtime=runtime, prober=prober.name, timings=timings)

@@ -1,0 +1,201 @@
+"""A persistent lab: a control plane in SQLite and a data plane of containers that follows it.
+
+Every change (an ``ec2-*`` command, a Query API call, ``sgh host add``) runs under the lab's
+lock as one database transaction, then the lab is reconciled (:mod:`harness.lab.lifecycle`)
+before the caller answers, so the change is enforced when the call returns.
+
+Reconciliation compares the state with what the runtime observes: ``sgh lab up`` repairs a lab
+whose containers died, went missing, were never plugged in (an interrupted launch), or whose
+policy was changed by hand (each policy is listed by nft and compared with what was
+installed); changes trust the record of installed policies and observe the containers only.
+Persistent labs are their own kind: a one-shot lab of the same name is never touched.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from harness.adapters.docker_runtime import DockerRuntime
+from harness.adapters.sqlite_store import Home, Store
+from harness.core import control_plane
+from harness.core.control_plane import Cloud
+from harness.core.matrix import Matrix
+from harness.core.model import Topology
+from harness.core.phases import QUIET, Phases
+from harness.core.probing import Prober
+from harness.core.reconcile import plan
+from harness.core.runtime import SWITCH, LabKind, LabNamespaces, LabRef, Runtime
+from harness.errors import LabError
+from harness.lab.lifecycle import Reconciled, reconcile, teardown
+from harness.lab.measure import probe_matrix
+
+T = TypeVar("T")
+
+
+def new_id(prefix: str) -> str:
+    """An EC2-style id: ``i-``/``r-`` and 8 random hex digits."""
+    return prefix + secrets.token_hex(4)
+
+
+def now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S+0000")
+
+
+@dataclass(frozen=True)
+class LabStatus:
+    """What ``sgh lab status`` shows: the state, and the data plane as observed."""
+
+    lab: str
+    home: str
+    up: bool
+    accounts: tuple[str, ...]
+    groups: int
+    rules: int
+    instances: int
+    terminated: int
+    hosts: tuple[str, ...]
+    containers: int  # running and in the state
+    containers_expected: int
+    problems: tuple[str, ...]  # what 'sgh lab up' would repair
+
+
+class PersistentLab:
+    def __init__(
+        self,
+        home: Home,
+        name: str,
+        runtime: Runtime | None = None,
+        create: bool = False,
+    ) -> None:
+        self.home = home
+        self.name = name
+        self.ref = LabRef(name, LabKind.PERSISTENT)
+        self.store: Store = home.open(name, create=create)
+        self.runtime: Runtime = runtime if runtime is not None else DockerRuntime()
+        self.last_sync: Reconciled | None = None
+
+    def close(self) -> None:
+        self.store.close()
+
+    @property
+    def is_up(self) -> bool:
+        return self.store.get("up") == "1"
+
+    def cloud(self) -> Cloud:
+        return self.store.load()
+
+    def topology(self, cloud: Cloud | None = None) -> Topology:
+        return control_plane.topology(cloud if cloud is not None else self.cloud(), self.name)
+
+    # -- changes --------------------------------------------------------------------------
+
+    def act(self, action: Callable[[Cloud], tuple[Cloud, T]], phases: Phases = QUIET) -> T:
+        """Commit an action and, if the lab is up, enforce it before returning."""
+        with self.store.lock():
+            cloud, result = self.store.change(action)
+            if self.is_up:
+                self.sync(cloud, phases)
+        return result
+
+    def read(self, action: Callable[[Cloud], tuple[Cloud, T]]) -> T:
+        """Run a describe action; an account seen for the first time gets its default group."""
+        cloud = self.cloud()
+        changed, result = action(cloud)
+        if changed is not cloud:
+            with self.store.lock():
+                self.store.change(action)
+        return result
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def up(self, phases: Phases) -> Reconciled:
+        """Start the lab, or repair it: every difference from its state that the runtime shows
+        (policies included, as nft lists them) is put right."""
+        self.runtime.check()
+        with self.store.lock():
+            self.store.set("up", "1")
+            return self.sync(self.cloud(), phases, deep=True)
+
+    def down(self, phases: Phases) -> int:
+        with self.store.lock():
+            removed = teardown(self.runtime, self.ref, phases)
+            self.store.set("up", "0")
+            self.store.record_applied({})
+        return removed
+
+    def sync(self, cloud: Cloud, phases: Phases, deep: bool = False) -> Reconciled:
+        """Make the containers and their policies match ``cloud``."""
+        done = reconcile(
+            self.runtime, self.ref, self.topology(cloud), self.store.applied(), phases, deep=deep
+        )
+        self.store.record_applied(done.applied)
+        self.last_sync = done
+        return done
+
+    def live(self) -> LabNamespaces:
+        """The running lab's namespaces, checked against the state (no changes made)."""
+        if not self.is_up:
+            raise LabError(f"lab '{self.name}' is down; start it with 'sgh lab up {self.name}'")
+        applied = self.store.applied()
+        hints = {name: record.pid for name, record in applied.items()}
+        steps = plan(self.topology(), self.runtime.observe(self.ref, hints), applied)
+        if steps.remove or steps.start:
+            found = steps.problems[0] if steps.problems else "its containers are not its state"
+            raise LabError(
+                f"lab '{self.name}': {found}; 'sgh lab up {self.name}' brings the lab back "
+                "to its state"
+            )
+        switch = steps.keep.get(SWITCH, 0)
+        return LabNamespaces(
+            self.name,
+            {n: p for n, p in steps.keep.items() if n != SWITCH},
+            switch,
+            LabKind.PERSISTENT,
+        )
+
+    # -- the live matrix ------------------------------------------------------------------
+
+    def matrix(self, prober: Prober, phases: Phases) -> Matrix:
+        """Probe the running lab now and compare with what its rules imply."""
+        with self.store.lock():
+            topology = self.topology()
+            lab = self.live()
+            started = time.monotonic()
+            matrix = probe_matrix(topology, lab, prober, phases, runtime=self.runtime.name)
+        return matrix.with_timing("total", time.monotonic() - started)
+
+    def status(self) -> LabStatus:
+        cloud = self.cloud()
+        active = cloud.active_instances()
+        topology = self.topology(cloud)
+        problems: tuple[str, ...] = ()
+        running = 0
+        if self.is_up:
+            applied = self.store.applied()
+            hints = {name: record.pid for name, record in applied.items()}
+            observed = self.runtime.observe(self.ref, hints, policies=True)
+            problems = plan(topology, observed, applied).problems
+            running = sum(
+                state.running
+                for name, state in observed.items()
+                if name != SWITCH and name in topology.nodes_by_name
+            )
+        return LabStatus(
+            lab=self.name,
+            home=str(self.home.path),
+            up=self.is_up,
+            accounts=cloud.accounts,
+            groups=len(cloud.groups),
+            rules=sum(len(g.rules) for g in cloud.groups),
+            instances=len(active),
+            terminated=len(cloud.instances) - len(active),
+            hosts=tuple(f"{h.name} {h.address}" for h in cloud.hosts),
+            containers=running,
+            containers_expected=len(topology.nodes) if self.is_up else 0,
+            problems=problems,
+        )
