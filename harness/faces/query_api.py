@@ -17,6 +17,7 @@ effect is enforced on the containers before the answer is sent.
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import ipaddress
 import re
@@ -27,6 +28,7 @@ import uuid
 from calendar import timegm
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -35,8 +37,8 @@ from xml.sax.saxutils import escape
 from harness.core import control_plane, ec2_rules
 from harness.core.control_plane import STATE_CODES, Cloud, InstanceRecord, Permission
 from harness.core.model import Group
-from harness.errors import AuthFailure, Ec2Error, HarnessError
-from harness.faces.progress import Progress
+from harness.core.phases import QUIET
+from harness.errors import AuthFailure, Ec2Error, HarnessError, InvalidInput
 from harness.formats.ec2_tools_text import AVAILABILITY_ZONE
 from harness.lab.persistent import PersistentLab, new_id, now
 
@@ -48,6 +50,7 @@ CREDENTIAL_RE = re.compile(
 )
 MAX_SKEW = 15 * 60
 MAX_BODY = 1 << 20
+READ_TIMEOUT = 5.0
 
 Params = dict[str, str]
 
@@ -295,16 +298,16 @@ class Api:
         self.guard = threading.Lock()
 
     def call(self, account: str, action: str, params: Params) -> str:
-        handler: Callable[[str, Params], str] | None = getattr(self, f"_{action}", None)
-        if handler is None or not action or not action[0].isupper():
+        handler = ACTIONS.get(action)
+        if handler is None:
             raise Ec2Error(
                 "InvalidAction", f"The action {action} is not valid for this web service."
             )
         with self.guard:
-            return handler(account, params)
+            return handler(self, account, params)
 
     def _act(self, action: Callable[[Cloud], tuple[Cloud, Any]]) -> Any:
-        return self.lab.act(action, Progress.quiet())
+        return self.lab.act(action, QUIET)
 
     def _CreateSecurityGroup(self, account: str, params: Params) -> str:
         name = params.get("GroupName", "")
@@ -392,6 +395,19 @@ class Api:
         return el("instancesSet", *out)
 
 
+ACTIONS: dict[str, Callable[[Api, str, Params], str]] = {
+    "CreateSecurityGroup": Api._CreateSecurityGroup,
+    "DescribeSecurityGroups": Api._DescribeSecurityGroups,
+    "AuthorizeSecurityGroupIngress": Api._AuthorizeSecurityGroupIngress,
+    "RevokeSecurityGroupIngress": Api._RevokeSecurityGroupIngress,
+    "DeleteSecurityGroup": Api._DeleteSecurityGroup,
+    "RunInstances": Api._RunInstances,
+    "DescribeInstances": Api._DescribeInstances,
+    "TerminateInstances": Api._TerminateInstances,
+}
+"""Every action the Query API serves."""
+
+
 # -- authentication -----------------------------------------------------------------------------
 
 
@@ -400,8 +416,15 @@ class HttpRequest:
     method: str
     path: str
     headers: dict[str, str]  # lower-case names
-    body: bytes
-    params: Params
+    body: bytes = b""
+
+    @cached_property
+    def params(self) -> Params:
+        """The form: the query string's pairs, then the body's."""
+        pairs = parse_qsl(urlsplit(self.path).query, keep_blank_values=True)
+        if self.body:
+            pairs += parse_qsl(self.body.decode("utf-8", "replace"), keep_blank_values=True)
+        return dict(pairs)
 
 
 def authenticate(lab: PersistentLab, require_auth: bool, request: HttpRequest) -> str:
@@ -492,73 +515,144 @@ def error_xml(code: str, message: str, request_id: str) -> str:
     )
 
 
+@dataclass(frozen=True)
+class HttpResponse:
+    status: int
+    body: str
+
+
+def error_response(status: int, code: str, message: str, request_id: str = "-") -> HttpResponse:
+    return HttpResponse(status, error_xml(code, message, request_id))
+
+
+def handle(api: Api, require_auth: bool, request: HttpRequest) -> HttpResponse:
+    """One Query API request, socket-free: auth, version, dispatch, EC2's error document.
+
+    Every refusal is a 4xx with EC2's error XML; a LabError (the lab could not enforce the
+    change) is a 503; only a bug is a 500."""
+    request_id = str(uuid.uuid4())
+    if request.method not in ("GET", "POST"):
+        return error_response(
+            405,
+            "MethodNotAllowed",
+            f"The {request.method} method is not allowed: use GET or POST",
+            request_id,
+        )
+    params = request.params
+    action = params.get("Action", "")
+    try:
+        account = authenticate(api.lab, require_auth, request)
+        version = params.get("Version", "")
+        if not VERSION_RE.match(version):
+            raise Ec2Error("MissingParameter", "The request must contain the parameter Version")
+        inner = api.call(account, action, params)
+    except AuthFailure as err:
+        return error_response(err.http_status, err.code, err.message, request_id)
+    except Ec2Error as err:
+        return error_response(400, err.code, err.message, request_id)
+    except InvalidInput as err:
+        return error_response(400, "InvalidParameterValue", str(err), request_id)
+    except HarnessError as err:
+        return error_response(503, "Unavailable", str(err), request_id)
+    except Exception as err:  # a bug: answer, and keep serving
+        return error_response(500, "InternalError", f"{type(err).__name__}: {err}", request_id)
+    namespace = f"http://ec2.amazonaws.com/doc/{version}/"
+    text = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f'<{action}Response xmlns="{namespace}">'
+        f"{el('requestId', request_id)}{inner}</{action}Response>"
+    )
+    return HttpResponse(200, text)
+
+
 def make_handler(api: Api, require_auth: bool, log: bool) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "sg-harness"
         protocol_version = "HTTP/1.1"
         disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms stall
+        timeout = READ_TIMEOUT  # a client that stalls mid-request is dropped, not waited for
 
         def log_message(self, format: str, *args: Any) -> None:
             if log:
                 sys.stderr.write(f"sgh serve: {self.address_string()} {format % args}\n")
 
+        def __getattr__(self, name: str) -> Any:
+            if name.startswith("do_"):  # any other method: 405, with EC2's error document
+                return self._any
+            raise AttributeError(name)
+
         def do_GET(self) -> None:
-            self._handle(b"")
+            self._any()
 
         def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            if length > MAX_BODY:
-                self._reply(413, error_xml("RequestEntityTooLarge", "Body too large", "-"))
-                return
-            self._handle(self.rfile.read(length))
+            self._any()
 
-        def _handle(self, body: bytes) -> None:
-            request_id = str(uuid.uuid4())
-            query = urlsplit(self.path).query
-            pairs = parse_qsl(query, keep_blank_values=True)
-            if body:
-                pairs += parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
-            params = dict(pairs)
-            headers = {k.lower(): v for k, v in self.headers.items()}
-            action = params.get("Action", "")
-            try:
-                request = HttpRequest(self.command, self.path, headers, body, params)
-                account = authenticate(api.lab, require_auth, request)
-                version = params.get("Version", "")
-                if not VERSION_RE.match(version):
-                    raise Ec2Error(
-                        "MissingParameter", "The request must contain the parameter Version"
+        def _any(self) -> None:
+            body = b""
+            if self.command == "POST":
+                text = self.headers.get("Content-Length") or "0"
+                if not text.isdigit():
+                    self.close_connection = True
+                    self._send(
+                        error_response(
+                            400, "InvalidParameterValue", f"Content-Length {text!r} is not a length"
+                        )
                     )
-                inner = api.call(account, action, params)
-            except AuthFailure as err:
-                self._reply(401, error_xml(err.code, err.message, request_id))
-                return
-            except Ec2Error as err:
-                self._reply(400, error_xml(err.code, err.message, request_id))
-                return
-            except HarnessError as err:
-                self._reply(503, error_xml("Unavailable", str(err), request_id))
-                return
-            except Exception as err:  # a bug: answer, and keep serving
-                self._reply(
-                    500, error_xml("InternalError", f"{type(err).__name__}: {err}", request_id)
-                )
-                return
-            namespace = f"http://ec2.amazonaws.com/doc/{version}/"
-            text = (
-                '<?xml version="1.0" encoding="UTF-8"?>\n'
-                f'<{action}Response xmlns="{namespace}">'
-                f"{el('requestId', request_id)}{inner}</{action}Response>"
+                    return
+                length = int(text)
+                if length > MAX_BODY:
+                    self.close_connection = True
+                    self._send(error_response(413, "RequestEntityTooLarge", "Body too large"))
+                    return
+                try:
+                    body = self.rfile.read(length)
+                except (TimeoutError, OSError):
+                    self.close_connection = True
+                    self._send(
+                        error_response(
+                            408,
+                            "RequestTimeout",
+                            f"The body was not received within {READ_TIMEOUT:g} s",
+                        )
+                    )
+                    return
+                if len(body) < length:
+                    self.close_connection = True
+                    self._send(
+                        error_response(
+                            400,
+                            "IncompleteBody",
+                            f"The body has {len(body)} of the {length} bytes announced",
+                        )
+                    )
+                    return
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            self._send(
+                handle(api, require_auth, HttpRequest(self.command, self.path, headers, body))
             )
-            self._reply(200, text)
 
-        def _reply(self, status: int, text: str) -> None:
-            data = text.encode("utf-8")
-            self.send_response(status)
+        def send_error(
+            self, code: int, message: str | None = None, explain: str | None = None
+        ) -> None:
+            """http.server's own refusals (a garbled request line, bad headers) as EC2's
+            error document, always a 4xx."""
+            self.close_connection = True
+            self.request_version = "HTTP/1.1"  # a garbled line reads as HTTP/0.9: no headers
+            status = code if 400 <= code < 500 else 400
+            text = message or self.responses.get(code, ("Bad request",))[0]
+            with contextlib.suppress(OSError):
+                self._send(error_response(status, "MalformedRequest", text))
+
+        def _send(self, response: HttpResponse) -> None:
+            data = response.body.encode("utf-8")
+            self.send_response(response.status)
             self.send_header("Content-Type", "text/xml;charset=UTF-8")
             self.send_header("Content-Length", str(len(data)))
+            if self.close_connection:
+                self.send_header("Connection", "close")
             self.end_headers()
-            self.wfile.write(data)
+            if self.command != "HEAD":
+                self.wfile.write(data)
 
     return Handler
 

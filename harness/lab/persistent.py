@@ -59,7 +59,7 @@ class LabStatus:
     instances: int
     terminated: int
     hosts: tuple[str, ...]
-    containers: int  # running and in the state
+    containers: int  # running and in the state (the switch included)
     containers_expected: int
     problems: tuple[str, ...]  # what 'sgh lab up' would repair
 
@@ -180,11 +180,8 @@ class PersistentLab:
             hints = {name: record.pid for name, record in applied.items()}
             observed = self.runtime.observe(self.ref, hints, policies=True)
             problems = plan(topology, observed, applied).problems
-            running = sum(
-                state.running
-                for name, state in observed.items()
-                if name != SWITCH and name in topology.nodes_by_name
-            )
+            wanted = {SWITCH, *topology.nodes_by_name}
+            running = sum(state.running for name, state in observed.items() if name in wanted)
         return LabStatus(
             lab=self.name,
             home=str(self.home.path),
@@ -196,6 +193,6 @@ class PersistentLab:
             terminated=len(cloud.instances) - len(active),
             hosts=tuple(f"{h.name} {h.address}" for h in cloud.hosts),
             containers=running,
-            containers_expected=len(topology.nodes) if self.is_up else 0,
+            containers_expected=len(topology.nodes) + 1 if self.is_up else 0,
             problems=problems,
         )
