@@ -111,7 +111,17 @@ class InstanceRecord:
 
     @property
     def private_dns(self) -> str:
-        return "ip-" + str(self.address).replace(".", "-") + ".ec2.internal"
+        return "ip-" + str(self.address).replace(".", "-") + ".ec2.internal" if self.active else ""
+
+    @property
+    def held_groups(self) -> tuple[GroupKey, ...]:
+        """The groups the instance is in: none once it is terminated."""
+        return self.groups if self.active else ()
+
+    @property
+    def held_address(self) -> IPv4Address | None:
+        """Its private address: none once it is terminated (another may reuse it)."""
+        return self.address if self.active else None
 
 
 @dataclass(frozen=True)
@@ -493,14 +503,15 @@ def terminate_instances(
 
 def _instance_values(cloud: Cloud, record: InstanceRecord, name: str) -> list[str]:
     if name in ("group-id", "instance.group-id"):
-        return [key.group_id for key in record.groups]
+        return [key.group_id for key in record.held_groups]
     if name in ("group-name", "instance.group-name"):
-        return [key.name for key in record.groups]
+        return [key.name for key in record.held_groups]
+    address = record.held_address
     return {
         "image-id": [record.image_id],
         "instance-id": [record.instance_id],
         "instance-state-name": [record.state],
-        "private-ip-address": [str(record.address)],
+        "private-ip-address": [] if address is None else [str(address)],
         "reservation-id": [record.reservation_id],
     }[name]
 

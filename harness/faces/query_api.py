@@ -239,7 +239,10 @@ def group_xml(group: Group) -> _Xml:
 def _group_set(record: InstanceRecord) -> _Xml:
     return x(
         "groupSet",
-        *[x("item", x("groupId", key.group_id), x("groupName", key.name)) for key in record.groups],
+        *[
+            x("item", x("groupId", key.group_id), x("groupName", key.name))
+            for key in record.held_groups
+        ],
     )
 
 
@@ -255,7 +258,7 @@ def instance_xml(record: InstanceRecord, state: str | None = None) -> _Xml:
         el("instanceId", record.instance_id)
         + el("imageId", record.image_id)
         + el("instanceState", x("code", STATE_CODES[shown]), x("name", shown))
-        + el("privateDnsName", record.private_dns if active else "")
+        + el("privateDnsName", record.private_dns)
         + el("dnsName")
         + el("reason")
         + el("amiLaunchIndex", record.launch_index)

@@ -92,7 +92,7 @@ def instance_line(record: InstanceRecord, state: str | None = None) -> str:
         "",  # platform
         "monitoring-disabled",
         "",  # public IP address
-        record.address,
+        record.held_address or "",
         "",  # VPC
         "",  # subnet
         "ebs",
@@ -103,7 +103,7 @@ def instance_line(record: InstanceRecord, state: str | None = None) -> str:
         "paravirtual",
         "xen",
         "",  # client token
-        ",".join(key.group_id for key in record.groups),
+        ",".join(key.group_id for key in record.held_groups),
     )
 
 

@@ -19,7 +19,7 @@ import botocore.exceptions
 import pytest
 from persistent import Shell, cell
 
-from harness.adapters.docker_runtime import LABEL, NODE_LABEL, DockerRuntime
+from harness.adapters.docker_runtime import KIND_LABEL, LABEL, NODE_LABEL, DockerRuntime
 
 A = "111122223333"
 
@@ -219,12 +219,17 @@ def test_killed_changes_and_lost_containers_are_reconciled(
     # And the data plane loses some of its processes too, as a crash or a reboot would.
     victims = sorted(n for n in containers(runtime, "live") if n.startswith("i-"))[:1]
     for name in victims:
-        runtime.client.containers.get(f"sgh-live-{name}").kill()
+        runtime.client.containers.get(f"sghp-live-{name}").kill()
     runtime.client.containers.run(
         "sgh-instance:latest",
         [],
-        name="sgh-live-i-deadbeef",
-        labels={LABEL: "live", NODE_LABEL: "i-deadbeef", "sg-harness.role": "instance"},
+        name="sghp-live-i-deadbeef",
+        labels={
+            LABEL: "live",
+            KIND_LABEL: "persistent",
+            NODE_LABEL: "i-deadbeef",
+            "sg-harness.role": "instance",
+        },
         network_mode="none",
         detach=True,
     )

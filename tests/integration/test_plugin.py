@@ -85,7 +85,60 @@ def test_keep_lab_leaves_the_lab_and_a_missing_topology_is_a_usage_error(
     finally:
         teardown(runtime, LabRef("default-group-pytest", LabKind.PYTEST), QUIET)
     missing = pytester.runpytest_subprocess("-p", "no:cacheprovider")
-    missing.assert_outcomes(errors=1)
+    assert missing.ret == pytest.ExitCode.USAGE_ERROR
     assert "the 'lab' fixture needs @pytest.mark.sg_topology(PATH) or --sg-topology" in (
-        missing.stdout.str()
+        missing.stderr.str()
     )
+
+
+def test_assertions_are_assertion_errors_for_raises_and_retry_loops(
+    pytester: pytest.Pytester,
+) -> None:
+    """What a new user writes from the README: ``pytest.raises(AssertionError)`` around a
+    wrong expectation, and a loop that retries an assertion."""
+    pytester.makepyfile(
+        test_user=f"""
+        import pytest
+
+        pytestmark = pytest.mark.sg_topology({str(ALBERT)!r})
+
+        def test_raises(lab):
+            with pytest.raises(AssertionError, match="expected open, observed filtered"):
+                lab.assert_open("internet", "albert-instance", "tcp/22")
+
+        def test_retry(lab):
+            for attempt in range(3):
+                try:
+                    lab.assert_filtered("internet", "albert-instance", "tcp/22")
+                    break
+                except AssertionError:
+                    continue
+            else:
+                raise AssertionError("never filtered")
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
+
+
+def test_a_topology_that_cannot_be_found_is_one_line(pytester: pytest.Pytester) -> None:
+    """The README example copied alone into a folder without the topology file."""
+    pytester.makepyfile(
+        test_user="""
+        import pytest
+
+        pytestmark = pytest.mark.sg_topology("topologies/three-tier.yaml")
+
+        def test_one(lab):
+            lab.assert_open("internet", "web-1", "tcp/80")
+
+        def test_two(lab):
+            lab.assert_filtered("internet", "db-1", "tcp/3306")
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    err = result.stderr.str().strip().splitlines()
+    assert len(err) == 1, err
+    assert "topology file 'topologies/three-tier.yaml' not found" in err[0]
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()

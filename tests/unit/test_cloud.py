@@ -278,6 +278,13 @@ def test_instances_get_free_addresses_and_terminated_ones_release_theirs() -> No
         records[2].instance_id,
         again[0].instance_id,
     }
+    # the terminated instance holds neither groups nor address: a filter finds only the new one
+    _, found = control_plane.describe_instances(c, A, [], {"private-ip-address": ["10.254.0.12"]})
+    assert [r.instance_id for r in found] == [again[0].instance_id]
+    _, gone = control_plane.describe_instances(c, A, [records[1].instance_id], {})
+    assert gone[0].held_groups == () and gone[0].held_address is None
+    _, by_group = control_plane.describe_instances(c, A, [], {"group-name": ["default"]})
+    assert records[1].instance_id not in {r.instance_id for r in by_group}
 
 
 def test_hosts() -> None:
