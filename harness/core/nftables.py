@@ -90,18 +90,3 @@ def compile_instance(topology: Topology, instance: Instance) -> str:
 def compile_lab(topology: Topology) -> dict[str, str]:
     """Every instance's transaction, by instance name."""
     return {instance.name: compile_instance(topology, instance) for instance in topology.instances}
-
-
-def affected_instances(topology: Topology, changed: set[GroupKey]) -> list[Instance]:
-    """Instances whose policy depends on the given groups (as members or via a set).
-
-    A rule change in group G touches G's members; a membership change in G (a launch or a
-    termination) touches every instance with a rule whose source is G.
-    """
-    result = []
-    for instance in topology.instances:
-        if changed.intersection(instance.groups) or any(
-            rule.group in changed for _, rule in topology.rules_of(instance)
-        ):
-            result.append(instance)
-    return result

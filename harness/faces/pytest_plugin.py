@@ -40,6 +40,8 @@ from testinfra.backend.base import BaseBackend
 
 from harness.adapters.docker_runtime import DockerRuntime
 from harness.adapters.probers.scapy_prober import ScapyProber
+from harness.core import control_plane
+from harness.core.control_plane import Cloud, Permission
 from harness.core.matrix import Matrix, Observation
 from harness.core.model import Instance, State, Topology
 from harness.core.nftables import compile_instance
@@ -47,10 +49,11 @@ from harness.core.oracle import Oracle
 from harness.core.phases import QUIET
 from harness.core.planner import Cell
 from harness.core.runtime import LabKind, LabNamespaces, LabRef
-from harness.errors import HarnessError
+from harness.errors import Ec2Error, HarnessError
 from harness.formats import topology_file
 from harness.formats.matrix_report import cell_line
 from harness.lab import one_shot
+from harness.lab.controlled import ControlledLab
 from harness.lab.lifecycle import teardown
 from harness.lab.measure import batches_for, probe_matrix
 
@@ -85,14 +88,134 @@ class SgAssertionError(AssertionError):
     the rule (or the lack of one) behind what the rules imply."""
 
 
-class SgLab:
-    """A running lab of one topology, with assertions that probe it."""
+class Ec2:
+    """The lab's control plane under boto3's EC2 method names and shapes: each call is the
+    control plane's own action, enforced on the lab before it returns. Refusals raise
+    :class:`~harness.errors.Ec2Error` with EC2's code (``err.code``)."""
 
-    def __init__(self, topology: Topology, live: LabNamespaces, runtime: DockerRuntime) -> None:
-        self.topology = topology
-        self.live = live
-        self.runtime = runtime
-        self.oracle = Oracle(topology)
+    def __init__(self, lab: ControlledLab, account: str) -> None:
+        self._lab = lab
+        self._account = account
+
+    def create_security_group(self, *, GroupName: str, Description: str) -> dict[str, Any]:
+        group = self._lab.act(
+            lambda c: control_plane.create_group(c, self._account, GroupName, Description)
+        )
+        return {"GroupId": group.key.group_id}
+
+    def delete_security_group(
+        self, *, GroupName: str | None = None, GroupId: str | None = None
+    ) -> dict[str, Any]:
+        ref = _group_ref(GroupName, GroupId)
+        self._lab.act(lambda c: control_plane.delete_group(c, self._account, ref))
+        return {}
+
+    def authorize_security_group_ingress(self, **kwargs: Any) -> dict[str, Any]:
+        return self._change(control_plane.authorize, kwargs)
+
+    def revoke_security_group_ingress(self, **kwargs: Any) -> dict[str, Any]:
+        return self._change(control_plane.revoke, kwargs)
+
+    def _change(self, change: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+        ref = _group_ref(kwargs.get("GroupName"), kwargs.get("GroupId"))
+        permissions = [_permission(item) for item in kwargs.get("IpPermissions") or []]
+        if kwargs.get("IpProtocol") or kwargs.get("CidrIp"):
+            permissions.append(
+                Permission(
+                    kwargs.get("IpProtocol"),
+                    kwargs.get("FromPort"),
+                    kwargs.get("ToPort"),
+                    (kwargs["CidrIp"],) if kwargs.get("CidrIp") else (),
+                )
+            )
+
+        def action(cloud: Cloud) -> tuple[Cloud, None]:
+            rules = control_plane.permission_rules(cloud, self._account, permissions)
+            return change(cloud, self._account, ref, rules)[0], None
+
+        self._lab.act(action)
+        return {"Return": True}
+
+    def run_instances(
+        self,
+        *,
+        ImageId: str,
+        MinCount: int = 1,
+        MaxCount: int = 1,
+        SecurityGroups: list[str] | None = None,
+        SecurityGroupIds: list[str] | None = None,
+    ) -> dict[str, Any]:
+        groups = [*(SecurityGroups or []), *(SecurityGroupIds or [])]
+        records = self._lab.launch(self._account, ImageId, max(MinCount, MaxCount), groups)
+        return {
+            "Instances": [
+                {
+                    "InstanceId": r.instance_id,
+                    "ImageId": r.image_id,
+                    "PrivateIpAddress": str(r.address),
+                    "SecurityGroups": [
+                        {"GroupName": k.name, "GroupId": k.group_id} for k in r.groups
+                    ],
+                    "State": {"Name": "running"},
+                }
+                for r in records
+            ]
+        }
+
+    def terminate_instances(self, *, InstanceIds: list[str]) -> dict[str, Any]:
+        changes = self._lab.act(
+            lambda c: control_plane.terminate_instances(c, self._account, InstanceIds)
+        )
+        return {
+            "TerminatingInstances": [
+                {"InstanceId": record.instance_id, "PreviousState": {"Name": before}}
+                for record, before in changes
+            ]
+        }
+
+
+def _group_ref(name: str | None, group_id: str | None) -> str:
+    ref = group_id or name
+    if not ref:
+        raise Ec2Error("MissingParameter", "The request must contain GroupName or GroupId")
+    return ref
+
+
+def _permission(item: dict[str, Any]) -> Permission:
+    pairs = tuple(
+        (pair.get("UserId"), pair.get("GroupId") or pair.get("GroupName") or "")
+        for pair in item.get("UserIdGroupPairs") or []
+    )
+    return Permission(
+        item.get("IpProtocol"),
+        item.get("FromPort"),
+        item.get("ToPort"),
+        tuple(r["CidrIp"] for r in item.get("IpRanges") or []),
+        pairs,
+    )
+
+
+class SgLab:
+    """A running lab of one topology, with assertions that probe it and ``ec2``, its control
+    plane, to change it."""
+
+    def __init__(self, controlled: ControlledLab) -> None:
+        self.controlled = controlled
+        self.runtime = controlled.runtime
+        self.ec2 = Ec2(controlled, controlled.base.account)
+
+    @property
+    def topology(self) -> Topology:
+        """The lab's topology now (with every change made through ``ec2``)."""
+        return self.controlled.topology
+
+    @property
+    def live(self) -> LabNamespaces:
+        return self.controlled.namespaces
+
+    @property
+    def oracle(self) -> Oracle:
+        return Oracle(self.topology)
 
     @property
     def name(self) -> str:
@@ -251,7 +374,7 @@ class _Labs:
             ACTIVE_LABS.discard(topology.name)
             pytest.fail(f"could not start lab '{topology.name}': {err}", pytrace=False)
         self.refs[topology.name] = ref
-        return SgLab(topology, built.namespaces, runtime)
+        return SgLab(ControlledLab(runtime, ref, topology, built.namespaces, built.applied))
 
     def stop(self, lab: SgLab) -> None:
         teardown(lab.runtime, self.refs.pop(lab.name), QUIET)

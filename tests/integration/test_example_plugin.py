@@ -42,3 +42,24 @@ def test_the_instance_listens_and_runs_its_compiled_policy(lab: SgLab) -> None:
 def test_a_policy_changed_by_hand_is_caught(lab: SgLab) -> None:
     lab.host("web-1").run_expect([0], "nft flush chain inet sgh input")
     lab.assert_filtered("internet", "web-1", "tcp/80")
+
+
+@pytest.mark.sg_mutates
+def test_a_rule_authorized_from_a_test_is_enforced_at_once(lab: SgLab) -> None:
+    ssh = {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22}
+    mary = {**ssh, "IpRanges": [{"CidrIp": "203.0.113.19/32"}]}  # the workstation
+    lab.assert_filtered("workstation", "web-1", "tcp/22")
+    lab.ec2.authorize_security_group_ingress(GroupName="apache", IpPermissions=[mary])
+    lab.assert_open("workstation", "web-1", "tcp/22")
+    lab.ec2.revoke_security_group_ingress(GroupName="apache", IpPermissions=[mary])
+    lab.assert_filtered("workstation", "web-1", "tcp/22")
+
+
+@pytest.mark.sg_mutates
+def test_an_instance_launched_from_a_test_joins_its_group(lab: SgLab) -> None:
+    launched = lab.ec2.run_instances(ImageId="ami-fba54092", SecurityGroups=["apache"])
+    web_8 = launched["Instances"][0]["InstanceId"]  # named by its instance id
+    lab.assert_open("internet", web_8, "tcp/80")
+    lab.assert_open(web_8, "app-1", "tcp/8080")  # app servers now admit it as apache
+    lab.ec2.terminate_instances(InstanceIds=[web_8])
+    lab.assert_matrix_matches()

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from harness.core.model import GroupKey
-from harness.core.nftables import affected_instances, compile_instance, compile_lab, set_name
+from harness.core.nftables import compile_instance, compile_lab, set_name
 from harness.formats import topology_file
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,11 +55,3 @@ def test_set_names_are_identifiers() -> None:
     assert set_name(GroupKey("444455556666", "web"), home) == "grp_444455556666_web"
     odd = set_name(GroupKey(home, "Mary's group"), home)
     assert odd.startswith("grp_Mary_s_group_") and odd.replace("_", "").isalnum()
-
-
-def test_affected_instances() -> None:
-    topo = topology_file.load(ROOT / "topologies/three-tier.yaml")
-    apache = GroupKey("111122223333", "apache")
-    names = [i.name for i in affected_instances(topo, {apache})]
-    # apache's members (its rules) and appserver's members (their set of apache addresses)
-    assert names == [f"web-{n}" for n in range(1, 8)] + [f"app-{n}" for n in range(1, 21)]
