@@ -26,13 +26,14 @@ import threading
 import time
 import uuid
 from calendar import timegm
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from ipaddress import IPv4Address
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
-from xml.sax.saxutils import escape
+from xml.etree.ElementTree import Element, tostring
 
 from harness.core import control_plane, ec2_rules
 from harness.core.control_plane import STATE_CODES, Cloud, InstanceRecord, Permission
@@ -187,62 +188,62 @@ def target_group(params: Params) -> str:
 # -- XML ----------------------------------------------------------------------------------------
 
 
-def el(name: str, *content: object) -> str:
-    inner = "".join(escape(str(c)) if not isinstance(c, _Xml) else c.text for c in content)
-    return f"<{name}>{inner}</{name}>" if inner else f"<{name}/>"
+Content = Element | str | int | IPv4Address | None
 
 
-class _Xml:
-    """Already-rendered XML (not escaped again)."""
+def E(tag: str, *content: Content) -> Element:
+    """An element with children and text (ElementTree escapes the text)."""
+    node = Element(tag)
+    for item in content:
+        if isinstance(item, Element):
+            node.append(item)
+        elif item is not None:
+            node.text = (node.text or "") + str(item)
+    return node
 
-    def __init__(self, text: str) -> None:
-        self.text = text
+
+def items(tag: str, members: Iterable[list[Element]]) -> Element:
+    """``<tag><item>...</item>...</tag>``: EC2's list shape."""
+    return E(tag, *[E("item", *member) for member in members])
 
 
-def x(name: str, *content: object) -> _Xml:
-    return _Xml(el(name, *content))
-
-
-def group_xml(group: Group) -> _Xml:
+def group_xml(group: Group) -> list[Element]:
     perms = []
     for protocol, low, high, rules in control_plane.permissions(group):
         pairs = [
-            _Xml(
-                el("userId", r.group.account)
-                + el("groupName", r.group.name)
-                + el("groupId", r.group.group_id)
-            )
+            [
+                E("userId", r.group.account),
+                E("groupName", r.group.name),
+                E("groupId", r.group.group_id),
+            ]
             for r in rules
             if r.group is not None
         ]
-        ranges = [_Xml(el("cidrIp", r.cidr)) for r in rules if r.cidr is not None]
+        ranges = [[E("cidrIp", str(r.cidr))] for r in rules if r.cidr is not None]
         perms.append(
-            _Xml(
-                el("ipProtocol", protocol)
-                + el("fromPort", low)
-                + el("toPort", high)
-                + el("groups", *[x("item", p) for p in pairs])
-                + el("ipRanges", *[x("item", r) for r in ranges])
-            )
+            [
+                E("ipProtocol", protocol),
+                E("fromPort", low),
+                E("toPort", high),
+                items("groups", pairs),
+                items("ipRanges", ranges),
+            ]
         )
-    return _Xml(
-        el("ownerId", group.key.account)
-        + el("groupId", group.group_id)
-        + el("groupName", group.name)
-        + el("groupDescription", group.description)
-        + el("ipPermissions", *[x("item", p) for p in perms])
-        + el("ipPermissionsEgress")
-        + el("tagSet")
-    )
+    return [
+        E("ownerId", group.key.account),
+        E("groupId", group.group_id),
+        E("groupName", group.name),
+        E("groupDescription", group.description),
+        items("ipPermissions", perms),
+        E("ipPermissionsEgress"),
+        E("tagSet"),
+    ]
 
 
-def _group_set(record: InstanceRecord) -> _Xml:
-    return x(
+def _group_set(record: InstanceRecord) -> Element:
+    return items(
         "groupSet",
-        *[
-            x("item", x("groupId", key.group_id), x("groupName", key.name))
-            for key in record.held_groups
-        ],
+        ([E("groupId", key.group_id), E("groupName", key.name)] for key in record.held_groups),
     )
 
 
@@ -250,44 +251,44 @@ def _time(text: str) -> str:
     return text.replace("+0000", ".000Z")
 
 
-def instance_xml(record: InstanceRecord, state: str | None = None) -> _Xml:
+def instance_xml(record: InstanceRecord, state: str | None = None) -> list[Element]:
     image = control_plane.ami(record.image_id)
     shown = state or record.state
     active = shown != control_plane.TERMINATED
-    return _Xml(
-        el("instanceId", record.instance_id)
-        + el("imageId", record.image_id)
-        + el("instanceState", x("code", STATE_CODES[shown]), x("name", shown))
-        + el("privateDnsName", record.private_dns)
-        + el("dnsName")
-        + el("reason")
-        + el("amiLaunchIndex", record.launch_index)
-        + el("productCodes")
-        + el("instanceType", record.instance_type)
-        + el("launchTime", _time(record.launch_time))
-        + el("placement", x("availabilityZone", AVAILABILITY_ZONE), x("tenancy", "default"))
-        + el("kernelId", image.kernel)
-        + el("ramdiskId", image.ramdisk)
-        + el("monitoring", x("state", "disabled"))
-        + (el("privateIpAddress", record.address) if active else "")
-        + _group_set(record).text
-        + el("architecture", "x86_64")
-        + el("rootDeviceType", "ebs")
-        + el("rootDeviceName", "/dev/sda1")
-        + el("blockDeviceMapping")
-        + el("virtualizationType", "paravirtual")
-        + el("hypervisor", "xen")
-    )
+    return [
+        E("instanceId", record.instance_id),
+        E("imageId", record.image_id),
+        E("instanceState", E("code", STATE_CODES[shown]), E("name", shown)),
+        E("privateDnsName", record.private_dns),
+        E("dnsName"),
+        E("reason"),
+        E("amiLaunchIndex", record.launch_index),
+        E("productCodes"),
+        E("instanceType", record.instance_type),
+        E("launchTime", _time(record.launch_time)),
+        E("placement", E("availabilityZone", AVAILABILITY_ZONE), E("tenancy", "default")),
+        E("kernelId", image.kernel),
+        E("ramdiskId", image.ramdisk),
+        E("monitoring", E("state", "disabled")),
+        *([E("privateIpAddress", record.address)] if active else []),
+        _group_set(record),
+        E("architecture", "x86_64"),
+        E("rootDeviceType", "ebs"),
+        E("rootDeviceName", "/dev/sda1"),
+        E("blockDeviceMapping"),
+        E("virtualizationType", "paravirtual"),
+        E("hypervisor", "xen"),
+    ]
 
 
-def reservation_xml(records: list[InstanceRecord], state: str | None = None) -> _Xml:
+def reservation_xml(records: list[InstanceRecord], state: str | None = None) -> list[Element]:
     first = records[0]
-    return _Xml(
-        el("reservationId", first.reservation_id)
-        + el("ownerId", first.owner)
-        + _group_set(first).text
-        + el("instancesSet", *[x("item", instance_xml(r, state)) for r in records])
-    )
+    return [
+        E("reservationId", first.reservation_id),
+        E("ownerId", first.owner),
+        _group_set(first),
+        items("instancesSet", (instance_xml(r, state) for r in records)),
+    ]
 
 
 # -- actions ------------------------------------------------------------------------------------
@@ -300,7 +301,7 @@ class Api:
         self.lab = lab
         self.guard = threading.Lock()
 
-    def call(self, account: str, action: str, params: Params) -> str:
+    def call(self, account: str, action: str, params: Params) -> list[Element]:
         handler = ACTIONS.get(action)
         if handler is None:
             raise Ec2Error(
@@ -312,19 +313,19 @@ class Api:
     def _act(self, action: Callable[[Cloud], tuple[Cloud, Any]]) -> Any:
         return self.lab.act(action, QUIET)
 
-    def _CreateSecurityGroup(self, account: str, params: Params) -> str:
+    def _CreateSecurityGroup(self, account: str, params: Params) -> list[Element]:
         name = params.get("GroupName", "")
         description = params.get("GroupDescription", "")
         group = self._act(lambda c: control_plane.create_group(c, account, name, description))
-        return el("return", "true") + el("groupId", group.group_id)
+        return [E("return", "true"), E("groupId", group.group_id)]
 
-    def _DescribeSecurityGroups(self, account: str, params: Params) -> str:
+    def _DescribeSecurityGroups(self, account: str, params: Params) -> list[Element]:
         refs = listed(params, "GroupName") + group_ids(params, "GroupId")
         chosen = filters(params)
         groups = self.lab.read(lambda c: control_plane.describe_groups(c, account, refs, chosen))
-        return el("securityGroupInfo", *[x("item", group_xml(g)) for g in groups])
+        return [items("securityGroupInfo", (group_xml(g) for g in groups))]
 
-    def _change(self, account: str, params: Params, revoke: bool) -> str:
+    def _change(self, account: str, params: Params, revoke: bool) -> list[Element]:
         ref = target_group(params)
         wanted = permissions(params)
         change = control_plane.revoke if revoke else control_plane.authorize
@@ -335,20 +336,20 @@ class Api:
             return new, None
 
         self._act(action)
-        return el("return", "true")
+        return [E("return", "true")]
 
-    def _AuthorizeSecurityGroupIngress(self, account: str, params: Params) -> str:
+    def _AuthorizeSecurityGroupIngress(self, account: str, params: Params) -> list[Element]:
         return self._change(account, params, revoke=False)
 
-    def _RevokeSecurityGroupIngress(self, account: str, params: Params) -> str:
+    def _RevokeSecurityGroupIngress(self, account: str, params: Params) -> list[Element]:
         return self._change(account, params, revoke=True)
 
-    def _DeleteSecurityGroup(self, account: str, params: Params) -> str:
+    def _DeleteSecurityGroup(self, account: str, params: Params) -> list[Element]:
         ref = target_group(params)
         self._act(lambda c: control_plane.delete_group(c, account, ref))
-        return el("return", "true")
+        return [E("return", "true")]
 
-    def _RunInstances(self, account: str, params: Params) -> str:
+    def _RunInstances(self, account: str, params: Params) -> list[Element]:
         image = params.get("ImageId")
         if not image:
             raise Ec2Error("MissingParameter", "The request must contain the parameter ImageId")
@@ -370,35 +371,32 @@ class Api:
                 c, account, image, high, refs, now=now(), new_id=new_id, instance_type=kind
             )
         )
-        return reservation_xml(records, state=control_plane.PENDING).text
+        return reservation_xml(records, state=control_plane.PENDING)
 
-    def _DescribeInstances(self, account: str, params: Params) -> str:
+    def _DescribeInstances(self, account: str, params: Params) -> list[Element]:
         ids = listed(params, "InstanceId")
         chosen = filters(params)
         records = self.lab.read(lambda c: control_plane.describe_instances(c, account, ids, chosen))
-        return el(
-            "reservationSet",
-            *[x("item", reservation_xml(group)) for group in control_plane.reservations(records)],
-        )
+        groups = control_plane.reservations(records)
+        return [items("reservationSet", (reservation_xml(group) for group in groups))]
 
-    def _TerminateInstances(self, account: str, params: Params) -> str:
+    def _TerminateInstances(self, account: str, params: Params) -> list[Element]:
         ids = listed(params, "InstanceId")
         changes = self._act(lambda c: control_plane.terminate_instances(c, account, ids))
         out = []
         for record, before in changes:
             current = control_plane.terminating(before)
             out.append(
-                x(
-                    "item",
-                    x("instanceId", record.instance_id),
-                    x("currentState", x("code", STATE_CODES[current]), x("name", current)),
-                    x("previousState", x("code", STATE_CODES[before]), x("name", before)),
-                )
+                [
+                    E("instanceId", record.instance_id),
+                    E("currentState", E("code", STATE_CODES[current]), E("name", current)),
+                    E("previousState", E("code", STATE_CODES[before]), E("name", before)),
+                ]
             )
-        return el("instancesSet", *out)
+        return [items("instancesSet", out)]
 
 
-ACTIONS: dict[str, Callable[[Api, str, Params], str]] = {
+ACTIONS: dict[str, Callable[[Api, str, Params], list[Element]]] = {
     "CreateSecurityGroup": Api._CreateSecurityGroup,
     "DescribeSecurityGroups": Api._DescribeSecurityGroups,
     "AuthorizeSecurityGroupIngress": Api._AuthorizeSecurityGroupIngress,
@@ -510,11 +508,17 @@ def _account_of(lab: PersistentLab, key: str) -> str:
 # -- HTTP ---------------------------------------------------------------------------------------
 
 
+def document(root: Element) -> str:
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + tostring(root, encoding="unicode")
+
+
 def error_xml(code: str, message: str, request_id: str) -> str:
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + el(
-        "Response",
-        x("Errors", x("Error", x("Code", code), x("Message", message))),
-        x("RequestID", request_id),
+    return document(
+        E(
+            "Response",
+            E("Errors", E("Error", E("Code", code), E("Message", message))),
+            E("RequestID", request_id),
+        )
     )
 
 
@@ -559,13 +563,9 @@ def handle(api: Api, require_auth: bool, request: HttpRequest) -> HttpResponse:
         return error_response(503, "Unavailable", str(err), request_id)
     except Exception as err:  # a bug: answer, and keep serving
         return error_response(500, "InternalError", f"{type(err).__name__}: {err}", request_id)
-    namespace = f"http://ec2.amazonaws.com/doc/{version}/"
-    text = (
-        '<?xml version="1.0" encoding="UTF-8"?>\n'
-        f'<{action}Response xmlns="{namespace}">'
-        f"{el('requestId', request_id)}{inner}</{action}Response>"
-    )
-    return HttpResponse(200, text)
+    root = E(f"{action}Response", E("requestId", request_id), *inner)
+    root.set("xmlns", f"http://ec2.amazonaws.com/doc/{version}/")
+    return HttpResponse(200, document(root))
 
 
 def make_handler(api: Api, require_auth: bool, log: bool) -> type[BaseHTTPRequestHandler]:

@@ -448,7 +448,7 @@ def test_2012_version_plain_http_and_errors(endpoint: str) -> None:
         endpoint,
         f"Action=DescribeSecurityGroups&Version=2012-05-01&AWSAccessKeyId={A}&GroupName.1=web",
     )
-    assert "<ipPermissions/>" in text and "<groupName>web</groupName>" in text
+    assert "<ipPermissions />" in text and "<groupName>web</groupName>" in text
     status, text = _post(
         endpoint, f"Action=ModifyInstanceAttribute&Version=2012-05-01&AWSAccessKeyId={A}"
     )
