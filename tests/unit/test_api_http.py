@@ -33,7 +33,7 @@ def lab(tmp_path: Path) -> Iterator[PersistentLab]:
 
 @pytest.fixture
 def server(lab: PersistentLab, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    monkeypatch.setattr(query_api, "READ_TIMEOUT", 0.5)
+    monkeypatch.setattr(query_api.server, "READ_TIMEOUT", 0.5)
     server = make_server(lab, "127.0.0.1", 0, False)
     threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
     yield server
