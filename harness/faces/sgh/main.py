@@ -71,7 +71,9 @@ def _parser() -> argparse.ArgumentParser:
     lint.add_argument("--home", help="with no topology: the labs' home directory")
     lint.add_argument("--lab", help="with no topology: the lab (default: $SGH_LAB, else current)")
 
-    check = sub.add_parser("check", help="validate a topology and print what its rules imply")
+    check = sub.add_parser(
+        "check", help="validate a topology; count the cells its rules expect open, closed, filtered"
+    )
     check.set_defaults(handler=_check)
     check.add_argument("topology")
 
