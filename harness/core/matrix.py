@@ -8,14 +8,7 @@ from dataclasses import dataclass, field, replace
 from harness.core.model import Node, State, Topology
 from harness.core.oracle import Expectation, Oracle
 from harness.core.planner import Cell
-
-
-@dataclass(frozen=True)
-class Observation:
-    """What a prober saw for one cell; ``detail`` says how (``syn-ack``, ``no reply``, ...)."""
-
-    state: State
-    detail: str = ""
+from harness.core.probing import Observation
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol as TypingProtocol
 
-from harness.core.matrix import Observation
+from harness.core.model import State
 from harness.core.planner import Cell
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What a prober saw for one cell; ``detail`` says how (``syn-ack``, ``no reply``, ...)."""
+
+    state: State
+    detail: str = ""
 
 
 @dataclass(frozen=True)

@@ -42,12 +42,13 @@ from harness.adapters.docker_runtime import DockerRuntime
 from harness.adapters.probers.scapy_prober import ScapyProber
 from harness.core import control_plane
 from harness.core.control_plane import Cloud, Permission
-from harness.core.matrix import Matrix, Observation
+from harness.core.matrix import Matrix
 from harness.core.model import Instance, State, Topology
 from harness.core.nftables import compile_instance
 from harness.core.oracle import Oracle
 from harness.core.phases import QUIET
 from harness.core.planner import Cell
+from harness.core.probing import Observation
 from harness.core.runtime import LabKind, LabNamespaces, LabRef
 from harness.errors import Ec2Error, HarnessError
 from harness.formats import topology_file

@@ -6,9 +6,10 @@ from pathlib import Path
 
 from junitparser import Error, Failure, JUnitXml
 
-from harness.core.matrix import Matrix, Observation, compare, expectations
+from harness.core.matrix import Matrix, compare, expectations
 from harness.core.model import State
 from harness.core.planner import plan
+from harness.core.probing import Observation
 from harness.formats import junit_report, topology_file
 from harness.formats.scenario_file import Step, StepResult
 

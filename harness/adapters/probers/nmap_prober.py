@@ -28,10 +28,9 @@ from xml.etree import ElementTree
 
 import nmap
 
-from harness.core.matrix import Observation
 from harness.core.model import Protocol, State
 from harness.core.planner import Cell
-from harness.core.probing import ProbeJob, SourceBatch
+from harness.core.probing import Observation, ProbeJob, SourceBatch
 from harness.errors import LabError, PrerequisiteError
 
 # Lab round trips are well under a millisecond; nothing is lost but what a policy drops.

@@ -32,10 +32,9 @@ from scapy.layers.inet import ICMP, IP, TCP, UDP
 from scapy.utils import checksum
 
 from harness.adapters import netns
-from harness.core.matrix import Observation
 from harness.core.model import Protocol, State
 from harness.core.planner import Cell
-from harness.core.probing import ProbeJob, SourceBatch
+from harness.core.probing import Observation, ProbeJob, SourceBatch
 
 SPORT_BASE = 20000
 SPORT_SPAN = 40000

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from harness.core.matrix import Observation, expectations
+from harness.core.matrix import expectations
 from harness.core.model import State, Topology
 from harness.core.planner import Cell
-from harness.core.probing import SourceBatch
+from harness.core.probing import Observation, SourceBatch
 
 
 class SimulatedProber:
