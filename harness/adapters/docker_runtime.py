@@ -137,11 +137,8 @@ class DockerRuntime:
 
     def leftovers(self, lab: str | None = None) -> list[str]:
         """Names of the containers labelled with this lab name (any kind), or of every lab."""
-        selector = LABEL if lab is None else f"{LABEL}={lab}"
-        found = self.client.containers.list(
-            all=True, filters={"label": selector}, ignore_removed=True
-        )
-        return sorted(c.name for c in found)
+        found = self._containers()
+        return sorted(c.name for c in found if lab is None or c.labels.get(LABEL) == lab)
 
     def labs(self) -> list[LabInfo]:
         by_lab: dict[tuple[str, LabKind], list[Any]] = {}

@@ -20,7 +20,6 @@ class Progress:
         self._started = 0.0
         self._total = 0
         self._done = 0
-        self.timings: dict[str, float] = {}
 
     @classmethod
     def quiet(cls) -> Progress:
@@ -39,8 +38,6 @@ class Progress:
 
     def finish(self, key: str = "", note: str = "") -> float:
         elapsed = time.monotonic() - self._started
-        if key:
-            self.timings[key] = elapsed
         if self.enabled:
             counter = f" {self._done}/{self._total}" if self._total else ""
             extra = f" {note}" if note else ""

@@ -19,7 +19,7 @@ from harness.adapters.concurrency import interrupts_deferred
 from harness.core.model import Instance, Topology
 from harness.core.phases import Phases
 from harness.core.reconcile import Applied, Plan, plan
-from harness.core.runtime import SWITCH, LabNamespaces, LabRef, Runtime
+from harness.core.runtime import SWITCH, LabNamespaces, LabRef, NodeState, Runtime
 
 
 class Timed:
@@ -62,6 +62,31 @@ class Reconciled:
     timings: dict[str, float] = field(default_factory=dict)
 
 
+def survey(
+    runtime: Runtime,
+    lab: LabRef,
+    desired: Topology,
+    applied: dict[str, Applied],
+    *,
+    deep: bool = False,
+) -> tuple[dict[str, NodeState], Plan]:
+    """What the runtime observes of the lab (the pids last seen as hints), and the plan that
+    would bring it to ``desired``; nothing is changed."""
+    hints = {name: record.pid for name, record in applied.items()}
+    observed = runtime.observe(lab, hints, policies=deep)
+    return observed, plan(desired, observed, applied)
+
+
+def kept(lab: LabRef, steps: Plan) -> LabNamespaces:
+    """The namespaces of the nodes a plan keeps running as they are."""
+    return LabNamespaces(
+        lab.name,
+        {name: pid for name, pid in steps.keep.items() if name != SWITCH},
+        steps.keep.get(SWITCH, 0),
+        lab.kind,
+    )
+
+
 def reconcile(
     runtime: Runtime,
     lab: LabRef,
@@ -75,19 +100,12 @@ def reconcile(
     one installed (every ``sgh lab up``; changes trust the record for speed)."""
     started = time.monotonic()
     timed = Timed(phases)
-    hints = {name: record.pid for name, record in applied.items()}
-    observed = runtime.observe(lab, hints, policies=deep)
-    steps = plan(desired, observed, applied)
+    _, steps = survey(runtime, lab, desired, applied, deep=deep)
     for problem in steps.problems:
         timed.note(f"{lab}: {problem}; repairing")
     if steps.remove:
         runtime.remove(lab, steps.remove, timed)
-    namespaces = LabNamespaces(
-        lab.name,
-        {n: p for n, p in steps.keep.items() if n != SWITCH},
-        steps.keep.get(SWITCH, 0),
-        lab.kind,
-    )
+    namespaces = kept(lab, steps)
     to_start = ([None] if steps.start_switch else []) + list(steps.start)
     pids = runtime.start(lab, to_start, timed)
     namespaces.switch_pid = pids.pop(SWITCH, namespaces.switch_pid)

@@ -28,10 +28,9 @@ from harness.core.matrix import Matrix
 from harness.core.model import Topology
 from harness.core.phases import QUIET, Phases
 from harness.core.probing import Prober
-from harness.core.reconcile import plan
 from harness.core.runtime import SWITCH, LabKind, LabNamespaces, LabRef, Runtime
 from harness.errors import LabError
-from harness.lab.lifecycle import Reconciled, reconcile, teardown
+from harness.lab.lifecycle import Reconciled, kept, reconcile, survey, teardown
 from harness.lab.measure import probe_matrix
 
 T = TypeVar("T")
@@ -141,22 +140,14 @@ class PersistentLab:
         """The running lab's namespaces, checked against the state (no changes made)."""
         if not self.is_up:
             raise LabError(f"lab '{self.name}' is down; start it with 'sgh lab up {self.name}'")
-        applied = self.store.applied()
-        hints = {name: record.pid for name, record in applied.items()}
-        steps = plan(self.topology(), self.runtime.observe(self.ref, hints), applied)
+        _, steps = survey(self.runtime, self.ref, self.topology(), self.store.applied())
         if steps.remove or steps.start:
             found = steps.problems[0] if steps.problems else "its containers are not its state"
             raise LabError(
                 f"lab '{self.name}': {found}; 'sgh lab up {self.name}' brings the lab back "
                 "to its state"
             )
-        switch = steps.keep.get(SWITCH, 0)
-        return LabNamespaces(
-            self.name,
-            {n: p for n, p in steps.keep.items() if n != SWITCH},
-            switch,
-            LabKind.PERSISTENT,
-        )
+        return kept(self.ref, steps)
 
     # -- the live matrix ------------------------------------------------------------------
 
@@ -176,10 +167,10 @@ class PersistentLab:
         problems: tuple[str, ...] = ()
         running = 0
         if self.is_up:
-            applied = self.store.applied()
-            hints = {name: record.pid for name, record in applied.items()}
-            observed = self.runtime.observe(self.ref, hints, policies=True)
-            problems = plan(topology, observed, applied).problems
+            observed, steps = survey(
+                self.runtime, self.ref, topology, self.store.applied(), deep=True
+            )
+            problems = steps.problems
             wanted = {SWITCH, *topology.nodes_by_name}
             running = sum(state.running for name, state in observed.items() if name in wanted)
         return LabStatus(
