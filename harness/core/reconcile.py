@@ -107,8 +107,14 @@ def plan(
             continue
         last = applied.get(name)
         seen = observed[name].policy
-        if last is None or last.pid != keep[name] or last.digest != digests[name]:
+        if last is None:
+            install[name] = text  # e.g. a launch killed between starting and recording
+            problems.append(f"{name}: running, but no policy is recorded as installed on it")
+        elif last.pid != keep[name]:
             install[name] = text
+            problems.append(f"{name}: its container restarted since its policy was installed")
+        elif last.digest != digests[name]:
+            install[name] = text  # the rules changed: a change, not a problem
         elif seen is not None and seen != last.listing:
             install[name] = text
             problems.append(f"{name}: its nftables policy is not the one installed")

@@ -181,3 +181,13 @@ def test_a_restarted_container_gets_its_policy(pid_changed: bool) -> None:
     observed = runtime.observe(LAB, policies=False)
     steps = plan(TOPO, observed, applied)
     assert list(steps.install) == (["web-2"] if pid_changed else [])
+    restarted = ("web-2: its container restarted since its policy was installed",)
+    assert steps.problems == (restarted if pid_changed else ())
+
+
+def test_a_node_running_with_no_policy_recorded_is_a_problem_and_gets_one() -> None:
+    runtime, done = built()  # as when a launch is killed after starting, before recording
+    applied = {name: a for name, a in done.applied.items() if name != "web-2"}
+    steps = plan(TOPO, runtime.observe(LAB, policies=False), applied)
+    assert list(steps.install) == ["web-2"]
+    assert steps.problems == ("web-2: running, but no policy is recorded as installed on it",)
