@@ -36,6 +36,7 @@ from harness.core.model import (
     Host,
     Instance,
     Listen,
+    Proto,
     Protocol,
     Rule,
     Topology,
@@ -365,9 +366,9 @@ def describe_groups(
     return cloud, result
 
 
-def permissions(group: Group) -> list[tuple[Protocol, int, int, list[Rule]]]:
+def permissions(group: Group) -> list[tuple[Proto, int, int, list[Rule]]]:
     """A group's rules as EC2 lists them: one item per (protocol, from, to), in rule order."""
-    items: dict[tuple[Protocol, int, int], list[Rule]] = {}
+    items: dict[tuple[Proto, int, int], list[Rule]] = {}
     for rule in group.rules:
         items.setdefault((rule.protocol, rule.from_port, rule.to_port), []).append(rule)
     return [(*key, rules) for key, rules in items.items()]

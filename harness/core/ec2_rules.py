@@ -220,7 +220,7 @@ def _duplicate_text(rule: Rule, home_account: str) -> str:
         if rule.protocol is Protocol.ICMP
         else f"from port: {rule.from_port}, to port: {rule.to_port}"
     )
-    protocol = rule.protocol.value.upper()
+    protocol = str(rule.protocol).upper()
     return f'the specified rule "peer: {peer}, {protocol}, {ports}, ALLOW" already exists'
 
 

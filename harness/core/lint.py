@@ -29,8 +29,10 @@ from harness.core.model import (
     GroupKey,
     Host,
     Instance,
+    Network,
     Node,
     Probe,
+    Proto,
     Protocol,
     Rule,
     Topology,
@@ -139,7 +141,7 @@ def covers(big: Rule, small: Rule) -> bool:
         return False
     if big.cidr is not None:
         if small.cidr is not None:
-            return small.cidr.subnet_of(big.cidr)
+            return small.cidr.version == big.cidr.version and small.cidr.subnet_of(big.cidr)  # type: ignore[arg-type]
         return big.cidr.prefixlen == 0  # every member's address is in 0.0.0.0/0
     return small.group is not None and small.group == big.group
 
@@ -250,11 +252,11 @@ def condense(rules: Iterable[Rule]) -> list[Rule]:
 
 
 def _order(rule: Rule) -> tuple[str, int, int, tuple[int, int, str]]:
-    return (rule.protocol.value, rule.from_port, rule.to_port, _source_key(rule))
+    return (str(rule.protocol), rule.from_port, rule.to_port, _source_key(rule))
 
 
 def _merge_ports(rules: list[Rule]) -> list[Rule]:
-    by_source: dict[tuple[Protocol, tuple[int, int, str]], list[Rule]] = {}
+    by_source: dict[tuple[Proto, tuple[int, int, str]], list[Rule]] = {}
     result: list[Rule] = []
     for rule in rules:
         if rule.protocol is Protocol.ICMP:
@@ -275,15 +277,17 @@ def _merge_ports(rules: list[Rule]) -> list[Rule]:
 
 
 def _merge_blocks(rules: list[Rule]) -> list[Rule]:
-    by_ports: dict[tuple[Protocol, int, int], list[IPv4Network]] = {}
+    by_ports: dict[tuple[Proto, int, int, int], list[Network]] = {}
     result: list[Rule] = []
     for rule in rules:
         if rule.cidr is None:
             result.append(rule)
         else:
-            by_ports.setdefault((rule.protocol, rule.from_port, rule.to_port), []).append(rule.cidr)
-    for (protocol, low, high), nets in by_ports.items():
-        result.extend(Rule(protocol, low, high, cidr=net) for net in collapse_addresses(nets))
+            key = (rule.protocol, rule.from_port, rule.to_port, rule.cidr.version)
+            by_ports.setdefault(key, []).append(rule.cidr)
+    for (protocol, low, high, _), nets in by_ports.items():
+        collapsed = collapse_addresses(nets)  # type: ignore[type-var]
+        result.extend(Rule(protocol, low, high, cidr=net) for net in collapsed)
     return result
 
 

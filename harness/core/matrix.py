@@ -79,7 +79,7 @@ def expectations(topology: Topology, cells: Iterable[Cell]) -> dict[Cell, Expect
     for cell in cells:
         target = nodes[cell.target]
         assert target.kind == "instance"
-        result[cell] = oracle.evaluate(nodes[cell.source], target, cell.probe)  # type: ignore[arg-type]
+        result[cell] = oracle.evaluate(nodes[cell.source], target, cell.probe, cell.address)  # type: ignore[arg-type]
     return result
 
 

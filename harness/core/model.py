@@ -1,7 +1,14 @@
-"""The pure data model: accounts, groups, rules, instances, outside hosts, probes.
+"""The pure data model: accounts, groups, rules, instances, outside hosts, probes, and for
+VPC topologies their VPCs, subnets, prefix lists and network interfaces.
 
 Values are frozen dataclasses. EC2-Classic semantics (validation, limits, error codes, the
-default group) live in :mod:`harness.core.ec2_rules`; this module only describes what things are.
+default group) live in :mod:`harness.core.ec2_rules`, the VPC era's in
+:mod:`harness.core.vpc_rules`; this module only describes what things are.
+
+A topology is Classic unless it has VPCs. In a VPC topology groups have egress rules as well as
+ingress rules (``Group.egress`` is ``None`` for a Classic group: everything goes out), rules
+take any protocol, IPv6 CIDRs and prefix lists, and instances have network interfaces, each in
+a subnet with its own groups and addresses.
 """
 
 from __future__ import annotations
@@ -10,19 +17,40 @@ import hashlib
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
-from ipaddress import IPv4Address, IPv4Network
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 
 DEFAULT_ACCOUNT = "111122223333"
 DEFAULT_SUBNET = IPv4Network("10.254.0.0/16")
 
 
+Address = IPv4Address | IPv6Address
+Network = IPv4Network | IPv6Network
+
+
 class Protocol(StrEnum):
+    """The protocols with names; any other IP protocol is its number (see :data:`Proto`)."""
+
     TCP = "tcp"
     UDP = "udp"
     ICMP = "icmp"
+    ICMPV6 = "icmpv6"
+    ALL = "-1"  # VPC rules only: every protocol, every port
 
     def __str__(self) -> str:
         return self.value
+
+
+Proto = Protocol | int
+"""A rule's or probe's protocol: a name, or the number of any other IP protocol (never 1, 6,
+17 or 58, which are the named ones)."""
+
+NUMBERS = {Protocol.TCP: 6, Protocol.UDP: 17, Protocol.ICMP: 1, Protocol.ICMPV6: 58}
+PORTED = (Protocol.TCP, Protocol.UDP)
+ICMPS = (Protocol.ICMP, Protocol.ICMPV6)
+
+
+def proto_text(protocol: Proto) -> str:
+    return str(protocol)
 
 
 class State(StrEnum):
@@ -43,6 +71,7 @@ class GroupKey:
 
     account: str
     name: str
+    vpc: str = ""  # the name of its VPC; "" for a Classic group (names are unique per VPC)
 
     def label(self, home_account: str) -> str:
         """The name as a user in ``home_account`` writes it (``apache``, ``444455556666/x``)."""
@@ -50,30 +79,39 @@ class GroupKey:
 
     @property
     def group_id(self) -> str:
-        """A stable EC2-style id, ``sg-`` and 8 hex digits."""
+        """A stable EC2-style id, ``sg-`` and 8 hex digits (17 for a VPC group)."""
+        if self.vpc:
+            text = f"{self.account}/{self.vpc}/{self.name}"
+            return "sg-" + hashlib.sha256(text.encode()).hexdigest()[:17]
         digest = hashlib.sha256(f"{self.account}/{self.name}".encode()).hexdigest()
         return f"sg-{digest[:8]}"
 
 
 @dataclass(frozen=True)
 class Rule:
-    """One ingress rule: protocol, ports (or ICMP type:code) and one source.
+    """One rule: protocol, ports (or ICMP type:code) and one peer (the source of an ingress
+    rule, the destination of an egress rule).
 
-    For tcp/udp ``from_port``-``to_port`` is the port range; for icmp they hold the type and the
-    code, ``-1`` meaning any. Exactly one of ``cidr`` and ``group`` is set.
+    For tcp/udp ``from_port``-``to_port`` is the port range; for icmp and icmpv6 they hold the
+    type and the code, ``-1`` meaning any; for ``-1`` and protocol numbers they are ``-1`` (all
+    ports). Exactly one of ``cidr``, ``group`` and ``prefix_list`` is set.
     """
 
-    protocol: Protocol
+    protocol: Proto
     from_port: int
     to_port: int
-    cidr: IPv4Network | None = None
+    cidr: Network | None = None
     group: GroupKey | None = None
+    prefix_list: str | None = None  # the name of one of the topology's prefix lists
     written: str = field(default="", compare=False)
     service: str = field(default="", compare=False)
+    description: str = field(default="", compare=False)
 
     def ports_text(self) -> str:
-        if self.protocol is Protocol.ICMP:
+        if self.protocol in ICMPS:
             return f"{self.from_port}:{self.to_port}"
+        if self.protocol not in PORTED:
+            return "all"
         if self.from_port == self.to_port:
             return str(self.from_port)
         return f"{self.from_port}-{self.to_port}"
@@ -81,41 +119,64 @@ class Rule:
     def source_text(self, home_account: str) -> str:
         if self.cidr is not None:
             return str(self.cidr)
+        if self.prefix_list is not None:
+            return f"pl:{self.prefix_list}"
         assert self.group is not None
         return self.group.label(home_account)
 
-    def as_written(self, home_account: str) -> str:
+    def what(self) -> str:
+        """``tcp 80``, ``icmp 8:0``, ``all traffic``, ``protocol 132``."""
+        if self.protocol is Protocol.ALL:
+            return "all traffic"
+        if isinstance(self.protocol, int):
+            return f"protocol {self.protocol}"
+        return f"{self.protocol} {self.ports_text()}"
+
+    def as_written(self, home_account: str, word: str = "from") -> str:
         """The rule as its topology wrote it (``tcp 22 from 198.51.100.7/0``, ``service https
         (tcp 443) from 0.0.0.0/0``), where :meth:`describe` gives the normalised form."""
         source = self.written or self.source_text(home_account)
-        what = f"{self.protocol} {self.ports_text()}"
+        what = self.what()
         if self.service:
             what = f"service {self.service} ({what})"
-        return f"{what} from {source}"
+        return f"{what} {word} {source}"
 
-    def describe(self, home_account: str) -> str:
-        """``tcp 80 from 0.0.0.0/0``, ``icmp -1:-1 from default``."""
-        return f"{self.protocol} {self.ports_text()} from {self.source_text(home_account)}"
+    def describe(self, home_account: str, word: str = "from") -> str:
+        """``tcp 80 from 0.0.0.0/0``, ``icmp -1:-1 from default``, ``all traffic to
+        0.0.0.0/0`` (``word`` is ``to`` for egress rules)."""
+        return f"{self.what()} {word} {self.source_text(home_account)}"
 
-    def covers(self, protocol: Protocol, port: int | None) -> bool:
-        """Whether this rule's protocol and ports admit a probe (ICMP probes are echo, 8:0)."""
-        if protocol is not self.protocol:
+    def covers(self, protocol: Proto, port: int | None) -> bool:
+        """Whether this rule's protocol and ports admit a probe (ICMP probes are echo requests,
+        8:0 for icmp and 128:0 for icmpv6; probes of other numbers have no port)."""
+        if self.protocol is Protocol.ALL:
+            return True
+        if protocol != self.protocol:
             return False
-        if protocol is Protocol.ICMP:
-            icmp_type, icmp_code = ECHO_REQUEST
+        if protocol in ICMPS:
+            icmp_type, icmp_code = ECHO_REQUEST if protocol is Protocol.ICMP else ECHO_REQUEST_V6
             return self.from_port in (-1, icmp_type) and self.to_port in (-1, icmp_code)
+        if protocol not in PORTED:
+            return True
         assert port is not None
         return self.from_port <= port <= self.to_port
 
 
 ECHO_REQUEST = (8, 0)
+ECHO_REQUEST_V6 = (128, 0)
 
 
 @dataclass(frozen=True)
 class Group:
+    """A security group. ``rules`` are its ingress rules; ``egress`` its egress rules, or
+    ``None`` for a Classic group (EC2-Classic does not filter what leaves). ``vpc`` is the name
+    of its VPC (``None``: Classic)."""
+
     key: GroupKey
     description: str
     rules: tuple[Rule, ...] = ()
+    egress: tuple[Rule, ...] | None = None
+    vpc: str | None = None
 
     @property
     def name(self) -> str:
@@ -138,7 +199,57 @@ class Listen:
 
 
 @dataclass(frozen=True)
+class Subnet:
+    """A VPC subnet; ``public`` ones are routed to the VPC's internet gateway."""
+
+    name: str
+    vpc: str
+    cidr: IPv4Network
+    public: bool = False
+    ipv6: IPv6Network | None = None
+
+
+@dataclass(frozen=True)
+class Vpc:
+    name: str
+    cidr: IPv4Network
+    ipv6: IPv6Network | None = None
+    subnets: tuple[Subnet, ...] = ()
+    default: bool = False  # the account's default VPC (172.31.0.0/16)
+
+
+@dataclass(frozen=True)
+class PrefixList:
+    """A customer-managed prefix list: a name for a set of CIDRs, usable in rules."""
+
+    name: str
+    cidrs: tuple[Network, ...]
+
+    @property
+    def list_id(self) -> str:
+        return "pl-" + hashlib.sha256(self.name.encode()).hexdigest()[:17]
+
+
+@dataclass(frozen=True)
+class Interface:
+    """A network interface of a VPC instance: its subnet, its groups and its addresses."""
+
+    subnet: str
+    address: IPv4Address
+    groups: tuple[GroupKey, ...]
+    public: IPv4Address | None = None
+    ipv6: IPv6Address | None = None
+
+    def private_addresses(self) -> tuple[Address, ...]:
+        """The addresses a group reference matches: private IPv4 and IPv6, never public."""
+        return (self.address,) if self.ipv6 is None else (self.address, self.ipv6)
+
+
+@dataclass(frozen=True)
 class Instance:
+    """An instance. ``address`` and ``groups`` are those of its primary interface; a VPC
+    instance lists all its interfaces in ``interfaces`` (a Classic one has none)."""
+
     name: str
     account: str
     groups: tuple[GroupKey, ...]
@@ -146,42 +257,71 @@ class Instance:
     listen: tuple[Listen, ...] = ()
     image: str | None = None
     command: tuple[str, ...] | None = None
+    interfaces: tuple[Interface, ...] = ()
 
     kind = "instance"
 
-    def listens(self, protocol: Protocol, port: int | None) -> bool:
-        if protocol is Protocol.ICMP:
+    @property
+    def nics(self) -> tuple[Interface, ...]:
+        """Its interfaces; a Classic instance has one, in no subnet."""
+        return self.interfaces or (Interface("", self.address, self.groups),)
+
+    def listens(self, protocol: Proto, port: int | None) -> bool:
+        if protocol in ICMPS:
             return True
         return any(item.protocol is protocol and item.port == port for item in self.listen)
 
 
 @dataclass(frozen=True)
 class Host:
-    """A machine outside EC2 (a workstation, the internet): no groups, no policy."""
+    """A machine outside EC2 (a workstation, the internet): no groups, no policy. In a VPC
+    topology it reaches instances through the internet gateway, by public addresses (and
+    IPv6 when it has ``address6``)."""
 
     name: str
     address: IPv4Address
+    address6: IPv6Address | None = None
 
     kind = "host"
     groups: tuple[GroupKey, ...] = ()
 
 
+@dataclass(frozen=True)
+class Gateway:
+    """A VPC lab's internet gateway: routes between the VPCs' public subnets and the outside
+    hosts, with 1:1 NAT between public and private IPv4 addresses. Not a probe source or
+    target; it exists only as a node of the lab."""
+
+    name: str
+    address: IPv4Address  # one of its addresses (a plugged gateway holds it)
+
+    kind = "gateway"
+    groups: tuple[GroupKey, ...] = ()
+
+
 Node = Instance | Host
+LabNode = Instance | Host | Gateway
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class Probe:
-    """What is sent to a target: ``tcp/80``, ``udp/53`` or ``icmp`` (echo request)."""
+    """What is sent to a target: ``tcp/80``, ``udp/53``, ``icmp`` or ``icmpv6`` (echo
+    request), or a packet of another IP protocol by its number (``132``)."""
 
-    protocol: Protocol
+    protocol: Proto
     port: int | None
 
     def __str__(self) -> str:
         return str(self.protocol) if self.port is None else f"{self.protocol}/{self.port}"
 
     def sort_key(self) -> tuple[int, int]:
-        order = {Protocol.TCP: 0, Protocol.UDP: 1, Protocol.ICMP: 2}
+        order = {Protocol.TCP: 0, Protocol.UDP: 1, Protocol.ICMP: 2, Protocol.ICMPV6: 3}
+        if isinstance(self.protocol, int):
+            return (4, self.protocol)
         return (order[self.protocol], -1 if self.port is None else self.port)
+
+    def __lt__(self, other: Probe) -> bool:
+        return self.sort_key() < other.sort_key()
 
 
 @dataclass(frozen=True)
@@ -194,6 +334,64 @@ class Topology:
     probes: tuple[Probe, ...] = ()
     subnet: IPv4Network = DEFAULT_SUBNET
     source: str = "<topology>"
+    vpcs: tuple[Vpc, ...] = ()
+    prefix_lists: tuple[PrefixList, ...] = ()
+
+    @property
+    def is_vpc(self) -> bool:
+        return bool(self.vpcs)
+
+    @cached_property
+    def subnets_by_name(self) -> dict[str, Subnet]:
+        return {subnet.name: subnet for vpc in self.vpcs for subnet in vpc.subnets}
+
+    @cached_property
+    def vpcs_by_name(self) -> dict[str, Vpc]:
+        return {vpc.name: vpc for vpc in self.vpcs}
+
+    @cached_property
+    def prefix_lists_by_name(self) -> dict[str, PrefixList]:
+        return {plist.name: plist for plist in self.prefix_lists}
+
+    def vpc_of(self, instance: Instance) -> Vpc | None:
+        if not instance.interfaces:
+            return None
+        return self.vpcs_by_name[self.subnets_by_name[instance.interfaces[0].subnet].vpc]
+
+    @cached_property
+    def gateway(self) -> Gateway | None:
+        """The internet gateway, when a VPC topology has public subnets or outside hosts."""
+        if not self.is_vpc:
+            return None
+        publics = [s for v in self.vpcs for s in v.subnets if s.public]
+        if not publics and not self.hosts:
+            return None
+        first = publics[0].cidr if publics else self.vpcs[0].subnets[0].cidr
+        return Gateway("_igw", first.network_address + 1)
+
+    @cached_property
+    def lab_nodes(self) -> tuple[LabNode, ...]:
+        """Every node a lab runs: instances, hosts and the gateway, if any."""
+        return (*self.nodes, *((self.gateway,) if self.gateway is not None else ()))
+
+    @cached_property
+    def member_addresses(self) -> dict[GroupKey, tuple[Address, ...]]:
+        """What a reference to each group matches: the private IPv4 (and IPv6) addresses of
+        the interfaces in the group, never public ones."""
+        result: dict[GroupKey, list[Address]] = {group.key: [] for group in self.groups}
+        for instance in self.instances:
+            for nic in instance.nics:
+                for key in nic.groups:
+                    result.setdefault(key, []).extend(nic.private_addresses())
+        return {key: tuple(value) for key, value in result.items()}
+
+    def expand(self, rule: Rule) -> tuple[Network, ...]:
+        """The CIDRs a rule's CIDR or prefix list stands for (none for a group reference)."""
+        if rule.cidr is not None:
+            return (rule.cidr,)
+        if rule.prefix_list is not None:
+            return self.prefix_lists_by_name[rule.prefix_list].cidrs
+        return ()
 
     @cached_property
     def groups_by_key(self) -> dict[GroupKey, Group]:
@@ -209,10 +407,11 @@ class Topology:
 
     @cached_property
     def members(self) -> dict[GroupKey, tuple[Instance, ...]]:
-        """Each group's member instances, in topology order."""
+        """Each group's member instances (on any of their interfaces), in topology order."""
         result: dict[GroupKey, list[Instance]] = {group.key: [] for group in self.groups}
         for instance in self.instances:
-            for key in instance.groups:
+            keys = dict.fromkeys(key for nic in instance.nics for key in nic.groups)
+            for key in keys:
                 result.setdefault(key, []).append(instance)
         return {key: tuple(value) for key, value in result.items()}
 
@@ -225,8 +424,25 @@ class Topology:
             (self.group(key), rule) for key in instance.groups for rule in self.group(key).rules
         ]
 
+    def ingress_of(self, nic: Interface) -> list[tuple[Group, Rule]]:
+        """The union of the ingress rules of an interface's groups, with the group of each."""
+        return [(self.group(key), rule) for key in nic.groups for rule in self.group(key).rules]
+
+    def egress_of(self, nic: Interface) -> list[tuple[Group, Rule]] | None:
+        """The union of the egress rules of an interface's groups; ``None``: not filtered
+        (Classic)."""
+        groups = [self.group(key) for key in nic.groups]
+        if not groups or any(group.egress is None for group in groups):
+            return None
+        return [(group, rule) for group in groups for rule in group.egress or ()]
+
     def subnets(self) -> list[IPv4Network]:
-        """Every subnet a lab node lives in: the instance subnet and each host's /24."""
+        """Every subnet a lab node lives in: the instance subnet and each host's /24 (in a
+        VPC topology: every VPC subnet and each host's /24)."""
+        if self.is_vpc:
+            vpc_nets = {s.cidr for v in self.vpcs for s in v.subnets}
+            vpc_nets |= {IPv4Network(f"{h.address}/24", strict=False) for h in self.hosts}
+            return sorted(vpc_nets, key=lambda net: (int(net.network_address), net.prefixlen))
         nets = {self.subnet}
         for host in self.hosts:
             if host.address not in self.subnet:

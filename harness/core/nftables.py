@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-from harness.core.model import GroupKey, Instance, Protocol, Rule, Topology
+from harness.core.model import GroupKey, Instance, Network, Protocol, Rule, Topology
 
 TABLE_FAMILY = "inet"
 TABLE_NAME = "sgh"
@@ -88,5 +88,281 @@ def compile_instance(topology: Topology, instance: Instance) -> str:
 
 
 def compile_lab(topology: Topology) -> dict[str, str]:
-    """Every instance's transaction, by instance name."""
-    return {instance.name: compile_instance(topology, instance) for instance in topology.instances}
+    """Every instance's transaction, by instance name (and the gateway's, if any)."""
+    if not topology.is_vpc:
+        return {i.name: compile_instance(topology, i) for i in topology.instances}
+    policies = {i.name: compile_vpc_instance(topology, i) for i in topology.instances}
+    if topology.gateway is not None:
+        policies[topology.gateway.name] = compile_gateway(topology)
+    return policies
+
+
+# -- VPC: per-interface chains, egress, untracked flows, the internet gateway ------------------
+
+ND_TYPES = "nd-neighbor-solicit, nd-neighbor-advert, nd-router-solicit, nd-router-advert"
+
+
+def nic_name(index: int) -> str:
+    return f"eth{index}"
+
+
+def _sets_v6_name(name: str) -> str:
+    return f"{name}_6"
+
+
+def _peer(rule: Rule, home: str, egress: bool, plists: dict[str, tuple[Network, ...]]) -> list[str]:
+    """The address matches of a rule, one per family it can match."""
+    side = "daddr" if egress else "saddr"
+    if rule.cidr is not None:
+        family = "ip6" if rule.cidr.version == 6 else "ip"
+        return [f"{family} {side} {rule.cidr}"]
+    if rule.prefix_list is not None:
+        nets = plists[rule.prefix_list]
+        family = "ip6" if nets and nets[0].version == 6 else "ip"
+        name = f"pl_{re.sub(r'[^A-Za-z0-9_]', '_', rule.prefix_list)}"
+        return [f"{family} {side} @{name}"]
+    assert rule.group is not None
+    name = set_name(rule.group, home)
+    return [f"ip {side} @{name}", f"ip6 {side} @{_sets_v6_name(name)}"]
+
+
+def _proto(rule: Rule) -> str:
+    protocol = rule.protocol
+    if protocol is Protocol.ALL:
+        return ""
+    if isinstance(protocol, int):
+        return f"meta l4proto {protocol}"
+    if protocol in (Protocol.ICMP, Protocol.ICMPV6):
+        word = "icmp" if protocol is Protocol.ICMP else "icmpv6"
+        parts = [f"meta l4proto {'icmp' if protocol is Protocol.ICMP else 'ipv6-icmp'}"]
+        if rule.from_port != -1:
+            parts.append(f"{word} type {rule.from_port}")
+        if rule.to_port != -1:
+            parts.append(f"{word} code {rule.to_port}")
+        return " ".join(parts)
+    return f"{protocol} dport {rule.ports_text()}"
+
+
+def _any_net(rule: Rule) -> bool:
+    return rule.cidr is not None and rule.cidr.prefixlen == 0
+
+
+def _all_ports(rule: Rule, protocol: Protocol) -> bool:
+    return rule.protocol is Protocol.ALL or (
+        rule.protocol is protocol and rule.from_port == 0 and rule.to_port == 65535
+    )
+
+
+def untracked(admit: Rule, opposite: list[Rule]) -> list[Protocol]:
+    """The protocols of flows ``admit`` lets in untracked (§1.13): it allows the whole address
+    space, and the opposite direction allows all traffic back to the whole space of the same
+    family on all ports. ICMP is always tracked."""
+    if not _any_net(admit) or admit.cidr is None:
+        return []
+    found = []
+    for protocol in (Protocol.TCP, Protocol.UDP):
+        if admit.protocol not in (protocol, Protocol.ALL):
+            continue
+        if any(
+            _any_net(back)
+            and back.cidr is not None
+            and back.cidr.version == admit.cidr.version
+            and _all_ports(back, protocol)
+            for back in opposite
+        ):
+            found.append(protocol)
+    return found
+
+
+def _notrack_lines(
+    rule: Rule, protocols: list[Protocol], iface: str, egress: bool
+) -> tuple[list[str], list[str]]:
+    """Raw-priority matches for the packets of a rule's untracked flows: (coming in, going
+    out). Both directions of such a flow skip conntrack and are judged by the rules."""
+    assert rule.cidr is not None
+    nfproto = "ipv6" if rule.cidr.version == 6 else "ipv4"
+    coming: list[str] = []
+    going: list[str] = []
+    for protocol in protocols:
+        if rule.protocol is Protocol.ALL:
+            forward = back = f"meta l4proto {protocol}"
+        else:
+            forward = f"{protocol} dport {rule.ports_text()}"
+            back = f"{protocol} sport {rule.ports_text()}"
+        first, second = (going, coming) if egress else (coming, going)
+        first_if, second_if = ("oifname", "iifname") if egress else ("iifname", "oifname")
+        first.append(f'{first_if} "{iface}" meta nfproto {nfproto} {forward} notrack')
+        second.append(f'{second_if} "{iface}" meta nfproto {nfproto} {back} notrack')
+    return coming, going
+
+
+def compile_vpc_instance(topology: Topology, instance: Instance) -> str:
+    """A VPC instance's transaction: per interface, its groups' ingress rules on the way in
+    and their egress rules on the way out; tracked replies pass, untracked flows (§1.13) are
+    judged packet by packet."""
+    home = instance.account
+    plists = {plist.name: plist.cidrs for plist in topology.prefix_lists}
+    nics = instance.nics
+    lines = [
+        f"# sg-harness policy for {instance.name} ({instance.address}) in lab {topology.name}",
+        "# interfaces: "
+        + "; ".join(
+            f"{nic_name(n)} {nic.subnet} {', '.join(k.label(home) for k in nic.groups)}"
+            for n, nic in enumerate(nics)
+        ),
+        f"table {TABLE_FAMILY} {TABLE_NAME}",
+        f"delete table {TABLE_FAMILY} {TABLE_NAME}",
+        f"table {TABLE_FAMILY} {TABLE_NAME} {{",
+    ]
+    ingress = {n: topology.ingress_of(nic) for n, nic in enumerate(nics)}
+    egress = {n: topology.egress_of(nic) or [] for n, nic in enumerate(nics)}
+    rules = [rule for side in (*ingress.values(), *egress.values()) for _, rule in side]
+    for key in sorted({rule.group for rule in rules if rule.group is not None}):
+        name = set_name(key, home)
+        members = topology.member_addresses.get(key, ())
+        for set_id, kind, version in (
+            (name, "ipv4_addr", 4),
+            (_sets_v6_name(name), "ipv6_addr", 6),
+        ):
+            lines += [f"\tset {set_id} {{", f"\t\ttype {kind}"]
+            chosen = sorted(str(a) for a in members if a.version == version)
+            if chosen:
+                lines.append(f"\t\telements = {{ {', '.join(chosen)} }}")
+            lines.append("\t}")
+    for plist in sorted({rule.prefix_list for rule in rules if rule.prefix_list is not None}):
+        nets = plists[plist]
+        kind = "ipv6_addr" if nets and nets[0].version == 6 else "ipv4_addr"
+        lines += [
+            f"\tset pl_{re.sub(r'[^A-Za-z0-9_]', '_', plist)} {{",
+            f"\t\ttype {kind}",
+            "\t\tflags interval",
+        ]
+        if nets:
+            lines.append(f"\t\telements = {{ {', '.join(str(n) for n in nets)} }}")
+        lines.append("\t}")
+    coming: list[str] = []
+    going: list[str] = []
+    for n in range(len(nics)):
+        for _, rule in ingress[n]:
+            more = (
+                _notrack_lines(rule, untracked(rule, [r for _, r in egress[n]]), nic_name(n), False)
+                if _any_net(rule)
+                else ([], [])
+            )
+            coming += more[0]
+            going += more[1]
+        for _, rule in egress[n]:
+            more = (
+                _notrack_lines(rule, untracked(rule, [r for _, r in ingress[n]]), nic_name(n), True)
+                if _any_net(rule)
+                else ([], [])
+            )
+            coming += more[0]
+            going += more[1]
+    for chain, hook, found in (("raw_in", "prerouting", coming), ("raw_out", "output", going)):
+        if found:
+            lines.append(f"\tchain {chain} {{")
+            lines.append(f"\t\ttype filter hook {hook} priority raw; policy accept;")
+            lines += [f"\t\t{line}" for line in dict.fromkeys(found)]
+            lines.append("\t}")
+    for chain, hook, iface_word, lo in (
+        ("input", "input", "iifname", "iif"),
+        ("output", "output", "oifname", "oif"),
+    ):
+        lines += [
+            f"\tchain {chain} {{",
+            f"\t\ttype filter hook {hook} priority filter; policy drop;",
+            "\t\tct state established,related accept",
+            f'\t\t{lo} "lo" accept',
+            f"\t\ticmpv6 type {{ {ND_TYPES} }} accept",
+        ]
+        jumps = ", ".join(f'"{nic_name(n)}" : jump {chain}_{nic_name(n)}' for n in range(len(nics)))
+        lines += [f"\t\t{iface_word} vmap {{ {jumps} }}", "\t}"]
+    for n in range(len(nics)):
+        for chain, side, is_egress in (("input", ingress[n], False), ("output", egress[n], True)):
+            lines.append(f"\tchain {chain}_{nic_name(n)} {{")
+            word = "to" if is_egress else "from"
+            kind = "egress" if is_egress else "ingress"
+            for group, rule in side:
+                comment = _quote(f"{kind} {group.key.label(home)}: {rule.describe(home, word)}")
+                proto = _proto(rule)
+                for peer in _peer(rule, home, is_egress, plists):
+                    match = f"{peer} {proto}".strip()
+                    lines.append(f"\t\t{match} accept comment {comment}")
+            lines.append("\t}")
+    lines += ["}", ""]
+    return "\n".join(lines)
+
+
+def compile_gateway(topology: Topology) -> str:
+    """The internet gateway: 1:1 NAT between public and private IPv4 addresses, and a forward
+    filter that lets outside hosts reach only public addresses and public-subnet IPv6."""
+    publics = [
+        (nic.address, nic.public)
+        for instance in topology.instances
+        for nic in instance.nics
+        if nic.public is not None
+    ]
+    open6 = sorted(
+        str(nic.ipv6)
+        for instance in topology.instances
+        for nic in instance.nics
+        if nic.ipv6 is not None and topology.subnets_by_name[nic.subnet].public
+    )
+    lines = [
+        f"# sg-harness internet gateway of lab {topology.name}",
+        "table inet sgh_igw",
+        "delete table inet sgh_igw",
+        "table inet sgh_igw {",
+    ]
+    if publics:
+        to_private = ", ".join(f"{pub} : {priv}" for priv, pub in publics)
+        to_public = ", ".join(f"{priv} : {pub}" for priv, pub in publics)
+        lines += [
+            "\tmap to_private {",
+            "\t\ttype ipv4_addr : ipv4_addr",
+            f"\t\telements = {{ {to_private} }}",
+            "\t}",
+            "\tmap to_public {",
+            "\t\ttype ipv4_addr : ipv4_addr",
+            f"\t\telements = {{ {to_public} }}",
+            "\t}",
+            "\tchain prerouting {",
+            "\t\ttype nat hook prerouting priority dstnat; policy accept;",
+            "\t\tdnat ip to ip daddr map @to_private",
+            "\t}",
+            "\tchain postrouting {",
+            "\t\ttype nat hook postrouting priority srcnat; policy accept;",
+            "\t\tsnat ip to ip saddr map @to_public",
+            "\t}",
+        ]
+    if publics:
+        lines += [
+            "\tset from_public {",
+            "\t\ttype ipv4_addr",
+            f"\t\telements = {{ {', '.join(str(priv) for priv, _ in publics)} }}",
+            "\t}",
+        ]
+    if open6:
+        lines += [
+            "\tset public6 {",
+            "\t\ttype ipv6_addr",
+            f"\t\telements = {{ {', '.join(open6)} }}",
+            "\t}",
+        ]
+    lines += [
+        "\tchain forward {",
+        "\t\ttype filter hook forward priority filter; policy drop;",
+        "\t\tct state established,related accept",
+        '\t\tct status dnat accept comment "to a public address"',
+    ]
+    if publics:
+        lines.append(
+            '\t\tip saddr @from_public accept comment "from an instance with a public address"'
+        )
+    if open6:
+        lines.append('\t\tip6 daddr @public6 accept comment "to IPv6 in a public subnet"')
+        lines.append('\t\tip6 saddr @public6 accept comment "from IPv6 in a public subnet"')
+    lines.append("\t}")
+    lines += ["}", ""]
+    return "\n".join(lines)

@@ -4,15 +4,23 @@ For each target and protocol, the rules' port boundaries cut 0-65535 into interv
 every port is treated alike; one port of each interval is probed, plus every port the target
 listens on, ICMP echo, and the topology's extra ``probes:`` on every target. Instance-to-itself
 cells are not probed.
+
+In a VPC topology a cell also names the address probed: every address a source can use to
+reach the target (:mod:`harness.core.paths`). The port cuts come from the ingress rules of the
+target's interface and from every egress rule; IPv4 addresses get ICMP echo, IPv6 ones ICMPv6
+echo; each protocol number a rule names gets a probe of that protocol, except those the kernel
+consumes without any answer (:data:`SILENT`), whose verdict a packet could not show.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.core.model import Instance, Probe, Protocol, Topology
+from harness.core.model import Instance, Interface, Listen, Probe, Protocol, Rule, Topology
+from harness.core.paths import paths
 
 PORT_MAX = 65535
+SILENT = frozenset({4, 41, 47, 50, 51})  # IPIP, IPv6-in-IP, GRE, ESP, AH: dropped unanswered
 
 
 @dataclass(frozen=True, order=True)
@@ -20,6 +28,7 @@ class Cell:
     source: str
     target: str
     probe: Probe
+    address: str = ""  # the address probed (VPC cells); "" is the target's one address
 
 
 def representative(low: int, high: int) -> int:
@@ -51,8 +60,40 @@ def probe_set(topology: Topology, target: Instance) -> list[Probe]:
     return sorted(probes, key=Probe.sort_key)
 
 
+def vpc_probe_set(topology: Topology, nic: Interface, ipv6: bool) -> list[Probe]:
+    echo = Protocol.ICMPV6 if ipv6 else Protocol.ICMP
+    probes: set[Probe] = {
+        Probe(echo, None),
+        *(p for p in topology.probes if p.protocol in (Protocol.TCP, Protocol.UDP)),
+    }
+    rules: list[Rule] = [rule for _, rule in topology.ingress_of(nic)]
+    rules += [rule for group in topology.groups for rule in group.egress or ()]
+    for protocol in (Protocol.TCP, Protocol.UDP):
+        cuts: set[int] = set()
+        for rule in rules:
+            if rule.protocol is protocol:
+                cuts.update((rule.from_port, rule.to_port + 1))
+        for low, high in intervals(cuts):
+            probes.add(Probe(protocol, representative(low, high)))
+    for item in nic_listen(topology, nic):
+        probes.add(Probe(item.protocol, item.port))
+    for rule in rules:
+        if isinstance(rule.protocol, int) and rule.protocol not in SILENT:
+            probes.add(Probe(rule.protocol, None))
+    return sorted(probes, key=Probe.sort_key)
+
+
+def nic_listen(topology: Topology, nic: Interface) -> tuple[Listen, ...]:
+    for instance in topology.instances:
+        if nic in instance.nics:
+            return instance.listen
+    return ()
+
+
 def plan(topology: Topology) -> list[Cell]:
     """Every cell to probe, sources in topology order (instances, then hosts)."""
+    if topology.is_vpc:
+        return _plan_vpc(topology)
     per_target = {target.name: probe_set(topology, target) for target in topology.instances}
     return [
         Cell(source.name, target.name, probe)
@@ -61,3 +102,20 @@ def plan(topology: Topology) -> list[Cell]:
         if target.name != source.name
         for probe in per_target[target.name]
     ]
+
+
+def _plan_vpc(topology: Topology) -> list[Cell]:
+    cache: dict[tuple[Interface, bool], list[Probe]] = {}
+    cells: list[Cell] = []
+    for source in topology.nodes:
+        for target in topology.instances:
+            if target.name == source.name:
+                continue
+            for path in paths(topology, source, target):
+                key = (path.target_nic, path.address.version == 6)
+                if key not in cache:
+                    cache[key] = vpc_probe_set(topology, *key)
+                cells.extend(
+                    Cell(source.name, target.name, probe, str(path.address)) for probe in cache[key]
+                )
+    return cells

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 from typing import Any, NoReturn
@@ -35,12 +34,11 @@ from harness.core.model import (
 )
 from harness.core.port_catalog import PRESETS
 from harness.errors import Ec2Error, TopologyError
-from harness.formats import compose_file
+from harness.formats import compose_file, vpc_file
+from harness.formats.yaml_lines import MAX_NAME, Reader
 from harness.formats.yaml_lines import LineDict as _LineDict
 from harness.formats.yaml_lines import Loader as _Loader
 
-NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
-MAX_NAME = 40
 FIRST_HOST_OFFSET = 11
 
 
@@ -85,82 +83,20 @@ def _project_name(source: str) -> str:
 
 
 @dataclass
-class _Builder:
-    source: str
-    path: list[str] = field(default_factory=list)
-    line: int | None = None
-
-    # -- error reporting -------------------------------------------------------------------
-
-    def fail(self, problem: str) -> NoReturn:
-        raise TopologyError(self.source, " ".join(self.path), problem, self.line)
-
-    @contextmanager
-    def at(self, label: str, node: object = None) -> Iterator[None]:
-        saved_line = self.line
-        self.path.append(label)
-        line = getattr(node, "line", None)
-        if line is not None:
-            self.line = line
-        try:
-            yield
-        except Ec2Error as err:
-            self.fail(str(err))
-        finally:
-            self.path.pop()
-            self.line = saved_line
-
-    def mapping(self, value: object, what: str, allowed: set[str], required: set[str]) -> _LineDict:
-        if not isinstance(value, dict):
-            self.fail(f"{what} must be a mapping, not {_kind(value)}")
-        assert isinstance(value, _LineDict)
-        unknown = sorted(set(value) - allowed)
-        if unknown:
-            self.fail(
-                f"unknown key '{unknown[0]}' in {what} (allowed: {', '.join(sorted(allowed))})"
-            )
-        missing = sorted(required - set(value))
-        if missing:
-            self.fail(f"{what} needs '{missing[0]}'")
-        return value
-
-    def sequence(self, value: object, what: str) -> list[Any]:
-        if value is None:
-            return []
-        if not isinstance(value, list):
-            self.fail(f"{what} must be a list, not {_kind(value)}")
-        return value
-
-    def string(self, value: object, what: str) -> str:
-        if isinstance(value, bool) or not isinstance(value, str | int):
-            self.fail(f"{what} must be a string, not {_kind(value)}")
-        return str(value)
-
-    def name(self, value: object, what: str) -> str:
-        text = self.string(value, what)
-        if not NAME_RE.match(text) or len(text) > MAX_NAME:
-            self.fail(
-                f"{what} '{text}' is invalid: use letters, digits, '.', '_' and '-' "
-                f"(at most {MAX_NAME} characters, starting with a letter or digit)"
-            )
-        return text
-
-    def address(self, value: object, what: str) -> IPv4Address:
-        text = self.string(value, what)
-        try:
-            return IPv4Address(text)
-        except ValueError:
-            self.fail(f"{what} '{text}' is not an IPv4 address")
-
+class _Builder(Reader):
     # -- the document ----------------------------------------------------------------------
 
     def build(self, data: object) -> Topology:
         if data is None:
             self.fail("the file is empty")
+        vpc = isinstance(data, dict) and "vpcs" in data
         top = self.mapping(
             data,
             "the topology",
-            {"name", "account", "subnet", "groups", "instances", "hosts", "probes", "description"},
+            vpc_file.TOP_KEYS
+            if vpc
+            else {"name", "account", "subnet", "groups", "instances", "hosts", "probes"}
+            | {"description"},
             {"name"},
         )
         self.line = top.line
@@ -169,6 +105,9 @@ class _Builder:
         account = self.string(top.get("account", DEFAULT_ACCOUNT), "account")
         with self.at("account"):
             ec2_rules.check_account(account)
+        if vpc:
+            probes = self._probes(top)
+            return vpc_file.VpcReader(self, account).build(top, name, probes)
         subnet = DEFAULT_SUBNET
         if "subnet" in top:
             with self.at("subnet"):
@@ -180,10 +119,7 @@ class _Builder:
         instances = self._instances(
             self.sequence(top.get("instances"), "instances"), account, groups, hosts, subnet
         )
-        probes: list[Probe] = []
-        for index, item in enumerate(self.sequence(top.get("probes"), "probes")):
-            with self.at(f"probes[{index}]", top.get("probes")):
-                probes.extend(parse_probe_spec(self.string(item, "a probe")))
+        probes = self._probes(top)
         if not instances:
             self.line = top.line
             self.fail("a topology needs at least one instance")
@@ -193,11 +129,18 @@ class _Builder:
             groups=tuple(groups.values()),
             instances=tuple(instances),
             hosts=tuple(hosts),
-            probes=tuple(sorted(set(probes), key=Probe.sort_key)),
+            probes=probes,
             subnet=subnet,
             source=self.source,
         )
         return topology
+
+    def _probes(self, top: _LineDict) -> tuple[Probe, ...]:
+        probes: list[Probe] = []
+        for index, item in enumerate(self.sequence(top.get("probes"), "probes")):
+            with self.at(f"probes[{index}]", top.get("probes")):
+                probes.extend(parse_probe_spec(self.string(item, "a probe")))
+        return tuple(sorted(set(probes), key=Probe.sort_key))
 
     def _subnet(self, value: object) -> IPv4Network:
         text = self.string(value, "subnet")
@@ -402,7 +345,7 @@ class _Builder:
                 listen = tuple(
                     sorted(
                         {
-                            self._listen(entry)
+                            self.listen(entry)
                             for entry in self.sequence(spec.get("listen"), "listen")
                         }
                     )
@@ -457,16 +400,6 @@ class _Builder:
             keys.append(key)
         return tuple(keys)
 
-    def _listen(self, value: object) -> Listen:
-        text = self.string(value, "a listen entry")
-        match = re.fullmatch(r"(tcp|udp)/(\d+)", text.strip().lower())
-        if match is None:
-            self.fail(f"listen entry '{text}' must look like tcp/80 or udp/53")
-        port = int(match.group(2))
-        if not 1 <= port <= 65535:
-            self.fail(f"listen port {port} is out of range (1-65535)")
-        return Listen(Protocol(match.group(1)), port)
-
 
 def _allocator(subnet: IPv4Network, taken: set[IPv4Address]) -> Iterator[IPv4Address]:
     start = int(subnet.network_address) + FIRST_HOST_OFFSET
@@ -496,20 +429,3 @@ def parse_probe_spec(text: str) -> list[Probe]:
     if high - low >= 1024:
         raise Ec2Error("InvalidParameterValue", f"probe range '{text}' is wider than 1024 ports")
     return [Probe(Protocol(match.group(1)), port) for port in range(low, high + 1)]
-
-
-def _kind(value: object) -> str:
-    if value is None:
-        return "nothing"
-    kinds: dict[type, str] = {  # bool before int: True is an int too
-        bool: "true/false",
-        str: "a string",
-        int: "a number",
-        float: "a number",
-        list: "a list",
-        dict: "a mapping",
-    }
-    for typ, word in kinds.items():
-        if isinstance(value, typ):
-            return word
-    return type(value).__name__

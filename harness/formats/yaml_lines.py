@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address, IPv6Address
+from typing import Any, NoReturn
 
 import yaml
+
+from harness.core.model import Listen, Protocol
+from harness.errors import Ec2Error, TopologyError
+
+NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+MAX_NAME = 40
 
 
 class LineDict(dict[str, Any]):
@@ -45,3 +56,109 @@ def construct_sequence(loader: Loader, node: yaml.SequenceNode) -> LineList:
 
 Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping)
 Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, construct_sequence)
+
+
+@dataclass
+class Reader:
+    """Reads a document of LineDicts and LineLists: each failure is one line naming the file,
+    the path to the value (``groups[1] 'web' rules[0]``) and its line."""
+
+    source: str
+    path: list[str] = field(default_factory=list)
+    line: int | None = None
+
+    # -- error reporting -------------------------------------------------------------------
+
+    def fail(self, problem: str) -> NoReturn:
+        raise TopologyError(self.source, " ".join(self.path), problem, self.line)
+
+    @contextmanager
+    def at(self, label: str, node: object = None) -> Iterator[None]:
+        saved_line = self.line
+        self.path.append(label)
+        line = getattr(node, "line", None)
+        if line is not None:
+            self.line = line
+        try:
+            yield
+        except Ec2Error as err:
+            self.fail(str(err))
+        finally:
+            self.path.pop()
+            self.line = saved_line
+
+    def mapping(self, value: object, what: str, allowed: set[str], required: set[str]) -> LineDict:
+        if not isinstance(value, dict):
+            self.fail(f"{what} must be a mapping, not {_kind(value)}")
+        assert isinstance(value, LineDict)
+        unknown = sorted(set(value) - allowed)
+        if unknown:
+            self.fail(
+                f"unknown key '{unknown[0]}' in {what} (allowed: {', '.join(sorted(allowed))})"
+            )
+        missing = sorted(required - set(value))
+        if missing:
+            self.fail(f"{what} needs '{missing[0]}'")
+        return value
+
+    def sequence(self, value: object, what: str) -> list[Any]:
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self.fail(f"{what} must be a list, not {_kind(value)}")
+        return value
+
+    def string(self, value: object, what: str) -> str:
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            self.fail(f"{what} must be a string, not {_kind(value)}")
+        return str(value)
+
+    def name(self, value: object, what: str) -> str:
+        text = self.string(value, what)
+        if not NAME_RE.match(text) or len(text) > MAX_NAME:
+            self.fail(
+                f"{what} '{text}' is invalid: use letters, digits, '.', '_' and '-' "
+                f"(at most {MAX_NAME} characters, starting with a letter or digit)"
+            )
+        return text
+
+    def address(self, value: object, what: str) -> IPv4Address:
+        text = self.string(value, what)
+        try:
+            return IPv4Address(text)
+        except ValueError:
+            self.fail(f"{what} '{text}' is not an IPv4 address")
+
+    def address6(self, value: object, what: str) -> IPv6Address:
+        text = self.string(value, what)
+        try:
+            return IPv6Address(text)
+        except ValueError:
+            self.fail(f"{what} '{text}' is not an IPv6 address")
+
+    def listen(self, value: object) -> Listen:
+        text = self.string(value, "a listen entry")
+        match = re.fullmatch(r"(tcp|udp)/(\d+)", text.strip().lower())
+        if match is None:
+            self.fail(f"listen entry '{text}' must look like tcp/80 or udp/53")
+        port = int(match.group(2))
+        if not 1 <= port <= 65535:
+            self.fail(f"listen port {port} is out of range (1-65535)")
+        return Listen(Protocol(match.group(1)), port)
+
+
+def _kind(value: object) -> str:
+    if value is None:
+        return "nothing"
+    kinds: dict[type, str] = {  # bool before int: True is an int too
+        bool: "true/false",
+        str: "a string",
+        int: "a number",
+        float: "a number",
+        list: "a list",
+        dict: "a mapping",
+    }
+    for typ, word in kinds.items():
+        if isinstance(value, typ):
+            return word
+    return type(value).__name__

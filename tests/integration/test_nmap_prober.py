@@ -43,5 +43,5 @@ def test_nmap_sees_udp_and_closed_ports(runtime: DockerRuntime) -> None:
         by_nmap = probe_matrix(topo, built.namespaces, NmapProber(), QUIET, retry=False)
     wrong = [r for r in by_nmap.results if not r.correct]
     assert not wrong, [(r.cell, r.expected.state, r.observed) for r in wrong[:5]]
-    seen = {(r.cell.probe.protocol.value, r.observed.state) for r in by_nmap.results}
+    seen = {(str(r.cell.probe.protocol), r.observed.state) for r in by_nmap.results}
     assert {("udp", State.OPEN), ("udp", State.CLOSED), ("tcp", State.CLOSED)} <= seen

@@ -1,0 +1,77 @@
+"""Which addresses a source can use to reach a target, and how the packet travels.
+
+Classic: one path, the target's address, the source's address as the target sees it. VPC (as
+AWS routes, §1.16 of the reference): inside a VPC an instance reaches another's private IPv4
+and IPv6 addresses, leaving by its interface on the target's subnet if it has one and by its
+primary interface otherwise; public IPv4 addresses are reached through the internet gateway,
+only by instances whose primary interface has a public address of its own (the gateway puts
+that public address as the source: the hairpin), and by outside hosts; outside hosts also
+reach the IPv6 addresses of interfaces in public subnets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from harness.core.model import Address, Host, Instance, Interface, Node, Topology
+
+
+@dataclass(frozen=True)
+class Path:
+    address: Address  # what the source sends to
+    target_nic: Interface
+    source_nic: Interface | None  # the interface the packet leaves by (None: an outside host)
+    source_address: Address  # the source address in the packet the source sends
+    seen_from: Address  # the source address the target sees
+    kind: str  # "private", "ipv6", "public" (through the gateway), "classic"
+
+    @property
+    def via_gateway(self) -> bool:
+        return self.kind == "public" or self.source_nic is None
+
+
+def paths(topology: Topology, source: Node, target: Instance) -> list[Path]:
+    if not topology.is_vpc:
+        nic = target.nics[0]
+        source_nic = source.nics[0] if isinstance(source, Instance) else None
+        return [Path(target.address, nic, source_nic, source.address, source.address, "classic")]
+    if isinstance(source, Host):
+        return _from_host(topology, source, target)
+    return _from_instance(topology, source, target)
+
+
+def _from_host(topology: Topology, host: Host, target: Instance) -> list[Path]:
+    found = []
+    for nic in target.nics:
+        if nic.public is not None:
+            found.append(Path(nic.public, nic, None, host.address, host.address, "public"))
+        subnet = topology.subnets_by_name[nic.subnet]
+        if nic.ipv6 is not None and subnet.public and host.address6 is not None:
+            found.append(Path(nic.ipv6, nic, None, host.address6, host.address6, "ipv6"))
+    return found
+
+
+def _from_instance(topology: Topology, source: Instance, target: Instance) -> list[Path]:
+    found = []
+    same_vpc = topology.vpc_of(source) == topology.vpc_of(target)
+    primary = source.nics[0]
+    for nic in target.nics:
+        target_subnet = topology.subnets_by_name[nic.subnet]
+        if same_vpc:
+            out = next(
+                (mine for mine in source.nics if mine.subnet == nic.subnet),
+                primary,
+            )
+            found.append(Path(nic.address, nic, out, out.address, out.address, "private"))
+            if nic.ipv6 is not None and out.ipv6 is not None:
+                found.append(Path(nic.ipv6, nic, out, out.ipv6, out.ipv6, "ipv6"))
+        elif nic.ipv6 is not None and target_subnet.public and _online6(topology, primary):
+            assert primary.ipv6 is not None
+            found.append(Path(nic.ipv6, nic, primary, primary.ipv6, primary.ipv6, "ipv6"))
+        if nic.public is not None and primary.public is not None:
+            found.append(Path(nic.public, nic, primary, primary.address, primary.public, "public"))
+    return found
+
+
+def _online6(topology: Topology, nic: Interface) -> bool:
+    return nic.ipv6 is not None and topology.subnets_by_name[nic.subnet].public

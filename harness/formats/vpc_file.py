@@ -1,0 +1,564 @@
+"""VPC topology files: the ``vpcs:`` section and what it brings (egress rules, every protocol,
+IPv6, prefix lists, network interfaces, public addresses).
+
+A topology with a ``vpcs:`` section is read here; :mod:`harness.formats.topology_file` reads
+Classic ones and hands VPC documents over. Errors are the same one-line ``TopologyError`` as
+Classic files give, with EC2's error code where EC2 has one.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
+from typing import Any
+
+from harness.core import ec2_rules, vpc_rules
+from harness.core.model import (
+    ICMPS,
+    PORTED,
+    Group,
+    GroupKey,
+    Host,
+    Instance,
+    Interface,
+    Network,
+    PrefixList,
+    Probe,
+    Protocol,
+    Rule,
+    Subnet,
+    Topology,
+    Vpc,
+)
+from harness.errors import Ec2Error
+from harness.formats.yaml_lines import LineDict, Reader
+
+PUBLIC_POOL = IPv4Network("192.0.2.0/24")  # TEST-NET-1: the lab's public IPv4 addresses
+IPV6_POOL = IPv6Network("2001:db8::/32")  # documentation space: each VPC's /56 comes from it
+DEFAULT_SUBNET = "default-a"
+DEFAULT_SUBNET_CIDR = IPv4Network("172.31.0.0/20")
+
+TOP_KEYS = {
+    "name",
+    "account",
+    "description",
+    "vpcs",
+    "prefix_lists",
+    "groups",
+    "instances",
+    "hosts",
+    "probes",
+}
+
+
+@dataclass
+class VpcReader:
+    """Builds a VPC topology from a document whose top level is already checked."""
+
+    r: Reader
+    account: str
+    vpcs: dict[str, Vpc] = field(default_factory=dict)
+    prefix_lists: dict[str, PrefixList] = field(default_factory=dict)
+    groups: dict[GroupKey, Group] = field(default_factory=dict)
+    taken: set[IPv4Address] = field(default_factory=set)
+    public_taken: set[IPv4Address] = field(default_factory=set)
+
+    def build(self, top: LineDict, name: str, probes: tuple[Probe, ...]) -> Topology:
+        r = self.r
+        for index, item in enumerate(r.sequence(top.get("vpcs"), "vpcs")):
+            with r.at(f"vpcs[{index}]", item):
+                vpc = self._vpc(item, index)
+                self.vpcs[vpc.name] = vpc
+        if not self.vpcs:
+            r.fail("'vpcs' needs at least one VPC (leave it out for an EC2-Classic topology)")
+        for index, item in enumerate(r.sequence(top.get("prefix_lists"), "prefix_lists")):
+            with r.at(f"prefix_lists[{index}]", item):
+                plist = self._prefix_list(item)
+                self.prefix_lists[plist.name] = plist
+        hosts = self._hosts(r.sequence(top.get("hosts"), "hosts"))
+        self._groups(r.sequence(top.get("groups"), "groups"))
+        instances = self._instances(r.sequence(top.get("instances"), "instances"), hosts)
+        if not instances:
+            r.line = top.line
+            r.fail("a topology needs at least one instance")
+        return Topology(
+            name=name,
+            account=self.account,
+            groups=tuple(self.groups.values()),
+            instances=tuple(instances),
+            hosts=tuple(hosts),
+            probes=probes,
+            source=r.source,
+            vpcs=tuple(self.vpcs.values()),
+            prefix_lists=tuple(self.prefix_lists.values()),
+        )
+
+    # -- VPCs and prefix lists -------------------------------------------------------------
+
+    def _vpc(self, item: object, index: int) -> Vpc:
+        r = self.r
+        spec = r.mapping(item, "a VPC", {"name", "cidr", "ipv6", "subnets"}, {"name", "cidr"})
+        name = r.name(spec["name"], "VPC name")
+        if name in self.vpcs or name == vpc_rules.DEFAULT_VPC:
+            r.fail(f"VPC name '{name}' is used twice (or is the default VPC's)")
+        with r.at("cidr"):
+            cidr = self._v4_block(spec["cidr"], "VPC CIDR", 16, 28)
+        for other in self.vpcs.values():
+            if cidr.overlaps(other.cidr):
+                r.fail(f"VPC CIDR {cidr} overlaps VPC '{other.name}' ({other.cidr})")
+        ipv6 = spec.get("ipv6", False)
+        if not isinstance(ipv6, bool):
+            r.fail("'ipv6' must be true or false")
+        block6 = list(IPV6_POOL.subnets(new_prefix=56))[index + 1] if ipv6 else None
+        subnets: list[Subnet] = []
+        for number, entry in enumerate(r.sequence(spec.get("subnets"), "subnets")):
+            with r.at(f"subnets[{number}]", entry):
+                subnets.append(
+                    self._subnet(
+                        entry, vpc=name, cidr=cidr, block6=block6, number=number, others=subnets
+                    )
+                )
+        if not subnets:
+            r.fail(f"VPC '{name}' needs at least one subnet")
+        return Vpc(name, cidr, block6, tuple(subnets))
+
+    def _subnet(
+        self,
+        item: object,
+        *,
+        vpc: str,
+        cidr: IPv4Network,
+        block6: IPv6Network | None,
+        number: int,
+        others: list[Subnet],
+    ) -> Subnet:
+        r = self.r
+        spec = r.mapping(item, "a subnet", {"name", "cidr", "public"}, {"name", "cidr"})
+        name = r.name(spec["name"], "subnet name")
+        known = {s.name for v in self.vpcs.values() for s in v.subnets}
+        if name in known or any(s.name == name for s in others):
+            r.fail(f"subnet name '{name}' is used twice")
+        with r.at("cidr"):
+            net = self._v4_block(spec["cidr"], "subnet CIDR", 16, 28)
+        if not net.subnet_of(cidr):
+            raise Ec2Error(
+                "InvalidSubnet.Range", f"The CIDR '{net}' is invalid for VPC '{vpc}' ({cidr})"
+            )
+        for other in others:
+            if net.overlaps(other.cidr):
+                raise Ec2Error(
+                    "InvalidSubnet.Conflict",
+                    f"The CIDR '{net}' conflicts with subnet '{other.name}' ({other.cidr})",
+                )
+        public = spec.get("public", False)
+        if not isinstance(public, bool):
+            r.fail("'public' must be true or false")
+        net6 = list(block6.subnets(new_prefix=64))[number] if block6 is not None else None
+        return Subnet(name, vpc, net, public, net6)
+
+    def _v4_block(self, value: object, what: str, widest: int, narrowest: int) -> IPv4Network:
+        text = self.r.string(value, what)
+        net = ec2_rules.parse_cidr(text)
+        if not widest <= net.prefixlen <= narrowest:
+            raise Ec2Error(
+                "InvalidParameterValue",
+                f"{what} {text} must be between /{widest} and /{narrowest}",
+            )
+        return net
+
+    def _prefix_list(self, item: object) -> PrefixList:
+        r = self.r
+        spec = r.mapping(item, "a prefix list", {"name", "cidrs"}, {"name", "cidrs"})
+        name = r.name(spec["name"], "prefix list name")
+        if name in self.prefix_lists:
+            r.fail(f"prefix list '{name}' is declared twice")
+        cidrs = tuple(
+            vpc_rules.parse_cidr(r.string(entry, "a CIDR"))
+            for entry in r.sequence(spec["cidrs"], "cidrs")
+        )
+        if len({net.version for net in cidrs}) > 1:
+            r.fail(f"prefix list '{name}' mixes IPv4 and IPv6 CIDRs (a list holds one family)")
+        return PrefixList(name, cidrs)
+
+    def _default_vpc(self) -> Vpc:
+        """The account's default VPC, made when something needs it (as AWS has one)."""
+        vpc = self.vpcs.get(vpc_rules.DEFAULT_VPC)
+        if vpc is None:
+            for other in self.vpcs.values():
+                if other.cidr.overlaps(vpc_rules.DEFAULT_VPC_CIDR):
+                    self.r.fail(
+                        f"VPC '{other.name}' overlaps the default VPC "
+                        f"({vpc_rules.DEFAULT_VPC_CIDR}), which a group or instance without "
+                        "a VPC needs"
+                    )
+            subnet = Subnet(DEFAULT_SUBNET, vpc_rules.DEFAULT_VPC, DEFAULT_SUBNET_CIDR, True)
+            vpc = Vpc(
+                vpc_rules.DEFAULT_VPC, vpc_rules.DEFAULT_VPC_CIDR, None, (subnet,), default=True
+            )
+            self.vpcs[vpc.name] = vpc
+            self._ensure_default_group(self.account, vpc.name)
+        return vpc
+
+    # -- groups and rules ------------------------------------------------------------------
+
+    def _ensure_default_group(self, account: str, vpc: str) -> GroupKey:
+        key = GroupKey(account, ec2_rules.DEFAULT_GROUP, vpc)
+        if key not in self.groups:
+            ipv6 = self.vpcs[vpc].ipv6 is not None
+            self.groups[key] = vpc_rules.default_group(account, vpc, ipv6)
+        return key
+
+    def _groups(self, items: list[Any]) -> None:
+        r = self.r
+        for vpc in list(self.vpcs):
+            self._ensure_default_group(self.account, vpc)
+        pending: list[tuple[str, LineDict, GroupKey]] = []
+        declared: set[GroupKey] = set()
+        for index, item in enumerate(items):
+            label = f"groups[{index}]"
+            with r.at(label, item):
+                spec = r.mapping(
+                    item,
+                    "a group",
+                    {"name", "description", "account", "vpc", "ingress", "egress", "rules"}
+                    | {"default_rules"},
+                    {"name"},
+                )
+                name = r.string(spec["name"], "group name")
+                label = f"groups[{index}] '{name}'"
+            with r.at(label, item):
+                if "rules" in spec:
+                    r.fail("a VPC group has 'ingress' and 'egress', not 'rules'")
+                owner = r.string(spec.get("account", self.account), "account")
+                ec2_rules.check_account(owner)
+                if "vpc" in spec:
+                    vpc = r.string(spec["vpc"], "vpc")
+                    if vpc not in self.vpcs:
+                        raise Ec2Error(
+                            "InvalidVpcID.NotFound", f"The vpc ID '{vpc}' does not exist"
+                        )
+                else:
+                    vpc = self._default_vpc().name
+                key = GroupKey(owner, name, vpc)
+                if key in declared:
+                    raise Ec2Error(
+                        "InvalidGroup.Duplicate",
+                        f"The security group '{name}' already exists for VPC '{vpc}'",
+                    )
+                declared.add(key)
+                if name == ec2_rules.DEFAULT_GROUP:
+                    self._ensure_default_group(owner, vpc)
+                    if "description" in spec:
+                        r.fail("the default group's description cannot be changed")
+                    if spec.get("default_rules", True) is False:
+                        self.groups[key] = replace(self.groups[key], rules=(), egress=())
+                else:
+                    if "default_rules" in spec:
+                        r.fail("'default_rules' applies only to the default group")
+                    ec2_rules.check_group_name(name)
+                    vpc_rules.check_group_count(len(self.groups) + 1)
+                    description = r.string(spec.get("description", name), "description")
+                    ec2_rules.check_description(description)
+                    self.groups[key] = vpc_rules.new_group(key, description, vpc)
+                    if "egress" in spec:
+                        self.groups[key] = replace(self.groups[key], egress=())
+                pending.append((label, spec, key))
+        for label, spec, key in pending:
+            for direction in ("ingress", "egress"):
+                for index, rule_item in enumerate(r.sequence(spec.get(direction), direction)):
+                    with r.at(label, spec), r.at(f"{direction}[{index}]", rule_item):
+                        rules = self._rules(rule_item, key, direction == "egress")
+                        self.groups[key] = vpc_rules.authorize(
+                            self.groups[key], rules, direction == "egress"
+                        )
+
+    def _rules(self, item: object, owner: GroupKey, egress: bool) -> list[Rule]:
+        r = self.r
+        peer_key, peers_key = ("destination", "destinations") if egress else ("source", "sources")
+        spec = r.mapping(
+            item,
+            "a rule",
+            {"protocol", "ports", "port", "icmp", peer_key, peers_key, "description"},
+            set(),
+        )
+        if peer_key in spec and peers_key in spec:
+            r.fail(f"give '{peer_key}' or '{peers_key}', not both")
+        if "ports" in spec and "port" in spec:
+            r.fail("give 'ports' or 'port', not both")
+        raw = spec.get(peers_key, spec.get(peer_key))
+        if raw is None:
+            r.fail(f"a rule needs a {peer_key} (a CIDR, a group, ACCOUNT/group or pl:NAME)")
+        peers = raw if isinstance(raw, list) else [raw]
+        ports = spec.get("ports", spec.get("port"))
+        icmp = spec.get("icmp")
+        if "protocol" in spec:
+            protocol = vpc_rules.parse_protocol(r.string(spec["protocol"], "protocol"))
+        elif icmp is not None:
+            protocol = Protocol.ICMP
+        elif ports is not None:
+            protocol = Protocol.TCP
+        else:
+            protocol = Protocol.ALL
+        if protocol in ICMPS:
+            if ports is not None:
+                r.fail(f"an {protocol} rule takes 'icmp: TYPE:CODE', not ports")
+            if icmp is None and protocol is Protocol.ICMP:
+                raise Ec2Error(
+                    "InvalidParameterValue",
+                    "ICMP type and code are required for protocol icmp (icmp: TYPE:CODE, "
+                    "-1 for any)",
+                )
+            low, high = ec2_rules.parse_icmp(icmp) if icmp is not None else (-1, -1)
+        elif protocol in PORTED:
+            if icmp is not None:
+                r.fail(f"a {protocol} rule takes 'ports', not 'icmp'")
+            if ports is None:
+                raise Ec2Error(
+                    "InvalidParameterValue",
+                    "Invalid value for portRange. Must specify both from and to ports with "
+                    "TCP/UDP.",
+                )
+            low, high = ec2_rules.parse_port_range(ports)
+        else:
+            if ports is not None or icmp is not None:
+                r.fail(f"protocol {protocol} matches all ports: give no 'ports' or 'icmp'")
+            low, high = -1, -1
+        description = r.string(spec.get("description", ""), "description")
+        rules = []
+        for peer in peers:
+            text = r.string(peer, peer_key)
+            cidr, group, plist = self._peer(text, owner)
+            rules.append(
+                vpc_rules.make_rule(
+                    protocol,
+                    low,
+                    high,
+                    cidr=cidr,
+                    group=group,
+                    prefix_list=plist,
+                    written=text,
+                    description=description,
+                )
+            )
+        return rules
+
+    def _peer(
+        self, text: str, owner: GroupKey
+    ) -> tuple[Network | None, GroupKey | None, str | None]:
+        if text.startswith("pl:"):
+            name = text[3:]
+            if name not in self.prefix_lists:
+                raise Ec2Error(
+                    "InvalidPrefixListID.NotFound", f"The prefix list '{name}' does not exist"
+                )
+            return None, None, name
+        if ":" in text or re.match(r"^[\d.]+(/\d+)?$", text):
+            return vpc_rules.parse_cidr(text), None, None
+        if "/" in text:
+            account, _, name = text.partition("/")
+            ec2_rules.check_account(account)
+            key = GroupKey(account, name, owner.vpc)
+        else:
+            key = GroupKey(owner.account, text, owner.vpc)
+        if key.name == ec2_rules.DEFAULT_GROUP:
+            self._ensure_default_group(key.account, key.vpc)
+        if key not in self.groups:
+            raise Ec2Error(
+                "InvalidGroup.NotFound",
+                f"The security group '{text}' does not exist in VPC '{owner.vpc}'",
+            )
+        return None, key, None
+
+    # -- hosts and instances ---------------------------------------------------------------
+
+    def _hosts(self, items: list[Any]) -> list[Host]:
+        r = self.r
+        hosts: list[Host] = []
+        for index, item in enumerate(items):
+            with r.at(f"hosts[{index}]", item):
+                spec = r.mapping(
+                    item, "a host", {"name", "address", "address6"}, {"name", "address"}
+                )
+                name = r.name(spec["name"], "host name")
+                address = r.address(spec["address"], "address")
+                address6 = r.address6(spec["address6"], "address6") if "address6" in spec else None
+                if any(host.name == name for host in hosts):
+                    r.fail(f"host name '{name}' is used twice")
+                if address in self.taken:
+                    r.fail(f"address {address} is used by two hosts")
+                for vpc in self.vpcs.values():
+                    if address in vpc.cidr or address in PUBLIC_POOL:
+                        r.fail(
+                            f"host address {address} is inside VPC '{vpc.name}' or the lab's "
+                            f"public addresses ({PUBLIC_POOL}): outside hosts live outside"
+                        )
+                    if address6 is not None and vpc.ipv6 is not None and address6 in vpc.ipv6:
+                        r.fail(f"host address6 {address6} is inside VPC '{vpc.name}'")
+                self.taken.add(address)
+                hosts.append(Host(name, address, address6))
+        return hosts
+
+    def _instances(self, items: list[Any], hosts: list[Host]) -> list[Instance]:
+        r = self.r
+        names = {host.name for host in hosts}
+        instances: list[Instance] = []
+        for index, item in enumerate(items):
+            with r.at(f"instances[{index}]", item):
+                spec = r.mapping(
+                    item,
+                    "an instance",
+                    {"name", "count", "subnet", "groups", "public_ip", "listen", "address"}
+                    | {"interfaces", "image", "command", "account"},
+                    {"name"},
+                )
+                base = r.name(spec["name"], "instance name")
+            with r.at(f"instances[{index}] '{base}'", item):
+                owner = r.string(spec.get("account", self.account), "account")
+                ec2_rules.check_account(owner)
+                count = spec.get("count", 1)
+                if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+                    r.fail(f"count must be a whole number of at least 1, not {count!r}")
+                if "interfaces" in spec:
+                    extra = sorted({"subnet", "groups", "public_ip", "address"} & set(spec))
+                    if extra:
+                        r.fail(f"give '{extra[0]}' inside 'interfaces', not beside it")
+                    nic_specs = [
+                        r.mapping(nic, "an interface", {"subnet", "groups", "public_ip"}, set())
+                        for nic in r.sequence(spec["interfaces"], "interfaces")
+                    ]
+                    if not nic_specs:
+                        r.fail("'interfaces' needs at least one interface")
+                else:
+                    nic_specs = [spec]
+                if "address" in spec and count != 1:
+                    r.fail("'address' needs count 1")
+                listen = tuple(
+                    sorted({r.listen(entry) for entry in r.sequence(spec.get("listen"), "listen")})
+                )
+                image = r.string(spec["image"], "image") if "image" in spec else None
+                command = None
+                if "command" in spec:
+                    command = tuple(
+                        r.string(part, "a command word")
+                        for part in r.sequence(spec["command"], "command")
+                    )
+                expanded = [base] if count == 1 else [f"{base}-{n}" for n in range(1, count + 1)]
+                for node_name in expanded:
+                    if node_name in names:
+                        r.fail(f"node name '{node_name}' is used twice")
+                    names.add(node_name)
+                    nics = tuple(
+                        self._interface(nic, owner, number, spec.get("address"))
+                        for number, nic in enumerate(nic_specs)
+                    )
+                    vpcs = {self._subnet_named(nic.subnet).vpc for nic in nics}
+                    if len(vpcs) > 1:
+                        r.fail(f"the interfaces of an instance are in one VPC, not {sorted(vpcs)}")
+                    instances.append(
+                        Instance(
+                            node_name,
+                            owner,
+                            nics[0].groups,
+                            nics[0].address,
+                            listen,
+                            image,
+                            command,
+                            interfaces=nics,
+                        )
+                    )
+        return instances
+
+    def _subnet_named(self, name: str) -> Subnet:
+        for vpc in self.vpcs.values():
+            for subnet in vpc.subnets:
+                if subnet.name == name:
+                    return subnet
+        raise Ec2Error("InvalidSubnetID.NotFound", f"The subnet ID '{name}' does not exist")
+
+    def _interface(
+        self, spec: LineDict, owner: str, number: int, fixed: object | None
+    ) -> Interface:
+        r = self.r
+        if "subnet" in spec:
+            subnet = self._subnet_named(r.string(spec["subnet"], "subnet"))
+        else:
+            subnet = self._default_vpc().subnets[0]
+        keys: list[GroupKey] = []
+        for item in r.sequence(spec.get("groups"), "groups"):
+            text = r.string(item, "a group")
+            if "/" in text:
+                r.fail(f"an instance joins groups of its own account, not '{text}'")
+            key = GroupKey(owner, text, subnet.vpc)
+            if key.name == ec2_rules.DEFAULT_GROUP:
+                self._ensure_default_group(owner, subnet.vpc)
+            if key not in self.groups:
+                elsewhere = [k.vpc for k in self.groups if k.account == owner and k.name == text]
+                if elsewhere:
+                    raise Ec2Error(
+                        "InvalidParameter",
+                        f"Security group '{text}' (VPC '{elsewhere[0]}') and subnet "
+                        f"'{subnet.name}' (VPC '{subnet.vpc}') belong to different networks.",
+                    )
+                raise ec2_rules.group_not_found(text)
+            if key in keys:
+                r.fail(f"group '{text}' is listed twice")
+            keys.append(key)
+        if not keys:
+            keys.append(self._ensure_default_group(owner, subnet.vpc))
+        vpc_rules.check_interface_groups(len(keys))
+        address = self._allocate(subnet, fixed if number == 0 else None)
+        public = None
+        want_public = spec.get("public_ip", False)
+        if want_public is not False:
+            if not subnet.public:
+                r.fail(
+                    f"a public address needs a public subnet: '{subnet.name}' has no route to "
+                    "the internet gateway"
+                )
+            if want_public is True:
+                public = self._next_public()
+            else:
+                public = r.address(want_public, "public_ip")
+                if public not in PUBLIC_POOL or public in self.public_taken:
+                    r.fail(f"public_ip {public} is taken or outside {PUBLIC_POOL}")
+                self.public_taken.add(public)
+        ipv6 = None
+        if subnet.ipv6 is not None:
+            offset = int(address) - int(subnet.cidr.network_address)
+            ipv6 = IPv6Address(int(subnet.ipv6.network_address) + offset)
+        return Interface(subnet.name, address, tuple(keys), public, ipv6)
+
+    def _allocate(self, subnet: Subnet, fixed: object | None) -> IPv4Address:
+        r = self.r
+        if fixed is not None:
+            address = r.address(fixed, "address")
+            if address not in subnet.cidr:
+                raise Ec2Error(
+                    "InvalidParameterValue",
+                    f"Address {address} does not fall within the subnet's address range "
+                    f"({subnet.name}, {subnet.cidr})",
+                )
+            if address in self.taken:
+                r.fail(f"address {address} is already used by another node")
+            if int(address) - int(subnet.cidr.network_address) < 4:
+                r.fail(f"address {address} is one of the four AWS reserves in {subnet.cidr}")
+            self.taken.add(address)
+            return address
+        first = int(subnet.cidr.network_address) + (11 if subnet.cidr.prefixlen <= 24 else 4)
+        for value in range(first, int(subnet.cidr.broadcast_address)):
+            candidate = IPv4Address(value)
+            if candidate not in self.taken:
+                self.taken.add(candidate)
+                return candidate
+        r.fail(f"subnet {subnet.name} ({subnet.cidr}) has no address left")
+
+    def _next_public(self) -> IPv4Address:
+        for value in range(
+            int(PUBLIC_POOL.network_address) + 11, int(PUBLIC_POOL.broadcast_address)
+        ):
+            candidate = IPv4Address(value)
+            if candidate not in self.public_taken:
+                self.public_taken.add(candidate)
+                return candidate
+        self.r.fail(f"the lab's public addresses ({PUBLIC_POOL}) are used up")
