@@ -22,7 +22,7 @@ from typing import Any
 from harness.adapters import netns
 from harness.adapters.concurrency import parallel
 from harness.core import fabric
-from harness.core.model import Instance, Listen, Node, Protocol, Topology
+from harness.core.model import Instance, LabNode, Listen, Protocol, Topology
 from harness.core.phases import Phases
 from harness.core.reconcile import digest
 from harness.core.runtime import (
@@ -182,13 +182,13 @@ class DockerRuntime:
 
     # -- changes ---------------------------------------------------------------------------
 
-    def start(self, lab: LabRef, nodes: Sequence[Node | None], phases: Phases) -> dict[str, int]:
+    def start(self, lab: LabRef, nodes: Sequence[LabNode | None], phases: Phases) -> dict[str, int]:
         """Start nodes in parallel (``None``: the switch, with its bridge)."""
         if not nodes:
             return {}
         phases.start(f"starting {len(nodes)} containers", len(nodes))
 
-        def start(node: Node | None) -> tuple[str, int]:
+        def start(node: LabNode | None) -> tuple[str, int]:
             pid = self._start(lab, node)
             if node is None:
                 netns.run(pid, ["ip", "-batch", "-"], fabric.bridge_script(), "lab switch")
@@ -223,18 +223,16 @@ class DockerRuntime:
             raise LabError(f"{lab}: {left} containers are still there after {REMOVE_ROUNDS} tries")
         return removed
 
-    def plug(
-        self,
-        lab: LabNamespaces,
-        nodes: Sequence[Node],
-        subnets: Sequence[IPv4Network],
-        phases: Phases,
-    ) -> None:
-        """Plug started nodes into the lab's switch and give them their address and routes."""
-        if not nodes:
+    def plug(self, lab: LabNamespaces, wiring: Mapping[str, fabric.Wiring], phases: Phases) -> None:
+        """Plug started nodes into the lab's switch and give them their addresses and routes."""
+        if not wiring:
             return
-        phases.start("wiring the lab fabric", len(nodes))
-        ports = [(fabric.node_port(node.name), lab.pids[node.name]) for node in nodes]
+        phases.start("wiring the lab fabric", len(wiring))
+        ports = [
+            (port, lab.pids[name], inside)
+            for name, plan in wiring.items()
+            for port, inside in plan.ports
+        ]
         try:
             netns.run(
                 lab.switch_pid, ["ip", "-batch", "-"], fabric.attach_script(ports), "lab switch"
@@ -243,14 +241,14 @@ class DockerRuntime:
             self._check_alive(lab)  # a node that died is the likelier cause: name it
             raise
 
-        def wire_one(node: Node) -> None:
-            pid = lab.pids[node.name]
-            script = fabric.node_script(node.address, list(subnets))
-            netns.run(pid, ["ip", "-batch", "-"], script, f"network of {node.name}")
-            netns.run(pid, fabric.sysctl_argv(), "", f"sysctls of {node.name}")
+        def wire_one(item: tuple[str, fabric.Wiring]) -> None:
+            name, plan = item
+            pid = lab.pids[name]
+            netns.run(pid, fabric.sysctl_argv(plan.sysctls), "", f"sysctls of {name}")
+            netns.run(pid, ["ip", "-batch", "-"], plan.script, f"network of {name}")
             phases.advance()
 
-        parallel(wire_one, nodes)
+        parallel(wire_one, list(wiring.items()))
         phases.finish("fabric")
 
     def route(
@@ -326,7 +324,7 @@ class DockerRuntime:
             if not Path(f"/proc/{pid}").exists():
                 raise LabError(f"the container of {name} exited")
 
-    def _start(self, lab: LabRef, node: Node | None) -> int:
+    def _start(self, lab: LabRef, node: LabNode | None) -> int:
         import docker.errors
 
         labels = {LABEL: lab.name, KIND_LABEL: str(lab.kind)}
@@ -344,7 +342,7 @@ class DockerRuntime:
             else:
                 command = [str(item) for item in node.listen]
         else:
-            name, role, command = node.name, "host", []
+            name, role, command = node.name, node.kind, []
         labels[NODE_LABEL] = name
         labels[ROLE_LABEL] = role
         try:

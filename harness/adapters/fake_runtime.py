@@ -13,7 +13,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network
 
-from harness.core.model import Instance, Listen, Node, Topology
+from harness.core.fabric import Wiring
+from harness.core.model import Instance, LabNode, Listen, Topology
 from harness.core.phases import Phases
 from harness.core.reconcile import digest
 from harness.core.runtime import SWITCH, LabInfo, LabNamespaces, LabRef, NodeState
@@ -60,7 +61,7 @@ class FakeRuntime:
             for name, node in self._lab(lab).items()
         }
 
-    def start(self, lab: LabRef, nodes: Sequence[Node | None], phases: Phases) -> dict[str, int]:
+    def start(self, lab: LabRef, nodes: Sequence[LabNode | None], phases: Phases) -> dict[str, int]:
         if not nodes:
             return {}
         self.events.append(f"start {len(nodes)}")
@@ -85,20 +86,14 @@ class FakeRuntime:
         self.events.append(f"remove {len(gone)}")
         return len(gone)
 
-    def plug(
-        self,
-        lab: LabNamespaces,
-        nodes: Sequence[Node],
-        subnets: Sequence[IPv4Network],
-        phases: Phases,
-    ) -> None:
-        if not nodes:
+    def plug(self, lab: LabNamespaces, wiring: Mapping[str, Wiring], phases: Phases) -> None:
+        if not wiring:
             return
-        self.events.append(f"plug {len(nodes)}")
+        self.events.append(f"plug {len(wiring)}")
         held = self._by_name(lab)
-        for node in nodes:
-            held[node.name].addresses = {node.address}
-            held[node.name].routes = set(subnets)
+        for name, plan in wiring.items():
+            held[name].addresses = set(plan.addresses)
+            held[name].routes = set(plan.routes)
 
     def route(
         self, lab: LabNamespaces, names: Iterable[str], subnets: Sequence[IPv4Network]

@@ -12,7 +12,10 @@ This module only writes the ``ip -batch`` scripts; :mod:`harness.adapters.docker
 from __future__ import annotations
 
 import hashlib
-from ipaddress import IPv4Address, IPv4Network
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
+
+from harness.core.model import Address, Gateway, Host, Instance, LabNode, Topology
 
 BRIDGE = "br0"
 NODE_IFACE = "eth0"
@@ -23,6 +26,41 @@ SYSCTLS = {
     "net.ipv4.icmp_msgs_per_sec": "1000000",
     "net.ipv4.icmp_msgs_burst": "100000",
 }
+# VPC labs: several interfaces of a node share one bridge, so each answers ARP only for its
+# own addresses; nobody sends or takes redirects (the gateway forwards hairpin traffic back
+# out of the interface it came in by); IPv6 on, without duplicate address detection.
+VPC_SYSCTLS = {
+    **SYSCTLS,
+    "net.ipv4.conf.all.arp_ignore": "1",
+    "net.ipv4.conf.all.arp_announce": "2",
+    "net.ipv4.conf.all.send_redirects": "0",
+    "net.ipv4.conf.all.accept_redirects": "0",
+    "net.ipv6.conf.all.disable_ipv6": "0",
+    "net.ipv6.conf.default.disable_ipv6": "0",
+    "net.ipv6.conf.all.accept_dad": "0",
+    "net.ipv6.conf.default.accept_dad": "0",
+    "net.ipv6.conf.all.accept_redirects": "0",
+    "net.ipv6.icmp.ratelimit": "0",
+}
+GATEWAY_SYSCTLS = {
+    **VPC_SYSCTLS,
+    "net.ipv4.ip_forward": "1",
+    "net.ipv6.conf.all.forwarding": "1",
+}
+RULE_TABLE_BASE = 100  # policy-routing table of interface N (N > 0): 100 + N
+
+
+@dataclass(frozen=True)
+class Wiring:
+    """How one node is plugged: its interfaces (switch port, name inside the node), the
+    ``ip -batch`` script that gives them addresses and routes, its sysctls, and the IPv4
+    addresses a plugged node holds."""
+
+    ports: tuple[tuple[str, str], ...]
+    script: str
+    sysctls: tuple[tuple[str, str], ...]
+    addresses: frozenset[IPv4Address]
+    routes: frozenset[IPv4Network] = frozenset()  # on-link routes of eth0 (Classic labs)
 
 
 def node_port(node: str) -> str:
@@ -34,11 +72,12 @@ def bridge_script() -> str:
     return f"link add {BRIDGE} type bridge\nlink set {BRIDGE} up\n"
 
 
-def attach_script(ports: list[tuple[str, int]]) -> str:
-    """One veth per (switch port, node pid), the peer made inside the node's namespace."""
+def attach_script(ports: list[tuple[str, int, str]]) -> str:
+    """One veth per (switch port, node pid, name inside), the peer made inside the node's
+    namespace."""
     lines = []
-    for port, pid in ports:
-        lines.append(f"link add {port} type veth peer name {NODE_IFACE} netns {pid}")
+    for port, pid, inside in ports:
+        lines.append(f"link add {port} type veth peer name {inside} netns {pid}")
         lines.append(f"link set {port} master {BRIDGE} up")
     return "\n".join(lines) + "\n"
 
@@ -57,8 +96,8 @@ def routes_script(subnets: list[IPv4Network]) -> str:
     return "".join(f"route replace {net} dev {NODE_IFACE} scope link\n" for net in subnets)
 
 
-def sysctl_argv() -> list[str]:
-    return ["sysctl", "-q", "-w", *(f"{key}={value}" for key, value in SYSCTLS.items())]
+def sysctl_argv(sysctls: tuple[tuple[str, str], ...] = tuple(SYSCTLS.items())) -> list[str]:
+    return ["sysctl", "-q", "-w", *(f"{key}={value}" for key, value in sysctls)]
 
 
 def parse_routes(text: str, iface: str = NODE_IFACE) -> frozenset[IPv4Network]:
@@ -86,3 +125,163 @@ def parse_local_addresses(text: str) -> frozenset[IPv4Address]:
                 found.add(address)
         previous = stripped[4:] if stripped.startswith("|-- ") else ""
     return frozenset(found)
+
+
+# -- wiring of every kind of node (Classic and VPC) ------------------------------------------
+
+
+def wiring(topology: Topology, node: LabNode) -> Wiring:
+    """How ``node`` is plugged into its lab's fabric."""
+    if not topology.is_vpc:
+        assert not isinstance(node, Gateway)
+        script = node_script(node.address, topology.subnets())
+        return Wiring(
+            ((node_port(node.name), NODE_IFACE),),
+            script,
+            tuple(SYSCTLS.items()),
+            frozenset({node.address}),
+            frozenset(topology.subnets()),
+        )
+    if isinstance(node, Instance):
+        return _instance_wiring(topology, node)
+    if isinstance(node, Host):
+        return _host_wiring(topology, node)
+    return _gateway_wiring(topology, node)
+
+
+def _iface(n: int) -> str:
+    return f"eth{n}"
+
+
+def _port(node: str, n: int) -> str:
+    return node_port(node if n == 0 else f"{node}/{n}")
+
+
+def gateway_address(net: IPv4Network, taken: set[IPv4Address]) -> IPv4Address:
+    """The gateway's address on an outside host's /24: .1, or .254 when a host has .1."""
+    first = net.network_address + 1
+    return first if first not in taken else net.broadcast_address - 1
+
+
+def host_net(address: IPv4Address) -> IPv4Network:
+    return IPv4Network(f"{address}/24", strict=False)
+
+
+def host_net6(address: IPv6Address) -> IPv6Network:
+    return IPv6Network(f"{address}/64", strict=False)
+
+
+def _router6(net: IPv6Network) -> IPv6Address:
+    return net.network_address + 1
+
+
+def _instance_wiring(topology: Topology, node: Instance) -> Wiring:
+    vpc = topology.vpc_of(node)
+    assert vpc is not None
+    lines = ["link set lo up"]
+    nics = node.nics
+    for n, nic in enumerate(nics):
+        subnet = topology.subnets_by_name[nic.subnet]
+        iface = _iface(n)
+        lines += [f"link set {iface} up", f"addr add {nic.address}/32 dev {iface}"]
+        if nic.ipv6 is not None:
+            lines.append(f"addr add {nic.ipv6}/128 dev {iface} nodad")
+        targets: list[tuple[str, Address]] = [(f"{subnet.cidr}", nic.address)]
+        if nic.ipv6 is not None and subnet.ipv6 is not None:
+            targets.append((f"{subnet.ipv6}", nic.ipv6))
+        if n == 0:
+            targets.append((f"{vpc.cidr}", nic.address))
+            if nic.ipv6 is not None and vpc.ipv6 is not None:
+                targets.append((f"{vpc.ipv6}", nic.ipv6))
+        for net, src in targets:
+            lines.append(f"route replace {net} dev {iface} scope link src {src}")
+        if n == 0 and subnet.public:
+            if nic.public is not None:
+                router = subnet.cidr.network_address + 1
+                lines.append(f"route replace default via {router} dev {iface} onlink")
+            if nic.ipv6 is not None and subnet.ipv6 is not None:
+                lines.append(f"route replace ::/0 via {_router6(subnet.ipv6)} dev {iface} onlink")
+        if n > 0:  # replies leave by the interface their address belongs to
+            table = RULE_TABLE_BASE + n
+            lines.append(f"rule add from {nic.address} table {table}")
+            lines.append(f"route replace {vpc.cidr} dev {iface} src {nic.address} table {table}")
+            if nic.ipv6 is not None and vpc.ipv6 is not None:
+                lines.append(f"rule add from {nic.ipv6} table {table}")
+                lines.append(f"route replace {vpc.ipv6} dev {iface} src {nic.ipv6} table {table}")
+    return Wiring(
+        tuple((_port(node.name, n), _iface(n)) for n in range(len(nics))),
+        "\n".join(lines) + "\n",
+        tuple(VPC_SYSCTLS.items()),
+        frozenset(nic.address for nic in nics),
+    )
+
+
+def _host_wiring(topology: Topology, node: Host) -> Wiring:
+    taken = {host.address for host in topology.hosts}
+    net = host_net(node.address)
+    lines = [
+        "link set lo up",
+        f"link set {NODE_IFACE} up",
+        f"addr add {node.address}/32 dev {NODE_IFACE}",
+        f"route replace {net} dev {NODE_IFACE} scope link",
+    ]
+    if topology.gateway is not None:
+        via = gateway_address(net, taken)
+        lines.append(f"route replace default via {via} dev {NODE_IFACE} onlink")
+    if node.address6 is not None:
+        net6 = host_net6(node.address6)
+        lines += [
+            f"addr add {node.address6}/128 dev {NODE_IFACE} nodad",
+            f"route replace {net6} dev {NODE_IFACE}",
+        ]
+        if topology.gateway is not None:
+            lines.append(f"route replace ::/0 via {_router6(net6)} dev {NODE_IFACE} onlink")
+    return Wiring(
+        ((node_port(node.name), NODE_IFACE),),
+        "\n".join(lines) + "\n",
+        tuple(VPC_SYSCTLS.items()),
+        frozenset({node.address}),
+    )
+
+
+def _gateway_wiring(topology: Topology, node: Gateway) -> Wiring:
+    taken = {host.address for host in topology.hosts}
+    lines = ["link set lo up", f"link set {NODE_IFACE} up"]
+    held: set[IPv4Address] = set()
+    for vpc in topology.vpcs:
+        for subnet in vpc.subnets:
+            if not subnet.public:
+                continue
+            router = subnet.cidr.network_address + 1
+            held.add(router)
+            lines += [
+                f"addr add {router}/32 dev {NODE_IFACE}",
+                f"route replace {subnet.cidr} dev {NODE_IFACE} scope link src {router}",
+            ]
+            if subnet.ipv6 is not None:
+                lines += [
+                    f"addr add {_router6(subnet.ipv6)}/128 dev {NODE_IFACE} nodad",
+                    f"route replace {subnet.ipv6} dev {NODE_IFACE}",
+                ]
+    nets = sorted({host_net(host.address) for host in topology.hosts})
+    for net in nets:
+        address = gateway_address(net, taken)
+        held.add(address)
+        lines += [
+            f"addr add {address}/32 dev {NODE_IFACE}",
+            f"route replace {net} dev {NODE_IFACE} scope link src {address}",
+        ]
+    for net6 in sorted({host_net6(h.address6) for h in topology.hosts if h.address6}):
+        lines += [
+            f"addr add {_router6(net6)}/128 dev {NODE_IFACE} nodad",
+            f"route replace {net6} dev {NODE_IFACE}",
+        ]
+    if node.address not in held:
+        lines.append(f"addr add {node.address}/32 dev {NODE_IFACE}")
+        held.add(node.address)
+    return Wiring(
+        ((node_port(node.name), NODE_IFACE),),
+        "\n".join(lines) + "\n",
+        tuple(GATEWAY_SYSCTLS.items()),
+        frozenset(held),
+    )

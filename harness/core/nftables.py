@@ -311,9 +311,9 @@ def compile_gateway(topology: Topology) -> str:
     )
     lines = [
         f"# sg-harness internet gateway of lab {topology.name}",
-        "table inet sgh_igw",
-        "delete table inet sgh_igw",
-        "table inet sgh_igw {",
+        "table inet sgh",
+        "delete table inet sgh",
+        "table inet sgh {",
     ]
     if publics:
         to_private = ", ".join(f"{pub} : {priv}" for priv, pub in publics)

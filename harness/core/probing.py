@@ -23,6 +23,7 @@ class ProbeJob:
     cell: Cell
     target_address: str
     expect_answer: bool
+    source_address: str = ""  # the address the probe is sent from ("": the batch's address)
 
 
 @dataclass

@@ -21,7 +21,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from ipaddress import IPv4Network
 
-from harness.core.model import Instance, Node, Topology
+from harness.core.fabric import Wiring, wiring
+from harness.core.model import Instance, LabNode, Topology
 from harness.core.nftables import compile_lab
 from harness.core.runtime import SWITCH, NodeState
 
@@ -46,12 +47,13 @@ class Plan:
 
     remove: tuple[str, ...] = ()  # nodes whose containers go (dead, unplugged, not wanted)
     start_switch: bool = False
-    start: tuple[Node, ...] = ()  # nodes started, then plugged into the switch
+    start: tuple[LabNode, ...] = ()  # nodes started, then plugged into the switch
     install: Mapping[str, str] = field(default_factory=dict)  # instance -> nft transaction
     route: tuple[str, ...] = ()  # kept nodes that lack a route to a lab subnet
     wait: tuple[Instance, ...] = ()  # new instances, until they listen
     keep: Mapping[str, int] = field(default_factory=dict)  # running nodes kept, with pids
-    subnets: tuple[IPv4Network, ...] = ()
+    subnets: tuple[IPv4Network, ...] = ()  # every lab subnet (Classic labs: routed on-link)
+    wiring: Mapping[str, Wiring] = field(default_factory=dict)  # how each started node plugs
     digests: Mapping[str, str] = field(default_factory=dict)  # every instance's policy digest
     problems: tuple[str, ...] = ()  # what was found wrong, in words
 
@@ -65,8 +67,8 @@ def plan(
     observed: Mapping[str, NodeState],
     applied: Mapping[str, Applied],
 ) -> Plan:
-    subnets = tuple(desired.subnets())
-    wanted: dict[str, Node] = {node.name: node for node in desired.nodes}
+    subnets = () if desired.is_vpc else tuple(desired.subnets())
+    wanted: dict[str, LabNode] = {node.name: node for node in desired.lab_nodes}
     problems: list[str] = []
     remove: list[str] = []
     keep: dict[str, int] = {}
@@ -128,6 +130,7 @@ def plan(
         wait=wait,
         keep=keep,
         subnets=subnets,
+        wiring={node.name: wiring(desired, node) for node in start},
         digests=digests,
         problems=tuple(problems),
     )

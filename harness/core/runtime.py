@@ -15,7 +15,8 @@ from enum import StrEnum
 from ipaddress import IPv4Address, IPv4Network
 from typing import Protocol
 
-from harness.core.model import Instance, Node, Topology
+from harness.core.fabric import Wiring
+from harness.core.model import Instance, LabNode, Topology
 from harness.core.phases import Phases
 
 SWITCH = "_switch"
@@ -95,21 +96,16 @@ class Runtime(Protocol):
         are pids seen before (cheaper to confirm than to look up); ``policies`` also lists
         each node's nftables policy."""
 
-    def start(self, lab: LabRef, nodes: Sequence[Node | None], phases: Phases) -> dict[str, int]:
+    def start(self, lab: LabRef, nodes: Sequence[LabNode | None], phases: Phases) -> dict[str, int]:
         """Start nodes (``None``: the switch, with its bridge); their pids by name. Stops
         starting more at the first Ctrl-C and raises it once those in flight have started."""
 
     def remove(self, lab: LabRef, names: Iterable[str], phases: Phases) -> int:
         """Remove these nodes of the lab (the switch as :data:`SWITCH`); how many were there."""
 
-    def plug(
-        self,
-        lab: LabNamespaces,
-        nodes: Sequence[Node],
-        subnets: Sequence[IPv4Network],
-        phases: Phases,
-    ) -> None:
-        """Plug started nodes into the switch: link, address, routes, sysctls."""
+    def plug(self, lab: LabNamespaces, wiring: Mapping[str, Wiring], phases: Phases) -> None:
+        """Plug started nodes into the switch as their wiring says: links, addresses, routes,
+        sysctls."""
 
     def route(
         self, lab: LabNamespaces, names: Iterable[str], subnets: Sequence[IPv4Network]

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 
 from harness.adapters.concurrency import interrupts_deferred
-from harness.core.model import Instance, Topology
+from harness.core.model import Topology
 from harness.core.phases import Phases
 from harness.core.reconcile import Applied, Plan, plan
 from harness.core.runtime import SWITCH, LabNamespaces, LabRef, NodeState, Runtime
@@ -111,19 +111,19 @@ def reconcile(
     namespaces.switch_pid = pids.pop(SWITCH, namespaces.switch_pid)
     namespaces.pids.update(pids)
     listings = runtime.install(namespaces, steps.install, timed)
-    runtime.plug(namespaces, steps.start, steps.subnets, timed)
+    runtime.plug(namespaces, steps.wiring, timed)
     if steps.route:
         runtime.route(namespaces, steps.route, steps.subnets)
     runtime.wait_listening(namespaces, steps.wait, timed)
     record = {SWITCH: Applied(namespaces.switch_pid)}
-    for node in desired.nodes:
+    for node in desired.lab_nodes:
         pid = namespaces.pids[node.name]
-        if not isinstance(node, Instance):
-            record[node.name] = Applied(pid)
-        elif node.name in listings:
+        if node.name in listings:
             record[node.name] = Applied(pid, steps.digests[node.name], listings[node.name])
-        else:
+        elif node.name in steps.digests:
             record[node.name] = applied[node.name]
+        else:
+            record[node.name] = Applied(pid)
     return Reconciled(namespaces, record, steps, time.monotonic() - started, timed.timings)
 
 

@@ -10,6 +10,7 @@ import time
 
 from harness.core.matrix import Matrix, compare, expectations, merge_retry
 from harness.core.model import Instance, State, Topology
+from harness.core.paths import paths
 from harness.core.phases import Phases
 from harness.core.planner import Cell, plan
 from harness.core.probing import ProbeJob, Prober, SourceBatch
@@ -22,8 +23,21 @@ def batches_for(
     """One batch per source; ``answered`` holds the cells the oracle expects an answer for."""
     nodes = topology.nodes_by_name
     by_source: dict[str, list[ProbeJob]] = {}
+    routes: dict[tuple[str, str], dict[str, str]] = {}
     for cell in cells:
-        job = ProbeJob(cell, str(nodes[cell.target].address), cell in answered)
+        source_address = ""
+        if cell.address:
+            key = (cell.source, cell.target)
+            if key not in routes:
+                target = nodes[cell.target]
+                assert isinstance(target, Instance)
+                routes[key] = {
+                    str(path.address): str(path.source_address)
+                    for path in paths(topology, nodes[cell.source], target)
+                }
+            source_address = routes[key].get(cell.address, "")
+        target_address = cell.address or str(nodes[cell.target].address)
+        job = ProbeJob(cell, target_address, cell in answered, source_address)
         by_source.setdefault(cell.source, []).append(job)
     batches = []
     for source, jobs in by_source.items():

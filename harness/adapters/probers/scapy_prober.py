@@ -8,7 +8,14 @@ it, so a reply the source's policy would drop is never counted.
 
 Verdicts: a SYN-ACK is ``open``, a RST ``closed``; a UDP reply ``open``, an ICMP port
 unreachable ``closed``; an echo reply ``open``; nothing at all is ``filtered``; a probe that
-could not be sent is ``not-run``. A filtered verdict is the absence of an answer, so the prober
+could not be sent is ``not-run``. A probe of another IP protocol (a VPC rule's number) is a
+well-formed packet of it (an SCTP INIT for 132, eight zero bytes otherwise): the target's
+kernel, with no handler for it, answers ICMP protocol unreachable (ICMPv6 parameter problem,
+unknown next header): the packet got through, ``closed``; nothing is ``filtered``. A probe the
+source's own policy drops (VPC egress) fails to send with EPERM: ``filtered``, at once. IPv6
+probes (VPC labs) are crafted whole by scapy and sent on an IPv6 raw socket.
+
+A filtered verdict is the absence of an answer, so the prober
 sends the whole batch and waits once. Within each batch it sends the probes the oracle expects
 to go unanswered first and the answered ones last: once the last expected answer is back (a
 barrier on the same path), the earlier probes have had their chance, and a short grace period
@@ -18,6 +25,7 @@ ends the wait. A cell whose verdict disagrees with the oracle is probed once mor
 from __future__ import annotations
 
 import errno
+import functools
 import itertools
 import os
 import resource
@@ -29,6 +37,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from scapy.layers.inet import ICMP, IP, TCP, UDP
+from scapy.layers.inet6 import ICMPv6EchoRequest, IPv6
+from scapy.layers.sctp import SCTP, SCTPChunkInit
+from scapy.packet import Packet, Raw
 from scapy.utils import checksum
 
 from harness.adapters import netns
@@ -42,18 +53,28 @@ RCVBUF = 8 * 1024 * 1024
 SO_RCVBUFFORCE = 33
 ICMP_ECHO_REPLY = 0
 ICMP_UNREACH = 3
+ICMP_PROTO_UNREACH = 2
 ICMP_PORT_UNREACH = 3
+DROPPED_LEAVING = "dropped leaving the source (its egress rules)"
+ICMP6_UNREACH = 1
+ICMP6_PORT_UNREACH = 4
+ICMP6_PARAM_PROBLEM = 4
+ICMP6_ECHO_REPLY = 129
 
 
 @dataclass
 class _Sockets:
     send: socket.socket
     receive: dict[int, socket.socket]
+    send6: socket.socket | None = None
+    receive6: dict[int, socket.socket] = field(default_factory=dict)
 
     def close(self) -> None:
         self.send.close()
-        for sock in self.receive.values():
+        for sock in (*self.receive.values(), *self.receive6.values()):
             sock.close()
+        if self.send6 is not None:
+            self.send6.close()
 
 
 @dataclass
@@ -66,21 +87,35 @@ class _Batch:
     tcp: dict[tuple[str, int, int], ProbeJob] = field(default_factory=dict)
     udp: dict[tuple[str, int, int], ProbeJob] = field(default_factory=dict)
     echo: dict[tuple[str, int], ProbeJob] = field(default_factory=dict)
+    other: dict[tuple[str, int], ProbeJob] = field(default_factory=dict)
 
 
-def _open_sockets() -> _Sockets:
+def _receiver(family: int, proto: int) -> socket.socket:
+    sock = socket.socket(family, socket.SOCK_RAW, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, RCVBUF)
+    except OSError:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)
+    sock.setblocking(False)
+    return sock
+
+
+def _open_sockets(ipv6: bool = False) -> _Sockets:
     send = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
     send.setblocking(False)
-    receive = {}
-    for proto in (socket.IPPROTO_TCP, socket.IPPROTO_UDP, socket.IPPROTO_ICMP):
-        sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, proto)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, RCVBUF)
-        except OSError:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)
-        sock.setblocking(False)
-        receive[proto] = sock
-    return _Sockets(send, receive)
+    receive = {
+        proto: _receiver(socket.AF_INET, proto)
+        for proto in (socket.IPPROTO_TCP, socket.IPPROTO_UDP, socket.IPPROTO_ICMP)
+    }
+    sockets = _Sockets(send, receive)
+    if ipv6:
+        sockets.send6 = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_RAW)
+        sockets.send6.setblocking(False)
+        sockets.receive6 = {
+            proto: _receiver(socket.AF_INET6, proto)
+            for proto in (socket.IPPROTO_TCP, socket.IPPROTO_UDP, socket.IPPROTO_ICMPV6)
+        }
+    return sockets
 
 
 class ScapyProber:
@@ -103,8 +138,9 @@ class ScapyProber:
         states: list[_Batch] = []
         for index, spec in enumerate(batches):
             batch = _Batch(spec, ident=(0x5300 + index * 7 + round_number) & 0xFFFF)
+            ipv6 = any(":" in job.target_address for job in spec.jobs)
             try:
-                batch.sockets = netns.call_in(spec.netns, _open_sockets)
+                batch.sockets = netns.call_in(spec.netns, functools.partial(_open_sockets, ipv6))
             except OSError as err:
                 batch.error = f"cannot open probe sockets in {spec.source}: {err.strerror or err}"
             states.append(batch)
@@ -146,23 +182,31 @@ class ScapyProber:
             ordered = sorted(batch.spec.jobs, key=lambda job: job.expect_answer)
             for seq, job in enumerate(ordered):
                 probe = job.cell.probe
-                target = socket.inet_aton(job.target_address)
-                if probe.protocol is Protocol.ICMP:
+                protocol = probe.protocol
+                sent_from = job.source_address or source
+                if ":" in job.target_address or sent_from != source:
+                    packet = self._crafted(batch, job, sent_from, seq, sports)
+                elif protocol is Protocol.ICMP:
+                    target = socket.inet_aton(job.target_address)
                     packet = _patch_echo(templates[Protocol.ICMP], target, batch.ident, seq)
                     batch.echo[(job.target_address, seq)] = job
-                else:
+                elif protocol is Protocol.TCP or protocol is Protocol.UDP:
                     assert probe.port is not None
+                    target = socket.inet_aton(job.target_address)
                     sport = next(sports)
-                    template = templates[probe.protocol]
-                    packet = _patch_ports(template, target, sport, probe.port)
-                    table = batch.tcp if probe.protocol is Protocol.TCP else batch.udp
+                    packet = _patch_ports(templates[protocol], target, sport, probe.port)
+                    table = batch.tcp if protocol is Protocol.TCP else batch.udp
                     table[(job.target_address, probe.port, sport)] = job
+                else:
+                    packet = self._crafted(batch, job, sent_from, seq, sports)
                 batch.packets.append((packet, job.target_address, job))
 
         selector = selectors.DefaultSelector()
         for batch in states:
             if batch.sockets is not None:
                 for sock in batch.sockets.receive.values():
+                    selector.register(sock, selectors.EVENT_READ, batch)
+                for sock in batch.sockets.receive6.values():
                     selector.register(sock, selectors.EVENT_READ, batch)
         try:
             self._exchange(states, selector, results, on_verdict)
@@ -178,6 +222,52 @@ class ScapyProber:
                     if on_verdict is not None:
                         on_verdict(1)
         return results
+
+    def _crafted(
+        self,
+        batch: _Batch,
+        job: ProbeJob,
+        source: str,
+        seq: int,
+        sports: itertools.cycle[int],
+    ) -> bytes:
+        """A probe crafted whole by scapy: IPv6, a source address other than the batch's
+        (another interface), or another IP protocol."""
+        probe = job.cell.probe
+        target = job.target_address
+        v6 = ":" in target
+        header: Packet = IPv6(src=source, dst=target) if v6 else IP(src=source, dst=target)
+        protocol = probe.protocol
+        if protocol in (Protocol.TCP, Protocol.UDP):
+            assert probe.port is not None
+            sport = next(sports)
+            layer: Packet = (
+                TCP(sport=sport, dport=probe.port, flags="S", seq=sport * 7919 + probe.port)
+                if protocol is Protocol.TCP
+                else UDP(sport=sport, dport=probe.port) / b"sg-harness probe"
+            )
+            table = batch.tcp if protocol is Protocol.TCP else batch.udp
+            table[(target, probe.port, sport)] = job
+            return bytes(header / layer)
+        if protocol in (Protocol.ICMP, Protocol.ICMPV6):
+            batch.echo[(target, seq)] = job
+            if v6:
+                return bytes(header / ICMPv6EchoRequest(id=batch.ident, seq=seq, data=b"sgh"))
+            return bytes(header / ICMP(type=8, code=0, id=batch.ident, seq=seq) / b"sg-harness")
+        assert isinstance(protocol, int)
+        batch.other[(target, protocol)] = job
+        if protocol == socket.IPPROTO_SCTP:
+            chunk = SCTPChunkInit(
+                init_tag=seq + 1, a_rwnd=1500, n_out_streams=1, n_in_streams=1, init_tsn=1
+            )
+            payload: Packet = SCTP(sport=next(sports), dport=9) / chunk
+        else:
+            payload = Raw(b"\0" * 8)
+        if v6:
+            header.nh = protocol
+        else:
+            header.proto = protocol
+        return bytes(header / payload)
 
     def _exchange(
         self,
@@ -205,12 +295,15 @@ class ScapyProber:
                 batch = key.data
                 while True:
                     try:
-                        data = sock.recv(65535)
+                        data, peer = sock.recvfrom(65535)
                     except BlockingIOError:
                         break
                     except OSError:
                         break
-                    match = _classify(batch, data)
+                    if sock.family == socket.AF_INET6:
+                        match = _classify6(batch, sock.proto, peer[0], data)
+                    else:
+                        match = _classify(batch, data)
                     if match is not None:
                         record(*match)
 
@@ -226,8 +319,14 @@ class ScapyProber:
                 still.append((batch, packets))
                 data, target, job = item
                 assert batch.sockets is not None
-                error = _send(batch.sockets.send, data, target)
-                if error:
+                sender = batch.sockets.send
+                if ":" in target:
+                    assert batch.sockets.send6 is not None
+                    sender = batch.sockets.send6
+                error = _send(sender, data, target)
+                if error == DROPPED_LEAVING:
+                    record(job, Observation(State.FILTERED, DROPPED_LEAVING))
+                elif error:
                     record(job, Observation(State.NOT_RUN, f"send failed: {error}"))
                 sent += 1
                 if sent % 64 == 0:
@@ -296,6 +395,8 @@ def _send(sock: socket.socket, data: bytes, target: str) -> str:
             if err.errno == errno.ENOBUFS:
                 time.sleep(0.001)
                 continue
+            if err.errno == errno.EPERM:  # the source's own output hook dropped it (egress)
+                return DROPPED_LEAVING
             return os.strerror(err.errno or 0) or str(err)
     return "send buffer stayed full"
 
@@ -338,6 +439,11 @@ def _classify(batch: _Batch, data: bytes) -> tuple[ProbeJob, Observation] | None
             inner_dst = socket.inet_ntoa(inner[16:20])
             if len(inner) < inner_ihl + 4:
                 return None
+            if icmp_code == ICMP_PROTO_UNREACH:
+                job = batch.other.get((inner_dst, inner_proto))
+                if job is None:
+                    return None
+                return job, Observation(State.CLOSED, "protocol unreachable: it got through")
             sport, dport = struct.unpack("!HH", inner[inner_ihl : inner_ihl + 4])
             table = batch.udp if inner_proto == socket.IPPROTO_UDP else batch.tcp
             job = table.get((inner_dst, dport, sport))
@@ -347,3 +453,51 @@ def _classify(batch: _Batch, data: bytes) -> tuple[ProbeJob, Observation] | None
                 return job, Observation(State.CLOSED, "icmp port unreachable")
             return job, Observation(State.FILTERED, f"icmp unreachable code {icmp_code}")
     return None
+
+
+def _classify6(
+    batch: _Batch, proto: int, src: str, body: bytes
+) -> tuple[ProbeJob, Observation] | None:
+    """Match a packet received on an IPv6 raw socket (no IP header: ``src`` from recvfrom)."""
+    src = src.split("%", maxsplit=1)[0]  # the canonical text, as the planner writes it
+    if proto == socket.IPPROTO_TCP and len(body) >= 14:
+        sport, dport = struct.unpack("!HH", body[:4])
+        job = batch.tcp.get((src, sport, dport))
+        if job is None:
+            return None
+        if body[13] & 0x12 == 0x12:
+            return job, Observation(State.OPEN, "syn-ack")
+        if body[13] & 0x04:
+            return job, Observation(State.CLOSED, "rst")
+        return None
+    if proto == socket.IPPROTO_UDP and len(body) >= 8:
+        sport, dport = struct.unpack("!HH", body[:4])
+        job = batch.udp.get((src, sport, dport))
+        return (job, Observation(State.OPEN, "udp reply")) if job is not None else None
+    if proto != socket.IPPROTO_ICMPV6 or len(body) < 8:
+        return None
+    icmp_type, icmp_code = body[0], body[1]
+    if icmp_type == ICMP6_ECHO_REPLY:
+        ident, seq = struct.unpack("!HH", body[4:8])
+        if ident != batch.ident:
+            return None
+        job = batch.echo.get((src, seq))
+        return (job, Observation(State.OPEN, "echo reply")) if job is not None else None
+    if icmp_type not in (ICMP6_UNREACH, ICMP6_PARAM_PROBLEM) or len(body) < 8 + 40 + 4:
+        return None
+    inner = body[8:]
+    inner_next = inner[6]
+    inner_dst = socket.inet_ntop(socket.AF_INET6, inner[24:40])
+    if icmp_type == ICMP6_PARAM_PROBLEM:
+        job = batch.other.get((inner_dst, inner_next))
+        if job is None:
+            return None
+        return job, Observation(State.CLOSED, "unknown next header: it got through")
+    sport, dport = struct.unpack("!HH", inner[40:44])
+    table = batch.udp if inner_next == socket.IPPROTO_UDP else batch.tcp
+    job = table.get((inner_dst, dport, sport))
+    if job is None:
+        return None
+    if icmp_code == ICMP6_PORT_UNREACH:
+        return job, Observation(State.CLOSED, "icmpv6 port unreachable")
+    return job, Observation(State.FILTERED, f"icmpv6 unreachable code {icmp_code}")
