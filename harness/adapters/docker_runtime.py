@@ -246,6 +246,8 @@ class DockerRuntime:
             pid = lab.pids[name]
             netns.run(pid, fabric.sysctl_argv(plan.sysctls), "", f"sysctls of {name}")
             netns.run(pid, ["ip", "-batch", "-"], plan.script, f"network of {name}")
+            if plan.script6:
+                netns.run(pid, ["ip", "-6", "-batch", "-"], plan.script6, f"network of {name}")
             phases.advance()
 
         parallel(wire_one, list(wiring.items()))

@@ -61,6 +61,7 @@ class Wiring:
     sysctls: tuple[tuple[str, str], ...]
     addresses: frozenset[IPv4Address]
     routes: frozenset[IPv4Network] = frozenset()  # on-link routes of eth0 (Classic labs)
+    script6: str = ""  # lines for ``ip -6 -batch`` (an IPv6 policy rule needs the family)
 
 
 def node_port(node: str) -> str:
@@ -179,6 +180,7 @@ def _instance_wiring(topology: Topology, node: Instance) -> Wiring:
     vpc = topology.vpc_of(node)
     assert vpc is not None
     lines = ["link set lo up"]
+    lines6: list[str] = []
     nics = node.nics
     for n, nic in enumerate(nics):
         subnet = topology.subnets_by_name[nic.subnet]
@@ -206,13 +208,14 @@ def _instance_wiring(topology: Topology, node: Instance) -> Wiring:
             lines.append(f"rule add from {nic.address} table {table}")
             lines.append(f"route replace {vpc.cidr} dev {iface} src {nic.address} table {table}")
             if nic.ipv6 is not None and vpc.ipv6 is not None:
-                lines.append(f"rule add from {nic.ipv6} table {table}")
+                lines6.append(f"rule add from {nic.ipv6} table {table}")
                 lines.append(f"route replace {vpc.ipv6} dev {iface} src {nic.ipv6} table {table}")
     return Wiring(
         tuple((_port(node.name, n), _iface(n)) for n in range(len(nics))),
         "\n".join(lines) + "\n",
         tuple(VPC_SYSCTLS.items()),
         frozenset(nic.address for nic in nics),
+        script6="".join(f"{line}\n" for line in lines6),
     )
 
 
