@@ -110,7 +110,7 @@ class VpcReader:
         ipv6 = spec.get("ipv6", False)
         if not isinstance(ipv6, bool):
             r.fail("'ipv6' must be true or false")
-        block6 = list(IPV6_POOL.subnets(new_prefix=56))[index + 1] if ipv6 else None
+        block6 = _nth(IPV6_POOL, 56, index + 1) if ipv6 else None
         subnets: list[Subnet] = []
         for number, entry in enumerate(r.sequence(spec.get("subnets"), "subnets")):
             with r.at(f"subnets[{number}]", entry):
@@ -154,7 +154,7 @@ class VpcReader:
         public = spec.get("public", False)
         if not isinstance(public, bool):
             r.fail("'public' must be true or false")
-        net6 = list(block6.subnets(new_prefix=64))[number] if block6 is not None else None
+        net6 = _nth(block6, 64, number) if block6 is not None else None
         return Subnet(name, vpc, net, public, net6)
 
     def _v4_block(self, value: object, what: str, widest: int, narrowest: int) -> IPv4Network:
@@ -562,3 +562,9 @@ class VpcReader:
                 self.public_taken.add(candidate)
                 return candidate
         self.r.fail(f"the lab's public addresses ({PUBLIC_POOL}) are used up")
+
+
+def _nth(block: IPv6Network, prefix: int, index: int) -> IPv6Network:
+    """The ``index``-th /``prefix`` inside ``block`` (without listing them all)."""
+    base = int(block.network_address) + (index << (128 - prefix))
+    return IPv6Network((base, prefix))

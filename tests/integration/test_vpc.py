@@ -1,0 +1,140 @@
+"""VPC security groups on a real Docker engine: egress, defaults, every protocol, IPv6, prefix
+lists, a cross-account reference, two interfaces, public addresses and the hairpin.
+
+One lab (``topologies/vpc-features.yaml``) is built once; every cell of its matrix must match
+the oracle, and the cells named below must have the verdicts AWS documents, so a wrong oracle
+cannot hide behind a wrong lab (or the other way round).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from persistent import running
+
+from harness.adapters.docker_runtime import DockerRuntime
+from harness.adapters.probers.scapy_prober import ScapyProber
+from harness.core.matrix import CellResult, Matrix
+from harness.core.model import Instance, Protocol, State
+from harness.core.phases import QUIET
+from harness.formats import topology_file
+from harness.lab.measure import probe_matrix
+
+ROOT = Path(__file__).resolve().parents[2]
+TOPO = topology_file.load(ROOT / "tests/integration/topologies/vpc-features.yaml")
+
+
+@pytest.fixture(scope="module")
+def matrix() -> Iterator[Matrix]:
+    runtime = DockerRuntime()
+    runtime.check(TOPO)
+    with running(runtime, TOPO) as (_, built):
+        yield probe_matrix(TOPO, built.namespaces, ScapyProber(), QUIET)
+
+
+def address(name: str, kind: str) -> str:
+    node = TOPO.nodes_by_name[name]
+    assert isinstance(node, Instance)
+    nic = node.nics[0]
+    value = {"private": nic.address, "public": nic.public, "ipv6": nic.ipv6}[kind]
+    assert value is not None
+    return str(value)
+
+
+def cell(matrix: Matrix, source: str, target: str, probe: str, at: str = "private") -> CellResult:
+    wanted = address(target, at) if at in ("private", "public", "ipv6") else at
+    for result in matrix.results:
+        c = result.cell
+        if (c.source, c.target, str(c.probe), c.address) == (source, target, probe, wanted):
+            return result
+    raise AssertionError(f"no cell {source} -> {target} {probe} at {wanted}")
+
+
+def seen(matrix: Matrix, source: str, target: str, probe: str, at: str = "private") -> State:
+    result = cell(matrix, source, target, probe, at)
+    assert result.correct, (result.expected, result.observed)  # the packets agree with the rules
+    return result.observed.state
+
+
+def test_every_cell_is_as_the_rules_say(matrix: Matrix) -> None:
+    wrong = matrix.wrong()
+    assert not wrong, [(r.cell, r.expected.why, r.observed) for r in wrong[:5]]
+    assert matrix.summary.cells > 500
+
+
+def test_egress_allows_and_denies(matrix: Matrix) -> None:
+    assert seen(matrix, "peer", "front", "tcp/80") is State.OPEN  # peer: all IPv4 out
+    assert seen(matrix, "back", "front", "tcp/80") is State.FILTERED  # back: egress []
+    assert cell(matrix, "back", "front", "tcp/80").observed.detail.startswith("dropped leaving")
+    # dual leaves for front's subnet by its primary interface: back's (empty) egress decides,
+    # not the egress of side, the group of its second interface
+    assert seen(matrix, "dual", "front", "tcp/80") is State.FILTERED
+    assert cell(matrix, "dual", "front", "tcp/80").expected.why.startswith("dropped leaving dual")
+
+
+def test_a_new_groups_default_egress_is_ipv4_only(matrix: Matrix) -> None:
+    assert seen(matrix, "front", "back", "tcp/5432") is State.OPEN  # back: -1 from front
+    assert seen(matrix, "front", "back", "tcp/5432", "ipv6") is State.FILTERED  # no ::/0 out
+
+
+def test_the_vpc_default_group_admits_its_members_on_everything(matrix: Matrix) -> None:
+    assert seen(matrix, "plain-1", "plain-2", "tcp/7000") is State.OPEN
+    assert seen(matrix, "plain-1", "plain-2", "udp/1") is State.CLOSED
+    assert seen(matrix, "plain-1", "plain-2", "icmpv6", "ipv6") is State.OPEN
+    assert seen(matrix, "front", "plain-1", "tcp/7000") is State.FILTERED
+
+
+def test_all_protocols_and_a_protocol_number(matrix: Matrix) -> None:
+    assert seen(matrix, "front", "back", "udp/53") is State.OPEN  # -1 from front
+    assert seen(matrix, "front", "back", "132") is State.CLOSED  # got through: proto unreachable
+    assert seen(matrix, "peer", "back", "132") is State.CLOSED  # the 132 rule
+    assert seen(matrix, "peer", "back", "tcp/5432") is State.FILTERED
+    assert any(r.cell.probe.protocol == 132 for r in matrix.results)
+
+
+def test_icmp_icmpv6_and_ipv6_cidrs_from_outside(matrix: Matrix) -> None:
+    assert seen(matrix, "internet", "front", "icmp", "public") is State.OPEN
+    assert seen(matrix, "internet", "front", "icmpv6", "ipv6") is State.OPEN
+    assert seen(matrix, "internet", "front", "tcp/443", "ipv6") is State.OPEN  # ::/0
+    assert seen(matrix, "internet", "front", "tcp/443", "public") is State.FILTERED
+    assert seen(matrix, "internet", "front", "tcp/80", "ipv6") is State.FILTERED  # 0.0.0.0/0
+
+
+def test_a_prefix_list(matrix: Matrix) -> None:
+    assert seen(matrix, "ops", "front", "tcp/22", "public") is State.OPEN
+    assert seen(matrix, "internet", "front", "tcp/22", "public") is State.FILTERED
+
+
+def test_a_group_of_another_account(matrix: Matrix) -> None:
+    assert seen(matrix, "theirs", "back", "tcp/5432") is State.OPEN
+    assert seen(matrix, "plain-1", "back", "tcp/5432") is State.FILTERED
+
+
+def test_two_interfaces_in_two_subnets_with_their_own_groups(matrix: Matrix) -> None:
+    dual = TOPO.nodes_by_name["dual"]
+    assert isinstance(dual, Instance)
+    second = str(dual.nics[1].address)
+    assert seen(matrix, "peer", "dual", "udp/53", second) is State.OPEN  # side: udp 53 from peer
+    assert seen(matrix, "peer", "dual", "udp/53") is State.FILTERED  # eth0 holds back only
+    assert seen(matrix, "front", "dual", "udp/53") is State.OPEN  # back: -1 from front
+    assert seen(matrix, "front", "dual", "udp/53", second) is State.FILTERED
+
+
+def test_public_addresses_and_the_hairpin(matrix: Matrix) -> None:
+    # peer reaches front's private address under the group rule...
+    assert seen(matrix, "peer", "front", "tcp/9000") is State.OPEN
+    # ...but not its public one: through the gateway peer arrives as its own public address
+    assert seen(matrix, "peer", "front", "tcp/9000", "public") is State.FILTERED
+    why = cell(matrix, "peer", "front", "tcp/9000", "public").expected.why
+    assert "group rules match private addresses only" in why
+    # a CIDR rule for peer's public address admits the hairpin, and only it
+    assert seen(matrix, "peer", "front", "tcp/8000", "public") is State.OPEN
+    assert seen(matrix, "peer", "front", "tcp/8000") is State.FILTERED
+    # outside hosts reach public addresses only; private instances have no public path
+    assert not [
+        r for r in matrix.results if r.cell.source == "internet" and r.cell.target == "back"
+    ]
+    assert seen(matrix, "internet", "front", "tcp/80", "public") is State.OPEN
+    assert Protocol.ICMPV6 in {r.cell.probe.protocol for r in matrix.results}
