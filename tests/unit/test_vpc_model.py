@@ -1,0 +1,201 @@
+"""VPC topologies without Docker: the loader's defaults and errors, the oracle's paths and
+verdicts (egress, hairpin, IPv6), the compiled nftables policy (untracked flows), the wiring."""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Address, IPv4Network, IPv6Network
+from pathlib import Path
+
+import pytest
+
+from harness.core.fabric import wiring
+from harness.core.matrix import expectations
+from harness.core.model import GroupKey, Instance, Protocol, State, Topology
+from harness.core.nftables import compile_lab, untracked
+from harness.core.planner import plan
+from harness.errors import TopologyError
+from harness.formats import topology_file
+
+ROOT = Path(__file__).resolve().parents[2]
+ACCOUNT = "111122223333"
+
+SMALL = """
+name: small
+vpcs:
+  - name: v
+    cidr: 10.0.0.0/16
+    ipv6: true
+    subnets:
+      - {name: pub, cidr: 10.0.1.0/24, public: true}
+      - {name: priv, cidr: 10.0.2.0/24}
+groups:
+  - name: web
+    vpc: v
+    ingress:
+      - {protocol: tcp, ports: 80, source: 0.0.0.0/0}
+      - {protocol: tcp, ports: 81, source: web}
+  - name: open
+    vpc: v
+    ingress:
+      - {protocol: tcp, ports: 80, source: 0.0.0.0/0}
+    egress:
+      - {protocol: "-1", destination: 0.0.0.0/0}
+instances:
+  - {name: web, count: 2, subnet: pub, groups: [web], public_ip: true, listen: [tcp/80, tcp/81]}
+  - {name: db, subnet: priv, listen: [tcp/5432]}
+  - {name: loose, subnet: priv, groups: [open], listen: [tcp/80]}
+hosts:
+  - {name: internet, address: 198.51.100.10, address6: "2001:db8:ffff::10"}
+"""
+
+
+def small() -> Topology:
+    return topology_file.loads(SMALL, "small.yaml")
+
+
+def test_defaults_as_aws_makes_them() -> None:
+    topo = small()
+    default = topo.group(GroupKey(ACCOUNT, "default", "v"))
+    assert [(str(r.protocol), r.group) for r in default.rules] == [("-1", default.key)]
+    assert default.egress is not None
+    assert {str(r.cidr) for r in default.egress} == {"0.0.0.0/0", "::/0"}  # the VPC has IPv6
+    web = topo.group(GroupKey(ACCOUNT, "web", "v"))
+    assert web.egress is not None and [str(r.cidr) for r in web.egress] == ["0.0.0.0/0"]
+    db = topo.nodes_by_name["db"]
+    assert isinstance(db, Instance) and db.groups == (default.key,)
+    assert db.nics[0].address == IPv4Address("10.0.2.11") and db.nics[0].public is None
+    assert db.nics[0].ipv6 is not None and db.nics[0].ipv6 in IPv6Network("2001:db8::/32")
+
+
+def test_a_group_without_a_vpc_goes_to_the_default_vpc() -> None:
+    topo = topology_file.loads(
+        "name: d\nvpcs: [{name: v, cidr: 10.0.0.0/16, subnets: [{name: s, cidr: 10.0.0.0/24}]}]\n"
+        "groups: [{name: g}]\ninstances: [{name: i, groups: [g]}]\n"
+    )
+    vpc = topo.vpcs_by_name["default"]
+    assert vpc.cidr == IPv4Network("172.31.0.0/16") and vpc.default
+    assert topo.group(GroupKey(ACCOUNT, "g", "default")).vpc == "default"
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ("{name: priv, cidr: 10.9.2.0/24}", "InvalidSubnet.Range"),
+        ("{name: priv, cidr: 10.0.1.128/25}", "InvalidSubnet.Conflict"),
+        ("{name: priv, cidr: 10.0.2.0/24, public: maybe}", "'public' must be true or false"),
+    ],
+)
+def test_bad_subnets(change: str, expected: str) -> None:
+    text = SMALL.replace("{name: priv, cidr: 10.0.2.0/24}", change)
+    with pytest.raises(TopologyError) as info:
+        topology_file.loads(text, "small.yaml")
+    assert expected in str(info.value) and "small.yaml" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("source: web}", "source: pl:nope}", "InvalidPrefixListID.NotFound"),
+        ("source: web}", "source: web, sources: [db]}", "give 'source' or 'sources'"),
+        ("{protocol: tcp, ports: 81,", "{protocol: 132, ports: 81,", "matches all ports"),
+        ("{protocol: tcp, ports: 81,", "{protocol: bogus, ports: 81,", "Unknown protocol"),
+        ("groups: [web], public_ip", "groups: [web, web], public_ip", "listed twice"),
+        ("subnet: priv, listen: [tcp/5432]", "subnet: priv, public_ip: true", "public subnet"),
+        ("subnet: priv, listen: [tcp/5432]", "subnet: nowhere", "InvalidSubnetID.NotFound"),
+        (
+            "    vpc: v\n    ingress:\n      - {protocol: tcp, ports: 80, source: 0.0.0.0/0}\n"
+            "    egress",
+            "    vpc: x\n    egress",
+            "InvalidVpcID.NotFound",
+        ),
+        (
+            "{name: internet, address: 198.51.100.10",
+            "{name: internet, address: 10.0.9.9",
+            "outside hosts live outside",
+        ),
+    ],
+)
+def test_bad_vpc_input_is_one_line_with_the_ec2_code(old: str, new: str, expected: str) -> None:
+    assert old in SMALL
+    with pytest.raises(TopologyError) as info:
+        topology_file.loads(SMALL.replace(old, new, 1), "small.yaml")
+    text = str(info.value)
+    assert expected in text and "\n" not in text and text.startswith("small.yaml")
+
+
+def test_too_many_groups_on_an_interface() -> None:
+    groups = "\n".join(f"  - {{name: g{n}, vpc: v}}" for n in range(6))
+    text = SMALL.replace("groups:\n  - name: web", f"groups:\n{groups}\n  - name: web")
+    text = text.replace(
+        "subnet: priv, listen",
+        f"subnet: priv, groups: [{', '.join(f'g{n}' for n in range(6))}], listen",
+    )
+    with pytest.raises(TopologyError, match="SecurityGroupsPerInterfaceLimitExceeded"):
+        topology_file.loads(text, "small.yaml")
+
+
+def test_sixty_one_rules_of_one_family_are_too_many() -> None:
+    rules = "\n".join(
+        f"      - {{protocol: tcp, ports: {n}, source: 10.0.0.0/8}}" for n in range(1, 62)
+    )
+    text = SMALL.replace("      - {protocol: tcp, ports: 81, source: web}", rules)
+    with pytest.raises(TopologyError, match="RulesPerSecurityGroupLimitExceeded"):
+        topology_file.loads(text, "small.yaml")
+
+
+def verdicts(topo: Topology) -> dict[tuple[str, str, str, str], tuple[State, str]]:
+    return {
+        (c.source, c.target, str(c.probe), c.address): (e.state, e.why)
+        for c, e in expectations(topo, plan(topo)).items()
+    }
+
+
+def test_the_hairpin_and_the_paths_of_each_source() -> None:
+    topo = small()
+    seen = verdicts(topo)
+    web2 = topo.nodes_by_name["web-2"]
+    assert isinstance(web2, Instance) and web2.nics[0].public is not None
+    public, private = str(web2.nics[0].public), str(web2.address)
+    assert seen[("web-1", "web-2", "tcp/81", private)][0] is State.OPEN  # group rule, inside
+    state, why = seen[("web-1", "web-2", "tcp/81", public)]  # the same, through the gateway
+    assert state is State.FILTERED and "group rules match private addresses only" in why
+    assert seen[("internet", "web-2", "tcp/80", public)][0] is State.OPEN
+    assert not any(k[0] == "internet" and k[3] == private for k in seen)  # no route inside
+    assert not any(k[0] == "db" and k[3] == public for k in seen)  # db has no public address
+    state, why = seen[("web-1", "db", "tcp/5432", "10.0.2.11")]
+    assert state is State.FILTERED and why.startswith("dropped entering db")
+
+
+def test_untracked_flows_are_those_aws_names() -> None:
+    topo = small()
+    loose = topo.group(GroupKey(ACCOUNT, "open", "v"))
+    web = topo.group(GroupKey(ACCOUNT, "web", "v"))
+    assert loose.egress is not None and web.egress is not None
+    # 0.0.0.0/0 in and all traffic back out to 0.0.0.0/0: untracked
+    assert untracked(loose.rules[0], list(loose.egress)) == [Protocol.TCP]
+    # a narrow source is tracked; so is anything when the way back is not all ports
+    assert untracked(web.rules[1], list(web.egress)) == []
+    policies = compile_lab(topo)
+    assert 'iifname "eth0" meta nfproto ipv4 tcp dport 80 notrack' in policies["loose"]
+    assert "notrack" in policies["web-1"]  # web: 80 from anywhere, and the default all-out
+    assert "notrack" not in policies["db"]
+    assert "dnat ip to ip daddr map @to_private" in policies["_igw"]
+
+
+def test_wiring_of_a_public_instance_and_a_host() -> None:
+    topo = small()
+    web = wiring(topo, topo.nodes_by_name["web-1"])
+    assert "route replace default via 10.0.1.1 dev eth0 onlink" in web.script
+    db = wiring(topo, topo.nodes_by_name["db"])
+    assert "default" not in db.script and "::/0" not in db.script  # private: no way out
+    host = wiring(topo, topo.nodes_by_name["internet"])
+    assert "route replace default via 198.51.100.1 dev eth0 onlink" in host.script
+
+
+def test_the_shipped_vpc_topology_plans_and_compiles() -> None:
+    topo = topology_file.load(ROOT / "topologies/vpc-three-tier.yaml")
+    seen = verdicts(topo)
+    assert sum(state is State.OPEN for state, _ in seen.values()) > 20
+    assert seen[("web-1", "app-1", "tcp/8080", "10.0.2.11")][0] is State.OPEN
+    assert seen[("web-1", "app-1", "tcp/22", "10.0.2.11")][0] is State.FILTERED  # egress
+    assert set(compile_lab(topo)) == {*(i.name for i in topo.instances), "_igw"}
