@@ -6,7 +6,7 @@ from collections import defaultdict
 from typing import Any
 
 from harness.core.matrix import CellResult, Matrix
-from harness.core.model import Instance, State
+from harness.core.model import Instance, Node, State
 
 LEGEND_REACH = (
     "reachability observed: O some port open, c answered but closed only, - nothing answers"
@@ -98,9 +98,28 @@ def render(matrix: Matrix) -> str:
     return "\n\n".join(parts)
 
 
+def _interfaces(node: Node, home: str) -> dict[str, Any]:
+    """A VPC node's interfaces (an outside host: its IPv6 address)."""
+    if not isinstance(node, Instance):
+        return {"address6": str(node.address6) if node.address6 is not None else None}
+    return {
+        "interfaces": [
+            {
+                "subnet": nic.subnet,
+                "private": str(nic.address),
+                "public": str(nic.public) if nic.public is not None else None,
+                "ipv6": str(nic.ipv6) if nic.ipv6 is not None else None,
+                "groups": [key.label(home) for key in nic.groups],
+            }
+            for nic in node.nics
+        ]
+    }
+
+
 def to_json(matrix: Matrix) -> dict[str, Any]:
     topology = matrix.topology
     summary = matrix.summary
+    nodes = topology.nodes_by_name
     return {
         "lab": topology.name,
         "runtime": matrix.runtime,
@@ -117,6 +136,7 @@ def to_json(matrix: Matrix) -> dict[str, Any]:
                     if isinstance(node, Instance)
                     else {}
                 ),
+                **(_interfaces(node, topology.account) if topology.is_vpc else {}),
             }
             for node in topology.nodes
         ],
@@ -124,6 +144,7 @@ def to_json(matrix: Matrix) -> dict[str, Any]:
             {
                 "from": r.cell.source,
                 "to": r.cell.target,
+                "address": r.cell.address or str(nodes[r.cell.target].address),
                 "protocol": str(r.cell.probe.protocol),
                 "port": r.cell.probe.port,
                 "expected": str(r.expected.state),
