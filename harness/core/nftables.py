@@ -56,6 +56,8 @@ def _match(rule: Rule, home_account: str) -> str:
 
 def compile_instance(topology: Topology, instance: Instance) -> str:
     """The nft transaction that installs ``instance``'s policy (replacing any earlier one)."""
+    if topology.is_vpc:
+        return compile_vpc_instance(topology, instance)
     home = instance.account
     rules = topology.rules_of(instance)
     set_keys = sorted({rule.group for _, rule in rules if rule.group is not None})

@@ -199,3 +199,11 @@ def test_the_shipped_vpc_topology_plans_and_compiles() -> None:
     assert seen[("web-1", "app-1", "tcp/8080", "10.0.2.11")][0] is State.OPEN
     assert seen[("web-1", "app-1", "tcp/22", "10.0.2.11")][0] is State.FILTERED  # egress
     assert set(compile_lab(topo)) == {*(i.name for i in topo.instances), "_igw"}
+
+
+def test_sgh_compile_prints_a_vpc_policy(capsys: pytest.CaptureFixture[str]) -> None:
+    from harness.faces.sgh.main import main
+
+    assert main(["compile", str(ROOT / "topologies/vpc-three-tier.yaml"), "db-1"]) == 0
+    out = capsys.readouterr().out
+    assert "chain output_eth0 {" in out and "egress" not in out.split("chain output_eth0")[1]
