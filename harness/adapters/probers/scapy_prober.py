@@ -402,13 +402,26 @@ def _send(sock: socket.socket, data: bytes, target: str) -> str:
 
 
 def _classify(batch: _Batch, data: bytes) -> tuple[ProbeJob, Observation] | None:
-    """Match a received packet to one of this batch's probes."""
+    """Match a packet received on an IPv4 raw socket (IP header included)."""
     if len(data) < 20:
         return None
     ihl = (data[0] & 0x0F) * 4
-    proto = data[9]
-    src = socket.inet_ntoa(data[12:16])
-    body = data[ihl:]
+    return _match(batch, data[9], socket.inet_ntoa(data[12:16]), data[ihl:], v6=False)
+
+
+def _classify6(
+    batch: _Batch, proto: int, src: str, body: bytes
+) -> tuple[ProbeJob, Observation] | None:
+    """Match a packet received on an IPv6 raw socket (no IP header: ``src`` from recvfrom)."""
+    src = src.split("%", maxsplit=1)[0]  # the canonical text, as the planner writes it
+    return _match(batch, proto, src, body, v6=True)
+
+
+def _match(
+    batch: _Batch, proto: int, src: str, body: bytes, *, v6: bool
+) -> tuple[ProbeJob, Observation] | None:
+    """Match a transport segment (or ICMP message) from ``src`` to one of the batch's probes:
+    a SYN-ACK or RST, a UDP reply, an echo reply, or an ICMP error quoting a probe."""
     if proto == socket.IPPROTO_TCP and len(body) >= 14:
         sport, dport = struct.unpack("!HH", body[:4])
         flags = body[13]
@@ -424,80 +437,51 @@ def _classify(batch: _Batch, data: bytes) -> tuple[ProbeJob, Observation] | None
         sport, dport = struct.unpack("!HH", body[:4])
         job = batch.udp.get((src, sport, dport))
         return (job, Observation(State.OPEN, "udp reply")) if job is not None else None
-    if proto == socket.IPPROTO_ICMP and len(body) >= 8:
-        icmp_type, icmp_code = body[0], body[1]
-        if icmp_type == ICMP_ECHO_REPLY:
-            ident, seq = struct.unpack("!HH", body[4:8])
-            if ident != batch.ident:
-                return None
-            job = batch.echo.get((src, seq))
-            return (job, Observation(State.OPEN, "echo reply")) if job is not None else None
-        if icmp_type == ICMP_UNREACH and len(body) >= 8 + 20 + 4:
-            inner = body[8:]
-            inner_ihl = (inner[0] & 0x0F) * 4
-            inner_proto = inner[9]
-            inner_dst = socket.inet_ntoa(inner[16:20])
-            if len(inner) < inner_ihl + 4:
-                return None
-            if icmp_code == ICMP_PROTO_UNREACH:
-                job = batch.other.get((inner_dst, inner_proto))
-                if job is None:
-                    return None
-                return job, Observation(State.CLOSED, "protocol unreachable: it got through")
-            sport, dport = struct.unpack("!HH", inner[inner_ihl : inner_ihl + 4])
-            table = batch.udp if inner_proto == socket.IPPROTO_UDP else batch.tcp
-            job = table.get((inner_dst, dport, sport))
-            if job is None:
-                return None
-            if icmp_code == ICMP_PORT_UNREACH:
-                return job, Observation(State.CLOSED, "icmp port unreachable")
-            return job, Observation(State.FILTERED, f"icmp unreachable code {icmp_code}")
-    return None
-
-
-def _classify6(
-    batch: _Batch, proto: int, src: str, body: bytes
-) -> tuple[ProbeJob, Observation] | None:
-    """Match a packet received on an IPv6 raw socket (no IP header: ``src`` from recvfrom)."""
-    src = src.split("%", maxsplit=1)[0]  # the canonical text, as the planner writes it
-    if proto == socket.IPPROTO_TCP and len(body) >= 14:
-        sport, dport = struct.unpack("!HH", body[:4])
-        job = batch.tcp.get((src, sport, dport))
-        if job is None:
-            return None
-        if body[13] & 0x12 == 0x12:
-            return job, Observation(State.OPEN, "syn-ack")
-        if body[13] & 0x04:
-            return job, Observation(State.CLOSED, "rst")
-        return None
-    if proto == socket.IPPROTO_UDP and len(body) >= 8:
-        sport, dport = struct.unpack("!HH", body[:4])
-        job = batch.udp.get((src, sport, dport))
-        return (job, Observation(State.OPEN, "udp reply")) if job is not None else None
-    if proto != socket.IPPROTO_ICMPV6 or len(body) < 8:
+    if proto != (socket.IPPROTO_ICMPV6 if v6 else socket.IPPROTO_ICMP) or len(body) < 8:
         return None
     icmp_type, icmp_code = body[0], body[1]
-    if icmp_type == ICMP6_ECHO_REPLY:
+    if icmp_type == (ICMP6_ECHO_REPLY if v6 else ICMP_ECHO_REPLY):
         ident, seq = struct.unpack("!HH", body[4:8])
         if ident != batch.ident:
             return None
         job = batch.echo.get((src, seq))
         return (job, Observation(State.OPEN, "echo reply")) if job is not None else None
-    if icmp_type not in (ICMP6_UNREACH, ICMP6_PARAM_PROBLEM) or len(body) < 8 + 40 + 4:
+    quoted = _quoted6(icmp_type, body) if v6 else _quoted(icmp_type, body)
+    if quoted is None:
         return None
-    inner = body[8:]
-    inner_next = inner[6]
-    inner_dst = socket.inet_ntop(socket.AF_INET6, inner[24:40])
-    if icmp_type == ICMP6_PARAM_PROBLEM:
-        job = batch.other.get((inner_dst, inner_next))
+    inner_proto, inner_dst, ports = quoted
+    if (v6 and icmp_type == ICMP6_PARAM_PROBLEM) or (not v6 and icmp_code == ICMP_PROTO_UNREACH):
+        job = batch.other.get((inner_dst, inner_proto))
         if job is None:
             return None
-        return job, Observation(State.CLOSED, "unknown next header: it got through")
-    sport, dport = struct.unpack("!HH", inner[40:44])
-    table = batch.udp if inner_next == socket.IPPROTO_UDP else batch.tcp
+        what = "unknown next header" if v6 else "protocol unreachable"
+        return job, Observation(State.CLOSED, f"{what}: it got through")
+    sport, dport = struct.unpack("!HH", ports)
+    table = batch.udp if inner_proto == socket.IPPROTO_UDP else batch.tcp
     job = table.get((inner_dst, dport, sport))
     if job is None:
         return None
-    if icmp_code == ICMP6_PORT_UNREACH:
-        return job, Observation(State.CLOSED, "icmpv6 port unreachable")
-    return job, Observation(State.FILTERED, f"icmpv6 unreachable code {icmp_code}")
+    word = "icmpv6" if v6 else "icmp"
+    if icmp_code == (ICMP6_PORT_UNREACH if v6 else ICMP_PORT_UNREACH):
+        return job, Observation(State.CLOSED, f"{word} port unreachable")
+    return job, Observation(State.FILTERED, f"{word} unreachable code {icmp_code}")
+
+
+def _quoted(icmp_type: int, body: bytes) -> tuple[int, str, bytes] | None:
+    """What an ICMP destination unreachable quotes: protocol, destination, the first four
+    bytes after the IPv4 header (the ports of TCP and UDP)."""
+    if icmp_type != ICMP_UNREACH or len(body) < 8 + 20 + 4:
+        return None
+    inner = body[8:]
+    inner_ihl = (inner[0] & 0x0F) * 4
+    if len(inner) < inner_ihl + 4:
+        return None
+    return inner[9], socket.inet_ntoa(inner[16:20]), inner[inner_ihl : inner_ihl + 4]
+
+
+def _quoted6(icmp_type: int, body: bytes) -> tuple[int, str, bytes] | None:
+    """The same for an ICMPv6 destination unreachable or parameter problem."""
+    if icmp_type not in (ICMP6_UNREACH, ICMP6_PARAM_PROBLEM) or len(body) < 8 + 40 + 4:
+        return None
+    inner = body[8:]
+    return inner[6], socket.inet_ntop(socket.AF_INET6, inner[24:40]), inner[40:44]
