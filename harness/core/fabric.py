@@ -150,7 +150,8 @@ def wiring(topology: Topology, node: LabNode) -> Wiring:
     return _gateway_wiring(topology, node)
 
 
-def _iface(n: int) -> str:
+def nic_name(n: int) -> str:
+    """The name of a node's interface N inside its namespace (``eth0``, ``eth1``)."""
     return f"eth{n}"
 
 
@@ -184,7 +185,7 @@ def _instance_wiring(topology: Topology, node: Instance) -> Wiring:
     nics = node.nics
     for n, nic in enumerate(nics):
         subnet = topology.subnets_by_name[nic.subnet]
-        iface = _iface(n)
+        iface = nic_name(n)
         lines += [f"link set {iface} up", f"addr add {nic.address}/32 dev {iface}"]
         if nic.ipv6 is not None:
             lines.append(f"addr add {nic.ipv6}/128 dev {iface} nodad")
@@ -211,7 +212,7 @@ def _instance_wiring(topology: Topology, node: Instance) -> Wiring:
                 lines6.append(f"rule add from {nic.ipv6} table {table}")
                 lines.append(f"route replace {vpc.ipv6} dev {iface} src {nic.ipv6} table {table}")
     return Wiring(
-        tuple((_port(node.name, n), _iface(n)) for n in range(len(nics))),
+        tuple((_port(node.name, n), nic_name(n)) for n in range(len(nics))),
         "\n".join(lines) + "\n",
         tuple(VPC_SYSCTLS.items()),
         frozenset(nic.address for nic in nics),

@@ -49,10 +49,6 @@ PORTED = (Protocol.TCP, Protocol.UDP)
 ICMPS = (Protocol.ICMP, Protocol.ICMPV6)
 
 
-def proto_text(protocol: Proto) -> str:
-    return str(protocol)
-
-
 class State(StrEnum):
     """A cell's verdict. ``not-run`` is never counted as ``filtered``."""
 

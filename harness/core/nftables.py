@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 
+from harness.core.fabric import nic_name
 from harness.core.model import GroupKey, Instance, Network, Protocol, Rule, Topology
 
 TABLE_FAMILY = "inet"
@@ -104,12 +105,13 @@ def compile_lab(topology: Topology) -> dict[str, str]:
 ND_TYPES = "nd-neighbor-solicit, nd-neighbor-advert, nd-router-solicit, nd-router-advert"
 
 
-def nic_name(index: int) -> str:
-    return f"eth{index}"
-
-
 def _sets_v6_name(name: str) -> str:
     return f"{name}_6"
+
+
+def _plist_set(name: str) -> str:
+    """The nft set of a prefix list's CIDRs: ``pl_office``."""
+    return "pl_" + re.sub(r"[^A-Za-z0-9_]", "_", name)
 
 
 def _peer(rule: Rule, home: str, egress: bool, plists: dict[str, tuple[Network, ...]]) -> list[str]:
@@ -121,8 +123,7 @@ def _peer(rule: Rule, home: str, egress: bool, plists: dict[str, tuple[Network, 
     if rule.prefix_list is not None:
         nets = plists[rule.prefix_list]
         family = "ip6" if nets and nets[0].version == 6 else "ip"
-        name = f"pl_{re.sub(r'[^A-Za-z0-9_]', '_', rule.prefix_list)}"
-        return [f"{family} {side} @{name}"]
+        return [f"{family} {side} @{_plist_set(rule.prefix_list)}"]
     assert rule.group is not None
     name = set_name(rule.group, home)
     return [f"ip {side} @{name}", f"ip6 {side} @{_sets_v6_name(name)}"]
@@ -181,7 +182,9 @@ def _notrack_lines(
 ) -> tuple[list[str], list[str]]:
     """Raw-priority matches for the packets of a rule's untracked flows: (coming in, going
     out). Both directions of such a flow skip conntrack and are judged by the rules."""
-    assert rule.cidr is not None
+    if not protocols:  # tracked: nothing to mark
+        return [], []
+    assert rule.cidr is not None  # untracked flows come from rules for a whole address space
     nfproto = "ipv6" if rule.cidr.version == 6 else "ipv4"
     coming: list[str] = []
     going: list[str] = []
@@ -235,7 +238,7 @@ def compile_vpc_instance(topology: Topology, instance: Instance) -> str:
         nets = plists[plist]
         kind = "ipv6_addr" if nets and nets[0].version == 6 else "ipv4_addr"
         lines += [
-            f"\tset pl_{re.sub(r'[^A-Za-z0-9_]', '_', plist)} {{",
+            f"\tset {_plist_set(plist)} {{",
             f"\t\ttype {kind}",
             "\t\tflags interval",
         ]
@@ -245,20 +248,12 @@ def compile_vpc_instance(topology: Topology, instance: Instance) -> str:
     coming: list[str] = []
     going: list[str] = []
     for n in range(len(nics)):
-        for _, rule in ingress[n]:
-            more = (
-                _notrack_lines(rule, untracked(rule, [r for _, r in egress[n]]), nic_name(n), False)
-                if _any_net(rule)
-                else ([], [])
-            )
-            coming += more[0]
-            going += more[1]
-        for _, rule in egress[n]:
-            more = (
-                _notrack_lines(rule, untracked(rule, [r for _, r in ingress[n]]), nic_name(n), True)
-                if _any_net(rule)
-                else ([], [])
-            )
+        ins, outs = [r for _, r in ingress[n]], [r for _, r in egress[n]]
+        for rule, opposite, is_egress in (
+            *((r, outs, False) for r in ins),
+            *((r, ins, True) for r in outs),
+        ):
+            more = _notrack_lines(rule, untracked(rule, opposite), nic_name(n), is_egress)
             coming += more[0]
             going += more[1]
     for chain, hook, found in (("raw_in", "prerouting", coming), ("raw_out", "output", going)):

@@ -34,6 +34,7 @@ class Expectation:
 class Oracle:
     def __init__(self, topology: Topology) -> None:
         self.topology = topology
+        self._paths: dict[tuple[str, str], list[Path]] = {}  # a pair's paths, for its cells
 
     def evaluate(
         self, source: Node, target: Instance, probe: Probe, address: str = ""
@@ -42,7 +43,10 @@ class Oracle:
         address; Classic cells use the target's one address)."""
         if self.topology.is_vpc:
             wanted = ip_address(address) if address else target.address
-            for path in paths(self.topology, source, target):
+            pair = (source.name, target.name)
+            if pair not in self._paths:
+                self._paths[pair] = paths(self.topology, source, target)
+            for path in self._paths[pair]:
                 if path.address == wanted:
                     return self.evaluate_path(source, target, probe, path)
             return Expectation(
@@ -60,7 +64,7 @@ class Oracle:
                 continue
             allowed_by.append(f"{group.key.label(home)}: {rule.describe(home)}")
         if not allowed_by:
-            groups = ", ".join(key.label(home) for key in target.groups)
+            groups = _labels(target.groups, home)
             why = (
                 f"no rule of {groups} allows {_probe_words(probe)} "
                 f"from {source.name} ({source.address})"

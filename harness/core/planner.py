@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.core.model import Instance, Interface, Listen, Probe, Protocol, Rule, Topology
+from harness.core.model import Instance, Interface, Probe, Protocol, Rule, Topology
 from harness.core.paths import paths
 
 PORT_MAX = 65535
@@ -60,7 +60,7 @@ def probe_set(topology: Topology, target: Instance) -> list[Probe]:
     return sorted(probes, key=Probe.sort_key)
 
 
-def vpc_probe_set(topology: Topology, nic: Interface, ipv6: bool) -> list[Probe]:
+def vpc_probe_set(topology: Topology, target: Instance, nic: Interface, ipv6: bool) -> list[Probe]:
     echo = Protocol.ICMPV6 if ipv6 else Protocol.ICMP
     probes: set[Probe] = {
         Probe(echo, None),
@@ -75,19 +75,12 @@ def vpc_probe_set(topology: Topology, nic: Interface, ipv6: bool) -> list[Probe]
                 cuts.update((rule.from_port, rule.to_port + 1))
         for low, high in intervals(cuts):
             probes.add(Probe(protocol, representative(low, high)))
-    for item in nic_listen(topology, nic):
+    for item in target.listen:
         probes.add(Probe(item.protocol, item.port))
     for rule in rules:
         if isinstance(rule.protocol, int) and rule.protocol not in SILENT:
             probes.add(Probe(rule.protocol, None))
     return sorted(probes, key=Probe.sort_key)
-
-
-def nic_listen(topology: Topology, nic: Interface) -> tuple[Listen, ...]:
-    for instance in topology.instances:
-        if nic in instance.nics:
-            return instance.listen
-    return ()
 
 
 def plan(topology: Topology) -> list[Cell]:
@@ -114,7 +107,7 @@ def _plan_vpc(topology: Topology) -> list[Cell]:
             for path in paths(topology, source, target):
                 key = (path.target_nic, path.address.version == 6)
                 if key not in cache:
-                    cache[key] = vpc_probe_set(topology, *key)
+                    cache[key] = vpc_probe_set(topology, target, *key)
                 cells.extend(
                     Cell(source.name, target.name, probe, str(path.address)) for probe in cache[key]
                 )
