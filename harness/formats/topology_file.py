@@ -338,34 +338,17 @@ class _Builder(Reader):
             with self.at(f"instances[{index}] '{base}'", item):
                 owner = self.string(spec.get("account", account), "account")
                 ec2_rules.check_account(owner)
-                count = spec.get("count", 1)
-                if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-                    self.fail(f"count must be a whole number of at least 1, not {count!r}")
+                expanded = self.copies(spec, base)
                 keys = self._group_refs(spec.get("groups"), owner, groups)
-                listen = tuple(
-                    sorted(
-                        {
-                            self.listen(entry)
-                            for entry in self.sequence(spec.get("listen"), "listen")
-                        }
-                    )
-                )
+                listen, image, command = self.serving(spec)
                 address = None
                 if "address" in spec:
-                    if count != 1:
+                    if len(expanded) != 1:
                         self.fail("'address' needs count 1")
                     address = self.address(spec["address"], "address")
                     if address in taken:
                         self.fail(f"address {address} is already used by another node")
                     taken.add(address)
-                image = self.string(spec["image"], "image") if "image" in spec else None
-                command = None
-                if "command" in spec:
-                    command = tuple(
-                        self.string(part, "a command word")
-                        for part in self.sequence(spec["command"], "command")
-                    )
-                expanded = [base] if count == 1 else [f"{base}-{n}" for n in range(1, count + 1)]
                 for node_name in expanded:
                     if node_name in names or node_name in host_names:
                         self.fail(f"node name '{node_name}' is used twice")

@@ -416,9 +416,7 @@ class VpcReader:
             with r.at(f"instances[{index}] '{base}'", item):
                 owner = r.string(spec.get("account", self.account), "account")
                 ec2_rules.check_account(owner)
-                count = spec.get("count", 1)
-                if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-                    r.fail(f"count must be a whole number of at least 1, not {count!r}")
+                expanded = r.copies(spec, base)
                 if "interfaces" in spec:
                     extra = sorted({"subnet", "groups", "public_ip", "address"} & set(spec))
                     if extra:
@@ -431,19 +429,9 @@ class VpcReader:
                         r.fail("'interfaces' needs at least one interface")
                 else:
                     nic_specs = [spec]
-                if "address" in spec and count != 1:
+                if "address" in spec and len(expanded) != 1:
                     r.fail("'address' needs count 1")
-                listen = tuple(
-                    sorted({r.listen(entry) for entry in r.sequence(spec.get("listen"), "listen")})
-                )
-                image = r.string(spec["image"], "image") if "image" in spec else None
-                command = None
-                if "command" in spec:
-                    command = tuple(
-                        r.string(part, "a command word")
-                        for part in r.sequence(spec["command"], "command")
-                    )
-                expanded = [base] if count == 1 else [f"{base}-{n}" for n in range(1, count + 1)]
+                listen, image, command = r.serving(spec)
                 for node_name in expanded:
                     if node_name in names:
                         r.fail(f"node name '{node_name}' is used twice")

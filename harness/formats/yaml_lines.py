@@ -136,6 +136,29 @@ class Reader:
         except ValueError:
             self.fail(f"{what} '{text}' is not an IPv6 address")
 
+    def copies(self, spec: LineDict, base: str) -> list[str]:
+        """An instance entry's node names: ``base``, or ``base-1`` ... ``base-N`` for a count."""
+        count = spec.get("count", 1)
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            self.fail(f"count must be a whole number of at least 1, not {count!r}")
+        return [base] if count == 1 else [f"{base}-{n}" for n in range(1, count + 1)]
+
+    def serving(
+        self, spec: LineDict
+    ) -> tuple[tuple[Listen, ...], str | None, tuple[str, ...] | None]:
+        """An instance entry's ports to listen on, its image and its command."""
+        listen = tuple(
+            sorted({self.listen(entry) for entry in self.sequence(spec.get("listen"), "listen")})
+        )
+        image = self.string(spec["image"], "image") if "image" in spec else None
+        command = None
+        if "command" in spec:
+            command = tuple(
+                self.string(part, "a command word")
+                for part in self.sequence(spec["command"], "command")
+            )
+        return listen, image, command
+
     def listen(self, value: object) -> Listen:
         text = self.string(value, "a listen entry")
         match = re.fullmatch(r"(tcp|udp)/(\d+)", text.strip().lower())
