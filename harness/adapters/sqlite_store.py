@@ -4,8 +4,10 @@ Layout of a home (``--home``, else ``$SGH_HOME``, else ``~/.sgh``)::
 
     HOME/current              the name of the current lab (set by ``sgh lab up``)
     HOME/keys.db              access keys made by ``sgh key add`` (for ``sgh serve``)
-    HOME/labs/NAME/lab.db     the lab's control plane: accounts, groups, rules, reservations,
-                              instances, outside hosts, and what the data plane last applied
+    HOME/labs/NAME/lab.db     the lab's control plane (its platform, accounts, VPCs, subnets,
+                              groups and rules, prefix lists, tags, instances and their
+                              interfaces, outside hosts: one JSON document) and what the data
+                              plane last applied
     HOME/labs/NAME/lock       held (flock) by whoever changes the lab, for the whole change
 
 Every change is one SQLite transaction (WAL, ``synchronous=FULL``): commands and processes see
@@ -32,6 +34,7 @@ from harness.core.control_plane import Cloud, InstanceRecord
 from harness.core.model import Group, GroupKey, Host, Protocol, Rule
 from harness.core.reconcile import Applied
 from harness.errors import InvalidInput, LabNotFound
+from harness.formats import cloud_document
 
 T = TypeVar("T")
 LAB_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,29}$")
@@ -60,6 +63,7 @@ CREATE TABLE IF NOT EXISTS instance_groups (
     name TEXT NOT NULL, PRIMARY KEY (instance_id, position));
 CREATE TABLE IF NOT EXISTS hosts (seq INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,
     address TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS state (id INTEGER PRIMARY KEY CHECK (id = 1), document TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS applied (node TEXT PRIMARY KEY, pid INTEGER NOT NULL,
     digest TEXT NOT NULL, listing TEXT NOT NULL DEFAULT '');
 """
@@ -227,6 +231,15 @@ class Store:
     # -- the cloud ------------------------------------------------------------------------
 
     def load(self) -> Cloud:
+        """The lab's state: its JSON document (a lab saved before there was one: its tables)."""
+        row = self.db.execute("SELECT document FROM state WHERE id = 1").fetchone()
+        if row is None:
+            return self._load_tables()
+        return cloud_document.loads(str(row[0]), str(self.path))
+
+    def _load_tables(self) -> Cloud:
+        """The state as labs made before the VPC era stored it, one table per kind of thing
+        (read once; the next change writes the document)."""
         db = self.db
         rules: dict[tuple[str, str], list[Rule]] = {}
         for row in db.execute(
@@ -277,88 +290,8 @@ class Store:
         )
         return Cloud(groups, instances, hosts)
 
-    def _save(self, db: sqlite3.Connection, old: Cloud, new: Cloud) -> None:
-        for account in set(new.accounts) - set(old.accounts):
-            db.execute("INSERT OR IGNORE INTO accounts VALUES (?)", (account,))
-        for key in set(old.by_key) - set(new.by_key):
-            db.execute("DELETE FROM groups WHERE account = ? AND name = ?", (key.account, key.name))
-            db.execute("DELETE FROM rules WHERE account = ? AND name = ?", (key.account, key.name))
-        for group in new.groups:
-            before = old.by_key.get(group.key)
-            if before == group:
-                continue
-            key = group.key
-            if before is None:
-                db.execute(
-                    "INSERT INTO groups (account, name, group_id, description) VALUES (?,?,?,?)",
-                    (key.account, key.name, group.group_id, group.description),
-                )
-            db.execute("DELETE FROM rules WHERE account = ? AND name = ?", (key.account, key.name))
-            db.executemany(
-                "INSERT INTO rules VALUES (?,?,?,?,?,?,?,?,?)",
-                [
-                    (
-                        key.account,
-                        key.name,
-                        position,
-                        str(rule.protocol),
-                        rule.from_port,
-                        rule.to_port,
-                        str(rule.cidr) if rule.cidr is not None else None,
-                        rule.group.account if rule.group is not None else None,
-                        rule.group.name if rule.group is not None else None,
-                    )
-                    for position, rule in enumerate(group.rules)
-                ],
-            )
-        before_instances = {r.instance_id: r for r in old.instances}
-        for record in new.instances:
-            previous = before_instances.get(record.instance_id)
-            if previous == record:
-                continue
-            if previous is None:
-                db.execute(
-                    "INSERT OR IGNORE INTO reservations VALUES (?, ?)",
-                    (record.reservation_id, record.owner),
-                )
-                db.execute(
-                    "INSERT INTO instances (instance_id, reservation_id, owner, image_id, "
-                    "address, launch_index, launch_time, state, instance_type) "
-                    "VALUES (?,?,?,?,?,?,?,?,?)",
-                    (
-                        record.instance_id,
-                        record.reservation_id,
-                        record.owner,
-                        record.image_id,
-                        str(record.address),
-                        record.launch_index,
-                        record.launch_time,
-                        record.state,
-                        record.instance_type,
-                    ),
-                )
-                db.executemany(
-                    "INSERT INTO instance_groups VALUES (?,?,?,?)",
-                    [
-                        (record.instance_id, position, key.account, key.name)
-                        for position, key in enumerate(record.groups)
-                    ],
-                )
-            else:
-                db.execute(
-                    "UPDATE instances SET state = ? WHERE instance_id = ?",
-                    (record.state, record.instance_id),
-                )
-        old_hosts = {h.name: h for h in old.hosts}
-        new_hosts = {h.name: h for h in new.hosts}
-        for name in set(old_hosts) - set(new_hosts):
-            db.execute("DELETE FROM hosts WHERE name = ?", (name,))
-        for name, host in new_hosts.items():
-            if old_hosts.get(name) != host:
-                db.execute("DELETE FROM hosts WHERE name = ?", (name,))
-                db.execute(
-                    "INSERT INTO hosts (name, address) VALUES (?, ?)", (name, str(host.address))
-                )
+    def _save(self, db: sqlite3.Connection, new: Cloud) -> None:
+        db.execute("INSERT OR REPLACE INTO state VALUES (1, ?)", (cloud_document.dumps(new),))
 
     def change(self, action: Callable[[Cloud], tuple[Cloud, T]]) -> tuple[Cloud, T]:
         """Run ``action`` on the current cloud and commit what it returns, atomically; an
@@ -367,7 +300,7 @@ class Store:
             old = self.load()
             new, result = action(old)
             if new is not old:
-                self._save(db, old, new)
+                self._save(db, new)
         return new, result
 
     # -- what the data plane holds --------------------------------------------------------

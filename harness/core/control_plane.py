@@ -25,9 +25,10 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
-from ipaddress import IPv4Address, IPv4Network
+from hashlib import sha256
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 
-from harness.core import ec2_rules
+from harness.core import ec2_rules, vpc_rules
 from harness.core.model import (
     DEFAULT_ACCOUNT,
     DEFAULT_SUBNET,
@@ -35,11 +36,16 @@ from harness.core.model import (
     GroupKey,
     Host,
     Instance,
+    Interface,
     Listen,
+    Network,
+    PrefixList,
     Proto,
     Protocol,
     Rule,
+    Subnet,
     Topology,
+    Vpc,
 )
 from harness.errors import Ec2Error, InvalidInput
 
@@ -56,6 +62,10 @@ TERMINATED = "terminated"
 SHUTTING_DOWN = "shutting-down"
 STATE_CODES = {PENDING: 0, RUNNING: 16, SHUTTING_DOWN: 32, TERMINATED: 48}
 DEFAULT_TYPE = "m1.small"
+EC2_CLASSIC = "ec2-classic"  # the seed's accounts: groups without a VPC id are Classic groups
+VPC = "vpc"  # today's accounts: a default VPC, and groups without a VPC id go into it
+PLATFORMS = (EC2_CLASSIC, VPC)
+ZONE = "us-east-1a"
 
 
 @dataclass(frozen=True)
@@ -101,6 +111,7 @@ class InstanceRecord:
     launch_time: str
     state: str = RUNNING
     instance_type: str = DEFAULT_TYPE
+    subnet_id: str = ""  # a VPC instance's primary interface's subnet ("": Classic)
 
     @property
     def active(self) -> bool:
@@ -126,6 +137,62 @@ class InstanceRecord:
 
 
 @dataclass(frozen=True)
+class VpcRecord:
+    vpc_id: str
+    owner: str
+    cidr: IPv4Network
+    ipv6: IPv6Network | None = None
+    default: bool = False
+    dns_support: bool = True
+    dns_hostnames: bool = False
+
+
+@dataclass(frozen=True)
+class SubnetRecord:
+    subnet_id: str
+    vpc_id: str
+    owner: str
+    cidr: IPv4Network
+    ipv6: IPv6Network | None = None
+    default: bool = False
+    map_public: bool = False  # MapPublicIpOnLaunch: the lab routes it to the internet gateway
+
+
+@dataclass(frozen=True)
+class NicRecord:
+    """A network interface: its subnet, groups and addresses, and the instance holding it."""
+
+    eni_id: str
+    owner: str
+    subnet_id: str
+    address: IPv4Address
+    groups: tuple[GroupKey, ...]
+    public: IPv4Address | None = None
+    ipv6: IPv6Address | None = None
+    instance_id: str = ""
+    device_index: int = 0
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class PrefixListRecord:
+    list_id: str
+    owner: str
+    name: str
+    family: str  # IPv4 or IPv6
+    max_entries: int
+    entries: tuple[tuple[Network, str], ...] = ()  # (cidr, description)
+    version: int = 1
+
+
+@dataclass(frozen=True)
+class Tag:
+    resource: str
+    key: str
+    value: str
+
+
+@dataclass(frozen=True)
 class Cloud:
     """A lab's whole control-plane state (immutable; actions return new clouds)."""
 
@@ -133,6 +200,12 @@ class Cloud:
     instances: tuple[InstanceRecord, ...] = ()
     hosts: tuple[Host, ...] = ()
     subnet: IPv4Network = DEFAULT_SUBNET
+    platform: str = EC2_CLASSIC
+    vpcs: tuple[VpcRecord, ...] = ()
+    subnets: tuple[SubnetRecord, ...] = ()
+    nics: tuple[NicRecord, ...] = ()
+    prefix_lists: tuple[PrefixListRecord, ...] = ()
+    tags: tuple[Tag, ...] = ()
 
     @cached_property
     def by_key(self) -> dict[GroupKey, Group]:
@@ -157,11 +230,49 @@ class Cloud:
 
 
 def with_account(cloud: Cloud, account: str) -> Cloud:
-    """The cloud with ``account`` known: its ``default`` group exists from its first request."""
+    """The cloud with ``account`` known from its first request: an EC2-Classic account gets its
+    ``default`` group, a default-VPC account its default VPC (172.31.0.0/16, a public default
+    subnet 172.31.0.0/20) with that VPC's ``default`` group."""
     ec2_rules.check_account(account)
+    if cloud.platform == VPC:
+        return _with_default_vpc(cloud, account)
     if GroupKey(account, ec2_rules.DEFAULT_GROUP) in cloud.by_key:
         return cloud
     return cloud.with_group(ec2_rules.default_group(account))
+
+
+def stable_id(prefix: str, *parts: str) -> str:
+    """An id that is the same for the same parts: ``prefix`` and 17 hex digits."""
+    return prefix + sha256("/".join(parts).encode()).hexdigest()[:17]
+
+
+def default_vpc_of(cloud: Cloud, account: str) -> VpcRecord | None:
+    for vpc in cloud.vpcs:
+        if vpc.owner == account and vpc.default:
+            return vpc
+    return None
+
+
+def _with_default_vpc(cloud: Cloud, account: str) -> Cloud:
+    if default_vpc_of(cloud, account) is not None:
+        return cloud
+    vpc = VpcRecord(
+        stable_id("vpc-", account, "default"),
+        account,
+        vpc_rules.DEFAULT_VPC_CIDR,
+        default=True,
+        dns_hostnames=True,
+    )
+    subnet = SubnetRecord(
+        stable_id("subnet-", account, "default", ZONE),
+        vpc.vpc_id,
+        account,
+        vpc_rules.DEFAULT_SUBNET_CIDR,
+        default=True,
+        map_public=True,
+    )
+    cloud = replace(cloud, vpcs=(*cloud.vpcs, vpc), subnets=(*cloud.subnets, subnet))
+    return cloud.with_group(vpc_rules.default_group(account, vpc.vpc_id, ipv6=False))
 
 
 # -- groups ------------------------------------------------------------------------------------
@@ -560,11 +671,15 @@ def add_host(cloud: Cloud, name: str, address: str) -> tuple[Cloud, Host]:
         parsed = IPv4Address(address)
     except ValueError:
         raise InvalidInput(f"host {name}: '{address}' is not an IPv4 address") from None
-    if parsed in cloud.subnet:
-        raise InvalidInput(
-            f"host {name}: {address} is inside the instances' subnet {cloud.subnet}; "
-            "outside hosts need an address outside it"
-        )
+    inside = [vpc.cidr for vpc in cloud.vpcs] if cloud.platform == VPC else [cloud.subnet]
+    if cloud.platform == VPC:
+        inside.append(vpc_rules.PUBLIC_POOL)
+    for net in inside:
+        if parsed in net:
+            raise InvalidInput(
+                f"host {name}: {address} is inside the lab's {net}; outside hosts need an "
+                "address outside it"
+            )
     if parsed.is_multicast or parsed.is_unspecified or parsed.is_loopback or parsed.is_reserved:
         raise InvalidInput(f"host {name}: {address} cannot be a host address")
     for host in cloud.hosts:
@@ -587,11 +702,17 @@ def remove_host(cloud: Cloud, name: str) -> tuple[Cloud, Host]:
 
 
 def topology(cloud: Cloud, lab: str, home_account: str | None = None) -> Topology:
-    """What the oracle and the compiler need: every group, the active instances, the hosts."""
+    """What the oracle and the compiler need: every group, the active instances, the hosts.
+
+    An EC2-Classic lab's data plane holds its Classic groups and instances; a VPC lab's holds
+    its VPCs and subnets, its VPC groups, its instances with their interfaces, and the prefix
+    lists its rules name."""
     accounts = cloud.accounts
     home = home_account or (
         DEFAULT_ACCOUNT if DEFAULT_ACCOUNT in accounts or not accounts else accounts[0]
     )
+    if cloud.platform == VPC:
+        return _vpc_topology(cloud, lab, home)
     instances = tuple(
         Instance(r.instance_id, r.owner, r.groups, r.address, r.listen)
         for r in cloud.active_instances()
@@ -599,11 +720,70 @@ def topology(cloud: Cloud, lab: str, home_account: str | None = None) -> Topolog
     return Topology(
         name=lab,
         account=home,
-        groups=cloud.groups,
+        groups=tuple(g for g in cloud.groups if g.vpc is None),
         instances=instances,
         hosts=cloud.hosts,
         subnet=cloud.subnet,
         source=f"lab {lab}",
+    )
+
+
+def _vpc_topology(cloud: Cloud, lab: str, home: str) -> Topology:
+    public_subnets = {n.subnet_id for n in cloud.nics if n.public is not None} | {
+        s.subnet_id for s in cloud.subnets if s.default or s.map_public
+    }
+    vpcs = tuple(
+        Vpc(
+            vpc.vpc_id,
+            vpc.cidr,
+            vpc.ipv6,
+            tuple(
+                Subnet(s.subnet_id, s.vpc_id, s.cidr, s.subnet_id in public_subnets, s.ipv6)
+                for s in cloud.subnets
+                if s.vpc_id == vpc.vpc_id
+            ),
+            vpc.default,
+        )
+        for vpc in cloud.vpcs
+    )
+    nics: dict[str, list[NicRecord]] = {}
+    for nic in sorted(cloud.nics, key=lambda n: n.device_index):
+        nics.setdefault(nic.instance_id, []).append(nic)
+    instances = []
+    for record in cloud.active_instances():
+        interfaces = tuple(
+            Interface(n.subnet_id, n.address, n.groups, n.public, n.ipv6)
+            for n in nics.get(record.instance_id, [])
+        )
+        if not interfaces:
+            continue  # a Classic instance left from before the lab's platform changed
+        first = interfaces[0]
+        instances.append(
+            Instance(
+                record.instance_id,
+                record.owner,
+                first.groups,
+                first.address,
+                record.listen,
+                interfaces=interfaces,
+            )
+        )
+    groups = tuple(g for g in cloud.groups if g.vpc is not None)
+    named = {r.prefix_list for g in groups for r in (*g.rules, *(g.egress or ())) if r.prefix_list}
+    plists = tuple(
+        PrefixList(p.list_id, tuple(net for net, _ in p.entries))
+        for p in cloud.prefix_lists
+        if p.list_id in named
+    )
+    return Topology(
+        name=lab,
+        account=home,
+        groups=groups,
+        instances=tuple(instances),
+        hosts=cloud.hosts,
+        source=f"lab {lab}",
+        vpcs=vpcs,
+        prefix_lists=plists,
     )
 
 

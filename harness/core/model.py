@@ -102,6 +102,7 @@ class Rule:
     written: str = field(default="", compare=False)
     service: str = field(default="", compare=False)
     description: str = field(default="", compare=False)
+    rule_id: str = field(default="", compare=False)  # a control plane's sgr- id, once given
 
     def ports_text(self) -> str:
         if self.protocol in ICMPS:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import replace
-from ipaddress import IPv4Network, IPv6Network, ip_network
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_network
 
 from harness.core.model import (
     ICMPS,
@@ -30,6 +30,9 @@ DEFAULT_VPC_CIDR = IPv4Network("172.31.0.0/16")  # as AWS makes a default VPC (ย
 MAX_RULES_PER_DIRECTION = 60  # per group, IPv4 and IPv6 counted apart (ยง1.11)
 MAX_GROUPS_PER_INTERFACE = 5
 MAX_GROUPS_PER_REGION = 2500
+PUBLIC_POOL = IPv4Network("192.0.2.0/24")  # TEST-NET-1: the lab's public IPv4 addresses
+IPV6_POOL = IPv6Network("2001:db8::/32")  # documentation space: each VPC's /56 comes from it
+DEFAULT_SUBNET_CIDR = IPv4Network("172.31.0.0/20")  # the default VPC's subnet in zone a
 ANY_V4 = IPv4Network("0.0.0.0/0")
 ANY_V6 = IPv6Network("::/0")
 
@@ -221,3 +224,20 @@ def check_group_count(count: int) -> None:
             f"You have reached the maximum number of VPC security groups "
             f"({MAX_GROUPS_PER_REGION}) for this region.",
         )
+
+
+def nth(block: IPv6Network, prefix: int, index: int) -> IPv6Network:
+    """The ``index``-th /``prefix`` inside ``block`` (without listing them all)."""
+    base = int(block.network_address) + (index << (128 - prefix))
+    return IPv6Network((base, prefix))
+
+
+def first_host(subnet: IPv4Network) -> int:
+    """The first address handed out in a subnet: .11 in a /24 or wider (as the Classic lab
+    does), else the first after the four AWS reserves."""
+    return int(subnet.network_address) + (11 if subnet.prefixlen <= 24 else 4)
+
+
+def ipv6_of(private: IPv4Address, subnet: IPv4Network, block6: IPv6Network) -> IPv6Address:
+    """An interface's IPv6 address: its private address's offset in the subnet's /64."""
+    return IPv6Address(int(block6.network_address) + int(private) - int(subnet.network_address))

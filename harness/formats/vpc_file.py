@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
+from ipaddress import IPv4Address, IPv4Network, IPv6Network
 from typing import Any
 
 from harness.core import ec2_rules, vpc_rules
@@ -34,10 +34,10 @@ from harness.core.model import (
 from harness.errors import Ec2Error
 from harness.formats.yaml_lines import LineDict, Reader
 
-PUBLIC_POOL = IPv4Network("192.0.2.0/24")  # TEST-NET-1: the lab's public IPv4 addresses
-IPV6_POOL = IPv6Network("2001:db8::/32")  # documentation space: each VPC's /56 comes from it
+PUBLIC_POOL = vpc_rules.PUBLIC_POOL
+IPV6_POOL = vpc_rules.IPV6_POOL
 DEFAULT_SUBNET = "default-a"
-DEFAULT_SUBNET_CIDR = IPv4Network("172.31.0.0/20")
+DEFAULT_SUBNET_CIDR = vpc_rules.DEFAULT_SUBNET_CIDR
 
 TOP_KEYS = {
     "name",
@@ -110,7 +110,7 @@ class VpcReader:
         ipv6 = spec.get("ipv6", False)
         if not isinstance(ipv6, bool):
             r.fail("'ipv6' must be true or false")
-        block6 = _nth(IPV6_POOL, 56, index + 1) if ipv6 else None
+        block6 = vpc_rules.nth(IPV6_POOL, 56, index + 1) if ipv6 else None
         subnets: list[Subnet] = []
         for number, entry in enumerate(r.sequence(spec.get("subnets"), "subnets")):
             with r.at(f"subnets[{number}]", entry):
@@ -154,7 +154,7 @@ class VpcReader:
         public = spec.get("public", False)
         if not isinstance(public, bool):
             r.fail("'public' must be true or false")
-        net6 = _nth(block6, 64, number) if block6 is not None else None
+        net6 = vpc_rules.nth(block6, 64, number) if block6 is not None else None
         return Subnet(name, vpc, net, public, net6)
 
     def _v4_block(self, value: object, what: str, widest: int, narrowest: int) -> IPv4Network:
@@ -513,8 +513,7 @@ class VpcReader:
                 self.public_taken.add(public)
         ipv6 = None
         if subnet.ipv6 is not None:
-            offset = int(address) - int(subnet.cidr.network_address)
-            ipv6 = IPv6Address(int(subnet.ipv6.network_address) + offset)
+            ipv6 = vpc_rules.ipv6_of(address, subnet.cidr, subnet.ipv6)
         return Interface(subnet.name, address, tuple(keys), public, ipv6)
 
     def _allocate(self, subnet: Subnet, fixed: object | None) -> IPv4Address:
@@ -533,7 +532,7 @@ class VpcReader:
                 r.fail(f"address {address} is one of the four AWS reserves in {subnet.cidr}")
             self.taken.add(address)
             return address
-        first = int(subnet.cidr.network_address) + (11 if subnet.cidr.prefixlen <= 24 else 4)
+        first = vpc_rules.first_host(subnet.cidr)
         for value in range(first, int(subnet.cidr.broadcast_address)):
             candidate = IPv4Address(value)
             if candidate not in self.taken:
@@ -550,9 +549,3 @@ class VpcReader:
                 self.public_taken.add(candidate)
                 return candidate
         self.r.fail(f"the lab's public addresses ({PUBLIC_POOL}) are used up")
-
-
-def _nth(block: IPv6Network, prefix: int, index: int) -> IPv6Network:
-    """The ``index``-th /``prefix`` inside ``block`` (without listing them all)."""
-    base = int(block.network_address) + (index << (128 - prefix))
-    return IPv6Network((base, prefix))

@@ -1,0 +1,1071 @@
+"""The VPC era of the control plane, as pure functions over a :class:`Cloud`: VPCs, subnets,
+VPC security groups with ingress and egress rules and their ``sgr-`` ids, managed prefix lists,
+tags, network interfaces, and instances launched into subnets.
+
+Like :mod:`harness.core.control_plane` (the EC2-Classic actions, which these extend), each
+action takes a cloud and returns a new one, or raises :class:`~harness.errors.Ec2Error` with
+EC2's code, leaving nothing half-changed. Semantics and codes follow
+``shared/reference/vpc-and-real-input.md`` §1.
+
+Choices where AWS's behaviour is not a lab's to copy (the README's VPC section lists them):
+
+* a subnet is public (routed to the lab's internet gateway) when it is a default subnet, when
+  its ``MapPublicIpOnLaunch`` is set, or when an interface in it has a public address;
+* an interface in a subnet with an IPv6 block gets an IPv6 address (its private address's
+  offset in the subnet's /64);
+* rule ids are ``sgr-`` and a hash of the group, the direction and the rule, kept by
+  ``ModifySecurityGroupRules``; a rule revoked and authorized again gets its old id back;
+* a lab's data plane is of one platform: an EC2-Classic lab runs Classic instances (its VPCs
+  and VPC groups exist in the control plane), a VPC lab runs instances in subnets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from ipaddress import IPv4Address, IPv4Network, IPv6Network
+
+from harness.core import control_plane, ec2_rules, vpc_rules
+from harness.core.control_plane import (
+    EC2_CLASSIC,
+    VPC,
+    Cloud,
+    InstanceRecord,
+    NicRecord,
+    PrefixListRecord,
+    SubnetRecord,
+    Tag,
+    VpcRecord,
+    with_account,
+)
+from harness.core.model import Group, GroupKey, Network, Proto, Protocol, Rule
+from harness.errors import Ec2Error
+
+NewId = Callable[[str], str]
+MAX_TAGS = 50
+MAX_PREFIX_LIST_ENTRIES = 1000
+
+
+def _not_found(code: str, noun: str, ident: str) -> Ec2Error:
+    return Ec2Error(code, f"The {noun} ID '{ident}' does not exist")
+
+
+def _fresh(new_id: NewId, prefix: str, taken: Iterable[str]) -> str:
+    used = set(taken)
+    ident = new_id(prefix)
+    while ident in used:
+        ident = new_id(prefix)
+    return ident
+
+
+# -- VPCs and subnets --------------------------------------------------------------------------
+
+
+def find_vpc(cloud: Cloud, account: str, vpc_id: str) -> VpcRecord:
+    if not vpc_id.startswith("vpc-"):
+        raise Ec2Error("InvalidVpcID.Malformed", f'Invalid id: "{vpc_id}" (expecting "vpc-...")')
+    for vpc in cloud.vpcs:
+        if vpc.vpc_id == vpc_id and vpc.owner == account:
+            return vpc
+    raise _not_found("InvalidVpcID.NotFound", "vpc", vpc_id)
+
+
+def _v4_block(text: str, what: str) -> IPv4Network:
+    net = vpc_rules.parse_cidr(text)
+    if not isinstance(net, IPv4Network) or not 16 <= net.prefixlen <= 28:
+        raise Ec2Error(
+            "InvalidVpc.Range" if what == "VPC" else "InvalidSubnet.Range",
+            f"The CIDR '{text}' is invalid: a {what} block is an IPv4 /16 to /28",
+        )
+    return net
+
+
+def create_vpc(
+    cloud: Cloud, account: str, cidr: str, ipv6: bool, new_id: NewId
+) -> tuple[Cloud, VpcRecord]:
+    cloud = with_account(cloud, account)
+    block = _v4_block(cidr, "VPC")
+    if vpc_rules.PUBLIC_POOL.overlaps(block):
+        raise Ec2Error(
+            "InvalidVpc.Range",
+            f"The CIDR '{cidr}' overlaps the lab's public addresses ({vpc_rules.PUBLIC_POOL})",
+        )
+    block6 = None
+    if ipv6:
+        used = {v.ipv6 for v in cloud.vpcs if v.ipv6 is not None}
+        index = 1
+        while vpc_rules.nth(vpc_rules.IPV6_POOL, 56, index) in used:
+            index += 1
+        block6 = vpc_rules.nth(vpc_rules.IPV6_POOL, 56, index)
+    vpc = VpcRecord(_fresh(new_id, "vpc-", (v.vpc_id for v in cloud.vpcs)), account, block, block6)
+    cloud = replace(cloud, vpcs=(*cloud.vpcs, vpc))
+    return cloud.with_group(vpc_rules.default_group(account, vpc.vpc_id, ipv6)), vpc
+
+
+def delete_vpc(cloud: Cloud, account: str, vpc_id: str) -> tuple[Cloud, VpcRecord]:
+    cloud = with_account(cloud, account)
+    vpc = find_vpc(cloud, account, vpc_id)
+    subnets = [s.subnet_id for s in cloud.subnets if s.vpc_id == vpc_id]
+    groups = [g.group_id for g in cloud.groups if g.vpc == vpc_id and g.name != "default"]
+    if subnets or groups:
+        parts = ", ".join(subnets + groups)
+        raise Ec2Error(
+            "DependencyViolation",
+            f"The vpc '{vpc_id}' has dependencies and cannot be deleted ({parts}).",
+        )
+    remaining = tuple(g for g in cloud.groups if g.vpc != vpc_id)
+    cloud = replace(
+        cloud,
+        vpcs=tuple(v for v in cloud.vpcs if v.vpc_id != vpc_id),
+        groups=remaining,
+        tags=tuple(t for t in cloud.tags if t.resource != vpc_id),
+    )
+    return cloud, vpc
+
+
+def modify_vpc_attribute(
+    cloud: Cloud, account: str, vpc_id: str, name: str, value: bool
+) -> tuple[Cloud, VpcRecord]:
+    cloud = with_account(cloud, account)
+    vpc = find_vpc(cloud, account, vpc_id)
+    if name == "enableDnsSupport":
+        changed = replace(vpc, dns_support=value)
+    elif name == "enableDnsHostnames":
+        if value and not vpc.dns_support:
+            raise Ec2Error(
+                "InvalidParameterValue",
+                "enableDnsHostnames needs enableDnsSupport on the VPC",
+            )
+        changed = replace(vpc, dns_hostnames=value)
+    else:
+        raise Ec2Error(
+            "InvalidParameterValue", f"Value ({name}) for parameter attribute is invalid"
+        )
+    vpcs = tuple(changed if v.vpc_id == vpc_id else v for v in cloud.vpcs)
+    return replace(cloud, vpcs=vpcs), changed
+
+
+def find_subnet(cloud: Cloud, account: str, subnet_id: str) -> SubnetRecord:
+    if not subnet_id.startswith("subnet-"):
+        raise Ec2Error(
+            "InvalidSubnetID.Malformed", f'Invalid id: "{subnet_id}" (expecting "subnet-...")'
+        )
+    for subnet in cloud.subnets:
+        if subnet.subnet_id == subnet_id and subnet.owner == account:
+            return subnet
+    raise _not_found("InvalidSubnetID.NotFound", "subnet", subnet_id)
+
+
+def create_subnet(
+    cloud: Cloud,
+    account: str,
+    *,
+    vpc_id: str,
+    cidr: str,
+    ipv6_cidr: str | None,
+    new_id: NewId,
+) -> tuple[Cloud, SubnetRecord]:
+    cloud = with_account(cloud, account)
+    vpc = find_vpc(cloud, account, vpc_id)
+    block = _v4_block(cidr, "subnet")
+    if not block.subnet_of(vpc.cidr):
+        raise Ec2Error("InvalidSubnet.Range", f"The CIDR '{cidr}' is invalid.")
+    for other in cloud.subnets:
+        if other.vpc_id == vpc_id and other.cidr.overlaps(block):
+            raise Ec2Error(
+                "InvalidSubnet.Conflict", f"The CIDR '{cidr}' conflicts with another subnet"
+            )
+    block6 = None
+    if ipv6_cidr:
+        net6 = vpc_rules.parse_cidr(ipv6_cidr)
+        if (
+            vpc.ipv6 is None
+            or not isinstance(net6, IPv6Network)
+            or net6.prefixlen != 64
+            or not net6.subnet_of(vpc.ipv6)
+        ):
+            raise Ec2Error(
+                "InvalidSubnet.Range",
+                f"The IPv6 CIDR '{ipv6_cidr}' is invalid: a /64 of the VPC's block "
+                f"({vpc.ipv6 or 'none'})",
+            )
+        if any(s.ipv6 == net6 for s in cloud.subnets):
+            raise Ec2Error(
+                "InvalidSubnet.Conflict", f"The CIDR '{ipv6_cidr}' conflicts with another subnet"
+            )
+        block6 = net6
+    subnet = SubnetRecord(
+        _fresh(new_id, "subnet-", (s.subnet_id for s in cloud.subnets)),
+        vpc_id,
+        account,
+        block,
+        block6,
+    )
+    return replace(cloud, subnets=(*cloud.subnets, subnet)), subnet
+
+
+def delete_subnet(cloud: Cloud, account: str, subnet_id: str) -> tuple[Cloud, SubnetRecord]:
+    cloud = with_account(cloud, account)
+    subnet = find_subnet(cloud, account, subnet_id)
+    if any(n.subnet_id == subnet_id for n in cloud.nics):
+        raise Ec2Error(
+            "DependencyViolation",
+            f"The subnet '{subnet_id}' has dependencies and cannot be deleted.",
+        )
+    cloud = replace(
+        cloud,
+        subnets=tuple(s for s in cloud.subnets if s.subnet_id != subnet_id),
+        tags=tuple(t for t in cloud.tags if t.resource != subnet_id),
+    )
+    return cloud, subnet
+
+
+def modify_subnet_attribute(
+    cloud: Cloud, account: str, subnet_id: str, map_public: bool
+) -> tuple[Cloud, SubnetRecord]:
+    cloud = with_account(cloud, account)
+    subnet = replace(find_subnet(cloud, account, subnet_id), map_public=map_public)
+    subnets = tuple(subnet if s.subnet_id == subnet_id else s for s in cloud.subnets)
+    return replace(cloud, subnets=subnets), subnet
+
+
+# -- groups -------------------------------------------------------------------------------------
+
+
+def find_group(cloud: Cloud, account: str, ref: str, vpc_id: str | None = None) -> Group:
+    """A group of ``account`` by ``sg-`` id (Classic or VPC), or by name: in ``vpc_id`` when
+    given, else the Classic group (an EC2-Classic lab) or the default VPC's (a VPC lab)."""
+    if ref.startswith("sg-"):
+        control_plane.check_group_id(ref)
+        for group in cloud.groups_of(account):
+            if group.group_id == ref:
+                return group
+        raise ec2_rules.group_not_found(ref)
+    if not ref:
+        raise Ec2Error("MissingParameter", "The request must contain the parameter GroupName")
+    vpc = vpc_id if vpc_id is not None else _home_vpc(cloud, account)
+    found = cloud.by_key.get(GroupKey(account, ref, vpc))
+    if found is None:
+        raise ec2_rules.group_not_found(ref)
+    return found
+
+
+def _home_vpc(cloud: Cloud, account: str) -> str:
+    """Where a group named without a VPC lives: Classic ("") or the default VPC."""
+    if cloud.platform == EC2_CLASSIC:
+        return ""
+    default = control_plane.default_vpc_of(cloud, account)
+    return default.vpc_id if default is not None else ""
+
+
+def create_group(
+    cloud: Cloud, account: str, name: str, description: str, vpc_id: str | None
+) -> tuple[Cloud, Group]:
+    """CreateSecurityGroup: in ``vpc_id``; without one, Classic (an EC2-Classic lab) or the
+    default VPC (a VPC lab). A new VPC group allows all IPv4 out (§1.3)."""
+    cloud = with_account(cloud, account)
+    vpc = vpc_id if vpc_id is not None else _home_vpc(cloud, account)
+    if not vpc:
+        return control_plane.create_group(cloud, account, name, description)
+    find_vpc(cloud, account, vpc)
+    ec2_rules.check_group_name(name, creating=True)
+    ec2_rules.check_description(description)
+    key = GroupKey(account, name, vpc)
+    if key in cloud.by_key:
+        raise Ec2Error(
+            "InvalidGroup.Duplicate",
+            f"The security group '{name}' already exists for VPC '{vpc}'",
+        )
+    vpc_rules.check_group_count(sum(1 for g in cloud.groups if g.vpc) + 1)
+    group = vpc_rules.new_group(key, description, vpc)
+    group = _with_ids(group)
+    return cloud.with_group(group), group
+
+
+def delete_group(cloud: Cloud, account: str, ref: str) -> tuple[Cloud, Group]:
+    cloud = with_account(cloud, account)
+    group = find_group(cloud, account, ref)
+    if group.vpc is None:
+        return control_plane.delete_group(cloud, account, ref)
+    if group.name == ec2_rules.DEFAULT_GROUP:
+        raise Ec2Error(
+            "CannotDelete",
+            f'the specified group: "{group.group_id}" name: "default" cannot be deleted by a user',
+        )
+    holders = [n.eni_id for n in cloud.nics if group.key in n.groups]
+    users = [
+        g.group_id
+        for g in cloud.groups
+        if g.key != group.key and any(r.group == group.key for r in (*g.rules, *(g.egress or ())))
+    ]
+    if holders or users:
+        raise Ec2Error(
+            "DependencyViolation",
+            f"resource {group.group_id} has a dependent object ({', '.join(holders + users)})",
+        )
+    cloud = replace(
+        cloud,
+        groups=tuple(g for g in cloud.groups if g.key != group.key),
+        tags=tuple(t for t in cloud.tags if t.resource != group.group_id),
+    )
+    return cloud, group
+
+
+def rule_id(group: Group, rule: Rule, egress: bool) -> str:
+    """A rule's ``sgr-`` id: the one it was given, else one derived from what it is."""
+    if rule.rule_id:
+        return rule.rule_id
+    return control_plane.stable_id(
+        "sgr-",
+        group.group_id,
+        "egress" if egress else "ingress",
+        str(rule.protocol),
+        str(rule.from_port),
+        str(rule.to_port),
+        str(rule.cidr or ""),
+        rule.group.group_id if rule.group else "",
+        rule.prefix_list or "",
+    )
+
+
+def _with_ids(group: Group) -> Group:
+    """The group with every rule carrying its id (so a modified rule keeps it)."""
+    rules = tuple(replace(r, rule_id=rule_id(group, r, False)) for r in group.rules)
+    egress = (
+        None
+        if group.egress is None
+        else tuple(replace(r, rule_id=rule_id(group, r, True)) for r in group.egress)
+    )
+    return replace(group, rules=rules, egress=egress)
+
+
+@dataclass(frozen=True)
+class VpcPermission:
+    """One ``IpPermissions`` item of the VPC era: a protocol, ports or ICMP type/code, and its
+    peers, each with a description."""
+
+    protocol: str
+    from_port: int | None = None
+    to_port: int | None = None
+    cidrs: tuple[tuple[str, str], ...] = ()  # IPv4 and IPv6 ranges: (cidr, description)
+    prefix_lists: tuple[tuple[str, str], ...] = ()  # (pl- id, description)
+    groups: tuple[tuple[str | None, str, str], ...] = ()  # (owner, name or id, description)
+
+
+def _ports(protocol: Proto, low: int | None, high: int | None) -> tuple[int, int]:
+    if protocol in (Protocol.TCP, Protocol.UDP, Protocol.ICMP, Protocol.ICMPV6):
+        if low is None or high is None:
+            if protocol in (Protocol.ICMP, Protocol.ICMPV6):
+                return (-1 if low is None else low), (-1 if high is None else high)
+            raise Ec2Error(
+                "InvalidParameterValue",
+                f"Invalid value for portRange. Must specify both from and to ports with "
+                f"TCP/UDP (got {low}, {high}).",
+            )
+        return low, high
+    return -1, -1
+
+
+def source_group(cloud: Cloud, account: str, group: Group, owner: str | None, ref: str) -> GroupKey:
+    """A rule's peer group: same VPC, or another account's group (§1.9); a name is looked up
+    in the rule's group's VPC."""
+    owner = owner or account
+    ec2_rules.check_account(owner)
+    if ref.startswith("sg-"):
+        control_plane.check_group_id(ref)
+        for other in cloud.groups:
+            if other.group_id == ref and other.key.account in (owner, account):
+                if group.vpc is not None and other.vpc is not None and other.vpc != group.vpc:
+                    raise Ec2Error(
+                        "InvalidGroup.NotFound",
+                        f"You have specified two resources that belong to different networks "
+                        f"({other.group_id} in {other.vpc}, {group.group_id} in {group.vpc}).",
+                    )
+                return other.key
+        raise ec2_rules.group_not_found(ref)
+    key = GroupKey(owner, ref, group.vpc or "")
+    if key not in cloud.by_key:
+        raise ec2_rules.group_not_found(ref if owner == account else f"{owner}/{ref}")
+    return key
+
+
+def permission_rules(
+    cloud: Cloud, account: str, group: Group, permissions: Sequence[VpcPermission]
+) -> list[Rule]:
+    """The rules a request's permissions stand for, on a VPC group."""
+    rules: list[Rule] = []
+    for p in permissions:
+        if not (p.cidrs or p.prefix_lists or p.groups):
+            raise ec2_rules.missing_source()
+        protocol = vpc_rules.parse_protocol(p.protocol)
+        low, high = _ports(protocol, p.from_port, p.to_port)
+        for text, description in p.cidrs:
+            rules.append(
+                vpc_rules.make_rule(
+                    protocol, low, high, cidr=vpc_rules.parse_cidr(text), description=description
+                )
+            )
+        for list_id, description in p.prefix_lists:
+            plist = find_prefix_list(cloud, account, list_id, shared=True)
+            rules.append(
+                vpc_rules.make_rule(
+                    protocol, low, high, prefix_list=plist.list_id, description=description
+                )
+            )
+        for owner, ref, description in p.groups:
+            key = source_group(cloud, account, group, owner, ref)
+            rules.append(
+                vpc_rules.make_rule(protocol, low, high, group=key, description=description)
+            )
+    return rules
+
+
+def _vpc_group(cloud: Cloud, account: str, ref: str) -> tuple[Cloud, Group]:
+    cloud = with_account(cloud, account)
+    group = find_group(cloud, account, ref)
+    if group.vpc is None:
+        raise Ec2Error(
+            "InvalidGroup.NotFound",
+            f"The security group '{ref}' is an EC2-Classic group: it has no egress rules",
+        )
+    return cloud, group
+
+
+def authorize(
+    cloud: Cloud,
+    account: str,
+    ref: str,
+    permissions: Sequence[VpcPermission],
+    egress: bool,
+) -> tuple[Cloud, tuple[Group, list[Rule]]]:
+    """Authorize ingress or egress rules on a VPC group; returns the new rules with ids."""
+    cloud = with_account(cloud, account)
+    group = find_group(cloud, account, ref)
+    if group.vpc is None and egress:
+        _vpc_group(cloud, account, ref)
+    rules = permission_rules(cloud, account, group, permissions)
+    if not rules:
+        raise ec2_rules.missing_source()
+    if group.vpc is None:
+        changed = ec2_rules.authorize(group, rules)
+    else:
+        changed = vpc_rules.authorize(group, rules, egress)
+    changed = _with_ids(changed)
+    added = [r for r in (changed.egress or () if egress else changed.rules) if r in set(rules)]
+    return cloud.with_group(changed), (changed, added)
+
+
+def revoke(
+    cloud: Cloud,
+    account: str,
+    *,
+    ref: str,
+    permissions: Sequence[VpcPermission],
+    rule_ids: Sequence[str],
+    egress: bool,
+) -> tuple[Cloud, tuple[Group, list[Rule]]]:
+    """Revoke rules by content or by ``sgr-`` id. In a VPC a rule that does not exist is an
+    error (``InvalidPermission.NotFound``), as is an unknown rule id."""
+    cloud = with_account(cloud, account)
+    group = find_group(cloud, account, ref)
+    if group.vpc is None and egress:
+        _vpc_group(cloud, account, ref)
+    current = (group.egress or ()) if egress else group.rules
+    if rule_ids:
+        by_id = {rule_id(group, r, egress): r for r in current}
+        missing = [i for i in rule_ids if i not in by_id]
+        if missing:
+            raise Ec2Error(
+                "InvalidSecurityGroupRuleId.NotFound",
+                f"The security group rule ID '{missing[0]}' does not exist",
+            )
+        gone = [by_id[i] for i in rule_ids]
+    else:
+        gone = permission_rules(cloud, account, group, permissions)
+        if not gone:
+            raise ec2_rules.missing_source()
+        if group.vpc is not None:
+            absent = [r for r in gone if r not in current]
+            if absent:
+                raise Ec2Error(
+                    "InvalidPermission.NotFound",
+                    f"The specified rule does not exist in this security group "
+                    f"({absent[0].describe(account, 'to' if egress else 'from')})",
+                )
+    removed = [r for r in current if r in set(gone)]
+    kept = tuple(r for r in current if r not in set(gone))
+    changed = replace(group, egress=kept) if egress else replace(group, rules=kept)
+    return cloud.with_group(changed), (changed, removed)
+
+
+@dataclass(frozen=True)
+class RuleRecord:
+    """One rule as DescribeSecurityGroupRules shows it."""
+
+    group: Group
+    rule: Rule
+    egress: bool
+
+    @property
+    def rule_id(self) -> str:
+        return rule_id(self.group, self.rule, self.egress)
+
+
+def rules_of(cloud: Cloud, account: str) -> list[RuleRecord]:
+    found = []
+    for group in cloud.groups_of(account):
+        found += [RuleRecord(group, r, False) for r in group.rules]
+        found += [RuleRecord(group, r, True) for r in group.egress or ()]
+    return found
+
+
+def find_rule(cloud: Cloud, account: str, ident: str) -> RuleRecord:
+    for record in rules_of(cloud, account):
+        if record.rule_id == ident:
+            return record
+    raise Ec2Error(
+        "InvalidSecurityGroupRuleId.NotFound",
+        f"The security group rule ID '{ident}' does not exist",
+    )
+
+
+def modify_rules(
+    cloud: Cloud,
+    account: str,
+    ref: str,
+    changes: Sequence[tuple[str, VpcPermission]],
+) -> tuple[Cloud, Group]:
+    """ModifySecurityGroupRules: each rule (by id) replaced by a new definition, keeping its id
+    and its direction."""
+    cloud = with_account(cloud, account)
+    group = find_group(cloud, account, ref)
+    for ident, permission in changes:
+        record = find_rule(cloud, account, ident)
+        if record.group.key != group.key:
+            raise Ec2Error(
+                "InvalidSecurityGroupRuleId.NotFound",
+                f"The security group rule ID '{ident}' does not belong to {group.group_id}",
+            )
+        new = permission_rules(cloud, account, group, [permission])
+        if len(new) != 1:
+            raise Ec2Error("InvalidParameterValue", f"A rule of {ident} must name exactly one peer")
+        rule = replace(new[0], rule_id=ident)
+        current = (group.egress or ()) if record.egress else group.rules
+        if rule in current and rule != record.rule:
+            raise Ec2Error(
+                "InvalidPermission.Duplicate", f"the rule {rule.describe(account)} already exists"
+            )
+        changed = tuple(rule if r.rule_id == ident or r == record.rule else r for r in current)
+        group = replace(group, egress=changed) if record.egress else replace(group, rules=changed)
+        cloud = cloud.with_group(group)
+    return cloud, group
+
+
+def describe_rules(
+    cloud: Cloud,
+    account: str,
+    ref: str,
+    updates: Sequence[tuple[str | None, VpcPermission]],
+    egress: bool,
+) -> tuple[Cloud, Group]:
+    """UpdateSecurityGroupRuleDescriptionsIngress/Egress: new descriptions for existing rules,
+    named by id or by content."""
+    cloud = with_account(cloud, account)
+    group = find_group(cloud, account, ref)
+    current = list((group.egress or ()) if egress else group.rules)
+    for ident, permission in updates:
+        wanted = permission_rules(cloud, account, group, [permission])
+        for new in wanted:
+            for index, rule in enumerate(current):
+                matched = rule_id(group, rule, egress) == ident if ident else rule == new
+                if matched:
+                    current[index] = replace(rule, description=new.description)
+                    break
+            else:
+                raise Ec2Error(
+                    "InvalidPermission.NotFound",
+                    f"The specified rule does not exist in this security group "
+                    f"({new.describe(account)})",
+                )
+    rules = tuple(current)
+    group = replace(group, egress=rules) if egress else replace(group, rules=rules)
+    return cloud.with_group(group), group
+
+
+# -- managed prefix lists -------------------------------------------------------------------------
+
+
+def find_prefix_list(
+    cloud: Cloud, account: str, list_id: str, shared: bool = False
+) -> PrefixListRecord:
+    if not list_id.startswith("pl-"):
+        raise Ec2Error(
+            "InvalidPrefixListID.Malformed", f'Invalid id: "{list_id}" (expecting "pl-...")'
+        )
+    for plist in cloud.prefix_lists:
+        if plist.list_id == list_id and (shared or plist.owner == account):
+            return plist
+    raise _not_found("InvalidPrefixListID.NotFound", "prefix list", list_id)
+
+
+def _entries(
+    family: str, items: Sequence[tuple[str, str]], where: str
+) -> list[tuple[Network, str]]:
+    found = []
+    for text, description in items:
+        net = vpc_rules.parse_cidr(text)
+        if (net.version == 6) != (family == "IPv6"):
+            raise Ec2Error(
+                "InvalidParameterValue",
+                f"The {where} entry {text} is not an {family} CIDR",
+            )
+        found.append((net, description))
+    return found
+
+
+def create_prefix_list(
+    cloud: Cloud,
+    account: str,
+    *,
+    name: str,
+    family: str,
+    max_entries: int,
+    entries: Sequence[tuple[str, str]],
+    new_id: NewId,
+) -> tuple[Cloud, PrefixListRecord]:
+    cloud = with_account(cloud, account)
+    if family not in ("IPv4", "IPv6"):
+        raise Ec2Error(
+            "InvalidParameterValue", f"Value ({family}) for parameter AddressFamily is invalid"
+        )
+    if not name:
+        raise Ec2Error("MissingParameter", "The request must contain the parameter PrefixListName")
+    if not 1 <= max_entries <= MAX_PREFIX_LIST_ENTRIES:
+        raise Ec2Error(
+            "InvalidParameterValue", f"Value ({max_entries}) for parameter MaxEntries is invalid"
+        )
+    found = _entries(family, entries, name)
+    if len(found) > max_entries:
+        raise Ec2Error(
+            "PrefixListMaxEntriesExceeded",
+            f"The prefix list has {len(found)} entries; its maximum is {max_entries}",
+        )
+    plist = PrefixListRecord(
+        _fresh(new_id, "pl-", (p.list_id for p in cloud.prefix_lists)),
+        account,
+        name,
+        family,
+        max_entries,
+        tuple(found),
+    )
+    return replace(cloud, prefix_lists=(*cloud.prefix_lists, plist)), plist
+
+
+def modify_prefix_list(
+    cloud: Cloud,
+    account: str,
+    *,
+    list_id: str,
+    version: int | None,
+    name: str | None,
+    add: Sequence[tuple[str, str]],
+    remove: Sequence[str],
+    max_entries: int | None,
+) -> tuple[Cloud, PrefixListRecord]:
+    cloud = with_account(cloud, account)
+    plist = find_prefix_list(cloud, account, list_id)
+    if version is not None and version != plist.version:
+        raise Ec2Error(
+            "PrefixListVersionMismatch",
+            f"The prefix list {list_id} is at version {plist.version}, not {version}",
+        )
+    entries = dict(plist.entries)
+    for text in remove:
+        net = vpc_rules.parse_cidr(text)
+        if net not in entries:
+            raise Ec2Error(
+                "InvalidPrefixListModification",
+                f"The CIDR {text} is not an entry of {list_id}",
+            )
+        del entries[net]
+    for net, description in _entries(plist.family, add, list_id):
+        entries[net] = description
+    limit = max_entries if max_entries is not None else plist.max_entries
+    if len(entries) > limit:
+        raise Ec2Error(
+            "PrefixListMaxEntriesExceeded",
+            f"The prefix list {list_id} would have {len(entries)} entries; its maximum is {limit}",
+        )
+    changed_entries = tuple(entries.items()) != plist.entries
+    new = replace(
+        plist,
+        name=name or plist.name,
+        entries=tuple(entries.items()),
+        max_entries=limit,
+        version=plist.version + 1 if changed_entries else plist.version,
+    )
+    lists = tuple(new if p.list_id == list_id else p for p in cloud.prefix_lists)
+    return replace(cloud, prefix_lists=lists), new
+
+
+def delete_prefix_list(cloud: Cloud, account: str, list_id: str) -> tuple[Cloud, PrefixListRecord]:
+    cloud = with_account(cloud, account)
+    plist = find_prefix_list(cloud, account, list_id)
+    users = [
+        g.group_id
+        for g in cloud.groups
+        if any(r.prefix_list == list_id for r in (*g.rules, *(g.egress or ())))
+    ]
+    if users:
+        raise Ec2Error(
+            "DependencyViolation",
+            f"The prefix list {list_id} is referenced by {', '.join(users)}",
+        )
+    cloud = replace(
+        cloud,
+        prefix_lists=tuple(p for p in cloud.prefix_lists if p.list_id != list_id),
+        tags=tuple(t for t in cloud.tags if t.resource != list_id),
+    )
+    return cloud, plist
+
+
+# -- tags -----------------------------------------------------------------------------------------
+
+
+def _resource_exists(cloud: Cloud, account: str, resource: str) -> None:
+    prefix = resource.split("-", 1)[0]
+    finders: dict[str, Callable[[], object]] = {
+        "vpc": lambda: find_vpc(cloud, account, resource),
+        "subnet": lambda: find_subnet(cloud, account, resource),
+        "sg": lambda: find_group(cloud, account, resource),
+        "sgr": lambda: find_rule(cloud, account, resource),
+        "pl": lambda: find_prefix_list(cloud, account, resource),
+        "i": lambda: control_plane.find_instances(cloud, account, [resource]),
+        "eni": lambda: find_nic(cloud, account, resource),
+    }
+    finder = finders.get(prefix)
+    if finder is None:
+        raise Ec2Error("InvalidID", f"The ID '{resource}' is not valid")
+    finder()
+
+
+def create_tags(
+    cloud: Cloud, account: str, resources: Sequence[str], tags: Sequence[tuple[str, str]]
+) -> tuple[Cloud, None]:
+    cloud = with_account(cloud, account)
+    if not resources:
+        raise Ec2Error("MissingParameter", "The request must contain the parameter ResourceId")
+    for resource in resources:
+        _resource_exists(cloud, account, resource)
+    kept = list(cloud.tags)
+    for resource in resources:
+        for key, value in tags:
+            if not key or key.startswith("aws:"):
+                raise Ec2Error("InvalidParameterValue", f"Tag key '{key}' is not allowed")
+            kept = [t for t in kept if not (t.resource == resource and t.key == key)]
+            kept.append(Tag(resource, key, value))
+        if sum(1 for t in kept if t.resource == resource) > MAX_TAGS:
+            raise Ec2Error(
+                "TagLimitExceeded", f"The resource {resource} has more than {MAX_TAGS} tags"
+            )
+    return replace(cloud, tags=tuple(kept)), None
+
+
+def delete_tags(
+    cloud: Cloud, account: str, resources: Sequence[str], tags: Sequence[tuple[str, str | None]]
+) -> tuple[Cloud, None]:
+    """Remove tags: a key alone removes it whatever its value; no tags removes all."""
+    cloud = with_account(cloud, account)
+    for resource in resources:
+        _resource_exists(cloud, account, resource)
+    chosen = set(resources)
+
+    def gone(tag: Tag) -> bool:
+        if tag.resource not in chosen:
+            return False
+        if not tags:
+            return True
+        return any(tag.key == k and (v is None or tag.value == v) for k, v in tags)
+
+    return replace(cloud, tags=tuple(t for t in cloud.tags if not gone(t))), None
+
+
+def tags_of(cloud: Cloud, resource: str) -> list[tuple[str, str]]:
+    return [(t.key, t.value) for t in cloud.tags if t.resource == resource]
+
+
+def owned_resources(cloud: Cloud, account: str) -> set[str]:
+    found = {v.vpc_id for v in cloud.vpcs if v.owner == account}
+    found |= {s.subnet_id for s in cloud.subnets if s.owner == account}
+    found |= {g.group_id for g in cloud.groups_of(account)}
+    found |= {p.list_id for p in cloud.prefix_lists if p.owner == account}
+    found |= {r.instance_id for r in cloud.instances if r.owner == account}
+    found |= {n.eni_id for n in cloud.nics if n.owner == account}
+    found |= {r.rule_id for r in rules_of(cloud, account)}
+    return found
+
+
+# -- network interfaces and instances --------------------------------------------------------------
+
+
+def find_nic(cloud: Cloud, account: str, eni_id: str) -> NicRecord:
+    if not eni_id.startswith("eni-"):
+        raise Ec2Error(
+            "InvalidNetworkInterfaceID.Malformed", f'Invalid id: "{eni_id}" (expecting "eni-...")'
+        )
+    for nic in cloud.nics:
+        if nic.eni_id == eni_id and nic.owner == account:
+            return nic
+    raise _not_found("InvalidNetworkInterfaceID.NotFound", "network interface", eni_id)
+
+
+def subnet_is_public(cloud: Cloud, subnet: SubnetRecord) -> bool:
+    return (
+        subnet.default
+        or subnet.map_public
+        or any(n.subnet_id == subnet.subnet_id and n.public is not None for n in cloud.nics)
+    )
+
+
+@dataclass(frozen=True)
+class NicRequest:
+    """One network interface of a RunInstances request."""
+
+    subnet_id: str
+    groups: tuple[str, ...] = ()  # ids or names
+    public: bool | None = None  # AssociatePublicIpAddress (None: the subnet's default)
+    address: str | None = None
+    device_index: int = 0
+    description: str = ""
+
+
+def _groups_for(
+    cloud: Cloud, account: str, refs: Sequence[str], vpc_id: str
+) -> tuple[GroupKey, ...]:
+    keys: list[GroupKey] = []
+    for ref in refs or [ec2_rules.DEFAULT_GROUP]:
+        group = find_group(cloud, account, ref, None if ref.startswith("sg-") else vpc_id)
+        if group.vpc != vpc_id:
+            raise Ec2Error(
+                "InvalidParameter",
+                f"Security group {group.group_id} and subnet belong to different networks.",
+            )
+        if group.key not in keys:
+            keys.append(group.key)
+    vpc_rules.check_interface_groups(len(keys))
+    return tuple(keys)
+
+
+def _free_address(cloud: Cloud, subnet: SubnetRecord, taken: set[IPv4Address]) -> IPv4Address:
+    for value in range(vpc_rules.first_host(subnet.cidr), int(subnet.cidr.broadcast_address)):
+        candidate = IPv4Address(value)
+        if candidate not in taken:
+            return candidate
+    raise Ec2Error(
+        "InsufficientFreeAddressesInSubnet",
+        f"The subnet {subnet.subnet_id} ({subnet.cidr}) has no free address",
+    )
+
+
+def _free_public(taken: set[IPv4Address]) -> IPv4Address:
+    pool = vpc_rules.PUBLIC_POOL
+    for value in range(int(pool.network_address) + 11, int(pool.broadcast_address)):
+        candidate = IPv4Address(value)
+        if candidate not in taken:
+            return candidate
+    raise Ec2Error("AddressLimitExceeded", f"The lab's public addresses ({pool}) are used up")
+
+
+def run_instances(
+    cloud: Cloud,
+    account: str,
+    image_id: str,
+    count: int,
+    nics: Sequence[NicRequest],
+    *,
+    now: str,
+    new_id: NewId,
+    instance_type: str = control_plane.DEFAULT_TYPE,
+) -> tuple[Cloud, list[InstanceRecord]]:
+    """Launch ``count`` instances into subnets, each with the interfaces asked for."""
+    cloud = with_account(cloud, account)
+    if cloud.platform != VPC:
+        raise Ec2Error(
+            "Unsupported",
+            "This lab runs EC2-Classic instances; instances in a subnet need a VPC lab "
+            "('sgh lab up --platform vpc')",
+        )
+    control_plane.ami(image_id)
+    if count < 1:
+        raise Ec2Error(
+            "InvalidParameterValue", f"Value ({count}) for parameter MinCount is invalid"
+        )
+    if not nics:
+        default = control_plane.default_vpc_of(cloud, account)
+        assert default is not None  # with_account made it
+        subnet = next(s for s in cloud.subnets if s.vpc_id == default.vpc_id and s.default)
+        nics = [NicRequest(subnet.subnet_id)]
+    indexes = [n.device_index for n in nics]
+    if sorted(indexes) != list(range(len(nics))):
+        raise Ec2Error(
+            "InvalidParameterValue", "Network interface device indexes must be 0, 1, ..."
+        )
+    if count > 1 and any(n.address for n in nics):
+        raise Ec2Error(
+            "InvalidParameterCombination",
+            "A private IP address can be given only when one instance is launched",
+        )
+    plans = []
+    vpcs = set()
+    for request in sorted(nics, key=lambda n: n.device_index):
+        subnet = find_subnet(cloud, account, request.subnet_id)
+        vpcs.add(subnet.vpc_id)
+        keys = _groups_for(cloud, account, request.groups, subnet.vpc_id)
+        plans.append((request, subnet, keys))
+    if len(vpcs) > 1:
+        raise Ec2Error(
+            "InvalidParameterValue", "The network interfaces of an instance must be in one VPC"
+        )
+    running = len(cloud.active_instances())
+    if running + count > control_plane.MAX_INSTANCES:
+        raise Ec2Error(
+            "InstanceLimitExceeded",
+            f"Your quota allows for {control_plane.MAX_INSTANCES - running} more running "
+            f"instance(s) in this lab. You requested at least {count}",
+        )
+    taken = {n.address for n in cloud.nics if n.instance_id} | {h.address for h in cloud.hosts}
+    public_taken = {n.public for n in cloud.nics if n.public is not None}
+    reservation = new_id("r-")
+    ids = {r.instance_id for r in cloud.instances}
+    enis = {n.eni_id for n in cloud.nics}
+    records: list[InstanceRecord] = []
+    new_nics: list[NicRecord] = []
+    for index in range(count):
+        instance_id = _fresh(new_id, "i-", ids)
+        ids.add(instance_id)
+        made: list[NicRecord] = []
+        for request, subnet, keys in plans:
+            if request.address:
+                address = IPv4Address(request.address)
+                if address not in subnet.cidr or address in taken:
+                    raise Ec2Error(
+                        "InvalidIPAddress.InUse" if address in taken else "InvalidParameterValue",
+                        f"Address {address} is in use or outside {subnet.subnet_id} "
+                        f"({subnet.cidr})",
+                    )
+            else:
+                address = _free_address(cloud, subnet, taken)
+            taken.add(address)
+            wants_public = subnet.map_public if request.public is None else request.public
+            if wants_public and request.device_index != 0:
+                raise Ec2Error(
+                    "InvalidParameterCombination",
+                    "A public IP address can be associated only with device index 0",
+                )
+            public = _free_public(public_taken) if wants_public else None
+            if public is not None:
+                public_taken.add(public)
+            ipv6 = (
+                vpc_rules.ipv6_of(address, subnet.cidr, subnet.ipv6)
+                if subnet.ipv6 is not None
+                else None
+            )
+            eni = _fresh(new_id, "eni-", enis)
+            enis.add(eni)
+            made.append(
+                NicRecord(
+                    eni,
+                    account,
+                    subnet.subnet_id,
+                    address,
+                    keys,
+                    public,
+                    ipv6,
+                    instance_id,
+                    request.device_index,
+                    request.description,
+                )
+            )
+        primary = made[0]
+        records.append(
+            InstanceRecord(
+                instance_id,
+                reservation,
+                account,
+                image_id,
+                primary.groups,
+                primary.address,
+                index,
+                now,
+                instance_type=instance_type,
+                subnet_id=primary.subnet_id,
+            )
+        )
+        new_nics += made
+    cloud = replace(
+        cloud, instances=cloud.instances + tuple(records), nics=cloud.nics + tuple(new_nics)
+    )
+    return cloud, records
+
+
+def terminate_instances(
+    cloud: Cloud, account: str, ids: Sequence[str]
+) -> tuple[Cloud, list[tuple[InstanceRecord, str]]]:
+    """Terminate instances; their interfaces go with them (their addresses are free again)."""
+    cloud, changes = control_plane.terminate_instances(cloud, account, ids)
+    gone = {record.instance_id for record, _ in changes}
+    nics = tuple(n for n in cloud.nics if n.instance_id not in gone)
+    return replace(cloud, nics=nics), changes
+
+
+def set_nic_groups(
+    cloud: Cloud, account: str, eni_id: str, refs: Sequence[str]
+) -> tuple[Cloud, NicRecord]:
+    """ModifyNetworkInterfaceAttribute with groups: the interface's groups are replaced."""
+    cloud = with_account(cloud, account)
+    nic = find_nic(cloud, account, eni_id)
+    if not refs:
+        raise Ec2Error("MissingParameter", "The request must contain the parameter SecurityGroupId")
+    subnet = next(s for s in cloud.subnets if s.subnet_id == nic.subnet_id)
+    keys = _groups_for(cloud, account, refs, subnet.vpc_id)
+    changed = replace(nic, groups=keys)
+    nics = tuple(changed if n.eni_id == eni_id else n for n in cloud.nics)
+    instances = cloud.instances
+    if changed.device_index == 0 and changed.instance_id:
+        instances = tuple(
+            replace(r, groups=keys) if r.instance_id == changed.instance_id else r
+            for r in instances
+        )
+    return replace(cloud, nics=nics, instances=instances), changed
+
+
+def set_instance_groups(
+    cloud: Cloud, account: str, instance_id: str, refs: Sequence[str]
+) -> tuple[Cloud, NicRecord]:
+    """ModifyInstanceAttribute with groups: the groups of the instance's primary interface."""
+    cloud = with_account(cloud, account)
+    (record,) = control_plane.find_instances(cloud, account, [instance_id])
+    if not record.active:
+        raise Ec2Error(
+            "IncorrectInstanceState", f"The instance '{instance_id}' is not in a state to modify"
+        )
+    for nic in cloud.nics:
+        if nic.instance_id == instance_id and nic.device_index == 0:
+            return set_nic_groups(cloud, account, nic.eni_id, refs)
+    raise Ec2Error(
+        "InvalidInstanceID",
+        f"The instance '{instance_id}' is an EC2-Classic instance: its groups cannot change",
+    )
+
+
+def nics_of(cloud: Cloud, instance_id: str) -> list[NicRecord]:
+    return sorted(
+        (n for n in cloud.nics if n.instance_id == instance_id), key=lambda n: n.device_index
+    )
+
+
+def set_platform(cloud: Cloud, platform: str) -> Cloud:
+    """A new lab's platform; an existing lab keeps its own."""
+    if platform not in control_plane.PLATFORMS:
+        raise Ec2Error("InvalidParameterValue", f"platform '{platform}': use ec2-classic or vpc")
+    return replace(cloud, platform=platform)
