@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from ipaddress import IPv4Address, IPv4Network, IPv6Network
+from typing import TypeVar
 
 from harness.core import control_plane, ec2_rules, vpc_rules
 from harness.core.control_plane import (
@@ -42,6 +43,7 @@ from harness.core.model import Group, GroupKey, Network, Proto, Protocol, Rule
 from harness.errors import Ec2Error
 
 NewId = Callable[[str], str]
+T = TypeVar("T")
 MAX_TAGS = 50
 MAX_PREFIX_LIST_ENTRIES = 1000
 
@@ -565,28 +567,34 @@ def describe_rules(
     cloud: Cloud,
     account: str,
     ref: str,
-    updates: Sequence[tuple[str | None, VpcPermission]],
+    *,
+    by_content: Sequence[VpcPermission],
+    by_id: Sequence[tuple[str, str]],
     egress: bool,
 ) -> tuple[Cloud, Group]:
     """UpdateSecurityGroupRuleDescriptionsIngress/Egress: new descriptions for existing rules,
-    named by id or by content."""
+    named by content (the description comes with each peer) or by id."""
     cloud = with_account(cloud, account)
     group = find_group(cloud, account, ref)
     current = list((group.egress or ()) if egress else group.rules)
-    for ident, permission in updates:
-        wanted = permission_rules(cloud, account, group, [permission])
-        for new in wanted:
-            for index, rule in enumerate(current):
-                matched = rule_id(group, rule, egress) == ident if ident else rule == new
-                if matched:
-                    current[index] = replace(rule, description=new.description)
-                    break
-            else:
-                raise Ec2Error(
-                    "InvalidPermission.NotFound",
-                    f"The specified rule does not exist in this security group "
-                    f"({new.describe(account)})",
-                )
+    ids = [rule_id(group, r, egress) for r in current]
+    for ident, text in by_id:
+        if ident not in ids:
+            raise Ec2Error(
+                "InvalidSecurityGroupRuleId.NotFound",
+                f"The security group rule ID '{ident}' does not exist in {group.group_id}",
+            )
+        index = ids.index(ident)
+        current[index] = replace(current[index], description=text)
+    for new in permission_rules(cloud, account, group, by_content):
+        if new not in current:
+            raise Ec2Error(
+                "InvalidPermission.NotFound",
+                f"The specified rule does not exist in this security group "
+                f"({new.describe(account)})",
+            )
+        index = current.index(new)
+        current[index] = replace(current[index], description=new.description)
     rules = tuple(current)
     group = replace(group, egress=rules) if egress else replace(group, rules=rules)
     return cloud.with_group(group), group
@@ -1069,3 +1077,113 @@ def set_platform(cloud: Cloud, platform: str) -> Cloud:
     if platform not in control_plane.PLATFORMS:
         raise Ec2Error("InvalidParameterValue", f"platform '{platform}': use ec2-classic or vpc")
     return replace(cloud, platform=platform)
+
+
+# -- describe filters ------------------------------------------------------------------------------
+
+
+def select(
+    cloud: Cloud,
+    items: Sequence[T],
+    filters: dict[str, list[str]],
+    known: dict[str, Callable[[T], list[str]]],
+    ident: Callable[[T], str],
+) -> list[T]:
+    """Items that pass every filter (AND of filters, OR of one filter's values, ``*``/``?``
+    wildcards); ``tag:KEY``, ``tag-key`` and ``tag-value`` work on every resource."""
+    for name, values in filters.items():
+        if (
+            name not in known
+            and not name.startswith("tag:")
+            and name not in ("tag-key", "tag-value")
+        ):
+            raise Ec2Error("InvalidParameterValue", f"The filter '{name}' is invalid")
+        if not values:
+            raise Ec2Error("InvalidParameterValue", f"The filter '{name}' has no values")
+
+    def values_of(item: T, name: str) -> list[str]:
+        if name in known:
+            return known[name](item)
+        tags = tags_of(cloud, ident(item))
+        if name == "tag-key":
+            return [k for k, _ in tags]
+        if name == "tag-value":
+            return [v for _, v in tags]
+        return [v for k, v in tags if k == name[4:]]
+
+    return [
+        item
+        for item in items
+        if all(control_plane.matches(values_of(item, n), v) for n, v in filters.items())
+    ]
+
+
+def _peer_values(rules: Sequence[Rule], name: str) -> list[str]:
+    if name == "cidr":
+        return [str(r.cidr) for r in rules if r.cidr is not None and r.cidr.version == 4]
+    if name == "ipv6-cidr":
+        return [str(r.cidr) for r in rules if r.cidr is not None and r.cidr.version == 6]
+    if name == "prefix-list-id":
+        return [r.prefix_list for r in rules if r.prefix_list]
+    if name == "from-port":
+        return [str(r.from_port) for r in rules]
+    if name == "to-port":
+        return [str(r.to_port) for r in rules]
+    if name == "protocol":
+        return [str(r.protocol) for r in rules]
+    keys = [r.group for r in rules if r.group is not None]
+    if name == "group-id":
+        return [k.group_id for k in keys]
+    if name == "group-name":
+        return [k.name for k in keys]
+    return [k.account for k in keys]  # user-id
+
+
+PEER_FILTERS = (
+    "cidr",
+    "ipv6-cidr",
+    "prefix-list-id",
+    "from-port",
+    "to-port",
+    "protocol",
+    "group-id",
+    "group-name",
+    "user-id",
+)
+
+
+def _group_filters() -> dict[str, Callable[[Group], list[str]]]:
+    found: dict[str, Callable[[Group], list[str]]] = {
+        "description": lambda g: [g.description],
+        "group-id": lambda g: [g.group_id],
+        "group-name": lambda g: [g.name],
+        "owner-id": lambda g: [g.key.account],
+        "vpc-id": lambda g: [g.vpc] if g.vpc else [],
+    }
+    for peer in PEER_FILTERS:
+        found[f"ip-permission.{peer}"] = lambda g, p=peer: _peer_values(g.rules, p)  # type: ignore[misc]
+        found[f"egress.ip-permission.{peer}"] = lambda g, p=peer: _peer_values(g.egress or (), p)  # type: ignore[misc]
+    return found
+
+
+GROUP_FILTERS = _group_filters()
+
+
+def describe_groups(
+    cloud: Cloud,
+    account: str,
+    refs: Sequence[str] = (),
+    filters: dict[str, list[str]] | None = None,
+) -> tuple[Cloud, list[Group]]:
+    """Groups by name or id (all of the account's, Classic and VPC, when none), narrowed by
+    filters."""
+    cloud = with_account(cloud, account)
+    if refs:
+        chosen: list[Group] = []
+        for ref in refs:
+            group = find_group(cloud, account, ref)
+            if group not in chosen:
+                chosen.append(group)
+    else:
+        chosen = cloud.groups_of(account)
+    return cloud, select(cloud, chosen, filters or {}, GROUP_FILTERS, lambda g: g.group_id)

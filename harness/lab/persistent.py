@@ -22,14 +22,14 @@ from typing import TypeVar
 
 from harness.adapters.docker_runtime import DockerRuntime
 from harness.adapters.sqlite_store import Home, Store
-from harness.core import control_plane
+from harness.core import control_plane, vpc_plane
 from harness.core.control_plane import Cloud
 from harness.core.matrix import Matrix
 from harness.core.model import Topology
 from harness.core.phases import QUIET, Phases
 from harness.core.probing import Prober
 from harness.core.runtime import SWITCH, LabKind, LabNamespaces, LabRef, Runtime
-from harness.errors import LabError
+from harness.errors import InvalidInput, LabError
 from harness.lab.lifecycle import Reconciled, kept, reconcile, survey, teardown
 from harness.lab.measure import probe_matrix
 
@@ -51,6 +51,7 @@ class LabStatus:
 
     lab: str
     home: str
+    platform: str
     up: bool
     accounts: tuple[str, ...]
     groups: int
@@ -109,6 +110,22 @@ class PersistentLab:
             with self.store.lock():
                 self.store.change(action)
         return result
+
+    def choose_platform(self, platform: str) -> None:
+        """A new lab's platform; a lab that holds anything keeps the one it was made with."""
+
+        def choose(cloud: Cloud) -> tuple[Cloud, None]:
+            if cloud.platform == platform:
+                return cloud, None
+            if cloud.groups or cloud.vpcs or cloud.instances:
+                raise InvalidInput(
+                    f"lab '{self.name}' is an {cloud.platform} lab; its platform is chosen when "
+                    f"it is made (remove it with 'sgh lab rm {self.name}' to start again)"
+                )
+            return vpc_plane.set_platform(cloud, platform), None
+
+        with self.store.lock():
+            self.store.change(choose)
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -176,6 +193,7 @@ class PersistentLab:
         return LabStatus(
             lab=self.name,
             home=str(self.home.path),
+            platform=cloud.platform,
             up=self.is_up,
             accounts=cloud.accounts,
             groups=len(cloud.groups),

@@ -142,6 +142,8 @@ def test_authorize_and_revoke_ip_permissions_form(ec2: Client) -> None:
             "ToPort": 2222,
             "UserIdGroupPairs": [],
             "IpRanges": [{"CidrIp": "1.2.3.4/32"}],
+            "Ipv6Ranges": [],
+            "PrefixListIds": [],
         }
     ]
     # EC2-Classic: revoking a rule that does not exist answers true.
@@ -450,7 +452,7 @@ def test_2012_version_plain_http_and_errors(endpoint: str) -> None:
     )
     assert "<ipPermissions />" in text and "<groupName>web</groupName>" in text
     status, text = _post(
-        endpoint, f"Action=ModifyInstanceAttribute&Version=2012-05-01&AWSAccessKeyId={A}"
+        endpoint, f"Action=AssociateAddress&Version=2012-05-01&AWSAccessKeyId={A}"
     )
     assert status == 400 and "<Code>InvalidAction</Code>" in text
     status, text = _post(endpoint, "Action=DescribeSecurityGroups&Version=2012-05-01")

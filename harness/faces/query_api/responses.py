@@ -6,9 +6,8 @@ from collections.abc import Iterable
 from ipaddress import IPv4Address
 from xml.etree.ElementTree import Element, tostring
 
-from harness.core import control_plane
-from harness.core.control_plane import STATE_CODES, InstanceRecord
-from harness.core.model import Group
+from harness.core import control_plane, vpc_plane
+from harness.core.control_plane import STATE_CODES, Cloud, InstanceRecord
 from harness.formats.ec2_tools_text import AVAILABILITY_ZONE
 
 Content = Element | str | int | IPv4Address | None
@@ -30,37 +29,51 @@ def items(tag: str, members: Iterable[list[Element]]) -> Element:
     return E(tag, *[E("item", *member) for member in members])
 
 
-def group_xml(group: Group) -> list[Element]:
-    perms = []
-    for protocol, low, high, rules in control_plane.permissions(group):
-        pairs = [
-            [
-                E("userId", r.group.account),
-                E("groupName", r.group.name),
-                E("groupId", r.group.group_id),
-            ]
-            for r in rules
-            if r.group is not None
-        ]
-        ranges = [[E("cidrIp", str(r.cidr))] for r in rules if r.cidr is not None]
-        perms.append(
-            [
-                E("ipProtocol", protocol),
-                E("fromPort", low),
-                E("toPort", high),
-                items("groups", pairs),
-                items("ipRanges", ranges),
-            ]
+def _nics_xml(cloud: Cloud, record: InstanceRecord) -> list[Element]:
+    """A VPC instance's subnet, VPC, public address and interfaces (none for Classic)."""
+    nics = vpc_plane.nics_of(cloud, record.instance_id)
+    if not nics or not record.active:
+        return []
+    subnets = {s.subnet_id: s.vpc_id for s in cloud.subnets}
+    first = nics[0]
+    found = [E("subnetId", first.subnet_id), E("vpcId", subnets[first.subnet_id])]
+    if first.public is not None:
+        found.append(E("ipAddress", first.public))
+    found.append(
+        items(
+            "networkInterfaceSet",
+            (
+                [
+                    E("networkInterfaceId", n.eni_id),
+                    E("subnetId", n.subnet_id),
+                    E("vpcId", subnets[n.subnet_id]),
+                    E("ownerId", n.owner),
+                    E("status", "in-use"),
+                    E("privateIpAddress", n.address),
+                    items(
+                        "groupSet",
+                        ([E("groupId", k.group_id), E("groupName", k.name)] for k in n.groups),
+                    ),
+                    E(
+                        "attachment",
+                        E("deviceIndex", n.device_index),
+                        E("status", "attached"),
+                    ),
+                    *(
+                        [E("association", E("publicIp", n.public), E("ipOwnerId", "amazon"))]
+                        if n.public is not None
+                        else []
+                    ),
+                    items(
+                        "ipv6AddressesSet",
+                        ([[E("ipv6Address", str(n.ipv6))]] if n.ipv6 is not None else []),
+                    ),
+                ]
+                for n in nics
+            ),
         )
-    return [
-        E("ownerId", group.key.account),
-        E("groupId", group.group_id),
-        E("groupName", group.name),
-        E("groupDescription", group.description),
-        items("ipPermissions", perms),
-        E("ipPermissionsEgress"),
-        E("tagSet"),
-    ]
+    )
+    return found
 
 
 def _group_set(record: InstanceRecord) -> Element:
@@ -74,7 +87,7 @@ def _time(text: str) -> str:
     return text.replace("+0000", ".000Z")
 
 
-def instance_xml(record: InstanceRecord, state: str | None = None) -> list[Element]:
+def instance_xml(record: InstanceRecord, cloud: Cloud, state: str | None = None) -> list[Element]:
     image = control_plane.ami(record.image_id)
     shown = state or record.state
     active = shown != control_plane.TERMINATED
@@ -101,16 +114,19 @@ def instance_xml(record: InstanceRecord, state: str | None = None) -> list[Eleme
         E("blockDeviceMapping"),
         E("virtualizationType", "paravirtual"),
         E("hypervisor", "xen"),
+        *_nics_xml(cloud, record),
     ]
 
 
-def reservation_xml(records: list[InstanceRecord], state: str | None = None) -> list[Element]:
+def reservation_xml(
+    records: list[InstanceRecord], cloud: Cloud, state: str | None = None
+) -> list[Element]:
     first = records[0]
     return [
         E("reservationId", first.reservation_id),
         E("ownerId", first.owner),
         _group_set(first),
-        items("instancesSet", (instance_xml(r, state) for r in records)),
+        items("instancesSet", (instance_xml(r, cloud, state) for r in records)),
     ]
 
 

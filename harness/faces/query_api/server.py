@@ -16,6 +16,8 @@ from harness.errors import AuthFailure, Ec2Error, HarnessError, InvalidInput
 from harness.faces.query_api.actions import Api
 from harness.faces.query_api.auth import HttpRequest, authenticate
 from harness.faces.query_api.responses import E, document, error_xml
+from harness.faces.query_api.vpc_actions import caller_identity
+from harness.faces.query_api.vpc_params import check_known
 from harness.lab.persistent import PersistentLab
 
 VERSION_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -53,11 +55,15 @@ def handle(api: Api, require_auth: bool, request: HttpRequest) -> HttpResponse:
         version = params.get("Version", "")
         if not VERSION_RE.match(version):
             raise Ec2Error("MissingParameter", "The request must contain the parameter Version")
+        if action == "GetCallerIdentity":  # sts: who the caller is (Ansible, Terraform ask)
+            check_known(params, ())
+            return HttpResponse(200, caller_identity(account, request_id))
         inner = api.call(account, action, params)
     except AuthFailure as err:
         return error_response(err.http_status, err.code, err.message, request_id)
     except Ec2Error as err:
-        return error_response(400, err.code, err.message, request_id)
+        status = 412 if err.code == "DryRunOperation" else 400
+        return error_response(status, err.code, err.message, request_id)
     except InvalidInput as err:
         return error_response(400, "InvalidParameterValue", str(err), request_id)
     except HarnessError as err:

@@ -33,12 +33,14 @@ def up(args: argparse.Namespace) -> int:
     home = Home(args.home)
     chosen = args.name or os.environ.get("SGH_LAB") or home.current() or DEFAULT_LAB
     with _opened(home, chosen, create=True) as lab:
+        if args.platform:
+            lab.choose_platform(args.platform)
         done = lab.up(_progress(args))
         home.set_current(lab.name)
         status = lab.status()
     repaired = f"; repaired {len(done.plan.problems)} problems" if done.plan.problems else ""
     print(
-        f"lab '{lab.name}' is up ({home.path}): {status.instances} instances, "
+        f"lab '{lab.name}' ({status.platform}) is up ({home.path}): {status.instances} instances, "
         f"{len(status.hosts)} hosts, {status.groups} groups; "
         f"{len(done.namespaces.pids) + 1} containers running{repaired}"
     )
@@ -71,6 +73,7 @@ def status(args: argparse.Namespace) -> int:
     print(f"lab:        {found.lab}{current}")
     print(f"home:       {found.home}")
     print(f"state:      {'up' if found.up else 'down'}")
+    print(f"platform:   {found.platform}")
     print(f"accounts:   {', '.join(found.accounts) or '-'}")
     print(f"groups:     {found.groups} ({found.rules} rules)")
     print(f"instances:  {found.instances} running, {found.terminated} terminated")

@@ -104,6 +104,12 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument(
         "name", nargs="?", help=f"the lab's name (default: current, else '{DEFAULT_LAB}')"
     )
+    up.add_argument(
+        "--platform",
+        choices=("ec2-classic", "vpc"),
+        help="a new lab's accounts: ec2-classic (the seed's, the default: groups without a VPC "
+        "id are Classic) or vpc (a default VPC per account); an existing lab keeps its own",
+    )
     down = with_home(
         lab_sub.add_parser("down", help="remove a lab's containers (state kept)"), False
     )
