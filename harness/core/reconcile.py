@@ -7,9 +7,10 @@ lists it) and what was last installed (pid and policy digests), :func:`plan` ret
 do; :mod:`harness.lab.lifecycle` does it through the runtime port. Nothing here runs anything.
 
 A node is started again when it is missing, not running, or not plugged into the fabric (an
-interrupted launch leaves containers without their link); without a running switch every node
-is (the fabric lives in the switch). An instance gets its policy when it is new, when its
-compiled policy differs from the one last installed (a rule or a membership change: only the
+interrupted launch leaves containers without their link), or in a VPC lab when its wiring now
+needs addresses it does not hold (the internet gateway, when a subnet becomes public); without
+a running switch every node is (the fabric lives in the switch). An instance gets its policy
+when it is new, when its compiled policy differs from the one last installed (a rule or a membership change: only the
 group's members and the holders of its address set), or when the policy nft lists is not the
 one installed (changed by hand).
 """
@@ -92,6 +93,8 @@ def plan(
             elif node.address not in state.addresses:
                 remove.append(name)
                 problems.append(f"{name}: not plugged into the lab's fabric")
+            elif desired.is_vpc and not wiring(desired, node).addresses <= state.addresses:
+                remove.append(name)  # e.g. the gateway, when a subnet becomes public: a change
             else:
                 keep[name] = state.pid
         for name in sorted(set(wanted) - set(observed)):
