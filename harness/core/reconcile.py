@@ -10,9 +10,9 @@ A node is started again when it is missing, not running, or not plugged into the
 interrupted launch leaves containers without their link), or in a VPC lab when its wiring now
 needs addresses it does not hold (the internet gateway, when a subnet becomes public); without
 a running switch every node is (the fabric lives in the switch). An instance gets its policy
-when it is new, when its compiled policy differs from the one last installed (a rule or a membership change: only the
-group's members and the holders of its address set), or when the policy nft lists is not the
-one installed (changed by hand).
+when it is new, when its compiled policy differs from the one last installed (a rule or a
+membership change: only the group's members and the holders of its address set), or when the
+policy nft lists is not the one installed (changed by hand).
 """
 
 from __future__ import annotations

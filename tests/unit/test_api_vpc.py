@@ -158,7 +158,6 @@ def test_a_classic_lab_says_so_and_keeps_classic_groups(classic: Client) -> None
         )[0]
         == "Unsupported"
     )
-    lab.close()
 
 
 def test_rules_with_every_peer_their_ids_and_revoke_by_id(ec2: Client) -> None:
