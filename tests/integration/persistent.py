@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -73,14 +75,40 @@ class Shell:
         return data
 
 
-def cell(matrix: dict[str, Any], source: str, target: str, probe: str) -> dict[str, Any]:
+def cell(
+    matrix: dict[str, Any], source: str, target: str, probe: str, address: str | None = None
+) -> dict[str, Any]:
+    """A cell of ``sgh matrix --json`` (at ``address`` when given: VPC cells are per address)."""
     protocol, _, port = probe.partition("/")
     for item in matrix["cells"]:
+        same_port = str(item["port"]) == port or (not port and item["port"] is None)
+        same_address = address is None or item.get("address") == address
         if (item["from"], item["to"], item["protocol"]) == (source, target, protocol) and (
-            str(item["port"]) == port or (not port and item["port"] is None)
+            same_port and same_address
         ):
             return dict(item)
     raise AssertionError(f"no cell {source} -> {target} {probe} in the matrix")
+
+
+@contextmanager
+def serving(shell: Shell) -> Iterator[str]:
+    """``sgh serve`` on a free port for the shell's lab; its endpoint URL."""
+    process = subprocess.Popen(
+        ["sgh", "serve", "--port", "0"],
+        env=shell.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        match = re.search(r"http://127\.0\.0\.1:(\d+)/", first)
+        assert match, f"sgh serve printed {first!r}"
+        yield f"http://127.0.0.1:{match.group(1)}"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=20)
 
 
 @contextmanager

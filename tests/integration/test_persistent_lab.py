@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import subprocess
 import time
@@ -17,7 +16,7 @@ import boto3
 import botocore.config
 import botocore.exceptions
 import pytest
-from persistent import Shell, cell
+from persistent import Shell, cell, serving
 
 from harness.adapters.docker_runtime import KIND_LABEL, LABEL, NODE_LABEL, DockerRuntime
 
@@ -39,20 +38,8 @@ def containers(runtime: DockerRuntime, lab: str) -> set[str]:
 
 @pytest.fixture
 def server(shell: Shell) -> Iterator[str]:
-    process = subprocess.Popen(
-        ["sgh", "serve", "--port", "0"],
-        env=shell.env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    assert process.stdout is not None
-    first = process.stdout.readline()
-    match = re.search(r"http://127\.0\.0\.1:(\d+)/", first)
-    assert match, f"sgh serve printed {first!r}"
-    yield f"http://127.0.0.1:{match.group(1)}"
-    process.send_signal(signal.SIGTERM)
-    process.wait(timeout=20)
+    with serving(shell) as url:
+        yield url
 
 
 def test_boto3_changes_are_enforced_on_the_containers(

@@ -1,0 +1,345 @@
+"""Real clients against ``sgh serve`` on VPC and EC2-Classic labs, with the rules they make
+checked by packets on the containers: the AWS CLI for each VPC call, and Ansible's amazon.aws
+modules (``ec2_vpc_net``, ``ec2_security_group``) with nothing but ``endpoint_url`` set."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from persistent import BIN, Shell, cell, serving
+
+A = "111122223333"
+PLAYBOOKS = Path(__file__).resolve().parent / "ansible"
+
+
+@pytest.fixture
+def vpc_lab(tmp_path: Path) -> Iterator[Shell]:
+    shell = Shell(tmp_path / "home", "clients")
+    shell.run("sgh", "lab", "up", "clients", "--platform", "vpc", "-q")
+    yield shell
+    shell.run("sgh", "lab", "rm", "clients", "-q", check=False)
+
+
+@pytest.fixture
+def classic_lab(tmp_path: Path) -> Iterator[Shell]:
+    shell = Shell(tmp_path / "home", "classic")
+    shell.run("sgh", "lab", "up", "classic", "-q")
+    yield shell
+    shell.run("sgh", "lab", "rm", "classic", "-q", check=False)
+
+
+class Aws:
+    """The AWS CLI with a test's endpoint and an account as its key."""
+
+    def __init__(self, shell: Shell, endpoint: str) -> None:
+        self.shell = shell
+        self.endpoint = endpoint
+        self.env = {
+            "AWS_ACCESS_KEY_ID": A,
+            "AWS_SECRET_ACCESS_KEY": "unused",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_CONFIG_FILE": "/dev/null",
+            "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+        }
+
+    def __call__(self, *argv: str) -> Any:
+        done = self.shell.run(
+            "aws", "--endpoint-url", self.endpoint, "--output", "json", *argv, env=self.env
+        )
+        return json.loads(done.stdout) if done.stdout.strip() else {}
+
+    def fails(self, *argv: str) -> str:
+        done = self.shell.run(
+            "aws", "--endpoint-url", self.endpoint, *argv, env=self.env, check=False
+        )
+        assert done.returncode != 0, done.stdout
+        return done.stderr
+
+
+def test_the_aws_cli_makes_a_vpc_lab_and_packets_follow(vpc_lab: Shell, tmp_path: Path) -> None:
+    with serving(vpc_lab) as endpoint:
+        aws = Aws(vpc_lab, endpoint)
+        assert aws("sts", "get-caller-identity")["Account"] == A
+        attributes = aws("ec2", "describe-account-attributes")["AccountAttributes"]
+        assert {a["AttributeName"]: a["AttributeValues"][0]["AttributeValue"] for a in attributes}[
+            "supported-platforms"
+        ] == "VPC"
+        vpc = aws(
+            "ec2",
+            "create-vpc",
+            "--cidr-block",
+            "10.3.0.0/16",
+            "--amazon-provided-ipv6-cidr-block",
+            "--tag-specifications",
+            "ResourceType=vpc,Tags=[{Key=Name,Value=shop}]",
+        )["Vpc"]
+        vpc_id = vpc["VpcId"]
+        block = vpc["Ipv6CidrBlockAssociationSet"][0]["Ipv6CidrBlock"]
+        found = aws("ec2", "describe-vpcs", "--filters", "Name=tag:Name,Values=shop")["Vpcs"]
+        assert [v["VpcId"] for v in found] == [vpc_id]
+        aws("ec2", "modify-vpc-attribute", "--vpc-id", vpc_id, "--enable-dns-hostnames")
+        dns = aws(
+            "ec2",
+            "describe-vpc-attribute",
+            "--vpc-id",
+            vpc_id,
+            "--attribute",
+            "enableDnsHostnames",
+        )
+        assert dns["EnableDnsHostnames"]["Value"] is True
+        subnet = aws(
+            "ec2",
+            "create-subnet",
+            "--vpc-id",
+            vpc_id,
+            "--cidr-block",
+            "10.3.1.0/24",
+            "--ipv6-cidr-block",
+            block.replace("/56", "/64"),
+        )["Subnet"]["SubnetId"]
+        aws("ec2", "modify-subnet-attribute", "--subnet-id", subnet, "--map-public-ip-on-launch")
+        office = aws(
+            "ec2",
+            "create-managed-prefix-list",
+            "--prefix-list-name",
+            "office",
+            "--address-family",
+            "IPv4",
+            "--max-entries",
+            "5",
+            "--entries",
+            "Cidr=10.3.9.0/24,Description=nobody yet",
+        )["PrefixList"]["PrefixListId"]
+        web = aws(
+            "ec2",
+            "create-security-group",
+            "--group-name",
+            "web",
+            "--description",
+            "web",
+            "--vpc-id",
+            vpc_id,
+        )["GroupId"]
+        client = aws(
+            "ec2",
+            "create-security-group",
+            "--group-name",
+            "client",
+            "--description",
+            "c",
+            "--vpc-id",
+            vpc_id,
+        )["GroupId"]
+        added = aws(
+            "ec2",
+            "authorize-security-group-ingress",
+            "--group-id",
+            web,
+            "--ip-permissions",
+            f"IpProtocol=tcp,FromPort=80,ToPort=80,UserIdGroupPairs=[{{GroupId={client}}}]",
+            "IpProtocol=tcp,FromPort=443,ToPort=443,Ipv6Ranges=[{CidrIpv6=::/0}]",
+            f"IpProtocol=tcp,FromPort=22,ToPort=22,PrefixListIds=[{{PrefixListId={office}}}]",
+        )["SecurityGroupRules"]
+        assert added[0]["ReferencedGroupInfo"]["GroupId"] == client
+        rules = aws(
+            "ec2", "describe-security-group-rules", "--filters", f"Name=group-id,Values={web}"
+        )["SecurityGroupRules"]
+        (egress,) = [r for r in rules if r["IsEgress"]]
+        aws(
+            "ec2",
+            "update-security-group-rule-descriptions-ingress",
+            "--group-id",
+            web,
+            "--security-group-rule-descriptions",
+            f"SecurityGroupRuleId={added[1]['SecurityGroupRuleId']},Description=v6 web",
+        )
+        # the web tier answers but starts nothing: its all-out egress rule is revoked by id
+        aws(
+            "ec2",
+            "revoke-security-group-egress",
+            "--group-id",
+            web,
+            "--security-group-rule-ids",
+            egress["SecurityGroupRuleId"],
+        )
+        aws(
+            "ec2",
+            "create-tags",
+            "--resources",
+            web,
+            "--tags",
+            "Key=tier,Value=web",
+        )
+        tags = aws("ec2", "describe-tags", "--filters", f"Name=resource-id,Values={web}")["Tags"]
+        assert [(t["Key"], t["Value"]) for t in tags] == [("tier", "web")]
+        (server,) = aws(
+            "ec2",
+            "run-instances",
+            "--image-id",
+            "ami-fba54092",
+            "--count",
+            "1",
+            "--subnet-id",
+            subnet,
+            "--security-group-ids",
+            web,
+        )["Instances"]
+        clients = aws(
+            "ec2",
+            "run-instances",
+            "--image-id",
+            "ami-fba54092",
+            "--count",
+            "2",
+            "--subnet-id",
+            subnet,
+            "--security-group-ids",
+            client,
+        )["Instances"]
+        first, second = (i["InstanceId"] for i in clients)
+        target = server["InstanceId"]
+        nics = aws(
+            "ec2", "describe-network-interfaces", "--filters", f"Name=vpc-id,Values={vpc_id}"
+        )["NetworkInterfaces"]
+        assert len(nics) == 3 and all(n["Association"]["PublicIp"] for n in nics)
+        private = server["PrivateIpAddress"]
+
+        matrix = vpc_lab.matrix(tmp_path)
+        assert matrix["exit"] == 0, matrix["text"]  # every cell as the rules imply
+        assert cell(matrix, first, target, "tcp/22", private)["observed"] == "filtered"
+        assert cell(matrix, first, target, "tcp/80", private)["observed"] == "open"
+        assert (
+            cell(matrix, target, first, "tcp/80", clients[0]["PrivateIpAddress"])["observed"]
+            == "filtered"
+        )  # the web tier's egress is gone
+
+        # a prefix list's new entry and a membership change, enforced live
+        aws(
+            "ec2",
+            "modify-managed-prefix-list",
+            "--prefix-list-id",
+            office,
+            "--current-version",
+            "1",
+            "--add-entries",
+            f"Cidr={clients[1]['PrivateIpAddress']}/32",
+        )
+        aws("ec2", "modify-instance-attribute", "--instance-id", first, "--groups", web)
+        after = vpc_lab.matrix(tmp_path)
+        assert after["exit"] == 0, after["text"]
+        assert cell(after, second, target, "tcp/22", private)["observed"] == "open"
+        assert cell(after, first, target, "tcp/80", private)["observed"] == "filtered"
+
+        # a dry run changes nothing; then everything is taken down again
+        assert "DryRunOperation" in aws.fails(
+            "ec2", "terminate-instances", "--instance-ids", target, "--dry-run"
+        )
+        aws("ec2", "terminate-instances", "--instance-ids", target, first, second)
+        aws("ec2", "delete-security-group", "--group-id", web)
+        aws("ec2", "delete-security-group", "--group-id", client)
+        aws("ec2", "delete-managed-prefix-list", "--prefix-list-id", office)
+        aws("ec2", "delete-subnet", "--subnet-id", subnet)
+        aws("ec2", "delete-vpc", "--vpc-id", vpc_id)
+        assert [v["IsDefault"] for v in aws("ec2", "describe-vpcs")["Vpcs"]] == [True]
+
+
+def playbook(shell: Shell, endpoint: str, name: str, out: Path, **extra: str) -> dict[str, Any]:
+    """Run one of the test's playbooks; what its tasks registered."""
+    argv = [
+        str(BIN / "ansible-playbook"),
+        "-i",
+        "localhost,",
+        "-c",
+        "local",
+        "-e",
+        f"ansible_python_interpreter={BIN / 'python'}",
+        "-e",
+        f"endpoint={endpoint}",
+        "-e",
+        f"out={out}",
+    ]
+    for key, value in extra.items():
+        argv += ["-e", f"{key}={value}"]
+    env = {"ANSIBLE_LOCAL_TEMP": str(out.parent / "ansible-tmp"), "ANSIBLE_NOCOLOR": "1"}
+    shell.run(*argv, str(PLAYBOOKS / name), env=env)
+    data: dict[str, Any] = json.loads(out.read_text())
+    return data
+
+
+def launch(endpoint: str, group: str, subnet: str | None) -> list[str]:
+    """Two instances by boto3: one in ``group``, one in the default group."""
+    ec2 = boto3.client(
+        "ec2",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=A,
+        aws_secret_access_key="unused",
+    )
+    where = {"SubnetId": subnet} if subnet else {}
+    ids = []
+    for groups in ([group], []):
+        (instance,) = ec2.run_instances(
+            ImageId="ami-fba54092",
+            MinCount=1,
+            MaxCount=1,
+            **({"SecurityGroupIds": groups} if groups else {}),
+            **where,
+        )["Instances"]
+        ids.append(instance["InstanceId"])
+    return ids
+
+
+def test_ansible_makes_a_vpc_and_a_group_and_packets_follow(vpc_lab: Shell, tmp_path: Path) -> None:
+    with serving(vpc_lab) as endpoint:
+        made = playbook(vpc_lab, endpoint, "vpc.yml", tmp_path / "1.json", wanted="present")
+        assert made["vpc"]["changed"] and made["group"]["changed"]
+        again = playbook(vpc_lab, endpoint, "vpc.yml", tmp_path / "2.json", wanted="present")
+        assert not again["vpc"]["changed"] and not again["group"]["changed"]
+        group = made["group"]["group_id"]
+        vpc_id = made["vpc"]["vpc"]["id"]
+        aws = Aws(vpc_lab, endpoint)
+        rules = aws(
+            "ec2", "describe-security-group-rules", "--filters", f"Name=group-id,Values={group}"
+        )["SecurityGroupRules"]
+        assert sorted(
+            (r["IsEgress"], r["FromPort"], r.get("CidrIpv4") or r.get("CidrIpv6")) for r in rules
+        ) == [(False, 80, "0.0.0.0/0"), (False, 443, "::/0"), (True, 5432, "10.4.0.0/16")]
+        subnet = aws("ec2", "create-subnet", "--vpc-id", vpc_id, "--cidr-block", "10.4.1.0/24")[
+            "Subnet"
+        ]["SubnetId"]
+        web, other = launch(endpoint, group, subnet)
+        matrix = vpc_lab.matrix(tmp_path)
+        assert matrix["exit"] == 0, matrix["text"]
+        assert cell(matrix, other, web, "tcp/80")["observed"] == "open"  # 0.0.0.0/0 in
+        assert cell(matrix, other, web, "tcp/22")["observed"] == "filtered"
+        assert cell(matrix, web, other, "tcp/22")["observed"] == "filtered"  # egress: 5432 only
+        aws("ec2", "terminate-instances", "--instance-ids", web, other)
+        aws("ec2", "delete-subnet", "--subnet-id", subnet)
+        gone = playbook(
+            vpc_lab, endpoint, "vpc.yml", tmp_path / "3.json", wanted="absent", group_id=group
+        )
+        assert gone["group_gone"]["changed"] and gone["vpc_gone"]["changed"]
+        assert [v["IsDefault"] for v in aws("ec2", "describe-vpcs")["Vpcs"]] == [True]
+
+
+def test_ansible_on_a_classic_group(classic_lab: Shell, tmp_path: Path) -> None:
+    with serving(classic_lab) as endpoint:
+        made = playbook(classic_lab, endpoint, "classic.yml", tmp_path / "1.json", wanted="present")
+        assert made["group"]["changed"]
+        again = playbook(
+            classic_lab, endpoint, "classic.yml", tmp_path / "2.json", wanted="present"
+        )
+        assert not again["group"]["changed"]
+        web, other = launch(endpoint, made["group"]["group_id"], None)
+        matrix = classic_lab.matrix(tmp_path)
+        assert matrix["exit"] == 0, matrix["text"]
+        assert cell(matrix, other, web, "tcp/80")["observed"] == "open"
+        assert cell(matrix, other, web, "tcp/22")["observed"] == "filtered"
+        Aws(classic_lab, endpoint)("ec2", "terminate-instances", "--instance-ids", web, other)
+        gone = playbook(classic_lab, endpoint, "classic.yml", tmp_path / "3.json", wanted="absent")
+        assert gone["group"]["changed"]
