@@ -31,6 +31,7 @@ integration: setup
 
 bench: setup
 	$(PY)/python bench/three_tier.py
+	$(PY)/python bench/three_tier.py topologies/vpc-three-tier.yaml
 	$(PY)/python bench/propagation.py
 
 clean:

@@ -19,11 +19,13 @@ from harness.adapters import netns
 from harness.adapters.docker_runtime import DockerRuntime
 from harness.adapters.probers.nmap_prober import NmapProber
 from harness.adapters.probers.scapy_prober import ScapyProber
-from harness.core import ec2_rules
-from harness.core.matrix import expectations
-from harness.core.model import Protocol, State
+from harness.core import ec2_rules, vpc_rules
+from harness.core.matrix import Matrix, expectations
+from harness.core.model import Protocol, State, Topology
 from harness.core.phases import QUIET
 from harness.core.planner import plan
+from harness.core.reconcile import Applied
+from harness.core.runtime import LabNamespaces, LabRef
 from harness.faces.progress import Progress
 from harness.formats import topology_file
 from harness.lab import one_shot
@@ -82,6 +84,73 @@ def nmap_scan(pid: int, jobs: list[tuple[str, int]]) -> float:
     return time.monotonic() - started
 
 
+def baselines(topo: Topology, live: LabNamespaces, matrix: Matrix, probe_time: float) -> None:
+    """The same matrix by the nmap prober, and one source's TCP probes by scapy sr() and nmap."""
+    cells = len(matrix.results)
+    # The same matrix measured by the nmap prober on the same lab (no retry round).
+    nmap_started = time.monotonic()
+    by_nmap = probe_matrix(topo, live, NmapProber(), QUIET, retry=False)
+    nmap_matrix_time = time.monotonic() - nmap_started
+    agree = sum(
+        a.observed.state is b.observed.state
+        for a, b in zip(matrix.results, by_nmap.results, strict=True)
+    )
+    print(
+        f"nmap prober        {nmap_matrix_time:.2f} s for the same {cells} cells "
+        f"({cells / nmap_matrix_time:.0f} verdicts/s, {nmap_matrix_time / probe_time:.1f}x "
+        f"the scapy prober's time); {agree} of {cells} verdicts equal to scapy's"
+    )
+
+    # Baselines on the same lab: one source's TCP probes, ours against scapy sr() and nmap.
+    source = topo.hosts[-1] if topo.hosts else topo.instances[0]
+    cells_tcp = [
+        c for c in plan(topo) if c.source == source.name and c.probe.protocol is Protocol.TCP
+    ]
+    expected = expectations(topo, cells_tcp)
+    answered = {c for c, e in expected.items() if e.state is not State.FILTERED}
+    nodes = topo.nodes_by_name
+    jobs = [(str(nodes[c.target].address), c.probe.port or 0) for c in cells_tcp]
+    ours_started = time.monotonic()
+    ScapyProber().run(batches_for(topo, live, cells_tcp, answered), 2)
+    ours = time.monotonic() - ours_started
+    sr_time = scapy_sr(live.netns(source.name), str(source.address), jobs, timeout=1.0)
+    nmap_time = nmap_scan(live.pids[source.name], jobs)
+    nmap_cells = len({d for d, _ in jobs}) * len({p for _, p in jobs})
+    print(f"baseline           {len(jobs)} TCP SYN probes from {source.name}")
+    print(f"  sg-harness       {ours:.2f} s  {len(jobs) / ours:.0f} verdicts/s")
+    print(
+        f"  scapy sr()       {sr_time:.2f} s  {len(jobs) / sr_time:.0f} verdicts/s  "
+        f"(ratio {sr_time / ours:.1f}x)"
+    )
+    print(
+        f"  nmap -sS -T5     {nmap_time:.2f} s  {nmap_cells / nmap_time:.0f} verdicts/s "
+        f"over {nmap_cells} port x target pairs  (ratio per verdict "
+        f"{(nmap_time / nmap_cells) / (ours / len(jobs)):.1f}x)"
+    )
+
+
+def rule_change(
+    runtime: DockerRuntime, ref: LabRef, topo: Topology, applied: dict[str, Applied]
+) -> None:
+    """A live rule change: one group gains a rule; time until every member enforces it."""
+    first = topo.groups[1]
+    extra = ec2_rules.make_rule(Protocol.TCP, 22, 22, cidr=ec2_rules.parse_cidr("203.0.113.19/32"))
+    if topo.is_vpc:
+        grown = vpc_rules.authorize(first, [extra], egress=False)
+    else:
+        grown = ec2_rules.authorize(first, [extra])
+    changed = replace(topo, groups=tuple(grown if g is first else g for g in topo.groups))
+    change_started = time.monotonic()
+    after = reconcile(runtime, ref, changed, applied, QUIET)
+    change_time = time.monotonic() - change_started
+    updated = list(after.plan.install)
+    reconcile(runtime, ref, topo, after.applied, QUIET)
+    print(
+        f"rule change        {change_time:.3f} s to enforce on {len(updated)} instances "
+        f"({first.name} +tcp 22 from 203.0.113.19/32)"
+    )
+
+
 def main() -> int:
     path = sys.argv[1] if len(sys.argv) > 1 else str(ROOT / "topologies/three-tier.yaml")
     topo = topology_file.load(path)
@@ -111,65 +180,14 @@ def main() -> int:
         print(f"verdicts/s         {cells / probe_time:.0f}")
         print(f"result             {matrix.summary.line()}")
 
-        # The same matrix measured by the nmap prober on the same lab (no retry round).
-        nmap_started = time.monotonic()
-        by_nmap = probe_matrix(topo, live, NmapProber(), QUIET, retry=False)
-        nmap_matrix_time = time.monotonic() - nmap_started
-        agree = sum(
-            a.observed.state is b.observed.state
-            for a, b in zip(matrix.results, by_nmap.results, strict=True)
-        )
-        print(
-            f"nmap prober        {nmap_matrix_time:.2f} s for the same {cells} cells "
-            f"({cells / nmap_matrix_time:.0f} verdicts/s, {nmap_matrix_time / probe_time:.1f}x "
-            f"the scapy prober's time); {agree} of {cells} verdicts equal to scapy's"
-        )
-
-        # A live rule change: one group gains a rule; time until every member enforces it.
-        first = topo.groups[1]
-        extra = ec2_rules.make_rule(
-            Protocol.TCP, 22, 22, cidr=ec2_rules.parse_cidr("203.0.113.19/32")
-        )
-        changed = replace(
-            topo,
-            groups=tuple(ec2_rules.authorize(g, [extra]) if g is first else g for g in topo.groups),
-        )
-        change_started = time.monotonic()
-        after = reconcile(runtime, ref, changed, built.applied, QUIET)
-        change_time = time.monotonic() - change_started
-        updated = list(after.plan.install)
-        reconcile(runtime, ref, topo, after.applied, QUIET)
-        print(
-            f"rule change        {change_time:.3f} s to enforce on {len(updated)} instances "
-            f"({first.name} +tcp 22 from 203.0.113.19/32)"
-        )
-
-        # Baselines on the same lab: one source's TCP probes, ours against scapy sr() and nmap.
-        source = topo.hosts[-1] if topo.hosts else topo.instances[0]
-        cells_tcp = [
-            c for c in plan(topo) if c.source == source.name and c.probe.protocol is Protocol.TCP
-        ]
-        expected = expectations(topo, cells_tcp)
-        answered = {c for c, e in expected.items() if e.state is not State.FILTERED}
-        nodes = topo.nodes_by_name
-        jobs = [(str(nodes[c.target].address), c.probe.port or 0) for c in cells_tcp]
-        ours_started = time.monotonic()
-        ScapyProber().run(batches_for(topo, live, cells_tcp, answered), 2)
-        ours = time.monotonic() - ours_started
-        sr_time = scapy_sr(live.netns(source.name), str(source.address), jobs, timeout=1.0)
-        nmap_time = nmap_scan(live.pids[source.name], jobs)
-        nmap_cells = len({d for d, _ in jobs}) * len({p for _, p in jobs})
-        print(f"baseline           {len(jobs)} TCP SYN probes from {source.name}")
-        print(f"  sg-harness       {ours:.2f} s  {len(jobs) / ours:.0f} verdicts/s")
-        print(
-            f"  scapy sr()       {sr_time:.2f} s  {len(jobs) / sr_time:.0f} verdicts/s  "
-            f"(ratio {sr_time / ours:.1f}x)"
-        )
-        print(
-            f"  nmap -sS -T5     {nmap_time:.2f} s  {nmap_cells / nmap_time:.0f} verdicts/s "
-            f"over {nmap_cells} port x target pairs  (ratio per verdict "
-            f"{(nmap_time / nmap_cells) / (ours / len(jobs)):.1f}x)"
-        )
+        rule_change(runtime, ref, topo, built.applied)
+        if topo.is_vpc:
+            print(
+                "baselines          not run on a VPC topology (nmap and scapy sr() are "
+                "compared on the Classic three-tier lab)"
+            )
+        else:
+            baselines(topo, live, matrix, probe_time)
     finally:
         teardown(runtime, ref, progress)
     print(
