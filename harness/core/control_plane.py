@@ -390,51 +390,11 @@ def revoke(
 
 # -- describe filters ---------------------------------------------------------------------------
 
-GROUP_FILTERS = (
-    "description",
-    "group-id",
-    "group-name",
-    "ip-permission.cidr",
-    "ip-permission.from-port",
-    "ip-permission.group-id",
-    "ip-permission.group-name",
-    "ip-permission.protocol",
-    "ip-permission.to-port",
-    "ip-permission.user-id",
-    "owner-id",
-)
-
 
 def wildcard(pattern: str) -> re.Pattern[str]:
     """EC2 filter values: literal text where ``*`` is any run and ``?`` one character."""
     parts = ["." if char == "?" else ".*" if char == "*" else re.escape(char) for char in pattern]
     return re.compile("".join(parts), re.DOTALL)
-
-
-def _group_values(group: Group, name: str) -> list[str]:
-    rules = group.rules
-    if name == "description":
-        return [group.description]
-    if name == "group-id":
-        return [group.group_id]
-    if name == "group-name":
-        return [group.name]
-    if name == "owner-id":
-        return [group.key.account]
-    if name == "ip-permission.cidr":
-        return [str(r.cidr) for r in rules if r.cidr is not None]
-    if name == "ip-permission.from-port":
-        return [str(r.from_port) for r in rules]
-    if name == "ip-permission.to-port":
-        return [str(r.to_port) for r in rules]
-    if name == "ip-permission.protocol":
-        return [str(r.protocol) for r in rules]
-    sources = [r.group for r in rules if r.group is not None]
-    if name == "ip-permission.group-name":
-        return [key.name for key in sources]
-    if name == "ip-permission.group-id":
-        return [key.group_id for key in sources]
-    return [key.account for key in sources]  # ip-permission.user-id
 
 
 def matches(values: Iterable[str], patterns: Sequence[str]) -> bool:
@@ -450,37 +410,10 @@ def check_filters(filters: dict[str, list[str]], known: Sequence[str]) -> None:
             raise Ec2Error("InvalidParameterValue", f"The filter '{name}' has no values")
 
 
-def describe_groups(
-    cloud: Cloud,
-    account: str,
-    refs: Sequence[str] = (),
-    filters: dict[str, list[str]] | None = None,
-) -> tuple[Cloud, list[Group]]:
-    """Groups by name or id (all of the account's when none), narrowed by filters (AND of
-    filters, OR of one filter's values, ``*``/``?`` wildcards)."""
-    cloud = with_account(cloud, account)
-    filters = filters or {}
-    check_filters(filters, GROUP_FILTERS)
-    if refs:
-        chosen: list[Group] = []
-        for ref in refs:
-            group = find_group(cloud, account, ref)
-            if group not in chosen:
-                chosen.append(group)
-    else:
-        chosen = cloud.groups_of(account)
-    result = [
-        group
-        for group in chosen
-        if all(matches(_group_values(group, n), v) for n, v in filters.items())
-    ]
-    return cloud, result
-
-
-def permissions(group: Group) -> list[tuple[Proto, int, int, list[Rule]]]:
-    """A group's rules as EC2 lists them: one item per (protocol, from, to), in rule order."""
+def permissions(rules: Iterable[Rule]) -> list[tuple[Proto, int, int, list[Rule]]]:
+    """Rules as EC2 lists them: one item per (protocol, from, to), in rule order."""
     items: dict[tuple[Proto, int, int], list[Rule]] = {}
-    for rule in group.rules:
+    for rule in rules:
         items.setdefault((rule.protocol, rule.from_port, rule.to_port), []).append(rule)
     return [(*key, rules) for key, rules in items.items()]
 

@@ -52,6 +52,11 @@ def _not_found(code: str, noun: str, ident: str) -> Ec2Error:
     return Ec2Error(code, f"The {noun} ID '{ident}' does not exist")
 
 
+def _untagged(cloud: Cloud, resource: str) -> tuple[Tag, ...]:
+    """The cloud's tags without those of a resource that is deleted."""
+    return tuple(t for t in cloud.tags if t.resource != resource)
+
+
 def _fresh(new_id: NewId, prefix: str, taken: Iterable[str]) -> str:
     used = set(taken)
     ident = new_id(prefix)
@@ -120,7 +125,7 @@ def delete_vpc(cloud: Cloud, account: str, vpc_id: str) -> tuple[Cloud, VpcRecor
         cloud,
         vpcs=tuple(v for v in cloud.vpcs if v.vpc_id != vpc_id),
         groups=remaining,
-        tags=tuple(t for t in cloud.tags if t.resource != vpc_id),
+        tags=_untagged(cloud, vpc_id),
     )
     return cloud, vpc
 
@@ -217,7 +222,7 @@ def delete_subnet(cloud: Cloud, account: str, subnet_id: str) -> tuple[Cloud, Su
     cloud = replace(
         cloud,
         subnets=tuple(s for s in cloud.subnets if s.subnet_id != subnet_id),
-        tags=tuple(t for t in cloud.tags if t.resource != subnet_id),
+        tags=_untagged(cloud, subnet_id),
     )
     return cloud, subnet
 
@@ -308,7 +313,7 @@ def delete_group(cloud: Cloud, account: str, ref: str) -> tuple[Cloud, Group]:
     cloud = replace(
         cloud,
         groups=tuple(g for g in cloud.groups if g.key != group.key),
-        tags=tuple(t for t in cloud.tags if t.resource != group.group_id),
+        tags=_untagged(cloud, group.group_id),
     )
     return cloud, group
 
@@ -732,7 +737,7 @@ def delete_prefix_list(cloud: Cloud, account: str, list_id: str) -> tuple[Cloud,
     cloud = replace(
         cloud,
         prefix_lists=tuple(p for p in cloud.prefix_lists if p.list_id != list_id),
-        tags=tuple(t for t in cloud.tags if t.resource != list_id),
+        tags=_untagged(cloud, list_id),
     )
     return cloud, plist
 
@@ -827,14 +832,6 @@ def find_nic(cloud: Cloud, account: str, eni_id: str) -> NicRecord:
     raise _not_found("InvalidNetworkInterfaceID.NotFound", "network interface", eni_id)
 
 
-def subnet_is_public(cloud: Cloud, subnet: SubnetRecord) -> bool:
-    return (
-        subnet.default
-        or subnet.map_public
-        or any(n.subnet_id == subnet.subnet_id and n.public is not None for n in cloud.nics)
-    )
-
-
 @dataclass(frozen=True)
 class NicRequest:
     """One network interface of a RunInstances request."""
@@ -864,24 +861,24 @@ def _groups_for(
     return tuple(keys)
 
 
-def _free_address(cloud: Cloud, subnet: SubnetRecord, taken: set[IPv4Address]) -> IPv4Address:
-    for value in range(vpc_rules.first_host(subnet.cidr), int(subnet.cidr.broadcast_address)):
-        candidate = IPv4Address(value)
-        if candidate not in taken:
-            return candidate
-    raise Ec2Error(
-        "InsufficientFreeAddressesInSubnet",
-        f"The subnet {subnet.subnet_id} ({subnet.cidr}) has no free address",
-    )
+def _free_address(subnet: SubnetRecord, taken: set[IPv4Address]) -> IPv4Address:
+    found = vpc_rules.free_address(taken, subnet.cidr)
+    if found is None:
+        raise Ec2Error(
+            "InsufficientFreeAddressesInSubnet",
+            f"The subnet {subnet.subnet_id} ({subnet.cidr}) has no free address",
+        )
+    return found
 
 
 def _free_public(taken: set[IPv4Address]) -> IPv4Address:
-    pool = vpc_rules.PUBLIC_POOL
-    for value in range(int(pool.network_address) + 11, int(pool.broadcast_address)):
-        candidate = IPv4Address(value)
-        if candidate not in taken:
-            return candidate
-    raise Ec2Error("AddressLimitExceeded", f"The lab's public addresses ({pool}) are used up")
+    found = vpc_rules.free_address(taken)
+    if found is None:
+        raise Ec2Error(
+            "AddressLimitExceeded",
+            f"The lab's public addresses ({vpc_rules.PUBLIC_POOL}) are used up",
+        )
+    return found
 
 
 def run_instances(
@@ -962,7 +959,7 @@ def run_instances(
                         f"({subnet.cidr})",
                     )
             else:
-                address = _free_address(cloud, subnet, taken)
+                address = _free_address(subnet, taken)
             taken.add(address)
             wants_public = subnet.map_public if request.public is None else request.public
             if wants_public and request.device_index != 0:

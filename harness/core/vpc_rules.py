@@ -8,7 +8,7 @@ Pure functions over :mod:`harness.core.model` values; the sources are in
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import replace
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_network
 
@@ -236,6 +236,20 @@ def first_host(subnet: IPv4Network) -> int:
     """The first address handed out in a subnet: .11 in a /24 or wider (as the Classic lab
     does), else the first after the four AWS reserves."""
     return int(subnet.network_address) + (11 if subnet.prefixlen <= 24 else 4)
+
+
+def free_address(
+    taken: Collection[IPv4Address], subnet: IPv4Network | None = None
+) -> IPv4Address | None:
+    """The first address not taken: in ``subnet`` from :func:`first_host` on, or without one in
+    the lab's public pool from .11 on; None when there is none left."""
+    pool = PUBLIC_POOL if subnet is None else subnet
+    start = int(pool.network_address) + 11 if subnet is None else first_host(pool)
+    for value in range(start, int(pool.broadcast_address)):
+        candidate = IPv4Address(value)
+        if candidate not in taken:
+            return candidate
+    return None
 
 
 def ipv6_of(private: IPv4Address, subnet: IPv4Network, block6: IPv6Network) -> IPv6Address:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import NoReturn, TypeVar
 
 from harness.adapters.sqlite_store import Home
-from harness.core import control_plane
+from harness.core import control_plane, vpc_plane
 from harness.core.control_plane import Cloud, InstanceRecord, Permission
 from harness.core.model import DEFAULT_ACCOUNT, Group, Rule
 from harness.errors import Ec2Error, HarnessError, InvalidInput
@@ -164,9 +164,7 @@ def _describe_group(argv: Sequence[str]) -> Outcome:
     def body() -> list[str]:
         account = _account()
         filters = _filters(args.filter)
-        groups = _read(
-            args, lambda c: control_plane.describe_groups(c, account, args.groups, filters)
-        )
+        groups = _read(args, lambda c: vpc_plane.describe_groups(c, account, args.groups, filters))
         return ec2_tools_text.describe_groups(groups)
 
     return _outcome(parser.prog, body)

@@ -532,20 +532,15 @@ class VpcReader:
                 r.fail(f"address {address} is one of the four AWS reserves in {subnet.cidr}")
             self.taken.add(address)
             return address
-        first = vpc_rules.first_host(subnet.cidr)
-        for value in range(first, int(subnet.cidr.broadcast_address)):
-            candidate = IPv4Address(value)
-            if candidate not in self.taken:
-                self.taken.add(candidate)
-                return candidate
-        r.fail(f"subnet {subnet.name} ({subnet.cidr}) has no address left")
+        found = vpc_rules.free_address(self.taken, subnet.cidr)
+        if found is None:
+            r.fail(f"subnet {subnet.name} ({subnet.cidr}) has no address left")
+        self.taken.add(found)
+        return found
 
     def _next_public(self) -> IPv4Address:
-        for value in range(
-            int(PUBLIC_POOL.network_address) + 11, int(PUBLIC_POOL.broadcast_address)
-        ):
-            candidate = IPv4Address(value)
-            if candidate not in self.public_taken:
-                self.public_taken.add(candidate)
-                return candidate
-        self.r.fail(f"the lab's public addresses ({PUBLIC_POOL}) are used up")
+        found = vpc_rules.free_address(self.public_taken)
+        if found is None:
+            self.r.fail(f"the lab's public addresses ({PUBLIC_POOL}) are used up")
+        self.public_taken.add(found)
+        return found

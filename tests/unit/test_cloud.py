@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from harness.core import control_plane
+from harness.core import control_plane, vpc_plane
 from harness.core.control_plane import Cloud, Permission
 from harness.core.model import GroupKey
 from harness.errors import Ec2Error, InvalidInput
@@ -40,7 +40,7 @@ def launch(c: Cloud, groups: list[str], count: int = 1, account: str = A) -> Clo
 
 
 def test_every_account_has_a_default_group_with_three_self_rules() -> None:
-    _c, groups = control_plane.describe_groups(Cloud(), A)
+    _c, groups = vpc_plane.describe_groups(Cloud(), A)
     assert [g.name for g in groups] == ["default"]
     rules = groups[0].rules
     assert {(str(r.protocol), r.from_port, r.to_port) for r in rules} == {
@@ -209,7 +209,7 @@ def test_group_by_id_and_accounts_are_isolated() -> None:
     with pytest.raises(Ec2Error) as err:
         control_plane.find_group(c, A, theirs.group_id)
     assert code(err) == "InvalidGroup.NotFound"
-    _, seen = control_plane.describe_groups(c, A)
+    _, seen = vpc_plane.describe_groups(c, A)
     assert {g.key.account for g in seen} == {A}
     # Another account's group may be a rule's source, as in EC2-Classic.
     c = grant(c, "web", Permission("tcp", 80, 80, groups=((B, "web"),)))
@@ -231,7 +231,7 @@ def test_describe_filters_with_wildcards_and_literal_ports() -> None:
             k.replace("_", "-").replace("ip-permission-", "ip-permission."): v
             for k, v in filters.items()
         }
-        return [g.name for g in control_plane.describe_groups(c, A, (), chosen)[1]]
+        return [g.name for g in vpc_plane.describe_groups(c, A, (), chosen)[1]]
 
     assert names(group_name=["web-?"]) == ["web-1", "web-2"]
     assert names(group_name=["web"]) == []  # exact, not a prefix
@@ -245,7 +245,7 @@ def test_describe_filters_with_wildcards_and_literal_ports() -> None:
         names(colour=["red"])
     assert code(err) == "InvalidParameterValue"
     with pytest.raises(Ec2Error) as err:
-        control_plane.describe_groups(c, A, ["nope"])
+        vpc_plane.describe_groups(c, A, ["nope"])
     assert code(err) == "InvalidGroup.NotFound"
 
 
@@ -253,7 +253,7 @@ def test_permissions_are_grouped_as_ec2_lists_them() -> None:
     c = create(create(Cloud(), "web"), "app")
     c = grant(c, "web", Permission("tcp", 80, 80, ("0.0.0.0/0", "10.0.0.0/8"), ((None, "app"),)))
     c = grant(c, "web", Permission("tcp", 22, 22, ("1.2.3.4/32",)))
-    items = control_plane.permissions(control_plane.find_group(c, A, "web"))
+    items = control_plane.permissions(control_plane.find_group(c, A, "web").rules)
     assert [(str(p), lo, hi, len(rules)) for p, lo, hi, rules in items] == [
         ("tcp", 80, 80, 3),
         ("tcp", 22, 22, 1),

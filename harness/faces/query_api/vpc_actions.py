@@ -115,37 +115,41 @@ def _ports(rule: Rule) -> dict[str, int]:
     return {}
 
 
+def _peer(rule: Rule, home: str) -> tuple[str, dict[str, str]]:
+    """The list an IpPermission names a rule's peer in, and the entry."""
+    described = {"Description": rule.description} if rule.description else {}
+    if rule.cidr is not None and rule.cidr.version == 4:
+        return "IpRanges", {"CidrIp": str(rule.cidr), **described}
+    if rule.cidr is not None:
+        return "Ipv6Ranges", {"CidrIpv6": str(rule.cidr), **described}
+    if rule.prefix_list is not None:
+        return "PrefixListIds", {"PrefixListId": rule.prefix_list, **described}
+    assert rule.group is not None
+    pair = {"UserId": rule.group.account, "GroupId": rule.group.group_id, **described}
+    if rule.group.vpc:
+        pair["VpcId"] = rule.group.vpc
+    if not rule.group.vpc or rule.group.account == home:  # Classic pairs: always
+        pair["GroupName"] = rule.group.name
+    return "UserIdGroupPairs", pair
+
+
 def _permissions(rules: Sequence[Rule], home: str) -> list[dict[str, Any]]:
-    """Rules as IpPermissions: one item per (protocol, ports), peers listed by kind."""
-    items: dict[tuple[str, int, int], dict[str, Any]] = {}
-    for rule in rules:
-        key = (str(rule.protocol), rule.from_port, rule.to_port)
-        item = items.setdefault(
-            key,
-            {
-                "IpProtocol": str(rule.protocol),
-                **_ports(rule),
-                "UserIdGroupPairs": [],
-                "IpRanges": [],
-                "Ipv6Ranges": [],
-                "PrefixListIds": [],
-            },
-        )
-        described = {"Description": rule.description} if rule.description else {}
-        if rule.cidr is not None and rule.cidr.version == 4:
-            item["IpRanges"].append({"CidrIp": str(rule.cidr), **described})
-        elif rule.cidr is not None:
-            item["Ipv6Ranges"].append({"CidrIpv6": str(rule.cidr), **described})
-        elif rule.prefix_list is not None:
-            item["PrefixListIds"].append({"PrefixListId": rule.prefix_list, **described})
-        elif rule.group is not None:
-            pair = {"UserId": rule.group.account, "GroupId": rule.group.group_id, **described}
-            if rule.group.vpc:
-                pair["VpcId"] = rule.group.vpc
-            if not rule.group.vpc or rule.group.account == home:  # Classic pairs: always
-                pair["GroupName"] = rule.group.name
-            item["UserIdGroupPairs"].append(pair)
-    return list(items.values())
+    """Rules as IpPermissions (grouped as EC2 lists them), peers listed by kind."""
+    found = []
+    for _, _, _, same in control_plane.permissions(rules):
+        item: dict[str, Any] = {
+            "IpProtocol": str(same[0].protocol),
+            **_ports(same[0]),
+            "UserIdGroupPairs": [],
+            "IpRanges": [],
+            "Ipv6Ranges": [],
+            "PrefixListIds": [],
+        }
+        for rule in same:
+            kind, entry = _peer(rule, home)
+            item[kind].append(entry)
+        found.append(item)
+    return found
 
 
 def group_dict(cloud: Cloud, group: Group) -> dict[str, Any]:
