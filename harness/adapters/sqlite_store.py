@@ -26,6 +26,7 @@ import string
 import time
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
+from dataclasses import replace
 from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 from typing import TypeVar
@@ -64,6 +65,7 @@ CREATE TABLE IF NOT EXISTS instance_groups (
 CREATE TABLE IF NOT EXISTS hosts (seq INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,
     address TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS state (id INTEGER PRIMARY KEY CHECK (id = 1), document TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS regions (region TEXT PRIMARY KEY, document TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS applied (node TEXT PRIMARY KEY, pid INTEGER NOT NULL,
     digest TEXT NOT NULL, listing TEXT NOT NULL DEFAULT '');
 """
@@ -230,12 +232,31 @@ class Store:
 
     # -- the cloud ------------------------------------------------------------------------
 
-    def load(self) -> Cloud:
-        """The lab's state: its JSON document (a lab saved before there was one: its tables)."""
+    def load(self, region: str | None = None) -> Cloud:
+        """The lab's state: its JSON document (a lab saved before there was one: its tables).
+
+        ``region``: the state of another region than the lab's own (control plane only: its
+        instances run nowhere), empty until something is made there; it is always of the
+        lab's platform."""
+        home = self._home()
+        if region is None or region == home.region:
+            return home
+        row = self.db.execute("SELECT document FROM regions WHERE region = ?", (region,)).fetchone()
+        other = Cloud(region=region) if row is None else cloud_document.loads(row[0], self.where)
+        return replace(other, platform=home.platform)
+
+    def _home(self) -> Cloud:
         row = self.db.execute("SELECT document FROM state WHERE id = 1").fetchone()
-        if row is None:
-            return self._load_tables()
-        return cloud_document.loads(str(row[0]), str(self.path))
+        return self._load_tables() if row is None else cloud_document.loads(row[0], self.where)
+
+    def regions(self) -> dict[str, Cloud]:
+        """The lab's other regions that hold anything, by name."""
+        rows = self.db.execute("SELECT region FROM regions ORDER BY region").fetchall()
+        return {region: self.load(region) for (region,) in rows}
+
+    @property
+    def where(self) -> str:
+        return str(self.path)
 
     def _load_tables(self) -> Cloud:
         """The state as labs made before the VPC era stored it, one table per kind of thing
@@ -290,17 +311,23 @@ class Store:
         )
         return Cloud(groups, instances, hosts)
 
-    def _save(self, db: sqlite3.Connection, new: Cloud) -> None:
-        db.execute("INSERT OR REPLACE INTO state VALUES (1, ?)", (cloud_document.dumps(new),))
+    def _save(self, db: sqlite3.Connection, new: Cloud, home: bool) -> None:
+        text = cloud_document.dumps(new)
+        if home:
+            db.execute("INSERT OR REPLACE INTO state VALUES (1, ?)", (text,))
+        else:
+            db.execute("INSERT OR REPLACE INTO regions VALUES (?, ?)", (new.region, text))
 
-    def change(self, action: Callable[[Cloud], tuple[Cloud, T]]) -> tuple[Cloud, T]:
-        """Run ``action`` on the current cloud and commit what it returns, atomically; an
-        error leaves the lab as it was."""
+    def change(
+        self, action: Callable[[Cloud], tuple[Cloud, T]], region: str | None = None
+    ) -> tuple[Cloud, T]:
+        """Run ``action`` on the current cloud (of ``region``: the lab's own by default) and
+        commit what it returns, atomically; an error leaves the lab as it was."""
         with self.transaction() as db:
-            old = self.load()
+            old = self.load(region)
             new, result = action(old)
             if new is not old:
-                self._save(db, new)
+                self._save(db, new, home=region is None or region == self._home().region)
         return new, result
 
     # -- what the data plane holds --------------------------------------------------------

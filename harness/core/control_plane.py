@@ -65,7 +65,25 @@ DEFAULT_TYPE = "m1.small"
 EC2_CLASSIC = "ec2-classic"  # the seed's accounts: groups without a VPC id are Classic groups
 VPC = "vpc"  # today's accounts: a default VPC, and groups without a VPC id go into it
 PLATFORMS = (EC2_CLASSIC, VPC)
-ZONE = "us-east-1a"
+DEFAULT_REGION = "us-east-1"  # the seed's region, where a lab runs its instances unless told
+REGION_RE = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$")
+
+
+def zone_of(region: str) -> str:
+    """The lab's one availability zone in a region: ``us-east-1a``."""
+    return region + "a"
+
+
+def zone_id_of(region: str) -> str:
+    """That zone's id, as AWS spells it: ``use1-az1``."""
+    parts = region.split("-")
+    return parts[0] + "".join(p[0] for p in parts[1:-1]) + parts[-1] + "-az1"
+
+
+def check_region(region: str) -> str:
+    if not REGION_RE.match(region):
+        raise Ec2Error("InvalidParameterValue", f"'{region}' is not a region name (us-east-1)")
+    return region
 
 
 @dataclass(frozen=True)
@@ -206,6 +224,7 @@ class Cloud:
     nics: tuple[NicRecord, ...] = ()
     prefix_lists: tuple[PrefixListRecord, ...] = ()
     tags: tuple[Tag, ...] = ()
+    region: str = DEFAULT_REGION
 
     @cached_property
     def by_key(self) -> dict[GroupKey, Group]:
@@ -257,14 +276,14 @@ def _with_default_vpc(cloud: Cloud, account: str) -> Cloud:
     if default_vpc_of(cloud, account) is not None:
         return cloud
     vpc = VpcRecord(
-        stable_id("vpc-", account, "default"),
+        stable_id("vpc-", account, "default", cloud.region),
         account,
         vpc_rules.DEFAULT_VPC_CIDR,
         default=True,
         dns_hostnames=True,
     )
     subnet = SubnetRecord(
-        stable_id("subnet-", account, "default", ZONE),
+        stable_id("subnet-", account, "default", zone_of(cloud.region)),
         vpc.vpc_id,
         account,
         vpc_rules.DEFAULT_SUBNET_CIDR,

@@ -16,7 +16,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TypeVar
 
@@ -52,6 +52,7 @@ class LabStatus:
     lab: str
     home: str
     platform: str
+    region: str
     up: bool
     accounts: tuple[str, ...]
     groups: int
@@ -62,6 +63,7 @@ class LabStatus:
     containers: int  # running and in the state (the switch included)
     containers_expected: int
     problems: tuple[str, ...]  # what 'sgh lab up' would repair
+    regions: tuple[str, ...] = ()  # other regions holding anything: "eu-west-1: 2 groups"
 
 
 class PersistentLab:
@@ -86,43 +88,62 @@ class PersistentLab:
     def is_up(self) -> bool:
         return self.store.get("up") == "1"
 
-    def cloud(self) -> Cloud:
-        return self.store.load()
+    def cloud(self, region: str | None = None) -> Cloud:
+        """The lab's state, or another region's (``None``: the lab's own region)."""
+        return self.store.load(region)
+
+    @property
+    def region(self) -> str:
+        """The region the lab runs its instances in; other regions are control plane only."""
+        return self.store.load().region
+
+    def is_home(self, region: str | None) -> bool:
+        return region is None or region == self.region
 
     def topology(self, cloud: Cloud | None = None) -> Topology:
         return control_plane.topology(cloud if cloud is not None else self.cloud(), self.name)
 
     # -- changes --------------------------------------------------------------------------
 
-    def act(self, action: Callable[[Cloud], tuple[Cloud, T]], phases: Phases = QUIET) -> T:
-        """Commit an action and, if the lab is up, enforce it before returning."""
+    def act(
+        self,
+        action: Callable[[Cloud], tuple[Cloud, T]],
+        phases: Phases = QUIET,
+        region: str | None = None,
+    ) -> T:
+        """Commit an action and, if the lab is up, enforce it before returning (a change in
+        another region than the lab's has nothing to enforce)."""
         with self.store.lock():
-            cloud, result = self.store.change(action)
-            if self.is_up:
+            cloud, result = self.store.change(action, region)
+            if self.is_up and self.is_home(region):
                 self.sync(cloud, phases)
         return result
 
-    def read(self, action: Callable[[Cloud], tuple[Cloud, T]]) -> T:
+    def read(self, action: Callable[[Cloud], tuple[Cloud, T]], region: str | None = None) -> T:
         """Run a describe action; an account seen for the first time gets its default group."""
-        cloud = self.cloud()
+        cloud = self.cloud(region)
         changed, result = action(cloud)
         if changed is not cloud:
             with self.store.lock():
-                self.store.change(action)
+                self.store.change(action, region)
         return result
 
-    def choose_platform(self, platform: str) -> None:
-        """A new lab's platform; a lab that holds anything keeps the one it was made with."""
+    def choose(self, platform: str | None = None, region: str | None = None) -> None:
+        """A new lab's platform and region; a lab that holds anything keeps the ones it was
+        made with."""
 
         def choose(cloud: Cloud) -> tuple[Cloud, None]:
-            if cloud.platform == platform:
+            wanted = vpc_plane.set_platform(cloud, platform or cloud.platform)
+            wanted = replace(wanted, region=control_plane.check_region(region or cloud.region))
+            if (wanted.platform, wanted.region) == (cloud.platform, cloud.region):
                 return cloud, None
-            if cloud.groups or cloud.vpcs or cloud.instances:
+            if cloud.groups or cloud.vpcs or cloud.instances or self.store.regions():
                 raise InvalidInput(
-                    f"lab '{self.name}' is an {cloud.platform} lab; its platform is chosen when "
-                    f"it is made (remove it with 'sgh lab rm {self.name}' to start again)"
+                    f"lab '{self.name}' is an {cloud.platform} lab in {cloud.region}; its "
+                    f"platform and region are chosen when it is made (remove it with "
+                    f"'sgh lab rm {self.name}' to start again)"
                 )
-            return vpc_plane.set_platform(cloud, platform), None
+            return wanted, None
 
         with self.store.lock():
             self.store.change(choose)
@@ -194,6 +215,7 @@ class PersistentLab:
             lab=self.name,
             home=str(self.home.path),
             platform=cloud.platform,
+            region=cloud.region,
             up=self.is_up,
             accounts=cloud.accounts,
             groups=len(cloud.groups),
@@ -204,4 +226,8 @@ class PersistentLab:
             containers=running,
             containers_expected=len(topology.nodes) + 1 if self.is_up else 0,
             problems=problems,
+            regions=tuple(
+                f"{name}: {len(other.groups)} groups, {len(other.vpcs)} VPCs"
+                for name, other in self.store.regions().items()
+            ),
         )

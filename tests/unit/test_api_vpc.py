@@ -37,7 +37,7 @@ def serving(lab: PersistentLab) -> Iterator[str]:
 @pytest.fixture
 def lab(tmp_path: Path) -> Iterator[PersistentLab]:
     lab = PersistentLab(Home(tmp_path), "vpc", create=True)
-    lab.choose_platform("vpc")
+    lab.choose("vpc")
     yield lab
     lab.close()
 
@@ -48,11 +48,13 @@ def endpoint(lab: PersistentLab) -> Iterator[str]:
         yield url
 
 
-def client(endpoint: str, key: str = A, service: str = "ec2") -> Client:
+def client(
+    endpoint: str, key: str = A, service: str = "ec2", region: str = "us-east-1"
+) -> Client:
     return boto3.client(
         service,
         endpoint_url=endpoint,
-        region_name="us-east-1",
+        region_name=region,
         aws_access_key_id=key,
         aws_secret_access_key="unused",
         config=botocore.config.Config(retries={"max_attempts": 1}),
@@ -409,3 +411,42 @@ def test_instances_in_subnets_and_membership_changes(ec2: Client) -> None:
 def test_sts_says_who_the_caller_is(endpoint: str) -> None:
     identity = client(endpoint, B, "sts").get_caller_identity()
     assert (identity["Account"], identity["Arn"]) == (B, f"arn:aws:iam::{B}:root")
+
+
+def test_regions_are_separate_and_instances_run_in_the_labs_own(
+    lab: PersistentLab, endpoint: str
+) -> None:
+    east, west = client(endpoint), client(endpoint, region="eu-west-1")
+    east_vpc = east.describe_vpcs()["Vpcs"][0]
+    west_vpc = west.describe_vpcs()["Vpcs"][0]
+    assert east_vpc["IsDefault"] and west_vpc["IsDefault"]
+    assert east_vpc["VpcId"] != west_vpc["VpcId"]
+    made = west.create_security_group(GroupName="web", Description="web")
+    assert made["SecurityGroupArn"].startswith(f"arn:aws:ec2:eu-west-1:{A}:security-group/")
+    assert [g["GroupName"] for g in east.describe_security_groups()["SecurityGroups"]] == [
+        "default"
+    ]
+    assert {g["GroupName"] for g in west.describe_security_groups()["SecurityGroups"]} == {
+        "default",
+        "web",
+    }
+    assert error(lambda: east.describe_security_groups(GroupIds=[made["GroupId"]]))[0] == (
+        "InvalidGroup.NotFound"
+    )
+    east.create_security_group(GroupName="web", Description="the same name, another region")
+    (subnet,) = west.describe_subnets()["Subnets"]
+    assert subnet["AvailabilityZone"] == "eu-west-1a"
+    assert subnet["AvailabilityZoneId"] == "euw1-az1"
+    zones = west.describe_availability_zones()["AvailabilityZones"]
+    assert [z["ZoneName"] for z in zones] == ["eu-west-1a"]
+    names = [r["RegionName"] for r in east.describe_regions()["Regions"]]
+    assert "us-east-1" in names and "eu-west-1" in names
+    code, status = error(
+        lambda: west.run_instances(
+            ImageId="ami-00000001", MinCount=1, MaxCount=1, SecurityGroupIds=[made["GroupId"]]
+        )
+    )
+    assert (code, status) == ("Unsupported", 400)
+    east.run_instances(ImageId="ami-00000001", MinCount=1, MaxCount=1)
+    assert len(lab.cloud().instances) == 1 and not lab.cloud("eu-west-1").instances
+    assert lab.status().regions == ("eu-west-1: 2 groups, 1 VPCs",)

@@ -45,8 +45,13 @@ class Api:
         self.lab = lab
         self.guard = threading.Lock()
         self.dry = False
+        self.region: str | None = None  # the request's region; None: the lab's own
 
-    def call(self, account: str, action: str, params: Params) -> list[Element]:
+    def call(
+        self, account: str, action: str, params: Params, region: str | None = None
+    ) -> list[Element]:
+        """One action, in the region the request was signed for (regions are separate: each
+        has its own groups, VPCs and prefix lists; instances run in the lab's own only)."""
         entry = ACTIONS.get(action)
         if entry is None:
             raise Ec2Error(
@@ -54,30 +59,37 @@ class Api:
             )
         handler, allowed = entry
         check_known(params, allowed)
+        if region is not None:
+            control_plane.check_region(region)
         with self.guard:
             self.dry = bool(flag(params, "DryRun"))
+            self.region = None if self.lab.is_home(region) else region
             try:
                 return handler(self, account, params)
             finally:
-                self.dry = False
+                self.dry, self.region = False, None
 
     def _dry_run(self, action: Callable[[Cloud], tuple[Cloud, Any]]) -> None:
         """DryRun: the request is checked against the lab's state, and nothing is done."""
-        action(self.lab.cloud())
+        action(self.cloud())
         raise Ec2Error("DryRunOperation", "Request would have succeeded, but DryRun flag is set.")
 
     def act(self, action: Callable[[Cloud], tuple[Cloud, T]]) -> T:
         if self.dry:
             self._dry_run(action)
-        return self.lab.act(action, QUIET)
+        return self.lab.act(action, QUIET, self.region)
 
     def read(self, action: Callable[[Cloud], tuple[Cloud, T]]) -> T:
         if self.dry:
             self._dry_run(action)
-        return self.lab.read(action)
+        return self.lab.read(action, self.region)
+
+    def cloud(self) -> Cloud:
+        """The state of the request's region."""
+        return self.lab.cloud(self.region)
 
     def _cloud(self, account: str) -> Cloud:
-        return control_plane.with_account(self.lab.cloud(), account)
+        return control_plane.with_account(self.cloud(), account)
 
 
 def _CreateSecurityGroup(api: Api, account: str, params: Params) -> list[Element]:
@@ -216,6 +228,14 @@ def _RunInstances(api: Api, account: str, params: Params) -> list[Element]:
     tags = tag_specifications(params, "instance")
     refs = listed(params, "SecurityGroup") + group_ids(params, "SecurityGroupId")
 
+    if api.region is not None:
+        raise Ec2Error(
+            "Unsupported",
+            f"This lab runs instances in {api.lab.region} only; region {api.region} has its own "
+            "groups, VPCs and prefix lists but no instances (sign the request for "
+            f"{api.lab.region})",
+        )
+
     def action(c: Cloud) -> tuple[Cloud, tuple[Cloud, list[InstanceRecord]]]:
         c = control_plane.with_account(c, account)
         if nics or c.platform == control_plane.VPC:
@@ -248,7 +268,7 @@ def _DescribeInstances(api: Api, account: str, params: Params) -> list[Element]:
     ids = listed(params, "InstanceId")
     chosen = filters(params)
     records = api.read(lambda c: control_plane.describe_instances(c, account, ids, chosen))
-    cloud = api.lab.cloud()
+    cloud = api.cloud()
     groups = control_plane.reservations(records)
     found, token = page(groups, params)
     out = [items("reservationSet", (reservation_xml(group, cloud) for group in found))]

@@ -38,6 +38,15 @@ class HttpRequest:
         return dict(pairs)
 
 
+def request_region(request: HttpRequest) -> str | None:
+    """The region a request is signed for (its credential scope), if it says."""
+    match = CREDENTIAL_RE.match(request.headers.get("authorization", "").strip())
+    if match is not None:
+        return match.group(3)
+    scope = request.params.get("X-Amz-Credential", "").split("/")
+    return scope[2] if len(scope) == 5 else None
+
+
 def authenticate(lab: PersistentLab, require_auth: bool, request: HttpRequest) -> str:
     """The account a request acts as, or AuthFailure."""
     headers, params = request.headers, request.params

@@ -8,7 +8,6 @@ from xml.etree.ElementTree import Element, tostring
 
 from harness.core import control_plane, vpc_plane
 from harness.core.control_plane import STATE_CODES, Cloud, InstanceRecord
-from harness.formats.ec2_tools_text import AVAILABILITY_ZONE
 
 Content = Element | str | int | IPv4Address | None
 
@@ -102,7 +101,11 @@ def instance_xml(record: InstanceRecord, cloud: Cloud, state: str | None = None)
         E("productCodes"),
         E("instanceType", record.instance_type),
         E("launchTime", _time(record.launch_time)),
-        E("placement", E("availabilityZone", AVAILABILITY_ZONE), E("tenancy", "default")),
+        E(
+            "placement",
+            E("availabilityZone", control_plane.zone_of(cloud.region)),
+            E("tenancy", "default"),
+        ),
         E("kernelId", image.kernel),
         E("ramdiskId", image.ramdisk),
         E("monitoring", E("state", "disabled")),

@@ -14,7 +14,7 @@ from typing import Any
 
 from harness.errors import AuthFailure, Ec2Error, HarnessError, InvalidInput
 from harness.faces.query_api.actions import Api
-from harness.faces.query_api.auth import HttpRequest, authenticate
+from harness.faces.query_api.auth import HttpRequest, authenticate, request_region
 from harness.faces.query_api.responses import E, document, error_xml
 from harness.faces.query_api.vpc_actions import caller_identity
 from harness.faces.query_api.vpc_params import check_known
@@ -58,7 +58,7 @@ def handle(api: Api, require_auth: bool, request: HttpRequest) -> HttpResponse:
         if action == "GetCallerIdentity":  # sts: who the caller is (Ansible, Terraform ask)
             check_known(params, ())
             return HttpResponse(200, caller_identity(account, request_id))
-        inner = api.call(account, action, params)
+        inner = api.call(account, action, params, request_region(request))
     except AuthFailure as err:
         return error_response(err.http_status, err.code, err.message, request_id)
     except Ec2Error as err:

@@ -5,13 +5,13 @@ EC2 (:mod:`.shapes`), so they carry every field today's SDKs read."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any
 from xml.etree.ElementTree import Element
 
 from harness.core import control_plane, vpc_plane
 from harness.core.control_plane import (
     EC2_CLASSIC,
-    ZONE,
     Cloud,
     NicRecord,
     PrefixListRecord,
@@ -35,7 +35,6 @@ from harness.lab.persistent import new_id
 if TYPE_CHECKING:
     from harness.faces.query_api.actions import Api
 
-REGION = "us-east-1"
 Handler = Callable[["Api", str, Params], list[Element]]
 
 
@@ -43,8 +42,8 @@ def _tags(cloud: Cloud, resource: str) -> list[dict[str, str]]:
     return [{"Key": k, "Value": v} for k, v in vpc_plane.tags_of(cloud, resource)]
 
 
-def _arn(account: str, kind: str, ident: str) -> str:
-    return f"arn:aws:ec2:{REGION}:{account}:{kind}/{ident}"
+def _arn(cloud: Cloud, account: str, kind: str, ident: str) -> str:
+    return f"arn:aws:ec2:{cloud.region}:{account}:{kind}/{ident}"
 
 
 # -- answers, as the SDK returns them --------------------------------------------------------
@@ -74,7 +73,7 @@ def vpc_dict(cloud: Cloud, vpc: VpcRecord) -> dict[str, Any]:
                 "AssociationId": control_plane.stable_id("vpc-cidr-assoc-", vpc.vpc_id, "v6"),
                 "Ipv6CidrBlock": str(vpc.ipv6),
                 "Ipv6CidrBlockState": {"State": "associated"},
-                "NetworkBorderGroup": REGION,
+                "NetworkBorderGroup": cloud.region,
                 "Ipv6Pool": "Amazon",
             }
         ]
@@ -89,13 +88,13 @@ def subnet_dict(cloud: Cloud, subnet: SubnetRecord) -> dict[str, Any]:
         "OwnerId": subnet.owner,
         "State": "available",
         "CidrBlock": str(subnet.cidr),
-        "AvailabilityZone": ZONE,
-        "AvailabilityZoneId": "use1-az1",
+        "AvailabilityZone": control_plane.zone_of(cloud.region),
+        "AvailabilityZoneId": control_plane.zone_id_of(cloud.region),
         "AvailableIpAddressCount": subnet.cidr.num_addresses - 5 - used,
         "DefaultForAz": subnet.default,
         "MapPublicIpOnLaunch": subnet.map_public,
         "AssignIpv6AddressOnCreation": subnet.ipv6 is not None,
-        "SubnetArn": _arn(subnet.owner, "subnet", subnet.subnet_id),
+        "SubnetArn": _arn(cloud, subnet.owner, "subnet", subnet.subnet_id),
         "Tags": _tags(cloud, subnet.subnet_id),
     }
     if subnet.ipv6 is not None:
@@ -162,7 +161,7 @@ def group_dict(cloud: Cloud, group: Group) -> dict[str, Any]:
         "IpPermissions": _permissions(group.rules, owner),
         "IpPermissionsEgress": _permissions(group.egress or (), owner),
         "Tags": _tags(cloud, group.group_id),
-        "SecurityGroupArn": _arn(owner, "security-group", group.group_id),
+        "SecurityGroupArn": _arn(cloud, owner, "security-group", group.group_id),
     }
     if group.vpc:
         found["VpcId"] = group.vpc
@@ -180,7 +179,9 @@ def rule_dict(cloud: Cloud, record: RuleRecord) -> dict[str, Any]:
         "FromPort": rule.from_port,
         "ToPort": rule.to_port,
         "Tags": _tags(cloud, record.rule_id),
-        "SecurityGroupRuleArn": _arn(group.key.account, "security-group-rule", record.rule_id),
+        "SecurityGroupRuleArn": _arn(
+            cloud, group.key.account, "security-group-rule", record.rule_id
+        ),
     }
     if rule.description:
         found["Description"] = rule.description
@@ -201,7 +202,7 @@ def plist_dict(cloud: Cloud, plist: PrefixListRecord) -> dict[str, Any]:
         "PrefixListId": plist.list_id,
         "AddressFamily": plist.family,
         "State": "create-complete",
-        "PrefixListArn": _arn(plist.owner, "prefix-list", plist.list_id),
+        "PrefixListArn": _arn(cloud, plist.owner, "prefix-list", plist.list_id),
         "PrefixListName": plist.name,
         "MaxEntries": plist.max_entries,
         "Version": plist.version,
@@ -217,7 +218,7 @@ def nic_dict(cloud: Cloud, nic: NicRecord) -> dict[str, Any]:
         "NetworkInterfaceId": nic.eni_id,
         "SubnetId": nic.subnet_id,
         "VpcId": subnet.vpc_id,
-        "AvailabilityZone": ZONE,
+        "AvailabilityZone": control_plane.zone_of(cloud.region),
         "Description": nic.description,
         "OwnerId": nic.owner,
         "Status": "in-use" if nic.instance_id else "available",
@@ -255,6 +256,80 @@ def _tag_new(cloud: Cloud, account: str, ident: str, tags: list[tuple[str, str]]
     if not tags:
         return cloud
     return vpc_plane.create_tags(cloud, account, [ident], tags)[0]
+
+
+def describe_regions(api: Api, account: str, params: Params) -> list[Element]:
+    """Every region botocore knows for EC2 (each is a separate world in the lab; the lab's
+    instances run in its own)."""
+    import botocore.session
+
+    names = botocore.session.get_session().get_available_regions("ec2")
+    home = api.lab.region
+    if home not in names:
+        names = sorted([*names, home])
+    wanted = listed(params, "RegionName")
+    for name in wanted:
+        if name not in names:
+            raise Ec2Error("InvalidParameterValue", f"Invalid region: {name}")
+    regions = [
+        {
+            "RegionName": n,
+            "Endpoint": f"ec2.{n}.amazonaws.com",
+            "OptInStatus": "opt-in-not-required",
+        }
+        for n in (wanted or names)
+    ]
+    known: dict[str, Callable[[dict[str, Any]], list[str]]] = {
+        "region-name": partial(_field, name="RegionName"),
+        "endpoint": partial(_field, name="Endpoint"),
+        "opt-in-status": partial(_field, name="OptInStatus"),
+    }
+    cloud = api.cloud()
+    found = vpc_plane.select(cloud, regions, filters(params), known, lambda r: str(r["RegionName"]))
+    return output("DescribeRegions", {"Regions": found})
+
+
+def _field(item: dict[str, Any], name: str) -> list[str]:
+    return [str(item[name])]
+
+
+def describe_availability_zones(api: Api, account: str, params: Params) -> list[Element]:
+    """The lab's one zone in the request's region."""
+    cloud = api.cloud()
+    zone = {
+        "ZoneName": control_plane.zone_of(cloud.region),
+        "ZoneId": control_plane.zone_id_of(cloud.region),
+        "RegionName": cloud.region,
+        "State": "available",
+        "OptInStatus": "opt-in-not-required",
+        "Messages": [],
+        "GroupName": cloud.region,
+        "NetworkBorderGroup": cloud.region,
+        "ZoneType": "availability-zone",
+    }
+    for name in listed(params, "ZoneName"):
+        if name != zone["ZoneName"]:
+            raise Ec2Error(
+                "InvalidParameterValue",
+                f"The zone '{name}' does not exist in {cloud.region}: the lab has one zone "
+                f"here, {zone['ZoneName']}",
+            )
+    for ident in listed(params, "ZoneId"):
+        if ident != zone["ZoneId"]:
+            raise Ec2Error("InvalidParameterValue", f"The zone ID '{ident}' does not exist")
+    fields = {
+        "zone-name": "ZoneName",
+        "zone-id": "ZoneId",
+        "region-name": "RegionName",
+        "state": "State",
+        "zone-type": "ZoneType",
+        "group-name": "GroupName",
+    }
+    known: dict[str, Callable[[dict[str, Any]], list[str]]] = {
+        key: partial(_field, name=name) for key, name in fields.items()
+    }
+    found = vpc_plane.select(cloud, [zone], filters(params), known, lambda z: str(z["ZoneName"]))
+    return output("DescribeAvailabilityZones", {"AvailabilityZones": found})
 
 
 def describe_account_attributes(api: Api, account: str, params: Params) -> list[Element]:
@@ -376,11 +451,12 @@ def create_subnet(api: Api, account: str, params: Params) -> list[Element]:
     vpc_id = _required(params, "VpcId")
     cidr = _required(params, "CidrBlock")
     zone = params.get("AvailabilityZone")
-    if zone and zone != ZONE:
+    home = control_plane.zone_of(api.cloud().region)
+    if zone and zone != home:
         raise Ec2Error(
             "InvalidParameterValue",
             f"Value ({zone}) for parameter availabilityZone is invalid. "
-            f"The lab has one zone, {ZONE}",
+            f"The lab has one zone in this region, {home}",
         )
     tags = tag_specifications(params, "subnet")
     ipv6 = params.get("Ipv6CidrBlock")
@@ -409,7 +485,7 @@ def describe_subnets(api: Api, account: str, params: Params) -> list[Element]:
             "vpc-id": lambda s: [s.vpc_id],
             "cidr-block": lambda s: [str(s.cidr)],
             "default-for-az": lambda s: ["true" if s.default else "false"],
-            "availability-zone": lambda s: [ZONE],
+            "availability-zone": lambda s: [control_plane.zone_of(c.region)],
             "state": lambda s: ["available"],
         }
         found = vpc_plane.select(c, subnets, chosen, known, lambda s: s.subnet_id)
@@ -753,6 +829,11 @@ def caller_identity(account: str, request_id: str) -> str:
 
 VPC_ACTIONS: dict[str, tuple[Handler, tuple[str, ...]]] = {
     "DescribeAccountAttributes": (describe_account_attributes, ("AttributeName",)),
+    "DescribeRegions": (describe_regions, ("RegionName", "Filter", "AllRegions")),
+    "DescribeAvailabilityZones": (
+        describe_availability_zones,
+        ("ZoneName", "ZoneId", "Filter", "AllAvailabilityZones"),
+    ),
     "CreateVpc": (
         create_vpc,
         ("CidrBlock", "AmazonProvidedIpv6CidrBlock", "InstanceTenancy", "TagSpecification"),

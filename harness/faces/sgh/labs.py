@@ -33,14 +33,15 @@ def up(args: argparse.Namespace) -> int:
     home = Home(args.home)
     chosen = args.name or os.environ.get("SGH_LAB") or home.current() or DEFAULT_LAB
     with _opened(home, chosen, create=True) as lab:
-        if args.platform:
-            lab.choose_platform(args.platform)
+        if args.platform or args.region:
+            lab.choose(args.platform, args.region)
         done = lab.up(_progress(args))
         home.set_current(lab.name)
         status = lab.status()
     repaired = f"; repaired {len(done.plan.problems)} problems" if done.plan.problems else ""
     print(
-        f"lab '{lab.name}' ({status.platform}) is up ({home.path}): {status.instances} instances, "
+        f"lab '{lab.name}' ({status.platform}, {status.region}) is up ({home.path}): "
+        f"{status.instances} instances, "
         f"{len(status.hosts)} hosts, {status.groups} groups; "
         f"{len(done.namespaces.pids) + 1} containers running{repaired}"
     )
@@ -74,6 +75,9 @@ def status(args: argparse.Namespace) -> int:
     print(f"home:       {found.home}")
     print(f"state:      {'up' if found.up else 'down'}")
     print(f"platform:   {found.platform}")
+    print(f"region:     {found.region} (its instances run here)")
+    for other in found.regions:
+        print(f"region:     {other} (control plane only)")
     print(f"accounts:   {', '.join(found.accounts) or '-'}")
     print(f"groups:     {found.groups} ({found.rules} rules)")
     print(f"instances:  {found.instances} running, {found.terminated} terminated")

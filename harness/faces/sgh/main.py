@@ -110,6 +110,12 @@ def _parser() -> argparse.ArgumentParser:
         help="a new lab's accounts: ec2-classic (the seed's, the default: groups without a VPC "
         "id are Classic) or vpc (a default VPC per account); an existing lab keeps its own",
     )
+    up.add_argument(
+        "--region",
+        metavar="REGION",
+        help="a new lab's region (default us-east-1): where its instances run; API calls "
+        "signed for another region see that region's own groups and VPCs (control plane only)",
+    )
     down = with_home(
         lab_sub.add_parser("down", help="remove a lab's containers (state kept)"), False
     )
