@@ -844,6 +844,20 @@ class NicRequest:
     description: str = ""
 
 
+def default_subnet(cloud: Cloud, account: str) -> str:
+    """Where an instance launched without a subnet goes: the default VPC's default subnet."""
+    default = control_plane.default_vpc_of(cloud, account)
+    if default is None:
+        raise Ec2Error("VPCIdNotSpecified", "No default VPC for this user")
+    for subnet in cloud.subnets:
+        if subnet.vpc_id == default.vpc_id and subnet.default:
+            return subnet.subnet_id
+    raise Ec2Error(
+        "MissingInput",
+        f"No default subnet for availability zone: '{control_plane.zone_of(cloud.region)}'",
+    )
+
+
 def _groups_for(
     cloud: Cloud, account: str, refs: Sequence[str], vpc_id: str
 ) -> tuple[GroupKey, ...]:
@@ -906,10 +920,7 @@ def run_instances(
             "InvalidParameterValue", f"Value ({count}) for parameter MinCount is invalid"
         )
     if not nics:
-        default = control_plane.default_vpc_of(cloud, account)
-        assert default is not None  # with_account made it
-        subnet = next(s for s in cloud.subnets if s.vpc_id == default.vpc_id and s.default)
-        nics = [NicRequest(subnet.subnet_id)]
+        nics = [NicRequest(default_subnet(cloud, account))]
     indexes = [n.device_index for n in nics]
     if sorted(indexes) != list(range(len(nics))):
         raise Ec2Error(

@@ -5,6 +5,11 @@ They act on the current lab of the home (``sgh lab up``; ``--lab``/``SGH_LAB`` a
 111122223333), as the legacy tools took their credentials from the environment. When a command
 returns, the lab's containers and firewalls already reflect it.
 
+On a VPC lab they act as the 1.6 tools did on a default-VPC account: groups are made in the
+default VPC (or ``-c VPC``), ``ec2-authorize --egress`` edits egress rules, ``-P all`` (or -1 or
+a number) is every protocol, instances launch into the default subnet (or ``-s SUBNET``, with
+``--associate-public-ip-address``). They act in the lab's own region.
+
 Exit status: 0 done; 1 EC2 refused the request (``Client.<Code>: <message>`` on stderr);
 2 the command could not run (bad usage, no lab, no Docker); 130 interrupted.
 """
@@ -131,12 +136,16 @@ def _create_group(argv: Sequence[str]) -> Outcome:
     parser = _parser("ec2-create-group", "Create a security group.")
     parser.add_argument("group", metavar="GROUP")
     parser.add_argument("-d", "--description", required=True, metavar="DESCRIPTION")
+    parser.add_argument(
+        "-c", "--vpc", metavar="VPC", help="the VPC (default: Classic, or a VPC lab's default VPC)"
+    )
     args = parser.parse_args(argv)
 
     def body() -> list[str]:
         account = _account()
         group = _act(
-            args, lambda c: control_plane.create_group(c, account, args.group, args.description)
+            args,
+            lambda c: vpc_plane.create_group(c, account, args.group, args.description, args.vpc),
         )
         return [ec2_tools_text.group_created(group)]
 
@@ -177,7 +186,7 @@ def _delete_group(argv: Sequence[str]) -> Outcome:
 
     def body() -> list[str]:
         account = _account()
-        _act(args, lambda c: control_plane.delete_group(c, account, args.group))
+        _act(args, lambda c: vpc_plane.delete_group(c, account, args.group))
         return [ec2_tools_text.line("RETURN", "true")]
 
     return _outcome(parser.prog, body)
@@ -189,7 +198,9 @@ RULE_OPTIONS = {"-p", "--port-range", "-t", "--icmp-type-code"}
 def _rule_parser(prog: str, verb: str) -> argparse.ArgumentParser:
     parser = _parser(prog, f"{verb} a security group's ingress permissions.")
     parser.add_argument("group", metavar="GROUP", help="a name or an sg- id")
-    parser.add_argument("-P", "--protocol", help="tcp, udp or icmp (default tcp)")
+    parser.add_argument(
+        "-P", "--protocol", help="tcp, udp or icmp (default tcp); VPC groups: all, -1, a number"
+    )
     parser.add_argument("-p", "--port-range", metavar="N|N-M")
     parser.add_argument("-t", "--icmp-type-code", metavar="TYPE:CODE", help="-1 for any")
     parser.add_argument("-u", "--source-group-user", action="append", default=[], metavar="ACCOUNT")
@@ -198,6 +209,9 @@ def _rule_parser(prog: str, verb: str) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "-s", "--source-subnet", "--cidr", action="append", default=[], metavar="CIDR"
+    )
+    parser.add_argument(
+        "--egress", action="store_true", help="an egress rule (VPC groups): -s/-o name the peer"
     )
     return parser
 
@@ -233,7 +247,7 @@ def legacy_permission(args: argparse.Namespace) -> Permission:
             protocol = "tcp"
     low = high = None
     if protocol is not None:
-        is_icmp = ec2_rules.parse_protocol(protocol).value == "icmp"
+        is_icmp = protocol.lower() in ("icmp", "1", "icmpv6", "58")
         if is_icmp and args.port_range is not None:
             raise Ec2Error("InvalidParameterCombination", "ICMP permissions take -t, not -p")
         if not is_icmp and args.icmp_type_code is not None:
@@ -256,14 +270,39 @@ def _change_rules(argv: Sequence[str], prog: str, revoke: bool) -> Outcome:
         change = control_plane.revoke if revoke else control_plane.authorize
 
         def action(c: Cloud) -> tuple[Cloud, tuple[Group, list[Rule]]]:
+            c = control_plane.with_account(c, account)
+            if args.egress or vpc_plane.find_group(c, account, args.group).vpc is not None:
+                return _vpc_change(
+                    c, account, args.group, permission, egress=args.egress, revoke=revoke
+                )
             rules = control_plane.permission_rules(c, account, [permission])
             new, group, _ = change(c, account, args.group, rules)
             return new, (group, rules)
 
         group, rules = _act(args, action)
-        return ec2_tools_text.rule_change(group, rules)
+        return ec2_tools_text.rule_change(group, rules, args.egress)
 
     return _outcome(prog, body)
+
+
+def _vpc_change(
+    cloud: Cloud, account: str, ref: str, permission: Permission, *, egress: bool, revoke: bool
+) -> tuple[Cloud, tuple[Group, list[Rule]]]:
+    """A VPC group's rule change: the legacy permission as an IpPermissions item (a group pair
+    without -P is every protocol, as in Classic)."""
+    protocol = permission.protocol or "-1"
+    wanted = vpc_plane.VpcPermission(
+        "-1" if protocol.lower() == "all" else protocol,
+        permission.from_port,
+        permission.to_port,
+        cidrs=tuple((cidr, "") for cidr in permission.cidrs),
+        groups=tuple((owner, name, "") for owner, name in permission.groups),
+    )
+    if revoke:
+        return vpc_plane.revoke(
+            cloud, account, ref=ref, permissions=[wanted], rule_ids=(), egress=egress
+        )
+    return vpc_plane.authorize(cloud, account, ref, [wanted], egress)
 
 
 def _authorize(argv: Sequence[str]) -> Outcome:
@@ -294,26 +333,54 @@ def _run_instances(argv: Sequence[str], prog: str = "ec2-run-instances") -> Outc
     parser.add_argument("-g", "--group", action="append", default=[], metavar="GROUP")
     parser.add_argument("-t", "--instance-type", default=control_plane.DEFAULT_TYPE, metavar="TYPE")
     parser.add_argument("-k", "--key", metavar="KEYPAIR", help="accepted and ignored")
+    parser.add_argument("-s", "--subnet", metavar="SUBNET", help="VPC lab: the subnet")
+    parser.add_argument(
+        "--associate-public-ip-address",
+        choices=("true", "false"),
+        help="VPC lab: a public address (default: the subnet's setting)",
+    )
+    parser.add_argument("--private-ip-address", metavar="ADDRESS", help="VPC lab")
     args = parser.parse_args(argv)
 
     def body() -> list[str]:
         account = _account()
         count = _count(args.instance_count)
+        public = args.associate_public_ip_address
 
-        def action(c: Cloud) -> tuple[Cloud, list[InstanceRecord]]:
-            return control_plane.run_instances(
+        def action(c: Cloud) -> tuple[Cloud, tuple[Cloud, list[InstanceRecord]]]:
+            c = control_plane.with_account(c, account)
+            if c.platform == control_plane.EC2_CLASSIC and args.subnet is None and public is None:
+                c, records = control_plane.run_instances(
+                    c,
+                    account,
+                    args.image,
+                    count,
+                    args.group,
+                    now=now(),
+                    new_id=new_id,
+                    instance_type=args.instance_type,
+                )
+                return c, (c, records)
+            nic = vpc_plane.NicRequest(
+                args.subnet or vpc_plane.default_subnet(c, account),
+                tuple(args.group),
+                public=None if public is None else public == "true",
+                address=args.private_ip_address,
+            )
+            c, records = vpc_plane.run_instances(
                 c,
                 account,
                 args.image,
                 count,
-                args.group,
+                [nic],
                 now=now(),
                 new_id=new_id,
                 instance_type=args.instance_type,
             )
+            return c, (c, records)
 
-        records = _act(args, action)
-        return ec2_tools_text.instances(records, state="pending")
+        cloud, records = _act(args, action)
+        return ec2_tools_text.instances(records, state="pending", cloud=cloud)
 
     return _outcome(prog, body)
 
@@ -332,12 +399,20 @@ def _describe_instances(argv: Sequence[str]) -> Outcome:
     def body() -> list[str]:
         account = _account()
         filters = _filters(args.filter)
-        records = _read(
-            args, lambda c: control_plane.describe_instances(c, account, args.instances, filters)
+        cloud, records = _read(
+            args,
+            lambda c: _with_cloud(
+                control_plane.describe_instances(c, account, args.instances, filters)
+            ),
         )
-        return ec2_tools_text.instances(records)
+        return ec2_tools_text.instances(records, cloud=cloud)
 
     return _outcome(parser.prog, body)
+
+
+def _with_cloud(done: tuple[Cloud, T]) -> tuple[Cloud, tuple[Cloud, T]]:
+    """An action's answer with the cloud it leaves (for output that needs both)."""
+    return done[0], done
 
 
 def _terminate_instances(argv: Sequence[str]) -> Outcome:
@@ -347,9 +422,7 @@ def _terminate_instances(argv: Sequence[str]) -> Outcome:
 
     def body() -> list[str]:
         account = _account()
-        changes = _act(
-            args, lambda c: control_plane.terminate_instances(c, account, args.instances)
-        )
+        changes = _act(args, lambda c: vpc_plane.terminate_instances(c, account, args.instances))
         return ec2_tools_text.terminated(changes)
 
     return _outcome(parser.prog, body)

@@ -9,6 +9,13 @@ Lines as the tools printed them (see the README for the sources and the few choi
     RESERVATION r-0592776c  111122223333  apache
     INSTANCE    i-cfd732a6  ami-fba54092  ...  running  ...  10.254.0.11  ...  sg-ed5b6c99
 
+VPC groups and instances (a VPC lab, or ``-c VPC``) as the 1.6 tools printed them: the group's
+VPC id after its description, egress permissions ``TO`` their destination, ``all`` for protocol
+-1 (its port fields empty), an instance's public address, VPC and subnet in their fields::
+
+    GROUP       sg-0a…  111122223333  web  web tier  vpc-0b…
+    PERMISSION  111122223333  web  ALLOWS  all      TO  CIDR  0.0.0.0/0  egress
+
 Fields are separated by one tab; empty fields stay as empty strings between tabs.
 """
 
@@ -16,10 +23,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from harness.core.control_plane import InstanceRecord, ami, reservations, terminating
-from harness.core.model import Group, Rule
+from harness.core.control_plane import (
+    DEFAULT_REGION,
+    Cloud,
+    InstanceRecord,
+    ami,
+    reservations,
+    terminating,
+    zone_of,
+)
+from harness.core.model import Group, Protocol, Rule
 
-AVAILABILITY_ZONE = "us-east-1a"
+AVAILABILITY_ZONE = zone_of(DEFAULT_REGION)
 
 
 def line(*fields: object) -> str:
@@ -31,7 +46,8 @@ def group_created(group: Group) -> str:
 
 
 def group_line(group: Group) -> str:
-    return line("GROUP", group.group_id, group.key.account, group.name, group.description)
+    vpc = (group.vpc,) if group.vpc else ()
+    return line("GROUP", group.group_id, group.key.account, group.name, group.description, *vpc)
 
 
 def group_header(group: Group) -> str:
@@ -39,24 +55,27 @@ def group_header(group: Group) -> str:
     return line("GROUP", group.group_id, group.key.account, group.name)
 
 
-def permission_line(group: Group, rule: Rule) -> str:
+def permission_line(group: Group, rule: Rule, egress: bool = False) -> str:
     if rule.cidr is not None:
-        source: tuple[object, ...] = ("CIDR", rule.cidr)
+        peer: tuple[object, ...] = ("CIDR", rule.cidr)
+    elif rule.prefix_list is not None:
+        peer = ("PREFIX-LIST", rule.prefix_list)
     else:
         assert rule.group is not None
         key = rule.group
-        source = ("USER", key.account, f"NAME {key.name}", f"ID {key.group_id}")
+        peer = ("USER", key.account, f"NAME {key.name}", f"ID {key.group_id}")
+    every = rule.protocol == Protocol.ALL
     return line(
         "PERMISSION",
         group.key.account,
         group.name,
         "ALLOWS",
-        rule.protocol,
-        rule.from_port,
-        rule.to_port,
-        "FROM",
-        *source,
-        "ingress",
+        "all" if every else rule.protocol,
+        "" if every else rule.from_port,
+        "" if every else rule.to_port,
+        "TO" if egress else "FROM",
+        *peer,
+        "egress" if egress else "ingress",
     )
 
 
@@ -65,15 +84,31 @@ def describe_groups(groups: Iterable[Group]) -> list[str]:
     for group in groups:
         lines.append(group_line(group))
         lines += [permission_line(group, rule) for rule in group.rules]
+        lines += [permission_line(group, rule, egress=True) for rule in group.egress or ()]
     return lines
 
 
-def rule_change(group: Group, rules: Iterable[Rule]) -> list[str]:
-    return [group_header(group), *(permission_line(group, rule) for rule in rules)]
+def rule_change(group: Group, rules: Iterable[Rule], egress: bool = False) -> list[str]:
+    return [group_header(group), *(permission_line(group, rule, egress) for rule in rules)]
 
 
-def instance_line(record: InstanceRecord, state: str | None = None) -> str:
+def instance_line(
+    record: InstanceRecord, state: str | None = None, cloud: Cloud | None = None
+) -> str:
+    """One instance; with ``cloud``, a VPC instance's public address, VPC and subnet (of its
+    primary interface)."""
     image = ami(record.image_id)
+    public = vpc = subnet = ""
+    if cloud is not None and record.subnet_id and record.active:
+        primary = min(
+            (n for n in cloud.nics if n.instance_id == record.instance_id),
+            key=lambda n: n.device_index,
+            default=None,
+        )
+        public = str(primary.public) if primary is not None and primary.public else ""
+        subnet = record.subnet_id
+        vpc = next((s.vpc_id for s in cloud.subnets if s.subnet_id == subnet), "")
+    zone = AVAILABILITY_ZONE if cloud is None else zone_of(cloud.region)
     return line(
         "INSTANCE",
         record.instance_id,
@@ -86,15 +121,15 @@ def instance_line(record: InstanceRecord, state: str | None = None) -> str:
         "",  # product codes
         record.instance_type,
         record.launch_time,
-        AVAILABILITY_ZONE,
+        zone,
         image.kernel,
         image.ramdisk,
         "",  # platform
         "monitoring-disabled",
-        "",  # public IP address
+        public,
         record.held_address or "",
-        "",  # VPC
-        "",  # subnet
+        vpc,
+        subnet,
         "ebs",
         "",  # lifecycle
         "",  # spot request
@@ -117,11 +152,13 @@ def reservation_line(records: list[InstanceRecord]) -> str:
     )
 
 
-def instances(records: Iterable[InstanceRecord], state: str | None = None) -> list[str]:
+def instances(
+    records: Iterable[InstanceRecord], state: str | None = None, cloud: Cloud | None = None
+) -> list[str]:
     lines = []
     for reservation in reservations(records):
         lines.append(reservation_line(reservation))
-        lines += [instance_line(record, state) for record in reservation]
+        lines += [instance_line(record, state, cloud) for record in reservation]
     return lines
 
 

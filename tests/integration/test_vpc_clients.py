@@ -82,6 +82,8 @@ def test_the_aws_cli_makes_a_vpc_lab_and_packets_follow(vpc_lab: Shell, tmp_path
         block = vpc["Ipv6CidrBlockAssociationSet"][0]["Ipv6CidrBlock"]
         found = aws("ec2", "describe-vpcs", "--filters", "Name=tag:Name,Values=shop")["Vpcs"]
         assert [v["VpcId"] for v in found] == [vpc_id]
+        west = aws("ec2", "describe-vpcs", "--region", "eu-west-1")["Vpcs"]
+        assert [v["IsDefault"] for v in west] == [True]  # another region: its own default VPC
         aws("ec2", "modify-vpc-attribute", "--vpc-id", vpc_id, "--enable-dns-hostnames")
         dns = aws(
             "ec2",
@@ -343,3 +345,78 @@ def test_ansible_on_a_classic_group(classic_lab: Shell, tmp_path: Path) -> None:
         Aws(classic_lab, endpoint)("ec2", "terminate-instances", "--instance-ids", web, other)
         gone = playbook(classic_lab, endpoint, "classic.yml", tmp_path / "3.json", wanted="absent")
         assert gone["group"]["changed"]
+
+
+def test_the_ec2_tools_on_a_vpc_lab(vpc_lab: Shell, tmp_path: Path) -> None:
+    """The ec2-* commands as the 1.6 tools ran on a default-VPC account: groups in the default
+    VPC, egress rules, every protocol, instances in the default subnet; checked by packets."""
+
+    def ec2(*argv: str) -> list[list[str]]:
+        done = vpc_lab.run(*argv)
+        return [line.split("\t") for line in done.stdout.splitlines()]
+
+    ec2("ec2-create-group", "web", "-d", "web tier")
+    ec2("ec2-create-group", "app", "-d", "app tier")
+    ec2("ec2-authorize", "web", "-p", "80")
+    ec2("ec2-authorize", "app", "-p", "8080", "-o", "web")
+    revoked = ec2("ec2-revoke", "app", "--egress", "-P", "all", "-s", "0.0.0.0/0")
+    assert revoked[1][4:11] == ["all", "", "", "TO", "CIDR", "0.0.0.0/0", "egress"]
+    ec2("ec2-revoke", "web", "--egress", "-P", "-1", "-s", "0.0.0.0/0")
+    ec2("ec2-authorize", "web", "--egress", "-p", "8080", "-o", "app")
+    refused = vpc_lab.run("ec2-revoke", "web", "--egress", "-p", "22", check=False)
+    assert refused.returncode == 1 and "InvalidPermission.NotFound" in refused.stderr
+
+    groups = ec2("ec2-describe-group", "web", "app")
+    vpc = groups[0][5]
+    assert vpc.startswith("vpc-") and [g[5] for g in groups if g[0] == "GROUP"] == [vpc, vpc]
+    egress = [g[2:] for g in groups if g[0] == "PERMISSION" and g[-1] == "egress"]
+    assert egress == [
+        [
+            "web",
+            "ALLOWS",
+            "tcp",
+            "8080",
+            "8080",
+            "TO",
+            "USER",
+            A,
+            "NAME app",
+            egress[0][9],
+            "egress",
+        ]
+    ]
+
+    webs = [
+        i
+        for i in ec2("ec2-run-instances", "ami-fba54092", "-g", "web", "-n", "2")
+        if i[0] == "INSTANCE"
+    ]
+    (app,) = [
+        i
+        for i in ec2(
+            "ec2-run-instances",
+            "ami-e3a5408a",
+            "-g",
+            "app",
+            "--associate-public-ip-address",
+            "false",
+        )
+        if i[0] == "INSTANCE"
+    ]
+    assert all(w[16].startswith("192.0.2.") and w[18] == vpc for w in webs)  # public, in the VPC
+    assert app[16] == "" and app[18] == vpc and app[19].startswith("subnet-")
+
+    matrix = vpc_lab.matrix(tmp_path)
+    assert matrix["exit"] == 0, matrix["text"]
+    web, other = webs[0][1], webs[1][1]
+    assert cell(matrix, web, app[1], "tcp/8080", app[17])["observed"] == "open"
+    assert cell(matrix, web, app[1], "tcp/22", app[17])["observed"] == "filtered"
+    assert cell(matrix, app[1], web, "tcp/80", webs[0][17])["observed"] == "filtered"  # no egress
+    assert cell(matrix, other, web, "tcp/80", webs[0][17])["observed"] == "filtered"  # web's egress
+
+    ec2("ec2-terminate-instances", web, other, app[1])
+    still = vpc_lab.run("ec2-delete-group", "app", check=False)  # web's egress names it
+    assert still.returncode == 1 and "DependencyViolation" in still.stderr
+    ec2("ec2-revoke", "web", "--egress", "-p", "8080", "-o", "app")
+    ec2("ec2-delete-group", "app")
+    assert [g[3] for g in ec2("ec2-describe-group") if g[0] == "GROUP"] == ["default", "web"]

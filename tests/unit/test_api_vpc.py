@@ -48,9 +48,7 @@ def endpoint(lab: PersistentLab) -> Iterator[str]:
         yield url
 
 
-def client(
-    endpoint: str, key: str = A, service: str = "ec2", region: str = "us-east-1"
-) -> Client:
+def client(endpoint: str, key: str = A, service: str = "ec2", region: str = "us-east-1") -> Client:
     return boto3.client(
         service,
         endpoint_url=endpoint,

@@ -239,9 +239,9 @@ def _RunInstances(api: Api, account: str, params: Params) -> list[Element]:
     def action(c: Cloud) -> tuple[Cloud, tuple[Cloud, list[InstanceRecord]]]:
         c = control_plane.with_account(c, account)
         if nics or c.platform == control_plane.VPC:
-            chosen = nics or (
-                [vpc_plane.NicRequest(_default_subnet(c, account), tuple(refs))] if refs else []
-            )
+            chosen = nics or [
+                vpc_plane.NicRequest(vpc_plane.default_subnet(c, account), tuple(refs))
+            ]
             c, records = vpc_plane.run_instances(
                 c, account, image, high, chosen, now=now(), new_id=new_id, instance_type=kind
             )
@@ -255,13 +255,6 @@ def _RunInstances(api: Api, account: str, params: Params) -> list[Element]:
 
     cloud, records = api.act(action)
     return reservation_xml(records, cloud, state=control_plane.PENDING)
-
-
-def _default_subnet(cloud: Cloud, account: str) -> str:
-    default = control_plane.default_vpc_of(cloud, account)
-    if default is None:
-        raise Ec2Error("VPCIdNotSpecified", "No default VPC for this user")
-    return next(s.subnet_id for s in cloud.subnets if s.vpc_id == default.vpc_id and s.default)
 
 
 def _DescribeInstances(api: Api, account: str, params: Params) -> list[Element]:
