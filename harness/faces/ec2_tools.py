@@ -410,6 +410,28 @@ def _describe_instances(argv: Sequence[str]) -> Outcome:
     return _outcome(parser.prog, body)
 
 
+def _modify_instance_attribute(argv: Sequence[str]) -> Outcome:
+    parser = _parser(
+        "ec2-modify-instance-attribute", "Change a VPC instance's groups (its primary interface's)."
+    )
+    parser.add_argument("instance", metavar="INSTANCE")
+    parser.add_argument(
+        "-g", "--group-id", action="append", required=True, metavar="GROUP", help="names or sg- ids"
+    )
+    args = parser.parse_args(argv)
+
+    def body() -> list[str]:
+        account = _account()
+        nic = _act(
+            args, lambda c: vpc_plane.set_instance_groups(c, account, args.instance, args.group_id)
+        )
+        return [
+            ec2_tools_text.line("groupSet", args.instance, ",".join(k.group_id for k in nic.groups))
+        ]
+
+    return _outcome(parser.prog, body)
+
+
 def _with_cloud(done: tuple[Cloud, T]) -> tuple[Cloud, tuple[Cloud, T]]:
     """An action's answer with the cloud it leaves (for output that needs both)."""
     return done[0], done
@@ -440,6 +462,7 @@ COMMANDS: dict[str, Callable[[Sequence[str]], Outcome]] = {
     "ec2-run": _run,
     "ec2-describe-instances": _describe_instances,
     "ec2-terminate-instances": _terminate_instances,
+    "ec2-modify-instance-attribute": _modify_instance_attribute,
 }
 
 
@@ -502,3 +525,7 @@ def describe_instances(argv: Sequence[str] | None = None) -> int:
 
 def terminate_instances(argv: Sequence[str] | None = None) -> int:
     return _console("ec2-terminate-instances", argv)
+
+
+def modify_instance_attribute(argv: Sequence[str] | None = None) -> int:
+    return _console("ec2-modify-instance-attribute", argv)

@@ -356,7 +356,7 @@ def test_the_ec2_tools_on_a_vpc_lab(vpc_lab: Shell, tmp_path: Path) -> None:
         return [line.split("\t") for line in done.stdout.splitlines()]
 
     ec2("ec2-create-group", "web", "-d", "web tier")
-    ec2("ec2-create-group", "app", "-d", "app tier")
+    app_id = ec2("ec2-create-group", "app", "-d", "app tier")[0][1]
     ec2("ec2-authorize", "web", "-p", "80")
     ec2("ec2-authorize", "app", "-p", "8080", "-o", "web")
     revoked = ec2("ec2-revoke", "app", "--egress", "-P", "all", "-s", "0.0.0.0/0")
@@ -414,6 +414,12 @@ def test_the_ec2_tools_on_a_vpc_lab(vpc_lab: Shell, tmp_path: Path) -> None:
     assert cell(matrix, app[1], web, "tcp/80", webs[0][17])["observed"] == "filtered"  # no egress
     assert cell(matrix, other, web, "tcp/80", webs[0][17])["observed"] == "filtered"  # web's egress
 
+    # a membership change, enforced live: 'other' leaves web for app
+    assert ec2("ec2-modify-instance-attribute", other, "-g", "app") == [["groupSet", other, app_id]]
+    after = vpc_lab.matrix(tmp_path)
+    assert after["exit"] == 0, after["text"]
+    assert cell(after, other, app[1], "tcp/8080", app[17])["observed"] == "filtered"  # not web
+    assert cell(after, web, other, "tcp/8080", webs[1][17])["observed"] == "closed"  # now app
     ec2("ec2-terminate-instances", web, other, app[1])
     still = vpc_lab.run("ec2-delete-group", "app", check=False)  # web's egress names it
     assert still.returncode == 1 and "DependencyViolation" in still.stderr
