@@ -198,6 +198,8 @@ def test_the_shipped_vpc_topology_plans_and_compiles() -> None:
     assert sum(state is State.OPEN for state, _ in seen.values()) > 20
     assert seen[("web-1", "app-1", "tcp/8080", "10.0.2.11")][0] is State.OPEN
     assert seen[("web-1", "app-1", "tcp/22", "10.0.2.11")][0] is State.FILTERED  # egress
+    assert seen[("bastion", "web-1", "tcp/22", "10.0.1.11")][0] is State.OPEN
+    assert seen[("bastion", "web-1", "tcp/22", "192.0.2.11")][0] is State.FILTERED  # hairpin
     assert set(compile_lab(topo)) == {*(i.name for i in topo.instances), "_igw"}
 
 
