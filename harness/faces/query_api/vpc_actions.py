@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from xml.etree.ElementTree import Element
 
 from harness.core import control_plane, vpc_plane
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from harness.faces.query_api.actions import Api
 
 Handler = Callable[["Api", str, Params], list[Element]]
+R = TypeVar("R")
 
 
 def _tags(cloud: Cloud, resource: str) -> list[dict[str, str]]:
@@ -252,6 +253,34 @@ def _paged(action: str, key: str, items: Sequence[dict[str, Any]], params: Param
     return output(action, {key: chosen, "NextToken": token})
 
 
+def _describe(
+    api: Api,
+    account: str,
+    params: Params,
+    *,
+    action: str,
+    key: str,
+    id_param: str,
+    find: Callable[[Cloud, str, str], R],
+    owned: Callable[[Cloud, str], Sequence[R]],
+    fields: Callable[[Cloud], dict[str, Callable[[R], list[str]]]],
+    ident: Callable[[R], str],
+    answer: Callable[[Cloud, R], dict[str, Any]],
+) -> list[Element]:
+    """A Describe action: the resources named by ``id_param`` (each must exist) or every one
+    the account owns, narrowed by filters (``fields`` and tags), answered in pages."""
+    ids = listed(params, id_param)
+    chosen = filters(params)
+
+    def read(c: Cloud) -> tuple[Cloud, list[dict[str, Any]]]:
+        c = control_plane.with_account(c, account)
+        items = [find(c, account, i) for i in ids] or list(owned(c, account))
+        found = vpc_plane.select(c, items, chosen, fields(c), ident)
+        return c, [answer(c, item) for item in found]
+
+    return _paged(action, key, api.read(read), params)
+
+
 def _tag_new(cloud: Cloud, account: str, ident: str, tags: list[tuple[str, str]]) -> Cloud:
     if not tags:
         return cloud
@@ -381,31 +410,32 @@ def create_vpc(api: Api, account: str, params: Params) -> list[Element]:
     return output("CreateVpc", {"Vpc": api.act(action)})
 
 
+VPC_FILTERS: dict[str, Callable[[VpcRecord], list[str]]] = {
+    "vpc-id": lambda v: [v.vpc_id],
+    "cidr": lambda v: [str(v.cidr)],
+    "cidr-block": lambda v: [str(v.cidr)],
+    "cidr-block-association.cidr-block": lambda v: [str(v.cidr)],
+    "ipv6-cidr-block-association.ipv6-cidr-block": lambda v: [str(v.ipv6)] if v.ipv6 else [],
+    "is-default": lambda v: ["true" if v.default else "false"],
+    "owner-id": lambda v: [v.owner],
+    "state": lambda v: ["available"],
+}
+
+
 def describe_vpcs(api: Api, account: str, params: Params) -> list[Element]:
-    ids = listed(params, "VpcId")
-    chosen = filters(params)
-
-    def action(c: Cloud) -> tuple[Cloud, list[dict[str, Any]]]:
-        c = control_plane.with_account(c, account)
-        vpcs = [vpc_plane.find_vpc(c, account, i) for i in ids] or [
-            v for v in c.vpcs if v.owner == account
-        ]
-        known: dict[str, Callable[[VpcRecord], list[str]]] = {
-            "vpc-id": lambda v: [v.vpc_id],
-            "cidr": lambda v: [str(v.cidr)],
-            "cidr-block": lambda v: [str(v.cidr)],
-            "cidr-block-association.cidr-block": lambda v: [str(v.cidr)],
-            "ipv6-cidr-block-association.ipv6-cidr-block": lambda v: (
-                [str(v.ipv6)] if v.ipv6 else []
-            ),
-            "is-default": lambda v: ["true" if v.default else "false"],
-            "owner-id": lambda v: [v.owner],
-            "state": lambda v: ["available"],
-        }
-        found = vpc_plane.select(c, vpcs, chosen, known, lambda v: v.vpc_id)
-        return c, [vpc_dict(c, v) for v in found]
-
-    return _paged("DescribeVpcs", "Vpcs", api.read(action), params)
+    return _describe(
+        api,
+        account,
+        params,
+        action="DescribeVpcs",
+        key="Vpcs",
+        id_param="VpcId",
+        find=vpc_plane.find_vpc,
+        owned=lambda c, a: [v for v in c.vpcs if v.owner == a],
+        fields=lambda c: VPC_FILTERS,
+        ident=lambda v: v.vpc_id,
+        answer=vpc_dict,
+    )
 
 
 def delete_vpc(api: Api, account: str, params: Params) -> list[Element]:
@@ -471,27 +501,31 @@ def create_subnet(api: Api, account: str, params: Params) -> list[Element]:
     return output("CreateSubnet", {"Subnet": api.act(action)})
 
 
+def _subnet_filters(cloud: Cloud) -> dict[str, Callable[[SubnetRecord], list[str]]]:
+    return {
+        "subnet-id": lambda s: [s.subnet_id],
+        "vpc-id": lambda s: [s.vpc_id],
+        "cidr-block": lambda s: [str(s.cidr)],
+        "default-for-az": lambda s: ["true" if s.default else "false"],
+        "availability-zone": lambda s: [control_plane.zone_of(cloud.region)],
+        "state": lambda s: ["available"],
+    }
+
+
 def describe_subnets(api: Api, account: str, params: Params) -> list[Element]:
-    ids = listed(params, "SubnetId")
-    chosen = filters(params)
-
-    def action(c: Cloud) -> tuple[Cloud, list[dict[str, Any]]]:
-        c = control_plane.with_account(c, account)
-        subnets = [vpc_plane.find_subnet(c, account, i) for i in ids] or [
-            s for s in c.subnets if s.owner == account
-        ]
-        known: dict[str, Callable[[SubnetRecord], list[str]]] = {
-            "subnet-id": lambda s: [s.subnet_id],
-            "vpc-id": lambda s: [s.vpc_id],
-            "cidr-block": lambda s: [str(s.cidr)],
-            "default-for-az": lambda s: ["true" if s.default else "false"],
-            "availability-zone": lambda s: [control_plane.zone_of(c.region)],
-            "state": lambda s: ["available"],
-        }
-        found = vpc_plane.select(c, subnets, chosen, known, lambda s: s.subnet_id)
-        return c, [subnet_dict(c, s) for s in found]
-
-    return _paged("DescribeSubnets", "Subnets", api.read(action), params)
+    return _describe(
+        api,
+        account,
+        params,
+        action="DescribeSubnets",
+        key="Subnets",
+        id_param="SubnetId",
+        find=vpc_plane.find_subnet,
+        owned=lambda c, a: [s for s in c.subnets if s.owner == a],
+        fields=_subnet_filters,
+        ident=lambda s: s.subnet_id,
+        answer=subnet_dict,
+    )
 
 
 def delete_subnet(api: Api, account: str, params: Params) -> list[Element]:
@@ -521,23 +555,26 @@ def _required(params: Params, name: str) -> str:
 # -- rules -----------------------------------------------------------------------------------------
 
 
+RULE_FILTERS: dict[str, Callable[[RuleRecord], list[str]]] = {
+    "group-id": lambda r: [r.group.group_id],
+    "security-group-rule-id": lambda r: [r.rule_id],
+}
+
+
 def describe_security_group_rules(api: Api, account: str, params: Params) -> list[Element]:
-    ids = listed(params, "SecurityGroupRuleId")
-    chosen = filters(params)
-
-    def action(c: Cloud) -> tuple[Cloud, list[dict[str, Any]]]:
-        c = control_plane.with_account(c, account)
-        records = [vpc_plane.find_rule(c, account, i) for i in ids] or vpc_plane.rules_of(
-            c, account
-        )
-        known: dict[str, Callable[[RuleRecord], list[str]]] = {
-            "group-id": lambda r: [r.group.group_id],
-            "security-group-rule-id": lambda r: [r.rule_id],
-        }
-        found = vpc_plane.select(c, records, chosen, known, lambda r: r.rule_id)
-        return c, [rule_dict(c, r) for r in found]
-
-    return _paged("DescribeSecurityGroupRules", "SecurityGroupRules", api.read(action), params)
+    return _describe(
+        api,
+        account,
+        params,
+        action="DescribeSecurityGroupRules",
+        key="SecurityGroupRules",
+        id_param="SecurityGroupRuleId",
+        find=vpc_plane.find_rule,
+        owned=vpc_plane.rules_of,
+        fields=lambda c: RULE_FILTERS,
+        ident=lambda r: r.rule_id,
+        answer=rule_dict,
+    )
 
 
 def _rule_permission(item: Params, where: str) -> VpcPermission:
@@ -706,24 +743,27 @@ def create_managed_prefix_list(api: Api, account: str, params: Params) -> list[E
     return output("CreateManagedPrefixList", {"PrefixList": api.act(action)})
 
 
+PREFIX_LIST_FILTERS: dict[str, Callable[[PrefixListRecord], list[str]]] = {
+    "prefix-list-id": lambda p: [p.list_id],
+    "prefix-list-name": lambda p: [p.name],
+    "owner-id": lambda p: [p.owner],
+}
+
+
 def describe_managed_prefix_lists(api: Api, account: str, params: Params) -> list[Element]:
-    ids = listed(params, "PrefixListId")
-    chosen = filters(params)
-
-    def action(c: Cloud) -> tuple[Cloud, list[dict[str, Any]]]:
-        c = control_plane.with_account(c, account)
-        lists = [vpc_plane.find_prefix_list(c, account, i) for i in ids] or [
-            p for p in c.prefix_lists if p.owner == account
-        ]
-        known: dict[str, Callable[[PrefixListRecord], list[str]]] = {
-            "prefix-list-id": lambda p: [p.list_id],
-            "prefix-list-name": lambda p: [p.name],
-            "owner-id": lambda p: [p.owner],
-        }
-        found = vpc_plane.select(c, lists, chosen, known, lambda p: p.list_id)
-        return c, [plist_dict(c, p) for p in found]
-
-    return _paged("DescribeManagedPrefixLists", "PrefixLists", api.read(action), params)
+    return _describe(
+        api,
+        account,
+        params,
+        action="DescribeManagedPrefixLists",
+        key="PrefixLists",
+        id_param="PrefixListId",
+        find=vpc_plane.find_prefix_list,
+        owned=lambda c, a: [p for p in c.prefix_lists if p.owner == a],
+        fields=lambda c: PREFIX_LIST_FILTERS,
+        ident=lambda p: p.list_id,
+        answer=plist_dict,
+    )
 
 
 def modify_managed_prefix_list(api: Api, account: str, params: Params) -> list[Element]:
@@ -770,28 +810,32 @@ def get_managed_prefix_list_entries(api: Api, account: str, params: Params) -> l
 # -- interfaces ------------------------------------------------------------------------------------
 
 
+def _nic_filters(cloud: Cloud) -> dict[str, Callable[[NicRecord], list[str]]]:
+    vpc_of = {s.subnet_id: s.vpc_id for s in cloud.subnets}
+    return {
+        "network-interface-id": lambda n: [n.eni_id],
+        "subnet-id": lambda n: [n.subnet_id],
+        "vpc-id": lambda n: [vpc_of[n.subnet_id]],
+        "group-id": lambda n: [k.group_id for k in n.groups],
+        "attachment.instance-id": lambda n: [n.instance_id] if n.instance_id else [],
+        "private-ip-address": lambda n: [str(n.address)],
+    }
+
+
 def describe_network_interfaces(api: Api, account: str, params: Params) -> list[Element]:
-    ids = listed(params, "NetworkInterfaceId")
-    chosen = filters(params)
-
-    def action(c: Cloud) -> tuple[Cloud, list[dict[str, Any]]]:
-        c = control_plane.with_account(c, account)
-        nics = [vpc_plane.find_nic(c, account, i) for i in ids] or [
-            n for n in c.nics if n.owner == account
-        ]
-        vpc_of = {s.subnet_id: s.vpc_id for s in c.subnets}
-        known: dict[str, Callable[[NicRecord], list[str]]] = {
-            "network-interface-id": lambda n: [n.eni_id],
-            "subnet-id": lambda n: [n.subnet_id],
-            "vpc-id": lambda n: [vpc_of[n.subnet_id]],
-            "group-id": lambda n: [k.group_id for k in n.groups],
-            "attachment.instance-id": lambda n: [n.instance_id] if n.instance_id else [],
-            "private-ip-address": lambda n: [str(n.address)],
-        }
-        found = vpc_plane.select(c, nics, chosen, known, lambda n: n.eni_id)
-        return c, [nic_dict(c, n) for n in found]
-
-    return _paged("DescribeNetworkInterfaces", "NetworkInterfaces", api.read(action), params)
+    return _describe(
+        api,
+        account,
+        params,
+        action="DescribeNetworkInterfaces",
+        key="NetworkInterfaces",
+        id_param="NetworkInterfaceId",
+        find=vpc_plane.find_nic,
+        owned=lambda c, a: [n for n in c.nics if n.owner == a],
+        fields=_nic_filters,
+        ident=lambda n: n.eni_id,
+        answer=nic_dict,
+    )
 
 
 def modify_network_interface_attribute(api: Api, account: str, params: Params) -> list[Element]:
