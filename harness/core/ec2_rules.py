@@ -7,7 +7,7 @@ code and the wording EC2 uses (see the README's semantics section for the source
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from ipaddress import IPv4Network
 
@@ -224,9 +224,12 @@ def _duplicate_text(rule: Rule, home_account: str) -> str:
     return f'the specified rule "peer: {peer}, {protocol}, {ports}, ALLOW" already exists'
 
 
-def authorize(group: Group, rules: Iterable[Rule]) -> Group:
-    """Add rules to a group: duplicates and the 100-rule limit are errors; nothing partial."""
-    new_rules = list(rules)
+def check_new_rules(
+    current: Iterable[Rule], new_rules: Iterable[Rule], duplicate: Callable[[Rule], str]
+) -> None:
+    """Rules to add: one twice in the request, or one the group has (``duplicate`` says how
+    EC2 words it), is an error."""
+    have = set(current)
     seen: set[Rule] = set()
     for rule in new_rules:
         if rule in seen:
@@ -234,8 +237,14 @@ def authorize(group: Group, rules: Iterable[Rule]) -> Group:
                 "InvalidParameterValue", "The same permission must not appear multiple times"
             )
         seen.add(rule)
-        if rule in group.rules:
-            raise Ec2Error("InvalidPermission.Duplicate", _duplicate_text(rule, group.key.account))
+        if rule in have:
+            raise Ec2Error("InvalidPermission.Duplicate", duplicate(rule))
+
+
+def authorize(group: Group, rules: Iterable[Rule]) -> Group:
+    """Add rules to a group: duplicates and the 100-rule limit are errors; nothing partial."""
+    new_rules = list(rules)
+    check_new_rules(group.rules, new_rules, lambda r: _duplicate_text(r, group.key.account))
     if len(group.rules) + len(new_rules) > MAX_RULES_PER_GROUP:
         raise Ec2Error(
             "RulesPerSecurityGroupLimitExceeded",

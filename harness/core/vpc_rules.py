@@ -12,6 +12,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import replace
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_network
 
+from harness.core import ec2_rules
 from harness.core.model import (
     ICMPS,
     NUMBERS,
@@ -183,18 +184,11 @@ def authorize(group: Group, rules: Iterable[Rule], egress: bool) -> Group:
     """Add rules to one direction: duplicates and the 60-per-family quota are errors."""
     current = (group.egress or ()) if egress else group.rules
     new_rules = list(rules)
-    seen: set[Rule] = set()
-    for rule in new_rules:
-        if rule in seen:
-            raise Ec2Error(
-                "InvalidParameterValue", "The same permission must not appear multiple times"
-            )
-        seen.add(rule)
-        if rule in current:
-            raise Ec2Error(
-                "InvalidPermission.Duplicate",
-                f'the specified rule "{rule.describe(group.key.account)}" already exists',
-            )
+    ec2_rules.check_new_rules(
+        current,
+        new_rules,
+        lambda r: f'the specified rule "{r.describe(group.key.account)}" already exists',
+    )
     v4, v6 = _family_counts((*current, *new_rules))
     if max(v4, v6) > MAX_RULES_PER_DIRECTION:
         raise Ec2Error(
