@@ -57,6 +57,31 @@ def test_three_tier(
     assert nodes["web-1"]["groups"] == ["apache"] and nodes["internet"]["kind"] == "host"
 
 
+def test_vpc_three_tier(
+    runtime: DockerRuntime, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The shipped VPC topology, as the README walks through it."""
+    status, doc, printed = run_lab(ROOT / "topologies/vpc-three-tier.yaml", tmp_path, capsys)
+    assert doc["summary"]["incorrect"] == 0 and doc["summary"]["not_run"] == 0, printed
+    assert status == 0
+    seen = {(c["from"], c["to"], c["protocol"], c["port"], c["address"]): c for c in doc["cells"]}
+
+    def state(source: str, target: str, port: int, address: str) -> str:
+        return str(seen[(source, target, "tcp", port, address)]["observed"])
+
+    assert state("internet", "web-1", 80, "192.0.2.11") == "open"  # the public door
+    assert state("internet", "web-1", 80, "2001:db8:0:100::b") == "open"  # and over IPv6
+    assert state("web-1", "web-2", 80, "10.0.1.12") == "filtered"  # web's egress
+    assert state("web-1", "app-1", 8080, "10.0.2.11") == "open"
+    assert state("bastion", "web-1", 22, "10.0.1.11") == "open"
+    hairpin = seen[("bastion", "web-1", "tcp", 22, "192.0.2.11")]
+    assert hairpin["observed"] == "filtered" and "public address" in hairpin["why"]
+    assert state("workstation", "web-1", 22, "2001:db8:0:100::b") == "filtered"  # IPv4 list
+    private = [c for c in doc["cells"] if c["from"] == "internet" and c["to"][:3] in ("app", "db-")]
+    assert not private  # private subnets: the internet has no address of theirs to try
+    assert not runtime.leftovers("vpc-three-tier")
+
+
 def test_default_group(
     runtime: DockerRuntime, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
