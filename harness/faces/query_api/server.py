@@ -204,7 +204,7 @@ def serve(lab: PersistentLab, host: str, port: int, require_auth: bool) -> int:
     )
     print(
         f"sgh serve: EC2 Query API for lab '{lab.name}' on http://{bound_host!s}:{bound_port}/ "
-        f"(auth: {auth})",
+        f"(auth: {auth}; instances run in {lab.region}, other regions are control plane only)",
         flush=True,
     )
     try:
