@@ -346,13 +346,15 @@ def create_group(cloud: Cloud, account: str, name: str, description: str) -> tup
     return cloud.with_group(group), group
 
 
+def groups_naming(cloud: Cloud, key: GroupKey) -> list[Group]:
+    """The other groups whose rules (ingress or egress) name group ``key``."""
+    return [g for g in cloud.groups if g.key != key and any(r.group == key for r in g.all_rules)]
+
+
 def users_of(cloud: Cloud, key: GroupKey) -> tuple[list[InstanceRecord], list[Group]]:
     """The active instances in a group and the other groups whose rules name it."""
     instances = [r for r in cloud.active_instances() if key in r.groups]
-    groups = [
-        g for g in cloud.groups if g.key != key and any(rule.group == key for rule in g.rules)
-    ]
-    return instances, groups
+    return instances, groups_naming(cloud, key)
 
 
 def delete_group(cloud: Cloud, account: str, ref: str) -> tuple[Cloud, Group]:
@@ -721,7 +723,7 @@ def _vpc_topology(cloud: Cloud, lab: str, home: str) -> Topology:
             )
         )
     groups = tuple(g for g in cloud.groups if g.vpc is not None)
-    named = {r.prefix_list for g in groups for r in (*g.rules, *(g.egress or ())) if r.prefix_list}
+    named = {r.prefix_list for g in groups for r in g.all_rules if r.prefix_list}
     plists = tuple(
         PrefixList(p.list_id, tuple(net for net, _ in p.entries))
         for p in cloud.prefix_lists

@@ -14,7 +14,7 @@ a subnet with its own groups and addresses.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from functools import cached_property
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
@@ -182,6 +182,19 @@ class Group:
     @property
     def group_id(self) -> str:
         return self.key.group_id
+
+    @property
+    def all_rules(self) -> tuple[Rule, ...]:
+        """Its ingress and egress rules together."""
+        return (*self.rules, *(self.egress or ()))
+
+    def side(self, egress: bool) -> tuple[Rule, ...]:
+        """The rules of one direction (a Classic group has no egress rules)."""
+        return (self.egress or ()) if egress else self.rules
+
+    def with_side(self, egress: bool, rules: tuple[Rule, ...]) -> Group:
+        """The group with the rules of one direction replaced."""
+        return replace(self, egress=rules) if egress else replace(self, rules=rules)
 
 
 @dataclass(frozen=True, order=True)

@@ -300,11 +300,7 @@ def delete_group(cloud: Cloud, account: str, ref: str) -> tuple[Cloud, Group]:
             f'the specified group: "{group.group_id}" name: "default" cannot be deleted by a user',
         )
     holders = [n.eni_id for n in cloud.nics if group.key in n.groups]
-    users = [
-        g.group_id
-        for g in cloud.groups
-        if g.key != group.key and any(r.group == group.key for r in (*g.rules, *(g.egress or ())))
-    ]
+    users = [g.group_id for g in control_plane.groups_naming(cloud, group.key)]
     if holders or users:
         raise Ec2Error(
             "DependencyViolation",
@@ -458,7 +454,8 @@ def authorize(
     else:
         changed = vpc_rules.authorize(group, rules, egress)
     changed = _with_ids(changed)
-    added = [r for r in (changed.egress or () if egress else changed.rules) if r in set(rules)]
+    wanted = set(rules)
+    added = [r for r in changed.side(egress) if r in wanted]
     return cloud.with_group(changed), (changed, added)
 
 
@@ -477,7 +474,7 @@ def revoke(
     group = find_group(cloud, account, ref)
     if group.vpc is None and egress:
         _vpc_group(cloud, account, ref)
-    current = (group.egress or ()) if egress else group.rules
+    current = group.side(egress)
     if rule_ids:
         by_id = {rule_id(group, r, egress): r for r in current}
         missing = [i for i in rule_ids if i not in by_id]
@@ -499,9 +496,9 @@ def revoke(
                     f"The specified rule does not exist in this security group "
                     f"({absent[0].describe(account, 'to' if egress else 'from')})",
                 )
-    removed = [r for r in current if r in set(gone)]
-    kept = tuple(r for r in current if r not in set(gone))
-    changed = replace(group, egress=kept) if egress else replace(group, rules=kept)
+    going = set(gone)
+    removed = [r for r in current if r in going]
+    changed = group.with_side(egress, tuple(r for r in current if r not in going))
     return cloud.with_group(changed), (changed, removed)
 
 
@@ -557,13 +554,13 @@ def modify_rules(
         if len(new) != 1:
             raise Ec2Error("InvalidParameterValue", f"A rule of {ident} must name exactly one peer")
         rule = replace(new[0], rule_id=ident)
-        current = (group.egress or ()) if record.egress else group.rules
+        current = group.side(record.egress)
         if rule in current and rule != record.rule:
             raise Ec2Error(
                 "InvalidPermission.Duplicate", f"the rule {rule.describe(account)} already exists"
             )
         changed = tuple(rule if r.rule_id == ident or r == record.rule else r for r in current)
-        group = replace(group, egress=changed) if record.egress else replace(group, rules=changed)
+        group = group.with_side(record.egress, changed)
         cloud = cloud.with_group(group)
     return cloud, group
 
@@ -581,7 +578,7 @@ def describe_rules(
     named by content (the description comes with each peer) or by id."""
     cloud = with_account(cloud, account)
     group = find_group(cloud, account, ref)
-    current = list((group.egress or ()) if egress else group.rules)
+    current = list(group.side(egress))
     ids = [rule_id(group, r, egress) for r in current]
     for ident, text in by_id:
         if ident not in ids:
@@ -600,8 +597,7 @@ def describe_rules(
             )
         index = current.index(new)
         current[index] = replace(current[index], description=new.description)
-    rules = tuple(current)
-    group = replace(group, egress=rules) if egress else replace(group, rules=rules)
+    group = group.with_side(egress, tuple(current))
     return cloud.with_group(group), group
 
 
@@ -724,11 +720,7 @@ def modify_prefix_list(
 def delete_prefix_list(cloud: Cloud, account: str, list_id: str) -> tuple[Cloud, PrefixListRecord]:
     cloud = with_account(cloud, account)
     plist = find_prefix_list(cloud, account, list_id)
-    users = [
-        g.group_id
-        for g in cloud.groups
-        if any(r.prefix_list == list_id for r in (*g.rules, *(g.egress or ())))
-    ]
+    users = [g.group_id for g in cloud.groups if any(r.prefix_list == list_id for r in g.all_rules)]
     if users:
         raise Ec2Error(
             "DependencyViolation",

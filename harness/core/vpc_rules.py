@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Iterable
-from dataclasses import replace
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_network
 
 from harness.core import ec2_rules
@@ -182,7 +181,7 @@ def _family_counts(rules: Iterable[Rule]) -> tuple[int, int]:
 
 def authorize(group: Group, rules: Iterable[Rule], egress: bool) -> Group:
     """Add rules to one direction: duplicates and the 60-per-family quota are errors."""
-    current = (group.egress or ()) if egress else group.rules
+    current = group.side(egress)
     new_rules = list(rules)
     ec2_rules.check_new_rules(
         current,
@@ -197,9 +196,7 @@ def authorize(group: Group, rules: Iterable[Rule], egress: bool) -> Group:
             f"({MAX_RULES_PER_DIRECTION} {'outbound' if egress else 'inbound'} per address "
             f"family; group '{group.name}' would have {max(v4, v6)}).",
         )
-    if egress:
-        return replace(group, egress=(*current, *new_rules))
-    return replace(group, rules=(*current, *new_rules))
+    return group.with_side(egress, (*current, *new_rules))
 
 
 def check_interface_groups(count: int) -> None:
