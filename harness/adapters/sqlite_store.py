@@ -31,7 +31,7 @@ from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 from typing import TypeVar
 
-from harness.core.control_plane import Cloud, InstanceRecord
+from harness.core.control_plane import DEFAULT_REGION, Cloud, InstanceRecord
 from harness.core.model import Group, GroupKey, Host, Protocol, Rule
 from harness.core.reconcile import Applied
 from harness.errors import InvalidInput, LabNotFound
@@ -238,12 +238,28 @@ class Store:
         ``region``: the state of another region than the lab's own (control plane only: its
         instances run nowhere), empty until something is made there; it is always of the
         lab's platform."""
+        return self._load(region)[0]
+
+    def _load(self, region: str | None) -> tuple[Cloud, bool]:
+        """The state of ``region``, and whether it is the lab's own region."""
         home = self._home()
         if region is None or region == home.region:
-            return home
+            return home, True
         row = self.db.execute("SELECT document FROM regions WHERE region = ?", (region,)).fetchone()
-        other = Cloud(region=region) if row is None else cloud_document.loads(row[0], self.where)
+        return self._other(home, region, None if row is None else row[0]), False
+
+    def _other(self, home: Cloud, region: str, document: str | None) -> Cloud:
+        other = (
+            Cloud(region=region) if document is None else cloud_document.loads(document, self.where)
+        )
         return replace(other, platform=home.platform)
+
+    def region(self) -> str:
+        """The lab's own region, read without loading its whole state."""
+        row = self.db.execute(
+            "SELECT json_extract(document, '$.cloud.region') FROM state WHERE id = 1"
+        ).fetchone()
+        return str(row[0]) if row is not None and row[0] else DEFAULT_REGION
 
     def _home(self) -> Cloud:
         row = self.db.execute("SELECT document FROM state WHERE id = 1").fetchone()
@@ -251,8 +267,9 @@ class Store:
 
     def regions(self) -> dict[str, Cloud]:
         """The lab's other regions that hold anything, by name."""
-        rows = self.db.execute("SELECT region FROM regions ORDER BY region").fetchall()
-        return {region: self.load(region) for (region,) in rows}
+        home = self._home()
+        rows = self.db.execute("SELECT region, document FROM regions ORDER BY region")
+        return {region: self._other(home, region, document) for region, document in rows}
 
     @property
     def where(self) -> str:
@@ -324,10 +341,10 @@ class Store:
         """Run ``action`` on the current cloud (of ``region``: the lab's own by default) and
         commit what it returns, atomically; an error leaves the lab as it was."""
         with self.transaction() as db:
-            old = self.load(region)
+            old, home = self._load(region)
             new, result = action(old)
             if new is not old:
-                self._save(db, new, home=region is None or region == self._home().region)
+                self._save(db, new, home)
         return new, result
 
     # -- what the data plane holds --------------------------------------------------------

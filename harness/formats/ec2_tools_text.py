@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from harness.core import vpc_plane
 from harness.core.control_plane import (
     DEFAULT_REGION,
     Cloud,
@@ -100,12 +101,8 @@ def instance_line(
     image = ami(record.image_id)
     public = vpc = subnet = ""
     if cloud is not None and record.subnet_id and record.active:
-        primary = min(
-            (n for n in cloud.nics if n.instance_id == record.instance_id),
-            key=lambda n: n.device_index,
-            default=None,
-        )
-        public = str(primary.public) if primary is not None and primary.public else ""
+        nics = vpc_plane.nics_of(cloud, record.instance_id)
+        public = str(nics[0].public) if nics and nics[0].public else ""
         subnet = record.subnet_id
         vpc = next((s.vpc_id for s in cloud.subnets if s.subnet_id == subnet), "")
     zone = AVAILABILITY_ZONE if cloud is None else zone_of(cloud.region)

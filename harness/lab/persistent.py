@@ -95,7 +95,7 @@ class PersistentLab:
     @property
     def region(self) -> str:
         """The region the lab runs its instances in; other regions are control plane only."""
-        return self.store.load().region
+        return self.store.region()
 
     def is_home(self, region: str | None) -> bool:
         return region is None or region == self.region
