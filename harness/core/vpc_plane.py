@@ -887,6 +887,49 @@ def _free_public(taken: set[IPv4Address]) -> IPv4Address:
     return found
 
 
+def launch(
+    cloud: Cloud,
+    account: str,
+    image_id: str,
+    count: int,
+    *,
+    groups: Sequence[str],
+    nics: Sequence[NicRequest],
+    now: str,
+    new_id: NewId,
+    instance_type: str = control_plane.DEFAULT_TYPE,
+) -> tuple[Cloud, list[InstanceRecord]]:
+    """RunInstances on either platform: without interfaces, Classic instances in ``groups`` on
+    an EC2-Classic lab, else one interface in the default subnet with ``groups``; an interface
+    asked for without a subnet (``""``) goes into the default subnet too."""
+    cloud = with_account(cloud, account)
+    if not nics and cloud.platform == EC2_CLASSIC:
+        return control_plane.run_instances(
+            cloud,
+            account,
+            image_id,
+            count,
+            groups,
+            now=now,
+            new_id=new_id,
+            instance_type=instance_type,
+        )
+    chosen = [
+        n if n.subnet_id else replace(n, subnet_id=default_subnet(cloud, account))
+        for n in nics or [NicRequest("", tuple(groups))]
+    ]
+    return run_instances(
+        cloud,
+        account,
+        image_id,
+        count,
+        chosen,
+        now=now,
+        new_id=new_id,
+        instance_type=instance_type,
+    )
+
+
 def run_instances(
     cloud: Cloud,
     account: str,

@@ -347,32 +347,24 @@ def _run_instances(argv: Sequence[str], prog: str = "ec2-run-instances") -> Outc
         count = _count(args.instance_count)
         public = args.associate_public_ip_address
 
-        def action(c: Cloud) -> tuple[Cloud, tuple[Cloud, list[InstanceRecord]]]:
-            c = control_plane.with_account(c, account)
-            if c.platform == control_plane.EC2_CLASSIC and args.subnet is None and public is None:
-                c, records = control_plane.run_instances(
-                    c,
-                    account,
-                    args.image,
-                    count,
-                    args.group,
-                    now=now(),
-                    new_id=new_id,
-                    instance_type=args.instance_type,
-                )
-                return c, (c, records)
-            nic = vpc_plane.NicRequest(
-                args.subnet or vpc_plane.default_subnet(c, account),
+        asked = (args.subnet, public, args.private_ip_address) != (None, None, None)
+        nics = [
+            vpc_plane.NicRequest(
+                args.subnet or "",
                 tuple(args.group),
                 public=None if public is None else public == "true",
                 address=args.private_ip_address,
             )
-            c, records = vpc_plane.run_instances(
+        ]
+
+        def action(c: Cloud) -> tuple[Cloud, tuple[Cloud, list[InstanceRecord]]]:
+            c, records = vpc_plane.launch(
                 c,
                 account,
                 args.image,
                 count,
-                [nic],
+                groups=args.group,
+                nics=nics if asked else [],
                 now=now(),
                 new_id=new_id,
                 instance_type=args.instance_type,

@@ -237,18 +237,17 @@ def _RunInstances(api: Api, account: str, params: Params) -> list[Element]:
         )
 
     def action(c: Cloud) -> tuple[Cloud, tuple[Cloud, list[InstanceRecord]]]:
-        c = control_plane.with_account(c, account)
-        if nics or c.platform == control_plane.VPC:
-            chosen = nics or [
-                vpc_plane.NicRequest(vpc_plane.default_subnet(c, account), tuple(refs))
-            ]
-            c, records = vpc_plane.run_instances(
-                c, account, image, high, chosen, now=now(), new_id=new_id, instance_type=kind
-            )
-        else:
-            c, records = control_plane.run_instances(
-                c, account, image, high, refs, now=now(), new_id=new_id, instance_type=kind
-            )
+        c, records = vpc_plane.launch(
+            c,
+            account,
+            image,
+            high,
+            groups=refs,
+            nics=nics,
+            now=now(),
+            new_id=new_id,
+            instance_type=kind,
+        )
         for record in records if tags else []:
             c, _ = vpc_plane.create_tags(c, account, [record.instance_id], tags)
         return c, (c, records)
