@@ -84,6 +84,20 @@ class GroupKey:
 
 
 @dataclass(frozen=True)
+class Origin:
+    """Where a group or a rule was written: a file, its line (0: not known) and the construct
+    there (``aws_security_group.web ingress[0]``), for errors and for SARIF."""
+
+    file: str
+    line: int = 0
+    construct: str = ""
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where} {self.construct}" if self.construct else where
+
+
+@dataclass(frozen=True)
 class Rule:
     """One rule: protocol, ports (or ICMP type:code) and one peer (the source of an ingress
     rule, the destination of an egress rule).
@@ -103,6 +117,7 @@ class Rule:
     service: str = field(default="", compare=False)
     description: str = field(default="", compare=False)
     rule_id: str = field(default="", compare=False)  # a control plane's sgr- id, once given
+    origin: Origin | None = field(default=None, compare=False)
 
     def ports_text(self) -> str:
         if self.protocol in ICMPS:
@@ -174,6 +189,7 @@ class Group:
     rules: tuple[Rule, ...] = ()
     egress: tuple[Rule, ...] | None = None
     vpc: str | None = None
+    origin: Origin | None = field(default=None, compare=False)
 
     @property
     def name(self) -> str:

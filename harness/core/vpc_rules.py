@@ -19,6 +19,7 @@ from harness.core.model import (
     Group,
     GroupKey,
     Network,
+    Origin,
     Proto,
     Protocol,
     Rule,
@@ -118,6 +119,7 @@ def make_rule(
     prefix_list: str | None = None,
     written: str = "",
     description: str = "",
+    origin: Origin | None = None,
 ) -> Rule:
     low, high = check_ports(protocol, from_port, to_port)
     peers = sum(item is not None for item in (cidr, group, prefix_list))
@@ -141,6 +143,7 @@ def make_rule(
         prefix_list=prefix_list,
         written=written,
         description=description,
+        origin=origin,
     )
 
 

@@ -191,12 +191,16 @@ class _Builder(Reader):
                     if name != ec2_rules.DEFAULT_GROUP:
                         self.fail("'default_rules' applies only to the default group")
                     groups[key] = Group(key, groups[key].description, ())
+                groups[key] = replace(groups[key], origin=self.where(item))
                 rules = self.sequence(spec.get("rules"), "rules")
                 pending.append((label, spec, key, rules))
         for label, spec, key, rules in pending:
             for index, rule_item in enumerate(rules):
                 with self.at(label, spec), self.at(f"rules[{index}]", rule_item):
-                    built = self._rules(rule_item, key, groups)
+                    origin = self.where(rule_item)
+                    built = [
+                        replace(rule, origin=origin) for rule in self._rules(rule_item, key, groups)
+                    ]
                     groups[key] = ec2_rules.authorize(groups[key], built)
         return groups
 

@@ -263,6 +263,7 @@ class VpcReader:
                     self.groups[key] = vpc_rules.new_group(key, description, vpc)
                     if "egress" in spec:
                         self.groups[key] = replace(self.groups[key], egress=())
+                self.groups[key] = replace(self.groups[key], origin=r.where(item))
                 pending.append((label, spec, key))
         for label, spec, key in pending:
             for direction in ("ingress", "egress"):
@@ -325,6 +326,7 @@ class VpcReader:
                 r.fail(f"protocol {protocol} matches all ports: give no 'ports' or 'icmp'")
             low, high = -1, -1
         description = r.string(spec.get("description", ""), "description")
+        origin = r.where(item)
         rules = []
         for peer in peers:
             text = r.string(peer, peer_key)
@@ -339,6 +341,7 @@ class VpcReader:
                     prefix_list=plist,
                     written=text,
                     description=description,
+                    origin=origin,
                 )
             )
         return rules

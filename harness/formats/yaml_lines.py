@@ -11,7 +11,7 @@ from typing import Any, NoReturn
 
 import yaml
 
-from harness.core.model import Listen, Protocol
+from harness.core.model import Listen, Origin, Protocol
 from harness.errors import Ec2Error, TopologyError
 
 NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
@@ -20,6 +20,7 @@ MAX_NAME = 40
 
 class LineDict(dict[str, Any]):
     line: int | None = None
+    origin: Origin | None = None  # an imported item: where the user wrote it (not this document)
 
 
 class LineList(list[Any]):
@@ -66,26 +67,41 @@ class Reader:
     source: str
     path: list[str] = field(default_factory=list)
     line: int | None = None
+    origin: Origin | None = None
+    origin_depth: int = 0  # how much of ``path`` the origin's construct already names
 
     # -- error reporting -------------------------------------------------------------------
 
     def fail(self, problem: str) -> NoReturn:
+        if self.origin is not None:  # an imported item: name the user's file, line, construct
+            where = " ".join([self.origin.construct, *self.path[self.origin_depth :]]).strip()
+            raise TopologyError(self.origin.file, where, problem, self.origin.line or None)
         raise TopologyError(self.source, " ".join(self.path), problem, self.line)
+
+    def where(self, node: object) -> Origin:
+        """Where an item of the document was written: its import origin, or this file's line."""
+        origin = getattr(node, "origin", None)
+        if isinstance(origin, Origin):
+            return origin
+        return Origin(self.source, getattr(node, "line", None) or 0, " ".join(self.path))
 
     @contextmanager
     def at(self, label: str, node: object = None) -> Iterator[None]:
-        saved_line = self.line
+        saved = self.line, self.origin, self.origin_depth
         self.path.append(label)
         line = getattr(node, "line", None)
         if line is not None:
             self.line = line
+        origin = getattr(node, "origin", None)
+        if isinstance(origin, Origin):
+            self.origin, self.origin_depth = origin, len(self.path)
         try:
             yield
         except Ec2Error as err:
             self.fail(str(err))
         finally:
             self.path.pop()
-            self.line = saved_line
+            self.line, self.origin, self.origin_depth = saved
 
     def mapping(self, value: object, what: str, allowed: set[str], required: set[str]) -> LineDict:
         if not isinstance(value, dict):
