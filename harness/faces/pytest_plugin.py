@@ -51,7 +51,7 @@ from harness.core.planner import Cell
 from harness.core.probing import Observation
 from harness.core.runtime import LabKind, LabNamespaces, LabRef
 from harness.errors import Ec2Error, HarnessError
-from harness.formats import topology_file
+from harness.formats import sources, topology_file
 from harness.formats.matrix_report import cell_line
 from harness.lab import one_shot
 from harness.lab.controlled import ControlledLab
@@ -403,8 +403,9 @@ def renamed(topology: Topology, suffix: str) -> Topology:
 
 
 def load(path: Path) -> Topology:
+    """A topology file, Compose file or any source ``sgh run`` accepts (imported)."""
     try:
-        return topology_file.load(path)
+        return sources.load([str(path)]).topology
     except HarnessError as err:
         raise pytest.UsageError(str(err)) from None
 

@@ -75,6 +75,11 @@ def loads(text: str, source: str = "<topology>") -> Topology:
     return _Builder(source).build(data)
 
 
+def build(data: object, source: str) -> Topology:
+    """Validate a topology document made by a program (an import), not read from YAML."""
+    return _Builder(source).build(data)
+
+
 def _project_name(source: str) -> str:
     """Compose's default project name: the file's directory, in the characters names allow."""
     directory = Path(source).resolve().parent.name

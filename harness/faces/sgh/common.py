@@ -4,13 +4,43 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from harness.core.matrix import Matrix
 from harness.core.probing import Prober
 from harness.errors import InvalidInput
 from harness.faces import exit_codes
+from harness.formats import sources
 from harness.formats.matrix_report import render, to_json
+
+
+def add_source_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--var",
+        action="append",
+        metavar="NAME=VALUE",
+        help="Terraform: a variable's value (JSON for lists and numbers); repeatable",
+    )
+    parser.add_argument(
+        "--parameter",
+        action="append",
+        metavar="NAME=VALUE",
+        help="CloudFormation: a parameter's value; repeatable",
+    )
+
+
+def load_sources(args: argparse.Namespace, *, quiet: bool = False) -> sources.Loaded:
+    """The topology of a command's sources; an import's choices go to stderr (unless quiet:
+    ``sgh import`` writes them into the file)."""
+    options = sources.Options(
+        sources.pairs(args.var, "--var"), sources.pairs(args.parameter, "--parameter")
+    )
+    loaded = sources.load(args.sources, options)
+    if loaded.imported is not None and not quiet and not getattr(args, "quiet", False):
+        for note in loaded.notes:
+            print(f"sgh: import: {note}", file=sys.stderr)
+    return loaded
 
 
 def add_junit_option(parser: argparse.ArgumentParser) -> None:

@@ -24,6 +24,8 @@ from harness.faces.sgh import labs
 from harness.faces.sgh.common import (
     add_junit_option,
     add_prober_option,
+    add_source_options,
+    load_sources,
     make_prober,
     output_path,
     report_matrix,
@@ -40,7 +42,14 @@ def _parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="start a topology's lab, probe it, compare with the rules")
     run.set_defaults(handler=_run)
-    run.add_argument("topology", help="a topology file (YAML or Compose)")
+    run.add_argument(
+        "sources",
+        nargs="+",
+        metavar="SOURCE",
+        help="a topology file (YAML or Compose), or groups to import: AWS JSON, Terraform "
+        "(.tf, plan or state JSON), CloudFormation",
+    )
+    add_source_options(run)
     run.add_argument("--json", metavar="PATH", help="write the matrix as JSON to PATH")
     run.add_argument("--keep", action="store_true", help="keep the lab running afterwards")
     run.add_argument(
@@ -67,7 +76,10 @@ def _parser() -> argparse.ArgumentParser:
         "lint", help="warn about risky, redundant or oversized rules (exit 1 when any)"
     )
     lint.set_defaults(handler=_lint)
-    lint.add_argument("topology", nargs="?", help="a topology file (default: the live lab)")
+    lint.add_argument(
+        "sources", nargs="*", metavar="SOURCE", help="a topology or sources (default: the lab)"
+    )
+    add_source_options(lint)
     lint.add_argument("--home", help="with no topology: the labs' home directory")
     lint.add_argument("--lab", help="with no topology: the lab (default: $SGH_LAB, else current)")
 
@@ -75,7 +87,17 @@ def _parser() -> argparse.ArgumentParser:
         "check", help="validate a topology; count the cells its rules expect open, closed, filtered"
     )
     check.set_defaults(handler=_check)
-    check.add_argument("topology")
+    check.add_argument("sources", nargs="+", metavar="SOURCE")
+    add_source_options(check)
+
+    imp = sub.add_parser(
+        "import",
+        help="write the topology of AWS JSON, Terraform or CloudFormation sources (VPC format)",
+    )
+    imp.set_defaults(handler=_import)
+    imp.add_argument("sources", nargs="+", metavar="SOURCE")
+    imp.add_argument("-o", "--output", metavar="FILE", help="write it to FILE (default: stdout)")
+    add_source_options(imp)
 
     comp = sub.add_parser("compile", help="print the nftables policy of instances")
     comp.set_defaults(handler=_compile)
@@ -195,7 +217,7 @@ def _run(args: argparse.Namespace) -> int:
     from harness.adapters.docker_runtime import DockerRuntime
     from harness.lab.one_shot import verify
 
-    topology = topology_file.load(args.topology)
+    topology = load_sources(args).topology
     prober = make_prober(args.prober, args.timeout)
     json_path = output_path("--json", args.json)
     junit_path = output_path("--junit", args.junit)
@@ -249,8 +271,8 @@ def _console(command: str, argv: Sequence[str]) -> tuple[int, list[str], list[st
 def _lint(args: argparse.Namespace) -> int:
     from harness.core.lint import lint
 
-    if args.topology:
-        topology = topology_file.load(args.topology)
+    if args.sources:
+        topology = load_sources(args).topology
         where = topology.source
     else:
         from harness.adapters.sqlite_store import Home
@@ -277,8 +299,31 @@ def _lint(args: argparse.Namespace) -> int:
     return exit_codes.DISAGREE
 
 
+def _import(args: argparse.Namespace) -> int:
+    from harness.formats.imports.deployment import render
+
+    loaded = load_sources(args, quiet=True)
+    if loaded.imported is None:
+        raise InvalidInput(f"{loaded.topology.source}: already a topology file; nothing to import")
+    text = render(loaded.imported)
+    if args.output:
+        path = output_path("-o", args.output)
+        assert path is not None
+        path.write_text(text, encoding="utf-8")
+        topology = loaded.topology
+        print(
+            f"wrote {path}: {len(topology.groups)} groups, {len(topology.instances)} instances "
+            f"({len(loaded.imported.representatives)} representatives), "
+            f"{len(topology.hosts)} outside hosts",
+            file=sys.stderr,
+        )
+    else:
+        print(text, end="")
+    return exit_codes.OK
+
+
 def _check(args: argparse.Namespace) -> int:
-    topology = topology_file.load(args.topology)
+    topology = load_sources(args).topology
     cells = plan(topology)
     expected = expectations(topology, cells)
     counts = dict.fromkeys(State, 0)

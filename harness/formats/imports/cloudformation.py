@@ -1,0 +1,470 @@
+"""CloudFormation templates, YAML (with the short-form tags ``!Ref``, ``!GetAtt``, ``!Sub``,
+...) or JSON.
+
+Read: ``AWS::EC2::SecurityGroup`` with its inline ``SecurityGroupIngress`` and
+``SecurityGroupEgress``, the standalone ``AWS::EC2::SecurityGroupIngress`` and
+``AWS::EC2::SecurityGroupEgress``, ``AWS::EC2::VPC``, ``AWS::EC2::Subnet``,
+``AWS::EC2::PrefixList``, and every other resource's group attachments (``SecurityGroupIds``,
+``SecurityGroups``, ``GroupSet``, ``VPCSecurityGroups``, ... anywhere in its properties), which
+become representatives. Parameters take their ``Default`` or ``--parameter NAME=VALUE``.
+
+Intrinsic functions resolved: ``Ref``, ``Fn::GetAtt`` (a group's ``GroupId``, a VPC's
+``CidrBlock``), ``Fn::Sub``, ``Fn::Join``, ``Fn::Select``, ``Fn::Split``, ``Fn::If`` (with
+``Conditions`` of ``Fn::Equals``, ``Fn::Not``, ``Fn::And``, ``Fn::Or``), ``Fn::FindInMap``;
+``Fn::ImportValue`` of a group or VPC is another stack's: an outside group or VPC. Anything
+else, where a rule needs a value, is refused with file, line and the function.
+
+Egress is CloudFormation's default: a group that declares no ``SecurityGroupEgress`` keeps
+the allow-all rule AWS adds; one that declares any has only those.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from cfn_tools.yaml_loader import CfnYamlLoader  # type: ignore[import-untyped]
+
+from harness.core.model import Origin
+from harness.errors import TopologyError
+from harness.formats.imports.deployment import (
+    Deployment,
+    ImportedGroup,
+    ImportedPrefixList,
+    ImportedSubnet,
+    ImportedVpc,
+    Peer,
+    make_rule,
+    port_value,
+    protocol_text,
+    refuse,
+)
+from harness.formats.yaml_lines import construct_mapping, construct_sequence
+
+SG = "AWS::EC2::SecurityGroup"
+ATTACH_KEYS = {
+    "SecurityGroupIds",
+    "SecurityGroups",
+    "GroupSet",
+    "VPCSecurityGroups",
+    "VpcSecurityGroupIds",
+}
+PSEUDO = {
+    "AWS::Region": "us-east-1",
+    "AWS::Partition": "aws",
+    "AWS::StackName": "stack",
+    "AWS::URLSuffix": "amazonaws.com",
+    "AWS::NoValue": None,
+}
+
+
+class _Loader(CfnYamlLoader):  # type: ignore[misc]
+    """cfn-flip's loader (short-form tags) whose mappings and sequences know their lines."""
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping)
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, construct_sequence)
+
+
+def parse(text: str, source: str) -> Any:
+    try:
+        return yaml.load(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        line = mark.line + 1 if mark is not None else None
+        raise TopologyError(source, "", f"malformed template: {err.problem}", line) from None
+    except (yaml.YAMLError, ValueError) as err:
+        raise TopologyError(source, "", f"malformed template: {err}") from None
+
+
+def is_template(data: object) -> bool:
+    return isinstance(data, dict) and (
+        "AWSTemplateFormatVersion" in data
+        or (isinstance(data.get("Resources"), dict) and "groups" not in data)
+    )
+
+
+@dataclass(frozen=True)
+class GroupRef:
+    """A value that denotes a group of the template (``!Ref Sg``, ``!GetAtt Sg.GroupId``)."""
+
+    logical_id: str
+
+
+@dataclass(frozen=True)
+class Outside:
+    """A value from outside the template (``Fn::ImportValue``)."""
+
+    text: str
+
+
+@dataclass
+class _Template:
+    source: str
+    data: dict[str, Any]
+    parameters: dict[str, str]
+    deployment: Deployment
+    conditions: dict[str, bool] = field(default_factory=dict)
+
+    @property
+    def resources(self) -> dict[str, Any]:
+        value = self.data.get("Resources")
+        if not isinstance(value, dict):
+            raise refuse(Origin(self.source), "the template has no Resources mapping")
+        return value
+
+    def origin(self, node: object, construct: str) -> Origin:
+        return Origin(self.source, getattr(node, "line", None) or 0, construct)
+
+    # -- values ----------------------------------------------------------------------------
+
+    def param(self, name: str, origin: Origin) -> object:
+        if name in self.parameters:
+            return self._typed(name, self.parameters[name])
+        spec = (self.data.get("Parameters") or {}).get(name)
+        if isinstance(spec, dict) and "Default" in spec:
+            return self._typed(name, spec["Default"])
+        kind = str(spec.get("Type", "")) if isinstance(spec, dict) else ""
+        if "SecurityGroup::Id" in kind or "VPC::Id" in kind:
+            self.deployment.notes.append(
+                f"{origin}: parameter '{name}' ({kind}) has no value: it stands for a "
+                f"{'VPC' if 'VPC' in kind else 'group'} outside the template"
+            )
+            outside = Outside(f"param-{name}")
+            return [outside] if kind.startswith("List<") else outside
+        raise refuse(origin, f"parameter '{name}' has no Default: give --parameter {name}=VALUE")
+
+    def _typed(self, name: str, value: object) -> object:
+        spec = (self.data.get("Parameters") or {}).get(name) or {}
+        kind = str(spec.get("Type", "")) if isinstance(spec, dict) else ""
+        if (kind.startswith("List<") or kind == "CommaDelimitedList") and isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    def value(self, node: object, origin: Origin) -> object:
+        """A property's value with its intrinsic functions resolved."""
+        if isinstance(node, list):
+            return [self.value(item, origin) for item in node]
+        if not isinstance(node, dict) or len(node) != 1:
+            if isinstance(node, dict):
+                return {key: self.value(item, origin) for key, item in node.items()}
+            return node
+        ((function, argument),) = node.items()
+        if function == "Ref":
+            return self._ref(str(argument), origin)
+        if function == "Fn::GetAtt":
+            return self._getatt(argument, origin)
+        if function == "Fn::ImportValue":
+            return Outside(f"import-{self.value(argument, origin)}")
+        if function == "Fn::Sub":
+            return self._sub(argument, origin)
+        if function == "Fn::Join":
+            separator, items = argument
+            parts = self.value(items, origin)
+            if not isinstance(parts, list):
+                raise refuse(origin, "Fn::Join needs a list")
+            return str(separator).join(str(part) for part in parts)
+        if function == "Fn::Select":
+            index, items = argument
+            parts = self.value(items, origin)
+            number = port_value(self.value(index, origin), origin, "Fn::Select index")
+            if not isinstance(parts, list) or number is None or not 0 <= number < len(parts):
+                raise refuse(origin, "Fn::Select index out of range")
+            return parts[number]
+        if function == "Fn::Split":
+            separator, text = argument
+            return str(self.value(text, origin)).split(str(separator))
+        if function == "Fn::If":
+            name, then, otherwise = argument
+            return self.value(then if self.condition(str(name), origin) else otherwise, origin)
+        if function == "Fn::FindInMap":
+            keys = [str(self.value(part, origin)) for part in argument]
+            found: object = self.data.get("Mappings") or {}
+            for key in keys:
+                if not isinstance(found, dict) or key not in found:
+                    raise refuse(origin, f"Fn::FindInMap: no {'/'.join(keys)} in Mappings")
+                found = found[key]
+            return found
+        if function.startswith("Fn::") or function == "Condition":
+            raise refuse(origin, f"unsupported intrinsic function {function} in a rule")
+        return {function: self.value(argument, origin)}
+
+    def _ref(self, name: str, origin: Origin) -> object:
+        if name in PSEUDO:
+            return PSEUDO[name]
+        if name == "AWS::AccountId":
+            return self.deployment.account
+        resource = self.resources.get(name)
+        if isinstance(resource, dict):
+            if resource.get("Type") == SG:
+                return GroupRef(name)
+            return name  # another resource: its logical id stands for its id
+        return self.param(name, origin)
+
+    def _getatt(self, argument: object, origin: Origin) -> object:
+        if not isinstance(argument, list) or len(argument) != 2:
+            raise refuse(origin, "Fn::GetAtt needs a resource and an attribute")
+        name, attribute = str(argument[0]), str(argument[1])
+        resource = self.resources.get(name)
+        if not isinstance(resource, dict):
+            raise refuse(origin, f"Fn::GetAtt {name}.{attribute}: no resource '{name}'")
+        if resource.get("Type") == SG and attribute == "GroupId":
+            return GroupRef(name)
+        if resource.get("Type") == "AWS::EC2::VPC" and attribute == "CidrBlock":
+            return self.value((resource.get("Properties") or {}).get("CidrBlock"), origin)
+        if attribute in ("VpcId",):
+            return self.value((resource.get("Properties") or {}).get("VpcId"), origin)
+        return f"{name}.{attribute}"
+
+    def _sub(self, argument: object, origin: Origin) -> str:
+        if isinstance(argument, list):
+            text, variables = str(argument[0]), dict(argument[1])
+        else:
+            text, variables = str(argument), {}
+        result = []
+        rest = text
+        while "${" in rest:
+            before, _, after = rest.partition("${")
+            name, _, rest = after.partition("}")
+            result.append(before)
+            if name.startswith("!"):
+                result.append("${" + name[1:] + "}")
+                continue
+            if name in variables:
+                value = self.value(variables[name], origin)
+            elif "." in name:
+                value = self._getatt(name.split(".", 1), origin)
+            else:
+                value = self._ref(name, origin)
+            result.append(str(value.logical_id if isinstance(value, GroupRef) else value))
+        return "".join(result) + rest
+
+    def condition(self, name: str, origin: Origin) -> bool:
+        if name not in self.conditions:
+            spec = (self.data.get("Conditions") or {}).get(name)
+            if spec is None:
+                raise refuse(origin, f"Fn::If: no condition '{name}'")
+            self.conditions[name] = self._truth(spec, origin)
+        return self.conditions[name]
+
+    def _truth(self, node: object, origin: Origin) -> bool:
+        if not isinstance(node, dict) or len(node) != 1:
+            raise refuse(origin, "a condition must be one function")
+        ((function, argument),) = node.items()
+        if function == "Fn::Equals":
+            left, right = (self.value(item, origin) for item in argument)
+            return str(left) == str(right)
+        if function == "Fn::Not":
+            return not self._truth(argument[0], origin)
+        if function == "Fn::And":
+            return all(self._truth(item, origin) for item in argument)
+        if function == "Fn::Or":
+            return any(self._truth(item, origin) for item in argument)
+        if function == "Condition":
+            return self.condition(str(argument), origin)
+        raise refuse(origin, f"unsupported condition function {function}")
+
+    # -- resources -------------------------------------------------------------------------
+
+    def read(self) -> None:
+        d = self.deployment
+        resources = self.resources
+        for name, resource in resources.items():
+            if not isinstance(resource, dict):
+                continue
+            kind = resource.get("Type")
+            props = resource.get("Properties") or {}
+            origin = self.origin(resource, f"{name} ({kind})")
+            if "Condition" in resource and not self.condition(str(resource["Condition"]), origin):
+                d.notes.append(f"{origin}: condition {resource['Condition']} is false: left out")
+                continue
+            if kind == SG:
+                self._group(name, props, origin)
+            elif kind == "AWS::EC2::VPC":
+                cidr = self.value(props.get("CidrBlock"), origin)
+                d.vpcs[name] = ImportedVpc(name, name, cidr if isinstance(cidr, str) else None)
+            elif kind == "AWS::EC2::Subnet":
+                vpc = self._vpc(props.get("VpcId"), origin)
+                cidr = self.value(props.get("CidrBlock"), origin)
+                public = self.value(props.get("MapPublicIpOnLaunch", False), origin)
+                d.subnets[name] = ImportedSubnet(
+                    name,
+                    name,
+                    vpc,
+                    cidr if isinstance(cidr, str) else None,
+                    str(public).lower() == "true",
+                )
+            elif kind == "AWS::EC2::PrefixList":
+                entries = self.value(props.get("Entries") or [], origin)
+                if not isinstance(entries, list):
+                    raise refuse(origin, "Entries must be a list")
+                cidrs = tuple(str(e.get("Cidr")) for e in entries if isinstance(e, dict))
+                d.prefix_lists[name] = ImportedPrefixList(
+                    name, str(self.value(props.get("PrefixListName", name), origin)), cidrs
+                )
+        for name, resource in resources.items():
+            if not isinstance(resource, dict) or (
+                "Condition" in resource
+                and not self.condition(str(resource["Condition"]), Origin(self.source))
+            ):
+                continue
+            kind = resource.get("Type")
+            props = resource.get("Properties") or {}
+            origin = self.origin(resource, f"{name} ({kind})")
+            if kind in ("AWS::EC2::SecurityGroupIngress", "AWS::EC2::SecurityGroupEgress"):
+                self._standalone(props, origin, kind.endswith("Egress"))
+            elif kind != SG:
+                self._attachments(props, origin)
+
+    def _ref_text(self, node: object, origin: Origin) -> str | None:
+        if node is None:
+            return None
+        value = self.value(node, origin)
+        if isinstance(value, Outside):
+            return value.text
+        return None if value is None else str(value)
+
+    def _vpc(self, node: object, origin: Origin) -> str | None:
+        """A group's VPC; a parameter without a value becomes a VPC named after it."""
+        try:
+            return self._ref_text(node, origin)
+        except TopologyError:
+            if isinstance(node, dict) and set(node) == {"Ref"}:
+                name = str(node["Ref"])
+                self.deployment.notes.append(
+                    f"{origin}: VpcId parameter '{name}' has no value: a VPC of its own "
+                    "stands for it"
+                )
+                return name
+            raise
+
+    def _group(self, name: str, props: dict[str, Any], origin: Origin) -> None:
+        group_name = self.value(props.get("GroupName"), origin)
+        group = ImportedGroup(
+            name,
+            str(group_name) if group_name else name,
+            origin,
+            description=str(self.value(props.get("GroupDescription", ""), origin) or ""),
+            vpc=self._vpc(props.get("VpcId"), origin),
+        )
+        for key, egress in (("SecurityGroupIngress", False), ("SecurityGroupEgress", True)):
+            items = self.value(props.get(key) or [], origin)
+            nodes = props.get(key) or []
+            if not isinstance(items, list):
+                raise refuse(origin, f"{key} must be a list")
+            for index, item in enumerate(items):
+                node = nodes[index] if isinstance(nodes, list) and index < len(nodes) else None
+                where = self.origin(node if node is not None else props, f"{name} {key}[{index}]")
+                rule = self._rule(item, where, egress)
+                (group.egress if egress else group.ingress).append(rule)
+        group.default_egress = "SecurityGroupEgress" not in props
+        self.deployment.groups[name] = group
+
+    def _rule(self, item: object, origin: Origin, egress: bool) -> Any:
+        if not isinstance(item, dict):
+            raise refuse(origin, "a rule must be a mapping")
+        protocol = protocol_text(item.get("IpProtocol"), origin)
+        low = port_value(item.get("FromPort"), origin, "FromPort")
+        high = port_value(item.get("ToPort"), origin, "ToPort")
+        peers = []
+        keys = (
+            ("CidrIp", "CidrIpv6", "DestinationPrefixListId", "DestinationSecurityGroupId")
+            if egress
+            else ("CidrIp", "CidrIpv6", "SourcePrefixListId", "SourceSecurityGroupId")
+        )
+        for key in keys:
+            value = item.get(key)
+            if value is None:
+                continue
+            if key.startswith("Cidr"):
+                peers.append(Peer(cidr=str(value)))
+            elif "PrefixList" in key:
+                peers.append(Peer(prefix_list=self._plist(value)))
+            else:
+                account = item.get("SourceSecurityGroupOwnerId")
+                peers.append(Peer(group=self._group_ref(value), account=account))
+        if not egress and item.get("SourceSecurityGroupName") is not None:
+            peers.append(Peer(group=self._group_named(str(item["SourceSecurityGroupName"]))))
+        if len(peers) != 1:
+            what = "no source" if not peers else "more than one source"
+            raise refuse(origin, f"a rule has {what} (EC2 takes exactly one per rule)")
+        description = str(item.get("Description") or "")
+        return make_rule(protocol, low, high, peers[0], origin, description)
+
+    def _plist(self, value: object) -> str:
+        if isinstance(value, Outside):
+            return value.text
+        return str(value)
+
+    def _group_ref(self, value: object) -> str:
+        if isinstance(value, GroupRef):
+            return value.logical_id
+        if isinstance(value, Outside):
+            return value.text
+        return str(value)
+
+    def _group_named(self, name: str) -> str:
+        for group in self.deployment.groups.values():
+            if group.name == name:
+                return group.ref
+        return name
+
+    def _standalone(self, props: dict[str, Any], origin: Origin, egress: bool) -> None:
+        item = self.value(props, origin)
+        assert isinstance(item, dict)
+        if "GroupId" in item:
+            ref = self._group_ref(item.pop("GroupId"))
+        elif "GroupName" in item:
+            ref = self._group_named(str(item.pop("GroupName")))
+        else:
+            raise refuse(origin, "needs GroupId (or GroupName)")
+        if ref not in self.deployment.groups:
+            self.deployment.groups[ref] = ImportedGroup(
+                ref,
+                f"outside-{ref}",
+                origin,
+                description=f"{ref}: rules added by the template, group not in it",
+                default_egress=True,
+                outside=True,
+            )
+            self.deployment.notes.append(
+                f"{origin}: group {ref} is not in the template: it becomes group "
+                f"'outside-{ref}' with only these rules and no members"
+            )
+        rule = self._rule(item, origin, egress)
+        group = self.deployment.groups[ref]
+        (group.egress if egress else group.ingress).append(rule)
+
+    def _attachments(self, props: object, origin: Origin) -> None:
+        if isinstance(props, list):
+            for item in props:
+                self._attachments(item, origin)
+            return
+        if not isinstance(props, dict):
+            return
+        for key, value in props.items():
+            if key in ATTACH_KEYS:
+                try:
+                    resolved = self.value(value, origin)
+                except TopologyError:
+                    continue
+                items = resolved if isinstance(resolved, list) else [resolved]
+                refs = tuple(
+                    self._group_ref(item)
+                    for item in items
+                    if isinstance(item, GroupRef | Outside | str)
+                )
+                refs = tuple(ref for ref in refs if ref in self.deployment.groups)
+                if refs:
+                    self.deployment.attachments.append((refs, origin))
+            else:
+                self._attachments(value, origin)
+
+
+def read(
+    source: str, data: dict[str, Any], parameters: dict[str, str], deployment: Deployment
+) -> None:
+    _Template(source, data, parameters, deployment).read()
+    if not deployment.groups:
+        raise refuse(Origin(source), "the template declares no AWS::EC2::SecurityGroup")

@@ -1,0 +1,163 @@
+"""Sources: what ``sgh run``, ``check``, ``lint``, ``import``, ``diff`` and the pytest marker
+accept, recognised by content.
+
+- a topology file (YAML) or a Compose file: read as it is;
+- a CloudFormation template (YAML or JSON);
+- Terraform: ``.tf`` files or a directory of them, or the JSON of ``terraform show -json``
+  (a plan or a state);
+- AWS JSON: ``describe-*`` output, one file or several, or a directory of them.
+
+Everything but a topology file is imported (:mod:`harness.formats.imports`): the result is a
+VPC topology with the notes of the choices made.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.core.model import Origin, Topology
+from harness.errors import InvalidInput, TopologyError
+from harness.formats import topology_file
+from harness.formats.imports import aws_json, cloudformation, terraform
+from harness.formats.imports.deployment import Deployment, Imported, document, refuse, safe_name
+
+
+@dataclass(frozen=True)
+class Options:
+    """Values the user gives for the input's own variables and parameters."""
+
+    variables: dict[str, str] = field(default_factory=dict)  # Terraform --var NAME=VALUE
+    parameters: dict[str, str] = field(default_factory=dict)  # CloudFormation --parameter
+
+
+@dataclass(frozen=True)
+class Loaded:
+    topology: Topology
+    imported: Imported | None = None  # None: a topology (or Compose) file, read as it is
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        return self.imported.notes if self.imported is not None else ()
+
+
+def pairs(values: Sequence[str] | None, option: str) -> dict[str, str]:
+    """``NAME=VALUE`` arguments as a mapping (one line naming the bad one)."""
+    result: dict[str, str] = {}
+    for text in values or ():
+        name, equals, value = text.partition("=")
+        if not equals or not name:
+            raise InvalidInput(f"{option} {text!r}: give NAME=VALUE")
+        result[name] = value
+    return result
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise TopologyError(str(path), "", "no such file") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise TopologyError(str(path), "", f"cannot read: {err}") from None
+
+
+def _json(path: Path, text: str) -> object:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise TopologyError(str(path), "", f"malformed JSON: {err.msg}", err.lineno) from None
+
+
+def _files(paths: Sequence[str]) -> list[Path]:
+    files: list[Path] = []
+    for text in paths:
+        path = Path(text)
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.suffix in (".tf", ".json"))
+            if not found:
+                raise TopologyError(text, "", "a directory with no .tf or .json files")
+            tf = [p for p in found if p.suffix == ".tf"]
+            files.extend(tf or found)
+        elif not path.exists():
+            raise TopologyError(text, "", "no such file")
+        else:
+            files.append(path)
+    return files
+
+
+def load(paths: Sequence[str], options: Options | None = None) -> Loaded:
+    """The topology the sources describe (imported when they are not a topology file)."""
+    options = options or Options()
+    if not paths:
+        raise InvalidInput("no source given")
+    files = _files(paths)
+    first = files[0]
+    if len(files) == 1 and first.suffix in (".yaml", ".yml"):
+        text = _read(first)
+        data = cloudformation.parse(text, str(first))
+        if not cloudformation.is_template(data):
+            return Loaded(topology_file.loads(text, str(first)))
+    imported = read_import(files, options)
+    return Loaded(topology_file.build(imported.document, ", ".join(imported.sources)), imported)
+
+
+def read_import(files: list[Path], options: Options) -> Imported:
+    """Import files of one format into a topology document."""
+    tf = [f for f in files if f.suffix == ".tf"]
+    name = safe_name(files[0].parent.name if tf else files[0].stem)
+    deployment = Deployment(sources=[str(f) for f in files], name=name)
+    if tf:
+        if len(tf) != len(files):
+            raise TopologyError(str(files[0]), "", "give .tf files alone, not mixed with others")
+        terraform.read_hcl(tf, options.variables, deployment)
+        return document(deployment)
+    documents: list[tuple[str, object]] = []
+    for path in files:
+        text = _read(path)
+        if path.suffix == ".json":
+            data = _json(path, text)
+            if cloudformation.is_template(data):
+                data = cloudformation.parse(text, str(path))  # again, with lines
+        else:
+            data = cloudformation.parse(text, str(path))
+        documents.append((str(path), data))
+    kinds = {_kind(source, data) for source, data in documents}
+    if len(kinds) > 1:
+        raise TopologyError(
+            documents[0][0], "", f"sources of different formats ({', '.join(sorted(kinds))})"
+        )
+    kind = kinds.pop()
+    if kind == "cloudformation":
+        if len(documents) > 1:
+            raise TopologyError(documents[1][0], "", "give one CloudFormation template")
+        source, data = documents[0]
+        assert isinstance(data, dict)
+        cloudformation.read(source, data, options.parameters, deployment)
+    elif kind == "terraform-json":
+        if len(documents) > 1:
+            raise TopologyError(documents[1][0], "", "give one Terraform plan or state")
+        source, data = documents[0]
+        assert isinstance(data, dict)
+        terraform.read_json(source, data, options.variables, deployment)
+    else:
+        aws_json.read(documents, deployment)
+    if not deployment.groups:
+        raise refuse(Origin(deployment.sources[0]), "no security groups in the input")
+    return document(deployment)
+
+
+def _kind(source: str, data: object) -> str:
+    if cloudformation.is_template(data):
+        return "cloudformation"
+    if terraform.is_terraform_json(data):
+        return "terraform-json"
+    if aws_json.is_aws_json(data):
+        return "aws-json"
+    raise TopologyError(
+        source,
+        "",
+        "not a format sg-harness reads (a topology, Compose, CloudFormation, Terraform .tf "
+        "or plan/state JSON, or AWS describe-* JSON)",
+    )
