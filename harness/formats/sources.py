@@ -99,14 +99,13 @@ def load(paths: Sequence[str], options: Options | None = None) -> Loaded:
         data = cloudformation.parse(text, str(first))
         if not cloudformation.is_template(data):
             return Loaded(topology_file.loads(text, str(first)))
-    imported = read_import(files, options)
+    imported = read_import(files, options, safe_name(Path(paths[0]).stem))
     return Loaded(topology_file.build(imported.document, ", ".join(imported.sources)), imported)
 
 
-def read_import(files: list[Path], options: Options) -> Imported:
-    """Import files of one format into a topology document."""
+def read_import(files: list[Path], options: Options, name: str) -> Imported:
+    """Import files of one format into a topology document (its lab named ``name``)."""
     tf = [f for f in files if f.suffix == ".tf"]
-    name = safe_name(files[0].parent.name if tf else files[0].stem)
     deployment = Deployment(sources=[str(f) for f in files], name=name)
     if tf:
         if len(tf) != len(files):
@@ -115,6 +114,14 @@ def read_import(files: list[Path], options: Options) -> Imported:
         return document(deployment)
     documents: list[tuple[str, object]] = []
     for path in files:
+        if path.suffix not in (".json", ".yaml", ".yml", ".template"):
+            raise TopologyError(
+                str(path),
+                "",
+                f"not a format sg-harness reads ({path.suffix or 'no'} extension: give a "
+                "topology, Compose, CloudFormation, Terraform .tf or plan/state JSON, or AWS "
+                "describe-* JSON)",
+            )
         text = _read(path)
         if path.suffix == ".json":
             data = _json(path, text)

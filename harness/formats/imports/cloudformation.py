@@ -187,7 +187,7 @@ class _Template:
                 found = found[key]
             return found
         if function.startswith("Fn::") or function == "Condition":
-            raise refuse(origin, f"unsupported intrinsic function {function} in a rule")
+            raise refuse(origin, f"unsupported intrinsic function {function}")
         return {function: self.value(argument, origin)}
 
     def _ref(self, name: str, origin: Origin) -> object:
@@ -211,6 +211,8 @@ class _Template:
             raise refuse(origin, f"Fn::GetAtt {name}.{attribute}: no resource '{name}'")
         if resource.get("Type") == SG and attribute == "GroupId":
             return GroupRef(name)
+        if resource.get("Type") == "AWS::EC2::PrefixList" and attribute == "PrefixListId":
+            return name
         if resource.get("Type") == "AWS::EC2::VPC" and attribute == "CidrBlock":
             return self.value((resource.get("Properties") or {}).get("CidrBlock"), origin)
         if attribute in ("VpcId",):
@@ -349,14 +351,16 @@ class _Template:
             vpc=self._vpc(props.get("VpcId"), origin),
         )
         for key, egress in (("SecurityGroupIngress", False), ("SecurityGroupEgress", True)):
-            items = self.value(props.get(key) or [], origin)
             nodes = props.get(key) or []
-            if not isinstance(items, list):
-                raise refuse(origin, f"{key} must be a list")
-            for index, item in enumerate(items):
-                node = nodes[index] if isinstance(nodes, list) and index < len(nodes) else None
-                where = self.origin(node if node is not None else props, f"{name} {key}[{index}]")
-                rule = self._rule(item, where, egress)
+            if not isinstance(nodes, list):
+                nodes = self.value(nodes, origin)  # a list made by a function (Fn::If, ...)
+                if not isinstance(nodes, list):
+                    raise refuse(origin, f"{key} must be a list")
+            for index, node in enumerate(nodes):
+                where = self.origin(node, f"{name} {key}[{index}]")
+                if where.line == 0:
+                    where = Origin(where.file, origin.line, where.construct)
+                rule = self._rule(self.value(node, where), where, egress)
                 (group.egress if egress else group.ingress).append(rule)
         group.default_egress = "SecurityGroupEgress" not in props
         self.deployment.groups[name] = group

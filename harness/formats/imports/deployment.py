@@ -596,26 +596,32 @@ class _Builder:
             else:
                 has6 = True
         blocked = [*self.vpc_cidrs.values(), *RESERVED]
-        candidates: list[tuple[IPv4Address, str]] = []
-        for text in INTERNET_CANDIDATES:
-            candidates.append((IPv4Address(text), "internet"))
-        for cidr in sorted(set(cidrs4), key=lambda n: (n.prefixlen, int(n.network_address))):
-            if cidr.prefixlen == 0:
+        named = sorted(
+            {c for c in cidrs4 if c.prefixlen}, key=lambda n: (-n.prefixlen, int(n.network_address))
+        )
+        candidates: list[tuple[IPv4Address, str, IPv4Network | None]] = [
+            (IPv4Address(text), "internet", None) for text in INTERNET_CANDIDATES
+        ]
+        for cidr in named:
+            candidates.extend((address, "in", cidr) for address in _inside(cidr))
+            candidates.extend((address, "out", cidr) for address in _outside(cidr))
+        signatures: dict[tuple[object, ...], tuple[IPv4Address, str]] = {}
+        for address, role, around in candidates:
+            if any(address in net for net in blocked) or address.packed[3] in (0, 1, 254, 255):
                 continue
-            label = str(cidr).replace("/", "_")
-            for address in _inside(cidr):
-                candidates.append((address, f"in-{label}"))
-            for address in _outside(cidr):
-                candidates.append((address, f"out-{label}"))
-        signatures: dict[tuple[bool, ...], tuple[IPv4Address, str]] = {}
-        for address, label in candidates:
-            if any(address in net for net in blocked):
+            inside = [cidr for cidr in named if address in cidr]
+            if role == "internet" and inside:
+                continue  # the internet is where no named CIDR reaches
+            key = (role == "out", *(address in cidr for cidr in named))
+            if key in signatures:
                 continue
-            if address.packed[3] in (0, 1, 254, 255):
-                continue
-            signature = tuple(address in cidr for cidr in cidrs4)
-            if signature not in signatures:
-                signatures[signature] = (address, label)
+            if role == "internet":
+                label = "internet"
+            elif role == "in":  # named by the narrowest CIDR that holds it
+                label = "in-" + str(inside[0]).replace("/", "_")
+            else:  # just outside the CIDR it was made for
+                label = "out-" + str(around).replace("/", "_")
+            signatures[key] = (address, label)
         hosts = LineList()
         taken: set[str] = set()
         for index, (address, label) in enumerate(signatures.values()):

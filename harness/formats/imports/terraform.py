@@ -327,6 +327,7 @@ class _Module:
     locals: dict[str, object] = field(default_factory=dict)
     declared: dict[str, set[str]] = field(default_factory=dict)  # type -> names
     counts: dict[str, int] = field(default_factory=dict)
+    outputs: dict[str, object] = field(default_factory=dict)  # "module.x.out" -> its value
 
     def parse(self) -> None:
         for path in self.files:
@@ -399,8 +400,8 @@ class _Module:
             return scope.get("count.index", Unknown(text))
         if head == "data" and len(parts) >= 3:
             return Outside(f"data.{parts[1]}.{parts[2]}")
-        if head == "module" and len(parts) >= 2:
-            return Outside(text)
+        if head == "module" and len(parts) >= 3:
+            return self.outputs.get(f"module.{parts[1]}.{parts[2]}", Outside(text))
         name = re.sub(r"\[.*\]$", "", parts[1]) if len(parts) > 1 else ""
         if head in GROUP_TYPES and name not in self.declared.get(head, set()):
             return Outside(f"{head}.{name}")  # a group the input does not declare
@@ -527,6 +528,10 @@ class _Module:
         )
         child.parse()
         child.read(deployment)
+        for _file, item in child.blocks.get("output", []):
+            for output, body in item.items():
+                if isinstance(body, dict) and "value" in body:
+                    self.outputs[f"module.{name}.{output}"] = child.evaluate(body["value"], {})
 
 
 def _variable_value(text: str) -> object:

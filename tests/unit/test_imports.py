@@ -1,0 +1,369 @@
+"""Importers: AWS JSON, Terraform (.tf, plan JSON) and CloudFormation into topologies.
+
+The fixtures are the project's own (tests/fixtures/imports); the corpus of real files is
+checked by bench/import_corpus.py.
+"""
+
+from __future__ import annotations
+
+import json
+from ipaddress import ip_network
+from pathlib import Path
+
+import pytest
+import yaml
+
+from harness.core.matrix import expectations
+from harness.core.model import GroupKey, Protocol, Topology
+from harness.core.planner import plan
+from harness.errors import TopologyError
+from harness.formats import sources, topology_file
+from harness.formats.imports.deployment import render
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "imports"
+
+
+def load(*names: str, **options: dict[str, str]) -> sources.Loaded:
+    return sources.load([str(FIXTURES / name) for name in names], sources.Options(**options))
+
+
+def group(topology: Topology, name: str):  # type: ignore[no-untyped-def]
+    return next(g for g in topology.groups if g.name == name)
+
+
+def rules_text(topology: Topology, name: str, egress: bool = False) -> set[str]:
+    found = group(topology, name)
+    word = "to" if egress else "from"
+    return {rule.describe(topology.account, word) for rule in found.side(egress)}
+
+
+def cells(topology: Topology, every: bool = False) -> dict[tuple[str, ...], str]:
+    """Expected states by (source, target, probe); a target probed at several addresses
+    counts as open when any is (``every``: keyed by address as well)."""
+    expected = expectations(topology, plan(topology))
+    result: dict[tuple[str, ...], str] = {}
+    for cell, expectation in expected.items():
+        key = (cell.source, cell.target, str(cell.probe))
+        if every:
+            result[(*key, cell.address)] = str(expectation.state)
+        elif result.get(key) != "open":
+            result[key] = str(expectation.state)
+    return result
+
+
+# -- one deployment, three formats -----------------------------------------------------------
+
+
+def test_one_deployment_in_three_formats_gives_the_same_expected_matrix() -> None:
+    tf = load("shop-tf").topology
+    cfn = load("shop-cfn.yaml").topology
+    aws = load("shop-aws").topology
+    assert cells(tf, every=True) == cells(cfn, every=True) == cells(aws, every=True)
+    matrix = cells(tf)
+    assert matrix[("internet", "rep-web", "tcp/443")] == "open"
+    assert matrix[("in-203.0.113.0_28", "rep-web", "tcp/22")] == "open"
+    assert matrix[("out-203.0.113.0_28", "rep-web", "tcp/22")] == "filtered"
+    assert matrix[("internet", "rep-web", "tcp/22")] == "filtered"
+    assert "open" in {v for (s, t, _), v in matrix.items() if (s, t) == ("rep-app", "rep-db")}
+    assert {v for (s, t, _), v in matrix.items() if (s, t) == ("rep-web", "rep-db")} == {"filtered"}
+
+
+def test_the_imported_yaml_reads_back_as_the_same_topology() -> None:
+    loaded = load("shop-cfn.yaml")
+    assert loaded.imported is not None
+    text = render(loaded.imported)
+    again = topology_file.loads(text, "shop.yaml")
+    assert cells(again) == cells(loaded.topology)
+    assert "# Imported by sgh import" in text
+    assert "shop-cfn.yaml:24 Web (AWS::EC2::SecurityGroup)" in text  # where the group came from
+
+
+# -- each format's egress default ------------------------------------------------------------
+
+
+def test_terraform_removes_the_default_egress() -> None:
+    topology = load("module-tf").topology
+    assert group(topology, "bastion").egress == ()
+
+
+def test_cloudformation_keeps_allow_all_egress_only_when_none_is_declared() -> None:
+    template = {
+        "Resources": {
+            "Quiet": {"Type": "AWS::EC2::SecurityGroup", "Properties": {"GroupDescription": "q"}},
+            "Narrow": {
+                "Type": "AWS::EC2::SecurityGroup",
+                "Properties": {
+                    "GroupDescription": "n",
+                    "SecurityGroupEgress": [
+                        {
+                            "IpProtocol": "tcp",
+                            "FromPort": 443,
+                            "ToPort": 443,
+                            "CidrIp": "10.0.0.0/8",
+                        }
+                    ],
+                },
+            },
+        }
+    }
+    topology = _from_text(json.dumps(template), "egress.json")
+    assert rules_text(topology, "Quiet", egress=True) == {"all traffic to 0.0.0.0/0"}
+    assert rules_text(topology, "Narrow", egress=True) == {"tcp 443 to 10.0.0.0/8"}
+
+
+def test_aws_json_egress_is_what_the_api_lists_and_all_when_the_key_is_missing() -> None:
+    topology = load("multi-eni.json").topology
+    assert rules_text(topology, "front", egress=True) == {"all traffic to 0.0.0.0/0"}
+    assert rules_text(topology, "admin", egress=True) == set()
+
+
+# -- each way of writing rules ---------------------------------------------------------------
+
+
+def test_terraform_inline_legacy_and_vpc_rule_resources_all_land_on_their_groups() -> None:
+    topology = load("shop-tf").topology
+    assert rules_text(topology, "web") == {"tcp 443 from 0.0.0.0/0", "tcp 22 from pl:office"}
+    assert rules_text(topology, "app") == {"tcp 8080 from web"}  # var.app_port's default
+    assert rules_text(topology, "db") == {"tcp 5432 from app", "all traffic from db"}
+    assert rules_text(topology, "db", egress=True) == {"all traffic to 0.0.0.0/0"}
+
+
+def test_terraform_default_security_group_replaces_the_default_rules(tmp_path: Path) -> None:
+    (tmp_path / "main.tf").write_text(
+        'resource "aws_vpc" "v" {\n  cidr_block = "10.5.0.0/16"\n}\n'
+        'resource "aws_default_security_group" "d" {\n  vpc_id = aws_vpc.v.id\n'
+        "  ingress {\n    protocol = -1\n    self = true\n    from_port = 0\n    to_port = 0\n"
+        "  }\n}\n"
+    )
+    topology = sources.load([str(tmp_path)]).topology
+    default = next(g for g in topology.groups if g.name == "default" and g.vpc == "v")
+    assert {r.describe(topology.account) for r in default.rules} == {"all traffic from default"}
+    assert default.egress == ()
+
+
+def test_a_variable_given_on_the_command_line_wins_over_its_default() -> None:
+    topology = load("shop-tf", variables={"app_port": "9090"}).topology
+    assert rules_text(topology, "app") == {"tcp 9090 from web"}
+
+
+def test_a_local_module_is_read_with_its_inputs_and_outputs() -> None:
+    loaded = load("module-tf")
+    bastion = group(loaded.topology, "bastion")
+    assert bastion.origin is not None and bastion.origin.file.endswith("modules/sg/main.tf")
+    assert rules_text(loaded.topology, "bastion") == {"tcp 22 from 198.51.100.0/24"}
+    # the instance attaches the module's output: its representative comes from it
+    assert loaded.imported is not None
+    assert any("aws_instance.jump" in note for note in loaded.notes)
+
+
+def test_a_value_unknown_at_plan_time_is_resolved_through_the_configuration() -> None:
+    topology = load("plan/unknown.json").topology
+    assert rules_text(topology, "svc") == {"tcp 8443 from lb"}
+
+
+def test_cloudformation_short_form_tags_and_parameters() -> None:
+    topology = load("shop-cfn.yaml", parameters={"AppPort": "8081"}).topology
+    assert rules_text(topology, "app") == {"tcp 8081 from web"}
+    assert group(topology, "app").description == "app tier on 8081"  # !Sub
+    assert rules_text(topology, "web") == {"tcp 443 from 0.0.0.0/0", "tcp 22 from pl:office"}
+
+
+def test_the_placebo_wrapper_and_membership_per_network_interface() -> None:
+    loaded = load("multi-eni.json")
+    topology = loaded.topology
+    router = topology.nodes_by_name["i-0router"]
+    assert [nic.groups for nic in router.nics] == [
+        (GroupKey("111122223333", "front", "vpc-0multi"),),
+        (GroupKey("111122223333", "admin", "vpc-0multi"),),
+    ]
+    assert router.nics[0].public is not None and router.nics[1].public is None
+    assert loaded.imported is not None and loaded.imported.representatives == ()
+    matrix = cells(topology)
+    # admin admits ssh from its own members, but lists no egress: ops may send nothing
+    assert matrix[("i-0ops", "i-0router", "tcp/22")] == "filtered"
+    assert matrix[("internet", "i-0router", "tcp/80")] == "open"
+
+
+def test_a_prefix_list_comes_from_its_entries_file() -> None:
+    topology = load("shop-aws").topology
+    (office,) = topology.prefix_lists
+    assert office.cidrs == (ip_network("203.0.113.0/28"),)
+
+
+# -- what cannot be resolved: a visible choice or one line -----------------------------------
+
+
+def test_a_foreign_group_becomes_a_group_with_no_members(tmp_path: Path) -> None:
+    data = {
+        "SecurityGroups": [
+            {
+                "GroupId": "sg-01",
+                "GroupName": "web",
+                "VpcId": "vpc-1",
+                "OwnerId": "111122223333",
+                "IpPermissions": [
+                    {
+                        "IpProtocol": "tcp",
+                        "FromPort": 80,
+                        "ToPort": 80,
+                        "UserIdGroupPairs": [
+                            {"GroupId": "sg-0elsewhere", "UserId": "444455556666"}
+                        ],
+                    }
+                ],
+            }
+        ]
+    }
+    path = tmp_path / "groups.json"
+    path.write_text(json.dumps(data))
+    loaded = sources.load([str(path)])
+    outside = group(loaded.topology, "outside-sg-0elsewhere")
+    assert outside.key.account == "444455556666"
+    assert loaded.topology.members[outside.key] == ()
+    assert any("sg-0elsewhere is not in the input" in note for note in loaded.notes)
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "expected"),
+    [
+        (
+            "bad.tf",
+            'resource "aws_security_group" "a" {\n  ingress {\n    from_port = 1\n'
+            '    to_port = 2\n    protocol = "tcp"\n    cidr_blocks = [cidrsubnet("10.0.0.0/8", 8, 1)]\n'
+            "  }\n}\n",
+            "bad.tf:2: aws_security_group.a ingress[0]: cidr_blocks is not known",
+        ),
+        (
+            "bad.tf",
+            'resource "aws_security_group" "a" {\n  ingress {\n    from_port = 22\n'
+            '    to_port = 22\n    protocol = "tcp"\n  }\n}\n',
+            "bad.tf:2: aws_security_group.a ingress[0]: a rule with no peer",
+        ),
+        ("bad.tf", 'resource "x" {\n', "bad.tf:2: malformed HCL"),
+        (
+            "bad.yaml",
+            "Resources:\n  G:\n    Type: AWS::EC2::SecurityGroup\n    Properties:\n"
+            "      GroupDescription: g\n      SecurityGroupIngress:\n"
+            "        - {IpProtocol: tcp, FromPort: 1, ToPort: 1, CidrIp: !GetAZs ''}\n",
+            "bad.yaml:7: G SecurityGroupIngress[0]: unsupported intrinsic function Fn::GetAZs",
+        ),
+        (
+            "bad.yaml",
+            "Parameters:\n  Cidr: {Type: String}\nResources:\n  G:\n"
+            "    Type: AWS::EC2::SecurityGroup\n    Properties:\n      GroupDescription: g\n"
+            "      SecurityGroupIngress:\n"
+            "        - {IpProtocol: tcp, FromPort: 1, ToPort: 1, CidrIp: !Ref Cidr}\n",
+            "parameter 'Cidr' has no Default: give --parameter Cidr=VALUE",
+        ),
+        ("bad.json", '{"SecurityGroups": [}', "bad.json:1: malformed JSON"),
+        ("bad.json", '{"Something": []}', "bad.json: not a format sg-harness reads"),
+        ("notes.txt", "hello", "notes.txt: not a format sg-harness reads (.txt extension"),
+    ],
+)
+def test_what_cannot_be_imported_is_refused_in_one_line(
+    tmp_path: Path, name: str, text: str, expected: str
+) -> None:
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(TopologyError) as info:
+        sources.load([str(path)])
+    message = str(info.value).replace(str(tmp_path) + "/", "")
+    assert expected in message
+    assert "\n" not in message
+
+
+def test_an_invalid_rule_names_the_users_file_and_construct(tmp_path: Path) -> None:
+    path = tmp_path / "main.tf"
+    path.write_text(
+        'resource "aws_security_group" "a" {\n  ingress {\n    from_port = 443\n'
+        '    to_port = 22\n    protocol = "tcp"\n    cidr_blocks = ["0.0.0.0/0"]\n  }\n}\n'
+    )
+    with pytest.raises(TopologyError) as info:
+        sources.load([str(tmp_path)])
+    assert str(info.value).startswith(f"{path}:2: aws_security_group.a ingress[0]: ")
+    assert "reversed" in str(info.value)
+
+
+# -- representatives and outside hosts -------------------------------------------------------
+
+
+def test_representatives_stand_for_each_attached_set_of_groups_and_listen_on_admitted_ports() -> (
+    None
+):
+    template = {
+        "Resources": {
+            "A": {
+                "Type": "AWS::EC2::SecurityGroup",
+                "Properties": {
+                    "GroupDescription": "a",
+                    "SecurityGroupIngress": [
+                        {
+                            "IpProtocol": "tcp",
+                            "FromPort": 80,
+                            "ToPort": 81,
+                            "CidrIp": "10.1.0.0/16",
+                        },
+                        {"IpProtocol": "udp", "FromPort": 53, "ToPort": 53, "CidrIp": "0.0.0.0/0"},
+                    ],
+                },
+            },
+            "B": {"Type": "AWS::EC2::SecurityGroup", "Properties": {"GroupDescription": "b"}},
+            "Web": {
+                "Type": "AWS::EC2::Instance",
+                "Properties": {
+                    "SecurityGroupIds": [{"Ref": "A"}, {"Fn::GetAtt": ["B", "GroupId"]}]
+                },
+            },
+        }
+    }
+    loaded = _load_text(json.dumps(template), "rep.json")
+    assert loaded.imported is not None
+    assert loaded.imported.representatives == ("rep-A-B",)
+    (rep,) = loaded.topology.instances
+    assert {str(item) for item in rep.listen} == {"tcp/80", "tcp/81", "udp/53"}
+    assert rep.nics[0].public is not None
+    hosts = {host.name: str(host.address) for host in loaded.topology.hosts}
+    assert set(hosts) == {"internet", "in-10.1.0.0_16", "out-10.1.0.0_16"}
+    assert hosts["internet"] not in ("10.1.0.10",)
+    assert cells(loaded.topology)[("in-10.1.0.0_16", "rep-A-B", "tcp/80")] == "open"
+    assert cells(loaded.topology)[("out-10.1.0.0_16", "rep-A-B", "tcp/80")] == "filtered"
+
+
+def _load_text(text: str, name: str) -> sources.Loaded:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / name
+        path.write_text(text)
+        return sources.load([str(path)])
+
+
+def _from_text(text: str, name: str) -> Topology:
+    return _load_text(text, name).topology
+
+
+def test_protocol_numbers_and_string_ports_are_normalised() -> None:
+    template = yaml.safe_dump(
+        {
+            "Resources": {
+                "G": {
+                    "Type": "AWS::EC2::SecurityGroup",
+                    "Properties": {
+                        "GroupDescription": "g",
+                        "SecurityGroupIngress": [
+                            {
+                                "IpProtocol": "6",
+                                "FromPort": "22",
+                                "ToPort": "22",
+                                "CidrIp": "10.0.0.0/8",
+                            },
+                            {"IpProtocol": -1, "CidrIpv6": "::/0"},
+                        ],
+                    },
+                }
+            }
+        }
+    )
+    topology = _from_text(template, "g.yaml")
+    rules = group(topology, "G").rules
+    assert {(r.protocol, r.from_port) for r in rules} == {(Protocol.TCP, 22), (Protocol.ALL, -1)}
