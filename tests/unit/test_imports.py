@@ -171,7 +171,7 @@ def test_cloudformation_short_form_tags_and_parameters() -> None:
 def test_the_placebo_wrapper_and_membership_per_network_interface() -> None:
     loaded = load("multi-eni.json")
     topology = loaded.topology
-    router = topology.nodes_by_name["i-0router"]
+    (router,) = (i for i in topology.instances if i.name == "i-0router")
     assert [nic.groups for nic in router.nics] == [
         (GroupKey("111122223333", "front", "vpc-0multi"),),
         (GroupKey("111122223333", "admin", "vpc-0multi"),),
@@ -229,7 +229,8 @@ def test_a_foreign_group_becomes_a_group_with_no_members(tmp_path: Path) -> None
         (
             "bad.tf",
             'resource "aws_security_group" "a" {\n  ingress {\n    from_port = 1\n'
-            '    to_port = 2\n    protocol = "tcp"\n    cidr_blocks = [cidrsubnet("10.0.0.0/8", 8, 1)]\n'
+            '    to_port = 2\n    protocol = "tcp"\n'
+            '    cidr_blocks = [cidrsubnet("10.0.0.0/8", 8, 1)]\n'
             "  }\n}\n",
             "bad.tf:2: aws_security_group.a ingress[0]: cidr_blocks is not known",
         ),

@@ -529,9 +529,9 @@ class _Module:
         child.parse()
         child.read(deployment)
         for _file, item in child.blocks.get("output", []):
-            for output, body in item.items():
-                if isinstance(body, dict) and "value" in body:
-                    self.outputs[f"module.{name}.{output}"] = child.evaluate(body["value"], {})
+            for output, spec in item.items():
+                if isinstance(spec, dict) and "value" in spec:
+                    self.outputs[f"module.{name}.{output}"] = child.evaluate(spec["value"], {})
 
 
 def _variable_value(text: str) -> object:
