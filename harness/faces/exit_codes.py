@@ -2,7 +2,8 @@
 
 ``sgh``: 0 every cell agrees with the rules (or the command did what it said); 1 a cell
 disagrees or could not be probed, a replay step differs, lint found something; 2 invalid
-input or a missing prerequisite (one line on stderr, no traceback); 130 interrupted.
+input or a missing prerequisite (one line on stderr, no traceback); 3 ``sgh diff``'s gate
+(the change opens a cell to outside addresses); 130 interrupted.
 The ``ec2-*`` tools: 0 done; 1 EC2 refused the request; 2 the command could not run; 130.
 """
 
@@ -10,4 +11,5 @@ OK = 0
 DISAGREE = 1
 REFUSED = 1
 INVALID = 2
+GATE = 3  # sgh diff --fail-on-open: the change opens a cell to outside addresses
 INTERRUPTED = 130

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from junitparser import Error, Failure, JUnitXml, TestCase, TestSuite
 
-from harness.core.matrix import Matrix
+from harness.core.diff import Change
+from harness.core.matrix import CellResult, Matrix
 from harness.formats.matrix_report import explain
 from harness.formats.scenario_file import StepResult
 
@@ -62,3 +63,26 @@ def replay_report(scenario: str, results: list[StepResult]) -> JUnitXml:
 
 def write(document: JUnitXml, path: Path) -> None:
     document.write(str(path), pretty=True)
+
+
+def diff_report(
+    name: str, changes: list[Change], wrong: list[tuple[str, CellResult]], gate: list[Change]
+) -> JUnitXml:
+    """One case per changed cell (a failure when the gate holds it, or when its probe
+    disagreed with the prediction), and one per disagreeing cell of the proof."""
+    suite = TestSuite(f"sg-harness diff {name}")
+    for change in changes:
+        cell = change.cell
+        case = TestCase(
+            f"{change.kind}: {cell.source} -> {cell.target} {cell.probe}", f"sgh.diff.{name}"
+        )
+        case.system_out = f"{change.before.state} -> {change.after.state}: {change.cause}"
+        if change in gate:
+            case.result = [Failure(f"opened to outside addresses by {change.cause}", "gate")]
+        suite.add_testcase(case)
+    for side, result in wrong:
+        cell = result.cell
+        case = TestCase(f"proof {side}: {cell.source} -> {cell.target} {cell.probe}", "sgh.diff")
+        case.result = [Failure(explain(result), "wrong")]
+        suite.add_testcase(case)
+    return _document(suite)

@@ -168,3 +168,44 @@ def _kind(source: str, data: object) -> str:
         "not a format sg-harness reads (a topology, Compose, CloudFormation, Terraform .tf "
         "or plan/state JSON, or AWS describe-* JSON)",
     )
+
+
+def load_change(
+    before: Sequence[str], after: Sequence[str] | None, options: Options | None = None
+) -> tuple[Loaded, Loaded]:
+    """BEFORE and AFTER of ``sgh diff``: two sources, or one Terraform plan JSON (its prior
+    state against its planned values). Imported sides share their outside hosts, so that an
+    address class either side's rules distinguish is probed on both."""
+    options = options or Options()
+    if after is None:
+        (path,) = before
+        data = _json(Path(path), _read(Path(path)))
+        if not isinstance(data, dict) or not terraform.is_terraform_json(data):
+            raise TopologyError(path, "", "one source to diff must be a Terraform plan JSON")
+        sides = []
+        for is_before in (True, False):
+            deployment = Deployment(sources=[path], name=safe_name(Path(path).stem))
+            terraform.read_json(path, data, options.variables, deployment, before=is_before)
+            sides.append(document(deployment))
+        old, new = _aligned(sides[0], sides[1])
+    else:
+        first, second = load(before, options), load(after, options)
+        if first.imported is None or second.imported is None:
+            return first, second
+        old, new = _aligned(first.imported, second.imported)
+    return (
+        Loaded(topology_file.build(old.document, ", ".join(old.sources)), old),
+        Loaded(topology_file.build(new.document, ", ".join(new.sources)), new),
+    )
+
+
+def _aligned(old: Imported, new: Imported) -> tuple[Imported, Imported]:
+    for one, other in ((old, new), (new, old)):
+        hosts = one.document.setdefault("hosts", [])
+        names = {host["name"] for host in hosts}
+        addresses = {host["address"] for host in hosts}
+        for host in other.document.get("hosts", []):
+            if host["name"] not in names and host["address"] not in addresses:
+                hosts.append(host)
+    new.document["name"] = old.document["name"]
+    return old, new

@@ -1,7 +1,8 @@
 """The ``sgh`` command line.
 
 Exit status: 0 when every cell agrees with the rules, 1 when any disagrees or could not be
-probed, 2 for invalid input or a missing prerequisite (one line on stderr, no traceback).
+probed, 2 for invalid input or a missing prerequisite (one line on stderr, no traceback), 3
+when ``sgh diff --fail-on-open`` finds a cell the change opens to outside addresses.
 """
 
 from __future__ import annotations
@@ -10,10 +11,11 @@ import argparse
 import signal
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from types import FrameType
 
 from harness.adapters.sqlite_store import DEFAULT_LAB
-from harness.core.matrix import expectations
+from harness.core.matrix import CellResult, expectations
 from harness.core.model import State
 from harness.core.nftables import compile_instance
 from harness.core.planner import plan
@@ -31,6 +33,7 @@ from harness.faces.sgh.common import (
     report_matrix,
 )
 from harness.formats import topology_file
+from harness.formats.matrix_report import explain
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -89,6 +92,30 @@ def _parser() -> argparse.ArgumentParser:
     check.set_defaults(handler=_check)
     check.add_argument("sources", nargs="+", metavar="SOURCE")
     add_source_options(check)
+
+    diff = sub.add_parser(
+        "diff",
+        help="what a change opens and closes: predicted by the oracle, proven on one lab",
+    )
+    diff.set_defaults(handler=_diff)
+    diff.add_argument("before", metavar="BEFORE", help="a source, or a Terraform plan JSON alone")
+    diff.add_argument("after", metavar="AFTER", nargs="?", help="a source (not with a plan)")
+    diff.add_argument(
+        "--predict-only", action="store_true", help="predict from the rules; build no lab"
+    )
+    diff.add_argument(
+        "--fail-on-open",
+        action="append",
+        metavar="internet|CIDR",
+        help="exit 3 when the change opens a cell to an outside host (any: 'internet', or in "
+        "CIDR); repeatable",
+    )
+    diff.add_argument("--json", metavar="PATH", help="write the changes as JSON to PATH")
+    diff.add_argument("--markdown", metavar="PATH", help="write a Markdown summary to PATH")
+    diff.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    add_junit_option(diff)
+    add_prober_option(diff)
+    add_source_options(diff)
 
     imp = sub.add_parser(
         "import",
@@ -297,6 +324,79 @@ def _lint(args: argparse.Namespace) -> int:
     kinds = sorted({finding.kind for finding in findings})
     print(f"{where}: {len(findings)} findings ({', '.join(kinds)})")
     return exit_codes.DISAGREE
+
+
+def _diff(args: argparse.Namespace) -> int:
+    import json
+
+    from harness.core.diff import gate, predict
+    from harness.formats import diff_report, sources
+
+    json_path = output_path("--json", args.json)
+    junit_path = output_path("--junit", args.junit)
+    markdown_path = output_path("--markdown", args.markdown)
+    options = sources.Options(
+        sources.pairs(args.var, "--var"), sources.pairs(args.parameter, "--parameter")
+    )
+    before, after = sources.load_change(
+        [args.before], [args.after] if args.after else None, options
+    )
+    after_topology = replace(after.topology, name=before.topology.name)
+    title = f"{args.before} -> {args.after}" if args.after else f"{args.before} (plan)"
+    proof: str | None = None
+    proven: bool | None = None
+    wrong: list[tuple[str, CellResult]] = []
+    if args.predict_only:
+        from harness.lab.diff import same_services
+
+        old, new = same_services(before.topology, after_topology)
+        cells, _, _, changes = predict(old, new)
+        count = len(cells)
+    else:
+        from harness.adapters.docker_runtime import DockerRuntime
+        from harness.lab.diff import prove
+
+        result = prove(
+            before.topology,
+            after_topology,
+            DockerRuntime(),
+            make_prober(args.prober, 2.0),
+            Progress(enabled=not args.quiet),
+        )
+        changes, count, proven, wrong = (
+            result.changes,
+            len(result.cells),
+            result.proven,
+            result.wrong(),
+        )
+        n_before, n_after = len(result.observed_before), len(result.observed_after)
+        proof = (
+            f"proven: {n_before} cells probed before and {n_after} after the live change "
+            f"({result.timings['change']:.2f} s), every one as predicted"
+            if proven
+            else f"NOT proven: {len(wrong)} probes disagree with the prediction"
+            + "".join(f"\n  {side}: {explain(r)}" for side, r in wrong[:20])
+        )
+    failed = gate(after_topology, changes, args.fail_on_open or [])
+    print(diff_report.render(count, changes, proof, failed if args.fail_on_open else None))
+    if json_path is not None:
+        document = diff_report.to_json(count, changes, proven, failed)
+        json_path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    if markdown_path is not None:
+        markdown_path.write_text(
+            diff_report.markdown(title, count, changes, proof, failed), encoding="utf-8"
+        )
+    if junit_path is not None:
+        from harness.formats import junit_report
+
+        junit_report.write(
+            junit_report.diff_report(before.topology.name, changes, wrong, failed), junit_path
+        )
+    if proven is False:
+        return exit_codes.DISAGREE
+    if failed:
+        return exit_codes.GATE
+    return exit_codes.OK
 
 
 def _import(args: argparse.Namespace) -> int:

@@ -1,0 +1,114 @@
+"""``sgh diff``: a change predicted by the oracle, then proven on one lab.
+
+The lab is built from BEFORE and the compared cells are probed; the lab is then changed live
+to AFTER through the one lifecycle (only what differs is touched) and probed again. The proof
+holds when every cell's observation matches its prediction on both sides. The lab is removed
+on every exit path.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+
+from harness.core.diff import Change, predict
+from harness.core.matrix import CellResult, compare, merge_retry
+from harness.core.model import State, Topology
+from harness.core.oracle import Expectation
+from harness.core.phases import Phases
+from harness.core.planner import Cell
+from harness.core.probing import Prober
+from harness.core.runtime import LabNamespaces, Runtime
+from harness.lab.lifecycle import reconcile, teardown
+from harness.lab.measure import batches_for
+from harness.lab.one_shot import start
+
+
+@dataclass(frozen=True)
+class DiffResult:
+    before: Topology
+    after: Topology
+    cells: list[Cell]
+    changes: list[Change]
+    observed_before: list[CellResult] = field(default_factory=list)
+    observed_after: list[CellResult] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def proven(self) -> bool:
+        results = (*self.observed_before, *self.observed_after)
+        return bool(results) and all(result.correct for result in results)
+
+    def wrong(self) -> list[tuple[str, CellResult]]:
+        return [("before", r) for r in self.observed_before if not r.correct] + [
+            ("after", r) for r in self.observed_after if not r.correct
+        ]
+
+
+def _probe(
+    topology: Topology,
+    namespaces: LabNamespaces,
+    expected: dict[Cell, Expectation],
+    *,
+    prober: Prober,
+    phases: Phases,
+    label: str,
+) -> list[CellResult]:
+    """Probe the cells of ``expected`` (once more for those that disagree)."""
+    cells = list(expected)
+    answered = {cell for cell, e in expected.items() if e.state is not State.FILTERED}
+    phases.start(f"probing {len(cells)} cells {label}", len(cells))
+    observed = prober.run(batches_for(topology, namespaces, cells, answered), 0, phases.advance)
+    phases.finish(f"probe {label}")
+    results = compare(expected, observed)
+    wrong = [result.cell for result in results if not result.correct]
+    if wrong:
+        again = prober.run(batches_for(topology, namespaces, wrong, answered), 1, phases.advance)
+        retried = compare({cell: expected[cell] for cell in wrong}, again, attempts=2)
+        results = merge_retry(results, retried)
+    return results
+
+
+def prove(
+    before: Topology,
+    after: Topology,
+    runtime: Runtime,
+    prober: Prober,
+    phases: Phases,
+) -> DiffResult:
+    """Predict, then build BEFORE, probe, change it live to AFTER, probe again, remove."""
+    started = time.monotonic()
+    before, after = same_services(before, _named_as(after, before.name))
+    cells, old, new, changes = predict(before, after)
+    lab, built = start(runtime, before, phases)
+    try:
+        first = _probe(before, built.namespaces, old, prober=prober, phases=phases, label="before")
+        changing = time.monotonic()
+        changed = reconcile(runtime, lab, after, built.applied, phases)
+        change_time = time.monotonic() - changing
+        second = _probe(after, changed.namespaces, new, prober=prober, phases=phases, label="after")
+    finally:
+        teardown(runtime, lab, phases)
+    timings = {"change": change_time, "total": time.monotonic() - started}
+    return DiffResult(before, after, cells, changes, first, second, timings)
+
+
+def same_services(before: Topology, after: Topology) -> tuple[Topology, Topology]:
+    """Both sides with the same services: an instance present on both listens on the ports of
+    either (a change of rules does not restart the machines; representatives listen on what
+    their rules admit, which differs between the sides)."""
+    listens = {i.name: set(i.listen) for i in before.instances}
+    for instance in after.instances:
+        listens.setdefault(instance.name, set()).update(instance.listen)
+
+    def widened(topology: Topology) -> Topology:
+        instances = tuple(
+            replace(i, listen=tuple(sorted(listens[i.name]))) for i in topology.instances
+        )
+        return replace(topology, instances=instances)
+
+    return widened(before), widened(after)
+
+
+def _named_as(topology: Topology, name: str) -> Topology:
+    return replace(topology, name=name)

@@ -1,0 +1,72 @@
+"""sgh diff's prediction: exactly the cells a change opens and closes, grouped by cause."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness.core.diff import CLOSED, OPENED, REASON, by_cause, gate, predict
+from harness.formats import sources
+from harness.lab.diff import same_services
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "imports"
+
+
+def test_a_change_opens_and_closes_exactly_its_cells() -> None:
+    before, after = sources.load_change(
+        [str(FIXTURES / "shop-tf")], [str(FIXTURES / "shop-tf-after")]
+    )
+    old, new = same_services(before.topology, after.topology)
+    _, _, _, changes = predict(old, new)
+    groups = {
+        key: sorted((c.cell.source, str(c.cell.probe)) for c in v)
+        for key, v in by_cause(changes).items()
+    }
+    assert groups[(OPENED, "ingress web: tcp 22 from 0.0.0.0/0")] == sorted(
+        [
+            ("rep-app", "tcp/22"),
+            ("rep-app", "tcp/22"),
+            ("rep-db", "tcp/22"),
+            ("rep-db", "tcp/22"),
+            ("internet", "tcp/22"),
+            ("out-203.0.113.0_28", "tcp/22"),
+        ]
+    )
+    assert groups[(CLOSED, "ingress db: tcp 5432 from app")] == [("rep-app", "tcp/5432")]
+    assert groups[(OPENED, "ingress db: tcp 5433 from app")] == [("rep-app", "tcp/5433")]
+    reason = "ingress web: tcp 22 from pl:office -> ingress web: tcp 22 from 0.0.0.0/0"
+    assert groups[(REASON, reason)] == [("in-203.0.113.0_28", "tcp/22")]
+    assert len(changes) == 9
+    world = gate(new, changes, ["internet"])
+    assert {c.cell.source for c in world} == {"internet", "out-203.0.113.0_28"}
+    assert gate(new, changes, ["10.0.0.0/8"]) == []
+    assert {c.cell.source for c in gate(new, changes, ["198.51.100.0/24"])} == {"internet"}
+
+
+def test_no_change_predicts_nothing() -> None:
+    before, after = sources.load_change(
+        [str(FIXTURES / "shop-tf")], [str(FIXTURES / "shop-cfn.yaml")]
+    )
+    _, _, _, changes = predict(*same_services(before.topology, after.topology))
+    assert [c for c in changes if c.kind != REASON] == []
+
+
+def test_a_plan_alone_is_its_prior_state_against_its_planned_values(tmp_path: Path) -> None:
+    import json
+
+    plan = json.loads((FIXTURES / "plan" / "unknown.json").read_text())
+    prior = json.loads(json.dumps(plan["planned_values"]))
+    lb, svc, rule = (r["values"] for r in prior["root_module"]["resources"])
+    lb["ingress"][0]["from_port"] = lb["ingress"][0]["to_port"] = 80
+    lb["id"], svc["id"] = "sg-0lb", "sg-0svc"  # a state has the real ids
+    svc["ingress"] = []
+    rule["security_group_id"], rule["source_security_group_id"] = "sg-0svc", "sg-0lb"
+    plan["prior_state"] = {"format_version": "1.0", "values": prior}
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(plan))
+    before, after = sources.load_change([str(path)], None)
+    _, _, _, changes = predict(*same_services(before.topology, after.topology))
+    kinds = {
+        (c.kind, c.cell.source, str(c.cell.probe)) for c in changes if c.cell.target == "rep-lb"
+    }
+    assert (OPENED, "internet", "tcp/443") in kinds
+    assert (CLOSED, "internet", "tcp/80") in kinds
