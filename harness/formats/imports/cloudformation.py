@@ -34,6 +34,7 @@ from harness.formats.imports.deployment import (
     ImportedPrefixList,
     ImportedSubnet,
     ImportedVpc,
+    Outside,
     Peer,
     make_rule,
     port_value,
@@ -90,13 +91,6 @@ class GroupRef:
     """A value that denotes a group of the template (``!Ref Sg``, ``!GetAtt Sg.GroupId``)."""
 
     logical_id: str
-
-
-@dataclass(frozen=True)
-class Outside:
-    """A value from outside the template (``Fn::ImportValue``)."""
-
-    text: str
 
 
 @dataclass
@@ -424,17 +418,12 @@ class _Template:
         else:
             raise refuse(origin, "needs GroupId (or GroupName)")
         if ref not in self.deployment.groups:
-            self.deployment.groups[ref] = ImportedGroup(
+            self.deployment.outside_group(
                 ref,
-                f"outside-{ref}",
                 origin,
                 description=f"{ref}: rules added by the template, group not in it",
+                holds="only these rules",
                 default_egress=True,
-                outside=True,
-            )
-            self.deployment.notes.append(
-                f"{origin}: group {ref} is not in the template: it becomes group "
-                f"'outside-{ref}' with only these rules and no members"
             )
         rule = self._rule(item, origin, egress)
         group = self.deployment.groups[ref]

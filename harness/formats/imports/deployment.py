@@ -29,7 +29,6 @@ from ipaddress import (
     IPv4Network,
     IPv6Address,
     IPv6Network,
-    ip_address,
     ip_network,
 )
 
@@ -57,6 +56,14 @@ RESERVED = tuple(
         str(vpc_rules.PUBLIC_POOL),
     )
 )
+
+
+@dataclass(frozen=True)
+class Outside:
+    """A value from outside the input: a data source, another stack's export, a module or a
+    parameter the input does not hold (it stands for a group or a VPC by this text)."""
+
+    text: str
 
 
 @dataclass(frozen=True)
@@ -147,6 +154,37 @@ class Deployment:
     prefix_lists: dict[str, ImportedPrefixList] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
+    def outside_group(
+        self,
+        ref: str,
+        origin: Origin,
+        *,
+        description: str,
+        holds: str,
+        vpc: str | None = None,
+        account: str | None = None,
+        default_egress: bool = False,
+    ) -> ImportedGroup:
+        """A group the input names but does not declare: no members, only what the input
+        ``holds`` for it (said in a note)."""
+        name = group_name(f"outside-{ref}")
+        group = ImportedGroup(
+            ref,
+            name,
+            origin,
+            description=description,
+            vpc=vpc,
+            account=account,
+            default_egress=default_egress,
+            outside=True,
+        )
+        self.groups[ref] = group
+        self.notes.append(
+            f"{origin}: group {ref} is not in the input: it becomes group '{name}' with "
+            f"{holds} and no members"
+        )
+        return group
+
 
 @dataclass(frozen=True)
 class Imported:
@@ -208,8 +246,8 @@ class _Builder:
 
     def build(self) -> Imported:
         d = self.deployment
+        self._outside_groups()  # adds to the deployment's notes
         self.notes.extend(d.notes)
-        self._outside_groups()
         self._outside_prefix_lists()
         vpcs = self._vpcs()
         plists = self._prefix_lists()
@@ -239,19 +277,13 @@ class _Builder:
                 ref = rule.peer.group
                 if ref is None or ref in d.groups:
                     continue
-                name = group_name(f"outside-{ref}")
-                d.groups[ref] = ImportedGroup(
+                d.outside_group(
                     ref,
-                    name,
                     rule.origin,
                     description=f"{ref}: referenced, not in the input",
+                    holds="no rules",
                     vpc=group.vpc,
                     account=rule.peer.account,
-                    outside=True,
-                )
-                self.notes.append(
-                    f"{rule.origin}: group {ref} is not in the input: it becomes group "
-                    f"'{name}' with no rules and no members"
                 )
 
     def _outside_prefix_lists(self) -> None:
@@ -689,14 +721,6 @@ def _outside(cidr: IPv4Network) -> list[IPv4Address]:
 def document(deployment: Deployment) -> Imported:
     """The topology document of a deployment (see the module's docstring for the choices)."""
     return _Builder(deployment).build()
-
-
-def is_address(text: str) -> bool:
-    try:
-        ip_address(text)
-    except ValueError:
-        return False
-    return True
 
 
 # -- the document as YAML, for a person to read and edit ---------------------------------------

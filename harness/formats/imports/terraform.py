@@ -43,6 +43,7 @@ from harness.formats.imports.deployment import (
     ImportedRule,
     ImportedSubnet,
     ImportedVpc,
+    Outside,
     Peer,
     make_rule,
     port_value,
@@ -67,13 +68,6 @@ class Unknown:
     """A value the import cannot know (an expression it does not evaluate)."""
 
     expression: str
-
-
-@dataclass(frozen=True)
-class Outside:
-    """A value from outside the input (a data source, a module not in the input)."""
-
-    text: str
 
 
 def is_terraform_json(data: object) -> bool:
@@ -238,17 +232,11 @@ class _Resources:
         ref = self.ref(values.get("security_group_id"), origin, "security_group_id")
         d = self.deployment
         if ref not in d.groups:
-            name = f"outside-{ref}"
-            d.groups[ref] = ImportedGroup(
+            d.outside_group(
                 ref,
-                name,
                 origin,
                 description=f"{ref}: rules added, group not in the input",
-                outside=True,
-            )
-            d.notes.append(
-                f"{origin}: group {ref} is not in the input: it becomes group '{name}' with "
-                "only the rules the input adds and no members"
+                holds="only the rules the input adds",
             )
         return d.groups[ref]
 
