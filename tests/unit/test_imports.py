@@ -368,3 +368,23 @@ def test_protocol_numbers_and_string_ports_are_normalised() -> None:
     topology = _from_text(template, "g.yaml")
     rules = group(topology, "G").rules
     assert {(r.protocol, r.from_port) for r in rules} == {(Protocol.TCP, 22), (Protocol.ALL, -1)}
+
+
+def test_adjacent_cidrs_get_one_host_per_address() -> None:
+    """Just outside 10.1.0.0/24 is inside 10.1.1.0/24: one host stands for that address."""
+    rules = [
+        {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "CidrIp": cidr}
+        for cidr in ("10.1.0.0/24", "10.1.1.0/24")
+    ]
+    template = {
+        "Resources": {
+            "G": {
+                "Type": "AWS::EC2::SecurityGroup",
+                "Properties": {"GroupDescription": "g", "SecurityGroupIngress": rules},
+            }
+        }
+    }
+    topology = _from_text(json.dumps(template), "adjacent.json")
+    addresses = [str(host.address) for host in topology.hosts]
+    assert len(addresses) == len(set(addresses))
+    assert {h.name for h in topology.hosts} >= {"in-10.1.0.0_24", "in-10.1.1.0_24"}

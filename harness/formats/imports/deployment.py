@@ -645,8 +645,8 @@ class _Builder:
             if role == "internet" and inside:
                 continue  # the internet is where no named CIDR reaches
             key = (role == "out", *(address in cidr for cidr in named))
-            if key in signatures:
-                continue
+            if key in signatures or any(address == a for a, _ in signatures.values()):
+                continue  # a class has its host; an address serves one class
             if role == "internet":
                 label = "internet"
             elif role == "in":  # named by the narrowest CIDR that holds it
