@@ -94,17 +94,21 @@ def load(paths: Sequence[str], options: Options | None = None) -> Loaded:
         raise InvalidInput("no source given")
     files = _files(paths)
     first = files[0]
+    parsed: dict[Path, object] = {}
     if len(files) == 1 and first.suffix in (".yaml", ".yml"):
-        text = _read(first)
-        data = cloudformation.parse(text, str(first))
+        data = cloudformation.parse(_read(first), str(first))  # tags allowed, read once
         if not cloudformation.is_template(data):
-            return Loaded(topology_file.loads(text, str(first)))
-    imported = read_import(files, options, safe_name(Path(paths[0]).stem))
+            return Loaded(topology_file.from_data(data, str(first)))
+        parsed[first] = data
+    imported = read_import(files, options, safe_name(Path(paths[0]).stem), parsed)
     return Loaded(topology_file.build(imported.document, ", ".join(imported.sources)), imported)
 
 
-def read_import(files: list[Path], options: Options, name: str) -> Imported:
-    """Import files of one format into a topology document (its lab named ``name``)."""
+def read_import(
+    files: list[Path], options: Options, name: str, parsed: dict[Path, object] | None = None
+) -> Imported:
+    """Import files of one format into a topology document (its lab named ``name``);
+    ``parsed`` holds files already read."""
     tf = [f for f in files if f.suffix == ".tf"]
     deployment = Deployment(sources=[str(f) for f in files], name=name)
     if tf:
@@ -122,6 +126,9 @@ def read_import(files: list[Path], options: Options, name: str) -> Imported:
                 "topology, Compose, CloudFormation, Terraform .tf or plan/state JSON, or AWS "
                 "describe-* JSON)",
             )
+        if parsed and path in parsed:
+            documents.append((str(path), parsed[path]))
+            continue
         text = _read(path)
         if path.suffix == ".json":
             data = _json(path, text)

@@ -16,8 +16,6 @@ from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 from typing import Any, NoReturn
 
-import yaml
-
 from harness.core import ec2_rules
 from harness.core.model import (
     DEFAULT_ACCOUNT,
@@ -34,10 +32,9 @@ from harness.core.model import (
 )
 from harness.core.port_catalog import PRESETS
 from harness.errors import Ec2Error, TopologyError
-from harness.formats import compose_file, vpc_file
+from harness.formats import compose_file, vpc_file, yaml_lines
 from harness.formats.yaml_lines import MAX_NAME, Reader
 from harness.formats.yaml_lines import LineDict as _LineDict
-from harness.formats.yaml_lines import Loader as _Loader
 
 FIRST_HOST_OFFSET = 11
 
@@ -56,15 +53,11 @@ def load(path: str | Path) -> Topology:
 
 def loads(text: str, source: str = "<topology>") -> Topology:
     """Validate topology YAML given as text; ``source`` names it in errors."""
-    try:
-        data = yaml.load(text, Loader=_Loader)
-    except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark or err.context_mark
-        line = mark.line + 1 if mark is not None else None
-        problem = err.problem or err.context or "invalid YAML"
-        raise TopologyError(source, "", f"malformed YAML: {problem}", line) from None
-    except yaml.YAMLError as err:
-        raise TopologyError(source, "", f"malformed YAML: {err}") from None
+    return from_data(yaml_lines.load(text, source), source)
+
+
+def from_data(data: object, source: str) -> Topology:
+    """Validate a parsed topology or Compose file (LineDicts, so errors name their lines)."""
     if compose_file.is_compose(data):
         assert isinstance(data, _LineDict)
 

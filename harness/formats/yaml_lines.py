@@ -59,6 +59,19 @@ Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct
 Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, construct_sequence)
 
 
+def load(text: str, source: str, loader: type[yaml.SafeLoader] = Loader) -> Any:
+    """YAML text as LineDicts and LineLists; a syntax error is one line naming file and line."""
+    try:
+        return yaml.load(text, Loader=loader)
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        line = mark.line + 1 if mark is not None else None
+        problem = err.problem or err.context or "invalid YAML"
+        raise TopologyError(source, "", f"malformed YAML: {problem}", line) from None
+    except (yaml.YAMLError, ValueError) as err:  # ValueError: a malformed short-form tag
+        raise TopologyError(source, "", f"malformed YAML: {err}") from None
+
+
 @dataclass
 class Reader:
     """Reads a document of LineDicts and LineLists: each failure is one line naming the file,

@@ -256,6 +256,7 @@ def test_a_foreign_group_becomes_a_group_with_no_members(tmp_path: Path) -> None
             "        - {IpProtocol: tcp, FromPort: 1, ToPort: 1, CidrIp: !Ref Cidr}\n",
             "parameter 'Cidr' has no Default: give --parameter Cidr=VALUE",
         ),
+        ("bad.yaml", "name: [x\n", "bad.yaml:2: malformed YAML"),  # a topology file
         ("bad.json", '{"SecurityGroups": [}', "bad.json:1: malformed JSON"),
         ("bad.json", '{"Something": []}', "bad.json: not a format sg-harness reads"),
         ("notes.txt", "hello", "notes.txt: not a format sg-harness reads (.txt extension"),

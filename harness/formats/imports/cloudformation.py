@@ -28,6 +28,7 @@ from cfn_tools.yaml_loader import CfnYamlLoader  # type: ignore[import-untyped]
 
 from harness.core.model import Origin
 from harness.errors import TopologyError
+from harness.formats import yaml_lines
 from harness.formats.imports.deployment import (
     Deployment,
     ImportedGroup,
@@ -69,14 +70,8 @@ _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, constru
 
 
 def parse(text: str, source: str) -> Any:
-    try:
-        return yaml.load(text, Loader=_Loader)
-    except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark or err.context_mark
-        line = mark.line + 1 if mark is not None else None
-        raise TopologyError(source, "", f"malformed template: {err.problem}", line) from None
-    except (yaml.YAMLError, ValueError) as err:
-        raise TopologyError(source, "", f"malformed template: {err}") from None
+    """YAML or JSON with CloudFormation's short-form tags, every mapping knowing its line."""
+    return yaml_lines.load(text, source, _Loader)
 
 
 def is_template(data: object) -> bool:
