@@ -11,7 +11,6 @@ import argparse
 import signal
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from types import FrameType
 
 from harness.adapters.sqlite_store import DEFAULT_LAB
@@ -341,7 +340,7 @@ def _diff(args: argparse.Namespace) -> int:
     before, after = sources.load_change(
         [args.before], [args.after] if args.after else None, options
     )
-    after_topology = replace(after.topology, name=before.topology.name)
+    after_topology = after.topology  # the lab keeps BEFORE's name (prove renames AFTER)
     title = f"{args.before} -> {args.after}" if args.after else f"{args.before} (plan)"
     proof: str | None = None
     proven: bool | None = None

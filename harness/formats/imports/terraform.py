@@ -310,7 +310,7 @@ class _Module:
     variables: dict[str, object]
     prefix: str  # "" for the root, "module.NAME." for a child
     resources: _Resources
-    texts: dict[str, str] = field(default_factory=dict)
+    lines: dict[str, list[str]] = field(default_factory=dict)  # each file's lines
     blocks: dict[str, list[tuple[str, dict[str, Any]]]] = field(default_factory=dict)
     locals: dict[str, object] = field(default_factory=dict)
     declared: dict[str, set[str]] = field(default_factory=dict)  # type -> names
@@ -320,7 +320,7 @@ class _Module:
     def parse(self) -> None:
         for path in self.files:
             text = path.read_text(encoding="utf-8")
-            self.texts[str(path)] = text
+            self.lines[str(path)] = text.splitlines()
             try:
                 data = hcl2.loads(text, serialization_options=OPTIONS)
             except UnexpectedInput as err:
@@ -335,7 +335,7 @@ class _Module:
                 self.declared.setdefault(kind, set()).update(named)
 
     def line(self, file: str, pattern: str, start: int = 0) -> int:
-        for number, text in enumerate(self.texts[file].splitlines()[start:], start + 1):
+        for number, text in enumerate(self.lines[file][start:], start + 1):
             if re.match(pattern, text):
                 return number
         return 0
@@ -470,7 +470,7 @@ class _Module:
         """Give each inline ingress/egress block the line it starts on."""
         if not start:
             return
-        lines = self.texts[file].splitlines()
+        lines = self.lines[file]
         seen = {"ingress": 0, "egress": 0}
         depth = 0
         for number, text in enumerate(lines[start - 1 :], start):
