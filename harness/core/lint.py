@@ -1,10 +1,9 @@
-"""``sgh lint``: the seeds' own warnings about security groups, checked on a topology.
+"""``sgh lint``: the static checkers' checks and the seeds' own warnings, on a topology.
 
-Findings, each naming the group and the rule as written:
+The checks of :mod:`harness.core.audit` (exposure to the world answered by reachability, the
+default group, egress to the world, unused groups, dangling references, descriptions, wide
+public blocks), then this module's own, each naming the group and the rule as written:
 
-- ``world-open``: an administrative or database port (SSH, RDP, FTP, Telnet, MySQL, ...: see
-  :data:`harness.core.port_catalog.SENSITIVE`) open to 0.0.0.0/0. Web ports (80, 443) open
-  to the world are normal and not reported.
 - ``wide-cidr``: a CIDR whose address has host bits set, so that its prefix makes it far wider
   than the address suggests (``198.51.100.7/0`` is every address, not one host).
 - ``redundant``: a rule another rule already covers, in the same group or in a group every
@@ -20,9 +19,10 @@ Lint reads rules only: instances need no ``listen`` entries.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from ipaddress import IPv4Address, IPv4Network, collapse_addresses, ip_network
 
+from harness.core.audit import Finding, audit, where
 from harness.core.ec2_rules import MAX_RULES_PER_GROUP
 from harness.core.model import (
     Group,
@@ -39,32 +39,17 @@ from harness.core.model import (
 )
 from harness.core.oracle import Oracle
 from harness.core.planner import intervals
-from harness.core.port_catalog import SENSITIVE
 from harness.errors import NotEquivalent
 
 NEAR_LIMIT = 90
 WORLD = IPv4Network("0.0.0.0/0")
 
 
-@dataclass(frozen=True)
-class Finding:
-    kind: str
-    where: str
-    message: str
-    detail: tuple[str, ...] = ()
-
-    def lines(self) -> list[str]:
-        return [
-            f"{self.kind:<15}{self.where}: {self.message}",
-            *(f"{'':15}  {d}" for d in self.detail),
-        ]
-
-
 def lint(topology: Topology) -> list[Finding]:
-    findings: list[Finding] = []
+    """The audit's checks (:mod:`harness.core.audit`), then this module's own."""
+    findings = audit(topology)
     for group in topology.groups:
-        for rule in group.rules:
-            findings.extend(_world_open(topology, group, rule))
+        for rule in group.all_rules:
             findings.extend(_wide_cidr(topology, group, rule))
         findings.extend(_redundant(topology, group))
         findings.extend(_near_limit(topology, group))
@@ -74,31 +59,10 @@ def lint(topology: Topology) -> list[Finding]:
 
 
 def _where(topology: Topology, group: Group, rule: Rule) -> str:
-    home = topology.account
-    return f"group '{group.key.label(home)}' rule '{rule.as_written(home)}'"
+    return where(topology, group, rule, rule not in group.rules)
 
 
-# -- the world and wide blocks ---------------------------------------------------------------
-
-
-def _world_open(topology: Topology, group: Group, rule: Rule) -> list[Finding]:
-    if rule.cidr != WORLD or rule.protocol is Protocol.ICMP:
-        return []
-    exposed = [
-        f"{name} ({protocol} {port})"
-        for (protocol, port), name in sorted(SENSITIVE.items(), key=lambda item: item[0][1])
-        if protocol is rule.protocol and rule.from_port <= port <= rule.to_port
-    ]
-    if not exposed:
-        return []
-    shown = ", ".join(exposed[:6]) + (f" and {len(exposed) - 6} more" if len(exposed) > 6 else "")
-    return [
-        Finding(
-            "world-open",
-            _where(topology, group, rule),
-            f"opens {shown} to every address in the world; allow only the addresses that need it",
-        )
-    ]
+# -- wide blocks -----------------------------------------------------------------------------
 
 
 def _wide_cidr(topology: Topology, group: Group, rule: Rule) -> list[Finding]:
@@ -123,6 +87,7 @@ def _wide_cidr(topology: Topology, group: Group, rule: Rule) -> list[Finding]:
             _where(topology, group, rule),
             f"{rule.written} is {what}, not the address {address} it names (host bits set "
             f"under /{prefix}); for that one host write {address}/32",
+            origin=rule.origin,
         )
     ]
 
@@ -183,7 +148,9 @@ def _redundant(topology: Topology, group: Group) -> list[Finding]:
             )
             if cover is not None:
                 message = f"redundant: '{cover.as_written(home)}' {words} covers it"
-                findings.append(Finding("redundant", _where(topology, group, rule), message))
+                findings.append(
+                    Finding("redundant", _where(topology, group, rule), message, origin=rule.origin)
+                )
                 break
     return findings
 
@@ -198,7 +165,8 @@ def _near_limit(topology: Topology, group: Group) -> list[Finding]:
     member = Instance(f"<member of {group.name}>", group.key.account, (group.key,), _ADDR)
     note, detail = _condensed(topology, member, list(group.rules))
     message = f"holds {len(group.rules)} of EC2's {MAX_RULES_PER_GROUP} rules{note}"
-    return [Finding("near-limit", f"group '{group.key.label(home)}'", message, detail)]
+    where = f"group '{group.key.label(home)}'"
+    return [Finding("near-limit", where, message, detail, origin=group.origin)]
 
 
 def _too_many(topology: Topology, instance: Instance) -> list[Finding]:

@@ -60,4 +60,32 @@ SENSITIVE: dict[tuple[Protocol, int], str] = {
     (Protocol.UDP, 11211): "Memcached",
     (Protocol.TCP, 27017): "MongoDB",
     (Protocol.UDP, 161): "SNMP",
+    # the rest of Trusted Advisor's red list (HCP4007jGY) and prowler's service checks
+    (Protocol.TCP, 1434): "MSSQL monitor",
+    (Protocol.TCP, 2483): "Oracle",
+    (Protocol.TCP, 2484): "Oracle TLS",
+    (Protocol.TCP, 4333): "mSQL",
+    (Protocol.TCP, 5500): "VNC listener",
+    (Protocol.TCP, 5601): "Kibana",
+    (Protocol.TCP, 7199): "Cassandra JMX",
+    (Protocol.TCP, 8888): "Cassandra OpsCenter",
+    (Protocol.TCP, 9092): "Kafka",
+    (Protocol.TCP, 9160): "Cassandra Thrift",
+    (Protocol.TCP, 9300): "Elasticsearch transport",
+    (Protocol.TCP, 27018): "MongoDB shard",
 }
+
+# (protocol, port) -> name: prowler's ``ec2_high_risk_ports`` that are not in SENSITIVE
+HIGH_RISK: dict[tuple[Protocol, int], str] = {
+    (Protocol.TCP, 110): "POP3",
+    (Protocol.TCP, 143): "IMAP",
+    (Protocol.TCP, 3000): "dev web servers",
+    (Protocol.TCP, 5000): "dev web servers",
+    (Protocol.TCP, 8080): "HTTP alternate",
+    (Protocol.TCP, 8088): "HTTP alternate",
+}
+
+# Ports meant to face the world: Trusted Advisor's green list (web and mail submission)
+PUBLIC: frozenset[tuple[Protocol, int]] = frozenset(
+    {(Protocol.TCP, 80), (Protocol.TCP, 443), (Protocol.TCP, 25), (Protocol.TCP, 465)}
+)

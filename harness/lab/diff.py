@@ -12,15 +12,14 @@ import time
 from dataclasses import dataclass, field, replace
 
 from harness.core.diff import Change, predict
-from harness.core.matrix import CellResult, compare, merge_retry
-from harness.core.model import State, Topology
-from harness.core.oracle import Expectation
+from harness.core.matrix import CellResult
+from harness.core.model import Topology
 from harness.core.phases import Phases
 from harness.core.planner import Cell
 from harness.core.probing import Prober
-from harness.core.runtime import LabNamespaces, Runtime
+from harness.core.runtime import Runtime
 from harness.lab.lifecycle import reconcile, teardown
-from harness.lab.measure import batches_for
+from harness.lab.measure import probe_cells
 from harness.lab.one_shot import start
 
 
@@ -45,30 +44,6 @@ class DiffResult:
         ]
 
 
-def _probe(
-    topology: Topology,
-    namespaces: LabNamespaces,
-    expected: dict[Cell, Expectation],
-    *,
-    prober: Prober,
-    phases: Phases,
-    label: str,
-) -> list[CellResult]:
-    """Probe the cells of ``expected`` (once more for those that disagree)."""
-    cells = list(expected)
-    answered = {cell for cell, e in expected.items() if e.state is not State.FILTERED}
-    phases.start(f"probing {len(cells)} cells {label}", len(cells))
-    observed = prober.run(batches_for(topology, namespaces, cells, answered), 0, phases.advance)
-    phases.finish(f"probe {label}")
-    results = compare(expected, observed)
-    wrong = [result.cell for result in results if not result.correct]
-    if wrong:
-        again = prober.run(batches_for(topology, namespaces, wrong, answered), 1, phases.advance)
-        retried = compare({cell: expected[cell] for cell in wrong}, again, attempts=2)
-        results = merge_retry(results, retried)
-    return results
-
-
 def prove(
     before: Topology,
     after: Topology,
@@ -82,11 +57,15 @@ def prove(
     cells, old, new, changes = predict(before, after)
     lab, built = start(runtime, before, phases)
     try:
-        first = _probe(before, built.namespaces, old, prober=prober, phases=phases, label="before")
+        first = probe_cells(
+            before, built.namespaces, old, prober=prober, phases=phases, label="before"
+        )
         changing = time.monotonic()
         changed = reconcile(runtime, lab, after, built.applied, phases)
         change_time = time.monotonic() - changing
-        second = _probe(after, changed.namespaces, new, prober=prober, phases=phases, label="after")
+        second = probe_cells(
+            after, changed.namespaces, new, prober=prober, phases=phases, label="after"
+        )
     finally:
         teardown(runtime, lab, phases)
     timings = {"change": change_time, "total": time.monotonic() - started}

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import time
 
-from harness.core.matrix import Matrix, compare, expectations, merge_retry
+from harness.core.matrix import CellResult, Matrix, compare, expectations, merge_retry
 from harness.core.model import Instance, State, Topology
+from harness.core.oracle import Expectation
 from harness.core.paths import paths
 from harness.core.phases import Phases
 from harness.core.planner import Cell, plan
@@ -79,3 +80,27 @@ def probe_matrix(
         timings["retry"] = time.monotonic() - started
         phases.finish("retry")
     return Matrix(topology, results, runtime=runtime, prober=prober.name, timings=timings)
+
+
+def probe_cells(
+    topology: Topology,
+    namespaces: LabNamespaces,
+    expected: dict[Cell, Expectation],
+    *,
+    prober: Prober,
+    phases: Phases,
+    label: str,
+) -> list[CellResult]:
+    """Probe the cells of ``expected`` (once more for those that disagree)."""
+    cells = list(expected)
+    answered = {cell for cell, e in expected.items() if e.state is not State.FILTERED}
+    phases.start(f"probing {len(cells)} cells {label}", len(cells))
+    observed = prober.run(batches_for(topology, namespaces, cells, answered), 0, phases.advance)
+    phases.finish(f"probe {label}")
+    results = compare(expected, observed)
+    wrong = [result.cell for result in results if not result.correct]
+    if wrong:
+        again = prober.run(batches_for(topology, namespaces, wrong, answered), 1, phases.advance)
+        retried = compare({cell: expected[cell] for cell in wrong}, again, attempts=2)
+        results = merge_retry(results, retried)
+    return results

@@ -84,6 +84,16 @@ def _parser() -> argparse.ArgumentParser:
     add_source_options(lint)
     lint.add_argument("--home", help="with no topology: the labs' home directory")
     lint.add_argument("--lab", help="with no topology: the lab (default: $SGH_LAB, else current)")
+    lint.add_argument(
+        "--sarif", metavar="PATH", help="also write the findings as SARIF 2.1.0 to PATH"
+    )
+    lint.add_argument(
+        "--prove",
+        action="store_true",
+        help="build the lab and send the packets behind each 'reachable' / 'not reachable'",
+    )
+    lint.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    add_prober_option(lint)
 
     check = sub.add_parser(
         "check", help="validate a topology; count the cells its rules expect open, closed, filtered"
@@ -295,8 +305,10 @@ def _console(command: str, argv: Sequence[str]) -> tuple[int, list[str], list[st
 
 
 def _lint(args: argparse.Namespace) -> int:
+    from harness.core.audit import NOTE, failing
     from harness.core.lint import lint
 
+    sarif_path = output_path("--sarif", args.sarif)
     if args.sources:
         topology = load_sources(args).topology
         where = topology.source
@@ -312,17 +324,43 @@ def _lint(args: argparse.Namespace) -> int:
             lab.close()
         where = f"lab '{lab.name}'"
     findings = lint(topology)
+    wrong = 0
+    if args.prove:
+        from harness.adapters.docker_runtime import DockerRuntime
+        from harness.lab.audit import prove
+
+        findings, results = prove(
+            topology,
+            findings,
+            DockerRuntime(),
+            make_prober(args.prober, 2.0),
+            Progress(enabled=not args.quiet),
+        )
+        wrong = sum(not result.correct for result in results)
     for finding in findings:
         print("\n".join(finding.lines()))
+    if sarif_path is not None:
+        import json
+        import os
+        from importlib.metadata import version
+
+        from harness.formats import sarif_report
+
+        log = sarif_report.document(findings, topology.source, os.getcwd(), version("sg-harness"))
+        sarif_path.write_text(json.dumps(log, indent=2) + "\n", encoding="utf-8")
     if not findings:
         print(
             f"{where}: no findings ({len(topology.groups)} groups, "
-            f"{sum(len(g.rules) for g in topology.groups)} rules)"
+            f"{sum(len(g.all_rules) for g in topology.groups)} rules)"
         )
         return exit_codes.OK
     kinds = sorted({finding.kind for finding in findings})
-    print(f"{where}: {len(findings)} findings ({', '.join(kinds)})")
-    return exit_codes.DISAGREE
+    levels = [finding.level for finding in findings]
+    counts = ", ".join(f"{levels.count(level)} {level}s" for level in ("error", "warning", NOTE))
+    print(f"{where}: {len(findings)} findings ({', '.join(kinds)}): {counts}")
+    if wrong:
+        print(f"{where}: NOT proven: {wrong} probed cells disagree with the oracle")
+    return exit_codes.DISAGREE if failing(findings) or wrong else exit_codes.OK
 
 
 def _diff(args: argparse.Namespace) -> int:
