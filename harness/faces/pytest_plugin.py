@@ -13,8 +13,10 @@ installed).
   with ``sgh run``'s lab of the same file). Each topology is started once per session and
   shared; a test marked ``@pytest.mark.sg_mutates`` gets a fresh lab of its own, removed after
   it, so it may change policies without disturbing the others.
-- ``lab.assert_open/assert_closed/assert_filtered(source, target, "tcp/80")`` probe one cell
-  with real packets; ``lab.assert_matrix_matches()`` probes every cell and lists only the
+- ``lab.assert_open/assert_closed/assert_filtered(source, target, "tcp/80", at="")`` probe one
+  cell with real packets (in a VPC lab ``at`` picks the target's address; by default the
+  first the source can use: private from inside the VPC, public from outside);
+  ``lab.assert_matrix_matches()`` probes every cell and lists only the
   wrong ones, each with the rule (or the lack of one) behind its expectation. They raise
   :class:`SgAssertionError`, an ``AssertionError`` (so ``pytest.raises(AssertionError)`` and
   retry loops work), with the helpers' own frames hidden from the report.
@@ -46,6 +48,7 @@ from harness.core.matrix import Matrix
 from harness.core.model import Instance, State, Topology
 from harness.core.nftables import compile_instance
 from harness.core.oracle import Oracle
+from harness.core.paths import paths
 from harness.core.phases import QUIET
 from harness.core.planner import Cell
 from harness.core.probing import Observation
@@ -224,7 +227,7 @@ class SgLab:
 
     # -- probing ----------------------------------------------------------------------------
 
-    def _cell(self, source: str, target: str, probe: str) -> tuple[Cell, Instance]:
+    def _cell(self, source: str, target: str, probe: str, at: str = "") -> tuple[Cell, Instance]:
         nodes = self.topology.nodes_by_name
         for name in (source, target):
             if name not in nodes:
@@ -238,44 +241,59 @@ class SgLab:
             raise pytest.UsageError(str(err)) from None
         if len(probes) != 1:
             raise pytest.UsageError(f"probe '{probe}' must be one port: tcp/80, udp/53, icmp")
-        return Cell(source, target, probes[0]), found
+        address = ""
+        if self.topology.is_vpc:  # a VPC cell is one of the addresses the source can use
+            ways = [str(way.address) for way in paths(self.topology, nodes[source], found)]
+            if at and at not in ways:
+                usable = ", ".join(ways) or "none"
+                raise pytest.UsageError(
+                    f"{source} cannot send to {target} at {at} (its addresses for it: {usable})"
+                )
+            address = at or (ways[0] if ways else "")
+        elif at and at != str(found.address):
+            raise pytest.UsageError(f"{target}'s address is {found.address}, not {at}")
+        return Cell(source, target, probes[0], address), found
 
-    def probe(self, source: str, target: str, probe: str) -> Observation:
-        """Send one probe now (``tcp/80``, ``udp/53``, ``icmp``): what came back."""
-        cell, _ = self._cell(source, target, probe)
+    def probe(self, source: str, target: str, probe: str, at: str = "") -> Observation:
+        """Send one probe now (``tcp/80``, ``udp/53``, ``icmp``): what came back. In a VPC
+        lab ``at`` picks the target's address (default: the first the source can use: a
+        private one from inside the VPC, a public one from outside)."""
+        cell, _ = self._cell(source, target, probe, at)
         return self._send(cell)
 
     def _send(self, cell: Cell) -> Observation:
         batches = batches_for(self.topology, self.live, [cell], set())
         return ScapyProber(timeout=1.0).run(batches)[cell]
 
-    def _assert_state(self, want: State, source: str, target: str, probe: str) -> None:
+    def _assert_state(self, want: State, source: str, target: str, probe: str, at: str) -> None:
         __tracebackhide__ = True
-        cell, instance = self._cell(source, target, probe)
+        cell, instance = self._cell(source, target, probe, at)
         observed = self._send(cell)
         if observed.state is want:
             return
-        rules = self.oracle.evaluate(self.topology.nodes_by_name[source], instance, cell.probe)
+        node = self.topology.nodes_by_name[source]
+        rules = self.oracle.evaluate(node, instance, cell.probe, cell.address)
         detail = f" ({observed.detail})" if observed.detail else ""
+        where = f" at {cell.address}" if cell.address else ""
         raise SgAssertionError(
-            f"{source} -> {target} {cell.probe}: expected {want}, observed "
+            f"{source} -> {target} {cell.probe}{where}: expected {want}, observed "
             f"{observed.state}{detail}\n  the rules say {rules.state}: {rules.why}"
         )
 
-    def assert_open(self, source: str, target: str, probe: str) -> None:
+    def assert_open(self, source: str, target: str, probe: str, at: str = "") -> None:
         """The probe is answered: a connection accepted, a datagram answered, an echo reply."""
         __tracebackhide__ = True
-        self._assert_state(State.OPEN, source, target, probe)
+        self._assert_state(State.OPEN, source, target, probe, at)
 
-    def assert_closed(self, source: str, target: str, probe: str) -> None:
+    def assert_closed(self, source: str, target: str, probe: str, at: str = "") -> None:
         """The probe passes the policy and is refused: a RST, an ICMP port unreachable."""
         __tracebackhide__ = True
-        self._assert_state(State.CLOSED, source, target, probe)
+        self._assert_state(State.CLOSED, source, target, probe, at)
 
-    def assert_filtered(self, source: str, target: str, probe: str) -> None:
+    def assert_filtered(self, source: str, target: str, probe: str, at: str = "") -> None:
         """The probe is dropped without an answer, as EC2 drops what no rule allows."""
         __tracebackhide__ = True
-        self._assert_state(State.FILTERED, source, target, probe)
+        self._assert_state(State.FILTERED, source, target, probe, at)
 
     def matrix(self) -> Matrix:
         """Probe every planned cell now (with one retry of disagreeing cells)."""

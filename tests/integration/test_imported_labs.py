@@ -67,3 +67,60 @@ def test_diff_proves_what_a_change_opens_and_closes_and_the_gate_fails(
     status = main(["diff", str(FIXTURES / "shop-tf"), str(FIXTURES / "shop-tf-after"), "--quiet"])
     assert status == 0, capsys.readouterr().out
     assert not runtime.leftovers("shop-tf")
+
+
+def test_a_plan_alone_is_proven_cell_by_cell_and_the_gate_fails(
+    runtime: DockerRuntime, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    report = tmp_path / "plan.json"
+    plan = FIXTURES / "plan" / "change.json"  # the load balancer moves from tcp/80 to tcp/443
+    status = main(["diff", str(plan), "--fail-on-open", "internet", "--json", str(report), "-q"])
+    printed = capsys.readouterr().out
+    doc = json.loads(report.read_text())
+    assert doc["proven"] is True, printed
+    assert {(c["kind"], c["source"], c["target"], c["probe"]) for c in doc["changes"]} == {
+        ("opened", "internet", "rep-lb", "tcp/443"),
+        ("closed", "internet", "rep-lb", "tcp/80"),
+    }
+    assert status == 3
+    assert not runtime.leftovers()
+
+
+def test_lint_prove_sends_the_packets_behind_each_reachability_claim(
+    runtime: DockerRuntime, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    audit = ROOT / "tests" / "unit" / "topologies" / "lint" / "vpc-audit.yaml"
+    sarif = tmp_path / "audit.sarif"
+    for source in (audit, FIXTURES / "anchors-cfn.yaml"):
+        status = main(["lint", str(source), "--prove", "--sarif", str(sarif), "-q"])
+        printed = capsys.readouterr().out
+        assert status == 1, printed  # the findings fail; the proof held
+        assert "NOT proven" not in printed
+        assert "proven by packets: 1 cell observed as predicted (open)" in printed
+        assert "proven by packets" in sarif.read_text()
+    # the IPv6 claim of the template was proven from the witness's IPv6 address
+    assert "reachable from internet (2001:db8:ffff::10) on tcp/22" in printed
+    assert not runtime.leftovers()
+
+
+def test_the_marker_takes_an_imported_source(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_user=f"""
+        import pytest
+
+        pytestmark = pytest.mark.sg_topology({str(FIXTURES / "shop-tf")!r})
+
+        def test_office_ssh(lab):
+            lab.assert_open("in-203.0.113.0_28", "rep-web", "tcp/22")
+            lab.assert_filtered("out-203.0.113.0_28", "rep-web", "tcp/22")
+
+        def test_wrong(lab):
+            lab.assert_open("internet", "rep-db", "tcp/5432", at=lab.topology.nodes_by_name[
+                "rep-db"].interfaces[0].public.exploded)
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=1)
+    out = result.stdout.str()
+    assert "internet -> rep-db tcp/5432 at 192.0.2.13: expected open, observed filtered" in out
+    assert "the rules say filtered: dropped entering rep-db" in out

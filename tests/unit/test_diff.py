@@ -50,19 +50,9 @@ def test_no_change_predicts_nothing() -> None:
     assert [c for c in changes if c.kind != REASON] == []
 
 
-def test_a_plan_alone_is_its_prior_state_against_its_planned_values(tmp_path: Path) -> None:
-    import json
-
-    plan = json.loads((FIXTURES / "plan" / "unknown.json").read_text())
-    prior = json.loads(json.dumps(plan["planned_values"]))
-    lb, svc, rule = (r["values"] for r in prior["root_module"]["resources"])
-    lb["ingress"][0]["from_port"] = lb["ingress"][0]["to_port"] = 80
-    lb["id"], svc["id"] = "sg-0lb", "sg-0svc"  # a state has the real ids
-    svc["ingress"] = []
-    rule["security_group_id"], rule["source_security_group_id"] = "sg-0svc", "sg-0lb"
-    plan["prior_state"] = {"format_version": "1.0", "values": prior}
-    path = tmp_path / "plan.json"
-    path.write_text(json.dumps(plan))
+def test_a_plan_alone_is_its_prior_state_against_its_planned_values() -> None:
+    # change.json: unknown.json with a prior state where the load balancer admitted 80, not 443
+    path = FIXTURES / "plan" / "change.json"
     before, after = sources.load_change([str(path)], None)
     _, _, _, changes = predict(*same_services(before.topology, after.topology))
     kinds = {
