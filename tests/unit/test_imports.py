@@ -223,6 +223,32 @@ def test_a_foreign_group_becomes_a_group_with_no_members(tmp_path: Path) -> None
     assert any("sg-0elsewhere is not in the input" in note for note in loaded.notes)
 
 
+def test_a_group_outside_the_input_holds_only_the_rules_the_input_adds(tmp_path: Path) -> None:
+    """In every format: no allow-all egress is made up for it (it has no members anyway)."""
+    template = tmp_path / "template.yaml"
+    template.write_text(
+        "Parameters:\n  Other: {Type: 'AWS::EC2::SecurityGroup::Id'}\n"
+        "Resources:\n  Ssh:\n    Type: AWS::EC2::SecurityGroupIngress\n    Properties:\n"
+        "      GroupId: !Ref Other\n      IpProtocol: tcp\n      FromPort: 22\n"
+        "      ToPort: 22\n      CidrIp: 10.0.0.0/8\n"
+    )
+    terraform = tmp_path / "tf"
+    terraform.mkdir()
+    (terraform / "main.tf").write_text(
+        'variable "other" {}\nresource "aws_security_group_rule" "ssh" {\n'
+        '  type = "ingress"\n  security_group_id = var.other\n  protocol = "tcp"\n'
+        '  from_port = 22\n  to_port = 22\n  cidr_blocks = ["10.0.0.0/8"]\n}\n'
+    )
+    found = []
+    options = sources.Options(variables={"other": "sg-0other"})
+    for path in (template, terraform):
+        topology = sources.load([str(path)], options).topology
+        outside = [g for g in topology.groups if g.name.startswith("outside-")]
+        assert len(outside) == 1, [g.name for g in topology.groups]
+        found.append((rules_text(topology, outside[0].name), outside[0].egress))
+    assert found[0] == found[1] == ({"tcp 22 from 10.0.0.0/8"}, ())
+
+
 @pytest.mark.parametrize(
     ("name", "text", "expected"),
     [

@@ -418,7 +418,6 @@ class _Template:
                 origin,
                 description=f"{ref}: rules added by the template, group not in it",
                 holds="only these rules",
-                default_egress=True,
             )
         rule = self._rule(item, origin, egress)
         group = self.deployment.groups[ref]
