@@ -381,10 +381,12 @@ class _Builder:
         used: list[IPv4Network] = []
         known = [s for s in d.subnets.values() if s.vpc == vpc_ref]
         # subnets only named by interfaces: their CIDR around the interfaces' addresses
-        for nic in d.interfaces:
-            if nic.subnet and nic.subnet not in d.subnets and (nic.vpc == vpc_ref):
-                known.append(ImportedSubnet(nic.subnet, nic.subnet, vpc_ref))
-                d.subnets[nic.subnet] = known[-1]
+        implied = {
+            nic.subnet: ImportedSubnet(nic.subnet, nic.subnet, vpc_ref)
+            for nic in d.interfaces
+            if nic.subnet and nic.subnet not in d.subnets and nic.vpc == vpc_ref
+        }
+        known.extend(implied.values())
         for subnet in known:
             name = safe_name(subnet.name, self.names)
             self.subnet_names[subnet.ref] = name
