@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Prepare this machine for sg-harness; idempotent, and quick when everything is there.
-#   - Debian packages: Docker engine, nftables, nmap, iproute2, debootstrap, docker-compose
+#   - Debian packages: Docker engine, nftables, nmap, iproute2, debootstrap, docker-compose,
+#     chromium (the browser tests drive it headless through Playwright; no browser download)
 #   - a Docker engine that answers (started in the background if none does)
 #   - room in the kernel's neighbour (ARP) table, which all lab namespaces share
 #   - .venv with the package installed in editable mode (with the dev tools)
@@ -25,6 +26,7 @@ command -v nsenter >/dev/null 2>&1 || need+=(util-linux)
 command -v sysctl >/dev/null 2>&1 || need+=(procps)
 command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
 command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)  # the browser tests (headless)
 if [ ${#need[@]} -gt 0 ]; then
     say "installing Debian packages: ${need[*]}"
     export DEBIAN_FRONTEND=noninteractive

@@ -157,6 +157,19 @@ def to_json(matrix: Matrix) -> dict[str, Any]:
             }
             for r in matrix.results
         ],
+        "groups": [
+            {
+                "name": group.key.label(topology.account),
+                "vpc": group.vpc,
+                "description": group.description,
+                "ingress": [rule.as_written(topology.account) for rule in group.rules],
+                "egress": None
+                if group.egress is None
+                else [rule.as_written(topology.account, "to") for rule in group.egress],
+            }
+            for group in topology.groups
+        ],
+        "summary_line": summary.line(),
         "summary": {
             "cells": summary.cells,
             "correct": summary.correct,

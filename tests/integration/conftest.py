@@ -5,7 +5,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
+from browser import Watched
+from playwright.sync_api import Browser
 
 from harness.adapters.docker_runtime import DockerRuntime
 from harness.core.phases import QUIET
@@ -32,3 +36,33 @@ def no_leftovers(runtime: DockerRuntime) -> None:
     for info in runtime.labs():
         if info.name not in ACTIVE_LABS:
             teardown(runtime, LabRef(info.name, info.kind), QUIET)
+
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's package, installed by make setup: no browser download
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """Headless Chromium from Debian, driven by Playwright; missing, it is a failure."""
+    from playwright.sync_api import Error, sync_playwright
+
+    with sync_playwright() as playwright:
+        try:
+            launched = playwright.chromium.launch(
+                executable_path=CHROMIUM, headless=True, args=["--no-sandbox"]
+            )
+        except Error as err:
+            pytest.fail(f"browser tests need Debian's chromium at {CHROMIUM}: {err}")
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def watched(browser: Browser) -> Iterator[Watched]:
+    """A fresh page in its own context, watched."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    result = Watched(context.new_page())
+    result.page.on("request", lambda request: result.requests.append(request.url))
+    result.page.on("pageerror", lambda error: result.errors.append(str(error)))
+    yield result
+    context.close()

@@ -49,6 +49,12 @@ def add_junit_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_html_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--html", metavar="PATH", help="also write a self-contained HTML report to PATH"
+    )
+
+
 def output_path(option: str, value: str | None) -> Path | None:
     """A report path checked before any work starts (its directory must exist)."""
     if value is None:
@@ -81,11 +87,18 @@ def make_prober(name: str, timeout: float) -> Prober:
     return ScapyProber(timeout=timeout)
 
 
-def report_matrix(matrix: Matrix, json_path: Path | None, junit_path: Path | None) -> int:
+def report_matrix(
+    matrix: Matrix, json_path: Path | None, junit_path: Path | None, html_path: Path | None = None
+) -> int:
     """Print the matrix, write the reports asked for; the exit status."""
     print(render(matrix))
+    document = to_json(matrix)
     if json_path is not None:
-        json_path.write_text(json.dumps(to_json(matrix), indent=2) + "\n", encoding="utf-8")
+        json_path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    if html_path is not None:
+        from harness.formats import html_report
+
+        html_path.write_text(html_report.matrix_page(document), encoding="utf-8")
     if junit_path is not None:
         from harness.formats import junit_report
 

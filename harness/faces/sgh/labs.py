@@ -138,11 +138,12 @@ def matrix(args: argparse.Namespace) -> int:
     prober = make_prober(args.prober, args.timeout)
     json_path = output_path("--json", args.json)
     junit_path = output_path("--junit", args.junit)
+    html_path = output_path("--html", args.html)
     home = Home(args.home)
     with _opened(home, home.resolve(args.lab)) as lab:
         lab.runtime.check()
         measured = lab.matrix(prober, _progress(args))
-    return report_matrix(measured, json_path, junit_path)
+    return report_matrix(measured, json_path, junit_path, html_path)
 
 
 def serve(args: argparse.Namespace) -> int:

@@ -23,6 +23,7 @@ from harness.faces import exit_codes
 from harness.faces.progress import Progress
 from harness.faces.sgh import labs
 from harness.faces.sgh.common import (
+    add_html_option,
     add_junit_option,
     add_prober_option,
     add_source_options,
@@ -64,6 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     add_prober_option(run)
     add_junit_option(run)
+    add_html_option(run)
 
     rep = sub.add_parser(
         "replay", help="replay a seed walkthrough (default-group, three-tier) with real probes"
@@ -209,6 +211,7 @@ def _parser() -> argparse.ArgumentParser:
     matrix.add_argument("--timeout", type=float, default=2.0, metavar="S")
     add_prober_option(matrix)
     add_junit_option(matrix)
+    add_html_option(matrix)
 
     serve = with_home(sub.add_parser("serve", help="serve the EC2 Query API for a lab"), True)
     serve.set_defaults(handler=labs.serve)
@@ -257,9 +260,10 @@ def _run(args: argparse.Namespace) -> int:
     prober = make_prober(args.prober, args.timeout)
     json_path = output_path("--json", args.json)
     junit_path = output_path("--junit", args.junit)
+    html_path = output_path("--html", args.html)
     progress = Progress(enabled=not args.quiet)
     matrix = verify(topology, DockerRuntime(), prober, progress, keep=args.keep)
-    return report_matrix(matrix, json_path, junit_path)
+    return report_matrix(matrix, json_path, junit_path, html_path)
 
 
 def _replay(args: argparse.Namespace) -> int:

@@ -1,0 +1,92 @@
+"""``--html``: a report people look at, in one self-contained file.
+
+The page is rendered from the same JSON document ``--json`` writes (one path for both), with
+Jinja2 (autoescaped: every name, description and why-text is text, never markup) and an inline
+script that draws the heatmap: sources as rows, targets as columns, each cell coloured by what
+was observed, wrong and not-run cells marked, each a focusable element carrying ``data-from``,
+``data-to`` and ``data-state`` whose click (or Enter) opens every probe of it. Only the cells
+in view are in the DOM, so a lab of a thousand nodes stays usable. No request leaves the page:
+styles and script are inline and its Content-Security-Policy forbids anything else.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+LEGEND = (  # (CSS classes of the swatch, text)
+    ("s-open", "open"),
+    ("s-closed", "closed (answered, nothing listens)"),
+    ("s-filtered", "filtered (dropped)"),
+    ("some-open", "some ports open, others filtered"),
+    ("some-closed", "some closed, none open"),
+    ("s-mixed", "another mix"),
+    ("s-not-run", "not run"),
+)
+
+_env = Environment(
+    loader=PackageLoader("harness.formats", "templates"),
+    autoescape=select_autoescape(["html", "j2"], default_for_string=True),
+    undefined=StrictUndefined,
+    keep_trailing_newline=True,
+)
+
+
+def _probe_text(cell: dict[str, Any]) -> str:
+    return cell["protocol"] if cell["port"] is None else f"{cell['protocol']}/{cell['port']}"
+
+
+def _axes(nodes: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    def axis(node: dict[str, Any]) -> dict[str, Any]:
+        groups = node.get("groups", [])
+        title = f"{node['name']} ({node['kind']}, {node['address']})"
+        if groups:
+            title += f" in {', '.join(groups)}"
+        return {
+            "name": node["name"],
+            "groups": groups,
+            "title": title,
+            "label": node["name"] + (" " + ", ".join(groups) if groups else ""),
+        }
+
+    rows = [axis(node) for node in nodes]
+    cols = [axis(node) for node in nodes if node["kind"] == "instance"]
+    return rows, cols
+
+
+def matrix_page(document: dict[str, Any]) -> str:
+    """The report of a run (``sgh run``, ``sgh matrix``, ``sgh replay``), from its JSON
+    document (:func:`harness.formats.matrix_report.to_json`)."""
+    rows, cols = _axes(document["nodes"])
+    row_index = {row["name"]: n for n, row in enumerate(rows)}
+    col_index = {col["name"]: n for n, col in enumerate(cols)}
+    probes = [
+        [
+            row_index[cell["from"]],
+            col_index[cell["to"]],
+            _probe_text(cell),
+            cell["address"],
+            cell["expected"],
+            cell["observed"],
+            cell["why"],
+            cell["detail"],
+        ]
+        for cell in document["cells"]
+    ]
+    summary = document["summary"]
+    subtitle = [
+        f"topology {document['topology']} · runtime {document['runtime']} · prober "
+        f"{document['prober']} · {len(rows)} sources by {len(cols)} targets"
+    ]
+    return _env.get_template("report.html.j2").render(
+        title=f"sg-harness: lab {document['lab']}",
+        summary=document["summary_line"],
+        bad=bool(summary["incorrect"] or summary["not_run"]),
+        subtitle=subtitle,
+        changes=[],
+        legend=LEGEND,
+        timings=sorted(document["timings"].items()),
+        groups=document["groups"],
+        data={"mode": "matrix", "rows": rows, "cols": cols, "probes": probes},
+    )
