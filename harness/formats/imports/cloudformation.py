@@ -37,6 +37,7 @@ from harness.formats.imports.deployment import (
     ImportedVpc,
     Outside,
     Peer,
+    attached,
     make_rule,
     port_value,
     protocol_text,
@@ -424,29 +425,16 @@ class _Template:
         (group.egress if egress else group.ingress).append(rule)
 
     def _attachments(self, props: object, origin: Origin) -> None:
-        if isinstance(props, list):
-            for item in props:
-                self._attachments(item, origin)
-            return
-        if not isinstance(props, dict):
-            return
-        for key, value in props.items():
-            if key in ATTACH_KEYS:
-                try:
-                    resolved = self.value(value, origin)
-                except TopologyError:
-                    continue
-                items = resolved if isinstance(resolved, list) else [resolved]
-                refs = tuple(
-                    self._group_ref(item)
-                    for item in items
-                    if isinstance(item, GroupRef | Outside | str)
-                )
-                refs = tuple(ref for ref in refs if ref in self.deployment.groups)
-                if refs:
-                    self.deployment.attachments.append((refs, origin))
-            else:
-                self._attachments(value, origin)
+        for _, value in attached(props, ATTACH_KEYS):
+            try:
+                resolved = self.value(value, origin)
+            except TopologyError:
+                continue
+            items = resolved if isinstance(resolved, list) else [resolved]
+            self.deployment.attach(
+                (self._group_ref(i) for i in items if isinstance(i, GroupRef | Outside | str)),
+                origin,
+            )
 
 
 def read(

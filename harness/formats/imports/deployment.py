@@ -23,6 +23,7 @@ Each choice is a line of :attr:`Imported.notes`; each group and rule keeps its
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Container, Iterable, Iterator
 from dataclasses import dataclass, field
 from ipaddress import (
     IPv4Address,
@@ -141,6 +142,23 @@ class ImportedPrefixList:
     cidrs: tuple[str, ...]
 
 
+def attached(
+    values: object, keys: Container[str], take: Callable[[object], bool] = lambda _: True
+) -> Iterator[tuple[str, object]]:
+    """The keys of ``keys`` and their values (those ``take`` accepts) anywhere in a resource's
+    nested lists and mappings: where instances, interfaces, launch templates, services...
+    name their groups."""
+    if isinstance(values, list):
+        for item in values:
+            yield from attached(item, keys, take)
+    elif isinstance(values, dict):
+        for key, value in values.items():
+            if key in keys and take(value):
+                yield key, value
+            else:
+                yield from attached(value, keys, take)
+
+
 @dataclass
 class Deployment:
     sources: list[str]
@@ -153,6 +171,12 @@ class Deployment:
     subnets: dict[str, ImportedSubnet] = field(default_factory=dict)
     prefix_lists: dict[str, ImportedPrefixList] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+
+    def attach(self, refs: Iterable[str], origin: Origin) -> None:
+        """A set of groups something attaches (those of them the input declares), if any."""
+        known = tuple(ref for ref in refs if ref in self.groups)
+        if known:
+            self.attachments.append((known, origin))
 
     def outside_group(
         self,

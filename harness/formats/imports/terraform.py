@@ -45,6 +45,7 @@ from harness.formats.imports.deployment import (
     ImportedVpc,
     Outside,
     Peer,
+    attached,
     make_rule,
     port_value,
     protocol_text,
@@ -278,23 +279,10 @@ class _Resources:
         (group.egress if egress else group.ingress).append(rule)
 
     def _attachments(self, values: object, origin: Origin) -> None:
-        if isinstance(values, list):
-            for item in values:
-                self._attachments(item, origin)
-            return
-        if not isinstance(values, dict):
-            return
-        for key, value in values.items():
-            if key in ATTACH_KEYS and isinstance(value, list):
-                refs = []
-                for item in value:
-                    if isinstance(item, Ref | Outside | str):
-                        refs.append(self.ref(item, origin, key))
-                refs = [ref for ref in refs if ref in self.deployment.groups]
-                if refs:
-                    self.deployment.attachments.append((tuple(refs), origin))
-            else:
-                self._attachments(value, origin)
+        for key, value in attached(values, ATTACH_KEYS, lambda found: isinstance(found, list)):
+            assert isinstance(value, list)
+            items = [item for item in value if isinstance(item, Ref | Outside | str)]
+            self.deployment.attach((self.ref(item, origin, key) for item in items), origin)
 
 
 # -- .tf files --------------------------------------------------------------------------------
