@@ -49,8 +49,9 @@ def lint(topology: Topology) -> list[Finding]:
     """The audit's checks (:mod:`harness.core.audit`), then this module's own."""
     findings = audit(topology)
     for group in topology.groups:
-        for rule in group.all_rules:
-            findings.extend(_wide_cidr(topology, group, rule))
+        for egress in (False, True):
+            for rule in group.side(egress):
+                findings.extend(_wide_cidr(topology, group, rule, egress))
         findings.extend(_redundant(topology, group))
         findings.extend(_near_limit(topology, group))
     for instance in topology.instances:
@@ -58,14 +59,10 @@ def lint(topology: Topology) -> list[Finding]:
     return findings
 
 
-def _where(topology: Topology, group: Group, rule: Rule) -> str:
-    return where(topology, group, rule, rule not in group.rules)
-
-
 # -- wide blocks -----------------------------------------------------------------------------
 
 
-def _wide_cidr(topology: Topology, group: Group, rule: Rule) -> list[Finding]:
+def _wide_cidr(topology: Topology, group: Group, rule: Rule, egress: bool) -> list[Finding]:
     if rule.cidr is None or "/" not in rule.written:
         return []
     address_text, _, prefix = rule.written.partition("/")
@@ -84,7 +81,7 @@ def _wide_cidr(topology: Topology, group: Group, rule: Rule) -> list[Finding]:
     return [
         Finding(
             "wide-cidr",
-            _where(topology, group, rule),
+            where(topology, group, rule, egress),
             f"{rule.written} is {what}, not the address {address} it names (host bits set "
             f"under /{prefix}); for that one host write {address}/32",
             origin=rule.origin,
@@ -149,7 +146,7 @@ def _redundant(topology: Topology, group: Group) -> list[Finding]:
             if cover is not None:
                 message = f"redundant: '{cover.as_written(home)}' {words} covers it"
                 findings.append(
-                    Finding("redundant", _where(topology, group, rule), message, origin=rule.origin)
+                    Finding("redundant", where(topology, group, rule), message, origin=rule.origin)
                 )
                 break
     return findings

@@ -145,3 +145,10 @@ def test_condense_never_changes_a_verdict(rules: list[Rule]) -> None:
     smaller = condense(rules)
     assert len(smaller) <= len(rules)
     assert equivalent(topo, topo.instances[-1], smaller) > 0
+
+
+def test_an_egress_rule_equal_to_an_ingress_rule_is_named_as_egress() -> None:
+    assert [where for kind, where, _ in findings("egress-cidr") if kind == "wide-cidr"] == [
+        "group 'g' rule 'tcp 443 from 10.1.2.3/8'",
+        "group 'g' egress rule 'tcp 443 to 10.1.2.3/8'",
+    ]
