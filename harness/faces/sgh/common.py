@@ -92,7 +92,7 @@ def report_matrix(
 ) -> int:
     """Print the matrix, write the reports asked for; the exit status."""
     print(render(matrix))
-    document = to_json(matrix)
+    document = to_json(matrix) if json_path or html_path else {}  # one document for both
     if json_path is not None:
         json_path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     if html_path is not None:
