@@ -96,23 +96,20 @@
     const colHead = document.createElement("div");
     colHead.className = "colhead";
     Object.assign(colHead.style, { left: "0px", top: top + "px", width: canvas.style.width, height: headH + "px" });
-    for (let i = r0; i < r1; i++) {
+    // one header per visible row and column: placed along its axis, named with its groups
+    function header(strip, node, role, style) {
       const d = document.createElement("div");
-      d.style.top = headH + i * CELL + "px";
-      d.style.width = headW + "px";
-      d.title = rows[viewRows[i]].title;
-      d.appendChild(label(rows[viewRows[i]]));
-      d.setAttribute("role", "rowheader");
-      rowHead.appendChild(d);
+      Object.assign(d.style, style);
+      d.title = node.title;
+      d.appendChild(label(node));
+      d.setAttribute("role", role);
+      strip.appendChild(d);
+    }
+    for (let i = r0; i < r1; i++) {
+      header(rowHead, rows[viewRows[i]], "rowheader", { top: headH + i * CELL + "px", width: headW + "px" });
     }
     for (let j = c0; j < c1; j++) {
-      const d = document.createElement("div");
-      d.style.left = headW + j * CELL + "px";
-      d.style.height = headH + "px";
-      d.title = cols[viewCols[j]].title;
-      d.appendChild(label(cols[viewCols[j]]));
-      d.setAttribute("role", "columnheader");
-      colHead.appendChild(d);
+      header(colHead, cols[viewCols[j]], "columnheader", { left: headW + j * CELL + "px", height: headH + "px" });
     }
     for (let i = r0; i < r1; i++) {
       for (let j = c0; j < c1; j++) {
