@@ -55,9 +55,9 @@ def _axes(nodes: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[
     return rows, cols
 
 
-def matrix_page(document: dict[str, Any]) -> str:
-    """The report of a run (``sgh run``, ``sgh matrix``, ``sgh replay``), from its JSON
-    document (:func:`harness.formats.matrix_report.to_json`)."""
+def heatmap(document: dict[str, Any]) -> dict[str, Any]:
+    """The heatmap's data (axes and one row per probe) of a JSON document, for the report's
+    page and the console's Reachability page alike."""
     rows, cols = _axes(document["nodes"])
     row_index = {row["name"]: n for n, row in enumerate(rows)}
     col_index = {col["name"]: n for n, col in enumerate(cols)}
@@ -74,19 +74,34 @@ def matrix_page(document: dict[str, Any]) -> str:
         ]
         for cell in document["cells"]
     ]
-    summary = document["summary"]
-    subtitle = [
+    return {"mode": "matrix", "rows": rows, "cols": cols, "probes": probes}
+
+
+def subtitle(document: dict[str, Any]) -> str:
+    data_rows = len(document["nodes"])
+    targets = sum(1 for node in document["nodes"] if node["kind"] == "instance")
+    return (
         f"topology {document['topology']} · runtime {document['runtime']} · prober "
-        f"{document['prober']} · {len(rows)} sources by {len(cols)} targets"
-    ]
+        f"{document['prober']} · {data_rows} sources by {targets} targets"
+    )
+
+
+def is_bad(document: dict[str, Any]) -> bool:
+    summary = document["summary"]
+    return bool(summary["incorrect"] or summary["not_run"])
+
+
+def matrix_page(document: dict[str, Any]) -> str:
+    """The report of a run (``sgh run``, ``sgh matrix``, ``sgh replay``), from its JSON
+    document (:func:`harness.formats.matrix_report.to_json`)."""
     return _env.get_template("report.html.j2").render(
         title=f"sg-harness: lab {document['lab']}",
         summary=document["summary_line"],
-        bad=bool(summary["incorrect"] or summary["not_run"]),
-        subtitle=subtitle,
+        bad=is_bad(document),
+        subtitle=[subtitle(document)],
         changes=[],
         legend=LEGEND,
         timings=sorted(document["timings"].items()),
         groups=document["groups"],
-        data={"mode": "matrix", "rows": rows, "cols": cols, "probes": probes},
+        data=heatmap(document),
     )

@@ -4,7 +4,6 @@ under a small http.server shim with a read timeout, and ``serve``."""
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import re
 import sys
 import uuid
@@ -13,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from harness.errors import AuthFailure, Ec2Error, HarnessError, InvalidInput
+from harness.faces.loopback import is_loopback
 from harness.faces.query_api.actions import Api
 from harness.faces.query_api.auth import HttpRequest, authenticate, request_region
 from harness.faces.query_api.responses import E, document, error_xml
@@ -165,15 +165,6 @@ def make_handler(api: Api, require_auth: bool, log: bool) -> type[BaseHTTPReques
                 self.wfile.write(data)
 
     return Handler
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def auth_required(host: str, require_auth: bool) -> bool:

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 
 from harness.adapters.sqlite_store import DEFAULT_LAB, Home
 from harness.core import control_plane, ec2_rules
+from harness.core.model import DEFAULT_ACCOUNT
 from harness.core.runtime import LabKind
 from harness.faces import exit_codes
 from harness.faces.progress import Progress
@@ -152,6 +153,18 @@ def serve(args: argparse.Namespace) -> int:
     home = Home(args.home)
     with _opened(home, home.resolve(args.lab)) as lab:
         return serve_api(lab, args.host, args.port, args.require_auth)
+
+
+def console(args: argparse.Namespace) -> int:
+    from harness.faces.console import serve as serve_console
+
+    account = args.account or os.environ.get("SGH_ACCOUNT") or DEFAULT_ACCOUNT
+    ec2_rules.check_account(account)
+    prober = make_prober(args.prober, args.timeout)
+    home = Home(args.home)
+    with _opened(home, home.resolve(args.lab)) as lab:
+        lab.runtime.check()
+        return serve_console(lab, args.host, args.port, account, prober)
 
 
 def key_add(args: argparse.Namespace) -> int:

@@ -223,7 +223,24 @@ def _parser() -> argparse.ArgumentParser:
         help="accept only keys made with 'sgh key add', with verified SigV4 signatures",
     )
 
-    key = sub.add_parser("key", help="access keys for 'sgh serve'")
+    console = with_home(
+        sub.add_parser(
+            "console",
+            help="serve the web console of a lab (Security Groups, Instances, Reachability)",
+        ),
+        True,
+    )
+    console.set_defaults(handler=labs.console)
+    console.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
+    console.add_argument("--port", type=int, default=8774, help="port (default 8774; 0: any)")
+    console.add_argument(
+        "--account",
+        help="the account the console acts as (default: $SGH_ACCOUNT, else 111122223333)",
+    )
+    console.add_argument("--timeout", type=float, default=2.0, metavar="S")
+    add_prober_option(console)
+
+    key = sub.add_parser("key", help="access keys for 'sgh serve' and 'sgh console'")
     key_sub = key.add_subparsers(dest="key_command", required=True, metavar="ACTION")
     key_add = key_sub.add_parser("add", help="make an access key for an account")
     key_add.set_defaults(handler=labs.key_add)
