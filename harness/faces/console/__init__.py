@@ -20,9 +20,7 @@ def serve(lab: PersistentLab, host: str, port: int, account: str, prober: Prober
     needs an access key of ``account`` made by ``sgh key add`` (HTTP Basic); on loopback the
     Host header must name the loopback address (no DNS rebinding)."""
     live = LiveMap(lab, prober)
-    app = make_app(Console(lab, account, live), None if is_loopback(host) else lab.home.key)
-    if is_loopback(host):
-        app.config["TRUSTED_HOSTS"] = ["127.0.0.1", "localhost", host]
+    app = make_app(Console(lab, account, live), host)
     try:
         server = make_server(host, port, app, threaded=True)
     except OSError as err:

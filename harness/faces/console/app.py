@@ -30,6 +30,7 @@ from harness.core.model import Group
 from harness.errors import Ec2Error, HarnessError, InvalidInput
 from harness.faces.console import rules
 from harness.faces.console.live import LiveMap
+from harness.faces.loopback import is_loopback
 from harness.formats.html_report import LEGEND, heatmap, is_bad, subtitle
 from harness.lab.persistent import PersistentLab, new_id, now
 
@@ -92,9 +93,11 @@ def _rules_of(group: Group, account: str, egress: bool) -> list[dict[str, str]]:
     ]
 
 
-def make_app(console: Console, keys: Callable[[str], tuple[str, str] | None] | None) -> Flask:
-    """The console's app; ``keys`` (an access key id to its secret and account) when the
-    console is served beyond loopback: every request then needs one (HTTP Basic)."""
+def make_app(console: Console, host: str) -> Flask:
+    """The console's app, served on ``host``. On loopback the Host header must name it (no
+    DNS rebinding); beyond loopback every request needs an access key of the console's
+    account made by ``sgh key add`` (HTTP Basic: key id and secret), as the Query API does."""
+    keys = None if is_loopback(host) else console.lab.home.key
     app = Flask(__name__, static_folder=None)
     app.jinja_options = {**app.jinja_options, "autoescape": True, "undefined": StrictUndefined}
     app.jinja_loader = ChoiceLoader(
@@ -109,6 +112,7 @@ def make_app(console: Console, keys: Callable[[str], tuple[str, str] | None] | N
         SESSION_COOKIE_NAME="sgh_console",
         WTF_CSRF_TIME_LIMIT=None,
         MAX_CONTENT_LENGTH=1 << 20,
+        TRUSTED_HOSTS=["127.0.0.1", "localhost", host] if keys is None else None,
     )
     CSRFProtect(app)
     account = console.account

@@ -30,7 +30,7 @@ PRESETS = (
     Preset("Custom ICMP rule", "icmp", None),
     Preset("All TCP", "tcp", "0-65535"),
     Preset("All UDP", "udp", "0-65535"),
-    Preset("All ICMP", "icmp", "-1"),
+    Preset("All ICMP", "icmp", "-1:-1"),
     Preset("SSH", "tcp", "22"),
     Preset("HTTP", "tcp", "80"),
     Preset("HTTPS", "tcp", "443"),
@@ -67,10 +67,10 @@ def _ports(preset: Preset, text: str) -> tuple[int | None, int | None]:
             )
         text = preset.ports
     if not text:
-        what = "an ICMP type (-1 for all, or TYPE:CODE)" if preset.protocol == "icmp" else "a port"
+        what = "an ICMP TYPE:CODE (-1 for all)" if preset.protocol == "icmp" else "a port"
         raise Ec2Error("MissingParameter", f"{preset.name} needs {what} in Port range")
     if preset.protocol == "icmp":
-        return ec2_rules.parse_icmp(text)
+        return ec2_rules.parse_icmp("-1:-1" if text == "-1" else text)
     return ec2_rules.parse_port_range(text)
 
 

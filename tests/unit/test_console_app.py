@@ -1,0 +1,209 @@
+"""The console's pages through Flask's test client, over a persistent lab that is down (its
+control plane only): CSRF, keys beyond loopback, escaping, staging and Apply Rule Changes,
+EC2's errors. The browser tests drive the same pages on a running lab."""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask.testing import FlaskClient
+
+from harness.adapters.fake_runtime import FakeRuntime
+from harness.adapters.probers.simulated_prober import SimulatedProber
+from harness.adapters.sqlite_store import Home
+from harness.core.ec2_rules import DEFAULT_GROUP
+from harness.errors import Ec2Error
+from harness.faces.console import rules
+from harness.faces.console.app import Console, make_app
+from harness.faces.console.live import LiveMap
+from harness.lab.persistent import PersistentLab
+
+ACCOUNT = "111122223333"
+HOSTILE = '<img src=x onerror=alert(1)><b>bold</b> & "quotes"'
+
+
+@pytest.fixture
+def lab(tmp_path: Path) -> Iterator[PersistentLab]:
+    lab = PersistentLab(Home(tmp_path), "console", runtime=FakeRuntime(), create=True)
+    yield lab
+    lab.close()
+
+
+def client_of(lab: PersistentLab, host: str = "127.0.0.1") -> Iterator[FlaskClient]:
+    live = LiveMap(lab, SimulatedProber(lab.topology(), {}))
+    try:
+        yield make_app(Console(lab, ACCOUNT, live), host).test_client()
+    finally:
+        live.stop()
+
+
+@pytest.fixture
+def client(lab: PersistentLab) -> Iterator[FlaskClient]:
+    yield from client_of(lab)
+
+
+def token(client: FlaskClient, path: str = "/groups?dialog=create") -> str:
+    page = client.get(path).get_data(as_text=True)
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert found, page
+    return found.group(1)
+
+
+def create(client: FlaskClient, name: str, description: str) -> str:
+    answer = client.post(
+        "/groups",
+        data={"csrf_token": token(client), "name": name, "description": description, "vpc": ""},
+    )
+    assert answer.status_code == 302, answer.get_data(as_text=True)
+    return answer.headers["Location"].split("group=")[1]
+
+
+def test_a_change_without_the_csrf_token_is_refused_and_changes_nothing(
+    client: FlaskClient, lab: PersistentLab
+) -> None:
+    answer = client.post("/groups", data={"name": "apache", "description": "d", "vpc": ""})
+    assert answer.status_code == 400
+    assert "CSRF token is missing" in answer.get_data(as_text=True)
+    forged = client.post(
+        "/groups", data={"csrf_token": "forged", "name": "apache", "description": "d"}
+    )
+    assert forged.status_code == 400
+    assert "apache" not in {g.name for g in lab.cloud().groups}
+
+
+def test_what_a_user_typed_is_text_never_markup(client: FlaskClient) -> None:
+    group_id = create(client, "hostile", HOSTILE)
+    page = client.get(f"/groups?group={group_id}").get_data(as_text=True)
+    assert "<img src=x" not in page and "<b>bold</b>" not in page
+    assert (
+        "&lt;img src=x onerror=alert(1)&gt;&lt;b&gt;bold&lt;/b&gt; &amp; &#34;quotes&#34;" in page
+    )
+    policy = client.get("/groups").headers["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "unsafe-inline" not in policy.split("style-src")[0]
+
+
+def test_add_rule_stages_and_apply_rule_changes_enforces_all_at_once(
+    client: FlaskClient, lab: PersistentLab
+) -> None:
+    group_id = create(client, "apache", "Mary's Apache group")
+    csrf = token(client, f"/groups?group={group_id}")
+    for preset, ports, source in (("HTTP", "", "0.0.0.0/0"), ("SSH", "", "203.0.113.5/32")):
+        answer = client.post(
+            f"/groups/{group_id}/rules",
+            data={
+                "csrf_token": csrf,
+                "tab": "inbound",
+                "preset": preset,
+                "port_range": ports,
+                "source": source,
+            },
+        )
+        assert answer.status_code == 302
+    page = client.get(f"/groups?group={group_id}").get_data(as_text=True)
+    assert ">Inbound *</a>" in page
+    assert not next(g for g in lab.cloud().groups if g.group_id == group_id).rules  # staged only
+
+    assert client.post(f"/groups/{group_id}/apply", data={"csrf_token": csrf}).status_code == 302
+    group = next(g for g in lab.cloud().groups if g.group_id == group_id)
+    assert sorted(r.describe(ACCOUNT) for r in group.rules) == [
+        "tcp 22 from 203.0.113.5/32",
+        "tcp 80 from 0.0.0.0/0",
+    ]
+    page = client.get(f"/groups?group={group_id}").get_data(as_text=True)
+    assert ">Inbound</a>" in page and "Applied 2 rule changes" in page
+
+    # Delete next to a rule stages its removal; Apply Rule Changes revokes it
+    rule_id = re.findall(r'data-rule="([^"]+)"><td class="">tcp 80', page)[0]
+    client.post(
+        f"/groups/{group_id}/rules/delete",
+        data={"csrf_token": csrf, "tab": "inbound", "rule_id": rule_id, "text": "tcp 80"},
+    )
+    assert ">Inbound *</a>" in client.get(f"/groups?group={group_id}").get_data(as_text=True)
+    client.post(f"/groups/{group_id}/apply", data={"csrf_token": csrf})
+    group = next(g for g in lab.cloud().groups if g.group_id == group_id)
+    assert [r.describe(ACCOUNT) for r in group.rules] == ["tcp 22 from 203.0.113.5/32"]
+
+
+def test_a_refused_apply_applies_nothing_and_says_why_in_ec2_words(
+    client: FlaskClient, lab: PersistentLab
+) -> None:
+    group_id = create(client, "web", "web")
+    csrf = token(client, f"/groups?group={group_id}")
+    for source in ("0.0.0.0/0", "nosuchgroup"):
+        client.post(
+            f"/groups/{group_id}/rules",
+            data={"csrf_token": csrf, "tab": "inbound", "preset": "HTTP", "source": source},
+        )
+    answer = client.post(f"/groups/{group_id}/apply", data={"csrf_token": csrf})
+    assert answer.status_code == 400
+    assert "InvalidGroup.NotFound" in answer.get_data(as_text=True)
+    assert not next(g for g in lab.cloud().groups if g.group_id == group_id).rules
+
+
+def test_the_default_group_cannot_be_deleted(client: FlaskClient, lab: PersistentLab) -> None:
+    client.get("/groups")  # the account's first look makes its default group
+    default = next(g for g in lab.cloud().groups if g.name == DEFAULT_GROUP)
+    csrf = token(client, f"/groups?group={default.group_id}&dialog=delete")
+    answer = client.post(f"/groups/{default.group_id}/delete", data={"csrf_token": csrf})
+    assert answer.status_code == 400
+    assert "InvalidGroup.Reserved" in answer.get_data(as_text=True)
+    assert default.group_id in {g.group_id for g in lab.cloud().groups}
+
+
+def test_beyond_loopback_every_request_needs_a_key_of_the_account(lab: PersistentLab) -> None:
+    access, secret = lab.home.add_key(ACCOUNT)
+    other, other_secret = lab.home.add_key("444455556666")
+    for client in client_of(lab, host="0.0.0.0"):
+
+        def basic(user: str, password: str) -> dict[str, str]:
+            raw = base64.b64encode(f"{user}:{password}".encode()).decode()
+            return {"Authorization": f"Basic {raw}"}
+
+        assert client.get("/groups").status_code == 401
+        assert client.get("/groups", headers=basic(access, "wrong")).status_code == 401
+        assert client.get("/groups", headers=basic(other, other_secret)).status_code == 401
+        assert client.get("/groups", headers=basic(ACCOUNT, "")).status_code == 401
+        assert client.get("/groups", headers=basic(access, secret)).status_code == 200
+
+
+def test_on_loopback_another_host_name_is_refused(client: FlaskClient) -> None:
+    assert client.get("/groups", headers={"Host": "evil.example:8774"}).status_code == 400
+    assert client.get("/groups", headers={"Host": "127.0.0.1:8774"}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("preset", "ports", "source", "expected"),
+    [
+        ("HTTP", "", "0.0.0.0/0", ("tcp", 80, 80)),
+        ("All TCP", "", "sg-1a2b3c4d", ("tcp", 0, 65535)),
+        ("Custom UDP rule", "5000-5010", "10.0.0.0/8", ("udp", 5000, 5010)),
+        ("Custom ICMP rule", "8:0", "web", ("icmp", 8, 0)),
+        ("All ICMP", "", "111122223333/web", ("icmp", -1, -1)),
+        ("DNS", "", "0.0.0.0/0", ("udp", 53, 53)),
+    ],
+)
+def test_the_presets_fill_protocol_and_ports(
+    preset: str, ports: str, source: str, expected: tuple[str, int, int]
+) -> None:
+    change = rules.staged_rule(preset, ports, source, egress=False)
+    assert (change["protocol"], change["from"], change["to"]) == expected
+
+
+@pytest.mark.parametrize(
+    ("preset", "ports", "source", "words"),
+    [
+        ("SSH", "23", "0.0.0.0/0", "SSH is tcp 22"),
+        ("Custom TCP rule", "", "0.0.0.0/0", "needs a port"),
+        ("HTTP", "", "", "Source needs"),
+        ("Telnet", "23", "0.0.0.0/0", "not a rule of the list"),
+    ],
+)
+def test_a_rule_the_form_cannot_stand_for_is_refused_at_add_rule(
+    preset: str, ports: str, source: str, words: str
+) -> None:
+    with pytest.raises(Ec2Error, match=words):
+        rules.staged_rule(preset, ports, source, egress=False)
