@@ -91,10 +91,10 @@ def cell(
 
 
 @contextmanager
-def serving(shell: Shell) -> Iterator[str]:
-    """``sgh serve`` on a free port for the shell's lab; its endpoint URL."""
+def serving(shell: Shell, command: str = "serve") -> Iterator[str]:
+    """``sgh serve`` (or ``sgh console``) on a free port for the shell's lab; its URL."""
     process = subprocess.Popen(
-        ["sgh", "serve", "--port", "0"],
+        ["sgh", command, "--port", "0"],
         env=shell.env,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -104,7 +104,7 @@ def serving(shell: Shell) -> Iterator[str]:
         assert process.stdout is not None
         first = process.stdout.readline()
         match = re.search(r"http://127\.0\.0\.1:(\d+)/", first)
-        assert match, f"sgh serve printed {first!r}"
+        assert match, f"sgh {command} printed {first!r}"
         yield f"http://127.0.0.1:{match.group(1)}"
     finally:
         process.send_signal(signal.SIGTERM)
