@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from browser import Watched
 from persistent import Shell, serving
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Dialog, Page, expect
 
 from harness.adapters.docker_runtime import DockerRuntime
 
@@ -163,7 +163,12 @@ def test_a_description_holding_html_is_shown_as_text(
     _, url = console
     page = watched.page
     dialogs: list[str] = []
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+    def seen(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", seen)
     page.goto(f"{url}/groups?dialog=create")
     page.get_by_label("Name", exact=True).fill("markup")
     page.get_by_label("Description", exact=True).fill(HOSTILE)
