@@ -207,3 +207,41 @@ def test_a_rule_the_form_cannot_stand_for_is_refused_at_add_rule(
 ) -> None:
     with pytest.raises(Ec2Error, match=words):
         rules.staged_rule(preset, ports, source, egress=False)
+
+
+def test_a_vpc_group_has_an_outbound_tab_and_all_traffic(lab: PersistentLab) -> None:
+    lab.choose("vpc")
+    for client in client_of(lab):
+        page = client.get("/groups?dialog=create").get_data(as_text=True)
+        assert "No VPC" not in page  # a VPC lab's groups live in a VPC
+        vpc = re.findall(r'<option value="(vpc-[0-9a-f]+)"', page)[0]
+        answer = client.post(
+            "/groups",
+            data={"csrf_token": token(client), "name": "db", "description": "d", "vpc": vpc},
+        )
+        group_id = answer.headers["Location"].split("group=")[1]
+        page = client.get(f"/groups?group={group_id}&tab=outbound").get_data(as_text=True)
+        assert ">Outbound</a>" in page and "all traffic to 0.0.0.0/0" in page
+        assert '<option value="All traffic">' in page
+        csrf = token(client, f"/groups?group={group_id}")
+        client.post(
+            f"/groups/{group_id}/rules",
+            data={"csrf_token": csrf, "tab": "outbound", "preset": "All traffic", "source": "db"},
+        )
+        page = client.get(f"/groups?group={group_id}&tab=outbound").get_data(as_text=True)
+        assert ">Outbound *</a>" in page and ">Inbound</a>" in page
+        client.post(f"/groups/{group_id}/apply", data={"csrf_token": csrf, "tab": "outbound"})
+        group = next(g for g in lab.cloud().groups if g.group_id == group_id)
+        assert group.egress is not None
+        assert sorted(r.describe(ACCOUNT, "to") for r in group.egress) == [
+            "all traffic to 0.0.0.0/0",
+            "all traffic to db",
+        ]
+        assert not group.rules
+
+
+def test_classic_groups_offer_no_all_traffic(client: FlaskClient) -> None:
+    group_id = create(client, "web", "web")
+    page = client.get(f"/groups?group={group_id}").get_data(as_text=True)
+    assert '<option value="HTTP">' in page and "All traffic" not in page
+    assert ">Outbound" not in page
