@@ -127,6 +127,14 @@ def test_marys_walkthrough_and_a_revoke_through_the_console(
         assert cell_state(page, "workstation", instance, "80") == "filtered"
     shot(page, tmp_path, "8-reachability-after-revoke")
 
+    # a group with instances in it is not deleted: EC2's words
+    choose_group(page, url, "apache")
+    page.get_by_role("button", name="Delete", exact=True).click()
+    page.get_by_role("dialog", name="Delete Security Group").get_by_role(
+        "button", name="Yes, Delete"
+    ).click()
+    expect(page.get_by_role("alert")).to_contain_text("InvalidGroup.InUse")
+
     assert all(request.startswith(url) for request in watched.requests), watched.requests
     assert watched.errors == []
 
