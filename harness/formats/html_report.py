@@ -11,9 +11,15 @@ styles and script are inline and its Content-Security-Policy forbids anything el
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from harness.core.diff import Change, by_cause
+from harness.core.matrix import CellResult
+from harness.core.model import Topology
+from harness.formats.matrix_report import groups_json, nodes_json
 
 LEGEND = (  # (CSS classes of the swatch, text)
     ("s-open", "open"),
@@ -104,4 +110,64 @@ def matrix_page(document: dict[str, Any]) -> str:
         timings=sorted(document["timings"].items()),
         groups=document["groups"],
         data=heatmap(document),
+    )
+
+
+def diff_page(
+    title: str,
+    after: Topology,
+    changes: Sequence[Change],
+    *,
+    observed: Sequence[CellResult],
+    summary: str,
+    bad: bool,
+    timings: dict[str, float],
+) -> str:
+    """The report of ``sgh diff``: a heatmap of the changed cells only (opened ``+``, closed
+    a minus sign), each coloured by its state after the change, as observed when the change was
+    proven on a lab (a cell observed otherwise than predicted is wrong), else as predicted;
+    the changes grouped by cause; AFTER's groups as written."""
+    rows, cols = _axes(nodes_json(after))
+    row_index = {row["name"]: n for n, row in enumerate(rows)}
+    col_index = {col["name"]: n for n, col in enumerate(cols)}
+    seen = {result.cell: result for result in observed}
+    probes = []
+    for change in changes:
+        cell, result = change.cell, seen.get(change.cell)
+        predicted = str(change.after.state)
+        probes.append(
+            [
+                row_index[cell.source],
+                col_index[cell.target],
+                str(cell.probe),
+                cell.address or str(after.nodes_by_name[cell.target].address),
+                predicted,
+                str(result.observed.state) if result is not None else predicted,
+                f"{change.kind} by {change.cause}: {change.before.state} before "
+                f"({change.before.why}), {predicted} after ({change.after.why})"
+                + ("" if result is not None else "; predicted, not probed"),
+                change.kind,
+            ]
+        )
+    return _env.get_template("report.html.j2").render(
+        title=f"sg-harness diff: {title}",
+        summary=summary,
+        bad=bad,
+        subtitle=[f"{len(changes)} changed cells of {after.name}; AFTER's groups below"],
+        changes=[
+            {
+                "kind": kind,
+                "cause": cause,
+                "cells": [
+                    f"{c.cell.source} → {c.cell.target} {c.cell.probe}: "
+                    f"{c.before.state} → {c.after.state}"
+                    for c in group
+                ],
+            }
+            for (kind, cause), group in by_cause(changes).items()
+        ],
+        legend=LEGEND,
+        timings=sorted(timings.items()),
+        groups=groups_json(after),
+        data={"mode": "diff", "rows": rows, "cols": cols, "probes": probes},
     )

@@ -6,7 +6,7 @@ from collections import defaultdict
 from typing import Any
 
 from harness.core.matrix import CellResult, Matrix
-from harness.core.model import Instance, Node, State
+from harness.core.model import Instance, Node, State, Topology
 
 LEGEND_REACH = (
     "reachability observed: O some port open, c answered but closed only, - nothing answers"
@@ -116,6 +116,41 @@ def _interfaces(node: Node, home: str) -> dict[str, Any]:
     }
 
 
+def nodes_json(topology: Topology) -> list[dict[str, Any]]:
+    """The nodes of a lab as the JSON document (and the HTML report's axes) show them."""
+    return [
+        {
+            "name": node.name,
+            "kind": node.kind,
+            "address": str(node.address),
+            "groups": [key.label(topology.account) for key in node.groups],
+            **(
+                {"listen": [str(item) for item in node.listen]}
+                if isinstance(node, Instance)
+                else {}
+            ),
+            **(_interfaces(node, topology.account) if topology.is_vpc else {}),
+        }
+        for node in topology.nodes
+    ]
+
+
+def groups_json(topology: Topology) -> list[dict[str, Any]]:
+    """Every group with its rules as written."""
+    return [
+        {
+            "name": group.key.label(topology.account),
+            "vpc": group.vpc,
+            "description": group.description,
+            "ingress": [rule.as_written(topology.account) for rule in group.rules],
+            "egress": None
+            if group.egress is None
+            else [rule.as_written(topology.account, "to") for rule in group.egress],
+        }
+        for group in topology.groups
+    ]
+
+
 def to_json(matrix: Matrix) -> dict[str, Any]:
     topology = matrix.topology
     summary = matrix.summary
@@ -125,21 +160,7 @@ def to_json(matrix: Matrix) -> dict[str, Any]:
         "runtime": matrix.runtime,
         "prober": matrix.prober,
         "topology": topology.source,
-        "nodes": [
-            {
-                "name": node.name,
-                "kind": node.kind,
-                "address": str(node.address),
-                "groups": [key.label(topology.account) for key in node.groups],
-                **(
-                    {"listen": [str(item) for item in node.listen]}
-                    if isinstance(node, Instance)
-                    else {}
-                ),
-                **(_interfaces(node, topology.account) if topology.is_vpc else {}),
-            }
-            for node in topology.nodes
-        ],
+        "nodes": nodes_json(topology),
         "cells": [
             {
                 "from": r.cell.source,
@@ -157,18 +178,7 @@ def to_json(matrix: Matrix) -> dict[str, Any]:
             }
             for r in matrix.results
         ],
-        "groups": [
-            {
-                "name": group.key.label(topology.account),
-                "vpc": group.vpc,
-                "description": group.description,
-                "ingress": [rule.as_written(topology.account) for rule in group.rules],
-                "egress": None
-                if group.egress is None
-                else [rule.as_written(topology.account, "to") for rule in group.egress],
-            }
-            for group in topology.groups
-        ],
+        "groups": groups_json(topology),
         "summary_line": summary.line(),
         "summary": {
             "cells": summary.cells,

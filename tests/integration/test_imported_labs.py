@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from browser import Watched
 
 from harness.adapters.docker_runtime import DockerRuntime
 from harness.faces.sgh.main import main
@@ -70,12 +71,14 @@ def test_diff_proves_what_a_change_opens_and_closes_and_the_gate_fails(
 
 
 def test_a_plan_alone_is_proven_cell_by_cell_and_the_gate_fails(
-    runtime: DockerRuntime, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    runtime: DockerRuntime, tmp_path: Path, capsys: pytest.CaptureFixture[str], watched: Watched
 ) -> None:
     running = set(runtime.leftovers())  # other tests' shared labs
     report = tmp_path / "plan.json"
+    page_path = tmp_path / "diff.html"
     plan = FIXTURES / "plan" / "change.json"  # the load balancer moves from tcp/80 to tcp/443
-    status = main(["diff", str(plan), "--fail-on-open", "internet", "--json", str(report), "-q"])
+    options = ["--fail-on-open", "internet", "--json", str(report), "--html", str(page_path)]
+    status = main(["diff", str(plan), *options, "-q"])
     printed = capsys.readouterr().out
     doc = json.loads(report.read_text())
     assert doc["proven"] is True, printed
@@ -85,6 +88,27 @@ def test_a_plan_alone_is_proven_cell_by_cell_and_the_gate_fails(
     }
     assert status == 3
     assert set(runtime.leftovers()) <= running
+
+    # the HTML report: the opened and closed cells stand out, with their cause
+    page = watched.page
+    page.goto(page_path.as_uri())
+    page.wait_for_selector("body[data-ready=true]")
+    page.screenshot(path=str(tmp_path / "diff.png"), full_page=True)
+    assert watched.requests == [page_path.as_uri()] and watched.errors == []
+    changes = page.locator("#changes").inner_text()
+    assert "opened by ingress lb: tcp 443 from 0.0.0.0/0" in changes
+    assert "closed by ingress lb: tcp 80 from 0.0.0.0/0" in changes
+    cell = page.locator('.cell[data-from="internet"][data-to="rep-lb"]')
+    for port, change, state in (("443", "opened", "open"), ("80", "closed", "filtered")):
+        page.locator("#f-port").fill(port)
+        assert (cell.get_attribute("data-change"), cell.get_attribute("data-state")) == (
+            change,
+            state,
+        )
+    cell.click()
+    why = page.locator("#detail-rows").inner_text()
+    assert "closed by ingress lb: tcp 80 from 0.0.0.0/0: open before" in why
+    assert "not probed" not in why  # proven: observed on the lab
 
 
 def test_lint_prove_sends_the_packets_behind_each_reachability_claim(
@@ -109,6 +133,7 @@ def test_the_marker_takes_an_imported_source(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         test_user=f"""
         import pytest
+from browser import Watched
 
         pytestmark = pytest.mark.sg_topology({str(FIXTURES / "shop-tf")!r})
 

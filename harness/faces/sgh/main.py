@@ -123,6 +123,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     diff.add_argument("--json", metavar="PATH", help="write the changes as JSON to PATH")
     diff.add_argument("--markdown", metavar="PATH", help="write a Markdown summary to PATH")
+    add_html_option(diff)
     diff.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     add_junit_option(diff)
     add_prober_option(diff)
@@ -393,6 +394,7 @@ def _diff(args: argparse.Namespace) -> int:
     json_path = output_path("--json", args.json)
     junit_path = output_path("--junit", args.junit)
     markdown_path = output_path("--markdown", args.markdown)
+    html_path = output_path("--html", args.html)
     options = sources.Options(
         sources.pairs(args.var, "--var"), sources.pairs(args.parameter, "--parameter")
     )
@@ -404,6 +406,8 @@ def _diff(args: argparse.Namespace) -> int:
     proof: str | None = None
     proven: bool | None = None
     wrong: list[tuple[str, CellResult]] = []
+    observed_after: list[CellResult] = []
+    timings: dict[str, float] = {}
     if args.predict_only:
         from harness.lab.diff import same_services
 
@@ -427,6 +431,7 @@ def _diff(args: argparse.Namespace) -> int:
             result.proven,
             result.wrong(),
         )
+        observed_after, timings = result.observed_after, result.timings
         n_before, n_after = len(result.observed_before), len(result.observed_after)
         proof = (
             f"proven: {n_before} cells probed before and {n_after} after the live change "
@@ -443,6 +448,22 @@ def _diff(args: argparse.Namespace) -> int:
     if markdown_path is not None:
         markdown_path.write_text(
             diff_report.markdown(title, count, changes, proof, failed), encoding="utf-8"
+        )
+    if html_path is not None:
+        from harness.formats.html_report import diff_page
+
+        html_path.write_text(
+            diff_page(
+                title,
+                after_topology,
+                changes,
+                observed=observed_after,
+                summary=f"{count} cells compared: {diff_report.counts(changes)}"
+                + (f"; {proof.splitlines()[0]}" if proof else "; predicted, not proven"),
+                bad=proven is False or bool(failed),
+                timings=timings,
+            ),
+            encoding="utf-8",
         )
     if junit_path is not None:
         from harness.formats import junit_report
