@@ -20,6 +20,7 @@ from harness.core.diff import Change, by_cause
 from harness.core.matrix import CellResult
 from harness.core.model import Topology
 from harness.formats.matrix_report import groups_json, nodes_json
+from harness.formats.scenario_file import StepResult
 
 LEGEND = (  # (CSS classes of the swatch, text)
     ("s-open", "open"),
@@ -106,6 +107,7 @@ def matrix_page(document: dict[str, Any]) -> str:
         bad=is_bad(document),
         subtitle=[subtitle(document)],
         changes=[],
+        steps=[],
         legend=LEGEND,
         timings=sorted(document["timings"].items()),
         groups=document["groups"],
@@ -166,8 +168,44 @@ def diff_page(
             }
             for (kind, cause), group in by_cause(changes).items()
         ],
+        steps=[],
         legend=LEGEND,
         timings=sorted(timings.items()),
         groups=groups_json(after),
         data={"mode": "diff", "rows": rows, "cols": cols, "probes": probes},
+    )
+
+
+def replay_page(
+    name: str, title: str, results: Sequence[StepResult], document: dict[str, Any] | None
+) -> str:
+    """The report of ``sgh replay``: every step with the seed's lines beside the observed
+    ones and its verdict, then the heatmap of the last whole-lab step (``document``), if any."""
+    matched = sum(result.ok for result in results)
+    steps = [
+        {
+            "number": r.step.number,
+            "text": r.step.text,
+            "prompt": "PROMPT>" if r.step.kind == "ec2" else "$",
+            "run": r.step.run,
+            "ran": r.ran if r.ran and r.ran != r.step.run else "",
+            "seed": [line.expandtabs(8).rstrip() for line in r.step.seed if line.strip()],
+            "observed": [line.expandtabs(8).rstrip() for line in r.observed if line.strip()],
+            "ok": r.ok,
+            "verdict": r.verdict,
+            "seconds": r.seconds,
+        }
+        for r in results
+    ]
+    return _env.get_template("report.html.j2").render(
+        title=f"sg-harness replay: {name}",
+        summary=f"replay {name}: {matched} of {len(results)} steps match the seed",
+        bad=matched != len(results) or not results,
+        subtitle=[title] + ([document["summary_line"]] if document else []),
+        changes=[],
+        steps=steps,
+        legend=LEGEND,
+        timings=sorted(document["timings"].items()) if document else [],
+        groups=document["groups"] if document else [],
+        data=heatmap(document) if document else None,
     )

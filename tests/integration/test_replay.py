@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+from browser import Watched
 
 from harness.adapters.docker_runtime import DockerRuntime
 from harness.faces.sgh.main import main
@@ -52,7 +53,7 @@ def test_mary_three_tier(runtime: DockerRuntime, capsys: pytest.CaptureFixture[s
 
 
 def test_a_step_that_differs_fails_and_the_lab_is_removed(
-    runtime: DockerRuntime, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    runtime: DockerRuntime, tmp_path: Path, capsys: pytest.CaptureFixture[str], watched: Watched
 ) -> None:
     text = shipped().joinpath("default-group.yaml").read_text()
     # A documented result the rules contradict: ssh open before Albert's rule exists.
@@ -64,12 +65,29 @@ def test_a_step_that_differs_fails_and_the_lab_is_removed(
     assert wrong != text
     path = tmp_path / "wrong.yaml"
     path.write_text(wrong)
-    assert main(["replay", str(path), "-q"]) == 1
+    report = tmp_path / "replay.html"
+    assert main(["replay", str(path), "-q", "--html", str(report)]) == 1
     out = capsys.readouterr().out
     assert verdicts(out).count("DIFFERS") == 1
     assert "22/tcp: the seed shows open, nmap saw filtered" in out
     assert "replay default-group: 5 of 6 steps match the seed; see DIFFERS above" in out
     assert not runtime.leftovers("replay-default-group")
+
+    # the HTML report: every step, the one that differs marked with its verdict; the last
+    # step's whole-lab heatmap
+    page = watched.page
+    page.goto(report.as_uri())
+    page.wait_for_selector("body[data-ready=true]")
+    page.screenshot(path=str(tmp_path / "replay.png"), full_page=True)
+    assert watched.requests == [report.as_uri()] and watched.errors == []
+    assert (
+        page.locator("#summary").inner_text() == "replay default-group: 5 of 6 steps match the seed"
+    )
+    differs = page.locator('li.step[data-ok="false"]')
+    assert page.locator("li.step").count() == 6 and differs.count() == 1
+    assert "22/tcp: the seed shows open, nmap saw filtered" in differs.inner_text()
+    assert page.locator(".cell").count() == 1  # albert to the instance (none from itself)
+    assert page.locator('.cell[data-from="albert"]').get_attribute("data-state") == "mixed"
 
 
 def test_unknown_scenario_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:

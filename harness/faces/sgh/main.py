@@ -75,6 +75,7 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     add_prober_option(rep)
     add_junit_option(rep)
+    add_html_option(rep)
 
     lint = sub.add_parser(
         "lint", help="warn about risky, redundant or oversized rules (exit 1 when any)"
@@ -291,6 +292,7 @@ def _replay(args: argparse.Namespace) -> int:
     loaded = scenario_file.load(find(args.scenario))
     prober = make_prober(args.prober, 2.0)
     junit_path = output_path("--junit", args.junit)
+    html_path = output_path("--html", args.html)
     progress = Progress(enabled=not args.quiet)
     print(f"replaying '{loaded.name}': {loaded.title}")
     if loaded.source:
@@ -315,6 +317,13 @@ def _replay(args: argparse.Namespace) -> int:
         from harness.formats import junit_report
 
         junit_report.write(junit_report.replay_report(loaded.name, outcome.results), junit_path)
+    if html_path is not None:
+        from harness.formats.html_report import replay_page
+        from harness.formats.matrix_report import to_json
+
+        document = to_json(outcome.matrix) if outcome.matrix is not None else None
+        page = replay_page(loaded.name, loaded.title, outcome.results, document)
+        html_path.write_text(page, encoding="utf-8")
     return exit_codes.OK if outcome.ok else exit_codes.DISAGREE
 
 
