@@ -55,7 +55,7 @@ from harness.core.probing import Observation
 from harness.core.runtime import LabKind, LabNamespaces, LabRef
 from harness.errors import Ec2Error, HarnessError
 from harness.formats import sources, topology_file
-from harness.formats.matrix_report import cell_line
+from harness.formats.matrix_report import render_wrong
 from harness.lab import one_shot
 from harness.lab.controlled import ControlledLab
 from harness.lab.lifecycle import teardown
@@ -306,9 +306,7 @@ class SgLab:
         wrong = matrix.wrong()
         if wrong:
             lines = [f"{len(wrong)} of {len(matrix.results)} cells disagree with the rules:"]
-            lines += [f"  {cell_line(result)}" for result in wrong[:50]]
-            if len(wrong) > 50:
-                lines.append(f"  ... and {len(wrong) - 50} more")
+            lines += render_wrong(matrix).splitlines()[1:]  # by cause, every cell
             raise SgAssertionError("\n".join(lines))
         return matrix
 

@@ -77,15 +77,59 @@ def cell_line(result: CellResult) -> str:
     return f"{cell.source} -> {cell.target} {cell.probe}: {explain(result)}"
 
 
-def render_wrong(matrix: Matrix, limit: int = 200) -> str:
-    """The per-port breakdown of wrong and not-run cells, each with why it was expected."""
+def _cause(result: CellResult) -> tuple[str, str]:
+    """What wrong cells share: a cell not run, its reason; a wrong verdict, the expected and
+    observed states and the rules behind the expectation, or, where no rule allows the cell,
+    its target (the node whose policy disagrees)."""
+    if result.not_run:
+        return "not run", result.observed.detail or "no reason given"
+    detail = f" ({result.observed.detail})" if result.observed.detail else ""
+    head = f"expected {result.expected.state}, observed {result.observed.state}{detail}"
+    if result.expected.allowed_by:
+        return head, "allowed by " + "; ".join(result.expected.allowed_by)
+    return head, f"to {result.cell.target}, where no rule allows them"
+
+
+def wrong_by_cause(matrix: Matrix) -> dict[tuple[str, str], list[CellResult]]:
+    """The wrong and not-run cells grouped by cause, largest group first."""
+    groups: dict[tuple[str, str], list[CellResult]] = defaultdict(list)
+    for result in matrix.wrong():
+        groups[_cause(result)].append(result)
+    return dict(sorted(groups.items(), key=lambda item: -len(item[1])))
+
+
+def _folded(results: list[CellResult]) -> list[str]:
+    """Cells folded by source, then by the probes that share the same targets:
+    ``web-3 -> app-1 app-2: tcp/22 icmp``."""
+    by_source: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    for result in results:
+        cell = result.cell
+        at = f"@{cell.address}" if cell.address else ""
+        by_source[cell.source][str(cell.probe)].append(cell.target + at)
+    lines = []
+    for source, probes in by_source.items():
+        shared: dict[tuple[str, ...], list[str]] = defaultdict(list)
+        for probe, targets in probes.items():
+            shared[tuple(targets)].append(probe)
+        for same, probe_list in shared.items():
+            lines.append(f"{source} -> {' '.join(same)}: {' '.join(probe_list)}")
+    return lines
+
+
+def render_wrong(matrix: Matrix) -> str:
+    """Every wrong and not-run cell, grouped by cause (the same rule, the same node, the same
+    reason a probe could not be sent), each group folded by source and probes. Nothing is cut
+    off."""
     wrong = matrix.wrong()
     if not wrong:
         return ""
-    lines = [f"Cells that disagree ({len(wrong)}):"]
-    lines += [f"  {cell_line(result)}" for result in wrong[:limit]]
-    if len(wrong) > limit:
-        lines.append(f"  ... and {len(wrong) - limit} more (see --json)")
+    lines = [f"Cells that disagree ({len(wrong)}), by cause:"]
+    for (head, cause), results in wrong_by_cause(matrix).items():
+        lines.append(f"  {head}: {len(results)} cell{'s' if len(results) != 1 else ''}")
+        lines.append(f"    {cause}")
+        if cause.startswith("to "):
+            lines.append(f"    (for example: {results[0].expected.why})")
+        lines.extend(f"    {line}" for line in _folded(results))
     return "\n".join(lines)
 
 

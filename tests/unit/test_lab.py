@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from harness.adapters.probers.simulated_prober import SimulatedProber
 from harness.core.model import Probe, Protocol, State
 from harness.core.phases import QUIET
 from harness.core.planner import Cell
+from harness.core.probing import Observation
 from harness.core.runtime import LabKind, LabRef
 from harness.errors import LabError
 from harness.formats import topology_file
@@ -67,8 +69,11 @@ def test_a_wrong_cell_is_shown_with_why() -> None:
     internet_row = next(line for line in text.splitlines()[::-1] if line.startswith("internet"))
     assert internet_row.split()[10] == "X"  # columns: web-1..web-7, app-1, app-2, app-3
     assert (
-        "internet -> app-3 tcp/8080: expected filtered, observed open (simulated); expected "
-        "because no rule of appserver allows tcp 8080 from internet (198.51.100.10)"
+        "Cells that disagree (1), by cause:\n"
+        "  expected filtered, observed open (simulated): 1 cell\n"
+        "    to app-3, where no rule allows them\n"
+        "    (for example: no rule of appserver allows tcp 8080 from internet (198.51.100.10))\n"
+        "    internet -> app-3: tcp/8080"
     ) in text
     assert text.splitlines()[-1].endswith("1 incorrect, 0 not run")
 
@@ -139,3 +144,35 @@ def test_json_shape() -> None:
         "incorrect": 0,
         "not_run": 0,
     }
+
+
+def test_wrong_cells_are_grouped_by_cause_and_none_is_cut_off() -> None:
+    # web-3's policy lets everything in (one cause, many cells); app-1 could not be probed
+    # at all (the same reason for every cell of it): every cell is listed, folded by source
+    matrix = verify(TOPO, FakeRuntime(), SimulatedProber(TOPO), QUIET)
+    unreachable = Observation(State.NOT_RUN, "send failed: [Errno 101] Network is unreachable")
+    changed = []
+    for result in matrix.results:
+        observed = result.observed
+        if result.cell.source == "app-1":
+            observed = unreachable
+        elif result.cell.target == "web-3" and result.expected.state is State.FILTERED:
+            observed = Observation(State.OPEN, "syn-ack")
+        changed.append(replace(result, observed=observed))
+    matrix = replace(matrix, results=changed)
+    text = render(matrix)
+    wrong = matrix.wrong()
+    not_run = sum(1 for r in wrong if r.not_run)
+    assert f"Cells that disagree ({len(wrong)}), by cause:" in text
+    assert (
+        f"  not run: {not_run} cells\n    send failed: [Errno 101] Network is unreachable" in text
+    )
+    listed = [line for line in text.splitlines() if line.startswith("    ") and " -> " in line]
+    cells = 0
+    for line in listed:
+        targets, probes = line.split(" -> ")[1].split(": ")
+        cells += len(targets.split()) * len(probes.split())
+    assert cells == len(wrong)
+    assert "  expected filtered, observed open (syn-ack): 145 cells\n    to web-3," in text
+    assert any(line.startswith("    app-1 -> ") for line in listed)
+    assert "... and" not in text
