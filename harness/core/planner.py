@@ -14,10 +14,12 @@ consumes without any answer (:data:`SILENT`), whose verdict a packet could not s
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from harness.core.model import Instance, Interface, Probe, Protocol, Rule, Topology
 from harness.core.paths import paths
+from harness.errors import InvalidInput
 
 PORT_MAX = 65535
 SILENT = frozenset({4, 41, 47, 50, 51})  # IPIP, IPv6-in-IP, GRE, ESP, AH: dropped unanswered
@@ -112,3 +114,24 @@ def _plan_vpc(topology: Topology) -> list[Cell]:
                     Cell(source.name, target.name, probe, str(path.address)) for probe in cache[key]
                 )
     return cells
+
+
+def cells_between(
+    topology: Topology, source: str, target: str, probes: Sequence[Probe] = ()
+) -> list[Cell]:
+    """The cells of one pair (``sgh explain``): those planned, or, for probes asked for, one
+    per address the pair's planned cells probe (the target's own address when none)."""
+    nodes = topology.nodes_by_name
+    names = ", ".join(sorted(nodes))
+    for name in (source, target):
+        if name not in nodes:
+            raise InvalidInput(f"lab '{topology.name}' has no node '{name}' (nodes: {names})")
+    if nodes[target].kind != "instance":
+        raise InvalidInput(f"'{target}' is an outside host: only instances are targets")
+    if source == target:
+        raise InvalidInput(f"'{source}' to itself is not probed: choose another source")
+    planned = [c for c in plan(topology) if (c.source, c.target) == (source, target)]
+    if not probes:
+        return planned
+    addresses = list(dict.fromkeys(c.address for c in planned)) or [""]
+    return [Cell(source, target, probe, address) for probe in probes for address in addresses]

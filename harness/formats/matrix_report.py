@@ -71,6 +71,25 @@ def explain(result: CellResult) -> str:
     )
 
 
+def render_cell(source: str, target: str, results: list[CellResult]) -> str:
+    """``sgh explain``: every probe of one cell with expected, observed and the why-text."""
+    lines = [f"{source} -> {target}: {len(results)} probe{'s' if len(results) != 1 else ''}"]
+    for r in results:
+        detail = f" ({r.observed.detail})" if r.observed.detail else ""
+        verdict = "as expected" if r.correct else "NOT RUN" if r.not_run else "WRONG"
+        at = r.cell.address or ""
+        lines.append(
+            f"  {r.cell.probe}{' at ' + at if at else ''}: expected {r.expected.state}, "
+            f"observed {r.observed.state}{detail}: {verdict}"
+        )
+        lines.append(f"    why: {r.expected.why}")
+    wrong = sum(1 for r in results if not r.correct)
+    lines.append(
+        "every probe as the rules imply" if not wrong else f"{wrong} of {len(results)} disagree"
+    )
+    return "\n".join(lines)
+
+
 def cell_line(result: CellResult) -> str:
     """A wrong cell in one line: ``internet -> web-1 tcp/80: expected ...``."""
     cell = result.cell

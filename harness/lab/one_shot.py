@@ -12,14 +12,15 @@ import os
 import time
 from dataclasses import replace
 
-from harness.core.matrix import Matrix
+from harness.core.matrix import CellResult, Matrix, expectations
 from harness.core.model import Topology
 from harness.core.phases import Phases
+from harness.core.planner import Cell
 from harness.core.probing import Prober
 from harness.core.runtime import LabInfo, LabKind, LabRef, Runtime
 from harness.errors import LabError
 from harness.lab.lifecycle import Reconciled, Timed, reconcile, teardown
-from harness.lab.measure import probe_matrix
+from harness.lab.measure import probe_cells, probe_matrix
 
 
 def claim(runtime: Runtime, lab: LabRef, phases: Phases) -> None:
@@ -92,3 +93,17 @@ def verify(
     if keep:
         phases.note(f"lab '{topology.name}' kept; remove it with 'sgh clean {topology.name}'")
     return replace(matrix, timings=timings)
+
+
+def probe_some(
+    topology: Topology, cells: list[Cell], runtime: Runtime, prober: Prober, phases: Phases
+) -> list[CellResult]:
+    """Build the lab, probe only ``cells`` (``sgh explain``), tear the lab down."""
+    lab, built = start(runtime, topology, phases)
+    try:
+        expected = expectations(topology, cells)
+        return probe_cells(
+            topology, built.namespaces, expected, prober=prober, phases=phases, label="of the cell"
+        )
+    finally:
+        teardown(runtime, lab, phases)

@@ -24,14 +24,15 @@ from harness.adapters.docker_runtime import DockerRuntime
 from harness.adapters.sqlite_store import Home, Store
 from harness.core import control_plane, vpc_plane
 from harness.core.control_plane import Cloud
-from harness.core.matrix import Matrix
+from harness.core.matrix import CellResult, Matrix, expectations
 from harness.core.model import Topology
 from harness.core.phases import QUIET, Phases
+from harness.core.planner import Cell
 from harness.core.probing import Prober
 from harness.core.runtime import SWITCH, LabKind, LabNamespaces, LabRef, Runtime
 from harness.errors import InvalidInput, LabError
 from harness.lab.lifecycle import Reconciled, kept, reconcile, survey, teardown
-from harness.lab.measure import probe_matrix
+from harness.lab.measure import probe_cells, probe_matrix
 
 T = TypeVar("T")
 
@@ -197,6 +198,19 @@ class PersistentLab:
             started = time.monotonic()
             matrix = probe_matrix(topology, lab, prober, phases, runtime=self.runtime.name)
         return matrix.with_timing("total", time.monotonic() - started)
+
+    def probe(
+        self, cells: Callable[[Topology], list[Cell]], prober: Prober, phases: Phases
+    ) -> list[CellResult]:
+        """Probe some cells of the running lab now (``sgh explain``): ``cells`` chooses them
+        from the lab's topology."""
+        with self.store.lock():
+            topology = self.topology()
+            lab = self.live()
+            expected = expectations(topology, cells(topology))
+            return probe_cells(
+                topology, lab, expected, prober=prober, phases=phases, label="of the cell"
+            )
 
     def status(self) -> LabStatus:
         cloud = self.cloud()

@@ -15,9 +15,9 @@ from types import FrameType
 
 from harness.adapters.sqlite_store import DEFAULT_LAB
 from harness.core.matrix import CellResult, expectations
-from harness.core.model import State
+from harness.core.model import State, Topology
 from harness.core.nftables import compile_instance
-from harness.core.planner import plan
+from harness.core.planner import Cell, plan
 from harness.errors import HarnessError, InvalidInput
 from harness.faces import exit_codes
 from harness.faces.progress import Progress
@@ -129,6 +129,30 @@ def _parser() -> argparse.ArgumentParser:
     add_junit_option(diff)
     add_prober_option(diff)
     add_source_options(diff)
+
+    exp = sub.add_parser(
+        "explain",
+        help="probe one cell (a source and a target) and say why each probe went as it did",
+    )
+    exp.set_defaults(handler=_explain)
+    exp.add_argument("source", metavar="SOURCE", help="the source node (an instance or host)")
+    exp.add_argument("target", metavar="TARGET", help="the target instance")
+    exp.add_argument(
+        "probe", metavar="PROTO/PORT", nargs="?", help="tcp/80, udp/53, icmp (default: the planned)"
+    )
+    exp.add_argument(
+        "-t",
+        "--topology",
+        action="append",
+        metavar="SOURCE",
+        help="build this file's lab for it (a topology or groups to import); "
+        "default: the running persistent lab",
+    )
+    exp.add_argument("--home", help="with no --topology: the labs' home directory")
+    exp.add_argument("--lab", help="with no --topology: the lab (default: $SGH_LAB, else current)")
+    exp.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    add_source_options(exp)
+    add_prober_option(exp)
 
     imp = sub.add_parser(
         "import",
@@ -485,6 +509,40 @@ def _diff(args: argparse.Namespace) -> int:
     if failed:
         return exit_codes.GATE
     return exit_codes.OK
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from harness.adapters.docker_runtime import DockerRuntime
+    from harness.core.planner import cells_between
+    from harness.formats.matrix_report import render_cell
+    from harness.formats.topology_file import parse_probe_spec
+
+    probes = parse_probe_spec(args.probe) if args.probe else []
+    prober = make_prober(args.prober, 2.0)
+    progress = Progress(enabled=not args.quiet)
+
+    def chosen(topology: Topology) -> list[Cell]:
+        return cells_between(topology, args.source, args.target, probes)
+
+    if args.topology:
+        from harness.lab.one_shot import probe_some
+
+        args.sources = args.topology
+        topology = load_sources(args).topology
+        results = probe_some(topology, chosen(topology), DockerRuntime(), prober, progress)
+    else:
+        from harness.adapters.sqlite_store import Home
+        from harness.lab.persistent import PersistentLab
+
+        home = Home(args.home)
+        lab = PersistentLab(home, home.resolve(args.lab))
+        try:
+            lab.runtime.check()
+            results = lab.probe(chosen, prober, progress)
+        finally:
+            lab.close()
+    print(render_cell(args.source, args.target, results))
+    return exit_codes.OK if all(r.correct for r in results) else exit_codes.DISAGREE
 
 
 def _import(args: argparse.Namespace) -> int:

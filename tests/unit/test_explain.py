@@ -1,0 +1,62 @@
+"""``sgh explain``: the cells of one pair, and how they are told."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.adapters.fake_runtime import FakeRuntime
+from harness.adapters.probers.simulated_prober import SimulatedProber
+from harness.core.model import Probe, Protocol, State
+from harness.core.phases import QUIET
+from harness.core.planner import Cell, cells_between
+from harness.errors import InvalidInput
+from harness.faces.sgh.main import main
+from harness.formats import topology_file
+from harness.formats.matrix_report import render_cell
+from harness.lab.one_shot import probe_some
+
+ROOT = Path(__file__).resolve().parents[2]
+TOPO = topology_file.load(ROOT / "topologies/three-tier.yaml")
+
+
+def test_the_planned_cells_of_a_pair_or_the_probes_asked_for() -> None:
+    planned = cells_between(TOPO, "web-1", "db-1")
+    assert planned and {(c.source, c.target) for c in planned} == {("web-1", "db-1")}
+    assert Cell("web-1", "db-1", Probe(Protocol.TCP, 3306)) in planned
+    asked = cells_between(TOPO, "internet", "web-2", [Probe(Protocol.TCP, 443)])
+    assert asked == [Cell("internet", "web-2", Probe(Protocol.TCP, 443))]
+
+
+@pytest.mark.parametrize(
+    ("source", "target", "words"),
+    [
+        ("web-9", "db-1", "has no node 'web-9'"),
+        ("web-1", "internet", "outside host"),
+        ("db-1", "db-1", "to itself"),
+    ],
+)
+def test_a_pair_that_is_not_one_is_refused(source: str, target: str, words: str) -> None:
+    with pytest.raises(InvalidInput, match=words):
+        cells_between(TOPO, source, target)
+
+
+def test_every_probe_is_told_with_its_why_and_a_wrong_one_stands_out() -> None:
+    wrong = Cell("internet", "app-3", Probe(Protocol.TCP, 8080))
+    prober = SimulatedProber(TOPO, {wrong: [State.OPEN, State.OPEN]})
+    cells = cells_between(TOPO, "internet", "app-3")
+    results = probe_some(TOPO, cells, FakeRuntime(), prober, QUIET)
+    text = render_cell("internet", "app-3", results)
+    assert text.splitlines()[0] == f"internet -> app-3: {len(cells)} probes"
+    assert "  tcp/8080: expected filtered, observed open (simulated): WRONG" in text
+    assert "    why: no rule of appserver allows tcp 8080 from internet (198.51.100.10)" in text
+    assert text.splitlines()[-1] == f"1 of {len(cells)} disagree"
+
+
+def test_a_bad_pair_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    status = main(["explain", "web-9", "db-1", "-t", str(ROOT / "topologies/three-tier.yaml")])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert err.startswith("sgh: lab 'three-tier' has no node 'web-9' (nodes: ")
+    assert len(err.strip().splitlines()) == 1
