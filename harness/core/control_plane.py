@@ -668,7 +668,7 @@ def topology(cloud: Cloud, lab: str, home_account: str | None = None) -> Topolog
     if cloud.platform == VPC:
         return _vpc_topology(cloud, lab, home)
     instances = tuple(
-        Instance(r.instance_id, r.owner, r.groups, r.address, r.listen)
+        Instance(r.instance_id, r.owner, r.groups, r.address, r.listen, label=_label(cloud, r))
         for r in cloud.active_instances()
     )
     return Topology(
@@ -680,6 +680,14 @@ def topology(cloud: Cloud, lab: str, home_account: str | None = None) -> Topolog
         subnet=cloud.subnet,
         source=f"lab {lab}",
     )
+
+
+def _label(cloud: Cloud, record: InstanceRecord) -> str:
+    """An instance's Name tag, else what its AMI stands for (``web server``)."""
+    for tag in cloud.tags:
+        if tag.resource == record.instance_id and tag.key == "Name" and tag.value:
+            return tag.value
+    return ami(record.image_id).role
 
 
 def _vpc_topology(cloud: Cloud, lab: str, home: str) -> Topology:
@@ -720,6 +728,7 @@ def _vpc_topology(cloud: Cloud, lab: str, home: str) -> Topology:
                 first.address,
                 record.listen,
                 interfaces=interfaces,
+                label=_label(cloud, record),
             )
         )
     groups = tuple(g for g in cloud.groups if g.vpc is not None)

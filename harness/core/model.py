@@ -284,6 +284,7 @@ class Instance:
     image: str | None = None
     command: tuple[str, ...] | None = None
     interfaces: tuple[Interface, ...] = ()
+    label: str = ""  # what a person calls it (a persistent lab's Name tag, else its AMI's role)
 
     kind = "instance"
 

@@ -47,13 +47,16 @@ def _probe_text(cell: dict[str, Any]) -> str:
 def _axes(nodes: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     def axis(node: dict[str, Any]) -> dict[str, Any]:
         groups = node.get("groups", [])
-        title = f"{node['name']} ({node['kind']}, {node['address']})"
+        readable = node.get("label", "")
+        named = f"{node['name']} {readable}" if readable else node["name"]
+        title = f"{named} ({node['kind']}, {node['address']})"
         if groups:
             title += f" in {', '.join(groups)}"
         return {
             "name": node["name"],
             "groups": groups,
             "title": title,
+            "readable": readable,
             "label": node["name"] + (" " + ", ".join(groups) if groups else ""),
         }
 

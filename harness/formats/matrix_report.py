@@ -14,11 +14,21 @@ LEGEND_REACH = (
 LEGEND_COMPARE = "comparison with the rules: . as expected, X wrong, ! not run"
 
 
+def _row_label(node: Node, topology: Topology) -> str:
+    """A persistent lab's instance ids with what a person calls them and their groups
+    (``i-94455486 web server [apache]``); a topology file's names say it already."""
+    if not topology.source.startswith("lab ") or not isinstance(node, Instance):
+        return node.name
+    groups = ",".join(key.label(topology.account) for key in node.groups)
+    return f"{node.name} {node.label} [{groups}]".replace("  ", " ")
+
+
 def _grid(matrix: Matrix, glyph: dict[tuple[str, str], str], title: str, legend: str) -> list[str]:
     topology = matrix.topology
     rows = [node.name for node in topology.nodes]
+    labels = {node.name: _row_label(node, topology) for node in topology.nodes}
     cols = [instance.name for instance in topology.instances]
-    width = max(len(name) for name in rows) + 2
+    width = max(len(label) for label in labels.values()) + 2
     height = max(len(name) for name in cols)
     lines = [title, f"  ({legend})"]
     for level in range(height):
@@ -26,7 +36,7 @@ def _grid(matrix: Matrix, glyph: dict[tuple[str, str], str], title: str, legend:
         lines.append(" " * width + " ".join(chars).rstrip())
     for row in rows:
         cells = [glyph.get((row, col), " ") for col in cols]
-        lines.append(row.ljust(width) + " ".join(cells).rstrip())
+        lines.append(labels[row].ljust(width) + " ".join(cells).rstrip())
     return lines
 
 
@@ -187,6 +197,7 @@ def nodes_json(topology: Topology) -> list[dict[str, Any]]:
             "kind": node.kind,
             "address": str(node.address),
             "groups": [key.label(topology.account) for key in node.groups],
+            **({"label": node.label} if isinstance(node, Instance) and node.label else {}),
             **(
                 {"listen": [str(item) for item in node.listen]}
                 if isinstance(node, Instance)

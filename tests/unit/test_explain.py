@@ -8,14 +8,17 @@ import pytest
 
 from harness.adapters.fake_runtime import FakeRuntime
 from harness.adapters.probers.simulated_prober import SimulatedProber
+from harness.adapters.sqlite_store import Home
+from harness.core import vpc_plane
 from harness.core.model import Probe, Protocol, State
 from harness.core.phases import QUIET
 from harness.core.planner import Cell, cells_between
 from harness.errors import InvalidInput
 from harness.faces.sgh.main import main
 from harness.formats import topology_file
-from harness.formats.matrix_report import render_cell
-from harness.lab.one_shot import probe_some
+from harness.formats.matrix_report import render, render_cell, to_json
+from harness.lab.one_shot import probe_some, verify
+from harness.lab.persistent import PersistentLab, new_id, now
 
 ROOT = Path(__file__).resolve().parents[2]
 TOPO = topology_file.load(ROOT / "topologies/three-tier.yaml")
@@ -60,3 +63,30 @@ def test_a_bad_pair_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]) -
     assert status == 2
     assert err.startswith("sgh: lab 'three-tier' has no node 'web-9' (nodes: ")
     assert len(err.strip().splitlines()) == 1
+
+
+def test_a_persistent_labs_grid_names_its_instances_for_a_person(tmp_path: Path) -> None:
+    lab = PersistentLab(Home(tmp_path), "named", runtime=FakeRuntime(), create=True)
+    try:
+        account = "111122223333"
+        lab.act(lambda c: vpc_plane.create_group(c, account, "apache", "web", None))
+
+        def launch(image: str, group: str) -> str:
+            records = lab.act(
+                lambda c: vpc_plane.launch(
+                    c, account, image, 1, groups=[group], nics=[], now=now(), new_id=new_id
+                )
+            )
+            return records[0].instance_id
+
+        web, db = launch("ami-fba54092", "apache"), launch("ami-f1a54098", "default")
+        lab.act(lambda c: vpc_plane.create_tags(c, account, [db], [("Name", "orders-db")]))
+        topology = lab.topology()
+    finally:
+        lab.close()
+    matrix = verify(topology, FakeRuntime(), SimulatedProber(topology), QUIET)
+    rows = render(matrix).splitlines()
+    assert any(row.startswith(f"{web} web server [apache] ") for row in rows)
+    assert any(row.startswith(f"{db} orders-db [default] ") for row in rows)
+    nodes = {n["name"]: n for n in to_json(matrix)["nodes"]}
+    assert (nodes[web]["label"], nodes[db]["label"]) == ("web server", "orders-db")

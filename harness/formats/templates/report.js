@@ -71,7 +71,7 @@
 
   function label(node) {
     const span = document.createElement("span");
-    span.textContent = node.name;
+    span.textContent = node.name + (node.readable ? " " + node.readable : "");
     if (node.groups.length) {
       const g = document.createElement("span");
       g.className = "g";
