@@ -9,7 +9,7 @@ from harness.core.probing import Prober
 from harness.errors import HarnessError
 from harness.faces.console.app import Console, make_app
 from harness.faces.console.live import LiveMap
-from harness.faces.loopback import is_loopback
+from harness.faces.serving import is_loopback, until_interrupted
 from harness.lab.persistent import PersistentLab
 
 DEFAULT_PORT = 8774
@@ -38,11 +38,6 @@ def serve(lab: PersistentLab, host: str, port: int, account: str, prober: Prober
         flush=True,
     )
     try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
+        return until_interrupted(server, "sgh console")
     finally:
-        server.server_close()
         live.stop()
-    print("sgh console: stopped", flush=True)
-    return 0

@@ -30,7 +30,7 @@ from harness.core.model import Group
 from harness.errors import Ec2Error, HarnessError, InvalidInput
 from harness.faces.console import rules
 from harness.faces.console.live import LiveMap
-from harness.faces.loopback import is_loopback
+from harness.faces.serving import is_loopback
 from harness.formats.html_report import LEGEND, heatmap, is_bad, subtitle
 from harness.lab.persistent import PersistentLab, new_id, now
 

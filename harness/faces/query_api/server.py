@@ -12,12 +12,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from harness.errors import AuthFailure, Ec2Error, HarnessError, InvalidInput
-from harness.faces.loopback import is_loopback
 from harness.faces.query_api.actions import Api
 from harness.faces.query_api.auth import HttpRequest, authenticate, request_region
 from harness.faces.query_api.responses import E, document, error_xml
 from harness.faces.query_api.vpc_actions import caller_identity
 from harness.faces.query_api.vpc_params import check_known
+from harness.faces.serving import is_loopback, until_interrupted
 from harness.lab.persistent import PersistentLab
 
 VERSION_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -198,11 +198,4 @@ def serve(lab: PersistentLab, host: str, port: int, require_auth: bool) -> int:
         f"(auth: {auth}; instances run in {lab.region}, other regions are control plane only)",
         flush=True,
     )
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-    print("sgh serve: stopped", flush=True)
-    return 0
+    return until_interrupted(server, "sgh serve")
