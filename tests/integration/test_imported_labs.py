@@ -133,7 +133,6 @@ def test_the_marker_takes_an_imported_source(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         test_user=f"""
         import pytest
-from browser import Watched
 
         pytestmark = pytest.mark.sg_topology({str(FIXTURES / "shop-tf")!r})
 
