@@ -114,6 +114,14 @@ def test_marys_walkthrough_and_a_revoke_through_the_console(
     expect(detail).to_contain_text("0.0.0.0/0")
     shot(page, tmp_path, "6-cell-detail")
 
+    # the same cell in the terminal, on the running lab; the grid names the instances
+    told = shell.run("sgh", "explain", "workstation", web[0], "tcp/80", "-q").stdout
+    assert f"workstation -> {web[0]}: 1 probe" in told
+    assert "tcp/80: expected open, observed open (syn-ack): as expected" in told
+    assert "why: apache: tcp 80 from 0.0.0.0/0" in told
+    grid = shell.run("sgh", "matrix", "-q").stdout
+    assert f"\n{web[0]} web server [apache] " in grid
+
     # Revoke: Delete next to the rule, the asterisk, Apply Rule Changes; 80 is filtered again
     choose_group(page, url, "apache")
     page.get_by_role("button", name="Delete tcp 80 from 0.0.0.0/0").click()
