@@ -50,9 +50,16 @@ class Console:
         self.live = live
         self.guard = threading.Lock()  # one request at a time touches the lab's connection
 
-    def read(self, action: Callable[[Cloud], tuple[Cloud, T]]) -> T:
+    def read(self, action: Callable[[Cloud], tuple[Cloud, T]]) -> tuple[T, Cloud]:
+        """A describe action's result, and the account's view of the state it read (one
+        load of the state for the whole page)."""
+
+        def both(cloud: Cloud) -> tuple[Cloud, tuple[T, Cloud]]:
+            cloud, result = action(cloud)
+            return cloud, (result, control_plane.with_account(cloud, self.account))
+
         with self.guard:
-            return self.lab.read(action)
+            return self.lab.read(both)
 
     def act(self, action: Callable[[Cloud], tuple[Cloud, T]]) -> T:
         with self.guard:
@@ -63,12 +70,6 @@ class Console:
     def cloud(self) -> Cloud:
         with self.guard:
             return control_plane.with_account(self.lab.cloud(), self.account)
-
-
-def _error_text(err: Exception) -> str:
-    if isinstance(err, Ec2Error):
-        return f"{err.code}: {err.message}"
-    return str(err)
 
 
 def _staged(group_id: str) -> list[dict[str, Any]]:
@@ -150,13 +151,14 @@ def make_app(console: Console, host: str) -> Flask:
     def csrf_refused(err: CSRFError) -> tuple[str, int]:
         return page("error.html.j2", "Refused", error=f"Refused: {err.description}"), 400
 
-    def page(template: str, title: str, **values: Any) -> str:
+    def page(template: str, title: str, cloud: Cloud | None = None, **values: Any) -> str:
+        """A page; ``cloud`` when the caller has loaded the state already."""
         return render_template(
             template,
             title=title,
             lab=console.lab.name,
             account=account,
-            platform=console.cloud().platform,
+            platform=(cloud or console.cloud()).platform,
             **{"error": "", **values},
         )
 
@@ -172,8 +174,7 @@ def make_app(console: Console, host: str) -> Flask:
     # -- Security Groups ------------------------------------------------------------------
 
     def groups_page(status: int = 200, **values: Any) -> tuple[str, int]:
-        cloud_groups = console.read(lambda c: vpc_plane.describe_groups(c, account))
-        cloud = console.cloud()
+        cloud_groups, cloud = console.read(lambda c: vpc_plane.describe_groups(c, account))
         chosen_id = values.pop("group_id", None) or request.args.get("group", "")
         chosen = next((g for g in cloud_groups if g.group_id == chosen_id), None)
         tab = values.pop("tab", None) or request.args.get("tab", "inbound")
@@ -206,6 +207,7 @@ def make_app(console: Console, host: str) -> Flask:
             page(
                 "groups.html.j2",
                 "Security Groups",
+                cloud,
                 groups=cloud_groups,
                 chosen=detail,
                 tab=tab,
@@ -230,10 +232,8 @@ def make_app(console: Console, host: str) -> Flask:
             group = console.act(
                 lambda c: vpc_plane.create_group(c, account, name, description, vpc)
             )
-        except (Ec2Error, InvalidInput) as err:
-            return groups_page(
-                400, dialog="create", error=_error_text(err), form=dict(request.form)
-            )
+        except InvalidInput as err:
+            return groups_page(400, dialog="create", error=str(err), form=dict(request.form))
         flash(f"Created security group {group.name} ({group.group_id})")
         return redirect(f"/groups?group={group.group_id}")
 
@@ -241,8 +241,8 @@ def make_app(console: Console, host: str) -> Flask:
     def delete_group(group_id: str) -> BaseResponse | tuple[str, int]:
         try:
             group = console.act(lambda c: vpc_plane.delete_group(c, account, group_id))
-        except (Ec2Error, InvalidInput) as err:
-            return groups_page(400, group_id=group_id, error=_error_text(err))
+        except InvalidInput as err:
+            return groups_page(400, group_id=group_id, error=str(err))
         _stage(group_id, [])
         flash(f"Deleted security group {group.name} ({group.group_id})")
         return redirect("/groups")
@@ -263,9 +263,9 @@ def make_app(console: Console, host: str) -> Flask:
                 request.form.get("source", ""),
                 egress,
             )
-        except (Ec2Error, InvalidInput) as err:
+        except InvalidInput as err:
             return groups_page(
-                400, group_id=group_id, tab=tab, error=_error_text(err), form=dict(request.form)
+                400, group_id=group_id, tab=tab, error=str(err), form=dict(request.form)
             )
         _stage(group_id, [*_staged(group_id), change])
         return redirect(f"/groups?group={group_id}&tab={tab}")
@@ -292,8 +292,8 @@ def make_app(console: Console, host: str) -> Flask:
         staged = _staged(group_id)
         try:
             console.act(lambda c: rules.apply(c, account, group_id, staged))
-        except (Ec2Error, InvalidInput) as err:
-            return groups_page(400, group_id=group_id, tab=tab, error=_error_text(err))
+        except InvalidInput as err:
+            return groups_page(400, group_id=group_id, tab=tab, error=str(err))
         _stage(group_id, [])
         flash(f"Applied {len(staged)} rule change{'s' if len(staged) != 1 else ''}")
         return redirect(f"/groups?group={group_id}&tab={tab}")
@@ -301,8 +301,7 @@ def make_app(console: Console, host: str) -> Flask:
     # -- Instances ------------------------------------------------------------------------
 
     def instances_page(status: int = 200, **values: Any) -> tuple[str, int]:
-        records = console.read(lambda c: control_plane.describe_instances(c, account))
-        cloud = console.cloud()
+        records, cloud = console.read(lambda c: control_plane.describe_instances(c, account))
         names = {g.key: g.name for g in cloud.groups}
         rows = []
         for record in records:
@@ -324,6 +323,7 @@ def make_app(console: Console, host: str) -> Flask:
             page(
                 "instances.html.j2",
                 "Instances",
+                cloud,
                 instances=rows,
                 amis=list(control_plane.AMIS.values()),
                 groups=choices,
@@ -361,8 +361,8 @@ def make_app(console: Console, host: str) -> Flask:
                     instance_type=control_plane.DEFAULT_TYPE,
                 )
             )
-        except (Ec2Error, InvalidInput, HarnessError) as err:
-            return instances_page(400, error=_error_text(err), form=dict(request.form))
+        except HarnessError as err:
+            return instances_page(400, error=str(err), form=dict(request.form))
         flash(f"Launched {', '.join(r.instance_id for r in launched)}")
         return redirect("/instances")
 
