@@ -55,7 +55,7 @@ from harness.core.probing import Observation
 from harness.core.runtime import LabKind, LabNamespaces, LabRef
 from harness.errors import Ec2Error, HarnessError
 from harness.formats import sources, topology_file
-from harness.formats.matrix_report import render_wrong
+from harness.formats.matrix_report import wrong_lines
 from harness.lab import one_shot
 from harness.lab.controlled import ControlledLab
 from harness.lab.lifecycle import teardown
@@ -306,7 +306,7 @@ class SgLab:
         wrong = matrix.wrong()
         if wrong:
             lines = [f"{len(wrong)} of {len(matrix.results)} cells disagree with the rules:"]
-            lines += render_wrong(matrix).splitlines()[1:]  # by cause, every cell
+            lines += wrong_lines(matrix)  # by cause, every cell
             raise SgAssertionError("\n".join(lines))
         return matrix
 

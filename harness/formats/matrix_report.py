@@ -72,26 +72,24 @@ def render_grids(matrix: Matrix) -> str:
     return "\n".join(lines)
 
 
+def states(result: CellResult) -> str:
+    """``expected open, observed filtered (no reply)``"""
+    detail = f" ({result.observed.detail})" if result.observed.detail else ""
+    return f"expected {result.expected.state}, observed {result.observed.state}{detail}"
+
+
 def explain(result: CellResult) -> str:
     """``expected open, observed filtered (no reply); expected because apache: ...``"""
-    detail = f" ({result.observed.detail})" if result.observed.detail else ""
-    return (
-        f"expected {result.expected.state}, observed {result.observed.state}{detail}; "
-        f"expected because {result.expected.why}"
-    )
+    return f"{states(result)}; expected because {result.expected.why}"
 
 
 def render_cell(source: str, target: str, results: list[CellResult]) -> str:
     """``sgh explain``: every probe of one cell with expected, observed and the why-text."""
     lines = [f"{source} -> {target}: {len(results)} probe{'s' if len(results) != 1 else ''}"]
     for r in results:
-        detail = f" ({r.observed.detail})" if r.observed.detail else ""
         verdict = "as expected" if r.correct else "NOT RUN" if r.not_run else "WRONG"
-        at = r.cell.address or ""
-        lines.append(
-            f"  {r.cell.probe}{' at ' + at if at else ''}: expected {r.expected.state}, "
-            f"observed {r.observed.state}{detail}: {verdict}"
-        )
+        at = f" at {r.cell.address}" if r.cell.address else ""
+        lines.append(f"  {r.cell.probe}{at}: {states(r)}: {verdict}")
         lines.append(f"    why: {r.expected.why}")
     wrong = sum(1 for r in results if not r.correct)
     lines.append(
@@ -112,8 +110,7 @@ def _cause(result: CellResult) -> tuple[str, str]:
     its target (the node whose policy disagrees)."""
     if result.not_run:
         return "not run", result.observed.detail or "no reason given"
-    detail = f" ({result.observed.detail})" if result.observed.detail else ""
-    head = f"expected {result.expected.state}, observed {result.observed.state}{detail}"
+    head = states(result)
     if result.expected.allowed_by:
         return head, "allowed by " + "; ".join(result.expected.allowed_by)
     return head, f"to {result.cell.target}, where no rule allows them"
@@ -145,21 +142,27 @@ def _folded(results: list[CellResult]) -> list[str]:
     return lines
 
 
-def render_wrong(matrix: Matrix) -> str:
+def wrong_lines(matrix: Matrix) -> list[str]:
     """Every wrong and not-run cell, grouped by cause (the same rule, the same node, the same
     reason a probe could not be sent), each group folded by source and probes. Nothing is cut
     off."""
-    wrong = matrix.wrong()
-    if not wrong:
-        return ""
-    lines = [f"Cells that disagree ({len(wrong)}), by cause:"]
+    lines = []
     for (head, cause), results in wrong_by_cause(matrix).items():
         lines.append(f"  {head}: {len(results)} cell{'s' if len(results) != 1 else ''}")
         lines.append(f"    {cause}")
-        if cause.startswith("to "):
-            lines.append(f"    (for example: {results[0].expected.why})")
+        first = results[0]
+        if not first.not_run and not first.expected.allowed_by:  # grouped by target
+            lines.append(f"    (for example: {first.expected.why})")
         lines.extend(f"    {line}" for line in _folded(results))
-    return "\n".join(lines)
+    return lines
+
+
+def render_wrong(matrix: Matrix) -> str:
+    """:func:`wrong_lines` under their count; "" when every cell agrees."""
+    wrong = matrix.wrong()
+    if not wrong:
+        return ""
+    return "\n".join([f"Cells that disagree ({len(wrong)}), by cause:", *wrong_lines(matrix)])
 
 
 def render(matrix: Matrix) -> str:
