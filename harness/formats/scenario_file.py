@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -84,22 +85,41 @@ class StepResult:
     observed: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
+    @property
+    def prompt(self) -> str:
+        return "PROMPT>" if self.step.kind == "ec2" else "$"
+
+    @property
+    def ran_shown(self) -> str:
+        """What was run, when it says more than the seed's command ("" otherwise)."""
+        if self.ran and (self.step.kind != "ec2" or self.ran != self.step.run):
+            return self.ran
+        return ""
+
+    @property
+    def seed_lines(self) -> list[str]:
+        return _shown(self.step.seed)
+
+    @property
+    def observed_lines(self) -> list[str]:
+        return _shown(self.observed)
+
+
+def _shown(lines: Iterable[str]) -> list[str]:
+    """Lines as a terminal shows them: tabs expanded, blank lines left out."""
+    return [text.expandtabs(8).rstrip() for text in lines if text.strip()]
+
 
 def render_step(result: StepResult) -> list[str]:
     """A step as the replay prints it: the seed's lines beside the observed ones."""
     step = result.step
     lines = [f"[{step.number}] {step.text}".rstrip()]
     if step.run:
-        prompt = "PROMPT>" if step.kind == "ec2" else "$"
-        lines.append(f"    {prompt} {step.run}")
-    if result.ran and (step.kind != "ec2" or result.ran != step.run):
-        lines.append(f"    ran {result.ran}")
-    for text in step.seed:
-        if text.strip():
-            lines.append(f"    seed     | {text.expandtabs(8).rstrip()}")
-    for text in result.observed:
-        if text.strip():
-            lines.append(f"    observed | {text.expandtabs(8).rstrip()}")
+        lines.append(f"    {result.prompt} {step.run}")
+    if result.ran_shown:
+        lines.append(f"    ran {result.ran_shown}")
+    lines.extend(f"    seed     | {text}" for text in result.seed_lines)
+    lines.extend(f"    observed | {text}" for text in result.observed_lines)
     word = "MATCH " if result.ok else "DIFFERS"
     lines.append(f"    {word}   {result.verdict} ({result.seconds:.1f} s)")
     return lines
