@@ -44,7 +44,12 @@ def _probe_text(cell: dict[str, Any]) -> str:
     return cell["protocol"] if cell["port"] is None else f"{cell['protocol']}/{cell['port']}"
 
 
-def _axes(nodes: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+Axis = list[dict[str, Any]]
+
+
+def _axes(nodes: list[dict[str, Any]]) -> tuple[Axis, Axis, dict[str, int], dict[str, int]]:
+    """Rows (every node) and columns (instances), and each name's index on them."""
+
     def axis(node: dict[str, Any]) -> dict[str, Any]:
         groups = node.get("groups", [])
         readable = node.get("label", "")
@@ -57,20 +62,20 @@ def _axes(nodes: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[
             "groups": groups,
             "title": title,
             "readable": readable,
-            "label": node["name"] + (" " + ", ".join(groups) if groups else ""),
+            "label": named + (" " + ", ".join(groups) if groups else ""),  # as drawn
         }
 
     rows = [axis(node) for node in nodes]
     cols = [axis(node) for node in nodes if node["kind"] == "instance"]
-    return rows, cols
+    row_index = {row["name"]: n for n, row in enumerate(rows)}
+    col_index = {col["name"]: n for n, col in enumerate(cols)}
+    return rows, cols, row_index, col_index
 
 
 def heatmap(document: dict[str, Any]) -> dict[str, Any]:
     """The heatmap's data (axes and one row per probe) of a JSON document, for the report's
     page and the console's Reachability page alike."""
-    rows, cols = _axes(document["nodes"])
-    row_index = {row["name"]: n for n, row in enumerate(rows)}
-    col_index = {col["name"]: n for n, col in enumerate(cols)}
+    rows, cols, row_index, col_index = _axes(document["nodes"])
     probes = [
         [
             row_index[cell["from"]],
@@ -132,9 +137,7 @@ def diff_page(
     a minus sign), each coloured by its state after the change, as observed when the change was
     proven on a lab (a cell observed otherwise than predicted is wrong), else as predicted;
     the changes grouped by cause; AFTER's groups as written."""
-    rows, cols = _axes(nodes_json(after))
-    row_index = {row["name"]: n for n, row in enumerate(rows)}
-    col_index = {col["name"]: n for n, col in enumerate(cols)}
+    rows, cols, row_index, col_index = _axes(nodes_json(after))
     seen = {result.cell: result for result in observed}
     probes = []
     for change in changes:
