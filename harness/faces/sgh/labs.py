@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from harness.adapters.sqlite_store import DEFAULT_LAB, Home
 from harness.core import control_plane, ec2_rules
-from harness.core.model import DEFAULT_ACCOUNT
+from harness.core.matrix import CellResult
+from harness.core.model import DEFAULT_ACCOUNT, Topology
+from harness.core.planner import Cell
+from harness.core.probing import Prober
 from harness.core.runtime import LabKind
 from harness.faces import exit_codes
 from harness.faces.progress import Progress
@@ -153,6 +156,19 @@ def serve(args: argparse.Namespace) -> int:
     home = Home(args.home)
     with _opened(home, home.resolve(args.lab)) as lab:
         return serve_api(lab, args.host, args.port, args.require_auth)
+
+
+def probe(
+    args: argparse.Namespace,
+    cells: Callable[[Topology], list[Cell]],
+    prober: Prober,
+    progress: Progress,
+) -> list[CellResult]:
+    """Some cells of the running lab, probed now (``sgh explain``)."""
+    home = Home(args.home)
+    with _opened(home, home.resolve(args.lab)) as lab:
+        lab.runtime.check()
+        return lab.probe(cells, prober, progress)
 
 
 def console(args: argparse.Namespace) -> int:

@@ -491,7 +491,7 @@ def _diff(args: argparse.Namespace) -> int:
                 after_topology,
                 changes,
                 observed=observed_after,
-                summary=f"{count} cells compared: {diff_report.counts(changes)}"
+                summary=diff_report.headline(count, changes)
                 + (f"; {proof.splitlines()[0]}" if proof else "; predicted, not proven"),
                 bad=proven is False or bool(failed),
                 timings=timings,
@@ -531,16 +531,7 @@ def _explain(args: argparse.Namespace) -> int:
         topology = load_sources(args).topology
         results = probe_some(topology, chosen(topology), DockerRuntime(), prober, progress)
     else:
-        from harness.adapters.sqlite_store import Home
-        from harness.lab.persistent import PersistentLab
-
-        home = Home(args.home)
-        lab = PersistentLab(home, home.resolve(args.lab))
-        try:
-            lab.runtime.check()
-            results = lab.probe(chosen, prober, progress)
-        finally:
-            lab.close()
+        results = labs.probe(args, chosen, prober, progress)
     print(render_cell(args.source, args.target, results))
     return exit_codes.OK if all(r.correct for r in results) else exit_codes.DISAGREE
 
