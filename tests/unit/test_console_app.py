@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -245,3 +246,15 @@ def test_classic_groups_offer_no_all_traffic(client: FlaskClient) -> None:
     page = client.get(f"/groups?group={group_id}").get_data(as_text=True)
     assert '<option value="HTTP">' in page and "All traffic" not in page
     assert ">Outbound" not in page
+
+
+def test_reachability_of_a_lab_that_is_down_says_how_to_start_it(client: FlaskClient) -> None:
+    for _ in range(100):  # the first probe runs in the background at start
+        page = client.get("/reachability").get_data(as_text=True)
+        if 'data-fresh="true"' in page:
+            break
+        time.sleep(0.05)
+    assert (
+        'role="alert">lab &#39;console&#39; is down; start it with &#39;sgh lab up console' in page
+    )
+    assert 'id="data"' not in page  # no map was ever probed

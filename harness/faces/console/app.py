@@ -192,11 +192,7 @@ def make_app(console: Console, host: str) -> Flask:
                 "group": chosen,
                 "egress": egress,
                 "rules": _rules_of(chosen, account, egress),
-                "staged": [
-                    {"text": rules.describe(c), "index": n}
-                    for n, c in enumerate(staged)
-                    if c["egress"] is egress
-                ],
+                "staged": [rules.describe(c) for c in staged if c["egress"] is egress],
                 "deleting": {c["rule_id"] for c in staged if c["op"] == "delete"},
                 "inbound_star": any(not c["egress"] for c in staged),
                 "outbound_star": any(c["egress"] for c in staged),
@@ -376,7 +372,7 @@ def make_app(console: Console, host: str) -> Flask:
             "reachability.html.j2",
             "Reachability",
             fresh=snap.fresh,
-            probe_error=snap.error,
+            error=snap.error,
             summary=document["summary_line"] if document else "",
             bad=is_bad(document) if document else False,
             subtitle=subtitle(document) if document else "",
