@@ -36,6 +36,14 @@ from harness.formats import topology_file
 from harness.formats.matrix_report import explain
 
 
+def add_running_lab_options(parser: argparse.ArgumentParser, instead: str) -> None:
+    """--home and --lab of a command that acts on the running lab unless given ``instead``."""
+    parser.add_argument("--home", help=f"with no {instead}: the labs' home directory")
+    parser.add_argument(
+        "--lab", help=f"with no {instead}: the lab (default: $SGH_LAB, else current)"
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sgh",
@@ -85,8 +93,7 @@ def _parser() -> argparse.ArgumentParser:
         "sources", nargs="*", metavar="SOURCE", help="a topology or sources (default: the lab)"
     )
     add_source_options(lint)
-    lint.add_argument("--home", help="with no topology: the labs' home directory")
-    lint.add_argument("--lab", help="with no topology: the lab (default: $SGH_LAB, else current)")
+    add_running_lab_options(lint, "topology")
     lint.add_argument(
         "--sarif", metavar="PATH", help="also write the findings as SARIF 2.1.0 to PATH"
     )
@@ -148,8 +155,7 @@ def _parser() -> argparse.ArgumentParser:
         help="build this file's lab for it (a topology or groups to import); "
         "default: the running persistent lab",
     )
-    exp.add_argument("--home", help="with no --topology: the labs' home directory")
-    exp.add_argument("--lab", help="with no --topology: the lab (default: $SGH_LAB, else current)")
+    add_running_lab_options(exp, "--topology")
     exp.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     add_source_options(exp)
     add_prober_option(exp)
