@@ -11,11 +11,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from harness.adapters.fake_runtime import FakeRuntime
+from harness.adapters.sqlite_store import Home
+from harness.core import vpc_plane
 from harness.core.lint import condense, equivalent, lint
 from harness.core.model import Group, GroupKey, Instance, Protocol, Rule
 from harness.errors import NotEquivalent
 from harness.faces.sgh.main import main
 from harness.formats import topology_file
+from harness.lab.persistent import PersistentLab
 
 LINT = Path(__file__).parent / "topologies" / "lint"
 
@@ -152,3 +156,20 @@ def test_an_egress_rule_equal_to_an_ingress_rule_is_named_as_egress() -> None:
         "group 'g' rule 'tcp 443 from 10.1.2.3/8'",
         "group 'g' egress rule 'tcp 443 to 10.1.2.3/8'",
     ]
+
+
+def test_with_no_sources_lint_reads_the_labs_state(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lab = PersistentLab(Home(tmp_path), "state", runtime=FakeRuntime(), create=True)
+    try:
+        account = "111122223333"
+        lab.act(lambda c: vpc_plane.create_group(c, account, "web", "web", None))
+        world_ssh = vpc_plane.VpcPermission("tcp", 22, 22, cidrs=(("0.0.0.0/0", ""),))
+        lab.act(lambda c: vpc_plane.authorize(c, account, "web", [world_ssh], False))
+    finally:
+        lab.close()
+    status = main(["lint", "--home", str(tmp_path), "--lab", "state", "-q"])
+    out = capsys.readouterr().out
+    assert status == 1
+    assert "lab 'state'" in out and "tcp 22 from 0.0.0.0/0" in out

@@ -158,6 +158,13 @@ def serve(args: argparse.Namespace) -> int:
         return serve_api(lab, args.host, args.port, args.require_auth)
 
 
+def topology(args: argparse.Namespace) -> Topology:
+    """The running lab's topology (``sgh lint`` with no sources)."""
+    home = Home(args.home)
+    with _opened(home, home.resolve(args.lab)) as lab:
+        return lab.topology()
+
+
 def probe(
     args: argparse.Namespace,
     cells: Callable[[Topology], list[Cell]],

@@ -374,16 +374,8 @@ def _lint(args: argparse.Namespace) -> int:
         topology = load_sources(args).topology
         where = topology.source
     else:
-        from harness.adapters.sqlite_store import Home
-        from harness.lab.persistent import PersistentLab
-
-        home = Home(args.home)
-        lab = PersistentLab(home, home.resolve(args.lab))
-        try:
-            topology = lab.topology()
-        finally:
-            lab.close()
-        where = f"lab '{lab.name}'"
+        topology = labs.topology(args)
+        where = f"lab '{topology.name}'"
     findings = lint(topology)
     wrong = 0
     if args.prove:
