@@ -7,7 +7,9 @@ cd "$(dirname "$0")/.."
 
 say() { printf '[images] %s\n' "$*" >&2; }
 
-hash=$(cat images/instance/* | sha256sum | cut -c1-12)
+# The image runs the harness's own listener (harness/adapters/listener.py) as sgh-serve, the
+# same code the netns runtime serves its nodes with.
+hash=$(cat images/instance/Dockerfile harness/adapters/listener.py | sha256sum | cut -c1-12)
 if docker image inspect "sgh-instance:$hash" >/dev/null 2>&1; then
     docker tag "sgh-instance:$hash" sgh-instance:latest
     exit 0
@@ -35,7 +37,11 @@ else
 fi
 
 say "building sgh-instance from $base"
-if ! DOCKER_BUILDKIT=0 docker build --build-arg "BASE=$base" -t "sgh-instance:$hash" images/instance \
+context=$(mktemp -d /tmp/sgh-context.XXXXXX)
+trap 'rm -rf "$context" ${root:-}' EXIT
+cp images/instance/Dockerfile "$context/"
+cp harness/adapters/listener.py "$context/sgh-serve"
+if ! DOCKER_BUILDKIT=0 docker build --build-arg "BASE=$base" -t "sgh-instance:$hash" "$context" \
         >/tmp/sgh-build.log 2>&1; then
     say "docker build failed; last lines of /tmp/sgh-build.log:"; tail -n 15 /tmp/sgh-build.log >&2; exit 2
 fi

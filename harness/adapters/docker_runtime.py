@@ -13,23 +13,20 @@ from __future__ import annotations
 
 import os
 import shutil
-import time
 from collections.abc import Iterable, Mapping, Sequence
-from ipaddress import IPv4Network
 from pathlib import Path
 from typing import Any
 
 from harness.adapters import netns
 from harness.adapters.concurrency import parallel
+from harness.adapters.namespaces import NamespaceOps, listed_policy, plugging
 from harness.core import fabric
-from harness.core.model import Instance, LabNode, Listen, Protocol, Topology
+from harness.core.model import Instance, LabNode, Topology
 from harness.core.phases import Phases
-from harness.core.reconcile import digest
 from harness.core.runtime import (
     SWITCH,
     LabInfo,
     LabKind,
-    LabNamespaces,
     LabRef,
     NodeState,
 )
@@ -41,10 +38,8 @@ NODE_LABEL = "sg-harness.node"
 ROLE_LABEL = "sg-harness.role"
 OWNER_LABEL = "sg-harness.owner"
 INSTANCE_IMAGE = "sgh-instance:latest"
-READY_TIMEOUT = 30.0
 REMOVE_ROUNDS = 5
 TOOLS = ("nsenter", "ip", "nft", "sysctl")
-LIST_POLICY = "nft -f - && nft list table inet sgh"
 
 
 def container_name(lab: LabRef, node: str) -> str:
@@ -60,8 +55,9 @@ def kind_of(labels: Mapping[str, str]) -> LabKind:
         return LabKind.RUN
 
 
-class DockerRuntime:
+class DockerRuntime(NamespaceOps):
     name = "docker"
+    node_word = "container"
 
     def __init__(self, instance_image: str = INSTANCE_IMAGE) -> None:
         self.instance_image = instance_image
@@ -172,10 +168,10 @@ class DockerRuntime:
             pid = _pid_of(container, hints.get(name, 0))
             if pid == 0:
                 return NodeState(name, running=False)
-            addresses, routes = _plugging(pid)
+            addresses, routes = plugging(pid)
             policy = None
             if policies and container.labels.get(ROLE_LABEL) == "instance":
-                policy = _listed_policy(pid)
+                policy = listed_policy(pid)
             return NodeState(name, True, pid, addresses, routes, policy)
 
         return dict(parallel(lambda item: (item[0], state(item)), containers.items()))
@@ -223,108 +219,7 @@ class DockerRuntime:
             raise LabError(f"{lab}: {left} containers are still there after {REMOVE_ROUNDS} tries")
         return removed
 
-    def plug(self, lab: LabNamespaces, wiring: Mapping[str, fabric.Wiring], phases: Phases) -> None:
-        """Plug started nodes into the lab's switch and give them their addresses and routes."""
-        if not wiring:
-            return
-        phases.start("wiring the lab fabric", len(wiring))
-        ports = [
-            (port, lab.pids[name], inside)
-            for name, plan in wiring.items()
-            for port, inside in plan.ports
-        ]
-        try:
-            netns.run(
-                lab.switch_pid, ["ip", "-batch", "-"], fabric.attach_script(ports), "lab switch"
-            )
-        except LabError:
-            self._check_alive(lab)  # a node that died is the likelier cause: name it
-            raise
-
-        def wire_one(item: tuple[str, fabric.Wiring]) -> None:
-            name, plan = item
-            pid = lab.pids[name]
-            netns.run(pid, fabric.sysctl_argv(plan.sysctls), "", f"sysctls of {name}")
-            netns.run(pid, ["ip", "-batch", "-"], plan.script, f"network of {name}")
-            if plan.script6:
-                netns.run(pid, ["ip", "-6", "-batch", "-"], plan.script6, f"network of {name}")
-            phases.advance()
-
-        parallel(wire_one, list(wiring.items()))
-        phases.finish("fabric")
-
-    def route(
-        self, lab: LabNamespaces, names: Iterable[str], subnets: Sequence[IPv4Network]
-    ) -> None:
-        script = fabric.routes_script(list(subnets))
-        parallel(
-            lambda name: netns.run(lab.pids[name], ["ip", "-batch", "-"], script, "routes"),
-            names,
-        )
-
-    def install(
-        self, lab: LabNamespaces, policies: Mapping[str, str], phases: Phases
-    ) -> dict[str, str]:
-        """Apply each instance's nft transaction (atomically, one per instance); the digest
-        of what nft lists right after."""
-        if not policies:
-            return {}
-        phases.start("installing nftables policies", len(policies))
-
-        def apply(item: tuple[str, str]) -> tuple[str, str]:
-            name, script = item
-            listing = netns.run(
-                lab.pids[name], ["sh", "-c", LIST_POLICY], script, f"nft policy of {name}"
-            )
-            phases.advance()
-            return name, digest(listing)
-
-        listed = dict(parallel(apply, sorted(policies.items())))
-        phases.finish("rules")
-        return listed
-
-    def installed_policy(self, lab: LabNamespaces, node: str) -> str:
-        return netns.run(lab.pids[node], ["nft", "list", "table", "inet", "sgh"], "", "nft list")
-
-    def wait_listening(
-        self,
-        lab: LabNamespaces,
-        instances: Sequence[Instance],
-        phases: Phases,
-        timeout: float = READY_TIMEOUT,
-    ) -> None:
-        """Wait until every instance listens on the ports it declares (its server is up)."""
-        waiting = {i.name: set(i.listen) for i in instances if i.listen}
-        if not waiting:
-            return
-        phases.start("waiting for instances to listen", len(waiting))
-        deadline = time.monotonic() + timeout
-        while waiting:
-            self._check_alive(lab)
-            for name in list(waiting):
-                waiting[name] -= listening(lab.pids[name])
-                if not waiting[name]:
-                    del waiting[name]
-                    phases.advance()
-            if not waiting:
-                break
-            if time.monotonic() > deadline:
-                name, missing = sorted(waiting.items())[0]
-                ports = ", ".join(str(item) for item in sorted(missing))
-                raise LabError(
-                    f"instance {name} does not listen on {ports} after {timeout:.0f}s "
-                    f"(its image must serve the ports its 'listen' declares)"
-                )
-            time.sleep(0.05)
-        phases.finish("listen")
-
     # -- containers ------------------------------------------------------------------------
-
-    def _check_alive(self, lab: LabNamespaces) -> None:
-        """A LabError naming the first node whose container has exited."""
-        for name, pid in sorted(lab.pids.items()):
-            if not Path(f"/proc/{pid}").exists():
-                raise LabError(f"the container of {name} exited")
 
     def _start(self, lab: LabRef, node: LabNode | None) -> int:
         import docker.errors
@@ -401,43 +296,6 @@ def _pid_of(container: Any, hint: int = 0) -> int:
     except Exception:  # gone since it was listed
         return 0
     return int(container.attrs["State"].get("Pid") or 0)
-
-
-def _plugging(pid: int) -> tuple[frozenset[Any], frozenset[Any]]:
-    """The addresses and on-link routes of a namespace, read from the host's /proc/PID/net."""
-    try:
-        trie = Path(f"/proc/{pid}/net/fib_trie").read_text()
-        routes = Path(f"/proc/{pid}/net/route").read_text()
-    except OSError:
-        return frozenset(), frozenset()
-    return fabric.parse_local_addresses(trie), fabric.parse_routes(routes)
-
-
-def _listed_policy(pid: int) -> str:
-    """The digest of the namespace's ``table inet sgh`` as nft lists it; "" when it has none."""
-    try:
-        return digest(netns.run(pid, ["nft", "list", "table", "inet", "sgh"], "", "nft list"))
-    except LabError:
-        return ""
-
-
-def listening(pid: int) -> set[Listen]:
-    """The TCP and UDP ports a namespace listens on, read from the host's /proc/PID/net."""
-    found: set[Listen] = set()
-    for protocol, files, state in (
-        (Protocol.TCP, ("tcp", "tcp6"), "0A"),
-        (Protocol.UDP, ("udp", "udp6"), "07"),
-    ):
-        for name in files:
-            try:
-                lines = Path(f"/proc/{pid}/net/{name}").read_text().splitlines()[1:]
-            except OSError:
-                continue
-            for line in lines:
-                fields = line.split()
-                if len(fields) > 3 and fields[3] == state:
-                    found.add(Listen(protocol, int(fields[1].rsplit(":", 1)[1], 16)))
-    return found
 
 
 def _short(err: BaseException) -> str:

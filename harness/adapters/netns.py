@@ -11,6 +11,7 @@ import os
 import subprocess
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 from harness.errors import LabError
@@ -25,6 +26,19 @@ def _setns(fd: int) -> None:
     if _libc.setns(fd, CLONE_NEWNET) != 0:
         errno = ctypes.get_errno()
         raise OSError(errno, os.strerror(errno))
+
+
+def start_time(pid: int) -> int:
+    """The start time of a live process (clock ticks since boot), 0 when there is none or it
+    is a zombie: with the pid it names one process, whatever reuses the pid later."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0
+    fields = text[text.rindex(")") + 2 :].split()
+    if fields[0] in ("Z", "X"):
+        return 0
+    return int(fields[19])
 
 
 def netns_path(pid: int) -> str:

@@ -1,0 +1,171 @@
+"""What both runtimes do inside a lab's network namespaces, whoever holds them.
+
+A node is a process whose network namespace the lab plugs into its switch: a container's first
+process (:mod:`harness.adapters.docker_runtime`) or a process forked by the netns keeper
+(:mod:`harness.adapters.netns_runtime`). From there on everything is the same and is here:
+wiring the fabric, routes, installing policies, reading what a namespace listens on.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from ipaddress import IPv4Network
+from pathlib import Path
+from typing import Any
+
+from harness.adapters import netns
+from harness.adapters.concurrency import parallel
+from harness.core import fabric
+from harness.core.model import Instance, Listen, Protocol
+from harness.core.phases import Phases
+from harness.core.reconcile import digest
+from harness.core.runtime import LabNamespaces
+from harness.errors import LabError
+
+READY_TIMEOUT = 30.0
+LIST_POLICY = "nft -f - && nft list table inet sgh"
+
+
+class NamespaceOps:
+    """The runtime operations that only need each node's pid."""
+
+    node_word = "node"  # what a node is called in errors: "container", "node"
+
+    def plug(self, lab: LabNamespaces, wiring: Mapping[str, fabric.Wiring], phases: Phases) -> None:
+        """Plug started nodes into the lab's switch and give them their addresses and routes."""
+        if not wiring:
+            return
+        phases.start("wiring the lab fabric", len(wiring))
+        ports = [
+            (port, lab.pids[name], inside)
+            for name, plan in wiring.items()
+            for port, inside in plan.ports
+        ]
+        try:
+            netns.run(
+                lab.switch_pid, ["ip", "-batch", "-"], fabric.attach_script(ports), "lab switch"
+            )
+        except LabError:
+            self._check_alive(lab)  # a node that died is the likelier cause: name it
+            raise
+
+        def wire_one(item: tuple[str, fabric.Wiring]) -> None:
+            name, plan = item
+            pid = lab.pids[name]
+            netns.run(pid, fabric.sysctl_argv(plan.sysctls), "", f"sysctls of {name}")
+            netns.run(pid, ["ip", "-batch", "-"], plan.script, f"network of {name}")
+            if plan.script6:
+                netns.run(pid, ["ip", "-6", "-batch", "-"], plan.script6, f"network of {name}")
+            phases.advance()
+
+        parallel(wire_one, list(wiring.items()))
+        phases.finish("fabric")
+
+    def route(
+        self, lab: LabNamespaces, names: Iterable[str], subnets: Sequence[IPv4Network]
+    ) -> None:
+        script = fabric.routes_script(list(subnets))
+        parallel(
+            lambda name: netns.run(lab.pids[name], ["ip", "-batch", "-"], script, "routes"),
+            names,
+        )
+
+    def install(
+        self, lab: LabNamespaces, policies: Mapping[str, str], phases: Phases
+    ) -> dict[str, str]:
+        """Apply each instance's nft transaction (atomically, one per instance); the digest
+        of what nft lists right after."""
+        if not policies:
+            return {}
+        phases.start("installing nftables policies", len(policies))
+
+        def apply(item: tuple[str, str]) -> tuple[str, str]:
+            name, script = item
+            listing = netns.run(
+                lab.pids[name], ["sh", "-c", LIST_POLICY], script, f"nft policy of {name}"
+            )
+            phases.advance()
+            return name, digest(listing)
+
+        listed = dict(parallel(apply, sorted(policies.items())))
+        phases.finish("rules")
+        return listed
+
+    def installed_policy(self, lab: LabNamespaces, node: str) -> str:
+        return netns.run(lab.pids[node], ["nft", "list", "table", "inet", "sgh"], "", "nft list")
+
+    def wait_listening(
+        self,
+        lab: LabNamespaces,
+        instances: Sequence[Instance],
+        phases: Phases,
+        timeout: float = READY_TIMEOUT,
+    ) -> None:
+        """Wait until every instance listens on the ports it declares (its server is up)."""
+        waiting = {i.name: set(i.listen) for i in instances if i.listen}
+        if not waiting:
+            return
+        phases.start("waiting for instances to listen", len(waiting))
+        deadline = time.monotonic() + timeout
+        while waiting:
+            self._check_alive(lab)
+            for name in list(waiting):
+                waiting[name] -= listening(lab.pids[name])
+                if not waiting[name]:
+                    del waiting[name]
+                    phases.advance()
+            if not waiting:
+                break
+            if time.monotonic() > deadline:
+                name, missing = sorted(waiting.items())[0]
+                ports = ", ".join(str(item) for item in sorted(missing))
+                raise LabError(
+                    f"instance {name} does not listen on {ports} after {timeout:.0f}s "
+                    f"(its image must serve the ports its 'listen' declares)"
+                )
+            time.sleep(0.05)
+        phases.finish("listen")
+
+    def _check_alive(self, lab: LabNamespaces) -> None:
+        """A LabError naming the first node whose container has exited."""
+        for name, pid in sorted(lab.pids.items()):
+            if not netns.start_time(pid):
+                raise LabError(f"the {self.node_word} of {name} exited")
+
+
+def plugging(pid: int) -> tuple[frozenset[Any], frozenset[Any]]:
+    """The addresses and on-link routes of a namespace, read from the host's /proc/PID/net."""
+    try:
+        trie = Path(f"/proc/{pid}/net/fib_trie").read_text()
+        routes = Path(f"/proc/{pid}/net/route").read_text()
+    except OSError:
+        return frozenset(), frozenset()
+    return fabric.parse_local_addresses(trie), fabric.parse_routes(routes)
+
+
+def listed_policy(pid: int) -> str:
+    """The digest of the namespace's ``table inet sgh`` as nft lists it; "" when it has none."""
+    try:
+        return digest(netns.run(pid, ["nft", "list", "table", "inet", "sgh"], "", "nft list"))
+    except LabError:
+        return ""
+
+
+def listening(pid: int) -> set[Listen]:
+    """The TCP and UDP ports a namespace listens on, read from the host's /proc/PID/net."""
+    found: set[Listen] = set()
+    for protocol, files, state in (
+        (Protocol.TCP, ("tcp", "tcp6"), "0A"),
+        (Protocol.UDP, ("udp", "udp6"), "07"),
+    ):
+        for name in files:
+            try:
+                lines = Path(f"/proc/{pid}/net/{name}").read_text().splitlines()[1:]
+            except OSError:
+                continue
+            for line in lines:
+                fields = line.split()
+                if len(fields) > 3 and fields[3] == state:
+                    found.add(Listen(protocol, int(fields[1].rsplit(":", 1)[1], 16)))
+    return found

@@ -1,0 +1,155 @@
+"""The netns runtime's keeper: forks lab nodes, each in a network namespace of its own.
+
+    python -m harness.adapters.netns_keeper RECORD < nodes.json
+
+The keeper runs in a session of its own (a Ctrl-C at the terminal does not reach the lab). It
+forks one child per node; the child unshares a new network namespace, binds the ports its
+node declares (:mod:`harness.adapters.listener`) and says it is ready on a pipe, then serves
+them until it is killed. Each ready node is written to the lab's **record** (one JSON line:
+node, pid, the pid's start time, role) before the keeper tells its caller, so whatever happens
+to the caller afterwards (an error, Ctrl-C, SIGKILL), ``sgh clean`` finds every process this
+lab holds from the record alone, with no name pattern. The keeper stays the parent of its
+nodes and reaps them; it exits once none is left. The runtime records the keeper itself as
+soon as it has started it, so even a keeper killed before its first node is found.
+
+The record's format (:class:`Entry`) and its locking are here; the runtime
+(:mod:`harness.adapters.netns_runtime`) reads and rewrites it under the same ``flock``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import fcntl
+import json
+import os
+import signal
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from harness.adapters import listener
+from harness.adapters.netns import start_time
+
+CLONE_NEWNET = 0x40000000
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One process a lab holds: a node (``role`` instance, host, gateway or switch) or a
+    keeper (``node`` empty). ``start`` is the process's start time in clock ticks since boot,
+    so that a pid reused by another process is never taken for the lab's."""
+
+    node: str
+    pid: int
+    start: int
+    role: str
+    owner: int = 0
+
+
+def alive(entry: Entry) -> bool:
+    return start_time(entry.pid) == entry.start
+
+
+@contextmanager
+def locked(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def read(path: Path) -> list[Entry]:
+    try:
+        lines = path.read_text().splitlines()
+    except FileNotFoundError:
+        return []
+    return [Entry(**json.loads(line)) for line in lines if line.strip()]
+
+
+def append(path: Path, entry: Entry) -> None:
+    with locked(path), open(path, "a") as handle:
+        handle.write(json.dumps(asdict(entry)) + "\n")
+
+
+def _unshare_net() -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(CLONE_NEWNET) != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, os.strerror(errno))
+
+
+def _child(node: dict[str, object], ready: int) -> None:
+    """In the forked child: a namespace of its own, the node's ports bound, ready said."""
+    try:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        quiet = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):  # the keeper's pipes must close when the keeper is done with them
+            os.dup2(quiet, fd)
+        _unshare_net()
+        specs = node.get("listen") or []
+        assert isinstance(specs, list)
+        sockets = listener.bind([str(spec) for spec in specs])
+        os.write(ready, b"ok")
+        os.close(ready)
+        listener.serve(sockets)
+    except BaseException as err:
+        try:
+            os.write(ready, str(err).encode()[:400] or type(err).__name__.encode())
+        finally:
+            os._exit(1)
+    os._exit(0)
+
+
+def main(argv: list[str]) -> int:
+    record = Path(argv[0])
+    nodes = json.load(sys.stdin)
+    children: dict[int, str] = {}
+
+    def stop(signum: int, frame: object) -> None:  # sgh clean / down: take the nodes along
+        for pid in children:
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+    signal.signal(signal.SIGTERM, stop)
+    pipes: list[tuple[dict[str, object], int, int]] = []
+    for node in nodes:  # fork them all first: their namespaces are made in parallel
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(read_end)
+            _child(node, write_end)
+        os.close(write_end)
+        children[pid] = str(node["name"])
+        pipes.append((node, pid, read_end))
+    failed = False
+    for node, pid, read_end in pipes:
+        with os.fdopen(read_end, "rb") as answer:
+            said = answer.read().decode(errors="replace")
+        if said == "ok":
+            append(record, Entry(str(node["name"]), pid, start_time(pid), str(node["role"])))
+            print(json.dumps({"node": node["name"], "pid": pid}), flush=True)
+        else:
+            failed = True
+            print(json.dumps({"node": node["name"], "error": said or "exited"}), flush=True)
+    sys.stdout.flush()
+    os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # the caller's end of the pipe sees EOF
+    if failed:
+        stop(signal.SIGKILL, None)
+    while children:
+        try:
+            pid, _ = os.wait()
+        except ChildProcessError:
+            break
+        except InterruptedError:
+            continue
+        children.pop(pid, None)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
