@@ -40,7 +40,7 @@ import pytest
 import testinfra.host
 from testinfra.backend.base import BaseBackend
 
-from harness.adapters.docker_runtime import DockerRuntime
+from harness.adapters import runtimes
 from harness.adapters.probers.scapy_prober import ScapyProber
 from harness.core import control_plane
 from harness.core.control_plane import Cloud, Permission
@@ -52,7 +52,7 @@ from harness.core.paths import paths
 from harness.core.phases import QUIET
 from harness.core.planner import Cell
 from harness.core.probing import Observation
-from harness.core.runtime import LabKind, LabNamespaces, LabRef
+from harness.core.runtime import LabKind, LabNamespaces, LabRef, Runtime
 from harness.errors import Ec2Error, HarnessError
 from harness.formats import sources, topology_file
 from harness.formats.matrix_report import wrong_lines
@@ -75,6 +75,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--sg-keep-lab",
         action="store_true",
         help="leave the labs running after the session ('sgh clean' removes them)",
+    )
+    group.addoption(
+        "--sg-runtime",
+        choices=runtimes.NAMES,
+        default=None,
+        help="what runs the labs' nodes: docker (default, or $SGH_RUNTIME) or netns "
+        "(daemonless network namespaces)",
     )
 
 
@@ -364,19 +371,20 @@ class _NetnsBackend(BaseBackend):  # type: ignore[misc]
 class _Labs:
     """The session's labs, one per topology file, started on first use."""
 
-    def __init__(self, keep: bool) -> None:
+    def __init__(self, keep: bool, runtime: str | None = None) -> None:
         self.keep = keep
         self.labs: dict[Path, SgLab] = {}
         self.refs: dict[str, LabRef] = {}
-        self.runtime: DockerRuntime | None = None
+        self.runtime_name = runtime
+        self.runtime: Runtime | None = None
 
-    def _runtime(self) -> DockerRuntime:
+    def _runtime(self) -> Runtime:
         if self.runtime is None:
-            runtime = DockerRuntime()
+            runtime = runtimes.make(self.runtime_name)
             try:
                 runtime.check()
             except HarnessError as err:
-                pytest.fail(f"sg-harness needs a Docker engine, root and its images: {err}")
+                pytest.fail(f"sg-harness needs its {runtime.name} runtime: {err}")
             self.runtime = runtime
         return self.runtime
 
@@ -469,7 +477,10 @@ def _find_topology(node: pytest.Item | Any, config: pytest.Config) -> Path:
 
 @pytest.fixture(scope="session")
 def _sg_labs(request: pytest.FixtureRequest) -> Iterator[_Labs]:
-    labs = _Labs(keep=bool(request.config.getoption("--sg-keep-lab")))
+    labs = _Labs(
+        keep=bool(request.config.getoption("--sg-keep-lab")),
+        runtime=request.config.getoption("--sg-runtime"),
+    )
     try:
         yield labs
     finally:

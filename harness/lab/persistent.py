@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from harness.adapters.docker_runtime import DockerRuntime
+from harness.adapters import runtimes
 from harness.adapters.sqlite_store import Home, Store
 from harness.core import control_plane, vpc_plane
 from harness.core.control_plane import Cloud
@@ -79,7 +79,9 @@ class PersistentLab:
         self.name = name
         self.ref = LabRef(name, LabKind.PERSISTENT)
         self.store: Store = home.open(name, create=create)
-        self.runtime: Runtime = runtime if runtime is not None else DockerRuntime()
+        self.runtime: Runtime = (
+            runtime if runtime is not None else runtimes.make(self.store.get("runtime") or None)
+        )
         self.last_sync: Reconciled | None = None
 
     def close(self) -> None:
@@ -148,6 +150,22 @@ class PersistentLab:
 
         with self.store.lock():
             self.store.change(choose)
+
+    def use_runtime(self, name: str | None) -> None:
+        """Run the lab's nodes on the runtime ``name`` from its next ``up`` (``None``: keep the
+        one it has); a lab that is up keeps its runtime until it is down."""
+        if name is None or name == self.runtime.name:
+            if name is not None:
+                self.store.set("runtime", name)
+            return
+        with self.store.lock():
+            if self.is_up:
+                raise InvalidInput(
+                    f"lab '{self.name}' is up on the {self.runtime.name} runtime; take it down "
+                    f"first ('sgh lab down {self.name}')"
+                )
+            self.store.set("runtime", name)
+        self.runtime = runtimes.make(name)
 
     # -- lifecycle ------------------------------------------------------------------------
 

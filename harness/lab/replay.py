@@ -271,13 +271,17 @@ def replay(
     progress: Phases,
     console: Console,
     on_step: Callable[[StepResult], None] | None = None,
+    *,
+    runtime: str | None = None,
 ) -> Replay:
-    """Run every step of ``scenario`` on a fresh lab; the lab is removed at the end."""
+    """Run every step of ``scenario`` on a fresh lab (on ``runtime``, by name); the lab is
+    removed at the end."""
     outcome = Replay(scenario)
     home = Path(tempfile.mkdtemp(prefix="sgh-replay-"))
     name = f"replay-{scenario.name}"
     lab = PersistentLab(Home(home), name, create=True)
     try:
+        lab.use_runtime(runtime)
         lab.up(progress)
         for host in scenario.hosts:
             lab.act(partial(control_plane.add_host, name=host.name, address=host.address), progress)

@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from harness.adapters import runtimes
 from harness.core.matrix import Matrix
 from harness.core.probing import Prober
 from harness.errors import InvalidInput
@@ -71,6 +72,16 @@ def add_prober_option(parser: argparse.ArgumentParser) -> None:
         choices=("scapy", "nmap"),
         default="scapy",
         help="what measures the matrix: scapy (default, fastest) or nmap (a second opinion)",
+    )
+
+
+def add_runtime_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--runtime",
+        choices=runtimes.NAMES,
+        default=None,
+        help="what runs the lab's nodes: docker (default, or $SGH_RUNTIME) or netns "
+        "(daemonless network namespaces; no images)",
     )
 
 

@@ -7,6 +7,7 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from harness.adapters import runtimes
 from harness.adapters.sqlite_store import DEFAULT_LAB, Home
 from harness.core import control_plane, ec2_rules
 from harness.core.matrix import CellResult
@@ -33,12 +34,18 @@ def _opened(home: Home, name: str, create: bool = False) -> Iterator[PersistentL
         lab.close()
 
 
+def _nodes(lab: PersistentLab) -> str:
+    """What the lab's nodes are: containers (Docker) or namespaces (netns)."""
+    return "containers" if lab.runtime.name == "docker" else "namespaces"
+
+
 def up(args: argparse.Namespace) -> int:
     home = Home(args.home)
     chosen = args.name or os.environ.get("SGH_LAB") or home.current() or DEFAULT_LAB
     with _opened(home, chosen, create=True) as lab:
         if args.platform or args.region:
             lab.choose(args.platform, args.region)
+        lab.use_runtime(args.runtime)
         done = lab.up(_progress(args))
         home.set_current(lab.name)
         status = lab.status()
@@ -47,7 +54,7 @@ def up(args: argparse.Namespace) -> int:
         f"lab '{lab.name}' ({status.platform}, {status.region}) is up ({home.path}): "
         f"{status.instances} instances, "
         f"{len(status.hosts)} hosts, {status.groups} groups; "
-        f"{len(done.namespaces.pids) + 1} containers running{repaired}"
+        f"{len(done.namespaces.pids) + 1} {_nodes(lab)} running{repaired}"
     )
     print(f"'{lab.name}' is now the current lab; ec2-* commands and 'sgh serve' act on it")
     return exit_codes.OK
@@ -57,7 +64,7 @@ def down(args: argparse.Namespace) -> int:
     home = Home(args.home)
     with _opened(home, home.resolve(args.name)) as lab:
         removed = lab.down(_progress(args))
-    print(f"lab '{lab.name}' is down: removed {removed} containers (its state is kept)")
+    print(f"lab '{lab.name}' is down: removed {removed} {_nodes(lab)} (its state is kept)")
     return exit_codes.OK
 
 
@@ -66,7 +73,7 @@ def remove(args: argparse.Namespace) -> int:
     with _opened(home, home.resolve(args.name)) as lab:
         removed = lab.down(_progress(args))
     home.remove(lab.name)
-    print(f"lab '{lab.name}' removed: {removed} containers and its state in {home.path}")
+    print(f"lab '{lab.name}' removed: {removed} {_nodes(lab)} and its state in {home.path}")
     return exit_codes.OK
 
 
@@ -78,6 +85,7 @@ def status(args: argparse.Namespace) -> int:
     print(f"lab:        {found.lab}{current}")
     print(f"home:       {found.home}")
     print(f"state:      {'up' if found.up else 'down'}")
+    print(f"runtime:    {lab.runtime.name}")
     print(f"platform:   {found.platform}")
     print(f"region:     {found.region} (its instances run here)")
     for other in found.regions:
@@ -87,7 +95,7 @@ def status(args: argparse.Namespace) -> int:
     print(f"instances:  {found.instances} running, {found.terminated} terminated")
     print(f"hosts:      {', '.join(found.hosts) or '-'}")
     if found.up:
-        print(f"containers: {found.containers} of {found.containers_expected} running")
+        print(f"{_nodes(lab) + ':':<11} {found.containers} of {found.containers_expected} running")
         for problem in found.problems:
             print(f"problem:    {problem}")
         if found.problems:
@@ -97,11 +105,10 @@ def status(args: argparse.Namespace) -> int:
 
 def list_labs(args: argparse.Namespace) -> int:
     """Every lab: the home's persistent labs (up or down), and the one-shot labs running."""
-    from harness.adapters.docker_runtime import DockerRuntime
     from harness.lab.one_shot import in_use
 
     home = Home(args.home)
-    running = DockerRuntime().labs()
+    running = [info for runtime in runtimes.every() for info in runtime.labs()]
     containers = {(i.name, i.kind): i for i in running}
     print(f"{'LAB':<32} {'KIND':<11} {'STATE':<9} CONTAINERS")
     current = home.current()

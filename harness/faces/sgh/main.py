@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 from types import FrameType
 
+from harness.adapters import runtimes
 from harness.adapters.sqlite_store import DEFAULT_LAB
 from harness.core.matrix import CellResult, expectations
 from harness.core.model import State, Topology
@@ -26,6 +27,7 @@ from harness.faces.sgh.common import (
     add_html_option,
     add_junit_option,
     add_prober_option,
+    add_runtime_option,
     add_source_options,
     load_sources,
     make_prober,
@@ -72,6 +74,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     add_prober_option(run)
+    add_runtime_option(run)
     add_junit_option(run)
     add_html_option(run)
 
@@ -82,6 +85,7 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("scenario", help="a scenario name (default-group, three-tier) or file")
     rep.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     add_prober_option(rep)
+    add_runtime_option(rep)
     add_junit_option(rep)
     add_html_option(rep)
 
@@ -104,6 +108,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     lint.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     add_prober_option(lint)
+    add_runtime_option(lint)
 
     check = sub.add_parser(
         "check", help="validate a topology; count the cells its rules expect open, closed, filtered"
@@ -135,6 +140,7 @@ def _parser() -> argparse.ArgumentParser:
     diff.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     add_junit_option(diff)
     add_prober_option(diff)
+    add_runtime_option(diff)
     add_source_options(diff)
 
     exp = sub.add_parser(
@@ -159,6 +165,7 @@ def _parser() -> argparse.ArgumentParser:
     exp.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     add_source_options(exp)
     add_prober_option(exp)
+    add_runtime_option(exp)
 
     imp = sub.add_parser(
         "import",
@@ -193,6 +200,7 @@ def _parser() -> argparse.ArgumentParser:
         lab_sub.add_parser("up", help="start (or repair) a lab and make it current"), False
     )
     up.set_defaults(handler=labs.up)
+    add_runtime_option(up)
     up.add_argument(
         "name", nargs="?", help=f"the lab's name (default: current, else '{DEFAULT_LAB}')"
     )
@@ -302,7 +310,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from harness.adapters.docker_runtime import DockerRuntime
     from harness.lab.one_shot import verify
 
     topology = load_sources(args).topology
@@ -311,7 +318,7 @@ def _run(args: argparse.Namespace) -> int:
     junit_path = output_path("--junit", args.junit)
     html_path = output_path("--html", args.html)
     progress = Progress(enabled=not args.quiet)
-    matrix = verify(topology, DockerRuntime(), prober, progress, keep=args.keep)
+    matrix = verify(topology, runtimes.make(args.runtime), prober, progress, keep=args.keep)
     return report_matrix(matrix, json_path, junit_path, html_path)
 
 
@@ -336,7 +343,7 @@ def _replay(args: argparse.Namespace) -> int:
         print()
         print("\n".join(scenario_file.render_step(result)), flush=True)
 
-    outcome = replay(loaded, prober, progress, _console, on_step=show)
+    outcome = replay(loaded, prober, progress, _console, on_step=show, runtime=args.runtime)
     matched = sum(result.ok for result in outcome.results)
     print()
     print(
@@ -379,13 +386,12 @@ def _lint(args: argparse.Namespace) -> int:
     findings = lint(topology)
     wrong = 0
     if args.prove:
-        from harness.adapters.docker_runtime import DockerRuntime
         from harness.lab.audit import prove
 
         findings, results = prove(
             topology,
             findings,
-            DockerRuntime(),
+            runtimes.make(args.runtime),
             make_prober(args.prober, 2.0),
             Progress(enabled=not args.quiet),
         )
@@ -446,13 +452,12 @@ def _diff(args: argparse.Namespace) -> int:
         cells, _, _, changes = predict(old, new)
         count = len(cells)
     else:
-        from harness.adapters.docker_runtime import DockerRuntime
         from harness.lab.diff import prove
 
         result = prove(
             before.topology,
             after_topology,
-            DockerRuntime(),
+            runtimes.make(args.runtime),
             make_prober(args.prober, 2.0),
             Progress(enabled=not args.quiet),
         )
@@ -510,7 +515,6 @@ def _diff(args: argparse.Namespace) -> int:
 
 
 def _explain(args: argparse.Namespace) -> int:
-    from harness.adapters.docker_runtime import DockerRuntime
     from harness.core.planner import cells_between
     from harness.formats.matrix_report import render_cell
     from harness.formats.topology_file import parse_probe_spec
@@ -527,7 +531,9 @@ def _explain(args: argparse.Namespace) -> int:
 
         args.sources = args.topology
         topology = load_sources(args).topology
-        results = probe_some(topology, chosen(topology), DockerRuntime(), prober, progress)
+        results = probe_some(
+            topology, chosen(topology), runtimes.make(args.runtime), prober, progress
+        )
     else:
         results = labs.probe(args, chosen, prober, progress)
     print(render_cell(args.source, args.target, results))
@@ -587,23 +593,24 @@ def _compile(args: argparse.Namespace) -> int:
 def _clean(args: argparse.Namespace) -> int:
     """Remove one-shot labs (``sgh run``, the pytest plugin) whose process is gone; persistent
     labs have ``sgh lab down`` and ``sgh lab rm``, and a run in progress is left alone."""
-    from harness.adapters.docker_runtime import DockerRuntime
     from harness.core.runtime import LabKind, LabRef
     from harness.lab.lifecycle import teardown
     from harness.lab.one_shot import in_use
 
-    runtime = DockerRuntime()
     progress = Progress()
     removed = 0
-    for info in runtime.labs():
-        if info.kind is LabKind.PERSISTENT or (args.lab and info.name != args.lab):
-            continue
-        if in_use(info):
-            progress.note(f"{info.kind} lab '{info.name}' is in use by process {info.owner}; left")
-            continue
-        removed += teardown(runtime, LabRef(info.name, info.kind), progress)
+    for runtime in runtimes.every():
+        for info in runtime.labs():
+            if info.kind is LabKind.PERSISTENT or (args.lab and info.name != args.lab):
+                continue
+            if in_use(info):
+                progress.note(
+                    f"{info.kind} lab '{info.name}' is in use by process {info.owner}; left"
+                )
+                continue
+            removed += teardown(runtime, LabRef(info.name, info.kind), progress)
     what = f"lab '{args.lab}'" if args.lab else "one-shot sg-harness labs"
-    print(f"removed {removed} containers of {what}")
+    print(f"removed {removed} nodes of {what}")
     return exit_codes.OK
 
 
