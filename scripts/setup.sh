@@ -27,6 +27,8 @@ command -v sysctl >/dev/null 2>&1 || need+=(procps)
 command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
 command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)  # the browser tests (headless)
+# libnftables' own Python binding: policies are loaded from a thread inside each namespace
+[ -f /usr/lib/python3/dist-packages/nftables/nftables.py ] || need+=(python3-nftables)
 if [ ${#need[@]} -gt 0 ]; then
     say "installing Debian packages: ${need[*]}"
     export DEBIAN_FRONTEND=noninteractive
@@ -72,6 +74,10 @@ if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; th
     fi
     echo "$want" > "$stamp"
 fi
+
+# Debian's python3-nftables (the binding of libnftables, which is not on PyPI) into the venv.
+site=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+ln -sfn /usr/lib/python3/dist-packages/nftables "$site/nftables"
 
 # -- Images ---------------------------------------------------------------------------------
 bash scripts/build-images.sh

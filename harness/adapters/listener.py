@@ -5,8 +5,9 @@
 
 TCP ports accept connections (and hold them until the peer closes); UDP ports answer each
 datagram with one datagram, from the address it was sent to. With no ports it just waits, as an
-outside host or a lab switch. Every socket is bound before ``ready`` is said (a line on stdout
-for a container, a byte on a pipe for a netns node), so a lab never polls for its listeners.
+outside host or a lab switch. Every socket is bound before ``ready`` is said (a file named by
+``$SGH_READY_FILE`` in a container, a byte on a pipe for a netns node), so a lab never reads
+the kernel's socket tables to learn that its listeners are up.
 
 It needs nothing but Python's standard library: the Docker instance image runs this very file
 as ``/usr/local/bin/sgh-serve`` (``scripts/build-images.sh`` copies it), and the netns
@@ -16,6 +17,7 @@ runtime's keeper (:mod:`harness.adapters.netns_keeper`) imports it into each nod
 from __future__ import annotations
 
 import contextlib
+import os
 import selectors
 import signal
 import socket
@@ -141,6 +143,10 @@ def main(argv: list[str]) -> int:
         print(f"sgh-serve: {err}", file=sys.stderr)
         return 2
     print("sgh-serve: ready " + " ".join(argv), flush=True)
+    marker = os.environ.get("SGH_READY_FILE")
+    if marker:  # a container: the host sees it at /proc/PID/root, one stat, no polling of sockets
+        with open(marker, "w") as handle:
+            handle.write("ready\n")
     serve(sockets)
     return 0
 

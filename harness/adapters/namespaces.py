@@ -24,7 +24,6 @@ from harness.core.runtime import LabNamespaces
 from harness.errors import LabError
 
 READY_TIMEOUT = 30.0
-LIST_POLICY = "nft -f - && nft list table inet sgh"
 
 
 class NamespaceOps:
@@ -82,9 +81,7 @@ class NamespaceOps:
 
         def apply(item: tuple[str, str]) -> tuple[str, str]:
             name, script = item
-            listing = netns.run(
-                lab.pids[name], ["sh", "-c", LIST_POLICY], script, f"nft policy of {name}"
-            )
+            listing = netns.nft(lab.pids[name], script, f"nft policy of {name}")
             phases.advance()
             return name, digest(listing)
 
@@ -93,7 +90,7 @@ class NamespaceOps:
         return listed
 
     def installed_policy(self, lab: LabNamespaces, node: str) -> str:
-        return netns.run(lab.pids[node], ["nft", "list", "table", "inet", "sgh"], "", "nft list")
+        return netns.nft(lab.pids[node], "", "nft list")
 
     def wait_listening(
         self,
@@ -147,7 +144,7 @@ def plugging(pid: int) -> tuple[frozenset[Any], frozenset[Any]]:
 def listed_policy(pid: int) -> str:
     """The digest of the namespace's ``table inet sgh`` as nft lists it; "" when it has none."""
     try:
-        return digest(netns.run(pid, ["nft", "list", "table", "inet", "sgh"], "", "nft list"))
+        return digest(netns.nft(pid, "", "nft list"))
     except LabError:
         return ""
 

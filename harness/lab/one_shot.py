@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import replace
 
 from harness.core.matrix import CellResult, Matrix, expectations
@@ -74,13 +75,20 @@ def verify(
     runtime: Runtime,
     prober: Prober,
     phases: Phases,
+    *,
     keep: bool = False,
+    answer: Callable[[Matrix], None] | None = None,
 ) -> Matrix:
-    """Build the lab, enforce its groups, measure the matrix, tear the lab down."""
+    """Build the lab, enforce its groups, measure the matrix, tear the lab down. ``answer``
+    gets the matrix (its ``total`` is the time to the verdict) **before** the teardown, so
+    that the user's answer does not wait for it; the matrix returned has the teardown too."""
     started = time.monotonic()
     lab, built = start(runtime, topology, phases)
     try:
         matrix = probe_matrix(topology, built.namespaces, prober, phases, runtime=runtime.name)
+        timings = {**built.timings, **matrix.timings, "total": time.monotonic() - started}
+        if answer is not None:
+            answer(replace(matrix, timings=timings))
     except BaseException:
         phases.interrupted()
         teardown(runtime, lab, phases)
@@ -88,8 +96,7 @@ def verify(
     down = Timed(phases)
     if not keep:
         teardown(runtime, lab, down)
-    timings = {**built.timings, **matrix.timings, **down.timings}
-    timings["total"] = time.monotonic() - started
+    timings = {**timings, **down.timings, "total": time.monotonic() - started}
     if keep:
         phases.note(f"lab '{topology.name}' kept; remove it with 'sgh clean {topology.name}'")
     return replace(matrix, timings=timings)

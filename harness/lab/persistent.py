@@ -155,8 +155,8 @@ class PersistentLab:
         """Run the lab's nodes on the runtime ``name`` from its next ``up`` (``None``: keep the
         one it has); a lab that is up keeps its runtime until it is down."""
         if name is None or name == self.runtime.name:
-            if name is not None:
-                self.store.set("runtime", name)
+            if self.store.get("runtime") != self.runtime.name:
+                self.store.set("runtime", self.runtime.name)
             return
         with self.store.lock():
             if self.is_up:

@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.adapters.docker_runtime import DockerRuntime
 from harness.core.model import Topology
 from harness.core.phases import QUIET
-from harness.core.runtime import LabKind, LabRef
+from harness.core.runtime import LabKind, LabRef, Runtime
 from harness.lab import one_shot
 from harness.lab.lifecycle import Reconciled, teardown
 
@@ -112,7 +111,7 @@ def serving(shell: Shell, command: str = "serve") -> Iterator[str]:
 
 
 @contextmanager
-def running(runtime: DockerRuntime, topology: Topology) -> Iterator[tuple[LabRef, Reconciled]]:
+def running(runtime: Runtime, topology: Topology) -> Iterator[tuple[LabRef, Reconciled]]:
     """A one-shot lab of the topology, built through the one lifecycle and removed after."""
     ref, built = one_shot.start(runtime, topology, QUIET, kind=LabKind.RUN)
     try:

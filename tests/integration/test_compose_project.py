@@ -7,10 +7,14 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
 from junitparser import JUnitXml
+from nodes import leftovers
 
-from harness.adapters.docker_runtime import DockerRuntime
+from harness.core.runtime import Runtime
 from harness.faces.sgh.main import main
+
+pytestmark = pytest.mark.docker_only  # Compose is Docker's
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,7 +32,7 @@ def test_docker_compose_config_accepts_the_file() -> None:
     assert "x-security-groups" in done.stdout or "replicas: 20" in done.stdout
 
 
-def test_sgh_run_verifies_the_compose_project(runtime: DockerRuntime, tmp_path: Path) -> None:
+def test_sgh_run_verifies_the_compose_project(runtime: Runtime, tmp_path: Path) -> None:
     out = tmp_path / "matrix.json"
     report = tmp_path / "junit.xml"
     argv = ["run", str(ROOT / "docker-compose.yml"), "-q", "--json", str(out)]
@@ -39,4 +43,4 @@ def test_sgh_run_verifies_the_compose_project(runtime: DockerRuntime, tmp_path: 
     assert data["lab"] == "three-tier-compose"
     assert data["summary"]["cells"] == 4560
     assert data["summary"]["correct"] == 4560
-    assert not runtime.leftovers("three-tier-compose")
+    assert not leftovers(runtime, "three-tier-compose")

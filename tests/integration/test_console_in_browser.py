@@ -13,14 +13,14 @@ from browser import Watched
 from persistent import Shell, serving
 from playwright.sync_api import Dialog, Page, expect
 
-from harness.adapters.docker_runtime import DockerRuntime
+from harness.core.runtime import Runtime
 
 WORKSTATION = "203.0.113.19"
 HOSTILE = '<img src=x onerror="alert(1)"><b>bold</b> & <script>alert(2)</script>'
 
 
 @pytest.fixture
-def console(tmp_path: Path, runtime: DockerRuntime) -> Iterator[tuple[Shell, str]]:
+def console(tmp_path: Path, runtime: Runtime) -> Iterator[tuple[Shell, str]]:
     shell = Shell(tmp_path / "home", "web")
     shell.run("sgh", "lab", "up", "web", "-q")
     try:

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 from browser import Watched
+from nodes import leftovers
 
-from harness.adapters.docker_runtime import DockerRuntime
+from harness.core.runtime import Runtime
 from harness.faces.sgh.main import main
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -18,7 +19,7 @@ FIXTURES = ROOT / "tests" / "fixtures" / "imports"
 
 @pytest.mark.parametrize("source", ["shop-tf", "shop-cfn.yaml", "shop-aws", "multi-eni.json"])
 def test_an_imported_source_runs_with_every_cell_correct(
-    runtime: DockerRuntime, tmp_path: Path, capsys: pytest.CaptureFixture[str], source: str
+    runtime: Runtime, tmp_path: Path, capsys: pytest.CaptureFixture[str], source: str
 ) -> None:
     out = tmp_path / "matrix.json"
     status = main(["run", str(FIXTURES / source), "--json", str(out), "--quiet"])
@@ -36,7 +37,7 @@ def test_an_imported_source_runs_with_every_cell_correct(
 
 
 def test_diff_proves_what_a_change_opens_and_closes_and_the_gate_fails(
-    runtime: DockerRuntime, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    runtime: Runtime, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     report = tmp_path / "diff.json"
     markdown = tmp_path / "diff.md"
@@ -67,13 +68,13 @@ def test_diff_proves_what_a_change_opens_and_closes_and_the_gate_fails(
     # the same change without the gate: proven, exit 0
     status = main(["diff", str(FIXTURES / "shop-tf"), str(FIXTURES / "shop-tf-after"), "--quiet"])
     assert status == 0, capsys.readouterr().out
-    assert not runtime.leftovers("shop-tf")
+    assert not leftovers(runtime, "shop-tf")
 
 
 def test_a_plan_alone_is_proven_cell_by_cell_and_the_gate_fails(
-    runtime: DockerRuntime, tmp_path: Path, capsys: pytest.CaptureFixture[str], watched: Watched
+    runtime: Runtime, tmp_path: Path, capsys: pytest.CaptureFixture[str], watched: Watched
 ) -> None:
-    running = set(runtime.leftovers())  # other tests' shared labs
+    running = set(leftovers(runtime))  # other tests' shared labs
     report = tmp_path / "plan.json"
     page_path = tmp_path / "diff.html"
     plan = FIXTURES / "plan" / "change.json"  # the load balancer moves from tcp/80 to tcp/443
@@ -87,7 +88,7 @@ def test_a_plan_alone_is_proven_cell_by_cell_and_the_gate_fails(
         ("closed", "internet", "rep-lb", "tcp/80"),
     }
     assert status == 3
-    assert set(runtime.leftovers()) <= running
+    assert set(leftovers(runtime)) <= running
 
     # the HTML report: the opened and closed cells stand out, with their cause
     page = watched.page
@@ -112,9 +113,9 @@ def test_a_plan_alone_is_proven_cell_by_cell_and_the_gate_fails(
 
 
 def test_lint_prove_sends_the_packets_behind_each_reachability_claim(
-    runtime: DockerRuntime, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    runtime: Runtime, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    running = set(runtime.leftovers())  # other tests' shared labs
+    running = set(leftovers(runtime))  # other tests' shared labs
     audit = ROOT / "tests" / "unit" / "topologies" / "lint" / "vpc-audit.yaml"
     sarif = tmp_path / "audit.sarif"
     for source in (audit, FIXTURES / "anchors-cfn.yaml"):
@@ -126,7 +127,7 @@ def test_lint_prove_sends_the_packets_behind_each_reachability_claim(
         assert "proven by packets" in sarif.read_text()
     # the IPv6 claim of the template was proven from the witness's IPv6 address
     assert "reachable from internet (2001:db8:ffff::10) on tcp/22" in printed
-    assert set(runtime.leftovers()) <= running
+    assert set(leftovers(runtime)) <= running
 
 
 def test_the_marker_takes_an_imported_source(pytester: pytest.Pytester) -> None:

@@ -7,8 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from nodes import leftovers
 
 from harness.adapters.docker_runtime import DockerRuntime
+from harness.core.runtime import Runtime
 from harness.faces.sgh.main import main
 
 HERE = Path(__file__).resolve().parent
@@ -30,9 +32,7 @@ def observed(doc: Any) -> dict[tuple[str, str, str], str]:
     return table
 
 
-def test_three_tier(
-    runtime: DockerRuntime, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_three_tier(runtime: Runtime, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     status, doc, printed = run_lab(ROOT / "topologies/three-tier.yaml", tmp_path, capsys)
     assert doc["summary"]["incorrect"] == 0 and doc["summary"]["not_run"] == 0, printed
     assert status == 0
@@ -52,13 +52,13 @@ def test_three_tier(
     assert seen[("app-20", "db-2", "tcp/3306")] == "open"
     assert seen[("web-7", "db-1", "tcp/3306")] == "filtered"
     assert seen[("app-1", "app-2", "tcp/8080")] == "filtered"
-    assert not runtime.leftovers("three-tier")
+    assert not leftovers(runtime, "three-tier")
     nodes = {node["name"]: node for node in doc["nodes"]}
     assert nodes["web-1"]["groups"] == ["apache"] and nodes["internet"]["kind"] == "host"
 
 
 def test_vpc_three_tier(
-    runtime: DockerRuntime, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    runtime: Runtime, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The shipped VPC topology, as the README walks through it."""
     status, doc, printed = run_lab(ROOT / "topologies/vpc-three-tier.yaml", tmp_path, capsys)
@@ -79,11 +79,11 @@ def test_vpc_three_tier(
     assert state("workstation", "web-1", 22, "2001:db8:0:100::b") == "filtered"  # IPv4 list
     private = [c for c in doc["cells"] if c["from"] == "internet" and c["to"][:3] in ("app", "db-")]
     assert not private  # private subnets: the internet has no address of theirs to try
-    assert not runtime.leftovers("vpc-three-tier")
+    assert not leftovers(runtime, "vpc-three-tier")
 
 
 def test_default_group(
-    runtime: DockerRuntime, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    runtime: Runtime, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     status, doc, printed = run_lab(ROOT / "topologies/default-group.yaml", tmp_path, capsys)
     assert status == 0, printed
@@ -96,9 +96,7 @@ def test_default_group(
     assert seen[("albert", "albert-instance", "icmp")] == "filtered"
 
 
-def test_features(
-    runtime: DockerRuntime, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_features(runtime: Runtime, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     status, doc, printed = run_lab(HERE / "topologies/features.yaml", tmp_path, capsys)
     assert status == 0, printed
     seen = observed(doc)
@@ -137,7 +135,7 @@ def test_features(
 
 
 def test_failed_run_leaves_nothing(
-    runtime: DockerRuntime, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    runtime: Runtime, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     topology = tmp_path / "broken.yaml"
     topology.write_text(
@@ -150,10 +148,11 @@ def test_failed_run_leaves_nothing(
     err = capsys.readouterr().err
     assert status == 2
     assert "dies" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
-    assert runtime.leftovers("sgh-broken") == []
+    assert leftovers(runtime, "sgh-broken") == []
 
 
-def test_interrupt_removes_the_lab(runtime: DockerRuntime) -> None:
+@pytest.mark.docker_only  # a netns run is built before a person could press Ctrl-C
+def test_interrupt_removes_the_lab(runtime: Runtime) -> None:
     """Ctrl-C while the containers start: the command exits 130 and removes what it made."""
     import signal
     import subprocess
@@ -174,7 +173,7 @@ def test_interrupt_removes_the_lab(runtime: DockerRuntime) -> None:
     )
     try:
         deadline = time.monotonic() + 60
-        while len(runtime.leftovers("three-tier")) < 3:
+        while len(leftovers(runtime, "three-tier")) < 3:
             assert process.poll() is None, process.communicate()
             assert time.monotonic() < deadline, "no container appeared"
             time.sleep(0.05)
@@ -185,11 +184,13 @@ def test_interrupt_removes_the_lab(runtime: DockerRuntime) -> None:
             process.kill()
     assert process.returncode == 130, err
     assert "interrupted" in err and "Traceback" not in err
-    assert runtime.leftovers("three-tier") == []
+    assert leftovers(runtime, "three-tier") == []
 
 
-def test_instance_image_carries_none_of_the_harness_tools(runtime: DockerRuntime) -> None:
+@pytest.mark.docker_only
+def test_instance_image_carries_none_of_the_harness_tools(runtime: Runtime) -> None:
     """Policies and probes work from the host: the instance image has no nft, ip, nmap, scapy."""
+    assert isinstance(runtime, DockerRuntime)
     output = runtime.client.containers.run(
         "sgh-instance:latest",
         [

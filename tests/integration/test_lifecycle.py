@@ -11,22 +11,23 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from persistent import BIN, Shell
 
 from harness.adapters import netns
-from harness.adapters.docker_runtime import DockerRuntime
-from harness.core.runtime import LabKind
+from harness.core.runtime import LabKind, LabRef, Runtime
 
 ROOT = Path(__file__).resolve().parents[2]
 THREE_TIER = str(ROOT / "topologies/three-tier.yaml")
 
 
-def containers_of(runtime: DockerRuntime, name: str, kind: LabKind) -> int:
+def containers_of(runtime: Runtime, name: str, kind: LabKind) -> int:
     return sum(i.containers for i in runtime.labs() if i.name == name and i.kind is kind)
 
 
+@pytest.mark.docker_only  # a netns run is built before a person could press Ctrl-C
 def test_two_interrupts_during_a_run_leave_nothing_and_the_message_is_true(
-    runtime: DockerRuntime,
+    runtime: Runtime,
 ) -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "harness.faces.sgh.main", "run", THREE_TIER],
@@ -54,7 +55,9 @@ def test_two_interrupts_during_a_run_leave_nothing_and_the_message_is_true(
     assert containers_of(runtime, "three-tier", LabKind.RUN) == 0
 
 
-def test_an_ec2_run_killed_mid_launch_is_repaired_by_lab_up(tmp_path: Path) -> None:
+def test_an_ec2_run_killed_mid_launch_is_repaired_by_lab_up(
+    runtime: Runtime, tmp_path: Path
+) -> None:
     shell = Shell(tmp_path / "home", "drift")
     shell.run("sgh", "lab", "up", "drift", "-q")
     try:
@@ -66,7 +69,6 @@ def test_an_ec2_run_killed_mid_launch_is_repaired_by_lab_up(tmp_path: Path) -> N
             stderr=subprocess.PIPE,
             text=True,
         )
-        runtime = DockerRuntime()
         deadline = time.monotonic() + 60
         while containers_of(runtime, "drift", LabKind.PERSISTENT) < 3:
             assert launch.poll() is None, launch.communicate()
@@ -85,18 +87,13 @@ def test_an_ec2_run_killed_mid_launch_is_repaired_by_lab_up(tmp_path: Path) -> N
         shell.run("sgh", "lab", "down", "-q", check=False)
 
 
-def test_a_policy_flushed_by_hand_is_restored_by_lab_up(tmp_path: Path) -> None:
+def test_a_policy_flushed_by_hand_is_restored_by_lab_up(runtime: Runtime, tmp_path: Path) -> None:
     shell = Shell(tmp_path / "home", "flush")
     shell.run("sgh", "lab", "up", "flush", "-q")
     try:
         shell.run("ec2-run", "ami-fba54092", "-n", "2")
-        runtime = DockerRuntime()
-        target = next(
-            c
-            for c in runtime.client.containers.list(filters={"label": "sg-harness.lab=flush"})
-            if c.labels.get("sg-harness.role") == "instance"
-        )
-        pid = int(target.attrs["State"]["Pid"])
+        observed = runtime.observe(LabRef("flush", LabKind.PERSISTENT))
+        pid = next(state.pid for name, state in observed.items() if name.startswith("i-"))
         netns.run(pid, ["nft", "flush", "chain", "inet", "sgh", "input"])
         assert "policy drop" in netns.run(pid, ["nft", "list", "table", "inet", "sgh"])
         status = shell.run("sgh", "lab", "status").stdout
@@ -110,7 +107,7 @@ def test_a_policy_flushed_by_hand_is_restored_by_lab_up(tmp_path: Path) -> None:
 
 
 def test_a_kept_run_and_a_persistent_lab_of_the_same_name_leave_each_other_alone(
-    runtime: DockerRuntime, tmp_path: Path
+    runtime: Runtime, tmp_path: Path
 ) -> None:
     home = tmp_path / "home"
     env = {**os.environ, "SGH_HOME": str(home)}

@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 from persistent import running
 
-from harness.adapters.docker_runtime import DockerRuntime
 from harness.adapters.probers.nmap_prober import NmapProber
 from harness.adapters.probers.scapy_prober import ScapyProber
 from harness.core.model import State
 from harness.core.phases import QUIET
+from harness.core.runtime import Runtime
 from harness.formats import topology_file
 from harness.lab.measure import probe_matrix
 
@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("name", ["default-group", "three-tier"])
-def test_nmap_and_scapy_agree_on_every_cell(runtime: DockerRuntime, name: str) -> None:
+def test_nmap_and_scapy_agree_on_every_cell(runtime: Runtime, name: str) -> None:
     topo = topology_file.load(ROOT / "topologies" / f"{name}.yaml")
     with running(runtime, topo) as (_, built):
         by_scapy = probe_matrix(topo, built.namespaces, ScapyProber(), QUIET)
@@ -36,7 +36,7 @@ def test_nmap_and_scapy_agree_on_every_cell(runtime: DockerRuntime, name: str) -
     assert all(r.observed.detail.startswith("nmap: ") for r in by_nmap.results)
 
 
-def test_nmap_sees_udp_and_closed_ports(runtime: DockerRuntime) -> None:
+def test_nmap_sees_udp_and_closed_ports(runtime: Runtime) -> None:
     """The features topology has UDP servers, closed ports and ICMP rules."""
     topo = topology_file.load(ROOT / "tests/integration/topologies/features.yaml")
     with running(runtime, topo) as (_, built):

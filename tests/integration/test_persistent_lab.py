@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -16,9 +17,11 @@ import boto3
 import botocore.config
 import botocore.exceptions
 import pytest
+from nodes import running
 from persistent import Shell, cell, serving
 
 from harness.adapters.docker_runtime import KIND_LABEL, LABEL, NODE_LABEL, DockerRuntime
+from harness.core.runtime import Runtime
 
 A = "111122223333"
 
@@ -31,9 +34,8 @@ def shell(tmp_path: Path) -> Iterator[Shell]:
     shell.run("sgh", "lab", "down", "-q", check=False)
 
 
-def containers(runtime: DockerRuntime, lab: str) -> set[str]:
-    found = runtime.client.containers.list(filters={"label": f"{LABEL}={lab}"})
-    return {c.labels[NODE_LABEL] for c in found}
+def containers(runtime: Runtime, lab: str) -> set[str]:
+    return running(runtime, lab)
 
 
 @pytest.fixture
@@ -43,7 +45,7 @@ def server(shell: Shell) -> Iterator[str]:
 
 
 def test_boto3_changes_are_enforced_on_the_containers(
-    shell: Shell, server: str, runtime: DockerRuntime, tmp_path: Path
+    shell: Shell, server: str, runtime: Runtime, tmp_path: Path
 ) -> None:
     ec2: Any = boto3.client(
         "ec2",
@@ -115,7 +117,7 @@ def test_boto3_changes_are_enforced_on_the_containers(
         ec2.delete_security_group(GroupName="app")
     assert err.value.response["Error"]["Code"] == "InvalidGroup.InUse"
     status = shell.run("sgh", "lab", "status").stdout
-    assert "containers: 3 of 3 running" in status
+    assert re.search(r"(containers|namespaces): 3 of 3 running", status), status
 
 
 def test_ec2_commands_report_ec2_errors(shell: Shell) -> None:
@@ -172,9 +174,11 @@ def test_ec2_commands_report_ec2_errors(shell: Shell) -> None:
     assert bad.returncode == 2 and "no lab named 'no-such-lab'" in bad.stderr
 
 
+@pytest.mark.docker_only  # it kills containers and starts a stray one through Docker
 def test_killed_changes_and_lost_containers_are_reconciled(
-    shell: Shell, runtime: DockerRuntime, tmp_path: Path
+    shell: Shell, runtime: Runtime, tmp_path: Path
 ) -> None:
+    assert isinstance(runtime, DockerRuntime)
     shell.run("sgh", "host", "add", "albert", "203.0.113.7", "-q")
     shell.run("ec2-create-group", "web", "-d", "web")
     shell.run("ec2-run-instances", "ami-fba54092", "-n", "2", "-g", "web")
@@ -240,7 +244,7 @@ def test_killed_changes_and_lost_containers_are_reconciled(
     assert set(launched) <= set(running)
     assert containers(runtime, "live") == {"_switch", "albert", *running}
     status = shell.run("sgh", "lab", "status").stdout
-    assert f"containers: {len(running) + 2} of {len(running) + 2} running" in status
+    assert f"containers: {len(running) + 2} of {len(running) + 2} running" in status, status
     matrix = shell.matrix(tmp_path)
     assert matrix["exit"] == 0, matrix["text"]
     web = [
@@ -257,7 +261,7 @@ def test_killed_changes_and_lost_containers_are_reconciled(
 
 
 def test_lab_down_keeps_the_state_and_up_rebuilds_it(
-    shell: Shell, runtime: DockerRuntime, tmp_path: Path
+    shell: Shell, runtime: Runtime, tmp_path: Path
 ) -> None:
     shell.run("sgh", "host", "add", "mary", "203.0.113.19", "-q")
     shell.run("ec2-create-group", "web", "-d", "web")

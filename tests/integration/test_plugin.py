@@ -6,10 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from nodes import leftovers
 
-from harness.adapters.docker_runtime import DockerRuntime
 from harness.core.phases import QUIET
-from harness.core.runtime import LabKind, LabRef
+from harness.core.runtime import LabKind, LabRef, Runtime
 from harness.lab.lifecycle import teardown
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -69,7 +69,7 @@ def test_matrix_failure_lists_only_the_wrong_cells_with_their_rule(
 
 
 def test_keep_lab_leaves_the_lab_and_a_missing_topology_is_a_usage_error(
-    pytester: pytest.Pytester, runtime: DockerRuntime
+    pytester: pytest.Pytester, runtime: Runtime
 ) -> None:
     pytester.makepyfile(
         test_user="""
@@ -83,7 +83,7 @@ def test_keep_lab_leaves_the_lab_and_a_missing_topology_is_a_usage_error(
             "-p", "no:cacheprovider", f"--sg-topology={ALBERT}", "--sg-keep-lab"
         )
         kept.assert_outcomes(passed=1)
-        assert runtime.leftovers("default-group-pytest")
+        assert leftovers(runtime, "default-group-pytest")
     finally:
         teardown(runtime, LabRef("default-group-pytest", LabKind.PYTEST), QUIET)
     missing = pytester.runpytest_subprocess("-p", "no:cacheprovider")

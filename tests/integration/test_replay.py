@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 from browser import Watched
+from nodes import leftovers
 
-from harness.adapters.docker_runtime import DockerRuntime
+from harness.core.runtime import Runtime
 from harness.faces.sgh.main import main
 from harness.lab.replay import shipped
 
@@ -17,7 +18,7 @@ def verdicts(text: str) -> list[str]:
     return re.findall(r"^    (MATCH |DIFFERS)", text, flags=re.MULTILINE)
 
 
-def test_albert_default_group(runtime: DockerRuntime, capsys: pytest.CaptureFixture[str]) -> None:
+def test_albert_default_group(runtime: Runtime, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["replay", "default-group", "-q"]) == 0
     out = capsys.readouterr().out
     assert verdicts(out) == ["MATCH "] * 6
@@ -28,10 +29,10 @@ def test_albert_default_group(runtime: DockerRuntime, capsys: pytest.CaptureFixt
     assert "observed | 22/tcp open  ssh" in out
     assert "host up; 22/tcp open; 99 ports filtered" in out
     assert "replay default-group: 6 of 6 steps match the seed" in out
-    assert not runtime.leftovers("replay-default-group")
+    assert not leftovers(runtime, "replay-default-group")
 
 
-def test_mary_three_tier(runtime: DockerRuntime, capsys: pytest.CaptureFixture[str]) -> None:
+def test_mary_three_tier(runtime: Runtime, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["replay", "three-tier", "-q"]) == 0
     out = capsys.readouterr().out
     steps = out.split("\n\n")
@@ -49,11 +50,11 @@ def test_mary_three_tier(runtime: DockerRuntime, capsys: pytest.CaptureFixture[s
     assert "tcp/22 filtered, as expected" in step("9.3", "After the revocation")
     # The final lab is topologies/three-tier.yaml: the same 4560 cells, all agreeing.
     assert "4560 cells: 4560 correct, 0 incorrect, 0 not run" in out
-    assert not runtime.leftovers("replay-three-tier")
+    assert not leftovers(runtime, "replay-three-tier")
 
 
 def test_a_step_that_differs_fails_and_the_lab_is_removed(
-    runtime: DockerRuntime, tmp_path: Path, capsys: pytest.CaptureFixture[str], watched: Watched
+    runtime: Runtime, tmp_path: Path, capsys: pytest.CaptureFixture[str], watched: Watched
 ) -> None:
     text = shipped().joinpath("default-group.yaml").read_text()
     # A documented result the rules contradict: ssh open before Albert's rule exists.
@@ -71,7 +72,7 @@ def test_a_step_that_differs_fails_and_the_lab_is_removed(
     assert verdicts(out).count("DIFFERS") == 1
     assert "22/tcp: the seed shows open, nmap saw filtered" in out
     assert "replay default-group: 5 of 6 steps match the seed; see DIFFERS above" in out
-    assert not runtime.leftovers("replay-default-group")
+    assert not leftovers(runtime, "replay-default-group")
 
     # the HTML report: every step, the one that differs marked with its verdict; the last
     # step's whole-lab heatmap

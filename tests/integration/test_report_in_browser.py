@@ -10,7 +10,7 @@ import pytest
 from browser import Watched
 from playwright.sync_api import Page
 
-from harness.adapters.docker_runtime import DockerRuntime
+from harness.core.runtime import Runtime
 from harness.faces.pytest_plugin import SgLab
 from harness.faces.sgh.main import main
 from harness.formats.html_report import matrix_page
@@ -27,7 +27,7 @@ def opened(page: Page, path: Path) -> Page:
 
 
 def test_the_three_tier_report_opens_offline_with_its_heatmap_and_details(
-    runtime: DockerRuntime, tmp_path: Path, watched: Watched, capsys: pytest.CaptureFixture[str]
+    runtime: Runtime, tmp_path: Path, watched: Watched, capsys: pytest.CaptureFixture[str]
 ) -> None:
     page = watched.page
     report = tmp_path / "report.html"

@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 from persistent import running
 
-from harness.adapters.docker_runtime import DockerRuntime
 from harness.adapters.probers.scapy_prober import ScapyProber
 from harness.core.matrix import CellResult, Matrix
 from harness.core.model import Instance, Protocol, State
 from harness.core.phases import QUIET
+from harness.core.runtime import Runtime
 from harness.formats import topology_file
 from harness.lab.measure import probe_matrix
 
@@ -27,8 +27,7 @@ TOPO = topology_file.load(ROOT / "tests/integration/topologies/vpc-features.yaml
 
 
 @pytest.fixture(scope="module")
-def matrix() -> Iterator[Matrix]:
-    runtime = DockerRuntime()
+def matrix(runtime: Runtime) -> Iterator[Matrix]:
     runtime.check(TOPO)
     with running(runtime, TOPO) as (_, built):
         yield probe_matrix(TOPO, built.namespaces, ScapyProber(), QUIET)

@@ -21,16 +21,16 @@ from ipaddress import ip_network
 from pathlib import Path
 
 import pytest
+from nodes import leftovers
 from persistent import running
 
-from harness.adapters.docker_runtime import DockerRuntime
 from harness.adapters.netns import call_in
 from harness.adapters.probers.scapy_prober import ScapyProber
 from harness.core.model import GroupKey, Instance, Probe, Protocol, State, Topology
 from harness.core.phases import QUIET
 from harness.core.planner import Cell
 from harness.core.reconcile import Applied
-from harness.core.runtime import LabNamespaces, LabRef
+from harness.core.runtime import LabNamespaces, LabRef, Runtime
 from harness.formats import topology_file
 from harness.lab.lifecycle import reconcile
 from harness.lab.measure import batches_for
@@ -41,7 +41,7 @@ TOPO = topology_file.load(Path(__file__).resolve().parent / "topologies/vpc-live
 class Lab:
     """The running lab and its current topology; ``change`` reconciles to a new one."""
 
-    def __init__(self, runtime: DockerRuntime, ref: LabRef, live: LabNamespaces) -> None:
+    def __init__(self, runtime: Runtime, ref: LabRef, live: LabNamespaces) -> None:
         self.runtime, self.ref, self.live = runtime, ref, live
         self.topology = TOPO
         self.applied: dict[str, Applied] = {}
@@ -71,14 +71,13 @@ class Lab:
 
 
 @pytest.fixture
-def lab() -> Iterator[Lab]:
-    runtime = DockerRuntime()
+def lab(runtime: Runtime) -> Iterator[Lab]:
     runtime.check(TOPO)
     with running(runtime, TOPO) as (ref, built):
         lab = Lab(runtime, ref, built.namespaces)
         lab.applied = dict(built.applied)
         yield lab
-    assert runtime.leftovers(TOPO.name) == []
+    assert leftovers(runtime, TOPO.name) == []
 
 
 def carries(conn: socket.socket, wait: float = 2.0) -> bool:

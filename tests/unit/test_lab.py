@@ -10,6 +10,7 @@ import pytest
 
 from harness.adapters.fake_runtime import FakeRuntime
 from harness.adapters.probers.simulated_prober import SimulatedProber
+from harness.core.matrix import Matrix
 from harness.core.model import Probe, Protocol, State
 from harness.core.phases import QUIET
 from harness.core.planner import Cell
@@ -176,3 +177,16 @@ def test_wrong_cells_are_grouped_by_cause_and_none_is_cut_off() -> None:
     assert "  expected filtered, observed open (syn-ack): 145 cells\n    to web-3," in text
     assert any(line.startswith("    app-1 -> ") for line in listed)
     assert "... and" not in text
+
+
+def test_the_answer_comes_before_the_teardown() -> None:
+    runtime = FakeRuntime()
+    labs_at_answer: list[int] = []
+
+    def answer(matrix: Matrix) -> None:
+        assert matrix.summary.ok
+        labs_at_answer.append(len(runtime.labs()))
+
+    verify(TOPO, runtime, SimulatedProber(TOPO), QUIET, answer=answer)
+    assert labs_at_answer == [1]  # the lab was still there when the user got the answer
+    assert runtime.labs() == []

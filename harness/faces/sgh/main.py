@@ -15,7 +15,7 @@ from types import FrameType
 
 from harness.adapters import runtimes
 from harness.adapters.sqlite_store import DEFAULT_LAB
-from harness.core.matrix import CellResult, expectations
+from harness.core.matrix import CellResult, Matrix, expectations
 from harness.core.model import State, Topology
 from harness.core.nftables import compile_instance
 from harness.core.planner import Cell, plan
@@ -318,8 +318,14 @@ def _run(args: argparse.Namespace) -> int:
     junit_path = output_path("--junit", args.junit)
     html_path = output_path("--html", args.html)
     progress = Progress(enabled=not args.quiet)
-    matrix = verify(topology, runtimes.make(args.runtime), prober, progress, keep=args.keep)
-    return report_matrix(matrix, json_path, junit_path, html_path)
+    status: list[int] = []  # the report is written before the lab is removed
+
+    def answer(matrix: Matrix) -> None:
+        status.append(report_matrix(matrix, json_path, junit_path, html_path))
+        sys.stdout.flush()
+
+    verify(topology, runtimes.make(args.runtime), prober, progress, keep=args.keep, answer=answer)
+    return status[0]
 
 
 def _replay(args: argparse.Namespace) -> int:

@@ -1,0 +1,101 @@
+"""The netns runtime's own promises: what a lab holds is recorded, so nothing escapes cleanup."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from harness.adapters.netns_keeper import Entry, alive, read
+from harness.adapters.netns_runtime import NetnsRuntime
+from harness.core.runtime import Runtime
+
+ROOT = Path(__file__).resolve().parents[2]
+SGH = [sys.executable, "-m", "harness.faces.sgh.main"]
+DEFAULT_GROUP = "topologies/default-group.yaml"
+pytestmark = pytest.mark.netns_only
+
+
+def processes_naming(text: str) -> list[int]:
+    """Every live process whose command line holds ``text`` (a keeper and every node it
+    forked carry their record's path), found from /proc, not from the record."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if text in cmdline and state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def test_a_run_killed_with_sigkill_leaves_nothing_sgh_clean_does_not_remove(
+    runtime: Runtime,
+) -> None:
+    assert isinstance(runtime, NetnsRuntime)
+    record = runtime.records / "run.three-tier.jsonl"
+    run = subprocess.Popen(
+        [*SGH, "run", "-q", "--runtime", "netns", str(ROOT / "topologies/three-tier.yaml")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while sum(1 for entry in read(record) if entry.node) < 32:  # every node started
+        assert run.poll() is None, "the run ended before it could be killed"
+        assert time.monotonic() < deadline, "no node was recorded"
+        time.sleep(0.002)
+    run.send_signal(signal.SIGKILL)  # in the middle: policies, wiring or probes
+    run.wait()
+    held: list[Entry] = [entry for entry in read(record) if alive(entry)]
+    assert len([entry for entry in held if entry.node]) == 32, "the lab was not left running"
+    assert sorted(processes_naming(str(record))) == sorted(entry.pid for entry in held)
+
+    cleaned = subprocess.run(
+        [*SGH, "clean"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert cleaned.returncode == 0, cleaned.stderr
+    assert "removed 32 nodes" in cleaned.stdout
+    assert processes_naming(str(record)) == []  # no process, so no namespace, is left
+    assert not any(alive(entry) for entry in held)
+    assert not record.exists()
+    assert all(info.name != "three-tier" for info in runtime.labs())
+
+
+def test_a_keeper_killed_alone_leaves_its_nodes_to_sgh_clean(runtime: Runtime) -> None:
+    """Even the keeper gone (the parent of every node), the record still finds the nodes."""
+    assert isinstance(runtime, NetnsRuntime)
+    done = subprocess.run(
+        [*SGH, "run", "-q", "--keep", "--runtime", "netns", str(ROOT / DEFAULT_GROUP)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    record = runtime.records / "run.default-group.jsonl"
+    keepers = [entry for entry in read(record) if not entry.node and alive(entry)]
+    assert keepers
+    for keeper in keepers:
+        os.kill(keeper.pid, signal.SIGKILL)
+    nodes = [entry for entry in read(record) if entry.node and alive(entry)]
+    assert nodes
+    cleaned = subprocess.run(
+        [*SGH, "clean", "default-group"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert cleaned.returncode == 0, cleaned.stderr
+    assert not any(alive(entry) for entry in nodes)
+    assert processes_naming(str(record)) == []
