@@ -1,6 +1,6 @@
 # sg-harness: make demo (set up, then run the seed's three-tier lab), make test (everything).
 PY := .venv/bin
-.PHONY: setup demo test lint typecheck unit integration bench clean
+.PHONY: setup demo test lint typecheck unit integration bench bench-detail clean
 
 setup:
 	@bash scripts/setup.sh
@@ -30,6 +30,9 @@ integration: setup
 	$(PY)/pytest tests/integration
 
 bench: setup
+	$(PY)/python bench/table.py
+
+bench-detail: setup
 	$(PY)/python bench/three_tier.py
 	$(PY)/python bench/three_tier.py topologies/vpc-three-tier.yaml
 	$(PY)/python bench/propagation.py

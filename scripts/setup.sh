@@ -29,6 +29,7 @@ command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)  # the browser tests (headless)
 # libnftables' own Python binding: policies are loaded from a thread inside each namespace
 [ -f /usr/lib/python3/dist-packages/nftables/nftables.py ] || need+=(python3-nftables)
+command -v busybox >/dev/null 2>&1 || need+=(busybox-static)  # make bench: the container floor
 if [ ${#need[@]} -gt 0 ]; then
     say "installing Debian packages: ${need[*]}"
     export DEBIAN_FRONTEND=noninteractive

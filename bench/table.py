@@ -1,0 +1,313 @@
+"""Benchmark: issue 13's table of figures, measured now on this machine, beside the targets.
+
+    .venv/bin/python bench/table.py [--sizes 100,300,1000]
+
+Every figure is measured in this process, each baseline in the same run:
+  - the seed's three-tier lab verified end to end on the netns runtime and on Docker, and the
+    container floor: 29 minimal containers (busybox ``sleep``, a static binary in an image of
+    its own) started in parallel and removed;
+  - the probe engine's sustained verdicts per second on a big generated lab
+    (``bench/big_lab.py``), and the nmap prober on the three-tier cells (same verdicts?);
+  - an authorize on a group of 29 members, until every member enforces it;
+  - big labs of N instances on the netns runtime: built, verified (where the cell count
+    allows), removed, with the memory each idle instance costs the machine.
+Figures are printed, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import yaml
+from big_lab import big_lab
+
+from harness.adapters.concurrency import parallel
+from harness.adapters.docker_runtime import DockerRuntime
+from harness.adapters.netns_runtime import NetnsRuntime
+from harness.adapters.probers.nmap_prober import NmapProber
+from harness.adapters.probers.scapy_prober import ScapyProber
+from harness.core import ec2_rules, vpc_rules
+from harness.core.model import Protocol, Topology
+from harness.core.phases import QUIET
+from harness.core.planner import plan
+from harness.core.runtime import Runtime
+from harness.formats import topology_file
+from harness.lab import one_shot
+from harness.lab.lifecycle import reconcile, teardown
+from harness.lab.measure import probe_matrix
+
+ROOT = Path(__file__).resolve().parent.parent
+THREE_TIER = ROOT / "topologies/three-tier.yaml"
+FLOOR_IMAGE = "sgh-floor:busybox"
+PLANNABLE = 200_000  # cells: above this the lab is built and removed, not verified
+
+
+def floor_image() -> None:
+    """A static busybox in an image of its own (no registry: built from Debian's package)."""
+    if (
+        subprocess.run(
+            ["docker", "image", "inspect", FLOOR_IMAGE], capture_output=True, check=False
+        ).returncode
+        == 0
+    ):
+        return
+    busybox = shutil.which("busybox") or "/bin/busybox"
+    if not Path(busybox).exists():
+        raise SystemExit("the container floor needs busybox-static ('make setup' installs it)")
+    with tempfile.TemporaryDirectory() as context:
+        shutil.copy(busybox, Path(context) / "busybox")
+        (Path(context) / "Dockerfile").write_text(
+            'FROM scratch\nCOPY busybox /busybox\nENTRYPOINT ["/busybox"]\n'
+        )
+        subprocess.run(
+            ["docker", "build", "-q", "-t", FLOOR_IMAGE, context], check=True, capture_output=True
+        )
+
+
+def container_floor(count: int = 29) -> float:
+    """Seconds for Docker alone to start ``count`` minimal containers in parallel and remove
+    them, with the same client and thread pool as the Docker runtime."""
+    client = DockerRuntime().client
+    started = time.monotonic()
+    made = parallel(
+        lambda i: client.containers.run(
+            FLOOR_IMAGE,
+            ["sleep", "3600"],
+            name=f"sgh-floor-{i}",
+            network_mode="none",
+            detach=True,
+            labels={"sg-harness.bench": "floor"},
+        ),
+        range(count),
+    )
+    parallel(lambda c: c.remove(force=True), made)
+    return time.monotonic() - started
+
+
+def verified(runtime: Runtime, topo: Topology) -> tuple[float, float, dict[str, float], int, bool]:
+    """Seconds to the verdict, seconds with the teardown, the phases, cells, all correct."""
+    started = time.monotonic()
+    answered: list[float] = []
+    matrix = one_shot.verify(
+        topo,
+        runtime,
+        ScapyProber(),
+        QUIET,
+        answer=lambda m: answered.append(time.monotonic() - started),
+    )
+    return (
+        answered[0],
+        time.monotonic() - started,
+        matrix.timings,
+        len(matrix.results),
+        matrix.summary.ok,
+    )
+
+
+def nmap_ratio(topo: Topology) -> tuple[float, int, int]:
+    """The nmap prober's time over ours on the same lab and cells, and how many verdicts agree."""
+    runtime = NetnsRuntime()
+    ref, built = one_shot.start(runtime, topo, QUIET)
+    try:
+        started = time.monotonic()
+        ours = probe_matrix(topo, built.namespaces, ScapyProber(), QUIET, retry=False)
+        ours_time = time.monotonic() - started
+        started = time.monotonic()
+        theirs = probe_matrix(topo, built.namespaces, NmapProber(), QUIET, retry=False)
+        nmap_time = time.monotonic() - started
+    finally:
+        teardown(runtime, ref, QUIET)
+    same = sum(
+        a.observed.state is b.observed.state
+        for a, b in zip(ours.results, theirs.results, strict=True)
+    )
+    return nmap_time / ours_time, same, len(ours.results)
+
+
+def load_generated(n: int, groups: int = 0) -> Topology:
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as handle:
+        yaml.safe_dump(big_lab(n, groups), handle, sort_keys=False)
+    try:
+        return topology_file.load(handle.name)
+    finally:
+        os.unlink(handle.name)
+
+
+def authorize_29() -> float:
+    """Median seconds from an authorize on a group of 29 members to its enforcement on all
+    (the call returns when every member's transaction has been applied)."""
+    topo = load_generated(29, groups=1)  # every instance is a member of g0
+    runtime = NetnsRuntime()
+    ref, built = one_shot.start(runtime, topo, QUIET)
+    times = []
+    try:
+        applied = built.applied
+        for k in range(5):
+            extra = ec2_rules.make_rule(
+                Protocol.TCP, 9000 + k, 9000 + k, cidr=ec2_rules.parse_cidr("203.0.113.0/28")
+            )
+            changed = replace(
+                topo, groups=(vpc_rules.authorize(topo.groups[0], [extra], egress=False),)
+            )
+            started = time.monotonic()
+            after = reconcile(runtime, ref, changed, applied, QUIET)
+            times.append(time.monotonic() - started)
+            if len(after.plan.install) != 29:
+                raise SystemExit(f"the change reached {len(after.plan.install)} members, not 29")
+            applied = reconcile(runtime, ref, topo, after.applied, QUIET).applied
+    finally:
+        teardown(runtime, ref, QUIET)
+    return sorted(times)[len(times) // 2]
+
+
+def mem_available() -> int:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+@dataclass
+class Big:
+    n: int
+    build: float = 0.0
+    remove: float = 0.0
+    memory: float = 0.0  # bytes per idle instance: MemAvailable's drop over the nodes
+    plan: float = 0.0
+    cells: int = 0
+    probe: float = 0.0  # 0: not verified
+    wrong: int = 0
+
+
+def big(n: int) -> Big:
+    """Build a generated lab of ``n`` instances on the netns runtime, measure it idle, verify
+    it cell by cell when its plan is small enough, remove it."""
+    topo = load_generated(n)
+    row = Big(n)
+    if n <= 300:  # the plan of 1000 instances is 28 million cells: minutes and 16 GB today
+        started = time.monotonic()
+        row.cells = len(plan(topo))
+        row.plan = time.monotonic() - started
+    runtime = NetnsRuntime()
+    before = mem_available()
+    started = time.monotonic()
+    ref, built = one_shot.start(runtime, topo, QUIET)
+    row.build = time.monotonic() - started
+    time.sleep(1.0)
+    row.memory = (before - mem_available()) / max(1, len(built.namespaces.pids))
+    try:
+        if 0 < row.cells <= PLANNABLE:
+            matrix = probe_matrix(topo, built.namespaces, ScapyProber(), QUIET)
+            row.probe = matrix.timings.get("probe", 0.0) + matrix.timings.get("retry", 0.0)
+            row.wrong = len(matrix.wrong())
+    finally:
+        started = time.monotonic()
+        teardown(runtime, ref, QUIET)
+        row.remove = time.monotonic() - started
+    return row
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", default="100,300,1000")
+    args = parser.parse_args()
+    sizes = [int(size) for size in args.sizes.split(",") if size]
+    print(
+        f"machine: {os.cpu_count()} cores, {platform.machine()}, Linux {platform.release()}, "
+        f"{mem_available() / 2**30:.1f} GiB available"
+    )
+    three = topology_file.load(THREE_TIER)
+    vpc = topology_file.load(ROOT / "topologies/vpc-three-tier.yaml")
+
+    netns_verdict, netns_total, netns_t, cells, ok = verified(NetnsRuntime(), three)
+    print(
+        f"three-tier, netns: verdict in {netns_verdict:.2f} s ({netns_total:.2f} s with the "
+        f"teardown), {cells} cells, {'all correct' if ok else 'NOT all correct'}; phases "
+        + ", ".join(f"{k} {v:.2f}" for k, v in netns_t.items())
+    )
+    vpc_verdict, _, _, vpc_cells, vpc_ok = verified(NetnsRuntime(), vpc)
+    print(
+        f"vpc three-tier, netns: verdict in {vpc_verdict:.2f} s, {vpc_cells} cells, "
+        f"{'all correct' if vpc_ok else 'NOT all correct'}"
+    )
+
+    floor_image()
+    floor = container_floor()
+    docker_verdict, docker_total, docker_t, _, docker_ok = verified(DockerRuntime(), three)
+    floor_after = container_floor()
+    floor_mean = (floor + floor_after) / 2
+    print(
+        f"three-tier, docker: verdict in {docker_verdict:.2f} s ({docker_total:.2f} s with "
+        f"the teardown), {'all correct' if docker_ok else 'NOT all correct'}; phases "
+        + ", ".join(f"{k} {v:.2f}" for k, v in docker_t.items())
+    )
+    print(
+        f"container floor: 29 busybox sleep containers started and removed in {floor:.2f} s "
+        f"before, {floor_after:.2f} s after"
+    )
+
+    ratio, same, compared = nmap_ratio(three)
+    print(
+        f"nmap prober: {ratio:.1f} x our time on the same {compared} cells, {same} verdicts equal"
+    )
+    change = authorize_29()
+    print(f"authorize on a group of 29 members: {change * 1000:.0f} ms (median of 5)")
+
+    rows = [big(n) for n in sizes]
+    for row in rows:
+        line = (
+            f"big lab N={row.n}: built in {row.build:.2f} s, removed in {row.remove:.2f} s, "
+            f"{row.memory / 2**20:.2f} MiB per idle instance"
+        )
+        if row.probe:
+            line += (
+                f"; {row.cells} cells planned in {row.plan:.1f} s, probed in {row.probe:.1f} s "
+                f"({row.cells / row.probe:.0f} verdicts/s), "
+                + ("all correct" if not row.wrong else f"{row.wrong} wrong")
+            )
+        elif row.cells:
+            line += f"; {row.cells} cells planned in {row.plan:.1f} s, not probed (too many)"
+        else:
+            line += "; not planned: today's planner needs minutes and 16 GB for it"
+        print(line)
+
+    sustained = [row.cells / row.probe for row in rows if row.probe]
+    biggest = max(rows, key=lambda row: row.n)
+    print()
+    print(f"| figure | today (2 cores) | target | now ({os.cpu_count()} cores) |")
+    print("|---|---|---|---|")
+    print(f"| three-tier verified end to end, netns runtime | - | ≤ 2 s | {netns_verdict:.2f} s |")
+    print(
+        f"| three-tier verified end to end, Docker | 13.6-14.8 s = 2.0-2.3 x the floor | "
+        f"≤ 1.5 x the container floor | {docker_verdict:.2f} s = "
+        f"{docker_verdict / floor_mean:.2f} x the floor ({floor_mean:.2f} s) |"
+    )
+    print(
+        "| probe engine, sustained on a big lab | 4,600-6,250 verdicts/s | ≥ 20,000 verdicts/s | "
+        + (f"{max(sustained):,.0f} verdicts/s |" if sustained else "not measured |")
+    )
+    print(
+        f"| the same cells by the nmap prober | 11-15 x slower | ≥ 20 x slower | "
+        f"{ratio:.1f} x slower |"
+    )
+    print(f"| authorize on a group of 29 members | 91 ms | ≤ 30 ms | {change * 1000:.0f} ms |")
+    verified_big = "verified" if biggest.probe else "not verified"
+    print(
+        f"| {biggest.n} instances built, verified, removed, netns | - | ≤ 60 s | "
+        f"built {biggest.build:.1f} s + removed {biggest.remove:.1f} s; {verified_big} |"
+    )
+    print(f"| memory per idle instance, netns | - | ≤ 8 MiB | {biggest.memory / 2**20:.2f} MiB |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
