@@ -315,6 +315,7 @@ class DockerRuntime(NamespaceOps):
             phases.advance()
 
         parallel(remove, containers)
+        netns.release_dead()  # their namespaces must not stay held by our contexts
         phases.finish("teardown")
         return len(containers)
 

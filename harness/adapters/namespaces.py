@@ -41,10 +41,12 @@ class NamespaceOps:
             for name, plan in wiring.items()
             for port, inside in plan.ports
         ]
+        netns.release_dead()  # a removed node's namespace must not be held open by us
+        stale = switch_ports(lab.switch_pid) & {port for port, _, _ in ports}
+        script = "".join(f"link del {port}\n" for port in sorted(stale))  # a node's old port
+        script += fabric.attach_script(ports)
         try:
-            netns.run(
-                lab.switch_pid, ["ip", "-batch", "-"], fabric.attach_script(ports), "lab switch"
-            )
+            netns.run(lab.switch_pid, ["ip", "-batch", "-"], script, "lab switch")
         except LabError:
             self._check_alive(lab)  # a node that died is the likelier cause: name it
             raise
@@ -139,6 +141,15 @@ def plugging(pid: int) -> tuple[frozenset[Any], frozenset[Any]]:
     except OSError:
         return frozenset(), frozenset()
     return fabric.parse_local_addresses(trie), fabric.parse_routes(routes)
+
+
+def switch_ports(pid: int) -> set[str]:
+    """The interfaces of a namespace, from the host's /proc/PID/net/dev."""
+    try:
+        lines = Path(f"/proc/{pid}/net/dev").read_text().splitlines()[2:]
+    except OSError:
+        return set()
+    return {line.split(":", 1)[0].strip() for line in lines if ":" in line}
 
 
 def listed_policy(pid: int) -> str:

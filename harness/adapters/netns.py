@@ -109,6 +109,14 @@ def nft(pid: int, script: str, what: str = "nft", listing: bool = True) -> str:
         return str(output)
 
 
+def release_dead() -> None:
+    """Close the contexts of namespaces whose process is gone: a context's socket holds its
+    namespace (and the veth in it) alive, so a removed node's port would stay on the switch."""
+    with _LIBNFTABLES:
+        for key in [key for key in _CONTEXTS if start_time(key[0]) != key[1]]:
+            del _CONTEXTS[key]
+
+
 def _open_context() -> Any:
     from nftables import Nftables  # Debian's python3-nftables, the binding of libnftables
 

@@ -173,6 +173,7 @@ class NetnsRuntime(NamespaceOps):
         _kill(entries)
         _wait_gone(entries, phases)
         self._forget(lab, lambda entry: entry.node in wanted)
+        netns.release_dead()  # their namespaces must not stay held by our contexts
         phases.finish("teardown")
         return len(entries)
 
@@ -192,6 +193,7 @@ class NetnsRuntime(NamespaceOps):
             phases.start("removing namespaces", len(nodes))
             _kill(entries)  # keepers first: none forks another node after this
             _wait_gone(entries, phases)
+            netns.release_dead()  # their namespaces must not stay held by our contexts
             phases.finish("teardown")
             removed += len(nodes)
         left = sum(alive(entry) for entry in read(path))

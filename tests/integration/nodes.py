@@ -17,3 +17,8 @@ def leftovers(runtime: Runtime, lab: str | None = None) -> list[str]:
 def running(runtime: Runtime, lab: str, kind: LabKind = LabKind.PERSISTENT) -> set[str]:
     """The names of the lab's nodes that run (the switch as ``_switch``)."""
     return {name for name, state in runtime.observe(LabRef(lab, kind)).items() if state.running}
+
+
+def count(runtime: Runtime, lab: str) -> int:
+    """How many nodes labs of this name (any kind) hold."""
+    return sum(info.containers for info in runtime.labs() if info.name == lab)

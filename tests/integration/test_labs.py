@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from nodes import leftovers
+from nodes import count, leftovers
 
 from harness.adapters.docker_runtime import DockerRuntime
 from harness.core.runtime import Runtime
@@ -173,7 +173,7 @@ def test_interrupt_removes_the_lab(runtime: Runtime) -> None:
     )
     try:
         deadline = time.monotonic() + 60
-        while len(leftovers(runtime, "three-tier")) < 3:
+        while count(runtime, "three-tier") < 3:
             assert process.poll() is None, process.communicate()
             assert time.monotonic() < deadline, "no container appeared"
             time.sleep(0.05)

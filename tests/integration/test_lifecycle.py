@@ -63,7 +63,7 @@ def test_an_ec2_run_killed_mid_launch_is_repaired_by_lab_up(
     try:
         shell.run("ec2-authorize", "default", "-p", "80")
         launch = subprocess.Popen(
-            ["ec2-run", "ami-fba54092", "-n", "6"],
+            ["ec2-run", "ami-fba54092", "-n", "12"],  # long enough to be killed midway
             env=shell.env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
