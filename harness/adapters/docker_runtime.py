@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from harness.adapters import netns
 from harness.adapters.concurrency import parallel
-from harness.adapters.namespaces import READY_TIMEOUT, NamespaceOps, listed_policy, plugging
+from harness.adapters.namespaces import NamespaceOps, listed_policy, plugging
 from harness.core import fabric
 from harness.core.model import Instance, LabNode, Topology
 from harness.core.phases import Phases
@@ -28,7 +27,6 @@ from harness.core.runtime import (
     SWITCH,
     LabInfo,
     LabKind,
-    LabNamespaces,
     LabRef,
     NodeState,
 )
@@ -61,6 +59,7 @@ def kind_of(labels: Mapping[str, str]) -> LabKind:
 class DockerRuntime(NamespaceOps):
     name = "docker"
     node_word = "container"
+    poll_interval = 0.005  # a stat a node: looking often costs next to nothing
 
     def __init__(self, instance_image: str = INSTANCE_IMAGE) -> None:
         self.instance_image = instance_image
@@ -222,37 +221,12 @@ class DockerRuntime(NamespaceOps):
             raise LabError(f"{lab}: {left} containers are still there after {REMOVE_ROUNDS} tries")
         return removed
 
-    def wait_listening(
-        self,
-        lab: LabNamespaces,
-        instances: Sequence[Instance],
-        phases: Phases,
-        timeout: float = READY_TIMEOUT,
-    ) -> None:
+    def _ready(self, pid: int, instance: Instance) -> bool:
         """The harness's listener says it is ready in a file of the container (one stat from
         the host, at /proc/PID/root); a user's own image is waited for by its sockets."""
-        ours = [i for i in instances if i.image is None and i.listen]
-        waiting = {i.name for i in ours}
-        deadline = time.monotonic() + timeout
-        if waiting:
-            phases.start("waiting for instances to listen", len(waiting))
-        while waiting:
-            for name in sorted(waiting):
-                if Path(f"/proc/{lab.pids[name]}/root{READY_FILE}").exists():
-                    waiting.discard(name)
-                    phases.advance()
-            if not waiting:
-                phases.finish("listen")
-                break
-            self._check_alive(lab)
-            if time.monotonic() > deadline:
-                raise LabError(
-                    f"instance {sorted(waiting)[0]} is not ready after {timeout:.0f}s "
-                    "(its listener did not start)"
-                )
-            time.sleep(0.005)
-        others = [i for i in instances if i.image is not None]
-        super().wait_listening(lab, others, phases, timeout)
+        if instance.image is None:
+            return Path(f"/proc/{pid}/root{READY_FILE}").exists()
+        return super()._ready(pid, instance)
 
     # -- containers ------------------------------------------------------------------------
 
