@@ -10,6 +10,10 @@ from harness.errors import InvalidInput
 
 NAMES = ("docker", "netns")
 DEFAULT = "docker"
+HELP = (
+    "what runs the lab's nodes: docker (default, or $SGH_RUNTIME) or netns "
+    "(daemonless network namespaces; no images)"
+)
 
 
 def default() -> str:

@@ -80,8 +80,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--sg-runtime",
         choices=runtimes.NAMES,
         default=None,
-        help="what runs the labs' nodes: docker (default, or $SGH_RUNTIME) or netns "
-        "(daemonless network namespaces)",
+        help=runtimes.HELP,
     )
 
 

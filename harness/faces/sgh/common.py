@@ -80,8 +80,7 @@ def add_runtime_option(parser: argparse.ArgumentParser) -> None:
         "--runtime",
         choices=runtimes.NAMES,
         default=None,
-        help="what runs the lab's nodes: docker (default, or $SGH_RUNTIME) or netns "
-        "(daemonless network namespaces; no images)",
+        help=runtimes.HELP,
     )
 
 
