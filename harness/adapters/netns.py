@@ -26,10 +26,19 @@ T = TypeVar("T")
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
-def _setns(fd: int) -> None:
-    if _libc.setns(fd, CLONE_NEWNET) != 0:
+def _checked(result: int) -> None:
+    if result != 0:
         errno = ctypes.get_errno()
         raise OSError(errno, os.strerror(errno))
+
+
+def _setns(fd: int) -> None:
+    _checked(_libc.setns(fd, CLONE_NEWNET))
+
+
+def unshare_net() -> None:
+    """Move this (single-threaded) process into a new network namespace of its own."""
+    _checked(_libc.unshare(CLONE_NEWNET))
 
 
 def start_time(pid: int) -> int:

@@ -18,7 +18,6 @@ The record's format (:class:`Entry`) and its locking are here; the runtime
 
 from __future__ import annotations
 
-import ctypes
 import fcntl
 import json
 import os
@@ -30,9 +29,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from harness.adapters import listener
-from harness.adapters.netns import start_time
-
-CLONE_NEWNET = 0x40000000
+from harness.adapters.netns import start_time, unshare_net
 
 
 @dataclass(frozen=True)
@@ -71,16 +68,18 @@ def read(path: Path) -> list[Entry]:
     return [Entry(**json.loads(line)) for line in lines if line.strip()]
 
 
+def _line(entry: Entry) -> str:
+    return json.dumps(asdict(entry)) + "\n"
+
+
 def append(path: Path, entry: Entry) -> None:
     with locked(path), open(path, "a") as handle:
-        handle.write(json.dumps(asdict(entry)) + "\n")
+        handle.write(_line(entry))
 
 
-def _unshare_net() -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.unshare(CLONE_NEWNET) != 0:
-        errno = ctypes.get_errno()
-        raise OSError(errno, os.strerror(errno))
+def write(path: Path, entries: list[Entry]) -> None:
+    """Replace the record's entries (the caller holds :func:`locked`)."""
+    path.write_text("".join(_line(entry) for entry in entries))
 
 
 def _child(node: dict[str, object], ready: int) -> None:
@@ -90,7 +89,7 @@ def _child(node: dict[str, object], ready: int) -> None:
         quiet = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):  # the keeper's pipes must close when the keeper is done with them
             os.dup2(quiet, fd)
-        _unshare_net()
+        unshare_net()
         specs = node.get("listen") or []
         assert isinstance(specs, list)
         sockets = listener.bind([str(spec) for spec in specs])
@@ -108,7 +107,7 @@ def _child(node: dict[str, object], ready: int) -> None:
 def main(argv: list[str]) -> int:
     record = Path(argv[0])
     nodes = json.load(sys.stdin)
-    children: dict[int, str] = {}
+    children: set[int] = set()
 
     def stop(signum: int, frame: object) -> None:  # sgh clean / down: take the nodes along
         for pid in children:
@@ -124,7 +123,7 @@ def main(argv: list[str]) -> int:
             os.close(read_end)
             _child(node, write_end)
         os.close(write_end)
-        children[pid] = str(node["name"])
+        children.add(pid)
         pipes.append((node, pid, read_end))
     failed = False
     for node, pid, read_end in pipes:
@@ -147,7 +146,7 @@ def main(argv: list[str]) -> int:
             break
         except InterruptedError:
             continue
-        children.pop(pid, None)
+        children.discard(pid)
     return 0
 
 

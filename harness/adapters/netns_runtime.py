@@ -24,13 +24,12 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import suppress
-from dataclasses import asdict
 from pathlib import Path
 
 from harness.adapters import netns
 from harness.adapters.concurrency import interrupts_deferred
 from harness.adapters.namespaces import NamespaceOps, listed_policy, plugging
-from harness.adapters.netns_keeper import Entry, alive, append, locked, read
+from harness.adapters.netns_keeper import Entry, alive, append, locked, read, write
 from harness.core import fabric
 from harness.core.model import Instance, LabNode, Topology
 from harness.core.phases import Phases
@@ -204,7 +203,7 @@ class NetnsRuntime(NamespaceOps):
         path = self.record(lab)
         with locked(path):
             kept = [entry for entry in read(path) if alive(entry) and not gone(entry)]
-            path.write_text("".join(json.dumps(asdict(entry)) + "\n" for entry in kept))
+            write(path, kept)
 
 
 def _spec(node: LabNode | None) -> dict[str, object]:
