@@ -188,13 +188,13 @@ class NetnsRuntime(NamespaceOps):
                         path.unlink(missing_ok=True)
                         return removed
                 continue
-            nodes = [entry for entry in entries if entry.node]
-            phases.start("removing namespaces", len(nodes))
+            nodes = _nodes_in(entries)
+            phases.start("removing namespaces", nodes)
             _kill(entries)  # keepers first: none forks another node after this
             _wait_gone(entries, phases)
             netns.release_dead()  # their namespaces must not stay held by our contexts
             phases.finish("teardown")
-            removed += len(nodes)
+            removed += nodes
         left = sum(alive(entry) for entry in read(path))
         raise LabError(f"{lab}: {left} processes are still there after {REMOVE_ROUNDS} tries")
 
@@ -230,7 +230,7 @@ def _wait_gone(entries: Sequence[Entry], phases: Phases) -> None:
     forced = False
     while waiting:
         still = [entry for entry in waiting if alive(entry)]
-        phases.advance(sum(1 for entry in waiting if entry.node and entry not in still))
+        phases.advance(_nodes_in(waiting) - _nodes_in(still))
         waiting = still
         if not waiting or (forced and time.monotonic() > deadline):
             return
@@ -240,3 +240,7 @@ def _wait_gone(entries: Sequence[Entry], phases: Phases) -> None:
                     os.kill(entry.pid, signal.SIGKILL)
             deadline, forced = time.monotonic() + GONE_TIMEOUT, True
         time.sleep(0.005)
+
+
+def _nodes_in(entries: Sequence[Entry]) -> int:
+    return sum(1 for entry in entries if entry.node)
