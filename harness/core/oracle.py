@@ -12,6 +12,7 @@ from ipaddress import ip_address
 
 from harness.core.model import (
     Address,
+    Group,
     GroupKey,
     Instance,
     Node,
@@ -31,10 +32,15 @@ class Expectation:
     why: str
 
 
+Applied = tuple[tuple[Group, Rule], ...]
+
+
 class Oracle:
     def __init__(self, topology: Topology) -> None:
         self.topology = topology
-        self._paths: dict[tuple[str, str], list[Path]] = {}  # a pair's paths, for its cells
+        self._members = {key: frozenset(v) for key, v in topology.member_addresses.items()}
+        self._cidr_matches: dict[tuple[int, Address], bool] = {}
+        self._words: dict[tuple[int, int, str, str], str] = {}
 
     def evaluate(
         self, source: Node, target: Instance, probe: Probe, address: str = ""
@@ -43,26 +49,19 @@ class Oracle:
         address; Classic cells use the target's one address)."""
         if self.topology.is_vpc:
             wanted = ip_address(address) if address else target.address
-            pair = (source.name, target.name)
-            if pair not in self._paths:
-                self._paths[pair] = paths(self.topology, source, target)
-            for path in self._paths[pair]:
+            for path in paths(self.topology, source, target):
                 if path.address == wanted:
                     return self.evaluate_path(source, target, probe, path)
             return Expectation(
                 State.FILTERED, (), f"{source.name} has no path to {target.name} at {wanted}"
             )
         home = target.account
-        allowed_by = []
-        for group, rule in self.topology.rules_of(target):
-            if not rule.covers(probe.protocol, probe.port):
-                continue
-            if rule.cidr is not None:
-                if source.address not in rule.cidr:
-                    continue
-            elif not (isinstance(source, Instance) and rule.group in source.groups):
-                continue
-            allowed_by.append(f"{group.key.label(home)}: {rule.describe(home)}")
+        _, ingress = self.applicable(source, target, paths(self.topology, source, target)[0])
+        allowed_by = [
+            f"{group.key.label(home)}: {self._describe(group, rule, home)}"
+            for group, rule in ingress
+            if rule.covers(probe.protocol, probe.port)
+        ]
         if not allowed_by:
             groups = _labels(target.groups, home)
             why = (
@@ -75,37 +74,66 @@ class Oracle:
             return Expectation(State.OPEN, tuple(allowed_by), reason)
         return Expectation(State.CLOSED, tuple(allowed_by), f"{reason}; nothing listens on {probe}")
 
+    def applicable(
+        self, source: Node, target: Instance, path: Path
+    ) -> tuple[Applied | None, Applied]:
+        """The rules that apply to a path whatever the probe: the sender's egress rules whose
+        destination matches the address sent to (``None``: its egress is not filtered) and
+        the receiver's ingress rules whose source matches the address it sees."""
+        topology = self.topology
+        if not topology.is_vpc:
+            return None, tuple(
+                (group, rule)
+                for group, rule in topology.rules_of(target)
+                if (
+                    source.address in rule.cidr
+                    if rule.cidr is not None
+                    else isinstance(source, Instance) and rule.group in source.groups
+                )
+            )
+        egress = None if path.source_nic is None else topology.egress_of(path.source_nic)
+        out = (
+            None
+            if egress is None
+            else tuple(item for item in egress if self.matches(item[1], path.address))
+        )
+        ingress = tuple(
+            item
+            for item in topology.ingress_of(path.target_nic)
+            if self.matches(item[1], path.seen_from)
+        )
+        return out, ingress
+
     def evaluate_path(
         self, source: Node, target: Instance, probe: Probe, path: Path
     ) -> Expectation:
         """A VPC cell: the sender's egress rules and the receiver's ingress rules."""
-        topology = self.topology
         home = target.account
         words = _probe_words(probe)
         allowed_by: list[str] = []
-        if path.source_nic is not None:
-            egress = topology.egress_of(path.source_nic)
-            if egress is not None:
-                out = [
-                    f"egress {group.key.label(home)}: {rule.describe(home, 'to')}"
-                    for group, rule in egress
-                    if rule.covers(probe.protocol, probe.port) and self._matches(rule, path.address)
-                ]
-                if not out:
-                    groups = _labels(path.source_nic.groups, home)
-                    return Expectation(
-                        State.FILTERED,
-                        (),
-                        f"dropped leaving {source.name}: no egress rule of {groups} allows "
-                        f"{words} to {path.address}",
-                    )
-                allowed_by.extend(out)
-        ingress = [
-            f"ingress {group.key.label(home)}: {rule.describe(home)}"
-            for group, rule in topology.ingress_of(path.target_nic)
-            if rule.covers(probe.protocol, probe.port) and self._matches(rule, path.seen_from)
+        egress, ingress = self.applicable(source, target, path)
+        if egress is not None:
+            assert path.source_nic is not None
+            out = [
+                f"egress {group.key.label(home)}: {self._describe(group, rule, home, 'to')}"
+                for group, rule in egress
+                if rule.covers(probe.protocol, probe.port)
+            ]
+            if not out:
+                groups = _labels(path.source_nic.groups, home)
+                return Expectation(
+                    State.FILTERED,
+                    (),
+                    f"dropped leaving {source.name}: no egress rule of {groups} allows "
+                    f"{words} to {path.address}",
+                )
+            allowed_by.extend(out)
+        admitted = [
+            f"ingress {group.key.label(home)}: {self._describe(group, rule, home)}"
+            for group, rule in ingress
+            if rule.covers(probe.protocol, probe.port)
         ]
-        if not ingress:
+        if not admitted:
             groups = _labels(path.target_nic.groups, home)
             seen = f"{source.name} ({path.seen_from})"
             if path.kind == "public" and path.source_nic is not None:
@@ -116,7 +144,7 @@ class Oracle:
                 f"dropped entering {target.name}: no ingress rule of {groups} allows {words} "
                 f"from {seen}",
             )
-        allowed_by.extend(ingress)
+        allowed_by.extend(admitted)
         reason = "; ".join(allowed_by)
         if target.listens(probe.protocol, probe.port):
             return Expectation(State.OPEN, tuple(allowed_by), reason)
@@ -126,13 +154,25 @@ class Oracle:
             )
         return Expectation(State.CLOSED, tuple(allowed_by), f"{reason}; nothing listens on {probe}")
 
-    def _matches(self, rule: Rule, peer: Address) -> bool:
+    def matches(self, rule: Rule, peer: Address) -> bool:
         """Whether a rule's CIDR, prefix list or group reference matches an address."""
         if rule.group is not None:
-            return peer in self.topology.member_addresses.get(rule.group, ())
-        return any(
-            net.version == peer.version and peer in net for net in self.topology.expand(rule)
-        )
+            return peer in self._members.get(rule.group, ())
+        key = (id(rule), peer)
+        found = self._cidr_matches.get(key)
+        if found is None:
+            found = self._cidr_matches[key] = any(
+                net.version == peer.version and peer in net for net in self.topology.expand(rule)
+            )
+        return found
+
+    def _describe(self, group: Group, rule: Rule, home: str, word: str = "from") -> str:
+        """A rule's words (the same few rules describe a big lab's million cells)."""
+        key = (id(group), id(rule), home, word)
+        found = self._words.get(key)
+        if found is None:
+            found = self._words[key] = rule.describe(home, word)
+        return found
 
 
 def _labels(keys: tuple[GroupKey, ...], home: str) -> str:

@@ -31,6 +31,15 @@ class Path:
 
 
 def paths(topology: Topology, source: Node, target: Instance) -> list[Path]:
+    """The paths from ``source`` to ``target`` (computed once per pair; do not change the list)."""
+    key = (source.name, target.name)
+    found = topology.path_memo.get(key)
+    if found is None:
+        found = topology.path_memo[key] = _paths(topology, source, target)
+    return found
+
+
+def _paths(topology: Topology, source: Node, target: Instance) -> list[Path]:
     if not topology.is_vpc:
         nic = target.nics[0]
         source_nic = source.nics[0] if isinstance(source, Instance) else None

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from harness.core.model import Instance, Interface, Probe, Protocol, Rule, Topology
+from harness.core.oracle import Applied, Oracle
 from harness.core.paths import paths
 from harness.errors import InvalidInput
 
@@ -85,8 +86,11 @@ def vpc_probe_set(topology: Topology, target: Instance, nic: Interface, ipv6: bo
     return sorted(probes, key=Probe.sort_key)
 
 
-def plan(topology: Topology) -> list[Cell]:
-    """Every cell to probe, sources in topology order (instances, then hosts)."""
+def plan(topology: Topology, *, classes: bool = False) -> list[Cell]:
+    """Every cell to probe, sources in topology order (instances, then hosts). With
+    ``classes``, one probe per pair and behaviour class (:func:`plan_classes`)."""
+    if classes:
+        return plan_classes(topology)
     if topology.is_vpc:
         return _plan_vpc(topology)
     per_target = {target.name: probe_set(topology, target) for target in topology.instances}
@@ -114,6 +118,85 @@ def _plan_vpc(topology: Topology) -> list[Cell]:
                     Cell(source.name, target.name, probe, str(path.address)) for probe in cache[key]
                 )
     return cells
+
+
+def plan_classes(topology: Topology) -> list[Cell]:
+    """Every pair (and address) still, but of the probes :func:`plan` would send it, one per
+    behaviour class: probes that the oracle cannot tell apart for this pair (the same egress
+    rules let it out, the same ingress rules let it in, the target listens on both or on
+    neither; or both dropped by the same side for want of a rule) are one class, whatever
+    their protocol. A class is shown by a probe the target listens on when it has one (a
+    drop is then seen in front of a live server), else by its first probe.
+
+    The cells grow as the pairs do (N² for N instances) times the classes per pair, which the
+    rules bound, not N: a pair's classes are computed once per distinct set of rules that
+    apply to it (its signature), so planning costs a few set lookups per pair."""
+    oracle = Oracle(topology)
+    candidates: dict[tuple[int, bool], list[Probe]] = {}
+    chosen: dict[tuple[object, ...], list[Probe]] = {}
+    cells: list[Cell] = []
+    vpc = topology.is_vpc
+    for source in topology.nodes:
+        for target in topology.instances:
+            if target.name == source.name:
+                continue
+            for path in paths(topology, source, target):
+                v6 = path.address.version == 6
+                key = (id(path.target_nic), v6)
+                probes = candidates.get(key)
+                if probes is None:
+                    probes = candidates[key] = (
+                        vpc_probe_set(topology, target, path.target_nic, v6)
+                        if vpc
+                        else probe_set(topology, target)
+                    )
+                egress, ingress = oracle.applicable(source, target, path)
+                signature = (
+                    key,
+                    None if egress is None else tuple(id(rule) for _, rule in egress),
+                    tuple(id(rule) for _, rule in ingress),
+                    target.listen,
+                )
+                picked = chosen.get(signature)
+                if picked is None:
+                    picked = chosen[signature] = _one_per_class(probes, egress, ingress, target)
+                address = str(path.address) if vpc else ""
+                cells.extend(Cell(source.name, target.name, probe, address) for probe in picked)
+    return cells
+
+
+def _one_per_class(
+    probes: list[Probe], egress: Applied | None, ingress: Applied, target: Instance
+) -> list[Probe]:
+    classes: dict[tuple[object, ...], list[Probe]] = {}
+    for probe in probes:
+        classes.setdefault(_behaviour(probe, egress, ingress, target), []).append(probe)
+    return sorted(
+        (
+            next((p for p in members if target.listens(p.protocol, p.port)), members[0])
+            for members in classes.values()
+        ),
+        key=Probe.sort_key,
+    )
+
+
+def _behaviour(
+    probe: Probe, egress: Applied | None, ingress: Applied, target: Instance
+) -> tuple[object, ...]:
+    """What the oracle's verdict on a probe depends on, given the rules that apply to a path."""
+
+    def covering(rules: Applied) -> tuple[int, ...]:
+        return tuple(
+            i for i, (_, rule) in enumerate(rules) if rule.covers(probe.protocol, probe.port)
+        )
+
+    out = None if egress is None else covering(egress)
+    if out == ():
+        return ("dropped leaving",)
+    into = covering(ingress)
+    if not into:
+        return ("dropped entering", out)
+    return ("allowed", out, into, target.listens(probe.protocol, probe.port))
 
 
 def cells_between(
