@@ -15,6 +15,7 @@ from harness.core.model import (
     Group,
     GroupKey,
     Instance,
+    Interface,
     Node,
     Probe,
     Protocol,
@@ -40,6 +41,9 @@ class Oracle:
         self.topology = topology
         self._members = {key: frozenset(v) for key, v in topology.member_addresses.items()}
         self._cidr_matches: dict[tuple[int, Address], bool] = {}
+        self._peers: dict[Address, frozenset[int]] = {}
+        self._parsed: dict[str, Address] = {}
+        self._nic_rules: dict[tuple[int, bool], Applied | None] = {}
         self._words: dict[tuple[int, int, str, str], str] = {}
 
     def evaluate(
@@ -48,7 +52,7 @@ class Oracle:
         """The verdict for a probe from ``source`` to ``target`` at ``address`` (a VPC cell's
         address; Classic cells use the target's one address)."""
         if self.topology.is_vpc:
-            wanted = ip_address(address) if address else target.address
+            wanted = self._address(address) if address else target.address
             for path in paths(self.topology, source, target):
                 if path.address == wanted:
                     return self.evaluate_path(source, target, probe, path)
@@ -80,29 +84,52 @@ class Oracle:
         """The rules that apply to a path whatever the probe: the sender's egress rules whose
         destination matches the address sent to (``None``: its egress is not filtered) and
         the receiver's ingress rules whose source matches the address it sees."""
-        topology = self.topology
-        if not topology.is_vpc:
+        if not self.topology.is_vpc:
             return None, tuple(
                 (group, rule)
-                for group, rule in topology.rules_of(target)
+                for group, rule in self.topology.rules_of(target)
                 if (
                     source.address in rule.cidr
                     if rule.cidr is not None
                     else isinstance(source, Instance) and rule.group in source.groups
                 )
             )
-        egress = None if path.source_nic is None else topology.egress_of(path.source_nic)
-        out = (
-            None
-            if egress is None
-            else tuple(item for item in egress if self.matches(item[1], path.address))
-        )
-        ingress = tuple(
-            item
-            for item in topology.ingress_of(path.target_nic)
-            if self.matches(item[1], path.seen_from)
-        )
-        return out, ingress
+        out = None
+        if path.source_nic is not None:
+            egress = self._rules_of(path.source_nic, egress=True)
+            if egress is not None:
+                hits = self._matching(path.address)
+                out = tuple(item for item in egress if id(item[1]) in hits)
+        hits = self._matching(path.seen_from)
+        ingress = self._rules_of(path.target_nic, egress=False)
+        assert ingress is not None
+        return out, tuple(item for item in ingress if id(item[1]) in hits)
+
+    def _address(self, text: str) -> Address:
+        found = self._parsed.get(text)
+        if found is None:
+            found = self._parsed[text] = ip_address(text)
+        return found
+
+    def _rules_of(self, nic: Interface, *, egress: bool) -> Applied | None:
+        key = (id(nic), egress)
+        if key not in self._nic_rules:
+            rules = self.topology.egress_of(nic) if egress else self.topology.ingress_of(nic)
+            self._nic_rules[key] = None if rules is None else tuple(rules)
+        return self._nic_rules[key]
+
+    def _matching(self, peer: Address) -> frozenset[int]:
+        """The rules (by identity) whose CIDR, prefix list or group matches an address: worked
+        out once per address, as a big lab asks about the same addresses a million times."""
+        found = self._peers.get(peer)
+        if found is None:
+            found = self._peers[peer] = frozenset(
+                id(rule)
+                for group in self.topology.groups
+                for rule in (*group.rules, *(group.egress or ()))
+                if self.matches(rule, peer)
+            )
+        return found
 
     def evaluate_path(
         self, source: Node, target: Instance, probe: Probe, path: Path

@@ -136,9 +136,11 @@ def plan_classes(topology: Topology) -> list[Cell]:
     chosen: dict[tuple[object, ...], list[Probe]] = {}
     cells: list[Cell] = []
     vpc = topology.is_vpc
+    listens: dict[object, int] = {}  # each distinct listen list, numbered (cheap to hash)
+    targets = [(t, listens.setdefault(t.listen, len(listens))) for t in topology.instances]
     for source in topology.nodes:
-        for target in topology.instances:
-            if target.name == source.name:
+        for target, listen in targets:
+            if target is source:
                 continue
             for path in paths(topology, source, target):
                 v6 = path.address.version == 6
@@ -155,7 +157,7 @@ def plan_classes(topology: Topology) -> list[Cell]:
                     key,
                     None if egress is None else tuple(id(rule) for _, rule in egress),
                     tuple(id(rule) for _, rule in ingress),
-                    target.listen,
+                    listen,
                 )
                 picked = chosen.get(signature)
                 if picked is None:
