@@ -60,8 +60,9 @@ def probe_matrix(
     *,
     retry: bool = True,
     runtime: str = "docker",
+    classes: bool = False,
 ) -> Matrix:
-    cells = plan(topology)
+    cells = plan(topology, classes=classes)
     expected = expectations(topology, cells)
     answered = {cell for cell, e in expected.items() if e.state is not State.FILTERED}
     phases.start(f"probing {len(cells)} cells from {len(topology.nodes)} sources", len(cells))

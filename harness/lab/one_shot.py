@@ -78,14 +78,18 @@ def verify(
     *,
     keep: bool = False,
     answer: Callable[[Matrix], None] | None = None,
+    classes: bool = False,
 ) -> Matrix:
     """Build the lab, enforce its groups, measure the matrix, tear the lab down. ``answer``
     gets the matrix (its ``total`` is the time to the verdict) **before** the teardown, so
-    that the user's answer does not wait for it; the matrix returned has the teardown too."""
+    that the user's answer does not wait for it; the matrix returned has the teardown too.
+    ``classes``: one probe per pair and behaviour class (``planner.plan_classes``)."""
     started = time.monotonic()
     lab, built = start(runtime, topology, phases)
     try:
-        matrix = probe_matrix(topology, built.namespaces, prober, phases, runtime=runtime.name)
+        matrix = probe_matrix(
+            topology, built.namespaces, prober, phases, runtime=runtime.name, classes=classes
+        )
         timings = {**built.timings, **matrix.timings, "total": time.monotonic() - started}
         if answer is not None:
             answer(replace(matrix, timings=timings))

@@ -10,16 +10,20 @@ import pytest
 from nodes import count, leftovers
 
 from harness.adapters.docker_runtime import DockerRuntime
+from harness.core.planner import plan
 from harness.core.runtime import Runtime
 from harness.faces.sgh.main import main
+from harness.formats import topology_file
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 
 
-def run_lab(path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, Any, str]:
+def run_lab(
+    path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], *extra: str
+) -> tuple[int, Any, str]:
     out = tmp_path / "matrix.json"
-    status = main(["run", str(path), "--json", str(out), "--quiet"])
+    status = main(["run", str(path), "--json", str(out), "--quiet", *extra])
     printed = capsys.readouterr().out
     return status, json.loads(out.read_text()), printed
 
@@ -79,6 +83,24 @@ def test_vpc_three_tier(
     assert state("workstation", "web-1", 22, "2001:db8:0:100::b") == "filtered"  # IPv4 list
     private = [c for c in doc["cells"] if c["from"] == "internet" and c["to"][:3] in ("app", "db-")]
     assert not private  # private subnets: the internet has no address of theirs to try
+    assert not leftovers(runtime, "vpc-three-tier")
+
+
+def test_vpc_three_tier_by_behaviour_class(
+    runtime: Runtime, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--plan classes``: every pair and address is still probed, once per class, and the
+    packets agree with the rules."""
+    path = ROOT / "topologies/vpc-three-tier.yaml"
+    status, doc, printed = run_lab(path, tmp_path, capsys, "--plan", "classes")
+    assert doc["summary"]["incorrect"] == 0 and doc["summary"]["not_run"] == 0, printed
+    assert status == 0
+    full = plan(topology_file.load(path))
+    pairs = {(c["from"], c["to"], c["address"]) for c in doc["cells"]}
+    assert pairs == {(c.source, c.target, c.address) for c in full}
+    assert len(pairs) < len(doc["cells"]) < len(full)
+    seen = {(c["from"], c["to"], c["address"]): c for c in doc["cells"] if c["port"] == 80}
+    assert seen[("internet", "web-1", "192.0.2.11")]["observed"] == "open"
     assert not leftovers(runtime, "vpc-three-tier")
 
 

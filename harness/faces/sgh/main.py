@@ -72,6 +72,13 @@ def _parser() -> argparse.ArgumentParser:
         metavar="S",
         help="scapy prober: longest wait for answers after a batch is sent (default 2.0)",
     )
+    run.add_argument(
+        "--plan",
+        choices=("full", "classes"),
+        default="full",
+        help="full: every port interval the rules cut, per pair (default); classes: per pair, "
+        "one probe for each behaviour the rules imply (for big labs)",
+    )
     run.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     add_prober_option(run)
     add_runtime_option(run)
@@ -324,7 +331,15 @@ def _run(args: argparse.Namespace) -> int:
         status.append(report_matrix(matrix, json_path, junit_path, html_path))
         sys.stdout.flush()
 
-    verify(topology, runtimes.make(args.runtime), prober, progress, keep=args.keep, answer=answer)
+    verify(
+        topology,
+        runtimes.make(args.runtime),
+        prober,
+        progress,
+        keep=args.keep,
+        answer=answer,
+        classes=args.plan == "classes",
+    )
     return status[0]
 
 
