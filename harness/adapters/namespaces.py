@@ -38,12 +38,12 @@ class NamespaceOps:
             return
         phases.start("wiring the lab fabric", len(wiring))
         ports = [
-            (port, lab.pids[name], inside)
+            (port, lab.pids[name], inside, hardware)
             for name, plan in wiring.items()
-            for port, inside in plan.ports
+            for (port, inside), hardware in zip(plan.ports, plan.macs, strict=True)
         ]
         netns.release_dead()  # a removed node's namespace must not be held open by us
-        stale = switch_ports(lab.switch_pid) & {port for port, _, _ in ports}
+        stale = switch_ports(lab.switch_pid) & {port for port, _, _, _ in ports}
         script = "".join(f"link del {port}\n" for port in sorted(stale))  # a node's old port
         script += fabric.attach_script(ports)
         try:

@@ -12,7 +12,8 @@ This module only writes the ``ip -batch`` scripts; :mod:`harness.adapters.docker
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 
 from harness.core.model import Address, Gateway, Host, Instance, LabNode, Topology
@@ -62,6 +63,8 @@ class Wiring:
     addresses: frozenset[IPv4Address]
     routes: frozenset[IPv4Network] = frozenset()  # on-link routes of eth0 (Classic labs)
     script6: str = ""  # lines for ``ip -6 -batch`` (an IPv6 policy rule needs the family)
+    macs: tuple[str, ...] = ()  # each port's MAC address, in the order of ``ports``
+    held: tuple[tuple[Address, ...], ...] = ()  # each port's addresses, IPv4 and IPv6
 
 
 def node_port(node: str) -> str:
@@ -73,14 +76,46 @@ def bridge_script() -> str:
     return f"link add {BRIDGE} type bridge\nlink set {BRIDGE} up\n"
 
 
-def attach_script(ports: list[tuple[str, int, str]]) -> str:
-    """One veth per (switch port, node pid, name inside), the peer made inside the node's
-    namespace."""
+def attach_script(ports: list[tuple[str, int, str, str]]) -> str:
+    """One veth per (switch port, node pid, name inside, MAC inside), the peer made inside
+    the node's namespace."""
     lines = []
-    for port, pid, inside in ports:
-        lines.append(f"link add {port} type veth peer name {inside} netns {pid}")
+    for port, pid, inside, mac in ports:
+        lines.append(f"link add {port} type veth peer name {inside} address {mac} netns {pid}")
         lines.append(f"link set {port} master {BRIDGE} up")
     return "\n".join(lines) + "\n"
+
+
+def mac(address: IPv4Address) -> str:
+    """The MAC address of the interface that holds an IPv4 address: ``02:53`` (locally
+    administered) and the address's four bytes. Whoever holds an address has its MAC, so a
+    neighbour entry made from an address alone stays right when a node is replaced."""
+    return "02:53:" + ":".join(f"{byte:02x}" for byte in address.packed)
+
+
+def wirings(topology: Topology, nodes: Iterable[LabNode]) -> dict[str, Wiring]:
+    """How each of ``nodes`` is plugged, with a permanent neighbour entry for every IPv4
+    address the lab's other nodes hold, as a VPC answers ARP itself: a node never broadcasts
+    to find a lab address. (Resolving by ARP floods every request to every port of the
+    bridge: a big lab's verification spent its time there, growing as N³.) A node that comes
+    later is found by ARP, as before; entries never go wrong, as MACs follow addresses."""
+    table: list[tuple[Address, str]] = []
+    for node in topology.lab_nodes:
+        plan = wiring(topology, node)
+        for held, hardware in zip(plan.held, plan.macs, strict=True):
+            table += [(address, hardware) for address in held]
+    found = {}
+    for node in nodes:
+        plan = wiring(topology, node)
+        own = {address for held in plan.held for address in held}
+        lines = [
+            f"neigh replace {address} lladdr {hardware} dev {inside} nud permanent\n"
+            for _, inside in plan.ports
+            for address, hardware in table
+            if address not in own
+        ]
+        found[node.name] = replace(plan, script=plan.script + "".join(lines))
+    return found
 
 
 def node_script(address: IPv4Address, subnets: list[IPv4Network]) -> str:
@@ -142,6 +177,8 @@ def wiring(topology: Topology, node: LabNode) -> Wiring:
             tuple(SYSCTLS.items()),
             frozenset({node.address}),
             frozenset(topology.subnets()),
+            macs=(mac(node.address),),
+            held=((node.address,),),
         )
     if isinstance(node, Instance):
         return _instance_wiring(topology, node)
@@ -217,6 +254,8 @@ def _instance_wiring(topology: Topology, node: Instance) -> Wiring:
         tuple(VPC_SYSCTLS.items()),
         frozenset(nic.address for nic in nics),
         script6="".join(f"{line}\n" for line in lines6),
+        macs=tuple(mac(nic.address) for nic in nics),
+        held=tuple((nic.address, *((nic.ipv6,) if nic.ipv6 is not None else ())) for nic in nics),
     )
 
 
@@ -245,6 +284,8 @@ def _host_wiring(topology: Topology, node: Host) -> Wiring:
         "\n".join(lines) + "\n",
         tuple(VPC_SYSCTLS.items()),
         frozenset({node.address}),
+        macs=(mac(node.address),),
+        held=((node.address, *((node.address6,) if node.address6 is not None else ())),),
     )
 
 
@@ -252,6 +293,7 @@ def _gateway_wiring(topology: Topology, node: Gateway) -> Wiring:
     taken = {host.address for host in topology.hosts}
     lines = ["link set lo up", f"link set {NODE_IFACE} up"]
     held: set[IPv4Address] = set()
+    held6: set[IPv6Address] = set()
     for vpc in topology.vpcs:
         for subnet in vpc.subnets:
             if not subnet.public:
@@ -263,6 +305,7 @@ def _gateway_wiring(topology: Topology, node: Gateway) -> Wiring:
                 f"route replace {subnet.cidr} dev {NODE_IFACE} scope link src {router}",
             ]
             if subnet.ipv6 is not None:
+                held6.add(_router6(subnet.ipv6))
                 lines += [
                     f"addr add {_router6(subnet.ipv6)}/128 dev {NODE_IFACE} nodad",
                     f"route replace {subnet.ipv6} dev {NODE_IFACE}",
@@ -276,6 +319,7 @@ def _gateway_wiring(topology: Topology, node: Gateway) -> Wiring:
             f"route replace {net} dev {NODE_IFACE} scope link src {address}",
         ]
     for net6 in sorted({host_net6(h.address6) for h in topology.hosts if h.address6}):
+        held6.add(_router6(net6))
         lines += [
             f"addr add {_router6(net6)}/128 dev {NODE_IFACE} nodad",
             f"route replace {net6} dev {NODE_IFACE}",
@@ -288,4 +332,6 @@ def _gateway_wiring(topology: Topology, node: Gateway) -> Wiring:
         "\n".join(lines) + "\n",
         tuple(GATEWAY_SYSCTLS.items()),
         frozenset(held),
+        macs=(mac(node.address),),
+        held=((*sorted(held), *sorted(held6)),),
     )

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from ipaddress import IPv4Network
 
-from harness.core.fabric import Wiring, wiring
+from harness.core.fabric import Wiring, wiring, wirings
 from harness.core.model import Instance, LabNode, Topology
 from harness.core.nftables import compile_lab
 from harness.core.runtime import SWITCH, NodeState
@@ -133,7 +133,7 @@ def plan(
         wait=wait,
         keep=keep,
         subnets=subnets,
-        wiring={node.name: wiring(desired, node) for node in start},
+        wiring=wirings(desired, start),
         digests=digests,
         problems=tuple(problems),
     )

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.core.fabric import wiring
+from harness.core.fabric import attach_script, mac, wiring, wirings
 from harness.core.matrix import expectations
 from harness.core.model import GroupKey, Instance, Protocol, State, Topology
 from harness.core.nftables import compile_lab, untracked
@@ -209,3 +209,30 @@ def test_sgh_compile_prints_a_vpc_policy(capsys: pytest.CaptureFixture[str]) -> 
     assert main(["compile", str(ROOT / "topologies/vpc-three-tier.yaml"), "db-1"]) == 0
     out = capsys.readouterr().out
     assert "chain output_eth0 {" in out and "egress" not in out.split("chain output_eth0")[1]
+
+
+def test_every_node_knows_every_other_lab_address_without_asking() -> None:
+    """Static neighbour entries: each node has one for each address another node holds
+    (IPv4 and IPv6), pointing at the MAC its holder's port is given, and none for its own."""
+    topo = topology_file.load(ROOT / "topologies/vpc-three-tier.yaml")
+    plans = wirings(topo, topo.lab_nodes)
+    held = {
+        str(address): hardware
+        for wired in plans.values()
+        for addresses, hardware in zip(wired.held, wired.macs, strict=True)
+        for address in addresses
+    }
+    assert held["10.0.1.11"] == mac(IPv4Address("10.0.1.11")) == "02:53:0a:00:01:0b"
+    assert "2001:db8:0:100::b" in held
+    for name, wired in plans.items():
+        own = {str(a) for addresses in wired.held for a in addresses}
+        entries = {
+            (line.split()[2], line.split()[4])
+            for line in wired.script.splitlines()
+            if line.startswith("neigh replace")
+        }
+        assert entries == {(a, m) for a, m in held.items() if a not in own}, name
+    # an instance's ports are made with the MACs its addresses give
+    web = plans["web-1"]
+    script = attach_script([(web.ports[0][0], 42, web.ports[0][1], web.macs[0])])
+    assert f"address {mac(IPv4Address('10.0.1.11'))} netns 42" in script
