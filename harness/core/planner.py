@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from harness.core.model import Instance, Interface, Probe, Protocol, Rule, Topology
+from harness.core.model import Address, Instance, Interface, Probe, Protocol, Rule, Topology
 from harness.core.oracle import Applied, Oracle
 from harness.core.paths import paths
 from harness.errors import InvalidInput
@@ -136,6 +136,7 @@ def plan_classes(topology: Topology) -> list[Cell]:
     chosen: dict[tuple[object, ...], list[Probe]] = {}
     cells: list[Cell] = []
     vpc = topology.is_vpc
+    texts: dict[Address, str] = {}  # each address's text, made once
     listens: dict[object, int] = {}  # each distinct listen list, numbered (cheap to hash)
     targets = [(t, listens.setdefault(t.listen, len(listens))) for t in topology.instances]
     for source in topology.nodes:
@@ -162,7 +163,9 @@ def plan_classes(topology: Topology) -> list[Cell]:
                 picked = chosen.get(signature)
                 if picked is None:
                     picked = chosen[signature] = _one_per_class(probes, egress, ingress, target)
-                address = str(path.address) if vpc else ""
+                address = texts.get(path.address, "") if vpc else ""
+                if vpc and not address:
+                    address = texts[path.address] = str(path.address)
                 cells.extend(Cell(source.name, target.name, probe, address) for probe in picked)
     return cells
 
