@@ -99,6 +99,9 @@ def wirings(topology: Topology, nodes: Iterable[LabNode]) -> dict[str, Wiring]:
     to find a lab address. (Resolving by ARP floods every request to every port of the
     bridge: a big lab's verification spent its time there, growing as N³.) A node that comes
     later is found by ARP, as before; entries never go wrong, as MACs follow addresses."""
+    nodes = list(nodes)
+    if not nodes:
+        return {}
     table: list[tuple[Address, str]] = []
     for node in topology.lab_nodes:
         plan = wiring(topology, node)
