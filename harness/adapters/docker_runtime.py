@@ -288,8 +288,21 @@ class DockerRuntime(NamespaceOps):
                     raise LabError(f"cannot remove {container.name}: {_short(err)}") from None
             phases.advance()
 
-        parallel(remove, containers)
+        # One at a time: Docker 20.10 before 20.10.27 (Debian 12 ships 20.10.24) deadlocks
+        # when two containers of one network release it at once (moby#46661, fixed by
+        # libnetwork#2679): sbLeave holds the network's lock and waits for the controller's,
+        # while the watch loop holds the controller's and waits for the network's. Every lab
+        # container is on the "none" network, and removing them in parallel wedged the
+        # engine (goroutine dump, 2026-11-22). This runs after the answer.
+        failed: list[LabError] = []
+        for container in containers:
+            try:
+                remove(container)
+            except LabError as err:  # the others are still removed; the first error stands
+                failed.append(err)
         netns.release_dead()  # their namespaces must not stay held by our contexts
+        if failed:
+            raise failed[0]
         phases.finish("teardown")
         return len(containers)
 
