@@ -210,7 +210,9 @@ def test_killed_changes_and_lost_containers_are_reconciled(
     # And the data plane loses some of its processes too, as a crash or a reboot would.
     victims = sorted(n for n in containers(runtime, "live") if n.startswith("i-"))[:1]
     for name in victims:
-        runtime.client.containers.get(f"sghp-live-{name}").kill()
+        victim = runtime.client.containers.get(f"sghp-live-{name}")
+        victim.kill()
+        victim.wait()  # its exit handled before a container starts (see DockerRuntime._remove)
     runtime.client.containers.run(
         "sgh-instance:latest",
         [],
