@@ -40,11 +40,10 @@ class Oracle:
     def __init__(self, topology: Topology) -> None:
         self.topology = topology
         self._members = {key: frozenset(v) for key, v in topology.member_addresses.items()}
-        self._cidr_matches: dict[tuple[int, Address], bool] = {}
         self._peers: dict[Address, frozenset[int]] = {}
         self._parsed: dict[str, Address] = {}
         self._nic_rules: dict[tuple[int, bool], Applied | None] = {}
-        self._words: dict[tuple[int, int, str, str], str] = {}
+        self._words: dict[tuple[int, str, str], str] = {}
 
     def evaluate(
         self, source: Node, target: Instance, probe: Probe, address: str = ""
@@ -61,11 +60,7 @@ class Oracle:
             )
         home = target.account
         _, ingress = self.applicable(source, target, paths(self.topology, source, target)[0])
-        allowed_by = [
-            f"{group.key.label(home)}: {self._describe(group, rule, home)}"
-            for group, rule in ingress
-            if rule.covers(probe.protocol, probe.port)
-        ]
+        allowed_by = self._allowing(ingress, probe, home)
         if not allowed_by:
             groups = _labels(target.groups, home)
             why = (
@@ -73,10 +68,7 @@ class Oracle:
                 f"from {source.name} ({source.address})"
             )
             return Expectation(State.FILTERED, (), why)
-        reason = "; ".join(allowed_by)
-        if target.listens(probe.protocol, probe.port):
-            return Expectation(State.OPEN, tuple(allowed_by), reason)
-        return Expectation(State.CLOSED, tuple(allowed_by), f"{reason}; nothing listens on {probe}")
+        return _let_in(target, probe, allowed_by)
 
     def applicable(
         self, source: Node, target: Instance, path: Path
@@ -127,7 +119,7 @@ class Oracle:
                 id(rule)
                 for group in self.topology.groups
                 for rule in (*group.rules, *(group.egress or ()))
-                if self.matches(rule, peer)
+                if self._matches(rule, peer)
             )
         return found
 
@@ -141,11 +133,7 @@ class Oracle:
         egress, ingress = self.applicable(source, target, path)
         if egress is not None:
             assert path.source_nic is not None
-            out = [
-                f"egress {group.key.label(home)}: {self._describe(group, rule, home, 'to')}"
-                for group, rule in egress
-                if rule.covers(probe.protocol, probe.port)
-            ]
+            out = self._allowing(egress, probe, home, "egress ", "to")
             if not out:
                 groups = _labels(path.source_nic.groups, home)
                 return Expectation(
@@ -155,11 +143,7 @@ class Oracle:
                     f"{words} to {path.address}",
                 )
             allowed_by.extend(out)
-        admitted = [
-            f"ingress {group.key.label(home)}: {self._describe(group, rule, home)}"
-            for group, rule in ingress
-            if rule.covers(probe.protocol, probe.port)
-        ]
+        admitted = self._allowing(ingress, probe, home, "ingress ")
         if not admitted:
             groups = _labels(path.target_nic.groups, home)
             seen = f"{source.name} ({path.seen_from})"
@@ -171,35 +155,42 @@ class Oracle:
                 f"dropped entering {target.name}: no ingress rule of {groups} allows {words} "
                 f"from {seen}",
             )
-        allowed_by.extend(admitted)
-        reason = "; ".join(allowed_by)
-        if target.listens(probe.protocol, probe.port):
-            return Expectation(State.OPEN, tuple(allowed_by), reason)
-        if isinstance(probe.protocol, int):
-            return Expectation(
-                State.CLOSED, tuple(allowed_by), f"{reason}; no handler for protocol {probe}"
-            )
-        return Expectation(State.CLOSED, tuple(allowed_by), f"{reason}; nothing listens on {probe}")
+        return _let_in(target, probe, [*allowed_by, *admitted])
 
-    def matches(self, rule: Rule, peer: Address) -> bool:
+    def _matches(self, rule: Rule, peer: Address) -> bool:
         """Whether a rule's CIDR, prefix list or group reference matches an address."""
         if rule.group is not None:
             return peer in self._members.get(rule.group, ())
-        key = (id(rule), peer)
-        found = self._cidr_matches.get(key)
-        if found is None:
-            found = self._cidr_matches[key] = any(
-                net.version == peer.version and peer in net for net in self.topology.expand(rule)
-            )
+        return any(
+            net.version == peer.version and peer in net for net in self.topology.expand(rule)
+        )
+
+    def _allowing(
+        self, rules: Applied, probe: Probe, home: str, side: str = "", word: str = "from"
+    ) -> list[str]:
+        """``[side ]group: rule`` for each rule that admits the probe; a rule's words are made
+        once (the same few rules describe a big lab's million cells)."""
+        found = []
+        for group, rule in rules:
+            if rule.covers(probe.protocol, probe.port):
+                key = (id(rule), home, word)
+                words = self._words.get(key)
+                if words is None:
+                    words = self._words[key] = rule.describe(home, word)
+                found.append(f"{side}{group.key.label(home)}: {words}")
         return found
 
-    def _describe(self, group: Group, rule: Rule, home: str, word: str = "from") -> str:
-        """A rule's words (the same few rules describe a big lab's million cells)."""
-        key = (id(group), id(rule), home, word)
-        found = self._words.get(key)
-        if found is None:
-            found = self._words[key] = rule.describe(home, word)
-        return found
+
+def _let_in(target: Instance, probe: Probe, allowed_by: list[str]) -> Expectation:
+    """A probe the rules let in: ``open`` if the target listens, else ``closed``."""
+    reason = "; ".join(allowed_by)
+    if target.listens(probe.protocol, probe.port):
+        return Expectation(State.OPEN, tuple(allowed_by), reason)
+    if isinstance(probe.protocol, int):
+        return Expectation(
+            State.CLOSED, tuple(allowed_by), f"{reason}; no handler for protocol {probe}"
+        )
+    return Expectation(State.CLOSED, tuple(allowed_by), f"{reason}; nothing listens on {probe}")
 
 
 def _labels(keys: tuple[GroupKey, ...], home: str) -> str:
