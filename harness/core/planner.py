@@ -14,12 +14,21 @@ consumes without any answer (:data:`SILENT`), whose verdict a packet could not s
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from harness.core.model import Address, Instance, Interface, Probe, Protocol, Rule, Topology
+from harness.core.model import (
+    Address,
+    Instance,
+    Interface,
+    Node,
+    Probe,
+    Protocol,
+    Rule,
+    Topology,
+)
 from harness.core.oracle import Applied, Oracle
-from harness.core.paths import paths
+from harness.core.paths import Path, paths
 from harness.errors import InvalidInput
 
 PORT_MAX = 65535
@@ -91,33 +100,40 @@ def plan(topology: Topology, *, classes: bool = False) -> list[Cell]:
     ``classes``, one probe per pair and behaviour class (:func:`plan_classes`)."""
     if classes:
         return plan_classes(topology)
-    if topology.is_vpc:
-        return _plan_vpc(topology)
-    per_target = {target.name: probe_set(topology, target) for target in topology.instances}
     return [
-        Cell(source.name, target.name, probe)
-        for source in topology.nodes
-        for target in topology.instances
-        if target.name != source.name
-        for probe in per_target[target.name]
+        Cell(source.name, target.name, probe, address)
+        for source, target, path, address, probes in _routes(topology)
+        for probe in probes
     ]
 
 
-def _plan_vpc(topology: Topology) -> list[Cell]:
-    cache: dict[tuple[Interface, bool], list[Probe]] = {}
-    cells: list[Cell] = []
+def _routes(topology: Topology) -> Iterator[tuple[Node, Instance, Path, str, list[Probe]]]:
+    """Each source, target and path in plan order, with the address a cell names ("" in
+    Classic) and every probe the full plan sends along it (made once per target interface
+    and family, and each address's text once: a big lab has a million paths)."""
+    vpc = topology.is_vpc
+    candidates: dict[tuple[int, bool], list[Probe]] = {}
+    texts: dict[Address, str] = {}
     for source in topology.nodes:
         for target in topology.instances:
-            if target.name == source.name:
+            if target is source:
                 continue
             for path in paths(topology, source, target):
-                key = (path.target_nic, path.address.version == 6)
-                if key not in cache:
-                    cache[key] = vpc_probe_set(topology, target, *key)
-                cells.extend(
-                    Cell(source.name, target.name, probe, str(path.address)) for probe in cache[key]
-                )
-    return cells
+                v6 = path.address.version == 6
+                key = (id(path.target_nic), v6)
+                probes = candidates.get(key)
+                if probes is None:
+                    probes = candidates[key] = (
+                        vpc_probe_set(topology, target, path.target_nic, v6)
+                        if vpc
+                        else probe_set(topology, target)
+                    )
+                address = ""
+                if vpc:
+                    address = texts.get(path.address, "")
+                    if not address:
+                        address = texts[path.address] = str(path.address)
+                yield source, target, path, address, probes
 
 
 def plan_classes(topology: Topology) -> list[Cell]:
@@ -132,41 +148,22 @@ def plan_classes(topology: Topology) -> list[Cell]:
     rules bound, not N: a pair's classes are computed once per distinct set of rules that
     apply to it (its signature), so planning costs a few set lookups per pair."""
     oracle = Oracle(topology)
-    candidates: dict[tuple[int, bool], list[Probe]] = {}
     chosen: dict[tuple[object, ...], list[Probe]] = {}
+    numbers: dict[object, int] = {}  # each distinct listen list, numbered once (cheap to hash)
+    listens = {t.name: numbers.setdefault(t.listen, len(numbers)) for t in topology.instances}
     cells: list[Cell] = []
-    vpc = topology.is_vpc
-    texts: dict[Address, str] = {}  # each address's text, made once
-    listens: dict[object, int] = {}  # each distinct listen list, numbered (cheap to hash)
-    targets = [(t, listens.setdefault(t.listen, len(listens))) for t in topology.instances]
-    for source in topology.nodes:
-        for target, listen in targets:
-            if target is source:
-                continue
-            for path in paths(topology, source, target):
-                v6 = path.address.version == 6
-                key = (id(path.target_nic), v6)
-                probes = candidates.get(key)
-                if probes is None:
-                    probes = candidates[key] = (
-                        vpc_probe_set(topology, target, path.target_nic, v6)
-                        if vpc
-                        else probe_set(topology, target)
-                    )
-                egress, ingress = oracle.applicable(source, target, path)
-                signature = (
-                    key,
-                    None if egress is None else tuple(id(rule) for _, rule in egress),
-                    tuple(id(rule) for _, rule in ingress),
-                    listen,
-                )
-                picked = chosen.get(signature)
-                if picked is None:
-                    picked = chosen[signature] = _one_per_class(probes, egress, ingress, target)
-                address = texts.get(path.address, "") if vpc else ""
-                if vpc and not address:
-                    address = texts[path.address] = str(path.address)
-                cells.extend(Cell(source.name, target.name, probe, address) for probe in picked)
+    for source, target, path, address, probes in _routes(topology):
+        egress, ingress = oracle.applicable(source, target, path)
+        signature = (
+            id(probes),
+            None if egress is None else tuple(id(rule) for _, rule in egress),
+            tuple(id(rule) for _, rule in ingress),
+            listens[target.name],
+        )
+        picked = chosen.get(signature)
+        if picked is None:
+            picked = chosen[signature] = _one_per_class(probes, egress, ingress, target)
+        cells.extend(Cell(source.name, target.name, probe, address) for probe in picked)
     return cells
 
 
