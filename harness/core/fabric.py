@@ -54,17 +54,21 @@ RULE_TABLE_BASE = 100  # policy-routing table of interface N (N > 0): 100 + N
 @dataclass(frozen=True)
 class Wiring:
     """How one node is plugged: its interfaces (switch port, name inside the node), the
-    ``ip -batch`` script that gives them addresses and routes, its sysctls, and the IPv4
-    addresses a plugged node holds."""
+    ``ip -batch`` script that gives them addresses and routes, its sysctls, and the
+    addresses each interface holds."""
 
     ports: tuple[tuple[str, str], ...]
     script: str
     sysctls: tuple[tuple[str, str], ...]
-    addresses: frozenset[IPv4Address]
+    held: tuple[tuple[Address, ...], ...]  # each port's addresses, IPv4 and IPv6
+    macs: tuple[str, ...]  # each port's MAC address, in the order of ``ports``
     routes: frozenset[IPv4Network] = frozenset()  # on-link routes of eth0 (Classic labs)
     script6: str = ""  # lines for ``ip -6 -batch`` (an IPv6 policy rule needs the family)
-    macs: tuple[str, ...] = ()  # each port's MAC address, in the order of ``ports``
-    held: tuple[tuple[Address, ...], ...] = ()  # each port's addresses, IPv4 and IPv6
+
+    @property
+    def addresses(self) -> frozenset[IPv4Address]:
+        """The IPv4 addresses a plugged node holds."""
+        return frozenset(a for held in self.held for a in held if isinstance(a, IPv4Address))
 
 
 def node_port(node: str) -> str:
@@ -94,22 +98,24 @@ def mac(address: IPv4Address) -> str:
 
 
 def wirings(topology: Topology, nodes: Iterable[LabNode]) -> dict[str, Wiring]:
-    """How each of ``nodes`` is plugged, with a permanent neighbour entry for every IPv4
-    address the lab's other nodes hold, as a VPC answers ARP itself: a node never broadcasts
-    to find a lab address. (Resolving by ARP floods every request to every port of the
+    """How each of ``nodes`` is plugged, with a permanent neighbour entry for every address
+    (IPv4 and IPv6) the lab's other nodes hold, as a VPC answers ARP itself: a node never
+    asks to find a lab address. (Resolving by ARP floods every request to every port of the
     bridge: a big lab's verification spent its time there, growing as N³.) A node that comes
     later is found by ARP, as before; entries never go wrong, as MACs follow addresses."""
     nodes = list(nodes)
     if not nodes:
         return {}
-    table: list[tuple[Address, str]] = []
-    for node in topology.lab_nodes:
-        plan = wiring(topology, node)
-        for held, hardware in zip(plan.held, plan.macs, strict=True):
-            table += [(address, hardware) for address in held]
+    plans = {node.name: wiring(topology, node) for node in topology.lab_nodes}
+    table = [
+        (address, hardware)
+        for plan in plans.values()
+        for held, hardware in zip(plan.held, plan.macs, strict=True)
+        for address in held
+    ]
     found = {}
     for node in nodes:
-        plan = wiring(topology, node)
+        plan = plans[node.name]
         own = {address for held in plan.held for address in held}
         lines = [
             f"neigh replace {address} lladdr {hardware} dev {inside} nud permanent\n"
@@ -178,10 +184,9 @@ def wiring(topology: Topology, node: LabNode) -> Wiring:
             ((node_port(node.name), NODE_IFACE),),
             script,
             tuple(SYSCTLS.items()),
-            frozenset({node.address}),
+            ((node.address,),),
+            (mac(node.address),),
             frozenset(topology.subnets()),
-            macs=(mac(node.address),),
-            held=((node.address,),),
         )
     if isinstance(node, Instance):
         return _instance_wiring(topology, node)
@@ -255,10 +260,9 @@ def _instance_wiring(topology: Topology, node: Instance) -> Wiring:
         tuple((_port(node.name, n), nic_name(n)) for n in range(len(nics))),
         "\n".join(lines) + "\n",
         tuple(VPC_SYSCTLS.items()),
-        frozenset(nic.address for nic in nics),
+        tuple((nic.address, *((nic.ipv6,) if nic.ipv6 is not None else ())) for nic in nics),
+        tuple(mac(nic.address) for nic in nics),
         script6="".join(f"{line}\n" for line in lines6),
-        macs=tuple(mac(nic.address) for nic in nics),
-        held=tuple((nic.address, *((nic.ipv6,) if nic.ipv6 is not None else ())) for nic in nics),
     )
 
 
@@ -286,9 +290,8 @@ def _host_wiring(topology: Topology, node: Host) -> Wiring:
         ((node_port(node.name), NODE_IFACE),),
         "\n".join(lines) + "\n",
         tuple(VPC_SYSCTLS.items()),
-        frozenset({node.address}),
-        macs=(mac(node.address),),
-        held=((node.address, *((node.address6,) if node.address6 is not None else ())),),
+        ((node.address, *((node.address6,) if node.address6 is not None else ())),),
+        (mac(node.address),),
     )
 
 
@@ -334,7 +337,6 @@ def _gateway_wiring(topology: Topology, node: Gateway) -> Wiring:
         ((node_port(node.name), NODE_IFACE),),
         "\n".join(lines) + "\n",
         tuple(GATEWAY_SYSCTLS.items()),
-        frozenset(held),
-        macs=(mac(node.address),),
-        held=((*sorted(held), *sorted(held6)),),
+        ((*sorted(held), *sorted(held6)),),
+        (mac(node.address),),
     )
