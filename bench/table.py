@@ -36,7 +36,6 @@ from harness.adapters.netns_runtime import NetnsRuntime
 from harness.adapters.probers.nmap_prober import NmapProber
 from harness.adapters.probers.scapy_prober import ScapyProber
 from harness.core import ec2_rules, vpc_rules
-from harness.core.matrix import expectations
 from harness.core.model import Protocol, Topology
 from harness.core.phases import QUIET
 from harness.core.planner import plan
@@ -184,7 +183,6 @@ class Big:
     remove: float = 0.0
     memory: float = 0.0  # bytes per idle instance: MemAvailable's drop over the nodes
     full: int = 0  # cells of the full plan (counted for small N only)
-    plan: float = 0.0  # planning by class and the oracle's expectations
     cells: int = 0
     pairs: int = 0
     verify: float = 0.0  # plan, probe, compare and retry
@@ -195,6 +193,23 @@ class Big:
     def total(self) -> float:
         return self.build + self.verify + self.remove
 
+    @property
+    def plan(self) -> float:
+        """Planning by class, the oracle's expectations and the batches: the rest of verify."""
+        return self.verify - self.probe
+
+    def line(self) -> str:
+        full = f" (the full plan: {self.full:,})" if self.full else ""
+        return (
+            f"big lab N={self.n}: {self.total:.1f} s in all: built in {self.build:.2f} s, "
+            f"verified in {self.verify:.1f} s, removed in {self.remove:.2f} s; "
+            f"{self.pairs:,} pairs, {self.cells:,} cells{full}, planned with their expectations "
+            f"and batches in {self.plan:.1f} s, probed and compared in {self.probe:.1f} s "
+            f"({self.cells / self.probe:,.0f} verdicts/s), "
+            + ("all correct" if not self.wrong else f"{self.wrong} wrong")
+            + f"; {self.memory / 2**20:.2f} MiB per idle instance"
+        )
+
 
 def big(n: int) -> Big:
     """Build a generated lab of ``n`` instances on the netns runtime, measure it idle, verify
@@ -202,14 +217,7 @@ def big(n: int) -> Big:
     topo = load_generated(n)
     row = Big(n)
     if n <= 100:  # the full plan: 300 instances plan 1.27 million cells, 1000 plan 28 million
-        row.full = len(plan(topo))
-    started = time.monotonic()
-    cells = plan(topo, classes=True)
-    expectations(topo, cells)
-    row.plan = time.monotonic() - started
-    row.cells = len(cells)
-    row.pairs = len({(c.source, c.target, c.address) for c in cells})
-    topo = load_generated(n)  # a fresh topology: nothing planned is kept for the run
+        row.full = len(plan(load_generated(n)))  # a topology of its own: no paths kept
     runtime = NetnsRuntime()
     before = mem_available()
     started = time.monotonic()
@@ -223,6 +231,8 @@ def big(n: int) -> Big:
         row.verify = time.monotonic() - started
         row.probe = matrix.timings.get("probe", 0.0) + matrix.timings.get("retry", 0.0)
         row.wrong = len(matrix.wrong())
+        row.cells = len(matrix.results)
+        row.pairs = len({(r.cell.source, r.cell.target, r.cell.address) for r in matrix.results})
     finally:
         started = time.monotonic()
         teardown(runtime, ref, QUIET)
@@ -237,8 +247,8 @@ def main() -> int:
     args = parser.parse_args()
     sizes = [int(size) for size in args.sizes.split(",") if size]
     if args.big_only:
-        for row in (big(n) for n in sizes):
-            print(row)
+        for n in sizes:
+            print(big(n).line())
         return 0
     print(
         f"machine: {os.cpu_count()} cores, {platform.machine()}, Linux {platform.release()}, "
@@ -283,16 +293,7 @@ def main() -> int:
 
     rows = [big(n) for n in sizes]
     for row in rows:
-        full = f" (the full plan: {row.full:,})" if row.full else ""
-        print(
-            f"big lab N={row.n}: {row.total:.1f} s in all: built in {row.build:.2f} s, "
-            f"verified in {row.verify:.1f} s, removed in {row.remove:.2f} s; "
-            f"{row.pairs:,} pairs, {row.cells:,} cells{full}, planned with their expectations "
-            f"in {row.plan:.1f} s, probed and compared in {row.probe:.1f} s "
-            f"({row.cells / row.probe:,.0f} verdicts/s), "
-            + ("all correct" if not row.wrong else f"{row.wrong} wrong")
-            + f"; {row.memory / 2**20:.2f} MiB per idle instance"
-        )
+        print(row.line())
 
     fastest = max(rows, key=lambda row: row.cells / row.probe if row.probe else 0.0)
     biggest = max(rows, key=lambda row: row.n)
