@@ -84,7 +84,11 @@ class NamespaceOps:
 
         def apply(item: tuple[str, str]) -> tuple[str, str]:
             name, script = item
-            listing = netns.nft(lab.pids[name], script, f"nft policy of {name}")
+            try:
+                listing = netns.nft(lab.pids[name], script, f"nft policy of {name}")
+            except OSError as err:  # its namespace is gone: a node that died, named if so
+                self._check_alive(lab)
+                raise LabError(f"nft policy of {name}: {err.strerror or err}") from None
             phases.advance()
             return name, digest(listing)
 

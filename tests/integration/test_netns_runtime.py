@@ -99,3 +99,18 @@ def test_a_keeper_killed_alone_leaves_its_nodes_to_sgh_clean(runtime: Runtime) -
     assert cleaned.returncode == 0, cleaned.stderr
     assert not any(alive(entry) for entry in nodes)
     assert processes_naming(str(record)) == []
+
+
+def test_a_node_gone_before_its_policy_is_named_in_one_error(runtime: Runtime) -> None:
+    """A node whose process ended between its start and its policy (a container that dies
+    at once can) is a LabError naming it, not an OSError from /proc."""
+    from harness.core.phases import QUIET
+    from harness.core.runtime import LabNamespaces
+    from harness.errors import LabError
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    lab = LabNamespaces("sgh-gone", {"dies": gone.pid})
+    assert isinstance(runtime, NetnsRuntime)
+    with pytest.raises(LabError, match="the node of dies exited"):
+        runtime.install(lab, {"dies": "table inet sgh\n"}, QUIET)
