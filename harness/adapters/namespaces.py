@@ -77,7 +77,7 @@ class NamespaceOps:
         self, lab: LabNamespaces, policies: Mapping[str, str], phases: Phases
     ) -> dict[str, str]:
         """Apply each instance's nft transaction (atomically, one per instance); the digest
-        of what nft lists right after."""
+        of how nft lists it."""
         if not policies:
             return {}
         phases.start("installing nftables policies", len(policies))
@@ -85,21 +85,21 @@ class NamespaceOps:
         def apply(item: tuple[str, str]) -> tuple[str, str]:
             name, script = item
             try:
-                listing = netns.nft(lab.pids[name], script, f"nft policy of {name}")
+                listing = netns.load(lab.pids[name], script, f"nft policy of {name}")
             except OSError as err:  # its namespace is gone: a node that died, named if so
                 self._check_alive(lab)
                 raise LabError(f"nft policy of {name}: {err.strerror or err}") from None
             phases.advance()
             return name, digest(listing)
 
-        # One after another: libnftables calls are serialised anyway (see ``netns.nft``), and
+        # One after another: libnftables calls are serialised anyway (see ``netns.listed``), and
         # a pool of threads waiting on that lock cost 10-17 ms on 29 policies (measured).
         listed = dict(apply(item) for item in sorted(policies.items()))
         phases.finish("rules")
         return listed
 
     def installed_policy(self, lab: LabNamespaces, node: str) -> str:
-        return netns.nft(lab.pids[node], "", "nft list")
+        return netns.listed(lab.pids[node])
 
     def wait_listening(
         self,
@@ -168,7 +168,7 @@ def switch_ports(pid: int) -> set[str]:
 def listed_policy(pid: int) -> str:
     """The digest of the namespace's ``table inet sgh`` as nft lists it; "" when it has none."""
     try:
-        return digest(netns.nft(pid, "", "nft list"))
+        return digest(netns.listed(pid))
     except LabError:
         return ""
 

@@ -1,7 +1,7 @@
 """Entering network namespaces: ``setns`` for this process's threads, ``nsenter`` for tools.
 
 Policies go through libnftables with a context opened from a thread that entered the namespace
-(:func:`nft`): a change to a group of 29 members starts no process at all.
+(:func:`load`): a change to a group of 29 members starts no process at all.
 
 Both work on any container, whatever its image holds: the harness's own tools (nft, ip, the
 probers) run from the host inside the container's network namespace.
@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from harness.core import nftables
 from harness.errors import LabError
 
 CLONE_NEWNET = 0x40000000
@@ -58,8 +59,9 @@ def netns_path(pid: int) -> str:
     return f"/proc/{pid}/ns/net"
 
 
-def call_in(path: str, function: Callable[[], T]) -> T:
-    """Run ``function`` in a fresh thread that has entered the namespace at ``path``.
+def call_in(path: str | None, function: Callable[[], T]) -> T:
+    """Run ``function`` in a fresh thread that has entered the namespace at ``path`` (a new,
+    empty namespace of its own when ``path`` is None).
 
     Sockets it opens stay in that namespace after the thread ends, so one process can hold
     sockets in every namespace of a lab and drive them from one event loop.
@@ -69,16 +71,19 @@ def call_in(path: str, function: Callable[[], T]) -> T:
 
     def body() -> None:
         try:
-            fd = os.open(path, os.O_RDONLY)
-            try:
-                _setns(fd)
-            finally:
-                os.close(fd)
+            if path is None:
+                unshare_net()
+            else:
+                fd = os.open(path, os.O_RDONLY)
+                try:
+                    _setns(fd)
+                finally:
+                    os.close(fd)
             outcome.append(function())
         except BaseException as err:
             failure.append(err)
 
-    thread = threading.Thread(target=body, name=f"netns:{path}")
+    thread = threading.Thread(target=body, name=f"netns:{path or 'new'}")
     thread.start()
     thread.join()
     if failure:
@@ -88,13 +93,17 @@ def call_in(path: str, function: Callable[[], T]) -> T:
 
 LIST_TABLE = "list table inet sgh"
 _LIBNFTABLES = threading.Lock()  # libnftables is not thread-safe: concurrent calls abort
-_CONTEXTS: dict[tuple[int, int], Any] = {}  # (pid, start time): a context opened in its netns
+Key = tuple[int, int]  # (pid, start time): one process, whatever reuses the pid later
+_CONTEXTS: dict[Key, Any] = {}  # a context opened in each namespace
+_LOADED: dict[Key, str] = {}  # the policy last loaded in each namespace, for deltas
+_SCRATCH: list[Any] = []  # a context in an empty namespace of this process's own
+_LISTINGS: dict[str, str] = {}  # a policy (without its comment lines) -> how nft lists it
+_MEMO = 4096
 
 
-def nft(pid: int, script: str, what: str = "nft", listing: bool = True) -> str:
-    """Run an nft script (a transaction, atomic as ``nft -f``) in the namespace of ``pid``
-    through libnftables: no process is started. Returns ``nft list table inet sgh`` as listed
-    right after (``listing``), else "".
+def listed(pid: int, what: str = "nft list") -> str:
+    """``nft list table inet sgh`` in the namespace of ``pid``, through libnftables (no process
+    is started).
 
     Each namespace gets one libnftables context, opened by a thread that entered it (its
     netlink socket stays in that namespace) and kept: opening one costs under a millisecond,
@@ -102,20 +111,62 @@ def nft(pid: int, script: str, what: str = "nft", listing: bool = True) -> str:
     times. Calls are serialised: libnftables aborts when two threads use it at once."""
     key = (pid, start_time(pid))
     with _LIBNFTABLES:
-        context = _CONTEXTS.get(key)
-        if context is None:
-            context = call_in(netns_path(pid), _open_context)
-            _CONTEXTS[key] = context
-        if script:
-            code, _, error = context.cmd(script)
-            if code != 0:
-                raise LabError(f"{what} failed: {_one_line(error)}")
-        if not listing:
-            return ""
-        code, output, error = context.cmd(LIST_TABLE)
-        if code != 0:
-            raise LabError(f"{what}: {_one_line(error)}")
-        return str(output)
+        listing = _cmd(_context(key), LIST_TABLE, what)
+        loaded = _LOADED.get(key)
+        if loaded is not None and _listing(loaded, what) != listing:
+            del _LOADED[key]  # changed by hand since: the next load is a whole one
+        return listing
+
+
+def load(pid: int, policy: str, what: str = "nft policy") -> str:
+    """Make ``policy`` (a compiled transaction, :mod:`harness.core.nftables`) the policy of the
+    namespace of ``pid`` and return how nft lists it, without listing it there.
+
+    When this process loaded the namespace's previous policy, only the difference is loaded
+    (:func:`harness.core.nftables.delta`): on a group of 29 members a changed chain loads in
+    about a third of the time of the whole table (measured). The listing comes from loading
+    the same policy once into an empty namespace of this process: nft lists a table the same
+    way wherever it is loaded (set elements sorted), so equal policies are listed once, and a
+    change on 29 members with the same rules lists one table, not 29."""
+    key = (pid, start_time(pid))
+    with _LIBNFTABLES:
+        context = _context(key)
+        before = _LOADED.pop(key, None)
+        change = None if before is None else nftables.delta(before, policy)
+        if change is None or (change and context.cmd(change)[0] != 0):
+            _cmd(context, policy, what)  # a first load, a structural change, or a failed delta
+        _LOADED[key] = policy
+        return _listing(policy, what)
+
+
+def _context(key: Key) -> Any:
+    context = _CONTEXTS.get(key)
+    if context is None:
+        context = call_in(netns_path(key[0]), _open_context)
+        _CONTEXTS[key] = context
+    return context
+
+
+def _cmd(context: Any, script: str, what: str) -> str:
+    code, output, error = context.cmd(script)
+    if code != 0:
+        raise LabError(f"{what} failed: {_one_line(error)}")
+    return str(output)
+
+
+def _listing(policy: str, what: str) -> str:
+    """How nft lists ``policy`` once loaded (the caller holds the libnftables lock)."""
+    body = "\n".join(line for line in policy.splitlines() if not line.startswith("#"))
+    found = _LISTINGS.get(body)
+    if found is None:
+        if not _SCRATCH:
+            _SCRATCH.append(call_in(None, _open_context))
+        _cmd(_SCRATCH[0], policy, what)
+        found = _cmd(_SCRATCH[0], LIST_TABLE, what)
+        if len(_LISTINGS) >= _MEMO:
+            _LISTINGS.clear()
+        _LISTINGS[body] = found
+    return found
 
 
 def release_dead() -> None:
@@ -124,6 +175,7 @@ def release_dead() -> None:
     with _LIBNFTABLES:
         for key in [key for key in _CONTEXTS if start_time(key[0]) != key[1]]:
             del _CONTEXTS[key]
+            _LOADED.pop(key, None)
 
 
 def _open_context() -> Any:

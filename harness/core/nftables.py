@@ -363,3 +363,73 @@ def compile_gateway(topology: Topology) -> str:
     lines.append("\t}")
     lines += ["}", ""]
     return "\n".join(lines)
+
+
+# -- a change as a smaller transaction ---------------------------------------------------------
+
+Block = tuple[str, str, tuple[str, ...]]  # kind ("set", "map", "chain"), name, body lines
+
+
+def _blocks(script: str) -> list[Block] | None:
+    """The sets, maps and chains of a compiled transaction, in order; None when its text is
+    not in the compiler's form."""
+    lines = script.splitlines()
+    try:
+        start = lines.index(f"table {TABLE_FAMILY} {TABLE_NAME} {{")
+    except ValueError:
+        return None
+    found: list[Block] = []
+    head: list[str] | None = None
+    body: list[str] = []
+    for line in lines[start + 1 :]:
+        if head is None:
+            if line == "}":
+                return found
+            words = line.split()
+            if len(words) != 3 or words[0] not in ("set", "map", "chain") or words[2] != "{":
+                return None
+            head, body = words[:2], []
+        elif line == "\t}":
+            found.append((head[0], head[1], tuple(body)))
+            head = None
+        else:
+            body.append(line.strip())
+    return None
+
+
+def _split(kind: str, body: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    """A block's declaration lines and its content: a chain's rules, a set's element lists."""
+    if kind == "chain":
+        declared = [line for line in body if line.startswith("type ")]
+        return declared, [line for line in body if not line.startswith("type ")]
+    elements = "elements = "
+    declared = [line for line in body if not line.startswith(elements)]
+    return declared, [line.removeprefix(elements) for line in body if line.startswith(elements)]
+
+
+def delta(before: str, after: str) -> str | None:
+    """A transaction that turns the policy ``before`` (as loaded) into ``after``, touching only
+    what differs: a changed set's or map's elements, a changed chain's rules. "" when the two
+    load the same table; None when the change is one of structure (sets or chains added,
+    removed or reordered, a set's type or flags, a base chain's hook or policy), which the
+    whole ``after`` makes. One transaction: packets see the old policy or the new one, never a
+    mix. (nft may refuse one, e.g. a new interval overlapping one the flush removes: the
+    caller then loads ``after`` whole.)"""
+    old, new = _blocks(before), _blocks(after)
+    if old is None or new is None or [b[:2] for b in old] != [b[:2] for b in new]:
+        return None
+    where = f"{TABLE_FAMILY} {TABLE_NAME}"
+    steps: list[str] = []
+    for (kind, name, was), (_, _, now) in zip(old, new, strict=True):
+        if was == now:
+            continue
+        declared, listed = _split(kind, now)
+        if declared != _split(kind, was)[0]:
+            return None  # a set's type or flags, a base chain's hook, priority or policy
+        if kind == "chain":
+            steps.append(f"flush chain {where} {name}")  # a base chain keeps its hook
+            steps += [f"add rule {where} {name} {rule}" for rule in listed]
+            continue
+        steps.append(f"flush {kind} {where} {name}")
+        steps += [f"add element {where} {name} {items}" for items in listed]
+    return "\n".join(steps) + ("\n" if steps else "")

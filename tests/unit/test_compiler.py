@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from harness.core.model import GroupKey
-from harness.core.nftables import compile_instance, compile_lab, set_name
+from harness.core import ec2_rules, vpc_rules
+from harness.core.model import GroupKey, Protocol
+from harness.core.nftables import compile_instance, compile_lab, delta, set_name
 from harness.formats import topology_file
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,3 +58,40 @@ def test_set_names_are_identifiers() -> None:
     assert set_name(GroupKey("444455556666", "web"), home) == "grp_444455556666_web"
     odd = set_name(GroupKey(home, "Mary's group"), home)
     assert odd.startswith("grp_Mary_s_group_") and odd.replace("_", "").isalnum()
+
+
+def test_a_change_of_rules_is_a_delta_of_the_changed_chain_alone() -> None:
+    topo = topology_file.load(ROOT / "topologies/vpc-three-tier.yaml")
+    before = compile_lab(topo)
+    web = next(group for group in topo.groups if group.name == "web")
+    rule = ec2_rules.make_rule(Protocol.TCP, 8443, 8443, cidr=ec2_rules.parse_cidr("10.9.0.0/16"))
+    grown = vpc_rules.authorize(web, [rule], egress=False)
+    after = compile_lab(replace(topo, groups=tuple(grown if g is web else g for g in topo.groups)))
+    changed = [name for name in after if after[name] != before[name]]
+    assert changed
+    for name in changed:
+        step = delta(before[name], after[name])
+        assert step is not None, name
+        lines = step.splitlines()
+        assert lines[0].startswith("flush chain inet sgh input_")  # the web nic's ingress
+        assert all(line.startswith("add rule inet sgh input_") for line in lines[1:])
+        assert any("tcp dport 8443" in line for line in lines)
+        assert "delete" not in step and "output" not in step
+    same = next(name for name in after if name not in changed)
+    assert delta(before[same], after[same]) == ""
+
+
+def test_a_change_of_members_is_a_delta_of_the_set_and_structure_is_whole() -> None:
+    topo = topology_file.load(ROOT / "topologies/three-tier.yaml")
+    policies = compile_lab(topo)
+    one, other = policies["app-1"], policies["app-2"]  # same groups, other members' sets
+    assert delta(one, one) == ""
+    shrunk = re.sub(r"(elements = \{ [0-9.]+), [0-9., ]+ \}", r"\1 }", one, count=1)
+    assert shrunk != one
+    step = delta(one, shrunk)
+    assert step is not None and step.startswith("flush set inet sgh grp_")
+    assert step.splitlines()[1].startswith("add element inet sgh grp_")
+    assert delta(one, other) == ""  # the same table apart from the comment lines
+    assert delta(one, policies["web-1"]) is None  # other groups: other sets, a new table
+    assert delta(one, one.replace("policy drop;", "policy accept;")) is None
+    assert delta(one, "not a policy") is None
