@@ -10,6 +10,7 @@ import pytest
 from nodes import count, leftovers
 
 from harness.adapters.docker_runtime import DockerRuntime
+from harness.adapters.probers import scapy_prober
 from harness.core.planner import plan
 from harness.core.runtime import Runtime
 from harness.faces.sgh.main import main
@@ -36,7 +37,15 @@ def observed(doc: Any) -> dict[tuple[str, str, str], str]:
     return table
 
 
-def test_three_tier(runtime: Runtime, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_three_tier(
+    runtime: Runtime,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Probed in three lanes (threads of their own sources), as a big lab is on any machine."""
+    monkeypatch.setattr(scapy_prober, "LANES", 3)
+    monkeypatch.setattr(scapy_prober, "LANE_MINIMUM", 1)
     status, doc, printed = run_lab(ROOT / "topologies/three-tier.yaml", tmp_path, capsys)
     assert doc["summary"]["incorrect"] == 0 and doc["summary"]["not_run"] == 0, printed
     assert status == 0

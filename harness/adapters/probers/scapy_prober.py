@@ -31,6 +31,7 @@ import resource
 import selectors
 import socket
 import struct
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -122,9 +123,10 @@ class ScapyProber:
 
     name = "scapy"
 
-    def __init__(self, timeout: float = 2.0, grace: float = 0.3) -> None:
+    def __init__(self, timeout: float = 2.0, grace: float = 0.3, lanes: int = 0) -> None:
         self.timeout = timeout
         self.grace = grace
+        self.lanes = lanes  # 0: one per core (LANES)
 
     def run(
         self,
@@ -133,9 +135,46 @@ class ScapyProber:
         on_verdict: Callable[[int], None] | None = None,
     ) -> dict[Cell, Observation]:
         _raise_fd_limit(4 * len(batches) + 64)
+        lanes = _lanes(list(enumerate(batches)), self.lanes or LANES)
+        if len(lanes) == 1:
+            return self._run(lanes[0], round_number, on_verdict)
+        # Lanes run in threads, each with its own sources: a send spends most of its time in
+        # the kernel (the probe crosses both policies and the target answers inside the
+        # call) without the GIL, so a second lane builds and sends meanwhile.
+        lock = threading.Lock()
+
+        def counted(count: int = 1) -> None:
+            if on_verdict is not None:
+                with lock:
+                    on_verdict(count)
+
+        found: list[dict[Cell, Observation]] = []
+        failures: list[BaseException] = []
+
+        def lane(indexed: list[tuple[int, SourceBatch]]) -> None:
+            try:
+                found.append(self._run(indexed, round_number, counted))
+            except BaseException as err:
+                failures.append(err)
+
+        threads = [threading.Thread(target=lane, args=(part,), name="probe lane") for part in lanes]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if failures:
+            raise failures[0]
+        return {cell: seen for part in found for cell, seen in part.items()}
+
+    def _run(
+        self,
+        indexed: list[tuple[int, SourceBatch]],
+        round_number: int,
+        on_verdict: Callable[[int], None] | None,
+    ) -> dict[Cell, Observation]:
         results: dict[Cell, Observation] = {}
         states: list[_Batch] = []
-        for index, spec in enumerate(batches):
+        for index, spec in indexed:
             batch = _Batch(spec, ident=(0x5300 + index * 7 + round_number) & 0xFFFF)
             ipv6 = any(":" in job.target_address for job in spec.jobs)
             try:
@@ -335,6 +374,25 @@ class ScapyProber:
             if now >= deadline:
                 break
             drain(min(0.05, deadline - now))
+
+
+LANES = os.cpu_count() or 1
+LANE_MINIMUM = 4000  # probes: fewer go in one lane (a thread costs more than it saves)
+
+
+def _lanes(
+    indexed: list[tuple[int, SourceBatch]], most: int
+) -> list[list[tuple[int, SourceBatch]]]:
+    """The batches in up to ``most`` lanes of about equal numbers of probes."""
+    total = sum(len(spec.jobs) for _, spec in indexed)
+    count = max(1, min(most, len(indexed), total // LANE_MINIMUM))
+    lanes: list[list[tuple[int, SourceBatch]]] = [[] for _ in range(count)]
+    loads = [0] * count
+    for item in sorted(indexed, key=lambda item: -len(item[1].jobs)):
+        lightest = loads.index(min(loads))
+        lanes[lightest].append(item)
+        loads[lightest] += len(item[1].jobs)
+    return [sorted(lane, key=lambda item: item[0]) for lane in lanes]
 
 
 def _source_ports(round_number: int, avoid: frozenset[int]) -> Iterator[int]:
