@@ -20,6 +20,12 @@ sends the whole batch and waits once. Within each batch it sends the probes the 
 to go unanswered first and the answered ones last: once the last expected answer is back (a
 barrier on the same path), the earlier probes have had their chance, and a short grace period
 ends the wait. A cell whose verdict disagrees with the oracle is probed once more by the caller.
+
+A big run (8,000 probes or more) is split into lanes, one thread per core, each with its own
+sources, sockets and wait: a send spends much of its time in the kernel, without the GIL (the
+probe crosses both policies and the target answers inside the call), and another lane builds
+and sends meanwhile (on 2 cores, 300 instances: 20,905 verdicts/s in one lane, 22,150-23,501
+in two, measured in the same conditions).
 """
 
 from __future__ import annotations
