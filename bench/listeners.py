@@ -4,8 +4,8 @@
 
 For N nodes, each with a network namespace of its own serving tcp/22, tcp/443, tcp/8000 and
 udp/53 with the harness's listener (:mod:`harness.adapters.listener`):
-  - **a process per node** (what the runtime does): N processes forked from one parent, as the
-    keeper forks them; each makes its namespace, binds its ports and says ready on a pipe;
+  - **a process per node** (what the runtime does): N processes forked from one parent by the
+    keeper's own ``_child``; each makes its namespace, binds its ports and says ready on a pipe;
   - **one process for all**: one forked process makes the N namespaces from threads (a
     namespace lives while a socket opened in it is open), binds every port, says ready once
     and serves all the sockets from one event loop.
@@ -24,18 +24,12 @@ import socket
 import struct
 import sys
 import time
-from pathlib import Path
 
-from harness.adapters import listener, netns
+from table import mem_available
+
+from harness.adapters import listener, netns, netns_keeper
 
 PORTS = ["tcp/22", "tcp/443", "tcp/8000", "udp/53"]
-
-
-def mem_available() -> int:
-    for line in Path("/proc/meminfo").read_text().splitlines():
-        if line.startswith("MemAvailable:"):
-            return int(line.split()[1]) * 1024
-    raise SystemExit("no MemAvailable in /proc/meminfo")
 
 
 def served(path: str) -> bool:
@@ -61,14 +55,6 @@ def _loopback_up() -> None:
         fcntl.ioctl(sock, 0x8914, struct.pack("16sH", b"lo", flags | 1))  # IFF_UP
 
 
-def _node(ready: int) -> None:
-    """A forked process per node: its own namespace, its ports, ready on the pipe, serve."""
-    netns.unshare_net()
-    sockets = listener.bind(PORTS)
-    os.write(ready, b"k")
-    listener.serve(sockets)
-
-
 def per_node(n: int) -> tuple[float, float, bool, list[int]]:
     before = mem_available()
     started = time.monotonic()
@@ -76,17 +62,14 @@ def per_node(n: int) -> tuple[float, float, bool, list[int]]:
     for _ in range(n):
         read_end, write_end = os.pipe()
         pid = os.fork()
-        if pid == 0:
+        if pid == 0:  # the keeper's own child: a namespace, the ports, ready said, serve
             os.close(read_end)
-            try:
-                _node(write_end)
-            finally:
-                os._exit(1)
+            netns_keeper._child({"listen": PORTS}, write_end)
         os.close(write_end)
         pids.append(pid)
         pipes.append(read_end)
     for read_end in pipes:
-        assert os.read(read_end, 1) == b"k"
+        assert os.read(read_end, 2) == b"ok"
         os.close(read_end)
     ready = time.monotonic() - started
     time.sleep(1.0)

@@ -38,7 +38,8 @@ def _setns(fd: int) -> None:
 
 
 def unshare_net() -> None:
-    """Move this (single-threaded) process into a new network namespace of its own."""
+    """Move the calling thread (the process, when it has one thread) into a new network
+    namespace of its own."""
     _checked(_libc.unshare(CLONE_NEWNET))
 
 
