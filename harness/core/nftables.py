@@ -413,8 +413,7 @@ def delta(before: str, after: str) -> str | None:
     load the same table; None when the change is one of structure (sets or chains added,
     removed or reordered, a set's type or flags, a base chain's hook or policy), which the
     whole ``after`` makes. One transaction: packets see the old policy or the new one, never a
-    mix. (nft may refuse one, e.g. a new interval overlapping one the flush removes: the
-    caller then loads ``after`` whole.)"""
+    mix. (Should nft refuse one, the caller loads ``after`` whole.)"""
     old, new = _blocks(before), _blocks(after)
     if old is None or new is None or [b[:2] for b in old] != [b[:2] for b in new]:
         return None
@@ -426,10 +425,7 @@ def delta(before: str, after: str) -> str | None:
         declared, listed = _split(kind, now)
         if declared != _split(kind, was)[0]:
             return None  # a set's type or flags, a base chain's hook, priority or policy
-        if kind == "chain":
-            steps.append(f"flush chain {where} {name}")  # a base chain keeps its hook
-            steps += [f"add rule {where} {name} {rule}" for rule in listed]
-            continue
-        steps.append(f"flush {kind} {where} {name}")
-        steps += [f"add element {where} {name} {items}" for items in listed]
+        item = "rule" if kind == "chain" else "element"
+        steps.append(f"flush {kind} {where} {name}")  # a base chain keeps its hook
+        steps += [f"add {item} {where} {name} {content}" for content in listed]
     return "\n".join(steps) + ("\n" if steps else "")
