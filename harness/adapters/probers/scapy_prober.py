@@ -49,6 +49,7 @@ from scapy.packet import Packet, Raw
 from scapy.utils import checksum
 
 from harness.adapters import netns
+from harness.adapters.concurrency import parallel
 from harness.core.model import Protocol, State
 from harness.core.planner import Cell
 from harness.core.probing import Observation, ProbeJob, SourceBatch
@@ -154,22 +155,7 @@ class ScapyProber:
                 with lock:
                     on_verdict(count)
 
-        found: list[dict[Cell, Observation]] = []
-        failures: list[BaseException] = []
-
-        def lane(indexed: list[tuple[int, SourceBatch]]) -> None:
-            try:
-                found.append(self._run(indexed, round_number, counted))
-            except BaseException as err:
-                failures.append(err)
-
-        threads = [threading.Thread(target=lane, args=(part,), name="probe lane") for part in lanes]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        if failures:
-            raise failures[0]
+        found = parallel(lambda part: self._run(part, round_number, counted), lanes, len(lanes))
         return {cell: seen for part in found for cell, seen in part.items()}
 
     def _run(
