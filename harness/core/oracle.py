@@ -16,6 +16,7 @@ from harness.core.model import (
     GroupKey,
     Instance,
     Interface,
+    Listen,
     Node,
     Probe,
     Protocol,
@@ -40,10 +41,25 @@ class Oracle:
     def __init__(self, topology: Topology) -> None:
         self.topology = topology
         self._members = {key: frozenset(v) for key, v in topology.member_addresses.items()}
-        self._peers: dict[Address, frozenset[int]] = {}
-        self._parsed: dict[str, Address] = {}
+        self._peers: dict[int, tuple[Address, frozenset[int]]] = {}
+        self._hit_sets: dict[frozenset[int], frozenset[int]] = {}
+        self._parsed: dict[str, str] = {}  # an address as a cell writes it, as it prints
         self._nic_rules: dict[tuple[int, bool], Applied | None] = {}
         self._words: dict[tuple[int, str, str], str] = {}
+        # A big lab asks about a million paths and cells made of a few rules: what applies to
+        # a path is worked out once per path, and shared (interned) between paths; a verdict
+        # is worked out once per rules applied, probe and listening, and only the words
+        # naming the pair are written per cell. Keys are identities; each memo keeps its
+        # object alive, so an identity cannot be reused while it is a key.
+        self._applied: dict[int, tuple[Path, tuple[Applied | None, Applied]]] = {}
+        self._interned: dict[tuple[object, ...], Applied] = {}
+        self._pairs: dict[tuple[int, int], tuple[Applied | None, Applied]] = {}
+        self._subsets: dict[tuple[int, int], Applied] = {}
+        self._verdicts: dict[tuple[object, ...], tuple[str, Expectation]] = {}
+        self._texts: dict[int, tuple[Address, str]] = {}
+        self._labels: dict[tuple[int, str], tuple[Interface, str]] = {}
+        self._listens: dict[tuple[Listen, ...], int] = {}
+        self._listen_numbers: dict[int, tuple[Instance, int]] = {}
 
     def evaluate(
         self, source: Node, target: Instance, probe: Probe, address: str = ""
@@ -51,33 +67,32 @@ class Oracle:
         """The verdict for a probe from ``source`` to ``target`` at ``address`` (a VPC cell's
         address; Classic cells use the target's one address)."""
         if self.topology.is_vpc:
-            wanted = self._address(address) if address else target.address
+            wanted = self._canonical(address) if address else self._text(target.address)
             for path in paths(self.topology, source, target):
-                if path.address == wanted:
+                if self._text(path.address) == wanted:
                     return self.evaluate_path(source, target, probe, path)
             return Expectation(
                 State.FILTERED, (), f"{source.name} has no path to {target.name} at {wanted}"
             )
-        home = target.account
-        _, ingress = self.applicable(source, target, paths(self.topology, source, target)[0])
-        allowed_by = self._allowing(ingress, probe, home)
-        if not allowed_by:
-            groups = _labels(target.groups, home)
-            why = (
-                f"no rule of {groups} allows {_probe_words(probe)} "
-                f"from {source.name} ({source.address})"
-            )
-            return Expectation(State.FILTERED, (), why)
-        return _let_in(target, probe, allowed_by)
+        return self.evaluate_path(source, target, probe, paths(self.topology, source, target)[0])
 
     def applicable(
         self, source: Node, target: Instance, path: Path
     ) -> tuple[Applied | None, Applied]:
         """The rules that apply to a path whatever the probe: the sender's egress rules whose
         destination matches the address sent to (``None``: its egress is not filtered) and
-        the receiver's ingress rules whose source matches the address it sees."""
+        the receiver's ingress rules whose source matches the address it sees. Equal answers
+        are the same objects (a planner may tell them apart by identity)."""
+        found = self._applied.get(id(path))
+        if found is None:
+            found = self._applied[id(path)] = (path, self._applicable(source, target, path))
+        return found[1]
+
+    def _applicable(
+        self, source: Node, target: Instance, path: Path
+    ) -> tuple[Applied | None, Applied]:
         if not self.topology.is_vpc:
-            return None, tuple(
+            admitted = tuple(
                 (group, rule)
                 for group, rule in self.topology.rules_of(target)
                 if (
@@ -86,76 +101,140 @@ class Oracle:
                     else isinstance(source, Instance) and rule.group in source.groups
                 )
             )
+            return self._pair(None, self._intern(admitted))
         out = None
         if path.source_nic is not None:
             egress = self._rules_of(path.source_nic, egress=True)
             if egress is not None:
-                hits = self._matching(path.address)
-                out = tuple(item for item in egress if id(item[1]) in hits)
-        hits = self._matching(path.seen_from)
+                out = self._those_matching(egress, path.address)
         ingress = self._rules_of(path.target_nic, egress=False)
         assert ingress is not None
-        return out, tuple(item for item in ingress if id(item[1]) in hits)
+        return self._pair(out, self._those_matching(ingress, path.seen_from))
 
-    def _address(self, text: str) -> Address:
+    def _those_matching(self, rules: Applied, peer: Address) -> Applied:
+        """Those of an interface's rules whose peer matches an address (interned)."""
+        hits = self._matching(peer)
+        key = (id(rules), id(hits))
+        found = self._subsets.get(key)
+        if found is None:
+            found = self._subsets[key] = self._intern(
+                tuple(item for item in rules if id(item[1]) in hits)
+            )
+        return found
+
+    def _intern(self, rules: Applied) -> Applied:
+        key = tuple(id(group) for group, _ in rules) + tuple(id(rule) for _, rule in rules)
+        return self._interned.setdefault(key, rules)
+
+    def _pair(self, egress: Applied | None, ingress: Applied) -> tuple[Applied | None, Applied]:
+        return self._pairs.setdefault((id(egress), id(ingress)), (egress, ingress))
+
+    def _text(self, address: Address) -> str:
+        found = self._texts.get(id(address))
+        if found is None:
+            found = self._texts[id(address)] = (address, str(address))
+        return found[1]
+
+    def _group_labels(self, nic: Interface, home: str) -> str:
+        found = self._labels.get((id(nic), home))
+        if found is None:
+            found = self._labels[(id(nic), home)] = (nic, _labels(nic.groups, home))
+        return found[1]
+
+    def _canonical(self, text: str) -> str:
         found = self._parsed.get(text)
         if found is None:
-            found = self._parsed[text] = ip_address(text)
+            found = self._parsed[text] = str(ip_address(text))
         return found
 
     def _rules_of(self, nic: Interface, *, egress: bool) -> Applied | None:
         key = (id(nic), egress)
         if key not in self._nic_rules:
             rules = self.topology.egress_of(nic) if egress else self.topology.ingress_of(nic)
-            self._nic_rules[key] = None if rules is None else tuple(rules)
+            self._nic_rules[key] = None if rules is None else self._intern(tuple(rules))
         return self._nic_rules[key]
 
     def _matching(self, peer: Address) -> frozenset[int]:
         """The rules (by identity) whose CIDR, prefix list or group matches an address: worked
         out once per address, as a big lab asks about the same addresses a million times."""
-        found = self._peers.get(peer)
+        found = self._peers.get(id(peer))
         if found is None:
-            found = self._peers[peer] = frozenset(
+            hits = frozenset(
                 id(rule)
                 for group in self.topology.groups
                 for rule in (*group.rules, *(group.egress or ()))
                 if self._matches(rule, peer)
             )
-        return found
+            found = self._peers[id(peer)] = (peer, self._hit_sets.setdefault(hits, hits))
+        return found[1]
 
     def evaluate_path(
         self, source: Node, target: Instance, probe: Probe, path: Path
     ) -> Expectation:
-        """A VPC cell: the sender's egress rules and the receiver's ingress rules."""
+        """The verdict for a probe along one of the pair's paths: in a VPC, the sender's egress
+        rules and the receiver's ingress rules; in Classic, the receiver's rules."""
+        egress, ingress = self.applicable(source, target, path)
+        key = (id(egress), id(ingress), probe, self._listening(target), target.account)
+        verdict = self._verdicts.get(key)
+        if verdict is None:
+            verdict = self._verdicts[key] = self._verdict(egress, ingress, probe, target)
+        side, found = verdict
+        if side == "allowed":
+            return found
+        home = target.account
+        if not self.topology.is_vpc:
+            return Expectation(
+                State.FILTERED,
+                (),
+                f"no rule of {_labels(target.groups, home)} allows {found.why} "
+                f"from {source.name} ({source.address})",
+            )
+        if side == "leaving":
+            assert path.source_nic is not None
+            return Expectation(
+                State.FILTERED,
+                (),
+                f"dropped leaving {source.name}: no egress rule of "
+                f"{self._group_labels(path.source_nic, home)} allows {found.why} to "
+                f"{self._text(path.address)}",
+            )
+        seen = f"{source.name} ({self._text(path.seen_from)})"
+        if path.kind == "public" and path.source_nic is not None:
+            seen += ", its public address: group rules match private addresses only"
+        return Expectation(
+            State.FILTERED,
+            found.allowed_by,
+            f"dropped entering {target.name}: no ingress rule of "
+            f"{self._group_labels(path.target_nic, home)} allows {found.why} from {seen}",
+        )
+
+    def _listening(self, target: Instance) -> int:
+        """A number for what a target listens on, the same for equal listen lists."""
+        found = self._listen_numbers.get(id(target))
+        if found is None:
+            number = self._listens.setdefault(target.listen, len(self._listens))
+            found = self._listen_numbers[id(target)] = (target, number)
+        return found[1]
+
+    def _verdict(
+        self, egress: Applied | None, ingress: Applied, probe: Probe, target: Instance
+    ) -> tuple[str, Expectation]:
+        """What the rules that apply to a path make of a probe, as a side and an expectation:
+        ``allowed`` and the cell's whole expectation, or ``leaving`` or ``entering`` and an
+        expectation whose ``why`` is only the probe's words (the cell names its pair)."""
         home = target.account
         words = _probe_words(probe)
         allowed_by: list[str] = []
-        egress, ingress = self.applicable(source, target, path)
         if egress is not None:
-            assert path.source_nic is not None
             out = self._allowing(egress, probe, home, "egress ", "to")
             if not out:
-                groups = _labels(path.source_nic.groups, home)
-                return Expectation(
-                    State.FILTERED,
-                    (),
-                    f"dropped leaving {source.name}: no egress rule of {groups} allows "
-                    f"{words} to {path.address}",
-                )
+                return "leaving", Expectation(State.FILTERED, (), words)
             allowed_by.extend(out)
-        admitted = self._allowing(ingress, probe, home, "ingress ")
+        side = "ingress " if self.topology.is_vpc else ""
+        admitted = self._allowing(ingress, probe, home, side)
         if not admitted:
-            groups = _labels(path.target_nic.groups, home)
-            seen = f"{source.name} ({path.seen_from})"
-            if path.kind == "public" and path.source_nic is not None:
-                seen += ", its public address: group rules match private addresses only"
-            return Expectation(
-                State.FILTERED,
-                tuple(allowed_by),
-                f"dropped entering {target.name}: no ingress rule of {groups} allows {words} "
-                f"from {seen}",
-            )
-        return _let_in(target, probe, [*allowed_by, *admitted])
+            return "entering", Expectation(State.FILTERED, tuple(allowed_by), words)
+        return "allowed", _let_in(target, probe, [*allowed_by, *admitted])
 
     def _matches(self, rule: Rule, peer: Address) -> bool:
         """Whether a rule's CIDR, prefix list or group reference matches an address."""

@@ -27,7 +27,7 @@ from harness.core.model import (
     Rule,
     Topology,
 )
-from harness.core.oracle import Applied, Oracle
+from harness.core.oracle import Applied, Expectation, Oracle
 from harness.core.paths import Path, paths
 from harness.errors import InvalidInput
 
@@ -95,7 +95,7 @@ def vpc_probe_set(topology: Topology, target: Instance, nic: Interface, ipv6: bo
     return sorted(probes, key=Probe.sort_key)
 
 
-def plan(topology: Topology, *, classes: bool = False) -> list[Cell]:
+def plan(topology: Topology, *, classes: bool = False, oracle: Oracle | None = None) -> list[Cell]:
     """Every cell to probe, sources in topology order (instances, then hosts). With
     ``classes``, one probe per pair and behaviour class (:func:`plan_classes`)."""
     if classes:
@@ -105,6 +105,22 @@ def plan(topology: Topology, *, classes: bool = False) -> list[Cell]:
         for source, target, path, address, probes in _routes(topology)
         for probe in probes
     ]
+
+
+def plan_expected(
+    topology: Topology, *, classes: bool = False, oracle: Oracle | None = None
+) -> dict[Cell, Expectation]:
+    """The cells :func:`plan` plans, in its order, each with the oracle's expectation (asked
+    along the path the planner has in hand, rather than found again from the address)."""
+    oracle = oracle or Oracle(topology)
+    routes = _picked(topology, oracle) if classes else _routes(topology)
+    return {
+        Cell(source.name, target.name, probe, address): oracle.evaluate_path(
+            source, target, probe, path
+        )
+        for source, target, path, address, probes in routes
+        for probe in probes
+    }
 
 
 def _routes(topology: Topology) -> Iterator[tuple[Node, Instance, Path, str, list[Probe]]]:
@@ -136,7 +152,7 @@ def _routes(topology: Topology) -> Iterator[tuple[Node, Instance, Path, str, lis
                 yield source, target, path, address, probes
 
 
-def plan_classes(topology: Topology) -> list[Cell]:
+def plan_classes(topology: Topology, oracle: Oracle | None = None) -> list[Cell]:
     """Every pair (and address) still, but of the probes :func:`plan` would send it, one per
     behaviour class: probes that the oracle cannot tell apart for this pair (the same egress
     rules let it out, the same ingress rules let it in, the target listens on both or on
@@ -147,24 +163,34 @@ def plan_classes(topology: Topology) -> list[Cell]:
     The cells grow as the pairs do (N² for N instances) times the classes per pair, which the
     rules bound, not N: a pair's classes are computed once per distinct set of rules that
     apply to it (its signature), so planning costs a few set lookups per pair."""
-    oracle = Oracle(topology)
-    chosen: dict[tuple[object, ...], list[Probe]] = {}
-    numbers: dict[object, int] = {}  # each distinct listen list, numbered once (cheap to hash)
-    listens = {t.name: numbers.setdefault(t.listen, len(numbers)) for t in topology.instances}
-    cells: list[Cell] = []
+    return [
+        Cell(source.name, target.name, probe, address)
+        for source, target, path, address, probes in _picked(topology, oracle or Oracle(topology))
+        for probe in probes
+    ]
+
+
+def _picked(
+    topology: Topology, oracle: Oracle
+) -> Iterator[tuple[Node, Instance, Path, str, list[Probe]]]:
+    """:func:`_routes` with, for each path, one probe per behaviour class."""
+    chosen: dict[tuple[int, ...], list[Probe]] = {}
+    numbers: dict[object, int] = {}  # each distinct probe or listen list, numbered once
+    by_id: dict[int, int] = {}  # ... and known by identity after (the lists outlive the loop)
+
+    def number(items: Sequence[object]) -> int:
+        found = by_id.get(id(items))
+        if found is None:
+            found = by_id[id(items)] = numbers.setdefault(tuple(items), len(numbers))
+        return found
+
     for source, target, path, address, probes in _routes(topology):
-        egress, ingress = oracle.applicable(source, target, path)
-        signature = (
-            id(probes),
-            None if egress is None else tuple(id(rule) for _, rule in egress),
-            tuple(id(rule) for _, rule in ingress),
-            listens[target.name],
-        )
+        egress, ingress = oracle.applicable(source, target, path)  # interned: same rules, same id
+        signature = (number(probes), id(egress), id(ingress), number(target.listen))
         picked = chosen.get(signature)
         if picked is None:
             picked = chosen[signature] = _one_per_class(probes, egress, ingress, target)
-        cells.extend(Cell(source.name, target.name, probe, address) for probe in picked)
-    return cells
+        yield source, target, path, address, picked
 
 
 def _one_per_class(
