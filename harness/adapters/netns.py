@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import re
 import resource
 import subprocess
 import threading
@@ -92,7 +93,7 @@ def call_in(path: str | None, function: Callable[[], T]) -> T:
     return outcome[0]
 
 
-LIST_TABLE = "list table inet sgh"
+LIST_TABLE = "list table inet sgh"  # listed stateless (``nft -s``): no counter values
 _LIBNFTABLES = threading.Lock()  # libnftables is not thread-safe: concurrent calls abort
 Key = tuple[int, int]  # (pid, start time): one process, whatever reuses the pid later
 _CONTEXTS: dict[Key, Any] = {}  # a context opened in each namespace
@@ -140,6 +141,35 @@ def load(pid: int, policy: str, what: str = "nft policy") -> str:
         return _listing(policy, what)
 
 
+def counted(pids: list[int], name: str = nftables.DROPPED) -> int | None:
+    """The sum of the counter ``name`` of ``table inet sgh`` over the namespaces of ``pids``
+    (:data:`harness.core.nftables.DROPPED`: the new packets their policies dropped); None
+    when one of them has no such counter or cannot be read."""
+    total = 0
+    with _LIBNFTABLES:
+        for pid in pids:
+            started = start_time(pid)
+            if not started:
+                return None
+            try:
+                context = _context((pid, started))
+            except (OSError, LabError):
+                return None
+            context.set_stateless_output(False)
+            try:
+                code, output, _ = context.cmd(f"list counter inet sgh {name}")
+            finally:
+                context.set_stateless_output(True)
+            found = _PACKETS.search(str(output)) if code == 0 else None
+            if found is None:
+                return None
+            total += int(found.group(1))
+    return total
+
+
+_PACKETS = re.compile(r"packets (\d+)")
+
+
 def _context(key: Key) -> Any:
     context = _CONTEXTS.get(key)
     if context is None:
@@ -183,7 +213,9 @@ def _open_context() -> Any:
     from nftables import Nftables  # Debian's python3-nftables, the binding of libnftables
 
     _more_files()
-    return Nftables()
+    context = Nftables()
+    context.set_stateless_output(True)  # listings compare policies, not what counters saw
+    return context
 
 
 def _more_files() -> None:

@@ -20,6 +20,7 @@ from harness.core.model import GroupKey, Instance, Network, Protocol, Rule, Topo
 
 TABLE_FAMILY = "inet"
 TABLE_NAME = "sgh"
+DROPPED = "dropped"  # the counter of new packets an instance's input chain drops
 MAX_COMMENT = 120
 
 
@@ -55,6 +56,14 @@ def _match(rule: Rule, home_account: str) -> str:
     return f"{source} {rule.protocol} dport {rule.ports_text()}"
 
 
+# The last rule of an instance's input chain counts the new packets (a probe, never a reply,
+# which is established or related) that its policy is about to drop: the prober reads it to
+# learn that an unanswered probe was dropped instead of waiting for silence. A listing without
+# counter values is ``nft -s list``.
+_COUNTER = [f"\tcounter {DROPPED} {{", "\t}"]
+_COUNTED = f'\t\tct state new counter name "{DROPPED}" comment "dropped: no rule allows it"'
+
+
 def compile_instance(topology: Topology, instance: Instance) -> str:
     """The nft transaction that installs ``instance``'s policy (replacing any earlier one)."""
     if topology.is_vpc:
@@ -69,6 +78,7 @@ def compile_instance(topology: Topology, instance: Instance) -> str:
         f"table {TABLE_FAMILY} {TABLE_NAME}",
         f"delete table {TABLE_FAMILY} {TABLE_NAME}",
         f"table {TABLE_FAMILY} {TABLE_NAME} {{",
+        *_COUNTER,
     ]
     for key in set_keys:
         members = sorted(member.address for member in topology.members.get(key, ()))
@@ -86,7 +96,7 @@ def compile_instance(topology: Topology, instance: Instance) -> str:
     for group, rule in rules:
         comment = f"{group.key.label(home)}: {rule.describe(home)}"
         lines.append(f"\t\t{_match(rule, home)} accept comment {_quote(comment)}")
-    lines += ["\t}", "}", ""]
+    lines += [_COUNTED, "\t}", "}", ""]
     return "\n".join(lines)
 
 
@@ -218,6 +228,7 @@ def compile_vpc_instance(topology: Topology, instance: Instance) -> str:
         f"table {TABLE_FAMILY} {TABLE_NAME}",
         f"delete table {TABLE_FAMILY} {TABLE_NAME}",
         f"table {TABLE_FAMILY} {TABLE_NAME} {{",
+        *_COUNTER,
     ]
     ingress = {n: topology.ingress_of(nic) for n, nic in enumerate(nics)}
     egress = {n: topology.egress_of(nic) or [] for n, nic in enumerate(nics)}
@@ -274,7 +285,8 @@ def compile_vpc_instance(topology: Topology, instance: Instance) -> str:
             f"\t\ticmpv6 type {{ {ND_TYPES} }} accept",
         ]
         jumps = ", ".join(f'"{nic_name(n)}" : jump {chain}_{nic_name(n)}' for n in range(len(nics)))
-        lines += [f"\t\t{iface_word} vmap {{ {jumps} }}", "\t}"]
+        lines.append(f"\t\t{iface_word} vmap {{ {jumps} }}")
+        lines += [_COUNTED, "\t}"] if chain == "input" else ["\t}"]
     for n in range(len(nics)):
         for chain, side, is_egress in (("input", ingress[n], False), ("output", egress[n], True)):
             lines.append(f"\tchain {chain}_{nic_name(n)} {{")
@@ -370,6 +382,9 @@ def compile_gateway(topology: Topology) -> str:
 Block = tuple[str, str, tuple[str, ...]]  # kind ("set", "map", "chain"), name, body lines
 
 
+_KINDS = ("counter", "set", "map", "chain")
+
+
 def _blocks(script: str) -> list[Block] | None:
     """The sets, maps and chains of a compiled transaction, in order; None when its text is
     not in the compiler's form."""
@@ -386,7 +401,7 @@ def _blocks(script: str) -> list[Block] | None:
             if line == "}":
                 return found
             words = line.split()
-            if len(words) != 3 or words[0] not in ("set", "map", "chain") or words[2] != "{":
+            if len(words) != 3 or words[0] not in _KINDS or words[2] != "{":
                 return None
             head, body = words[:2], []
         elif line == "\t}":

@@ -24,6 +24,7 @@ class ProbeJob:
     target_address: str
     expect_answer: bool
     source_address: str = ""  # the address the probe is sent from ("": the batch's address)
+    target_pid: int = 0  # a process in the target's namespace (0: unknown)
 
 
 @dataclass

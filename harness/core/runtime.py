@@ -59,7 +59,7 @@ class LabInfo:
 class NodeState:
     """What a runtime observes of one node: is it running, is it plugged into the fabric (the
     addresses and the on-link routes of its lab interface), and its nftables policy (a digest
-    of what ``nft list table inet sgh`` prints, ``""`` when there is no such table, ``None``
+    of what ``nft -s list table inet sgh`` prints, ``""`` when there is no such table, ``None``
     when it was not looked at)."""
 
     name: str

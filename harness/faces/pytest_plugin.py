@@ -332,11 +332,12 @@ class SgLab:
         return compile_instance(self.topology, node)
 
     def compiled_listing(self, name: str) -> str:
-        """``nft list table inet sgh`` as it reads once the compiled policy is loaded: the
-        script is loaded into a scratch network namespace and listed by nft itself, so it
-        compares line for line with ``lab.host(name).run("nft list table inet sgh")``."""
+        """``nft -s list table inet sgh`` (stateless: without counter values) as it reads once
+        the compiled policy is loaded: the script is loaded into a scratch network namespace
+        and listed by nft itself, so it compares line for line with
+        ``lab.host(name).run("nft -s list table inet sgh")``."""
         done = subprocess.run(
-            ["unshare", "--net", "--", "sh", "-c", "nft -f - && nft list table inet sgh"],
+            ["unshare", "--net", "--", "sh", "-c", "nft -f - && nft -s list table inet sgh"],
             input=self.compiled_policy(name),
             capture_output=True,
             text=True,

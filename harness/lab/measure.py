@@ -53,6 +53,7 @@ def batches_for(
     pair: tuple[str, str] = ("", "")
     routes: list[tuple[str, str]] = []  # the pair's paths: the address sent to, and from
     jobs: list[ProbeJob] = []
+    target_address, target_pid = "", 0
     for cell in cells:
         if (cell.source, cell.target) != pair:  # cells come pair by pair
             pair = (cell.source, cell.target)
@@ -63,13 +64,13 @@ def batches_for(
                 for path in paths(topology, nodes[cell.source], target)
             ]
             target_address = text(target.address)
+            target_pid = lab.pids.get(cell.target, 0)
             jobs = by_source.setdefault(cell.source, [])
         source_address = ""
         if cell.address:
             source_address = next((s for a, s in routes if a == cell.address), "")
-        jobs.append(
-            ProbeJob(cell, cell.address or target_address, cell in answered, source_address)
-        )
+        address = cell.address or target_address
+        jobs.append(ProbeJob(cell, address, cell in answered, source_address, target_pid))
     batches = []
     for source, jobs in by_source.items():
         node = nodes[source]

@@ -33,7 +33,7 @@ def test_the_instance_listens_and_runs_its_compiled_policy(lab: SgLab) -> None:
     host = lab.host("web-1")  # commands run in web-1's network namespace
     assert host.socket("tcp://0.0.0.0:80").is_listening
     assert not host.socket("tcp://0.0.0.0:8080").is_listening
-    installed = host.run("nft list table inet sgh")
+    installed = host.run("nft -s list table inet sgh")
     assert installed.rc == 0
     assert installed.stdout == lab.compiled_listing("web-1")
 

@@ -95,3 +95,24 @@ def test_a_change_of_members_is_a_delta_of_the_set_and_structure_is_whole() -> N
     assert delta(one, policies["web-1"]) is None  # other groups: other sets, a new table
     assert delta(one, one.replace("policy drop;", "policy accept;")) is None
     assert delta(one, "not a policy") is None
+
+
+def test_the_input_chain_counts_what_it_drops_and_only_there() -> None:
+    """The last rule of an instance's input chain counts the new packets its policy drops
+    (the prober reads the counter); output chains and the gateway count nothing."""
+    for path in ("topologies/three-tier.yaml", "topologies/vpc-three-tier.yaml"):
+        topo = topology_file.load(ROOT / path)
+        for name, policy in compile_lab(topo).items():
+            chains = dict(re.findall(r"\tchain (\w+) \{\n(.*?)\n\t\}", policy, re.S))
+            counting = [c for c, body in chains.items() if 'counter name "dropped"' in body]
+            if name == getattr(topo.gateway, "name", None):
+                assert counting == [] and "counter dropped" not in policy
+                continue
+            assert counting == ["input"], name
+            assert (
+                chains["input"]
+                .splitlines()[-1]
+                .strip()
+                .startswith('ct state new counter name "dropped"')
+            ), name
+            assert "\tcounter dropped {\n\t}\n" in policy, name

@@ -21,6 +21,15 @@ to go unanswered first and the answered ones last: once the last expected answer
 barrier on the same path), the earlier probes have had their chance, and a short grace period
 ends the wait. A cell whose verdict disagrees with the oracle is probed once more by the caller.
 
+The grace is skipped when the drops are counted. Each instance's policy counts the new packets
+its input chain drops for want of a rule (:data:`harness.core.nftables.DROPPED`; replies are
+established or related, never new). The prober reads those counters in the targets' namespaces
+before sending and again once every expected answer is back. If they rose by exactly the
+number of unanswered-expected probes that left their source, every one of those was dropped,
+and no answer can still come. Any other difference (an unexpected answer on its way, a probe
+lost elsewhere, a stray packet) means waiting out the grace as before. Only a run in one lane
+counts, since lanes share targets.
+
 A big run (8,000 probes or more) is split into lanes, one thread per core, each with its own
 sources, sockets and wait: a send spends much of its time in the kernel, without the GIL (the
 probe crosses both policies and the target answers inside the call), and another lane builds
@@ -134,6 +143,7 @@ class ScapyProber:
         self.timeout = timeout
         self.grace = grace
         self.lanes = lanes  # 0: one per core (LANES)
+        self.waits: list[str] = []  # how each lane's wait ended: "counted", "grace", "timeout"
 
     def run(
         self,
@@ -144,7 +154,7 @@ class ScapyProber:
         _raise_fd_limit(4 * len(batches) + 64)
         lanes = _lanes(list(enumerate(batches)), self.lanes or LANES)
         if len(lanes) == 1:
-            return self._run(lanes[0], round_number, on_verdict)
+            return self._run(lanes[0], round_number, on_verdict, count=True)
         # Lanes run in threads, each with its own sources: a send spends most of its time in
         # the kernel (the probe crosses both policies and the target answers inside the
         # call) without the GIL, so a second lane builds and sends meanwhile.
@@ -163,6 +173,7 @@ class ScapyProber:
         indexed: list[tuple[int, SourceBatch]],
         round_number: int,
         on_verdict: Callable[[int], None] | None,
+        count: bool = False,
     ) -> dict[Cell, Observation]:
         results: dict[Cell, Observation] = {}
         states: list[_Batch] = []
@@ -232,7 +243,7 @@ class ScapyProber:
                 for sock in batch.sockets.receive6.values():
                     selector.register(sock, selectors.EVENT_READ, batch)
         try:
-            self._exchange(states, selector, results, on_verdict)
+            self._exchange(states, selector, results, on_verdict, count)
         finally:
             selector.close()
             for batch in states:
@@ -298,10 +309,14 @@ class ScapyProber:
         selector: selectors.BaseSelector,
         results: dict[Cell, Observation],
         on_verdict: Callable[[int], None] | None,
+        count: bool = False,
     ) -> None:
         outstanding = {
             job.cell for batch in states for _, _, job in batch.packets if job.expect_answer
         }
+        silent = [job for batch in states for _, _, job in batch.packets if not job.expect_answer]
+        targets = sorted({job.target_pid for job in silent})
+        before = netns.counted(targets) if count and silent and 0 not in targets else None
 
         def record(job: ProbeJob, observation: Observation) -> None:
             if job.cell in results:
@@ -358,14 +373,26 @@ class ScapyProber:
         last_send = time.monotonic()
         deadline = last_send + self.timeout
         barrier_done = False
+        # The unanswered-expected probes that left their source (a send refused by the
+        # source's own policy was dropped there, and is not counted at the target).
+        dropped = sum(1 for job in silent if job.cell not in results)
+        ended = "timeout"
         while True:
             now = time.monotonic()
             if not outstanding and not barrier_done:
                 barrier_done = True
                 deadline = min(deadline, max(now, last_send) + self.grace)
+                ended = "grace"
+            if not outstanding and before is not None:
+                drain(0)
+                after = netns.counted(targets)
+                if after is not None and after - before == dropped:
+                    ended = "counted"
+                    break
             if now >= deadline:
                 break
-            drain(min(0.05, deadline - now))
+            drain(min(0.01 if before is not None else 0.05, deadline - now))
+        self.waits.append(ended)
 
 
 LANES = os.cpu_count() or 1
