@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from ipaddress import ip_address
 
+from harness.core.memo import ByIdentity
 from harness.core.model import (
     Address,
     Group,
@@ -41,7 +42,6 @@ class Oracle:
     def __init__(self, topology: Topology) -> None:
         self.topology = topology
         self._members = {key: frozenset(v) for key, v in topology.member_addresses.items()}
-        self._peers: dict[int, tuple[Address, frozenset[int]]] = {}
         self._hit_sets: dict[frozenset[int], frozenset[int]] = {}
         self._parsed: dict[str, str] = {}  # an address as a cell writes it, as it prints
         self._nic_rules: dict[tuple[int, bool], Applied | None] = {}
@@ -51,15 +51,16 @@ class Oracle:
         # is worked out once per rules applied, probe and listening, and only the words
         # naming the pair are written per cell. Keys are identities; each memo keeps its
         # object alive, so an identity cannot be reused while it is a key.
+        self._matching = ByIdentity[Address, frozenset[int]](self._hits)
+        self._text = ByIdentity[Address, str](str)
+        self._listening = ByIdentity[Instance, int](self._listen_number)
         self._applied: dict[int, tuple[Path, tuple[Applied | None, Applied]]] = {}
         self._interned: dict[tuple[object, ...], Applied] = {}
         self._pairs: dict[tuple[int, int], tuple[Applied | None, Applied]] = {}
         self._subsets: dict[tuple[int, int], Applied] = {}
         self._verdicts: dict[tuple[object, ...], tuple[str, Expectation]] = {}
-        self._texts: dict[int, tuple[Address, str]] = {}
         self._labels: dict[tuple[int, str], tuple[Interface, str]] = {}
         self._listens: dict[tuple[Listen, ...], int] = {}
-        self._listen_numbers: dict[int, tuple[Instance, int]] = {}
 
     def evaluate(
         self, source: Node, target: Instance, probe: Probe, address: str = ""
@@ -129,12 +130,6 @@ class Oracle:
     def _pair(self, egress: Applied | None, ingress: Applied) -> tuple[Applied | None, Applied]:
         return self._pairs.setdefault((id(egress), id(ingress)), (egress, ingress))
 
-    def _text(self, address: Address) -> str:
-        found = self._texts.get(id(address))
-        if found is None:
-            found = self._texts[id(address)] = (address, str(address))
-        return found[1]
-
     def _group_labels(self, nic: Interface, home: str) -> str:
         found = self._labels.get((id(nic), home))
         if found is None:
@@ -154,19 +149,17 @@ class Oracle:
             self._nic_rules[key] = None if rules is None else self._intern(tuple(rules))
         return self._nic_rules[key]
 
-    def _matching(self, peer: Address) -> frozenset[int]:
-        """The rules (by identity) whose CIDR, prefix list or group matches an address: worked
-        out once per address, as a big lab asks about the same addresses a million times."""
-        found = self._peers.get(id(peer))
-        if found is None:
-            hits = frozenset(
-                id(rule)
-                for group in self.topology.groups
-                for rule in (*group.rules, *(group.egress or ()))
-                if self._matches(rule, peer)
-            )
-            found = self._peers[id(peer)] = (peer, self._hit_sets.setdefault(hits, hits))
-        return found[1]
+    def _hits(self, peer: Address) -> frozenset[int]:
+        """The rules (by identity) whose CIDR, prefix list or group matches an address (asked
+        once per address through ``_matching``: a big lab asks about the same addresses a
+        million times); equal sets are one object."""
+        hits = frozenset(
+            id(rule)
+            for group in self.topology.groups
+            for rule in (*group.rules, *(group.egress or ()))
+            if self._matches(rule, peer)
+        )
+        return self._hit_sets.setdefault(hits, hits)
 
     def evaluate_path(
         self, source: Node, target: Instance, probe: Probe, path: Path
@@ -208,13 +201,9 @@ class Oracle:
             f"{self._group_labels(path.target_nic, home)} allows {found.why} from {seen}",
         )
 
-    def _listening(self, target: Instance) -> int:
+    def _listen_number(self, target: Instance) -> int:
         """A number for what a target listens on, the same for equal listen lists."""
-        found = self._listen_numbers.get(id(target))
-        if found is None:
-            number = self._listens.setdefault(target.listen, len(self._listens))
-            found = self._listen_numbers[id(target)] = (target, number)
-        return found[1]
+        return self._listens.setdefault(target.listen, len(self._listens))
 
     def _verdict(
         self, egress: Applied | None, ingress: Applied, probe: Probe, target: Instance

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+from harness.core.memo import ByIdentity
 from harness.core.model import (
     Address,
     Instance,
@@ -129,7 +130,7 @@ def _routes(topology: Topology) -> Iterator[tuple[Node, Instance, Path, str, lis
     and family, and each address's text once: a big lab has a million paths)."""
     vpc = topology.is_vpc
     candidates: dict[tuple[int, bool], list[Probe]] = {}
-    texts: dict[Address, str] = {}
+    text = ByIdentity[Address, str](str)
     for source in topology.nodes:
         for target in topology.instances:
             if target is source:
@@ -144,12 +145,7 @@ def _routes(topology: Topology) -> Iterator[tuple[Node, Instance, Path, str, lis
                         if vpc
                         else probe_set(topology, target)
                     )
-                address = ""
-                if vpc:
-                    address = texts.get(path.address, "")
-                    if not address:
-                        address = texts[path.address] = str(path.address)
-                yield source, target, path, address, probes
+                yield source, target, path, text(path.address) if vpc else "", probes
 
 
 def plan_classes(topology: Topology, oracle: Oracle | None = None) -> list[Cell]:
@@ -176,13 +172,9 @@ def _picked(
     """:func:`_routes` with, for each path, one probe per behaviour class."""
     chosen: dict[tuple[int, ...], list[Probe]] = {}
     numbers: dict[object, int] = {}  # each distinct probe or listen list, numbered once
-    by_id: dict[int, int] = {}  # ... and known by identity after (the lists outlive the loop)
-
-    def number(items: Sequence[object]) -> int:
-        found = by_id.get(id(items))
-        if found is None:
-            found = by_id[id(items)] = numbers.setdefault(tuple(items), len(numbers))
-        return found
+    number = ByIdentity[Sequence[object], int](
+        lambda items: numbers.setdefault(tuple(items), len(numbers))
+    )
 
     for source, target, path, address, probes in _routes(topology):
         egress, ingress = oracle.applicable(source, target, path)  # interned: same rules, same id

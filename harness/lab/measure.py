@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from harness.core.matrix import CellResult, Matrix, compare, merge_retry
+from harness.core.memo import ByIdentity
 from harness.core.model import Address, Instance, State, Topology
 from harness.core.oracle import Expectation
 from harness.core.paths import paths
@@ -41,15 +42,8 @@ def batches_for(
     """One batch per source; ``answered`` holds the cells the oracle expects an answer for."""
     nodes = topology.nodes_by_name
     by_source: dict[str, list[ProbeJob]] = {}
-    texts: dict[int, tuple[Address, str]] = {}  # each address written once (a big lab has a
-    # million paths over a few thousand addresses), known by identity and kept alive
-
-    def text(address: Address) -> str:
-        found = texts.get(id(address))
-        if found is None:
-            found = texts[id(address)] = (address, str(address))
-        return found[1]
-
+    text = ByIdentity[Address, str](str)  # each address written once (a big lab has a
+    # million paths over a few thousand addresses)
     pair: tuple[str, str] = ("", "")
     routes: list[tuple[str, str]] = []  # the pair's paths: the address sent to, and from
     jobs: list[ProbeJob] = []
