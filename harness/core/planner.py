@@ -96,32 +96,35 @@ def vpc_probe_set(topology: Topology, target: Instance, nic: Interface, ipv6: bo
     return sorted(probes, key=Probe.sort_key)
 
 
-def plan(topology: Topology, *, classes: bool = False, oracle: Oracle | None = None) -> list[Cell]:
+def plan(topology: Topology, *, classes: bool = False) -> list[Cell]:
     """Every cell to probe, sources in topology order (instances, then hosts). With
-    ``classes``, one probe per pair and behaviour class (:func:`plan_classes`)."""
-    if classes:
-        return plan_classes(topology)
+    ``classes``, one probe per pair and behaviour class (:func:`_picked`)."""
     return [
         Cell(source.name, target.name, probe, address)
-        for source, target, path, address, probes in _routes(topology)
+        for source, target, _, address, probes in _walk(topology, classes, Oracle(topology))
         for probe in probes
     ]
 
 
-def plan_expected(
-    topology: Topology, *, classes: bool = False, oracle: Oracle | None = None
-) -> dict[Cell, Expectation]:
+def plan_expected(topology: Topology, *, classes: bool = False) -> dict[Cell, Expectation]:
     """The cells :func:`plan` plans, in its order, each with the oracle's expectation (asked
     along the path the planner has in hand, rather than found again from the address)."""
-    oracle = oracle or Oracle(topology)
-    routes = _picked(topology, oracle) if classes else _routes(topology)
+    oracle = Oracle(topology)
     return {
         Cell(source.name, target.name, probe, address): oracle.evaluate_path(
             source, target, probe, path
         )
-        for source, target, path, address, probes in routes
+        for source, target, path, address, probes in _walk(topology, classes, oracle)
         for probe in probes
     }
+
+
+def _walk(
+    topology: Topology, classes: bool, oracle: Oracle
+) -> Iterator[tuple[Node, Instance, Path, str, list[Probe]]]:
+    """Each source, target and path in plan order with the address a cell names and the
+    probes sent along it: all of them (:func:`_routes`) or one per class (:func:`_picked`)."""
+    return _picked(topology, oracle) if classes else _routes(topology)
 
 
 def _routes(topology: Topology) -> Iterator[tuple[Node, Instance, Path, str, list[Probe]]]:
@@ -148,28 +151,19 @@ def _routes(topology: Topology) -> Iterator[tuple[Node, Instance, Path, str, lis
                 yield source, target, path, text(path.address) if vpc else "", probes
 
 
-def plan_classes(topology: Topology, oracle: Oracle | None = None) -> list[Cell]:
-    """Every pair (and address) still, but of the probes :func:`plan` would send it, one per
-    behaviour class: probes that the oracle cannot tell apart for this pair (the same egress
-    rules let it out, the same ingress rules let it in, the target listens on both or on
-    neither; or both dropped by the same side for want of a rule) are one class, whatever
+def _picked(
+    topology: Topology, oracle: Oracle
+) -> Iterator[tuple[Node, Instance, Path, str, list[Probe]]]:
+    """:func:`_routes` with, for each path, one probe per behaviour class: of the probes the
+    full plan would send, probes that the oracle cannot tell apart for this pair (the same
+    egress rules let it out, the same ingress rules let it in, the target listens on both or
+    on neither; or both dropped by the same side for want of a rule) are one class, whatever
     their protocol. A class is shown by a probe the target listens on when it has one (a
     drop is then seen in front of a live server), else by its first probe.
 
     The cells grow as the pairs do (N² for N instances) times the classes per pair, which the
     rules bound, not N: a pair's classes are computed once per distinct set of rules that
     apply to it (its signature), so planning costs a few set lookups per pair."""
-    return [
-        Cell(source.name, target.name, probe, address)
-        for source, target, path, address, probes in _picked(topology, oracle or Oracle(topology))
-        for probe in probes
-    ]
-
-
-def _picked(
-    topology: Topology, oracle: Oracle
-) -> Iterator[tuple[Node, Instance, Path, str, list[Probe]]]:
-    """:func:`_routes` with, for each path, one probe per behaviour class."""
     chosen: dict[tuple[int, ...], list[Probe]] = {}
     numbers: dict[object, int] = {}  # each distinct probe or listen list, numbered once
     number = ByIdentity[Sequence[object], int](

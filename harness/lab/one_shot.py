@@ -83,7 +83,7 @@ def verify(
     """Build the lab, enforce its groups, measure the matrix, tear the lab down. ``answer``
     gets the matrix (its ``total`` is the time to the verdict) **before** the teardown, so
     that the user's answer does not wait for it; the matrix returned has the teardown too.
-    ``classes``: one probe per pair and behaviour class (``planner.plan_classes``)."""
+    ``classes``: one probe per pair and behaviour class (``planner.plan(classes=True)``)."""
     started = time.monotonic()
     lab, built = start(runtime, topology, phases)
     try:
