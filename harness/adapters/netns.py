@@ -93,7 +93,8 @@ def call_in(path: str | None, function: Callable[[], T]) -> T:
     return outcome[0]
 
 
-LIST_TABLE = "list table inet sgh"  # listed stateless (``nft -s``): no counter values
+TABLE = f"{nftables.TABLE_FAMILY} {nftables.TABLE_NAME}"
+LIST_TABLE = f"list table {TABLE}"  # listed stateless (``nft -s``): no counter values
 _LIBNFTABLES = threading.Lock()  # libnftables is not thread-safe: concurrent calls abort
 Key = tuple[int, int]  # (pid, start time): one process, whatever reuses the pid later
 _CONTEXTS: dict[Key, Any] = {}  # a context opened in each namespace
@@ -141,6 +142,13 @@ def load(pid: int, policy: str, what: str = "nft policy") -> str:
         return _listing(policy, what)
 
 
+def listing(policy: str, what: str = "nft policy") -> str:
+    """How ``nft -s list table inet sgh`` reads once ``policy`` is loaded, from loading it
+    into an empty namespace of this process's own (once per policy text)."""
+    with _LIBNFTABLES:
+        return _listing(policy, what)
+
+
 def counted(pids: list[int], name: str = nftables.DROPPED) -> int | None:
     """The sum of the counter ``name`` of ``table inet sgh`` over the namespaces of ``pids``
     (:data:`harness.core.nftables.DROPPED`: the new packets their policies dropped); None
@@ -157,7 +165,7 @@ def counted(pids: list[int], name: str = nftables.DROPPED) -> int | None:
                 return None
             context.set_stateless_output(False)
             try:
-                code, output, _ = context.cmd(f"list counter inet sgh {name}")
+                code, output, _ = context.cmd(f"list counter {TABLE} {name}")
             finally:
                 context.set_stateless_output(True)
             found = _PACKETS.search(str(output)) if code == 0 else None

@@ -379,15 +379,13 @@ def compile_gateway(topology: Topology) -> str:
 
 # -- a change as a smaller transaction ---------------------------------------------------------
 
-Block = tuple[str, str, tuple[str, ...]]  # kind ("set", "map", "chain"), name, body lines
-
-
+Block = tuple[str, str, tuple[str, ...]]  # kind (one of _KINDS), name, body lines
 _KINDS = ("counter", "set", "map", "chain")
 
 
 def _blocks(script: str) -> list[Block] | None:
-    """The sets, maps and chains of a compiled transaction, in order; None when its text is
-    not in the compiler's form."""
+    """The counters, sets, maps and chains of a compiled transaction, in order; None when its
+    text is not in the compiler's form."""
     lines = script.splitlines()
     try:
         start = lines.index(f"table {TABLE_FAMILY} {TABLE_NAME} {{")

@@ -40,7 +40,7 @@ import pytest
 import testinfra.host
 from testinfra.backend.base import BaseBackend
 
-from harness.adapters import runtimes
+from harness.adapters import netns, runtimes
 from harness.adapters.probers.scapy_prober import ScapyProber
 from harness.core import control_plane
 from harness.core.control_plane import Cloud, Permission
@@ -333,19 +333,11 @@ class SgLab:
 
     def compiled_listing(self, name: str) -> str:
         """``nft -s list table inet sgh`` (stateless: without counter values) as it reads once
-        the compiled policy is loaded: the script is loaded into a scratch network namespace
-        and listed by nft itself, so it compares line for line with
+        the compiled policy is loaded: the harness loads the script into a scratch network
+        namespace and lists it there (:func:`harness.adapters.netns.listing`, the listing it
+        records for each install), so it compares line for line with
         ``lab.host(name).run("nft -s list table inet sgh")``."""
-        done = subprocess.run(
-            ["unshare", "--net", "--", "sh", "-c", "nft -f - && nft -s list table inet sgh"],
-            input=self.compiled_policy(name),
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if done.returncode != 0:
-            raise HarnessError(f"nft could not load the compiled policy of {name}: {done.stderr}")
-        return done.stdout
+        return netns.listing(self.compiled_policy(name), f"nft policy of {name}")
 
 
 class _NetnsBackend(BaseBackend):  # type: ignore[misc]
