@@ -43,7 +43,7 @@ def test_three_tier(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Probed in three lanes (threads of their own sources), as a big lab is on any machine."""
+    """Probed in three lanes (forked processes, each with its own sources), as a big lab is."""
     monkeypatch.setattr(scapy_prober, "LANES", 3)
     monkeypatch.setattr(scapy_prober, "LANE_MINIMUM", 1)
     status, doc, printed = run_lab(ROOT / "topologies/three-tier.yaml", tmp_path, capsys)

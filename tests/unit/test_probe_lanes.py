@@ -1,4 +1,4 @@
-"""The scapy prober's lanes: its sources split into threads of about equal numbers of probes."""
+"""The scapy prober's lanes: its sources split into processes of about equal numbers of probes."""
 
 from __future__ import annotations
 
