@@ -8,13 +8,14 @@ wiring the fabric, routes, installing policies, reading what a namespace listens
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from ipaddress import IPv4Network
 from pathlib import Path
 from typing import Any
 
-from harness.adapters import netns
+from harness.adapters import netlink, netns
 from harness.adapters.concurrency import parallel
 from harness.core import fabric
 from harness.core.model import Instance, Listen, Protocol
@@ -55,10 +56,19 @@ class NamespaceOps:
         def wire_one(item: tuple[str, fabric.Wiring]) -> None:
             name, plan = item
             pid = lab.pids[name]
-            netns.run(pid, fabric.sysctl_argv(plan.sysctls), "", f"sysctls of {name}")
+            path = netns.netns_path(pid)
+            try:
+                netns.call_in(path, functools.partial(netlink.write_sysctls, plan.sysctls))
+            except (LabError, OSError) as err:
+                raise LabError(f"sysctls of {name}: {err}") from None
             netns.run(pid, ["ip", "-batch", "-"], plan.script, f"network of {name}")
             if plan.script6:
                 netns.run(pid, ["ip", "-6", "-batch", "-"], plan.script6, f"network of {name}")
+            if plan.neighbours:
+                try:
+                    netns.call_in(path, functools.partial(netlink.add_neighbours, plan.neighbours))
+                except (LabError, OSError) as err:
+                    raise LabError(f"neighbours of {name}: {err}") from None
             phases.advance()
 
         parallel(wire_one, list(wiring.items()))

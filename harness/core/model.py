@@ -401,6 +401,13 @@ class Topology:
         return Gateway("_igw", first.network_address + 1)
 
     @cached_property
+    def holds_ipv6(self) -> bool:
+        """Whether any node of the lab holds an IPv6 address."""
+        return any(host.address6 is not None for host in self.hosts) or any(
+            nic.ipv6 is not None for instance in self.instances for nic in instance.nics
+        )
+
+    @cached_property
     def lab_nodes(self) -> tuple[LabNode, ...]:
         """Every node a lab runs: instances, hosts and the gateway, if any."""
         return (*self.nodes, *((self.gateway,) if self.gateway is not None else ()))

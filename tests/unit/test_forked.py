@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
+import pytest
+
 from harness.adapters.probers import forked
 
 
@@ -39,10 +41,19 @@ def test_a_failing_child_says_why_and_the_others_still_answer() -> None:
     assert answers[2] == "the lane's process stopped without an answer"
 
 
-def test_no_child_is_left_behind() -> None:
+def test_every_child_is_reaped(monkeypatch: pytest.MonkeyPatch) -> None:
+    forks: list[int] = []
+    fork = os.fork
+
+    def recorded() -> int:
+        pid = fork()
+        if pid:
+            forks.append(pid)
+        return pid
+
+    monkeypatch.setattr(os, "fork", recorded)
     forked.in_processes(squares, [range(3), range(4)])
-    try:
-        pid, _ = os.waitpid(-1, os.WNOHANG)
-    except ChildProcessError:
-        pid = 0
-    assert pid == 0
+    assert len(forks) == 2
+    for pid in forks:
+        with pytest.raises(ChildProcessError):  # reaped already: no longer our child
+            os.waitpid(pid, os.WNOHANG)

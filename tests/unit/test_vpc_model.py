@@ -226,12 +226,9 @@ def test_every_node_knows_every_other_lab_address_without_asking() -> None:
     assert "2001:db8:0:100::b" in held
     for name, wired in plans.items():
         own = {str(a) for addresses in wired.held for a in addresses}
-        entries = {
-            (line.split()[2], line.split()[4])
-            for line in wired.script.splitlines()
-            if line.startswith("neigh replace")
-        }
+        entries = {(str(address), hardware) for _, address, hardware in wired.neighbours}
         assert entries == {(a, m) for a, m in held.items() if a not in own}, name
+        assert {inside for inside, _, _ in wired.neighbours} == {i for _, i in wired.ports}
     # an instance's ports are made with the MACs its addresses give
     web = plans["web-1"]
     script = attach_script([(web.ports[0][0], 42, web.ports[0][1], web.macs[0])])
