@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 from persistent import running
 
+from harness.adapters import netns
 from harness.adapters.probers.scapy_prober import ScapyProber
+from harness.core import fabric
 from harness.core.matrix import CellResult, Matrix
 from harness.core.model import Instance, Protocol, State
 from harness.core.phases import QUIET
@@ -24,13 +26,55 @@ from harness.lab.measure import probe_matrix
 
 ROOT = Path(__file__).resolve().parents[2]
 TOPO = topology_file.load(ROOT / "tests/integration/topologies/vpc-features.yaml")
+ATF_PERM = 0x4  # a permanent entry, in /proc/net/arp's flags
+
+
+Neighbours = dict[str, set[tuple[str, str, str]]]  # node -> (interface, address, MAC)
 
 
 @pytest.fixture(scope="module")
-def matrix(runtime: Runtime) -> Iterator[Matrix]:
+def measured(runtime: Runtime) -> Iterator[tuple[Matrix, Neighbours]]:
+    """The lab's matrix, and each node's permanent neighbour entries, read while it runs
+    (every test starts by removing the labs left, so nothing is read from it later)."""
     runtime.check(TOPO)
     with running(runtime, TOPO) as (_, built):
-        yield probe_matrix(TOPO, built.namespaces, ScapyProber(), QUIET)
+        lab = built.namespaces
+        yield (
+            probe_matrix(TOPO, lab, ScapyProber(), QUIET),
+            {name: permanent_neighbours(pid) for name, pid in lab.pids.items()},
+        )
+
+
+@pytest.fixture(scope="module")
+def matrix(measured: tuple[Matrix, Neighbours]) -> Matrix:
+    return measured[0]
+
+
+def permanent_neighbours(pid: int) -> set[tuple[str, str, str]]:
+    found = {
+        (fields[5], fields[0], fields[3])
+        for fields in (
+            line.split() for line in Path(f"/proc/{pid}/net/arp").read_text().splitlines()[1:]
+        )
+        if int(fields[2], 16) & ATF_PERM
+    }
+    for line in netns.run(pid, ["ip", "-6", "neigh", "show", "nud", "permanent"]).splitlines():
+        words = line.split()  # ADDRESS dev IFACE lladdr MAC PERMANENT
+        found.add((words[2], words[0], words[4]))
+    return found
+
+
+def test_every_node_has_a_permanent_neighbour_for_every_other_lab_address(
+    measured: tuple[Matrix, Neighbours],
+) -> None:
+    """The entries the fabric plans (IPv4 and IPv6, on each interface) are in each node's
+    namespace, permanent, with the MAC of the address's holder."""
+    planned = fabric.wirings(TOPO, TOPO.lab_nodes)
+    _, found = measured
+    assert set(found) == {node.name for node in TOPO.lab_nodes}
+    for name, entries in found.items():
+        wanted = {(inside, str(a), hardware) for inside, a, hardware in planned[name].neighbours}
+        assert entries == wanted, name
 
 
 def address(name: str, kind: str) -> str:
