@@ -109,30 +109,14 @@ def plan(topology: Topology, *, classes: bool = False) -> list[Cell]:
 def plan_expected(topology: Topology, *, classes: bool = False) -> dict[Cell, Expectation]:
     """The cells :func:`plan` plans, in its order, each with the oracle's expectation (asked
     along the path the planner has in hand, rather than found again from the address)."""
-    return {
-        cell: expectation
-        for _, cells in planned_paths(topology, classes=classes)
-        for cell, expectation in cells
-    }
-
-
-def planned_paths(
-    topology: Topology, *, classes: bool = False
-) -> Iterator[tuple[Path, list[tuple[Cell, Expectation]]]]:
-    """Each path :func:`plan` walks, in its order, with its cells and their expectations (a
-    pair's paths have distinct addresses, so a cell is on exactly one path)."""
     oracle = Oracle(topology)
-    for source, target, path, address, probes in _walk(topology, classes, oracle):
-        yield (
-            path,
-            [
-                (
-                    Cell(source.name, target.name, probe, address),
-                    oracle.evaluate_path(source, target, probe, path),
-                )
-                for probe in probes
-            ],
+    return {
+        Cell(source.name, target.name, probe, address): oracle.evaluate_path(
+            source, target, probe, path
         )
+        for source, target, path, address, probes in _walk(topology, classes, oracle)
+        for probe in probes
+    }
 
 
 def _walk(

@@ -17,7 +17,7 @@ from harness.core.model import Address, Instance, State, Topology
 from harness.core.oracle import Expectation
 from harness.core.paths import paths
 from harness.core.phases import Phases
-from harness.core.planner import Cell, planned_paths
+from harness.core.planner import Cell, plan_expected
 from harness.core.probing import ProbeJob, Prober, SourceBatch
 from harness.core.runtime import LabNamespaces
 
@@ -65,45 +65,16 @@ def batches_for(
             source_address = next((s for a, s in routes if a == cell.address), "")
         address = cell.address or target_address
         jobs.append(ProbeJob(cell, address, cell in answered, source_address, target_pid))
-    return [_batch(topology, lab, source, jobs) for source, jobs in by_source.items()]
-
-
-def _batch(
-    topology: Topology, lab: LabNamespaces, source: str, jobs: list[ProbeJob]
-) -> SourceBatch:
-    node = topology.nodes_by_name[source]
-    avoid = (
-        frozenset(item.port for item in node.listen) if isinstance(node, Instance) else frozenset()
-    )
-    return SourceBatch(source, lab.netns(source), str(node.address), jobs, avoid)
-
-
-def planned(
-    topology: Topology, lab: LabNamespaces, *, classes: bool = False
-) -> tuple[dict[Cell, Expectation], list[SourceBatch]]:
-    """The planner's ``plan_expected`` and :func:`batches_for` in one walk: each cell's job
-    is made with its path in hand (for 1000 instances, walking every pair's paths again and
-    matching each cell to its path cost 5.6 s)."""
-    nodes = topology.nodes_by_name
-    expected: dict[Cell, Expectation] = {}
-    by_source: dict[str, list[ProbeJob]] = {}
-    text = ByIdentity[Address, str](str)
-    filtered = State.FILTERED
-    for path, cells in planned_paths(topology, classes=classes):
-        if not cells:
-            continue
-        source, target = cells[0][0].source, cells[0][0].target
-        jobs = by_source.setdefault(source, [])
-        target_pid = lab.pids.get(target, 0)
-        if topology.is_vpc:  # the cell names the address sent to; sent from the path's own
-            target_address, source_address = text(path.address), text(path.source_address)
-        else:
-            target_address, source_address = text(nodes[target].address), ""
-        for cell, expectation in cells:
-            expected[cell] = expectation
-            answer = expectation.state is not filtered
-            jobs.append(ProbeJob(cell, target_address, answer, source_address, target_pid))
-    return expected, [_batch(topology, lab, source, jobs) for source, jobs in by_source.items()]
+    batches = []
+    for source, jobs in by_source.items():
+        node = nodes[source]
+        avoid = (
+            frozenset(item.port for item in node.listen)
+            if isinstance(node, Instance)
+            else frozenset()
+        )
+        batches.append(SourceBatch(source, lab.netns(source), str(node.address), jobs, avoid))
+    return batches
 
 
 @collector_paused()
@@ -117,12 +88,12 @@ def probe_matrix(
     runtime: str = "docker",
     classes: bool = False,
 ) -> Matrix:
-    expected, batches = planned(topology, lab, classes=classes)
-    count = len(expected)
-    phases.start(f"probing {count} cells from {len(topology.nodes)} sources", count)
+    expected = plan_expected(topology, classes=classes)
+    cells = list(expected)
+    answered = {cell for cell, e in expected.items() if e.state is not State.FILTERED}
+    phases.start(f"probing {len(cells)} cells from {len(topology.nodes)} sources", len(cells))
     started = time.monotonic()
-    observed = prober.run(batches, 0, phases.advance)
-    del batches
+    observed = prober.run(batches_for(topology, lab, cells, answered), 0, phases.advance)
     results = compare(expected, observed)
     timings = {"probe": time.monotonic() - started}
     phases.finish("probe")
@@ -130,7 +101,6 @@ def probe_matrix(
     if wrong and retry:
         phases.start(f"probing {len(wrong)} disagreeing cells once more", len(wrong))
         started = time.monotonic()
-        answered = {cell for cell in wrong if expected[cell].state is not State.FILTERED}
         again = prober.run(batches_for(topology, lab, wrong, answered), 1, phases.advance)
         retried = compare({cell: expected[cell] for cell in wrong}, again, attempts=2)
         results = merge_retry(results, retried)
