@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from ipaddress import IPv4Network
 from pathlib import Path
 from typing import Any
@@ -56,19 +56,15 @@ class NamespaceOps:
         def wire_one(item: tuple[str, fabric.Wiring]) -> None:
             name, plan = item
             pid = lab.pids[name]
-            path = netns.netns_path(pid)
-            try:
-                netns.call_in(path, functools.partial(netlink.write_sysctls, plan.sysctls))
-            except (LabError, OSError) as err:
-                raise LabError(f"sysctls of {name}: {err}") from None
+            _inside(
+                pid, functools.partial(netlink.write_sysctls, plan.sysctls), f"sysctls of {name}"
+            )
             netns.run(pid, ["ip", "-batch", "-"], plan.script, f"network of {name}")
             if plan.script6:
                 netns.run(pid, ["ip", "-6", "-batch", "-"], plan.script6, f"network of {name}")
             if plan.neighbours:
-                try:
-                    netns.call_in(path, functools.partial(netlink.add_neighbours, plan.neighbours))
-                except (LabError, OSError) as err:
-                    raise LabError(f"neighbours of {name}: {err}") from None
+                neighbours = functools.partial(netlink.add_neighbours, plan.neighbours)
+                _inside(pid, neighbours, f"neighbours of {name}")
             phases.advance()
 
         parallel(wire_one, list(wiring.items()))
@@ -154,6 +150,15 @@ class NamespaceOps:
         for name, pid in sorted(lab.pids.items()):
             if not netns.start_time(pid):
                 raise LabError(f"the {self.node_word} of {name} exited")
+
+
+def _inside(pid: int, function: Callable[[], None], what: str) -> None:
+    """``function`` in a thread inside the namespace of ``pid`` (what :func:`netns.run` is for
+    a process): its errors become a LabError naming ``what``."""
+    try:
+        netns.call_in(netns.netns_path(pid), function)
+    except (LabError, OSError) as err:
+        raise LabError(f"{what}: {err}") from None
 
 
 def plugging(pid: int) -> tuple[frozenset[Any], frozenset[Any]]:

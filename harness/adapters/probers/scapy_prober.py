@@ -190,10 +190,10 @@ class ScapyProber:
         """A lane probed in a child process: each job's state and detail, in job order."""
         results = self._probe(lane, round_number, progress, {})
         return [
-            (str(results[job.cell].state.value), results[job.cell].detail)
+            (str(seen.state.value), seen.detail)
             for batch in lane
             if batch.sockets is not None
-            for job in batch.spec.jobs
+            for seen in (results[job.cell] for job in batch.spec.jobs)
         ]
 
     def _open(
@@ -283,10 +283,7 @@ class ScapyProber:
         try:
             self._exchange(states, selector, results, on_verdict, count)
         finally:
-            selector.close()
-            for batch in states:
-                if batch.sockets is not None:
-                    batch.sockets.close()
+            selector.close()  # the sockets are closed by ``run`` (a child's at its exit)
         for batch in states:
             for _, _, job in batch.packets:
                 if job.cell not in results:
