@@ -172,7 +172,7 @@ class ScapyProber:
                         batch.sockets.close()
         made: dict[forked.Answer, Observation] = {}
         for lane, answered in zip(states, answers, strict=True):
-            jobs = [job for batch in lane if batch.sockets is not None for job in batch.spec.jobs]
+            jobs = list(_probed_jobs(lane))
             if isinstance(answered, str):
                 failed = Observation(State.NOT_RUN, f"probe lane failed: {answered}")
                 results.update((job.cell, failed) for job in jobs)
@@ -191,9 +191,7 @@ class ScapyProber:
         results = self._probe(lane, round_number, progress, {})
         return [
             (str(seen.state.value), seen.detail)
-            for batch in lane
-            if batch.sockets is not None
-            for seen in (results[job.cell] for job in batch.spec.jobs)
+            for seen in (results[job.cell] for job in _probed_jobs(lane))
         ]
 
     def _open(
@@ -428,6 +426,12 @@ class ScapyProber:
                 break
             drain(min(0.01 if before is not None else 0.05, deadline - now))
         self.waits.append(ended)
+
+
+def _probed_jobs(lane: list[_Batch]) -> Iterator[ProbeJob]:
+    """The jobs of a lane's sources whose sockets opened, in the order a child answers them
+    and its parent reads the answers."""
+    return (job for batch in lane if batch.sockets is not None for job in batch.spec.jobs)
 
 
 LANES = os.cpu_count() or 1
