@@ -76,6 +76,9 @@ ICMP6_UNREACH = 1
 ICMP6_PORT_UNREACH = 4
 ICMP6_PARAM_PROBLEM = 4
 ICMP6_ECHO_REPLY = 129
+NO_REPLY = Observation(State.FILTERED, "no reply")
+SYN_ACK = Observation(State.OPEN, "syn-ack")
+RST = Observation(State.CLOSED, "rst")
 
 
 @dataclass
@@ -98,11 +101,13 @@ class _Batch:
     spec: SourceBatch
     ident: int
     sockets: _Sockets | None = None
-    packets: list[tuple[bytes, str, ProbeJob]] = field(default_factory=list)
-    tcp: dict[tuple[str, int, int], ProbeJob] = field(default_factory=dict)
-    udp: dict[tuple[str, int, int], ProbeJob] = field(default_factory=dict)
-    echo: dict[tuple[str, int], ProbeJob] = field(default_factory=dict)
-    other: dict[tuple[str, int], ProbeJob] = field(default_factory=dict)
+    # Each probe as sent: its bytes, the socket and address it goes by, and its index among
+    # the lane's probed jobs (:func:`_probed_jobs`), by which answers are matched and kept.
+    packets: list[tuple[bytes, socket.socket, tuple[str, int], int]] = field(default_factory=list)
+    tcp: dict[tuple[str, int, int], int] = field(default_factory=dict)
+    udp: dict[tuple[str, int, int], int] = field(default_factory=dict)
+    echo: dict[tuple[str, int], int] = field(default_factory=dict)
+    other: dict[tuple[str, int], int] = field(default_factory=dict)
 
 
 def _receiver(family: int, proto: int) -> socket.socket:
@@ -156,7 +161,10 @@ class ScapyProber:
         states = [self._open(lane, round_number, results) for lane in lanes]
         try:
             if len(states) == 1:
-                return self._probe(states[0], round_number, on_verdict, results, count=True)
+                observed = self._probe(states[0], round_number, on_verdict, count=True)
+                cells = (job.cell for job in _probed_jobs(states[0]))
+                results.update(zip(cells, observed, strict=True))
+                return results
             # Lanes run in forked processes, each with its own sources and the sockets opened
             # above: Python's share of a probe holds the interpreter lock, and threads spent
             # their time waiting for it while the kernel's share could have run beside them.
@@ -178,21 +186,24 @@ class ScapyProber:
                 results.update((job.cell, failed) for job in jobs)
                 continue
             for job, answer in zip(jobs, answered, strict=True):
-                seen = made.get(answer)
-                if seen is None:
-                    seen = made[answer] = Observation(State(answer[0]), answer[1])
-                results[job.cell] = seen
+                made_one = made.get(answer)
+                if made_one is None:
+                    made_one = made[answer] = Observation(State(answer[0]), answer[1])
+                results[job.cell] = made_one
         return results
 
     def _answers(
         self, lane: list[_Batch], round_number: int, progress: Callable[[int], None]
     ) -> list[forked.Answer]:
         """A lane probed in a child process: each job's state and detail, in job order."""
-        results = self._probe(lane, round_number, progress, {})
-        return [
-            (str(seen.state.value), seen.detail)
-            for seen in (results[job.cell] for job in _probed_jobs(lane))
-        ]
+        words: dict[Observation, forked.Answer] = {}
+        answers = []
+        for seen in self._probe(lane, round_number, progress):
+            answer = words.get(seen)
+            if answer is None:
+                answer = words[seen] = (str(seen.state.value), seen.detail)
+            answers.append(answer)
+        return answers
 
     def _open(
         self,
@@ -220,57 +231,21 @@ class ScapyProber:
         states: list[_Batch],
         round_number: int,
         on_verdict: Callable[[int], None] | None,
-        results: dict[Cell, Observation],
         count: bool = False,
-    ) -> dict[Cell, Observation]:
-        """Build every open batch's probes, send them, wait once, and note what was seen."""
+    ) -> list[Observation]:
+        """Build every open batch's probes, send them, wait once: what was seen of each of
+        the lane's probed jobs (:func:`_probed_jobs`), in their order."""
         # Scapy crafts one template per source and protocol; each probe is that template with
-        # its addresses, ports and ids patched in and its checksum recomputed (crafting every
-        # probe with scapy would cost half a millisecond each).
+        # its addresses, ports and ids filled in and its checksum summed from the template's
+        # (crafting every probe with scapy would cost half a millisecond each).
+        jobs: list[ProbeJob] = []
         for batch in states:
             if batch.sockets is None:
                 continue
-            source = batch.spec.address
-            templates = {
-                Protocol.TCP: bytes(
-                    IP(src=source, dst="0.0.0.0", ttl=64)
-                    / TCP(sport=0, dport=0, flags="S", seq=0, window=64240)
-                ),
-                Protocol.UDP: bytes(
-                    IP(src=source, dst="0.0.0.0", ttl=64)
-                    / UDP(sport=0, dport=0)
-                    / b"sg-harness probe"
-                ),
-                Protocol.ICMP: bytes(
-                    IP(src=source, dst="0.0.0.0", ttl=64)
-                    / ICMP(type=8, code=0, id=0, seq=0)
-                    / b"sg-harness"
-                ),
-            }
-            # Source ports cycle; a (target, port, source port) key stays unique in a batch.
-            sports = _source_ports(round_number, batch.spec.avoid_ports)
-            ordered = sorted(batch.spec.jobs, key=lambda job: job.expect_answer)
-            for seq, job in enumerate(ordered):
-                probe = job.cell.probe
-                protocol = probe.protocol
-                sent_from = job.source_address or source
-                if ":" in job.target_address or sent_from != source:
-                    packet = self._crafted(batch, job, sent_from, seq, sports)
-                elif protocol is Protocol.ICMP:
-                    target = socket.inet_aton(job.target_address)
-                    packet = _patch_echo(templates[Protocol.ICMP], target, batch.ident, seq)
-                    batch.echo[(job.target_address, seq)] = job
-                elif protocol is Protocol.TCP or protocol is Protocol.UDP:
-                    assert probe.port is not None
-                    target = socket.inet_aton(job.target_address)
-                    sport = next(sports)
-                    packet = _patch_ports(templates[protocol], target, sport, probe.port)
-                    table = batch.tcp if protocol is Protocol.TCP else batch.udp
-                    table[(job.target_address, probe.port, sport)] = job
-                else:
-                    packet = self._crafted(batch, job, sent_from, seq, sports)
-                batch.packets.append((packet, job.target_address, job))
-
+            first = len(jobs)
+            jobs.extend(batch.spec.jobs)
+            self._build(batch, first, round_number)
+        seen: list[Observation | None] = [None] * len(jobs)
         selector = selectors.DefaultSelector()
         for batch in states:
             if batch.sockets is not None:
@@ -279,22 +254,81 @@ class ScapyProber:
                 for sock in batch.sockets.receive6.values():
                     selector.register(sock, selectors.EVENT_READ, batch)
         try:
-            self._exchange(states, selector, results, on_verdict, count)
+            self._exchange(states, jobs, seen, selector, on_verdict=on_verdict, count=count)
         finally:
             selector.close()  # the sockets are closed by ``run`` (a child's at its exit)
-        for batch in states:
-            for _, _, job in batch.packets:
-                if job.cell not in results:
-                    results[job.cell] = Observation(State.FILTERED, "no reply")
-                    if on_verdict is not None:
-                        on_verdict(1)
-        return results
+        silent = seen.count(None)
+        if silent and on_verdict is not None:
+            on_verdict(silent)
+        return [NO_REPLY if observation is None else observation for observation in seen]
+
+    def _build(self, batch: _Batch, first: int, round_number: int) -> None:
+        """A batch's probes, the ones expected to go unanswered first (see the module's
+        docstring), each noted in the table its answer is matched by."""
+        assert batch.sockets is not None
+        send, send6 = batch.sockets.send, batch.sockets.send6
+        source = batch.spec.address
+        syn = _Template(
+            bytes(
+                IP(src=source, dst="0.0.0.0", ttl=64)
+                / TCP(sport=0, dport=0, flags="S", seq=0, window=64240)
+            )
+        )
+        datagram = _Template(
+            bytes(
+                IP(src=source, dst="0.0.0.0", ttl=64) / UDP(sport=0, dport=0) / b"sg-harness probe"
+            )
+        )
+        echo = bytes(
+            IP(src=source, dst="0.0.0.0", ttl=64)
+            / ICMP(type=8, code=0, id=0, seq=0)
+            / b"sg-harness"
+        )
+        # Source ports cycle; a (target, port, source port) key stays unique in a batch.
+        sports = _source_ports(round_number, batch.spec.avoid_ports)
+        targets: dict[str, tuple[bytes, int, tuple[str, int]]] = {}
+        jobs = batch.spec.jobs
+        ordered = sorted(range(len(jobs)), key=lambda i: jobs[i].expect_answer)
+        packets = batch.packets
+        for seq, i in enumerate(ordered):
+            job = jobs[i]
+            index = first + i
+            address = job.target_address
+            protocol = job.cell.probe.protocol
+            if (job.source_address and job.source_address != source) or ":" in address:
+                packet = self._crafted(batch, job, index, seq, sports)
+                sender = send6 if ":" in address else send
+                assert sender is not None
+                packets.append((packet, sender, (address, 0), index))
+                continue
+            target = targets.get(address)
+            if target is None:
+                packed = socket.inet_aton(address)
+                target = targets[address] = (packed, _sum16(packed), (address, 0))
+            if protocol is Protocol.TCP:
+                port = job.cell.probe.port
+                assert port is not None
+                sport = next(sports)
+                packet = syn.build(target[0], target[1], sport, port)
+                batch.tcp[(address, port, sport)] = index
+            elif protocol is Protocol.UDP:
+                port = job.cell.probe.port
+                assert port is not None
+                sport = next(sports)
+                packet = datagram.build(target[0], target[1], sport, port)
+                batch.udp[(address, port, sport)] = index
+            elif protocol is Protocol.ICMP:
+                packet = _patch_echo(echo, target[0], batch.ident, seq)
+                batch.echo[(address, seq)] = index
+            else:
+                packet = self._crafted(batch, job, index, seq, sports)
+            packets.append((packet, send, target[2], index))
 
     def _crafted(
         self,
         batch: _Batch,
         job: ProbeJob,
-        source: str,
+        index: int,
         seq: int,
         sports: Iterator[int],
     ) -> bytes:
@@ -302,6 +336,7 @@ class ScapyProber:
         (another interface), or another IP protocol."""
         probe = job.cell.probe
         target = job.target_address
+        source = job.source_address or batch.spec.address
         v6 = ":" in target
         header: Packet = IPv6(src=source, dst=target) if v6 else IP(src=source, dst=target)
         protocol = probe.protocol
@@ -314,15 +349,15 @@ class ScapyProber:
                 else UDP(sport=sport, dport=probe.port) / b"sg-harness probe"
             )
             table = batch.tcp if protocol is Protocol.TCP else batch.udp
-            table[(target, probe.port, sport)] = job
+            table[(target, probe.port, sport)] = index
             return bytes(header / layer)
         if protocol in (Protocol.ICMP, Protocol.ICMPV6):
-            batch.echo[(target, seq)] = job
+            batch.echo[(target, seq)] = index
             if v6:
                 return bytes(header / ICMPv6EchoRequest(id=batch.ident, seq=seq, data=b"sgh"))
             return bytes(header / ICMP(type=8, code=0, id=batch.ident, seq=seq) / b"sg-harness")
         assert isinstance(protocol, int)
-        batch.other[(target, protocol)] = job
+        batch.other[(target, protocol)] = index
         if protocol == socket.IPPROTO_SCTP:
             chunk = SCTPChunkInit(
                 init_tag=seq + 1, a_rwnd=1500, n_out_streams=1, n_in_streams=1, init_tsn=1
@@ -339,23 +374,29 @@ class ScapyProber:
     def _exchange(
         self,
         states: list[_Batch],
+        jobs: list[ProbeJob],
+        seen: list[Observation | None],
         selector: selectors.BaseSelector,
-        results: dict[Cell, Observation],
+        *,
         on_verdict: Callable[[int], None] | None,
         count: bool = False,
     ) -> None:
-        outstanding = {
-            job.cell for batch in states for _, _, job in batch.packets if job.expect_answer
-        }
-        silent = [job for batch in states for _, _, job in batch.packets if not job.expect_answer]
-        targets = sorted({job.target_pid for job in silent})
+        """Send every batch's probes, round-robin across sources so that every source's batch
+        is in flight at once, and note each answer in ``seen`` until the wait ends."""
+        waiting = bytearray(job.expect_answer for job in jobs)  # expected and not yet seen
+        outstanding = sum(waiting)
+        silent = [i for i, job in enumerate(jobs) if not job.expect_answer]
+        targets = sorted({jobs[i].target_pid for i in silent})
         before = netns.counted(targets) if count and silent and 0 not in targets else None
 
-        def record(job: ProbeJob, observation: Observation) -> None:
-            if job.cell in results:
+        def record(index: int, observation: Observation) -> None:
+            nonlocal outstanding
+            if seen[index] is not None:
                 return
-            results[job.cell] = observation
-            outstanding.discard(job.cell)
+            seen[index] = observation
+            if waiting[index]:
+                waiting[index] = 0
+                outstanding -= 1
             if on_verdict is not None:
                 on_verdict(1)
 
@@ -367,9 +408,7 @@ class ScapyProber:
                 while True:
                     try:
                         data, peer = sock.recvfrom(65535)
-                    except BlockingIOError:
-                        break
-                    except OSError:
+                    except OSError:  # BlockingIOError included: nothing more to read
                         break
                     if sock.family == socket.AF_INET6:
                         match = _classify6(batch, sock.proto, peer[0], data)
@@ -378,27 +417,24 @@ class ScapyProber:
                     if match is not None:
                         record(*match)
 
-        # Round-robin across sources so every source's batch is in flight at once.
-        queues = [(batch, iter(batch.packets)) for batch in states if batch.sockets is not None]
+        queues = [iter(batch.packets) for batch in states if batch.sockets is not None]
         sent = 0
         while queues:
             still = []
-            for batch, packets in queues:
+            for packets in queues:
                 item = next(packets, None)
                 if item is None:
                     continue
-                still.append((batch, packets))
-                data, target, job = item
-                assert batch.sockets is not None
-                sender = batch.sockets.send
-                if ":" in target:
-                    assert batch.sockets.send6 is not None
-                    sender = batch.sockets.send6
-                error = _send(sender, data, target)
-                if error == DROPPED_LEAVING:
-                    record(job, Observation(State.FILTERED, DROPPED_LEAVING))
-                elif error:
-                    record(job, Observation(State.NOT_RUN, f"send failed: {error}"))
+                still.append(packets)
+                data, sender, address, index = item
+                try:
+                    sender.sendto(data, address)
+                except OSError as err:
+                    error = _send_again(sender, data, address, err)
+                    if error == DROPPED_LEAVING:
+                        record(index, Observation(State.FILTERED, DROPPED_LEAVING))
+                    elif error:
+                        record(index, Observation(State.NOT_RUN, f"send failed: {error}"))
                 sent += 1
                 if sent % 64 == 0:
                     drain(0)
@@ -408,7 +444,7 @@ class ScapyProber:
         barrier_done = False
         # The unanswered-expected probes that left their source (a send refused by the
         # source's own policy was dropped there, and is not counted at the target).
-        dropped = sum(1 for job in silent if job.cell not in results)
+        dropped = sum(1 for i in silent if seen[i] is None)
         ended = "timeout"
         while True:
             now = time.monotonic()
@@ -473,26 +509,55 @@ def _raise_fd_limit(needed: int) -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, target), hard))
 
 
-def _patch_ports(template: bytes, target: bytes, sport: int, dport: int) -> bytes:
-    """A TCP SYN or UDP template with its destination, ports (and TCP sequence) filled in."""
-    packet = bytearray(template)
-    ihl = (packet[0] & 0x0F) * 4
-    packet[16:20] = target
-    struct.pack_into("!HH", packet, ihl, sport, dport)
-    proto = packet[9]
-    if proto == socket.IPPROTO_TCP:
-        struct.pack_into("!I", packet, ihl + 4, (sport * 7919 + dport) & 0xFFFFFFFF)
-        offset = ihl + 16
-    else:
-        offset = ihl + 6
-    packet[offset : offset + 2] = b"\0\0"
-    segment = bytes(packet[ihl:])
-    pseudo = bytes(packet[12:20]) + struct.pack("!BBH", 0, proto, len(segment))
-    value = checksum(pseudo + segment)
-    if proto == socket.IPPROTO_UDP and value == 0:
-        value = 0xFFFF
-    struct.pack_into("!H", packet, offset, value)
-    return bytes(packet)
+class _Template:
+    """A TCP SYN or UDP probe from one source, cut around the fields each probe fills (its
+    destination, ports, TCP sequence and checksum), with the checksum's sum over the rest
+    done once: a probe's checksum then adds five or six words to it (summing each probe's
+    bytes again cost a third of a lane's building, measured)."""
+
+    def __init__(self, packet: bytes) -> None:
+        ihl = (packet[0] & 0x0F) * 4
+        proto = packet[9]
+        self.tcp = proto == socket.IPPROTO_TCP
+        fixed = ihl + (8 if self.tcp else 4)  # after the ports (and the TCP sequence)
+        at = ihl + (16 if self.tcp else 6)  # the checksum
+        self.head = packet[:16]  # the IPv4 header up to its destination
+        self.options = packet[20:ihl]
+        self.middle = packet[fixed:at]
+        self.tail = packet[at + 2 :]
+        segment = bytearray(packet[ihl:])
+        segment[: fixed - ihl] = bytes(fixed - ihl)
+        segment[at - ihl : at - ihl + 2] = b"\0\0"
+        pseudo = packet[12:16] + struct.pack("!BBH", 0, proto, len(segment))
+        self.base = _sum16(pseudo + bytes(segment))
+        ports = "HHI" if self.tcp else "HH"
+        self.layout = struct.Struct(
+            f"!16s4s{len(self.options)}s{ports}{len(self.middle)}sH{len(self.tail)}s"
+        )
+
+    def build(self, target: bytes, target_sum: int, sport: int, dport: int) -> bytes:
+        """The probe to ``target`` (``target_sum``: its two words summed) between the ports."""
+        total = self.base + target_sum + sport + dport
+        if self.tcp:
+            seq = (sport * 7919 + dport) & 0xFFFFFFFF
+            total += (seq >> 16) + (seq & 0xFFFF)
+        while total > 0xFFFF:
+            total = (total & 0xFFFF) + (total >> 16)
+        value = ~total & 0xFFFF
+        if self.tcp:
+            return self.layout.pack(
+                self.head, target, self.options, sport, dport, seq, self.middle, value, self.tail
+            )
+        return self.layout.pack(
+            self.head, target, self.options, sport, dport, self.middle, value or 0xFFFF, self.tail
+        )
+
+
+def _sum16(data: bytes) -> int:
+    """The sum of ``data``'s big-endian 16-bit words (padded to a whole word), unfolded."""
+    if len(data) % 2:
+        data += b"\0"
+    return sum(struct.unpack(f"!{len(data) // 2}H", data))
 
 
 def _patch_echo(template: bytes, target: bytes, ident: int, seq: int) -> bytes:
@@ -504,24 +569,24 @@ def _patch_echo(template: bytes, target: bytes, ident: int, seq: int) -> bytes:
     return bytes(packet)
 
 
-def _send(sock: socket.socket, data: bytes, target: str) -> str:
+def _send_again(sock: socket.socket, data: bytes, address: tuple[str, int], err: OSError) -> str:
+    """After a send failed with ``err``: "" once a retry went, else why it could not."""
     for _ in range(200):
-        try:
-            sock.sendto(data, (target, 0))
-            return ""
-        except BlockingIOError:
+        if isinstance(err, BlockingIOError) or err.errno == errno.ENOBUFS:
             time.sleep(0.001)
-        except OSError as err:
-            if err.errno == errno.ENOBUFS:
-                time.sleep(0.001)
-                continue
-            if err.errno == errno.EPERM:  # the source's own output hook dropped it (egress)
-                return DROPPED_LEAVING
+        elif err.errno == errno.EPERM:  # the source's own output hook dropped it (egress)
+            return DROPPED_LEAVING
+        else:
             return os.strerror(err.errno or 0) or str(err)
+        try:
+            sock.sendto(data, address)
+            return ""
+        except OSError as again:
+            err = again
     return "send buffer stayed full"
 
 
-def _classify(batch: _Batch, data: bytes) -> tuple[ProbeJob, Observation] | None:
+def _classify(batch: _Batch, data: bytes) -> tuple[int, Observation] | None:
     """Match a packet received on an IPv4 raw socket (IP header included)."""
     if len(data) < 20:
         return None
@@ -529,9 +594,7 @@ def _classify(batch: _Batch, data: bytes) -> tuple[ProbeJob, Observation] | None
     return _match(batch, data[9], socket.inet_ntoa(data[12:16]), data[ihl:], v6=False)
 
 
-def _classify6(
-    batch: _Batch, proto: int, src: str, body: bytes
-) -> tuple[ProbeJob, Observation] | None:
+def _classify6(batch: _Batch, proto: int, src: str, body: bytes) -> tuple[int, Observation] | None:
     """Match a packet received on an IPv6 raw socket (no IP header: ``src`` from recvfrom)."""
     src = src.split("%", maxsplit=1)[0]  # the canonical text, as the planner writes it
     return _match(batch, proto, src, body, v6=True)
@@ -539,7 +602,7 @@ def _classify6(
 
 def _match(
     batch: _Batch, proto: int, src: str, body: bytes, *, v6: bool
-) -> tuple[ProbeJob, Observation] | None:
+) -> tuple[int, Observation] | None:
     """Match a transport segment (or ICMP message) from ``src`` to one of the batch's probes:
     a SYN-ACK or RST, a UDP reply, an echo reply, or an ICMP error quoting a probe."""
     if proto == socket.IPPROTO_TCP and len(body) >= 14:
@@ -549,9 +612,9 @@ def _match(
         if job is None:
             return None
         if flags & 0x12 == 0x12:
-            return job, Observation(State.OPEN, "syn-ack")
+            return job, SYN_ACK
         if flags & 0x04:
-            return job, Observation(State.CLOSED, "rst")
+            return job, RST
         return None
     if proto == socket.IPPROTO_UDP and len(body) >= 8:
         sport, dport = struct.unpack("!HH", body[:4])
