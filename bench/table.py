@@ -207,7 +207,7 @@ class Big:
     cells: int = 0
     pairs: int = 0
     verify: float = 0.0  # plan, probe, compare and retry
-    probe: float = 0.0  # the prober and the comparison
+    probe: float = 0.0  # the batches, the prober and the comparison
     wrong: int = 0
     freed: float = 0.0  # seconds the kernel went on freeing the namespaces after removal
     freed_cpu: float = 0.0  # CPU seconds it spent on that
@@ -218,7 +218,7 @@ class Big:
 
     @property
     def plan(self) -> float:
-        """Planning by class, the oracle's expectations and the batches: the rest of verify."""
+        """Planning by class with the oracle's expectations: the rest of verify."""
         return self.verify - self.probe
 
     def line(self) -> str:
@@ -227,7 +227,7 @@ class Big:
             f"big lab N={self.n}: {self.total:.1f} s in all: built in {self.build:.2f} s, "
             f"verified in {self.verify:.1f} s, removed in {self.remove:.2f} s; "
             f"{self.pairs:,} pairs, {self.cells:,} cells{full}, planned with their expectations "
-            f"and batches in {self.plan:.1f} s, probed and compared in {self.probe:.1f} s "
+            f"in {self.plan:.1f} s, batched, probed and compared in {self.probe:.1f} s "
             f"({self.cells / self.probe:,.0f} verdicts/s), "
             + ("all correct" if not self.wrong else f"{self.wrong} wrong")
             + f"; {self.memory / 2**20:.2f} MiB per idle instance; the kernel then freed the "
