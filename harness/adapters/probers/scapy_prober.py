@@ -59,7 +59,7 @@ from scapy.utils import checksum
 
 from harness.adapters import netns
 from harness.adapters.probers import forked
-from harness.core.model import Protocol, State
+from harness.core.model import Proto, Protocol, State
 from harness.core.planner import Cell
 from harness.core.probing import Observation, ProbeJob, SourceBatch
 
@@ -268,22 +268,18 @@ class ScapyProber:
         assert batch.sockets is not None
         send, send6 = batch.sockets.send, batch.sockets.send6
         source = batch.spec.address
-        syn = _Template(
-            bytes(
-                IP(src=source, dst="0.0.0.0", ttl=64)
-                / TCP(sport=0, dport=0, flags="S", seq=0, window=64240)
-            )
-        )
-        datagram = _Template(
-            bytes(
-                IP(src=source, dst="0.0.0.0", ttl=64) / UDP(sport=0, dport=0) / b"sg-harness probe"
-            )
-        )
-        echo = bytes(
-            IP(src=source, dst="0.0.0.0", ttl=64)
-            / ICMP(type=8, code=0, id=0, seq=0)
-            / b"sg-harness"
-        )
+        header = IP(src=source, dst="0.0.0.0", ttl=64)
+        templates: dict[Proto, tuple[_Template, dict[tuple[str, int, int], int]]] = {
+            Protocol.TCP: (
+                _Template(bytes(header / TCP(sport=0, dport=0, flags="S", seq=0, window=64240))),
+                batch.tcp,
+            ),
+            Protocol.UDP: (
+                _Template(bytes(header / UDP(sport=0, dport=0) / b"sg-harness probe")),
+                batch.udp,
+            ),
+        }
+        echo = bytes(header / ICMP(type=8, code=0, id=0, seq=0) / b"sg-harness")
         # Source ports cycle; a (target, port, source port) key stays unique in a batch.
         sports = _source_ports(round_number, batch.spec.avoid_ports)
         targets: dict[str, tuple[bytes, int, tuple[str, int]]] = {}
@@ -305,18 +301,13 @@ class ScapyProber:
             if target is None:
                 packed = socket.inet_aton(address)
                 target = targets[address] = (packed, _sum16(packed), (address, 0))
-            if protocol is Protocol.TCP:
+            template = templates.get(protocol)
+            if template is not None:  # TCP SYN or UDP: a template and its answers' table
                 port = job.cell.probe.port
                 assert port is not None
                 sport = next(sports)
-                packet = syn.build(target[0], target[1], sport, port)
-                batch.tcp[(address, port, sport)] = index
-            elif protocol is Protocol.UDP:
-                port = job.cell.probe.port
-                assert port is not None
-                sport = next(sports)
-                packet = datagram.build(target[0], target[1], sport, port)
-                batch.udp[(address, port, sport)] = index
+                packet = template[0].build(target[0], target[1], sport, port)
+                template[1][(address, port, sport)] = index
             elif protocol is Protocol.ICMP:
                 packet = _patch_echo(echo, target[0], batch.ident, seq)
                 batch.echo[(address, seq)] = index
