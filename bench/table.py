@@ -43,7 +43,7 @@ from harness.core.runtime import Runtime
 from harness.formats import topology_file
 from harness.lab import one_shot
 from harness.lab.lifecycle import reconcile, teardown
-from harness.lab.measure import probe_matrix
+from harness.lab.measure import probe_matrix, workers_for
 
 ROOT = Path(__file__).resolve().parent.parent
 THREE_TIER = ROOT / "topologies/three-tier.yaml"
@@ -207,7 +207,9 @@ class Big:
     cells: int = 0
     pairs: int = 0
     verify: float = 0.0  # plan, probe, compare and retry
-    probe: float = 0.0  # the batches, the prober and the comparison
+    plan: float = 0.0  # planning with the oracle's expectations (the slowest worker's)
+    probe: float = 0.0  # the batches and the prober (the slowest worker's), and the retry
+    workers: int = 1  # processes the run was shared out over, each with a share of sources
     wrong: int = 0
     freed: float = 0.0  # seconds the kernel went on freeing the namespaces after removal
     freed_cpu: float = 0.0  # CPU seconds it spent on that
@@ -216,19 +218,20 @@ class Big:
     def total(self) -> float:
         return self.build + self.verify + self.remove
 
-    @property
-    def plan(self) -> float:
-        """Planning by class with the oracle's expectations: the rest of verify."""
-        return self.verify - self.probe
-
     def line(self) -> str:
         full = f" (the full plan: {self.full:,})" if self.full else ""
+        shared = (
+            f" in {self.workers} processes, each a share of the sources,"
+            if self.workers > 1
+            else ""
+        )
         return (
             f"big lab N={self.n}: {self.total:.1f} s in all: built in {self.build:.2f} s, "
             f"verified in {self.verify:.1f} s, removed in {self.remove:.2f} s; "
-            f"{self.pairs:,} pairs, {self.cells:,} cells{full}, planned with their expectations "
-            f"in {self.plan:.1f} s, batched, probed and compared in {self.probe:.1f} s "
-            f"({self.cells / self.probe:,.0f} verdicts/s), "
+            f"{self.pairs:,} pairs, {self.cells:,} cells{full},{shared} planned with their "
+            f"expectations in {self.plan:.1f} s, batched and probed in {self.probe:.1f} s "
+            f"({self.cells / self.probe:,.0f} verdicts/s), compared and gathered in "
+            f"{self.verify - self.plan - self.probe:.1f} s, "
             + ("all correct" if not self.wrong else f"{self.wrong} wrong")
             + f"; {self.memory / 2**20:.2f} MiB per idle instance; the kernel then freed the "
             f"namespaces for {self.freed:.0f} s ({self.freed_cpu:.0f} CPU s)"
@@ -254,7 +257,9 @@ def big(n: int) -> Big:
         started = time.monotonic()
         matrix = probe_matrix(topo, built.namespaces, ScapyProber(), QUIET, classes=True)
         row.verify = time.monotonic() - started
-        row.probe = matrix.timings.get("probe", 0.0) + matrix.timings.get("retry", 0.0)
+        row.plan = matrix.timings["plan"]
+        row.probe = matrix.timings["probe"] + matrix.timings.get("retry", 0.0)
+        row.workers = workers_for(topo)
         row.wrong = len(matrix.wrong())
         row.cells = len(matrix.results)
         row.pairs = len({(r.cell.source, r.cell.target, r.cell.address) for r in matrix.results})

@@ -100,6 +100,8 @@ Key = tuple[int, int]  # (pid, start time): one process, whatever reuses the pid
 _CONTEXTS: dict[Key, Any] = {}  # a context opened in each namespace
 _LOADED: dict[Key, str] = {}  # the policy last loaded in each namespace, for deltas
 _SCRATCH: list[Any] = []  # a context in an empty namespace of this process's own
+_OWNER = [os.getpid()]  # the process the contexts above were opened by
+_INHERITED: list[object] = []  # a forked child's parent's contexts, left alone (see _own)
 _LISTINGS: dict[str, str] = {}  # a policy (without its comment lines) -> how nft lists it
 _MEMO = 4096
 
@@ -178,7 +180,20 @@ def counted(pids: list[int], name: str = nftables.DROPPED) -> int | None:
 _PACKETS = re.compile(r"packets (\d+)")
 
 
+def _own() -> None:
+    """In a forked child, forget the parent's contexts: their netlink sockets are the parent's
+    too, and two processes reading one socket get each other's answers (libnftables then
+    says its "kernel ABI is broken"). They are kept, unused, rather than freed (freeing a
+    thousand costs time and frees nothing the child needs); the child opens its own."""
+    if _OWNER[0] != os.getpid():
+        _INHERITED.append((dict(_CONTEXTS), list(_SCRATCH)))
+        _CONTEXTS.clear()
+        _SCRATCH.clear()
+        _OWNER[0] = os.getpid()
+
+
 def _context(key: Key) -> Any:
+    _own()
     context = _CONTEXTS.get(key)
     if context is None:
         context = call_in(netns_path(key[0]), _open_context)
@@ -198,6 +213,7 @@ def _listing(policy: str, what: str) -> str:
     body = "\n".join(line for line in policy.splitlines() if not line.startswith("#"))
     found = _LISTINGS.get(body)
     if found is None:
+        _own()
         if not _SCRATCH:
             _SCRATCH.append(call_in(None, _open_context))
         _cmd(_SCRATCH[0], policy, what)

@@ -7,8 +7,10 @@ carries its explanation: the group and rule that allowed it, or why nothing did.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from functools import partial
 from ipaddress import ip_address
+from typing import Final
 
 from harness.core.memo import ByIdentity
 from harness.core.model import (
@@ -28,12 +30,58 @@ from harness.core.model import (
 from harness.core.paths import Path, paths
 
 
-@dataclass(frozen=True)
 class Expectation:
-    state: State
-    allowed_by: tuple[str, ...]
-    why: str
+    """What the rules imply for one cell: a state, the rules that let the probe through, and
+    why, in words.
 
+    The words may be written only when read: a big lab has a million filtered cells, each
+    explained by words that name its pair, and most are never read. ``why`` is then a function
+    that writes them (called once). Treat an expectation as immutable; two are equal when
+    their state, rules and words are.
+    """
+
+    __slots__ = ("_explain", "_why", "allowed_by", "state")
+
+    def __init__(
+        self, state: State, allowed_by: tuple[str, ...], why: str | Callable[[], str]
+    ) -> None:
+        self.state: Final = state
+        self.allowed_by: Final = allowed_by
+        if isinstance(why, str):
+            self._why, self._explain = why, None
+        else:
+            self._why, self._explain = "", why
+
+    @property
+    def why(self) -> str:
+        if self._explain is not None:
+            self._why, self._explain = self._explain(), None
+        return self._why
+
+    def _fields(self) -> tuple[State, tuple[str, ...], str]:
+        return (self.state, self.allowed_by, self.why)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Expectation):
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __repr__(self) -> str:
+        return (
+            f"Expectation(state={self.state!r}, allowed_by={self.allowed_by!r}, why={self.why!r})"
+        )
+
+    def __reduce__(self) -> tuple[type[Expectation], tuple[State, tuple[str, ...], str]]:
+        return (Expectation, self._fields())
+
+
+Verdict = tuple[str, Expectation]
+"""What the rules that apply to a path make of a probe: ``allowed`` and the cell's whole
+expectation, or ``leaving`` or ``entering`` and an expectation whose ``why`` is only the
+probe's words (a cell's words also name its pair). Equal verdicts are one object."""
 
 Applied = tuple[tuple[Group, Rule], ...]
 
@@ -53,12 +101,13 @@ class Oracle:
         # object alive, so an identity cannot be reused while it is a key.
         self._matching = ByIdentity[Address, frozenset[int]](self._hits)
         self._text = ByIdentity[Address, str](str)
-        self._listening = ByIdentity[Instance, int](self._listen_number)
+        self.listening = ByIdentity[Instance, int](self._listen_number)  # public: a planner
+        # tells verdicts apart by it
         self._applied: dict[int, tuple[Path, tuple[Applied | None, Applied]]] = {}
         self._interned: dict[tuple[object, ...], Applied] = {}
         self._pairs: dict[tuple[int, int], tuple[Applied | None, Applied]] = {}
         self._subsets: dict[tuple[int, int], Applied] = {}
-        self._verdicts: dict[tuple[object, ...], tuple[str, Expectation]] = {}
+        self._verdicts: dict[tuple[object, ...], Verdict] = {}
         self._labels: dict[tuple[int, str], tuple[Interface, str]] = {}
         self._listens: dict[tuple[Listen, ...], int] = {}
 
@@ -67,15 +116,24 @@ class Oracle:
     ) -> Expectation:
         """The verdict for a probe from ``source`` to ``target`` at ``address`` (a VPC cell's
         address; Classic cells use the target's one address)."""
+        path = self._path_at(source, target, address)
+        if path is None:
+            return Expectation(State.FILTERED, (), self._no_path(source, target, address))
+        return self.evaluate_path(source, target, probe, path)
+
+    def _path_at(self, source: Node, target: Instance, address: str) -> Path | None:
+        """The pair's path to ``address`` (the first, in Classic), if it has one."""
         if self.topology.is_vpc:
             wanted = self._canonical(address) if address else self._text(target.address)
             for path in paths(self.topology, source, target):
                 if self._text(path.address) == wanted:
-                    return self.evaluate_path(source, target, probe, path)
-            return Expectation(
-                State.FILTERED, (), f"{source.name} has no path to {target.name} at {wanted}"
-            )
-        return self.evaluate_path(source, target, probe, paths(self.topology, source, target)[0])
+                    return path
+            return None
+        return paths(self.topology, source, target)[0]
+
+    def _no_path(self, source: Node, target: Instance, address: str) -> str:
+        wanted = self._canonical(address) if address else self._text(target.address)
+        return f"{source.name} has no path to {target.name} at {wanted}"
 
     def applicable(
         self, source: Node, target: Instance, path: Path
@@ -166,39 +224,73 @@ class Oracle:
     ) -> Expectation:
         """The verdict for a probe along one of the pair's paths: in a VPC, the sender's egress
         rules and the receiver's ingress rules; in Classic, the receiver's rules."""
+        return self.expectation(source, target, path, self.verdict(source, target, probe, path))
+
+    def verdict(self, source: Node, target: Instance, probe: Probe, path: Path) -> Verdict:
+        """What the rules that apply to the path make of the probe (shared, see
+        :data:`Verdict`); :meth:`expectation` makes it a cell's."""
         egress, ingress = self.applicable(source, target, path)
-        key = (id(egress), id(ingress), probe, self._listening(target), target.account)
+        return self.verdict_of(egress, ingress, probe, target)
+
+    def verdict_of(
+        self, egress: Applied | None, ingress: Applied, probe: Probe, target: Instance
+    ) -> Verdict:
+        """:meth:`verdict` given the rules that apply to the path (:meth:`applicable`)."""
+        key = (id(egress), id(ingress), probe, self.listening(target), target.account)
         verdict = self._verdicts.get(key)
         if verdict is None:
             verdict = self._verdicts[key] = self._verdict(egress, ingress, probe, target)
+        return verdict
+
+    def expectation(
+        self, source: Node, target: Instance, path: Path, verdict: Verdict
+    ) -> Expectation:
+        """A verdict along a path as the cell's expectation: an allowed one as it is, a
+        filtered one with words that name the pair, written when read."""
         side, found = verdict
         if side == "allowed":
             return found
+        why = partial(self._why, source, target, path, side, found.why)
+        return Expectation(found.state, found.allowed_by, why)
+
+    def expectation_at(
+        self, source: Node, target: Instance, address: str, verdict: Verdict
+    ) -> Expectation:
+        """:meth:`expectation` for the pair's path to ``address`` (a cell's), the path found
+        only when the words are read."""
+        side, found = verdict
+        if side == "allowed":
+            return found
+        why = partial(self._why_at, source, target, address, side, found.why)
+        return Expectation(found.state, found.allowed_by, why)
+
+    def _why_at(self, source: Node, target: Instance, address: str, side: str, words: str) -> str:
+        path = self._path_at(source, target, address)
+        if path is None:
+            return self._no_path(source, target, address)
+        return self._why(source, target, path, side, words)
+
+    def _why(self, source: Node, target: Instance, path: Path, side: str, words: str) -> str:
+        """Why a probe (``words``) is filtered, naming the pair."""
         home = target.account
         if not self.topology.is_vpc:
-            return Expectation(
-                State.FILTERED,
-                (),
-                f"no rule of {_labels(target.groups, home)} allows {found.why} "
-                f"from {source.name} ({source.address})",
+            return (
+                f"no rule of {_labels(target.groups, home)} allows {words} "
+                f"from {source.name} ({source.address})"
             )
         if side == "leaving":
             assert path.source_nic is not None
-            return Expectation(
-                State.FILTERED,
-                (),
+            return (
                 f"dropped leaving {source.name}: no egress rule of "
-                f"{self._group_labels(path.source_nic, home)} allows {found.why} to "
-                f"{self._text(path.address)}",
+                f"{self._group_labels(path.source_nic, home)} allows {words} to "
+                f"{self._text(path.address)}"
             )
         seen = f"{source.name} ({self._text(path.seen_from)})"
         if path.kind == "public" and path.source_nic is not None:
             seen += ", its public address: group rules match private addresses only"
-        return Expectation(
-            State.FILTERED,
-            found.allowed_by,
+        return (
             f"dropped entering {target.name}: no ingress rule of "
-            f"{self._group_labels(path.target_nic, home)} allows {found.why} from {seen}",
+            f"{self._group_labels(path.target_nic, home)} allows {words} from {seen}"
         )
 
     def _listen_number(self, target: Instance) -> int:
@@ -207,10 +299,7 @@ class Oracle:
 
     def _verdict(
         self, egress: Applied | None, ingress: Applied, probe: Probe, target: Instance
-    ) -> tuple[str, Expectation]:
-        """What the rules that apply to a path make of a probe, as a side and an expectation:
-        ``allowed`` and the cell's whole expectation, or ``leaving`` or ``entering`` and an
-        expectation whose ``why`` is only the probe's words (the cell names its pair)."""
+    ) -> Verdict:
         home = target.account
         words = _probe_words(probe)
         allowed_by: list[str] = []

@@ -28,7 +28,7 @@ from harness.core.model import (
     Rule,
     Topology,
 )
-from harness.core.oracle import Applied, Expectation, Oracle
+from harness.core.oracle import Applied, Expectation, Oracle, Verdict
 from harness.core.paths import Path, paths
 from harness.errors import InvalidInput
 
@@ -106,35 +106,65 @@ def plan(topology: Topology, *, classes: bool = False) -> list[Cell]:
     ]
 
 
-def plan_expected(topology: Topology, *, classes: bool = False) -> dict[Cell, Expectation]:
-    """The cells :func:`plan` plans, in its order, each with the oracle's expectation (asked
-    along the path the planner has in hand, rather than found again from the address)."""
+def plan_expected(
+    topology: Topology, *, classes: bool = False, sources: Sequence[Node] | None = None
+) -> dict[Cell, Expectation]:
+    """The cells :func:`plan` plans (from ``sources`` only, if given), in its order, each with
+    the oracle's expectation (judged along the path the planner has in hand, rather than found
+    again from the address)."""
     oracle = Oracle(topology)
     return {
-        Cell(source.name, target.name, probe, address): oracle.evaluate_path(
-            source, target, probe, path
+        Cell(source.name, target.name, probe, address): oracle.expectation(
+            source, target, path, verdict
         )
-        for source, target, path, address, probes in _walk(topology, classes, oracle)
-        for probe in probes
+        for source, target, path, address, judged in judged_paths(
+            topology, oracle, classes=classes, sources=sources
+        )
+        for probe, verdict in judged
     }
 
 
+def judged_paths(
+    topology: Topology,
+    oracle: Oracle,
+    *,
+    classes: bool = False,
+    sources: Sequence[Node] | None = None,
+) -> Iterator[tuple[Node, Instance, Path, str, list[tuple[Probe, Verdict]]]]:
+    """Each source (of ``sources``, or all), target and path in plan order, with the address a
+    cell names and each probe sent along it with the oracle's verdict. A path's verdicts are
+    worked out once per probe list, rules that apply, listening and account: a big lab has a
+    million paths and a few hundred such lists."""
+    judged: dict[tuple[object, ...], list[tuple[Probe, Verdict]]] = {}
+    for source, target, path, address, probes in _walk(topology, classes, oracle, sources):
+        egress, ingress = oracle.applicable(source, target, path)
+        key = (id(probes), id(egress), id(ingress), oracle.listening(target), target.account)
+        found = judged.get(key)
+        if found is None:
+            found = judged[key] = [
+                (probe, oracle.verdict_of(egress, ingress, probe, target)) for probe in probes
+            ]
+        yield source, target, path, address, found
+
+
 def _walk(
-    topology: Topology, classes: bool, oracle: Oracle
+    topology: Topology, classes: bool, oracle: Oracle, sources: Sequence[Node] | None = None
 ) -> Iterator[tuple[Node, Instance, Path, str, list[Probe]]]:
     """Each source, target and path in plan order with the address a cell names and the
     probes sent along it: all of them (:func:`_routes`) or one per class (:func:`_picked`)."""
-    return _picked(topology, oracle) if classes else _routes(topology)
+    return _picked(topology, oracle, sources) if classes else _routes(topology, sources)
 
 
-def _routes(topology: Topology) -> Iterator[tuple[Node, Instance, Path, str, list[Probe]]]:
+def _routes(
+    topology: Topology, sources: Sequence[Node] | None = None
+) -> Iterator[tuple[Node, Instance, Path, str, list[Probe]]]:
     """Each source, target and path in plan order, with the address a cell names ("" in
     Classic) and every probe the full plan sends along it (made once per target interface
     and family, and each address's text once: a big lab has a million paths)."""
     vpc = topology.is_vpc
     candidates: dict[tuple[int, bool], list[Probe]] = {}
     text = ByIdentity[Address, str](str)
-    for source in topology.nodes:
+    for source in topology.nodes if sources is None else sources:
         for target in topology.instances:
             if target is source:
                 continue
@@ -152,7 +182,7 @@ def _routes(topology: Topology) -> Iterator[tuple[Node, Instance, Path, str, lis
 
 
 def _picked(
-    topology: Topology, oracle: Oracle
+    topology: Topology, oracle: Oracle, sources: Sequence[Node] | None = None
 ) -> Iterator[tuple[Node, Instance, Path, str, list[Probe]]]:
     """:func:`_routes` with, for each path, one probe per behaviour class: of the probes the
     full plan would send, probes that the oracle cannot tell apart for this pair (the same
@@ -170,7 +200,7 @@ def _picked(
         lambda items: numbers.setdefault(tuple(items), len(numbers))
     )
 
-    for source, target, path, address, probes in _routes(topology):
+    for source, target, path, address, probes in _routes(topology, sources):
         egress, ingress = oracle.applicable(source, target, path)  # interned: same rules, same id
         signature = (number(probes), id(egress), id(ingress), number(target.listen))
         picked = chosen.get(signature)

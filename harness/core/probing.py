@@ -50,3 +50,8 @@ class Prober(TypingProtocol):
         round_number: int = 0,
         on_verdict: Callable[[int], None] | None = None,
     ) -> dict[Cell, Observation]: ...
+
+    def alone(self) -> Prober:
+        """This prober as a worker of a shared-out run uses it, in the worker's process: with
+        no processes of its own (the workers already use every core)."""
+        ...

@@ -7,18 +7,22 @@ that could not be probed stay ``not-run``, never ``filtered``.
 from __future__ import annotations
 
 import gc
+import itertools
+import os
 import time
-from collections.abc import Iterator
+from array import array
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from harness.adapters import forked
 from harness.core.matrix import CellResult, Matrix, compare, merge_retry
 from harness.core.memo import ByIdentity
-from harness.core.model import Address, Instance, State, Topology
-from harness.core.oracle import Expectation
+from harness.core.model import Address, Instance, Probe, Proto, Protocol, State, Topology
+from harness.core.oracle import Expectation, Oracle
 from harness.core.paths import paths
 from harness.core.phases import Phases
-from harness.core.planner import Cell, plan_expected
-from harness.core.probing import ProbeJob, Prober, SourceBatch
+from harness.core.planner import Cell, judged_paths, plan_expected
+from harness.core.probing import Observation, ProbeJob, Prober, SourceBatch
 from harness.core.runtime import LabNamespaces
 
 
@@ -77,6 +81,10 @@ def batches_for(
     return batches
 
 
+SPLIT_PAIRS = 20_000  # pairs of nodes from which a run is shared out, one worker per core
+WORKERS = os.cpu_count() or 1
+
+
 @collector_paused()
 def probe_matrix(
     topology: Topology,
@@ -87,26 +95,195 @@ def probe_matrix(
     retry: bool = True,
     runtime: str = "docker",
     classes: bool = False,
+    workers: int = 0,
 ) -> Matrix:
-    expected = plan_expected(topology, classes=classes)
-    cells = list(expected)
-    answered = {cell for cell, e in expected.items() if e.state is not State.FILTERED}
-    phases.start(f"probing {len(cells)} cells from {len(topology.nodes)} sources", len(cells))
-    started = time.monotonic()
-    observed = prober.run(batches_for(topology, lab, cells, answered), 0, phases.advance)
-    results = compare(expected, observed)
-    timings = {"probe": time.monotonic() - started}
-    phases.finish("probe")
-    wrong = [result.cell for result in results if not result.correct]
-    if wrong and retry:
-        phases.start(f"probing {len(wrong)} disagreeing cells once more", len(wrong))
+    """Plan the cells with their expectations, probe them, compare, and probe those that
+    disagree once more. A lab of :data:`SPLIT_PAIRS` pairs or more (or any, with ``workers``
+    above 1) is shared out: each worker, a forked process, plans, probes and compares the cells
+    of a share of the sources (:func:`_share`), so that planning, a single core's Python work,
+    runs on every core."""
+    workers = workers or workers_for(topology)
+    if workers > 1:
+        results, timings = _in_shares(
+            topology, lab, prober, phases, classes=classes, workers=workers
+        )
+    else:
         started = time.monotonic()
-        again = prober.run(batches_for(topology, lab, wrong, answered), 1, phases.advance)
-        retried = compare({cell: expected[cell] for cell in wrong}, again, attempts=2)
-        results = merge_retry(results, retried)
+        expected = plan_expected(topology, classes=classes)
+        cells = list(expected)
+        answered = {cell for cell, e in expected.items() if e.state is not State.FILTERED}
+        timings = {"plan": time.monotonic() - started}
+        phases.start(f"probing {len(cells)} cells from {len(topology.nodes)} sources", len(cells))
+        started = time.monotonic()
+        observed = prober.run(batches_for(topology, lab, cells, answered), 0, phases.advance)
+        timings["probe"] = time.monotonic() - started
+        phases.finish("probe")
+        results = compare(expected, observed)
+    wrong = sum(1 for result in results if not result.correct)
+    if wrong and retry:
+        phases.start(f"probing {wrong} disagreeing cells once more", wrong)
+        started = time.monotonic()
+        results = _again(topology, lab, prober, results, phases.advance)
         timings["retry"] = time.monotonic() - started
         phases.finish("retry")
     return Matrix(topology, results, runtime=runtime, prober=prober.name, timings=timings)
+
+
+def _again(
+    topology: Topology,
+    lab: LabNamespaces,
+    prober: Prober,
+    results: list[CellResult],
+    on_verdict: Callable[[int], None],
+) -> list[CellResult]:
+    """The results, those that disagreed probed once more (a lost packet is not a verdict)."""
+    wrong = {result.cell: result.expected for result in results if not result.correct}
+    if not wrong:
+        return results
+    answered = {cell for cell, e in wrong.items() if e.state is not State.FILTERED}
+    again = prober.run(batches_for(topology, lab, list(wrong), answered), 1, on_verdict)
+    return merge_retry(results, compare(wrong, again, attempts=2))
+
+
+def workers_for(topology: Topology) -> int:
+    """The workers a run of the lab is shared out over: one per core for a big lab, else 1."""
+    pairs = len(topology.nodes) * len(topology.instances)
+    return WORKERS if pairs >= SPLIT_PAIRS else 1
+
+
+def _in_shares(
+    topology: Topology,
+    lab: LabNamespaces,
+    prober: Prober,
+    phases: Phases,
+    *,
+    classes: bool,
+    workers: int,
+) -> tuple[list[CellResult], dict[str, float]]:
+    """The results of every share of the sources, each planned, probed and compared by a
+    worker of its own, in plan order; and the slowest worker's times."""
+    count = len(topology.nodes)
+    bounds = [count * k // workers for k in range(workers + 1)]
+    shares = [range(low, high) for low, high in itertools.pairwise(bounds) if high > low]
+    alone = prober.alone()
+    given = forked.in_processes(
+        lambda share, progress: _share(topology, lab, alone, share, progress, classes=classes),
+        shares,
+        phases.advance,
+    )
+    phases.finish("probe")
+    started = time.monotonic()
+    oracle = Oracle(topology)
+    results: list[CellResult] = []
+    timings = {"plan": 0.0, "probe": 0.0}
+    for share, outcome in zip(shares, given, strict=True):
+        if isinstance(outcome, str):
+            failed = Observation(State.NOT_RUN, f"probe worker failed: {outcome}")
+            expected = plan_expected(
+                topology, classes=classes, sources=topology.nodes[share.start : share.stop]
+            )
+            results.extend(CellResult(cell, e, failed) for cell, e in expected.items())
+            continue
+        results.extend(_gathered(topology, oracle, outcome))
+        for key, longest in timings.items():
+            timings[key] = max(longest, outcome[-1][key])
+    timings["gather"] = time.monotonic() - started
+    return results, timings
+
+
+Share = tuple[
+    list[tuple[str | int, int | None]],  # the probes (protocol, port)
+    list[str],  # the addresses cells name
+    list[tuple[str, str, tuple[str, ...], str]],  # the verdicts: side, state, rules, words
+    bytes,  # each cell: source, target, address, probe, verdict (codes)
+    list[tuple[str, str]],  # what was seen: state, detail
+    bytes,  # each cell: what was seen (codes)
+    dict[str, float],  # the share's times
+]
+
+
+def _share(
+    topology: Topology,
+    lab: LabNamespaces,
+    prober: Prober,
+    sources: range,
+    progress: Callable[[int], None],
+    *,
+    classes: bool,
+) -> Share:
+    """A worker's share (in a process of its own): the cells from the nodes ``sources``
+    indexes, planned with the oracle's verdicts, probed, and given back as codes into a few
+    tables (a million cells of a few hundred verdicts), for the parent to make its results
+    from (:func:`_gathered`) without a million objects crossing a pipe."""
+    started = time.monotonic()
+    nodes = topology.nodes
+    index = {id(node): i for i, node in enumerate(nodes)}
+    probes: dict[Probe, int] = {}
+    addresses: dict[str, int] = {}
+    verdicts: dict[int, int] = {}  # a verdict's identity -> its row
+    verdict_rows: list[tuple[str, str, tuple[str, ...], str]] = []
+    cells: list[Cell] = []
+    answered: set[Cell] = set()
+    rows = array("I")
+    shared = judged_paths(
+        topology, Oracle(topology), classes=classes, sources=nodes[sources.start : sources.stop]
+    )
+    for source, target, _, address, judged in shared:
+        pair = (index[id(source)], index[id(target)], addresses.setdefault(address, len(addresses)))
+        for probe, verdict in judged:
+            row = verdicts.get(id(verdict))
+            if row is None:
+                side, found = verdict
+                row = verdicts[id(verdict)] = len(verdict_rows)
+                verdict_rows.append((side, found.state.value, found.allowed_by, found.why))
+            cell = Cell(source.name, target.name, probe, address)
+            cells.append(cell)
+            if verdict[1].state is not State.FILTERED:
+                answered.add(cell)
+            rows.extend((*pair, probes.setdefault(probe, len(probes)), row))
+    planned = time.monotonic()
+    observed = prober.run(batches_for(topology, lab, cells, answered), 0, progress)
+    missing = Observation(State.NOT_RUN, "no observation")
+    seen = (observed.get(cell, missing) for cell in cells)
+    seen_rows, seen_codes = forked.coded((one.state.value, one.detail) for one in seen)
+    times = {"plan": planned - started, "probe": time.monotonic() - planned}
+    return (
+        [(_protocol_word(probe.protocol), probe.port) for probe in probes],
+        list(addresses),
+        verdict_rows,
+        rows.tobytes(),
+        seen_rows,
+        seen_codes,
+        times,
+    )
+
+
+def _protocol_word(protocol: Proto) -> str | int:
+    return protocol.value if isinstance(protocol, Protocol) else protocol
+
+
+def _gathered(topology: Topology, oracle: Oracle, share: Share) -> Iterator[CellResult]:
+    """A worker's share (:func:`_share`) as results: its cells, their expectations (the words
+    of a filtered one written when read) and what was seen."""
+    probe_rows, addresses, verdict_rows, raw, seen_rows, seen_codes, _ = share
+    probes = [
+        Probe(proto if isinstance(proto, int) else Protocol(proto), port)
+        for proto, port in probe_rows
+    ]
+    verdicts = [
+        (side, Expectation(State(state), allowed_by, why))
+        for side, state, allowed_by, why in verdict_rows
+    ]
+    seen = [Observation(State(state), detail) for state, detail in seen_rows]
+    nodes = topology.nodes
+    targets = {i: node for i, node in enumerate(nodes) if isinstance(node, Instance)}
+    codes = iter(forked.codes(raw))
+    for (s, t, a, p, v), o in zip(
+        zip(codes, codes, codes, codes, codes, strict=True), forked.codes(seen_codes), strict=True
+    ):
+        source, target, address = nodes[s], targets[t], addresses[a]
+        cell = Cell(source.name, target.name, probes[p], address)
+        yield CellResult(cell, oracle.expectation_at(source, target, address, verdicts[v]), seen[o])
 
 
 @collector_paused()
@@ -125,10 +302,4 @@ def probe_cells(
     phases.start(f"probing {len(cells)} cells {label}", len(cells))
     observed = prober.run(batches_for(topology, namespaces, cells, answered), 0, phases.advance)
     phases.finish(f"probe {label}")
-    results = compare(expected, observed)
-    wrong = [result.cell for result in results if not result.correct]
-    if wrong:
-        again = prober.run(batches_for(topology, namespaces, wrong, answered), 1, phases.advance)
-        retried = compare({cell: expected[cell] for cell in wrong}, again, attempts=2)
-        results = merge_retry(results, retried)
-    return results
+    return _again(topology, namespaces, prober, compare(expected, observed), phases.advance)

@@ -15,6 +15,7 @@ from harness.core.planner import plan
 from harness.core.runtime import Runtime
 from harness.faces.sgh.main import main
 from harness.formats import topology_file
+from harness.lab import measure
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
@@ -68,6 +69,30 @@ def test_three_tier(
     assert not leftovers(runtime, "three-tier")
     nodes = {node["name"]: node for node in doc["nodes"]}
     assert nodes["web-1"]["groups"] == ["apache"] and nodes["internet"]["kind"] == "host"
+
+
+def test_three_tier_shared_out(
+    runtime: Runtime,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Shared out over three workers (forked processes, each planning, probing and comparing
+    the cells of a third of the sources), as a big lab is: the same verdicts, in plan order."""
+    monkeypatch.setattr(measure, "SPLIT_PAIRS", 1)
+    monkeypatch.setattr(measure, "WORKERS", 3)
+    status, doc, printed = run_lab(ROOT / "topologies/three-tier.yaml", tmp_path, capsys)
+    assert doc["summary"]["incorrect"] == 0 and doc["summary"]["not_run"] == 0, printed
+    assert status == 0
+    topology = topology_file.load(ROOT / "topologies/three-tier.yaml")
+    planned = [(c.source, c.target, str(c.probe)) for c in plan(topology)]
+    assert list(observed(doc)) == planned  # every cell, in plan order
+    seen = observed(doc)
+    assert seen[("internet", "web-1", "tcp/80")] == "open"
+    assert seen[("workstation", "app-3", "tcp/8080")] == "filtered"
+    assert seen[("web-2", "app-3", "tcp/1")] == "closed"
+    assert seen[("app-20", "db-2", "tcp/3306")] == "open"
+    assert not leftovers(runtime, "three-tier")
 
 
 def test_vpc_three_tier(

@@ -1,4 +1,5 @@
-"""Work in forked processes: answers in order, progress, a failing child named, none left."""
+"""Work in forked processes: results in order, progress, a failing child named, none left;
+answers coded into a table and back."""
 
 from __future__ import annotations
 
@@ -7,10 +8,10 @@ from collections.abc import Callable
 
 import pytest
 
-from harness.adapters.probers import forked
+from harness.adapters import forked
 
 
-def squares(part: range, progress: Callable[[int], None]) -> list[forked.Answer]:
+def squares(part: range, progress: Callable[[int], None]) -> list[tuple[str, str]]:
     answers = []
     for number in part:
         answers.append(("open" if number % 2 else "closed", f"{number * number}"))
@@ -28,7 +29,7 @@ def test_each_part_answers_in_order_and_reports_progress() -> None:
 
 
 def test_a_failing_child_says_why_and_the_others_still_answer() -> None:
-    def work(part: int, progress: Callable[[int], None]) -> list[forked.Answer]:
+    def work(part: int, progress: Callable[[int], None]) -> list[tuple[str, str]]:
         if part == 1:
             raise RuntimeError("no sockets in lane 1")
         if part == 2:
@@ -38,7 +39,25 @@ def test_a_failing_child_says_why_and_the_others_still_answer() -> None:
     answers = forked.in_processes(work, [0, 1, 2])
     assert answers[0] == [("open", "0")]
     assert answers[1] == "RuntimeError: no sockets in lane 1"
-    assert answers[2] == "the lane's process stopped without an answer"
+    assert answers[2] == "its process stopped without an answer"
+
+
+def test_a_child_gives_back_what_marshal_carries() -> None:
+    def work(part: int, progress: Callable[[int], None]) -> tuple[dict[str, int], bytes]:
+        return {"part": part}, forked.coded(["a", "b", "a"] * part)[1]
+
+    first, second = forked.in_processes(work, [1, 2])
+    assert isinstance(first, tuple) and isinstance(second, tuple)
+    assert first[0] == {"part": 1} and list(forked.codes(first[1])) == [0, 1, 0]
+    assert second[0] == {"part": 2} and list(forked.codes(second[1])) == [0, 1, 0] * 2
+
+
+def test_answers_coded_into_a_table_of_the_distinct_ones_and_back() -> None:
+    answers = [("open", "syn-ack"), ("filtered", "no reply"), ("open", "syn-ack")] * 1000
+    table, raw = forked.coded(answers)
+    assert table == [("open", "syn-ack"), ("filtered", "no reply")]
+    assert len(raw) == 4 * len(answers)
+    assert forked.decoded(table, raw) == answers
 
 
 def test_every_child_is_reaped(monkeypatch: pytest.MonkeyPatch) -> None:

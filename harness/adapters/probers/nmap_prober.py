@@ -187,6 +187,9 @@ class NmapProber:
     def __init__(self, parallel: int | None = None) -> None:
         self.parallel = parallel or max(2, 2 * (os.cpu_count() or 1))
 
+    def alone(self) -> NmapProber:
+        return self
+
     def run(
         self,
         batches: list[SourceBatch],

@@ -32,7 +32,7 @@ counts, since lanes share targets.
 
 A big run (8,000 probes or more) is split into lanes, one per core, each a forked process
 with its own sources, sockets (opened by the parent in the sources' namespaces, and inherited)
-and wait (:mod:`harness.adapters.probers.forked`). Python's share of a probe holds the
+and wait (:mod:`harness.adapters.forked`). Python's share of a probe holds the
 interpreter lock; lanes in threads spent much of their time waiting for it (futex waits were 8%
 of a 2-core profile on 300 instances). On 2 cores, 300 instances, 148,440 probes: 25,800
 verdicts/s in two threads, 39,300 in two processes, measured in the same conditions.
@@ -57,8 +57,7 @@ from scapy.layers.sctp import SCTP, SCTPChunkInit
 from scapy.packet import Packet, Raw
 from scapy.utils import checksum
 
-from harness.adapters import netns
-from harness.adapters.probers import forked
+from harness.adapters import forked, netns
 from harness.core.model import Proto, Protocol, State
 from harness.core.planner import Cell
 from harness.core.probing import Observation, ProbeJob, SourceBatch
@@ -143,10 +142,13 @@ class ScapyProber:
 
     name = "scapy"
 
-    def __init__(self, timeout: float = 2.0, grace: float = 0.3, lanes: int = 0) -> None:
+    def __init__(
+        self, timeout: float = 2.0, grace: float = 0.3, lanes: int = 0, *, count: bool = True
+    ) -> None:
         self.timeout = timeout
         self.grace = grace
         self.lanes = lanes  # 0: one per core (LANES)
+        self.count = count  # a run in one lane counts drops (no other run shares its targets)
         self.waits: list[str] = []  # how each lane's wait ended: "counted", "grace", "timeout"
 
     def run(
@@ -161,7 +163,7 @@ class ScapyProber:
         states = [self._open(lane, round_number, results) for lane in lanes]
         try:
             if len(states) == 1:
-                observed = self._probe(states[0], round_number, on_verdict, count=True)
+                observed = self._probe(states[0], round_number, on_verdict, count=self.count)
                 cells = (job.cell for job in _probed_jobs(states[0]))
                 results.update(zip(cells, observed, strict=True))
                 return results
@@ -178,32 +180,29 @@ class ScapyProber:
                 for batch in lane:
                     if batch.sockets is not None:
                         batch.sockets.close()
-        made: dict[forked.Answer, Observation] = {}
         for lane, answered in zip(states, answers, strict=True):
             jobs = list(_probed_jobs(lane))
             if isinstance(answered, str):
                 failed = Observation(State.NOT_RUN, f"probe lane failed: {answered}")
                 results.update((job.cell, failed) for job in jobs)
                 continue
-            for job, answer in zip(jobs, answered, strict=True):
-                made_one = made.get(answer)
-                if made_one is None:
-                    made_one = made[answer] = Observation(State(answer[0]), answer[1])
-                results[job.cell] = made_one
+            table, raw = answered
+            made = [Observation(State(state), detail) for state, detail in table]
+            seen = (made[code] for code in forked.codes(raw))
+            results.update(zip((job.cell for job in jobs), seen, strict=True))
         return results
+
+    def alone(self) -> ScapyProber:
+        """In one lane, not counting drops: the other workers probe the same targets."""
+        return ScapyProber(self.timeout, self.grace, lanes=1, count=False)
 
     def _answers(
         self, lane: list[_Batch], round_number: int, progress: Callable[[int], None]
-    ) -> list[forked.Answer]:
-        """A lane probed in a child process: each job's state and detail, in job order."""
-        words: dict[Observation, forked.Answer] = {}
-        answers = []
-        for seen in self._probe(lane, round_number, progress):
-            answer = words.get(seen)
-            if answer is None:
-                answer = words[seen] = (str(seen.state.value), seen.detail)
-            answers.append(answer)
-        return answers
+    ) -> tuple[list[tuple[str, str]], bytes]:
+        """A lane probed in a child process: each job's state and detail, in job order, coded
+        (:func:`forked.coded`)."""
+        seen = self._probe(lane, round_number, progress)
+        return forked.coded((str(one.state.value), one.detail) for one in seen)
 
     def _open(
         self,

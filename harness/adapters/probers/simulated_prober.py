@@ -22,6 +22,9 @@ class SimulatedProber:
         self.overrides = {cell: list(states) for cell, states in (overrides or {}).items()}
         self.rounds: list[list[Cell]] = []
 
+    def alone(self) -> SimulatedProber:
+        return self
+
     def run(
         self,
         batches: list[SourceBatch],

@@ -1,11 +1,12 @@
-"""Work split over forked processes, each giving back a list of short string pairs.
+"""Work split over forked processes, each giving back what :mod:`marshal` can carry.
 
-A prober's lanes run in processes of their own, not threads: Python's per-probe work (building,
-sending, matching) holds the interpreter lock, and two threads spent much of their time waiting
-for it (a futex in 8% of the samples of a 2-core profile, 300 instances) while the kernel's share
-of each probe could have run beside them. A forked child inherits what the parent prepared
-(open sockets included), so nothing is sent to it; it sends back each item's answer as a code
-into a table of the distinct answers (a few dozen for a million probes), and progress as it goes.
+A prober's lanes, and the shares of a big lab's verification (plan, probe, compare), run in
+processes of their own, not threads: Python's per-probe work holds the interpreter lock, and two
+threads spent much of their time waiting for it (a futex in 8% of the samples of a 2-core
+profile, 300 instances) while the kernel's share of each probe could have run beside them. A
+forked child inherits what the parent prepared (open sockets included), so nothing is sent to
+it; it sends back its result, and progress as it goes. Many equal answers travel as codes into
+a table of the distinct ones (:func:`coded`: a few dozen for a million probes).
 
 The parent reads every child's pipe until it closes. A child that fails says why (its lane's
 items then have no answer, and the caller says so); a child is killed and reaped on every exit
@@ -22,11 +23,12 @@ import selectors
 import signal
 import struct
 from array import array
-from collections.abc import Callable, Sequence
-from typing import TypeVar
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from typing import Any, TypeVar
 
 T = TypeVar("T")
-Answer = tuple[str, str]
+R = TypeVar("R")
+H = TypeVar("H", bound=Hashable)
 PROGRESS_EVERY = 2048  # items between progress reports from a child
 
 _HEADER = struct.Struct("=cI")  # a frame: its kind and its length
@@ -34,12 +36,13 @@ _PROGRESS, _RESULT, _ERROR = b"P", b"R", b"E"
 
 
 def in_processes(
-    work: Callable[[T, Callable[[int], None]], list[Answer]],
+    work: Callable[[T, Callable[[int], None]], R],
     parts: Sequence[T],
     on_progress: Callable[[int], None] | None = None,
-) -> list[list[Answer] | str]:
-    """``work(part, progress)`` for each part in a forked child; for each part, the list it
-    returned, or why its child failed."""
+) -> list[R | str]:
+    """``work(part, progress)`` for each part in a forked child; for each part, what it
+    returned (made of what :mod:`marshal` carries: numbers, strings, bytes, tuples, lists,
+    dicts), or why its child failed."""
     children: dict[int, int] = {}  # read end -> pid
     try:
         for part in parts:
@@ -61,8 +64,28 @@ def in_processes(
             os.close(read)
 
 
+def coded(answers: Iterable[H]) -> tuple[list[H], bytes]:
+    """Answers as a table of the distinct ones and each answer's code in it (for a child to
+    send: a million answers of a few dozen kinds)."""
+    table: dict[H, int] = {}
+    codes = array("I", (table.setdefault(answer, len(table)) for answer in answers))
+    return list(table), codes.tobytes()
+
+
+def decoded(table: Sequence[R], raw: bytes) -> list[R]:
+    """What :func:`coded` made, as the answers again."""
+    return [table[code] for code in codes(raw)]
+
+
+def codes(raw: bytes) -> array[int]:
+    """Numbers sent as the bytes of an ``array("I")``."""
+    found = array("I")
+    found.frombytes(raw)
+    return found
+
+
 def _child(
-    work: Callable[[T, Callable[[int], None]], list[Answer]], part: T, write: int
+    work: Callable[[T, Callable[[int], None]], Any], part: T, write: int
 ) -> None:  # pragma: no cover - runs in the child
     code = 1
     try:
@@ -76,12 +99,10 @@ def _child(
                 _frame(write, _PROGRESS, struct.pack("=I", done[0] - done[1]))
                 done[1] = done[0]
 
-        answers = work(part, progress)
+        result = work(part, progress)
         if done[0] > done[1]:
             _frame(write, _PROGRESS, struct.pack("=I", done[0] - done[1]))
-        table: dict[Answer, int] = {}
-        codes = array("I", (table.setdefault(answer, len(table)) for answer in answers))
-        _frame(write, _RESULT, marshal.dumps((list(table), codes.tobytes())))
+        _frame(write, _RESULT, marshal.dumps(result))
         code = 0
     except BaseException as err:
         with contextlib.suppress(OSError):
@@ -96,11 +117,9 @@ def _frame(fd: int, kind: bytes, payload: bytes) -> None:
         data = data[os.write(fd, data) :]
 
 
-def _collect(
-    reads: list[int], on_progress: Callable[[int], None] | None
-) -> list[list[Answer] | str]:
+def _collect(reads: list[int], on_progress: Callable[[int], None] | None) -> list[Any]:
     buffers = {read: bytearray() for read in reads}
-    outcome: dict[int, list[Answer] | str] = {}
+    outcome: dict[int, Any] = {}
     with selectors.DefaultSelector() as selector:
         for read in reads:
             selector.register(read, selectors.EVENT_READ)
@@ -125,10 +144,7 @@ def _collect(
                         if on_progress is not None:
                             on_progress(struct.unpack("=I", payload)[0])
                     elif kind == _RESULT:
-                        answers, raw = marshal.loads(payload)
-                        codes = array("I")
-                        codes.frombytes(raw)
-                        outcome[read] = [answers[code] for code in codes]
+                        outcome[read] = marshal.loads(payload)
                     else:
                         outcome[read] = payload.decode(errors="replace")
-    return [outcome.get(read, "the lane's process stopped without an answer") for read in reads]
+    return [outcome.get(read, "its process stopped without an answer") for read in reads]
