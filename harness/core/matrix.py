@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 from harness.core.model import Node, State, Topology
 from harness.core.oracle import Expectation, Oracle
@@ -11,8 +12,9 @@ from harness.core.planner import Cell
 from harness.core.probing import Observation
 
 
-@dataclass(frozen=True)
-class CellResult:
+class CellResult(NamedTuple):
+    """A cell, what the rules imply and what was seen (a named tuple: see :class:`Cell`)."""
+
     cell: Cell
     expected: Expectation
     observed: Observation

@@ -159,7 +159,7 @@ def test_wrong_cells_are_grouped_by_cause_and_none_is_cut_off() -> None:
             observed = unreachable
         elif result.cell.target == "web-3" and result.expected.state is State.FILTERED:
             observed = Observation(State.OPEN, "syn-ack")
-        changed.append(replace(result, observed=observed))
+        changed.append(result._replace(observed=observed))
     matrix = replace(matrix, results=changed)
     text = render(matrix)
     wrong = matrix.wrong()
