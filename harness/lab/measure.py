@@ -166,6 +166,10 @@ def _in_shares(
     bounds = [count * k // workers for k in range(workers + 1)]
     shares = [range(low, high) for low, high in itertools.pairwise(bounds) if high > low]
     alone = prober.alone()
+    phases.start(
+        f"planning and probing from {count} sources in {len(shares)} processes"
+        f" (a share of about {count // len(shares)} sources each)"
+    )
     given = forked.in_processes(
         lambda share, progress: _share(topology, lab, alone, share, progress, classes=classes),
         shares,
