@@ -124,7 +124,7 @@ class Oracle:
     def _path_at(self, source: Node, target: Instance, address: str) -> Path | None:
         """The pair's path to ``address`` (the first, in Classic), if it has one."""
         if self.topology.is_vpc:
-            wanted = self._canonical(address) if address else self._text(target.address)
+            wanted = self._wanted(target, address)
             for path in paths(self.topology, source, target):
                 if self._text(path.address) == wanted:
                     return path
@@ -132,8 +132,11 @@ class Oracle:
         return paths(self.topology, source, target)[0]
 
     def _no_path(self, source: Node, target: Instance, address: str) -> str:
-        wanted = self._canonical(address) if address else self._text(target.address)
-        return f"{source.name} has no path to {target.name} at {wanted}"
+        return f"{source.name} has no path to {target.name} at {self._wanted(target, address)}"
+
+    def _wanted(self, target: Instance, address: str) -> str:
+        """A cell's address as paths print it (the target's own, when the cell names none)."""
+        return self._canonical(address) if address else self._text(target.address)
 
     def applicable(
         self, source: Node, target: Instance, path: Path

@@ -17,6 +17,14 @@ class Observation:
     state: State
     detail: str = ""
 
+    def row(self) -> tuple[str, str]:
+        """As plain strings, to cross to another process (:meth:`from_row` makes it again)."""
+        return (self.state.value, self.detail)
+
+    @staticmethod
+    def from_row(row: tuple[str, str]) -> Observation:
+        return Observation(State(row[0]), row[1])
+
 
 @dataclass(slots=True)
 class ProbeJob:

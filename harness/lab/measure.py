@@ -248,8 +248,7 @@ def _share(
     planned = time.monotonic()
     observed = prober.run(batches_for(topology, lab, cells, answered), 0, progress)
     missing = Observation(State.NOT_RUN, "no observation")
-    seen = (observed.get(cell, missing) for cell in cells)
-    seen_rows, seen_codes = forked.coded((one.state.value, one.detail) for one in seen)
+    seen_rows, seen_codes = forked.coded(observed.get(cell, missing).row() for cell in cells)
     times = {"plan": planned - started, "probe": time.monotonic() - planned}
     return (
         [(_protocol_word(probe.protocol), probe.port) for probe in probes],
@@ -278,16 +277,17 @@ def _gathered(topology: Topology, oracle: Oracle, share: Share) -> Iterator[Cell
         (side, Expectation(State(state), allowed_by, why))
         for side, state, allowed_by, why in verdict_rows
     ]
-    seen = [Observation(State(state), detail) for state, detail in seen_rows]
+    seen = forked.decoded([Observation.from_row(row) for row in seen_rows], seen_codes)
     nodes = topology.nodes
     targets = {i: node for i, node in enumerate(nodes) if isinstance(node, Instance)}
     codes = iter(forked.codes(raw))
-    for (s, t, a, p, v), o in zip(
-        zip(codes, codes, codes, codes, codes, strict=True), forked.codes(seen_codes), strict=True
+    for (s, t, a, p, v), observation in zip(
+        zip(codes, codes, codes, codes, codes, strict=True), seen, strict=True
     ):
         source, target, address = nodes[s], targets[t], addresses[a]
         cell = Cell(source.name, target.name, probes[p], address)
-        yield CellResult(cell, oracle.expectation_at(source, target, address, verdicts[v]), seen[o])
+        expectation = oracle.expectation_at(source, target, address, verdicts[v])
+        yield CellResult(cell, expectation, observation)
 
 
 @collector_paused()

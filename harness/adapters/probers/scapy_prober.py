@@ -187,8 +187,7 @@ class ScapyProber:
                 results.update((job.cell, failed) for job in jobs)
                 continue
             table, raw = answered
-            made = [Observation(State(state), detail) for state, detail in table]
-            seen = (made[code] for code in forked.codes(raw))
+            seen = forked.decoded([Observation.from_row(row) for row in table], raw)
             results.update(zip((job.cell for job in jobs), seen, strict=True))
         return results
 
@@ -199,10 +198,9 @@ class ScapyProber:
     def _answers(
         self, lane: list[_Batch], round_number: int, progress: Callable[[int], None]
     ) -> tuple[list[tuple[str, str]], bytes]:
-        """A lane probed in a child process: each job's state and detail, in job order, coded
+        """A lane probed in a child process: what was seen of each job, in job order, coded
         (:func:`forked.coded`)."""
-        seen = self._probe(lane, round_number, progress)
-        return forked.coded((str(one.state.value), one.detail) for one in seen)
+        return forked.coded(one.row() for one in self._probe(lane, round_number, progress))
 
     def _open(
         self,
