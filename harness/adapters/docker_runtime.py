@@ -19,8 +19,7 @@ from typing import Any
 
 from harness.adapters import netns
 from harness.adapters.concurrency import parallel
-from harness.adapters.namespaces import NamespaceOps, listed_policy, plugging
-from harness.core import fabric
+from harness.adapters.namespaces import NamespaceOps, listed_policy, make_switch, plugging
 from harness.core.model import Instance, LabNode, Topology
 from harness.core.phases import Phases
 from harness.core.runtime import (
@@ -189,7 +188,7 @@ class DockerRuntime(NamespaceOps):
         def start(node: LabNode | None) -> tuple[str, int]:
             pid = self._start(lab, node)
             if node is None:
-                netns.run(pid, ["ip", "-batch", "-"], fabric.bridge_script(), "lab switch")
+                make_switch(pid)
             phases.advance()
             return (SWITCH if node is None else node.name), pid
 

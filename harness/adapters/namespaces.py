@@ -152,6 +152,15 @@ class NamespaceOps:
                 raise LabError(f"the {self.node_word} of {name} exited")
 
 
+def make_switch(pid: int) -> None:
+    """The lab's bridge, in the namespace of ``pid``, with bridged frames kept out of IP
+    netfilter (:data:`fabric.SWITCH_SYSCTLS`)."""
+    netns.run(pid, ["ip", "-batch", "-"], fabric.bridge_script(), "lab switch")
+    settings = tuple(fabric.SWITCH_SYSCTLS.items())
+    write = functools.partial(netlink.write_sysctls, settings, present=True)
+    _inside(pid, write, "sysctls of the lab switch")
+
+
 def _inside(pid: int, function: Callable[[], None], what: str) -> None:
     """``function`` in a thread inside the namespace of ``pid`` (what :func:`netns.run` is for
     a process): its errors become a LabError naming ``what``."""

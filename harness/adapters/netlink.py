@@ -33,13 +33,17 @@ _ERROR = struct.Struct("=i")
 Neighbour = tuple[str, IPv4Address | IPv6Address, str]  # interface, address, MAC
 
 
-def write_sysctls(settings: Sequence[tuple[str, str]]) -> None:
-    """Set ``net.*`` sysctls of the calling thread's namespace."""
+def write_sysctls(settings: Sequence[tuple[str, str]], *, present: bool = False) -> None:
+    """Set ``net.*`` sysctls of the calling thread's namespace; with ``present``, only those
+    the kernel has (a module's, such as br_netfilter's, exist only once it is loaded)."""
     for key, value in settings:
         path = "/proc/sys/" + key.replace(".", "/")
         try:
             with open(path, "w") as handle:
                 handle.write(value)
+        except FileNotFoundError:
+            if not present:
+                raise LabError(f"sysctl {key}={value}: no such setting") from None
         except OSError as err:
             raise LabError(f"sysctl {key}={value}: {err.strerror or err}") from None
 

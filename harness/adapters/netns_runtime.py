@@ -28,9 +28,8 @@ from pathlib import Path
 
 from harness.adapters import netns
 from harness.adapters.concurrency import interrupts_deferred
-from harness.adapters.namespaces import NamespaceOps, listed_policy, plugging
+from harness.adapters.namespaces import NamespaceOps, listed_policy, make_switch, plugging
 from harness.adapters.netns_keeper import Entry, alive, append, locked, read, write
-from harness.core import fabric
 from harness.core.model import Instance, LabNode, Topology
 from harness.core.phases import Phases
 from harness.core.runtime import SWITCH, LabInfo, LabKind, LabNamespaces, LabRef, NodeState
@@ -149,7 +148,7 @@ class NetnsRuntime(NamespaceOps):
         if errors:
             raise LabError(errors[0])
         if SWITCH in pids:
-            netns.run(pids[SWITCH], ["ip", "-batch", "-"], fabric.bridge_script(), "lab switch")
+            make_switch(pids[SWITCH])
         phases.finish("namespaces")
         conntrack_room(len(nodes), phases)
         return pids

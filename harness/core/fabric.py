@@ -57,6 +57,15 @@ GATEWAY_SYSCTLS = {
     "net.ipv4.ip_forward": "1",
     "net.ipv6.conf.all.forwarding": "1",
 }
+# The switch: frames crossing its bridge are not handed to IP netfilter hooks (where the host
+# has br_netfilter loaded, as Docker does, every bridged packet is otherwise passed through the
+# switch namespace's IP hooks: a ninth of the CPU time of verifying 1000 instances, in a
+# profile). Security groups are enforced in the nodes; the switch has no rules of its own.
+SWITCH_SYSCTLS = {
+    "net.bridge.bridge-nf-call-iptables": "0",
+    "net.bridge.bridge-nf-call-ip6tables": "0",
+    "net.bridge.bridge-nf-call-arptables": "0",
+}
 RULE_TABLE_BASE = 100  # policy-routing table of interface N (N > 0): 100 + N
 
 
