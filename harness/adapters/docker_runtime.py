@@ -39,7 +39,7 @@ OWNER_LABEL = "sg-harness.owner"
 INSTANCE_IMAGE = "sgh-instance:latest"
 REMOVE_ROUNDS = 5
 READY_FILE = "/run/sgh-ready"  # written by the listener once its ports are bound
-TOOLS = ("nsenter", "ip", "nft", "sysctl")
+TOOLS = ("nsenter", "ip", "bridge", "nft", "sysctl")
 
 
 def container_name(lab: LabRef, node: str) -> str:

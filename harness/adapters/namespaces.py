@@ -49,6 +49,8 @@ class NamespaceOps:
         script += fabric.attach_script(ports)
         try:
             netns.run(lab.switch_pid, ["ip", "-batch", "-"], script, "lab switch")
+            table = fabric.forwarding_script(ports)
+            netns.run(lab.switch_pid, ["bridge", "-batch", "-"], table, "lab switch's table")
         except LabError:
             self._check_alive(lab)  # a node that died is the likelier cause: name it
             raise

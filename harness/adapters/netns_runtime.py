@@ -36,7 +36,7 @@ from harness.core.runtime import SWITCH, LabInfo, LabKind, LabNamespaces, LabRef
 from harness.errors import LabError, PrerequisiteError
 
 RECORDS = Path(os.environ.get("SGH_NETNS_RECORDS", "/run/sg-harness/netns"))
-TOOLS = ("nsenter", "ip", "nft", "sysctl")
+TOOLS = ("nsenter", "ip", "bridge", "nft", "sysctl")
 GONE_TIMEOUT = 10.0
 REMOVE_ROUNDS = 5
 CONNTRACK_BUCKETS = Path("/proc/sys/net/netfilter/nf_conntrack_buckets")

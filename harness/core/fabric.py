@@ -110,6 +110,16 @@ def attach_script(ports: list[tuple[str, int, str, str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def forwarding_script(ports: list[tuple[str, int, str, str]]) -> str:
+    """For ``bridge -batch``: each node's MAC, per (switch port, node pid, name inside, MAC
+    inside), a static entry of the bridge's forwarding table on its port. A bridge learns a
+    MAC only from frames it sends, and floods a frame for an unknown one to every port: a node
+    whose policy drops everything never answers, so every probe sent to it reached every node
+    of the lab (probing from 200 of 1000 instances took 106 s instead of 8, in a profile
+    mostly flooding)."""
+    return "".join(f"fdb replace {mac} dev {port} master static\n" for port, _, _, mac in ports)
+
+
 def mac(address: IPv4Address) -> str:
     """The MAC address of the interface that holds an IPv4 address: ``02:53`` (locally
     administered) and the address's four bytes. Whoever holds an address has its MAC, so a

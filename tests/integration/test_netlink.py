@@ -1,25 +1,16 @@
 """Sysctls and neighbour entries written from a thread inside a (new, empty) namespace: where
-they land, and a refused entry named; the lab switch's. The entries of a whole lab:
-``test_vpc.py``."""
+they land, and a refused entry named. The entries of a whole lab: ``test_vpc.py``; the lab
+switch's settings: ``test_switch.py``."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from ipaddress import IPv4Address
 from pathlib import Path
 
 import pytest
-from nodes import leftovers
-from persistent import running
 
 from harness.adapters import netlink, netns
-from harness.core import fabric
-from harness.core.runtime import Runtime
 from harness.errors import LabError
-from harness.formats import topology_file
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_sysctls_land_in_the_namespace_of_the_thread() -> None:
@@ -63,24 +54,3 @@ def test_settings_a_kernel_lacks_are_skipped_only_when_asked() -> None:
     assert netns.call_in(None, written) == "0"
     with pytest.raises(LabError, match=r"sysctl net\.bridge\.no_such_thing=0: no such setting"):
         netns.call_in(None, lambda: netlink.write_sysctls(missing))
-
-
-def test_the_lab_switch_keeps_bridged_frames_out_of_ip_netfilter(runtime: Runtime) -> None:
-    """With br_netfilter loaded (Docker loads it), a bridge hands every frame it forwards to
-    the IP hooks of its namespace unless told not to; the lab's switch is told not to."""
-    if shutil.which("modprobe"):
-        subprocess.run(["modprobe", "br_netfilter"], capture_output=True, check=False)
-    assert Path("/proc/sys/net/bridge/bridge-nf-call-iptables").exists(), "no br_netfilter"
-    topo = topology_file.load(ROOT / "topologies/three-tier.yaml")
-
-    def settings() -> dict[str, str]:
-        return {
-            key: Path("/proc/sys/" + key.replace(".", "/")).read_text().strip()
-            for key in fabric.SWITCH_SYSCTLS
-        }
-
-    with running(runtime, topo) as (_, built):
-        switch = netns.netns_path(built.namespaces.switch_pid)
-        assert netns.call_in(switch, settings) == fabric.SWITCH_SYSCTLS
-        assert netns.call_in(None, settings) != fabric.SWITCH_SYSCTLS  # a new namespace's
-    assert leftovers(runtime, topo.name) == []
