@@ -59,7 +59,25 @@ class Prober(TypingProtocol):
         on_verdict: Callable[[int], None] | None = None,
     ) -> dict[Cell, Observation]: ...
 
+    def in_order(
+        self,
+        batches: list[SourceBatch],
+        round_number: int = 0,
+        on_verdict: Callable[[int], None] | None = None,
+    ) -> list[Observation]:
+        """What :meth:`run` sees, as a list in the order of the batches' jobs (a big lab's
+        worker sends a million back in that order: no dictionary keyed by cell to make)."""
+        ...
+
     def alone(self) -> Prober:
         """This prober as a worker of a shared-out run uses it, in the worker's process: with
         no processes of its own (the workers already use every core)."""
         ...
+
+
+NO_OBSERVATION = Observation(State.NOT_RUN, "no observation")
+
+
+def in_order(seen: dict[Cell, Observation], batches: list[SourceBatch]) -> list[Observation]:
+    """A prober's observations by cell as :meth:`Prober.in_order` gives them."""
+    return [seen.get(job.cell, NO_OBSERVATION) for batch in batches for job in batch.jobs]

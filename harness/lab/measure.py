@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from harness.adapters import forked
 from harness.core.matrix import CellResult, Matrix, compare, merge_retry
 from harness.core.memo import ByIdentity
-from harness.core.model import Address, Instance, Probe, Proto, Protocol, State, Topology
+from harness.core.model import Address, Instance, Node, Probe, Proto, Protocol, State, Topology
 from harness.core.oracle import Expectation, Oracle
 from harness.core.paths import paths
 from harness.core.phases import Phases
@@ -69,16 +69,16 @@ def batches_for(
             source_address = next((s for a, s in routes if a == cell.address), "")
         address = cell.address or target_address
         jobs.append(ProbeJob(cell, address, cell in answered, source_address, target_pid))
-    batches = []
-    for source, jobs in by_source.items():
-        node = nodes[source]
-        avoid = (
-            frozenset(item.port for item in node.listen)
-            if isinstance(node, Instance)
-            else frozenset()
-        )
-        batches.append(SourceBatch(source, lab.netns(source), str(node.address), jobs, avoid))
-    return batches
+    return [_batch(nodes[source], lab, jobs) for source, jobs in by_source.items()]
+
+
+def _batch(node: Node, lab: LabNamespaces, jobs: list[ProbeJob]) -> SourceBatch:
+    """The batch of ``jobs`` from ``node``: sent from its namespace, never from a port it
+    listens on."""
+    avoid = (
+        frozenset(item.port for item in node.listen) if isinstance(node, Instance) else frozenset()
+    )
+    return SourceBatch(node.name, lab.netns(node.name), str(node.address), jobs, avoid)
 
 
 SPLIT_PAIRS = 20_000  # pairs of nodes from which a run is shared out, one worker per core
@@ -216,9 +216,9 @@ def _share(
     classes: bool,
 ) -> Share:
     """A worker's share (in a process of its own): the cells from the nodes ``sources``
-    indexes, planned with the oracle's verdicts, probed, and given back as codes into a few
-    tables (a million cells of a few hundred verdicts), for the parent to make its results
-    from (:func:`_gathered`) without a million objects crossing a pipe."""
+    indexes, planned with the oracle's verdicts straight into probe jobs, probed, and given
+    back as codes into a few tables (a million cells of a few hundred verdicts), for the parent
+    to make its results from (:func:`_gathered`) without a million objects crossing a pipe."""
     started = time.monotonic()
     nodes = topology.nodes
     index = {id(node): i for i, node in enumerate(nodes)}
@@ -226,14 +226,33 @@ def _share(
     addresses: dict[str, int] = {}
     verdicts: dict[int, int] = {}  # a verdict's identity -> its row
     verdict_rows: list[tuple[str, str, tuple[str, ...], str]] = []
-    cells: list[Cell] = []
-    answered: set[Cell] = set()
+    batches: list[SourceBatch] = []
+    jobs: list[ProbeJob] = []
+    text = ByIdentity[Address, str](str)  # each address written once
     rows = array("I")
+    pair: tuple[Node | None, Node | None] = (None, None)
+    sent_from: dict[str, str] = {}  # the pair's addresses probed -> the address sent from
+    target_address, target_pid = "", 0
     shared = judged_paths(
         topology, Oracle(topology), classes=classes, sources=nodes[sources.start : sources.stop]
     )
-    for source, target, _, address, judged in shared:
-        pair = (index[id(source)], index[id(target)], addresses.setdefault(address, len(addresses)))
+    for source, target, path, address, judged in shared:
+        if pair[0] is not source:
+            jobs = []
+            batches.append(_batch(source, lab, jobs))
+        if pair != (source, target):
+            pair = (source, target)
+            sent_from = {}
+            target_address = text(target.address)
+            target_pid = lab.pids.get(target.name, 0)
+        source_address = ""
+        if address:  # a VPC cell: sent from the address of the pair's first path to it
+            source_address = sent_from.setdefault(address, text(path.source_address))
+        coded = (
+            index[id(source)],
+            index[id(target)],
+            addresses.setdefault(address, len(addresses)),
+        )
         for probe, verdict in judged:
             row = verdicts.get(id(verdict))
             if row is None:
@@ -241,14 +260,14 @@ def _share(
                 row = verdicts[id(verdict)] = len(verdict_rows)
                 verdict_rows.append((side, found.state.value, found.allowed_by, found.why))
             cell = Cell(source.name, target.name, probe, address)
-            cells.append(cell)
-            if verdict[1].state is not State.FILTERED:
-                answered.add(cell)
-            rows.extend((*pair, probes.setdefault(probe, len(probes)), row))
+            answered = verdict[1].state is not State.FILTERED
+            jobs.append(
+                ProbeJob(cell, address or target_address, answered, source_address, target_pid)
+            )
+            rows.extend((*coded, probes.setdefault(probe, len(probes)), row))
     planned = time.monotonic()
-    observed = prober.run(batches_for(topology, lab, cells, answered), 0, progress)
-    missing = Observation(State.NOT_RUN, "no observation")
-    seen_rows, seen_codes = forked.coded(observed.get(cell, missing).row() for cell in cells)
+    observed = prober.in_order(batches, 0, progress)
+    seen_rows, seen_codes = forked.coded(observation.row() for observation in observed)
     times = {"plan": planned - started, "probe": time.monotonic() - planned}
     return (
         [(_protocol_word(probe.protocol), probe.port) for probe in probes],

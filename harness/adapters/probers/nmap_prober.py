@@ -30,7 +30,7 @@ import nmap
 
 from harness.core.model import Protocol, State
 from harness.core.planner import Cell
-from harness.core.probing import Observation, ProbeJob, SourceBatch
+from harness.core.probing import Observation, ProbeJob, SourceBatch, in_order
 from harness.errors import LabError, PrerequisiteError
 
 # Lab round trips are well under a millisecond; nothing is lost but what a policy drops.
@@ -189,6 +189,14 @@ class NmapProber:
 
     def alone(self) -> NmapProber:
         return self
+
+    def in_order(
+        self,
+        batches: list[SourceBatch],
+        round_number: int = 0,
+        on_verdict: Callable[[int], None] | None = None,
+    ) -> list[Observation]:
+        return in_order(self.run(batches, round_number, on_verdict), batches)
 
     def run(
         self,

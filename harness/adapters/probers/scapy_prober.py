@@ -99,7 +99,9 @@ class _Sockets:
 class _Batch:
     spec: SourceBatch
     ident: int
+    index: int  # among the batches of the run
     sockets: _Sockets | None = None
+    error: str = ""  # why its sockets could not be opened
     # Each probe as sent: its bytes, the socket and address it goes by, and its index among
     # the lane's probed jobs (:func:`_probed_jobs`), by which answers are matched and kept.
     packets: list[tuple[bytes, socket.socket, tuple[str, int], int]] = field(default_factory=list)
@@ -157,16 +159,24 @@ class ScapyProber:
         round_number: int = 0,
         on_verdict: Callable[[int], None] | None = None,
     ) -> dict[Cell, Observation]:
+        seen = self.in_order(batches, round_number, on_verdict)
+        return dict(zip((job.cell for batch in batches for job in batch.jobs), seen, strict=True))
+
+    def in_order(
+        self,
+        batches: list[SourceBatch],
+        round_number: int = 0,
+        on_verdict: Callable[[int], None] | None = None,
+    ) -> list[Observation]:
         _raise_fd_limit(4 * len(batches) + 64)
         lanes = _lanes(list(enumerate(batches)), self.lanes or LANES)
-        results: dict[Cell, Observation] = {}
-        states = [self._open(lane, round_number, results) for lane in lanes]
+        states = [self._open(lane, round_number) for lane in lanes]
+        seen: list[list[Observation]] = [[] for _ in batches]  # each batch's, in job order
         try:
             if len(states) == 1:
                 observed = self._probe(states[0], round_number, on_verdict, count=self.count)
-                cells = (job.cell for job in _probed_jobs(states[0]))
-                results.update(zip(cells, observed, strict=True))
-                return results
+                _share_out(states[0], observed, seen)
+                return [observation for each in seen for observation in each]
             # Lanes run in forked processes, each with its own sources and the sockets opened
             # above: Python's share of a probe holds the interpreter lock, and threads spent
             # their time waiting for it while the kernel's share could have run beside them.
@@ -181,15 +191,13 @@ class ScapyProber:
                     if batch.sockets is not None:
                         batch.sockets.close()
         for lane, answered in zip(states, answers, strict=True):
-            jobs = list(_probed_jobs(lane))
             if isinstance(answered, str):
                 failed = Observation(State.NOT_RUN, f"probe lane failed: {answered}")
-                results.update((job.cell, failed) for job in jobs)
+                _share_out(lane, [failed] * sum(1 for _ in _probed_jobs(lane)), seen)
                 continue
             table, raw = answered
-            seen = forked.decoded([Observation.from_row(row) for row in table], raw)
-            results.update(zip((job.cell for job in jobs), seen, strict=True))
-        return results
+            _share_out(lane, forked.decoded([Observation.from_row(r) for r in table], raw), seen)
+        return [observation for each in seen for observation in each]
 
     def alone(self) -> ScapyProber:
         """In one lane, not counting drops: the other workers probe the same targets."""
@@ -202,24 +210,17 @@ class ScapyProber:
         (:func:`forked.coded`)."""
         return forked.coded(one.row() for one in self._probe(lane, round_number, progress))
 
-    def _open(
-        self,
-        indexed: list[tuple[int, SourceBatch]],
-        round_number: int,
-        results: dict[Cell, Observation],
-    ) -> list[_Batch]:
-        """Each source's batch with its sockets open in its namespace; a source whose sockets
-        cannot be opened has its cells ``not-run`` in ``results``, saying why."""
+    def _open(self, indexed: list[tuple[int, SourceBatch]], round_number: int) -> list[_Batch]:
+        """Each source's batch with its sockets open in its namespace; a batch whose sockets
+        cannot be opened says why (its cells are ``not-run``)."""
         states: list[_Batch] = []
         for index, spec in indexed:
-            batch = _Batch(spec, ident=(0x5300 + index * 7 + round_number) & 0xFFFF)
+            batch = _Batch(spec, ident=(0x5300 + index * 7 + round_number) & 0xFFFF, index=index)
             ipv6 = any(":" in job.target_address for job in spec.jobs)
             try:
                 batch.sockets = netns.call_in(spec.netns, functools.partial(_open_sockets, ipv6))
             except OSError as err:
-                error = f"cannot open probe sockets in {spec.source}: {err.strerror or err}"
-                for job in spec.jobs:
-                    results[job.cell] = Observation(State.NOT_RUN, error)
+                batch.error = f"cannot open probe sockets in {spec.source}: {err.strerror or err}"
             states.append(batch)
         return states
 
@@ -450,6 +451,21 @@ class ScapyProber:
                 break
             drain(min(0.01 if before is not None else 0.05, deadline - now))
         self.waits.append(ended)
+
+
+def _share_out(
+    lane: list[_Batch], observed: list[Observation], seen: list[list[Observation]]
+) -> None:
+    """What was seen of a lane's probed jobs (in :func:`_probed_jobs` order), each batch's
+    given to its place in ``seen``; a batch whose sockets did not open has its jobs not-run."""
+    at = 0
+    for batch in lane:
+        count = len(batch.spec.jobs)
+        if batch.sockets is None:
+            seen[batch.index] = [Observation(State.NOT_RUN, batch.error)] * count
+            continue
+        seen[batch.index] = observed[at : at + count]
+        at += count
 
 
 def _probed_jobs(lane: list[_Batch]) -> Iterator[ProbeJob]:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from harness.core.matrix import expectations
 from harness.core.model import State, Topology
 from harness.core.planner import Cell
-from harness.core.probing import Observation, SourceBatch
+from harness.core.probing import Observation, SourceBatch, in_order
 
 
 class SimulatedProber:
@@ -24,6 +24,14 @@ class SimulatedProber:
 
     def alone(self) -> SimulatedProber:
         return self
+
+    def in_order(
+        self,
+        batches: list[SourceBatch],
+        round_number: int = 0,
+        on_verdict: Callable[[int], None] | None = None,
+    ) -> list[Observation]:
+        return in_order(self.run(batches, round_number, on_verdict), batches)
 
     def run(
         self,
