@@ -23,7 +23,7 @@ import selectors
 import signal
 import struct
 from array import array
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -64,12 +64,22 @@ def in_processes(
             os.close(read)
 
 
-def coded(answers: Iterable[H]) -> tuple[list[H], bytes]:
-    """Answers as a table of the distinct ones and each answer's code in it (for a child to
-    send: a million answers of a few dozen kinds)."""
-    table: dict[H, int] = {}
-    codes = array("I", (table.setdefault(answer, len(table)) for answer in answers))
-    return list(table), codes.tobytes()
+def coded(answers: Sequence[T], row: Callable[[T], H]) -> tuple[list[H], bytes]:
+    """Answers as a table of the distinct ones (as ``row`` writes each, to cross to the
+    parent) and each answer's code in it, for a child to send: a million answers of a few
+    dozen kinds. Answers are told apart by identity, which the sequence keeps from being
+    reused (equal ones made apart take a row each): hashing a million answers cost more than
+    the rest of the coding."""
+    table: dict[int, int] = {}
+    rows: list[H] = []
+    codes = array("I")
+    for answer in answers:
+        code = table.get(id(answer))
+        if code is None:
+            code = table[id(answer)] = len(rows)
+            rows.append(row(answer))
+        codes.append(code)
+    return rows, codes.tobytes()
 
 
 def decoded(table: Sequence[R], raw: bytes) -> list[R]:

@@ -292,9 +292,10 @@ class Instance:
 
     kind = "instance"
 
-    @property
+    @cached_property
     def nics(self) -> tuple[Interface, ...]:
-        """Its interfaces; a Classic instance has one, in no subnet."""
+        """Its interfaces; a Classic instance has one, in no subnet (made once: memos of a
+        big lab's walk know an interface by its identity)."""
         return self.interfaces or (Interface("", self.address, self.groups),)
 
     def listens(self, protocol: Proto, port: int | None) -> bool:

@@ -107,6 +107,7 @@ class Oracle:
         self._interned: dict[tuple[object, ...], Applied] = {}
         self._pairs: dict[tuple[int, int], tuple[Applied | None, Applied]] = {}
         self._subsets: dict[tuple[int, int], Applied] = {}
+        self._by_peer: dict[tuple[int, int], Applied] = {}
         self._verdicts: dict[tuple[object, ...], Verdict] = {}
         self._labels: dict[tuple[int, str], tuple[Interface, str]] = {}
         self._listens: dict[tuple[Listen, ...], int] = {}
@@ -147,12 +148,14 @@ class Oracle:
         are the same objects (a planner may tell them apart by identity)."""
         found = self._applied.get(id(path))
         if found is None:
-            found = self._applied[id(path)] = (path, self._applicable(source, target, path))
+            found = self._applied[id(path)] = (path, self.applying(source, target, path))
         return found[1]
 
-    def _applicable(
+    def applying(
         self, source: Node, target: Instance, path: Path
     ) -> tuple[Applied | None, Applied]:
+        """:meth:`applicable`, worked out again and not kept: for a walk that asks once per
+        path (a big lab's million paths need not stay alive for the memo's sake)."""
         if not self.topology.is_vpc:
             admitted = tuple(
                 (group, rule)
@@ -174,14 +177,18 @@ class Oracle:
         return self._pair(out, self._those_matching(ingress, path.seen_from))
 
     def _those_matching(self, rules: Applied, peer: Address) -> Applied:
-        """Those of an interface's rules whose peer matches an address (interned)."""
-        hits = self._matching(peer)
-        key = (id(rules), id(hits))
-        found = self._subsets.get(key)
+        """Those of an interface's rules whose peer matches an address (interned), found by
+        the identities of the two (``_matching`` keeps the address alive)."""
+        found = self._by_peer.get((id(rules), id(peer)))
         if found is None:
-            found = self._subsets[key] = self._intern(
-                tuple(item for item in rules if id(item[1]) in hits)
-            )
+            hits = self._matching(peer)
+            key = (id(rules), id(hits))
+            found = self._subsets.get(key)
+            if found is None:
+                found = self._subsets[key] = self._intern(
+                    tuple(item for item in rules if id(item[1]) in hits)
+                )
+            self._by_peer[(id(rules), id(peer))] = found
         return found
 
     def _intern(self, rules: Applied) -> Applied:

@@ -101,9 +101,10 @@ def vpc_probe_set(topology: Topology, target: Instance, nic: Interface, ipv6: bo
 def plan(topology: Topology, *, classes: bool = False) -> list[Cell]:
     """Every cell to probe, sources in topology order (instances, then hosts). With
     ``classes``, one probe per pair and behaviour class (:func:`_picked`)."""
+    walk = _picked(topology, Oracle(topology)) if classes else _routes(topology)
     return [
         Cell(source.name, target.name, probe, address)
-        for source, target, _, address, probes in _walk(topology, classes, Oracle(topology))
+        for source, target, _, address, probes, *_ in walk
         for probe in probes
     ]
 
@@ -138,9 +139,12 @@ def judged_paths(
     worked out once per probe list, rules that apply, listening and account: a big lab has a
     million paths and a few hundred such lists."""
     judged: dict[tuple[object, ...], list[tuple[Probe, Verdict]]] = {}
-    for source, target, path, address, probes in _walk(topology, classes, oracle, sources):
-        egress, ingress = oracle.applicable(source, target, path)
-        key = (id(probes), id(egress), id(ingress), oracle.listening(target), target.account)
+    # what a verdict depends on in its target, looked up once per target, not per path
+    listening = {id(t): (oracle.listening(t), t.account) for t in topology.instances}
+    for source, target, path, address, probes, (egress, ingress) in _walk(
+        topology, classes, oracle, sources
+    ):
+        key = (id(probes), id(egress), id(ingress), listening[id(target)])
         found = judged.get(key)
         if found is None:
             found = judged[key] = [
@@ -149,12 +153,21 @@ def judged_paths(
         yield source, target, path, address, found
 
 
+Walked = tuple[Node, Instance, Path, str, list[Probe], tuple[Applied | None, Applied]]
+
+
 def _walk(
     topology: Topology, classes: bool, oracle: Oracle, sources: Sequence[Node] | None = None
-) -> Iterator[tuple[Node, Instance, Path, str, list[Probe]]]:
-    """Each source, target and path in plan order with the address a cell names and the
-    probes sent along it: all of them (:func:`_routes`) or one per class (:func:`_picked`)."""
-    return _picked(topology, oracle, sources) if classes else _routes(topology, sources)
+) -> Iterator[Walked]:
+    """Each source, target and path in plan order with the address a cell names, the probes
+    sent along it (all of them, :func:`_routes`, or one per class, :func:`_picked`) and the
+    rules that apply to it (asked of the oracle once per path, and not kept)."""
+    if classes:
+        return _picked(topology, oracle, sources)
+    return (
+        (source, target, path, address, probes, oracle.applying(source, target, path))
+        for source, target, path, address, probes in _routes(topology, sources)
+    )
 
 
 def _routes(
@@ -170,7 +183,7 @@ def _routes(
         for target in topology.instances:
             if target is source:
                 continue
-            for path in paths(topology, source, target):
+            for path in paths(topology, source, target, keep=False):
                 v6 = path.address.version == 6
                 key = (id(path.target_nic), v6)
                 probes = candidates.get(key)
@@ -185,7 +198,7 @@ def _routes(
 
 def _picked(
     topology: Topology, oracle: Oracle, sources: Sequence[Node] | None = None
-) -> Iterator[tuple[Node, Instance, Path, str, list[Probe]]]:
+) -> Iterator[Walked]:
     """:func:`_routes` with, for each path, one probe per behaviour class: of the probes the
     full plan would send, probes that the oracle cannot tell apart for this pair (the same
     egress rules let it out, the same ingress rules let it in, the target listens on both or
@@ -201,14 +214,20 @@ def _picked(
     number = ByIdentity[Sequence[object], int](
         lambda items: numbers.setdefault(tuple(items), len(numbers))
     )
+    listens = {id(target): number(target.listen) for target in topology.instances}
+    lists: dict[int, tuple[list[Probe], int]] = {}  # a probe list's identity -> its number
 
     for source, target, path, address, probes in _routes(topology, sources):
-        egress, ingress = oracle.applicable(source, target, path)  # interned: same rules, same id
-        signature = (number(probes), id(egress), id(ingress), number(target.listen))
+        applied = oracle.applying(source, target, path)  # interned: same rules, same id
+        egress, ingress = applied
+        known = lists.get(id(probes))
+        if known is None:
+            known = lists[id(probes)] = (probes, number(probes))
+        signature = (known[1], id(egress), id(ingress), listens[id(target)])
         picked = chosen.get(signature)
         if picked is None:
             picked = chosen[signature] = _one_per_class(probes, egress, ingress, target)
-        yield source, target, path, address, picked
+        yield source, target, path, address, picked, applied
 
 
 def _one_per_class(

@@ -226,48 +226,58 @@ def _share(
     addresses: dict[str, int] = {}
     verdicts: dict[int, int] = {}  # a verdict's identity -> its row
     verdict_rows: list[tuple[str, str, tuple[str, ...], str]] = []
+    # each judged probe list (shared by many paths): its probes with their codes and whether
+    # an answer is expected, worked out once
+    lists: dict[int, tuple[object, list[tuple[Probe, int, int, bool]]]] = {}
     batches: list[SourceBatch] = []
     jobs: list[ProbeJob] = []
     text = ByIdentity[Address, str](str)  # each address written once
     rows = array("I")
     pair: tuple[Node | None, Node | None] = (None, None)
     sent_from: dict[str, str] = {}  # the pair's addresses probed -> the address sent from
-    target_address, target_pid = "", 0
+    source_name = ""
     shared = judged_paths(
         topology, Oracle(topology), classes=classes, sources=nodes[sources.start : sources.stop]
     )
+    # each target's index, name, address and process, looked up once per pair
+    targets = {
+        id(node): (i, node.name, str(node.address), lab.pids.get(node.name, 0))
+        for i, node in enumerate(nodes)
+    }
+    target_name, target_address, target_pid, s, t = "", "", 0, 0, 0
     for source, target, path, address, judged in shared:
         if pair[0] is not source:
             jobs = []
             batches.append(_batch(source, lab, jobs))
+            source_name, s = source.name, index[id(source)]
         if pair != (source, target):
             pair = (source, target)
             sent_from = {}
-            target_address = text(target.address)
-            target_pid = lab.pids.get(target.name, 0)
+            t, target_name, target_address, target_pid = targets[id(target)]
         source_address = ""
         if address:  # a VPC cell: sent from the address of the pair's first path to it
             source_address = sent_from.setdefault(address, text(path.source_address))
-        coded = (
-            index[id(source)],
-            index[id(target)],
-            addresses.setdefault(address, len(addresses)),
-        )
-        for probe, verdict in judged:
-            row = verdicts.get(id(verdict))
-            if row is None:
-                side, found = verdict
-                row = verdicts[id(verdict)] = len(verdict_rows)
-                verdict_rows.append((side, found.state.value, found.allowed_by, found.why))
-            cell = Cell(source.name, target.name, probe, address)
-            answered = verdict[1].state is not State.FILTERED
-            jobs.append(
-                ProbeJob(cell, address or target_address, answered, source_address, target_pid)
-            )
-            rows.extend((*coded, probes.setdefault(probe, len(probes)), row))
+        send_to = address or target_address
+        at = (s, t, addresses.setdefault(address, len(addresses)))
+        known = lists.get(id(judged))
+        if known is None:
+            coded = []
+            for probe, verdict in judged:
+                row = verdicts.get(id(verdict))
+                if row is None:
+                    side, found = verdict
+                    row = verdicts[id(verdict)] = len(verdict_rows)
+                    verdict_rows.append((side, found.state.value, found.allowed_by, found.why))
+                answered = verdict[1].state is not State.FILTERED
+                coded.append((probe, probes.setdefault(probe, len(probes)), row, answered))
+            known = lists[id(judged)] = (judged, coded)
+        for probe, number, row, answered in known[1]:
+            cell = Cell(source_name, target_name, probe, address)
+            jobs.append(ProbeJob(cell, send_to, answered, source_address, target_pid))
+            rows.extend((*at, number, row))
     planned = time.monotonic()
     observed = prober.in_order(batches, 0, progress)
-    seen_rows, seen_codes = forked.coded(observation.row() for observation in observed)
+    seen_rows, seen_codes = forked.coded(observed, Observation.row)
     times = {"plan": planned - started, "probe": time.monotonic() - planned}
     return (
         [(_protocol_word(probe.protocol), probe.port) for probe in probes],

@@ -9,6 +9,8 @@ from collections.abc import Callable
 import pytest
 
 from harness.adapters import forked
+from harness.core.model import State
+from harness.core.probing import Observation
 
 
 def squares(part: range, progress: Callable[[int], None]) -> list[tuple[str, str]]:
@@ -44,7 +46,7 @@ def test_a_failing_child_says_why_and_the_others_still_answer() -> None:
 
 def test_a_child_gives_back_what_marshal_carries() -> None:
     def work(part: int, progress: Callable[[int], None]) -> tuple[dict[str, int], bytes]:
-        return {"part": part}, forked.coded(["a", "b", "a"] * part)[1]
+        return {"part": part}, forked.coded(["a", "b", "a"] * part, str)[1]
 
     first, second = forked.in_processes(work, [1, 2])
     assert isinstance(first, tuple) and isinstance(second, tuple)
@@ -53,11 +55,13 @@ def test_a_child_gives_back_what_marshal_carries() -> None:
 
 
 def test_answers_coded_into_a_table_of_the_distinct_ones_and_back() -> None:
-    answers = [("open", "syn-ack"), ("filtered", "no reply"), ("open", "syn-ack")] * 1000
-    table, raw = forked.coded(answers)
-    assert table == [("open", "syn-ack"), ("filtered", "no reply")]
+    syn_ack, silent = Observation(State.OPEN, "syn-ack"), Observation(State.FILTERED, "no reply")
+    again = Observation(State.OPEN, "syn-ack")  # equal to the first, made apart
+    answers = [syn_ack, silent, syn_ack, again] * 1000
+    table, raw = forked.coded(answers, Observation.row)
+    assert table == [("open", "syn-ack"), ("filtered", "no reply"), ("open", "syn-ack")]
     assert len(raw) == 4 * len(answers)
-    assert forked.decoded(table, raw) == answers
+    assert forked.decoded([Observation.from_row(row) for row in table], raw) == answers
 
 
 def test_every_child_is_reaped(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -208,7 +208,7 @@ class ScapyProber:
     ) -> tuple[list[tuple[str, str]], bytes]:
         """A lane probed in a child process: what was seen of each job, in job order, coded
         (:func:`forked.coded`)."""
-        return forked.coded(one.row() for one in self._probe(lane, round_number, progress))
+        return forked.coded(self._probe(lane, round_number, progress), Observation.row)
 
     def _open(self, indexed: list[tuple[int, SourceBatch]], round_number: int) -> list[_Batch]:
         """Each source's batch with its sockets open in its namespace; a batch whose sockets
