@@ -68,7 +68,7 @@ def _from_host(topology: Topology, host: Host, target: Instance) -> list[Path]:
 def _from_instance(topology: Topology, source: Instance, target: Instance) -> list[Path]:
     found = []
     same_vpc = topology.vpc_of(source) is topology.vpc_of(target)
-    primary = source.interfaces[0]
+    primary = source.nics[0]
     for nic in target.nics:
         target_subnet = topology.subnets_by_name[nic.subnet]
         if same_vpc:

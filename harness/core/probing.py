@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol as TypingProtocol
+from typing import Self
 
 from harness.core.model import State
 from harness.core.planner import Cell
@@ -78,6 +80,27 @@ class Prober(TypingProtocol):
 NO_OBSERVATION = Observation(State.NOT_RUN, "no observation")
 
 
-def in_order(seen: dict[Cell, Observation], batches: list[SourceBatch]) -> list[Observation]:
-    """A prober's observations by cell as :meth:`Prober.in_order` gives them."""
-    return [seen.get(job.cell, NO_OBSERVATION) for batch in batches for job in batch.jobs]
+class ByCell(ABC):
+    """A prober whose :meth:`run` answers by cell (nmap, the simulated prober): its
+    :meth:`in_order` is made from it, and it is its own worker (:meth:`alone`), starting no
+    processes of its own."""
+
+    @abstractmethod
+    def run(
+        self,
+        batches: list[SourceBatch],
+        round_number: int = 0,
+        on_verdict: Callable[[int], None] | None = None,
+    ) -> dict[Cell, Observation]: ...
+
+    def in_order(
+        self,
+        batches: list[SourceBatch],
+        round_number: int = 0,
+        on_verdict: Callable[[int], None] | None = None,
+    ) -> list[Observation]:
+        seen = self.run(batches, round_number, on_verdict)
+        return [seen.get(job.cell, NO_OBSERVATION) for batch in batches for job in batch.jobs]
+
+    def alone(self) -> Self:
+        return self

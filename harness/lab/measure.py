@@ -221,7 +221,6 @@ def _share(
     to make its results from (:func:`_gathered`) without a million objects crossing a pipe."""
     started = time.monotonic()
     nodes = topology.nodes
-    index = {id(node): i for i, node in enumerate(nodes)}
     probes: dict[Probe, int] = {}
     addresses: dict[str, int] = {}
     verdicts: dict[int, int] = {}  # a verdict's identity -> its row
@@ -239,8 +238,8 @@ def _share(
     shared = judged_paths(
         topology, Oracle(topology), classes=classes, sources=nodes[sources.start : sources.stop]
     )
-    # each target's index, name, address and process, looked up once per pair
-    targets = {
+    # each node's index, name, address and process, looked up once per pair
+    known_nodes = {
         id(node): (i, node.name, str(node.address), lab.pids.get(node.name, 0))
         for i, node in enumerate(nodes)
     }
@@ -249,11 +248,11 @@ def _share(
         if pair[0] is not source:
             jobs = []
             batches.append(_batch(source, lab, jobs))
-            source_name, s = source.name, index[id(source)]
+            s, source_name, _, _ = known_nodes[id(source)]
         if pair != (source, target):
             pair = (source, target)
             sent_from = {}
-            t, target_name, target_address, target_pid = targets[id(target)]
+            t, target_name, target_address, target_pid = known_nodes[id(target)]
         source_address = ""
         if address:  # a VPC cell: sent from the address of the pair's first path to it
             source_address = sent_from.setdefault(address, text(path.source_address))

@@ -30,7 +30,7 @@ import nmap
 
 from harness.core.model import Protocol, State
 from harness.core.planner import Cell
-from harness.core.probing import Observation, ProbeJob, SourceBatch, in_order
+from harness.core.probing import ByCell, Observation, ProbeJob, SourceBatch
 from harness.errors import LabError, PrerequisiteError
 
 # Lab round trips are well under a millisecond; nothing is lost but what a policy drops.
@@ -179,24 +179,13 @@ def _port_list(jobs: list[ProbeJob]) -> str:
     return ",".join(parts)
 
 
-class NmapProber:
+class NmapProber(ByCell):
     """Probes a lab with nmap, one or more nmap runs per source, sources in parallel."""
 
     name = "nmap"
 
     def __init__(self, parallel: int | None = None) -> None:
         self.parallel = parallel or max(2, 2 * (os.cpu_count() or 1))
-
-    def alone(self) -> NmapProber:
-        return self
-
-    def in_order(
-        self,
-        batches: list[SourceBatch],
-        round_number: int = 0,
-        on_verdict: Callable[[int], None] | None = None,
-    ) -> list[Observation]:
-        return in_order(self.run(batches, round_number, on_verdict), batches)
 
     def run(
         self,

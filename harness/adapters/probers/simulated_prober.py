@@ -7,10 +7,10 @@ from collections.abc import Callable
 from harness.core.matrix import expectations
 from harness.core.model import State, Topology
 from harness.core.planner import Cell
-from harness.core.probing import Observation, SourceBatch, in_order
+from harness.core.probing import ByCell, Observation, SourceBatch
 
 
-class SimulatedProber:
+class SimulatedProber(ByCell):
     """Answers every cell as the oracle says, except the ``overrides`` it is given."""
 
     name = "simulated"
@@ -21,17 +21,6 @@ class SimulatedProber:
         self.topology = topology
         self.overrides = {cell: list(states) for cell, states in (overrides or {}).items()}
         self.rounds: list[list[Cell]] = []
-
-    def alone(self) -> SimulatedProber:
-        return self
-
-    def in_order(
-        self,
-        batches: list[SourceBatch],
-        round_number: int = 0,
-        on_verdict: Callable[[int], None] | None = None,
-    ) -> list[Observation]:
-        return in_order(self.run(batches, round_number, on_verdict), batches)
 
     def run(
         self,
