@@ -98,6 +98,71 @@ def test_a_client_that_sends_nothing_does_not_hold_a_thread(server: Any) -> None
     ok_after(server)
 
 
+def _pipelined(server: Any, raw: bytes) -> list[bytes]:
+    """Send requests on one connection (the last with Connection: close), read every answer."""
+    with socket.create_connection(server.server_address[:2], timeout=5) as sock:
+        sock.sendall(raw)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    return data.split(b"HTTP/1.1 ")[1:]
+
+
+def test_a_chunked_body_is_read_and_never_taken_for_the_next_request(server: Any) -> None:
+    form = valid_query()
+    half = len(form) // 2
+    chunked = (
+        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+        b"Content-Type: application/x-www-form-urlencoded\r\n\r\n"
+        + f"{half:x}\r\n".encode()
+        + form[:half]
+        + b"\r\n"
+        + f"{len(form) - half:x};ext=1\r\n".encode()
+        + form[half:]
+        + b"\r\n"
+        + b"0\r\nX-Trailer: t\r\n\r\n"
+    )
+    last = b"GET /?" + form + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    answers = _pipelined(server, chunked + last)
+    assert len(answers) == 2, answers
+    for answer in answers:
+        assert answer.startswith(b"200 "), answer
+        assert b"<DescribeSecurityGroupsResponse" in answer
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        (b"zz\r\nAction\r\n0\r\n\r\n", 400, "MalformedRequest"),
+        (b"40\r\nAction\r\n", 408, "RequestTimeout"),  # a short chunk: waited for
+    ],
+)
+def test_a_broken_chunked_body_is_refused_and_the_connection_closed(
+    server: Any, body: bytes, status: int, code: str
+) -> None:
+    raw = b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + body
+    answers = _pipelined(server, raw + b"GET / HTTP/1.1\r\n\r\n")
+    assert len(answers) == 1, answers  # the connection closed: nothing read as a request
+    assert answers[0].startswith(f"{status} ".encode())
+    assert f"<Code>{code}</Code>".encode() in answers[0]
+    assert b"Connection: close" in answers[0]
+    ok_after(server)
+
+
+def test_a_get_with_a_body_does_not_make_the_body_a_request(server: Any) -> None:
+    junk = b"GET /?Action=CreateSecurityGroup HTTP/1.1\r\n\r\n"
+    first = (
+        b"GET /?"
+        + valid_query()
+        + b" HTTP/1.1\r\nHost: x\r\n"
+        + f"Content-Length: {len(junk)}\r\nConnection: close\r\n\r\n".encode()
+        + junk
+    )
+    answers = _pipelined(server, first)
+    assert len(answers) == 1, answers  # one request: its body read as its form
+    assert b"CreateSecurityGroupResponse" not in answers[0]
+
+
 @pytest.mark.parametrize(
     ("raw", "code"),
     [

@@ -330,6 +330,19 @@ def test_what_is_not_modelled_is_refused_not_dropped(endpoint: str) -> None:
         "&IpPermissions.1.IpRanges.1.CidrIp=1.2.3.4/32&IpPermissions.1.IpRanges.1.Colour=red"
     )
     assert "<Code>UnknownParameter</Code>" in text
+    assert "IpPermissions.1.IpRanges.1.Colour" in text
+    # EC2's model has no GroupName for egress: refused, not taken as a group
+    text = post(
+        f"Action=AuthorizeSecurityGroupEgress&{base}&GroupName=default"
+        "&IpPermissions.1.IpProtocol=-1&IpPermissions.1.IpRanges.1.CidrIp=1.2.3.4/32"
+    )
+    assert "<Code>UnknownParameter</Code>" in text and "GroupName" in text
+    # a member EC2 has and the lab does not model: refused, naming it
+    text = post(
+        f"Action=RunInstances&{base}&ImageId=ami-fba54092&MinCount=1&MaxCount=1"
+        "&NetworkInterface.1.DeviceIndex=0&NetworkInterface.1.Ipv6AddressCount=1"
+    )
+    assert "<Code>Unsupported</Code>" in text and "NetworkInterface.1.Ipv6AddressCount" in text
 
 
 def test_tags_filters_and_pages(ec2: Client) -> None:

@@ -9,17 +9,17 @@ account, and, unless authentication is required, a 12-digit key id is that accou
 LocalStack does). With ``--require-auth``, and whenever the server binds beyond loopback, only
 keys made by ``sgh key add`` are accepted and their SigV4 signatures are verified.
 
-Actions: CreateSecurityGroup, DescribeSecurityGroups, AuthorizeSecurityGroupIngress,
-RevokeSecurityGroupIngress, DeleteSecurityGroup, RunInstances, DescribeInstances,
-TerminateInstances. Each call goes through the same lab as the ``ec2-*`` commands, and its
-effect is enforced on the containers before the answer is sent.
+The actions are the action layer's (:mod:`harness.core.ec2.actions`, one for every door); each
+call goes through the same lab as the ``ec2-*`` commands, and its effect is enforced on the
+lab before the answer is sent.
 
-Modules, one concern each: ``params`` (the form: indexed lists, filters, permissions),
-``responses`` (EC2's XML shapes, with ElementTree), ``actions`` (the actions and their
-registry), ``auth`` (keys and SigV4), ``server`` (a socket-free ``handle`` and the HTTP shim).
+Modules, one concern each: ``wire`` (the form read and the answer written through botocore's
+model of EC2), ``api`` (this door into the action layer: DryRun, regions, the lab's lock),
+``responses`` (EC2's XML documents), ``auth`` (keys and SigV4), ``server`` (a socket-free
+``handle`` and the HTTP shim).
 """
 
-from harness.faces.query_api.actions import ACTIONS, Api
+from harness.faces.query_api.api import ACTIONS, Api
 from harness.faces.query_api.auth import HttpRequest, authenticate
 from harness.faces.query_api.server import (
     HttpResponse,

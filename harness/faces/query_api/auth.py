@@ -11,8 +11,9 @@ from functools import cached_property
 from urllib.parse import parse_qsl, urlsplit
 
 from harness.errors import AuthFailure
-from harness.faces.query_api.params import Params
 from harness.lab.persistent import PersistentLab
+
+Params = dict[str, str]
 
 ACCOUNT_KEY_RE = re.compile(r"^\d{12}$")
 CREDENTIAL_RE = re.compile(

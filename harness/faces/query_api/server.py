@@ -12,11 +12,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from harness.errors import AuthFailure, Ec2Error, HarnessError, InvalidInput
-from harness.faces.query_api.actions import Api
+from harness.faces.query_api.api import Api, caller_identity
 from harness.faces.query_api.auth import HttpRequest, authenticate, request_region
 from harness.faces.query_api.responses import E, document, error_xml
-from harness.faces.query_api.vpc_actions import caller_identity
-from harness.faces.query_api.vpc_params import check_known
+from harness.faces.query_api.wire import COMMON, unknown
 from harness.faces.serving import is_loopback, until_interrupted
 from harness.lab.persistent import PersistentLab
 
@@ -56,7 +55,9 @@ def handle(api: Api, require_auth: bool, request: HttpRequest) -> HttpResponse:
         if not VERSION_RE.match(version):
             raise Ec2Error("MissingParameter", "The request must contain the parameter Version")
         if action == "GetCallerIdentity":  # sts: who the caller is (Ansible, Terraform ask)
-            check_known(params, ())
+            for key in params:
+                if key not in COMMON:
+                    raise unknown(key)
             return HttpResponse(200, caller_identity(account, request_id))
         inner = api.call(account, action, params, request_region(request))
     except AuthFailure as err:
@@ -73,6 +74,18 @@ def handle(api: Api, require_auth: bool, request: HttpRequest) -> HttpResponse:
     root = E(f"{action}Response", E("requestId", request_id), *inner)
     root.set("xmlns", f"http://ec2.amazonaws.com/doc/{version}/")
     return HttpResponse(200, document(root))
+
+
+class _Refused(Exception):
+    """A request whose body cannot be read: answered, and the connection closed."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.response = error_response(status, code, message)
+
+
+def _timeout() -> _Refused:
+    return _Refused(408, "RequestTimeout", f"The body was not received within {READ_TIMEOUT:g} s")
 
 
 def make_handler(api: Api, require_auth: bool, log: bool) -> type[BaseHTTPRequestHandler]:
@@ -98,48 +111,83 @@ def make_handler(api: Api, require_auth: bool, log: bool) -> type[BaseHTTPReques
             self._any()
 
         def _any(self) -> None:
-            body = b""
-            if self.command == "POST":
-                text = self.headers.get("Content-Length") or "0"
-                if not text.isdigit():
-                    self.close_connection = True
-                    self._send(
-                        error_response(
-                            400, "InvalidParameterValue", f"Content-Length {text!r} is not a length"
-                        )
-                    )
-                    return
-                length = int(text)
-                if length > MAX_BODY:
-                    self.close_connection = True
-                    self._send(error_response(413, "RequestEntityTooLarge", "Body too large"))
-                    return
-                try:
-                    body = self.rfile.read(length)
-                except (TimeoutError, OSError):
-                    self.close_connection = True
-                    self._send(
-                        error_response(
-                            408,
-                            "RequestTimeout",
-                            f"The body was not received within {READ_TIMEOUT:g} s",
-                        )
-                    )
-                    return
-                if len(body) < length:
-                    self.close_connection = True
-                    self._send(
-                        error_response(
-                            400,
-                            "IncompleteBody",
-                            f"The body has {len(body)} of the {length} bytes announced",
-                        )
-                    )
-                    return
+            try:  # any method's body is read (or refused) here, never taken as a request
+                body = self._body()
+            except _Refused as err:
+                self.close_connection = True
+                self._send(err.response)
+                return
             headers = {k.lower(): v for k, v in self.headers.items()}
             self._send(
                 handle(api, require_auth, HttpRequest(self.command, self.path, headers, body))
             )
+
+        def _body(self) -> bytes:
+            """The request's body, by Content-Length or in chunks; never read as a request."""
+            if self.headers.get("Transfer-Encoding", "").strip().lower() == "chunked":
+                return self._chunks()
+            if "Transfer-Encoding" in self.headers:
+                raise _Refused(
+                    501,
+                    "NotImplemented",
+                    f"Transfer-Encoding {self.headers['Transfer-Encoding']!r} is not supported",
+                )
+            text = self.headers.get("Content-Length") or "0"
+            if not text.isdigit():
+                raise _Refused(
+                    400, "InvalidParameterValue", f"Content-Length {text!r} is not a length"
+                )
+            length = int(text)
+            if length > MAX_BODY:
+                raise _Refused(413, "RequestEntityTooLarge", "Body too large")
+            body = self._read(length)
+            if len(body) < length:
+                raise _Refused(
+                    400,
+                    "IncompleteBody",
+                    f"The body has {len(body)} of the {length} bytes announced",
+                )
+            return body
+
+        def _chunks(self) -> bytes:
+            """A chunked body (RFC 9112 §7.1): size lines in hex, each chunk and its CRLF, a
+            last chunk of size 0, trailers to an empty line."""
+            body = bytearray()
+            while True:
+                line = self._line()
+                size_text = line.split(b";", 1)[0].strip()
+                try:
+                    size = int(size_text, 16)
+                except ValueError:
+                    raise _Refused(
+                        400, "MalformedRequest", f"Bad chunk size line {line[:40]!r}"
+                    ) from None
+                if size == 0:
+                    break
+                if len(body) + size > MAX_BODY:
+                    raise _Refused(413, "RequestEntityTooLarge", "Body too large")
+                chunk = self._read(size)
+                if len(chunk) < size or self._read(2) != b"\r\n":
+                    raise _Refused(400, "IncompleteBody", "A chunk ended before its size")
+                body += chunk
+            while self._line():  # trailers, up to the empty line
+                pass
+            return bytes(body)
+
+        def _line(self) -> bytes:
+            try:
+                line = self.rfile.readline(1024)
+            except (TimeoutError, OSError):
+                raise _timeout() from None
+            if not line.endswith(b"\n"):
+                raise _Refused(400, "IncompleteBody", "The chunked body ended early")
+            return line.rstrip(b"\r\n")
+
+        def _read(self, length: int) -> bytes:
+            try:
+                return bytes(self.rfile.read(length))
+            except (TimeoutError, OSError):
+                raise _timeout() from None
 
         def send_error(
             self, code: int, message: str | None = None, explain: str | None = None

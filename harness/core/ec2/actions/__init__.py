@@ -1,0 +1,242 @@
+"""The one action layer: every EC2 action the lab serves, whichever door it came through.
+
+An action is a pure function of (state, caller, request) to (state, answer). The request and
+the answer are in an SDK's shape (boto3's member names, Python values), so a door only
+translates its own form: the Query API reads the wire through botocore's model and writes the
+answer back through it, the pytest plugin passes boto3's keyword arguments as they are. No door
+chooses a platform: an action looks at the resource it works on.
+
+Each action says which members of its request it models (``supported``, paths of member names
+with list items left out; a path covers everything under it); a member EC2 has and the lab does
+not model is refused, never dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+from harness.core.control_plane import Cloud
+from harness.core.ec2.actions import account, groups, instances, network, prefix_lists, tags
+from harness.core.ec2.actions.requests import Answer, Caller, Request
+from harness.errors import Ec2Error
+
+__all__ = ["ACTIONS", "Action", "Answer", "Caller", "Request", "find"]
+
+Run = Callable[[Cloud, Caller, Request], tuple[Cloud, Answer]]
+
+
+class Action(NamedTuple):
+    run: Run
+    changes: bool  # False: a describe (the state is only read)
+    supported: frozenset[str]
+
+
+def under(head: str, *paths: str) -> tuple[str, ...]:
+    return tuple(f"{head}.{p}" for p in paths)
+
+
+PERMISSION = (
+    "IpProtocol",
+    "FromPort",
+    "ToPort",
+    "IpRanges",
+    "Ipv6Ranges",
+    "PrefixListIds",
+    *under("UserIdGroupPairs", "GroupId", "GroupName", "UserId", "VpcId", "Description"),
+)
+PERMISSIONS = under("IpPermissions", *PERMISSION)
+LEGACY = (
+    "IpProtocol",
+    "FromPort",
+    "ToPort",
+    "CidrIp",
+    "SourceSecurityGroupName",
+    "SourceSecurityGroupOwnerId",
+)
+PAGED = ("Filters", "MaxResults", "NextToken")
+NIC = under(
+    "NetworkInterfaces",
+    "DeviceIndex",
+    "SubnetId",
+    "Groups",
+    "AssociatePublicIpAddress",
+    "PrivateIpAddress",
+    "Description",
+    "DeleteOnTermination",
+)
+
+
+def _action(run: Run, *supported: str, changes: bool = True) -> Action:
+    return Action(run, changes, frozenset(supported))
+
+
+def _describe(run: Run, *supported: str) -> Action:
+    return Action(run, False, frozenset(supported))
+
+
+ACTIONS: dict[str, Action] = {
+    # account and region
+    "DescribeAccountAttributes": _describe(account.describe_account_attributes, "AttributeNames"),
+    "DescribeRegions": _describe(account.describe_regions, "RegionNames", "Filters", "AllRegions"),
+    "DescribeAvailabilityZones": _describe(
+        account.describe_availability_zones,
+        "ZoneNames",
+        "ZoneIds",
+        "Filters",
+        "AllAvailabilityZones",
+    ),
+    # security groups and their rules
+    "CreateSecurityGroup": _action(
+        groups.create_security_group, "GroupName", "Description", "VpcId", "TagSpecifications"
+    ),
+    "DescribeSecurityGroups": _describe(
+        groups.describe_security_groups, "GroupNames", "GroupIds", *PAGED
+    ),
+    "DeleteSecurityGroup": _action(groups.delete_security_group, "GroupName", "GroupId"),
+    "AuthorizeSecurityGroupIngress": _action(
+        groups.authorize_security_group_ingress,
+        "GroupId",
+        "GroupName",
+        *PERMISSIONS,
+        *LEGACY,
+        "TagSpecifications",
+    ),
+    "RevokeSecurityGroupIngress": _action(
+        groups.revoke_security_group_ingress,
+        "GroupId",
+        "GroupName",
+        *PERMISSIONS,
+        *LEGACY,
+        "SecurityGroupRuleIds",
+    ),
+    "AuthorizeSecurityGroupEgress": _action(
+        groups.authorize_security_group_egress,
+        "GroupId",
+        *PERMISSIONS,
+        *LEGACY,
+        "TagSpecifications",
+    ),
+    "RevokeSecurityGroupEgress": _action(
+        groups.revoke_security_group_egress,
+        "GroupId",
+        *PERMISSIONS,
+        *LEGACY,
+        "SecurityGroupRuleIds",
+    ),
+    "DescribeSecurityGroupRules": _describe(
+        groups.describe_security_group_rules, "SecurityGroupRuleIds", *PAGED
+    ),
+    "ModifySecurityGroupRules": _action(
+        groups.modify_security_group_rules, "GroupId", "SecurityGroupRules"
+    ),
+    "UpdateSecurityGroupRuleDescriptionsIngress": _action(
+        groups.update_security_group_rule_descriptions_ingress,
+        "GroupId",
+        "GroupName",
+        *PERMISSIONS,
+        "SecurityGroupRuleDescriptions",
+    ),
+    "UpdateSecurityGroupRuleDescriptionsEgress": _action(
+        groups.update_security_group_rule_descriptions_egress,
+        "GroupId",
+        "GroupName",
+        *PERMISSIONS,
+        "SecurityGroupRuleDescriptions",
+    ),
+    # instances
+    "RunInstances": _action(
+        instances.run_instances,
+        "ImageId",
+        "MinCount",
+        "MaxCount",
+        "InstanceType",
+        "SecurityGroups",
+        "SecurityGroupIds",
+        "SubnetId",
+        "PrivateIpAddress",
+        *NIC,
+        "TagSpecifications",
+        "KeyName",
+        "Placement",
+        "ClientToken",
+    ),
+    "DescribeInstances": _describe(instances.describe_instances, "InstanceIds", *PAGED),
+    "TerminateInstances": _action(instances.terminate_instances, "InstanceIds"),
+    "ModifyInstanceAttribute": _action(instances.modify_instance_attribute, "InstanceId", "Groups"),
+    # VPCs, subnets, interfaces
+    "CreateVpc": _action(
+        network.create_vpc,
+        "CidrBlock",
+        "AmazonProvidedIpv6CidrBlock",
+        "InstanceTenancy",
+        "TagSpecifications",
+    ),
+    "DescribeVpcs": _describe(network.describe_vpcs, "VpcIds", *PAGED),
+    "DeleteVpc": _action(network.delete_vpc, "VpcId"),
+    "DescribeVpcAttribute": _describe(network.describe_vpc_attribute, "VpcId", "Attribute"),
+    "ModifyVpcAttribute": _action(
+        network.modify_vpc_attribute, "VpcId", "EnableDnsSupport", "EnableDnsHostnames"
+    ),
+    "CreateSubnet": _action(
+        network.create_subnet,
+        "VpcId",
+        "CidrBlock",
+        "Ipv6CidrBlock",
+        "AvailabilityZone",
+        "TagSpecifications",
+    ),
+    "DescribeSubnets": _describe(network.describe_subnets, "SubnetIds", *PAGED),
+    "DeleteSubnet": _action(network.delete_subnet, "SubnetId"),
+    "ModifySubnetAttribute": _action(
+        network.modify_subnet_attribute, "SubnetId", "MapPublicIpOnLaunch"
+    ),
+    "DescribeNetworkInterfaces": _describe(
+        network.describe_network_interfaces, "NetworkInterfaceIds", *PAGED
+    ),
+    "ModifyNetworkInterfaceAttribute": _action(
+        network.modify_network_interface_attribute, "NetworkInterfaceId", "Groups"
+    ),
+    # tags
+    "CreateTags": _action(tags.create_tags, "Resources", "Tags"),
+    "DeleteTags": _action(tags.delete_tags, "Resources", "Tags"),
+    "DescribeTags": _describe(tags.describe_tags, *PAGED),
+    # managed prefix lists
+    "CreateManagedPrefixList": _action(
+        prefix_lists.create_managed_prefix_list,
+        "PrefixListName",
+        "Entries",
+        "MaxEntries",
+        "AddressFamily",
+        "TagSpecifications",
+        "ClientToken",
+    ),
+    "DescribeManagedPrefixLists": _describe(
+        prefix_lists.describe_managed_prefix_lists, "PrefixListIds", *PAGED
+    ),
+    "ModifyManagedPrefixList": _action(
+        prefix_lists.modify_managed_prefix_list,
+        "PrefixListId",
+        "CurrentVersion",
+        "PrefixListName",
+        "AddEntries",
+        "RemoveEntries",
+        "MaxEntries",
+    ),
+    "DeleteManagedPrefixList": _action(prefix_lists.delete_managed_prefix_list, "PrefixListId"),
+    "GetManagedPrefixListEntries": _describe(
+        prefix_lists.get_managed_prefix_list_entries,
+        "PrefixListId",
+        "TargetVersion",
+        "MaxResults",
+        "NextToken",
+    ),
+}
+"""Every action the lab serves, with the request members it models."""
+
+
+def find(name: str) -> Action:
+    action = ACTIONS.get(name)
+    if action is None:
+        raise Ec2Error("InvalidAction", f"The action {name} is not valid for this web service.")
+    return action

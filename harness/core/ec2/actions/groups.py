@@ -1,0 +1,320 @@
+"""Security groups and their rules: create, describe, delete; authorize, revoke, modify and
+describe rules, each one action whichever platform the group is on."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from harness.core import control_plane, vpc_plane
+from harness.core.control_plane import Cloud, Permission
+from harness.core.ec2.actions.describe import describe
+from harness.core.ec2.actions.requests import (
+    Answer,
+    Caller,
+    Request,
+    filters,
+    group_ref,
+    ip_permissions,
+    missing,
+    page,
+    permissions,
+    required,
+    tag_specifications,
+)
+from harness.core.ec2.actions.tags import arn, tag_new, tags
+from harness.core.model import ICMPS, PORTED, Group, Rule
+from harness.core.vpc_plane import RuleRecord, VpcPermission
+from harness.errors import Ec2Error
+
+# -- answers, as the SDK returns them --------------------------------------------------------
+
+
+def _ports(rule: Rule) -> dict[str, int]:
+    if rule.protocol in PORTED or rule.protocol in ICMPS:
+        return {"FromPort": rule.from_port, "ToPort": rule.to_port}
+    return {}
+
+
+def _peer(rule: Rule, home: str) -> tuple[str, dict[str, str]]:
+    """The list an IpPermission names a rule's peer in, and the entry."""
+    described = {"Description": rule.description} if rule.description else {}
+    if rule.cidr is not None and rule.cidr.version == 4:
+        return "IpRanges", {"CidrIp": str(rule.cidr), **described}
+    if rule.cidr is not None:
+        return "Ipv6Ranges", {"CidrIpv6": str(rule.cidr), **described}
+    if rule.prefix_list is not None:
+        return "PrefixListIds", {"PrefixListId": rule.prefix_list, **described}
+    assert rule.group is not None
+    pair = {"UserId": rule.group.account, "GroupId": rule.group.group_id, **described}
+    if rule.group.vpc:
+        pair["VpcId"] = rule.group.vpc
+    if not rule.group.vpc or rule.group.account == home:  # Classic pairs: always
+        pair["GroupName"] = rule.group.name
+    return "UserIdGroupPairs", pair
+
+
+def _permissions(rules: Sequence[Rule], home: str) -> list[dict[str, Any]]:
+    """Rules as IpPermissions (grouped as EC2 lists them), peers listed by kind."""
+    found = []
+    for _, _, _, same in control_plane.permissions(rules):
+        item: dict[str, Any] = {
+            "IpProtocol": str(same[0].protocol),
+            **_ports(same[0]),
+            "UserIdGroupPairs": [],
+            "IpRanges": [],
+            "Ipv6Ranges": [],
+            "PrefixListIds": [],
+        }
+        for rule in same:
+            kind, entry = _peer(rule, home)
+            item[kind].append(entry)
+        found.append(item)
+    return found
+
+
+def group_dict(cloud: Cloud, group: Group) -> Answer:
+    owner = group.key.account
+    found: Answer = {
+        "OwnerId": owner,
+        "GroupId": group.group_id,
+        "GroupName": group.name,
+        "Description": group.description,
+        "IpPermissions": _permissions(group.rules, owner),
+        "IpPermissionsEgress": _permissions(group.egress or (), owner),
+        "Tags": tags(cloud, group.group_id),
+        "SecurityGroupArn": arn(cloud, owner, "security-group", group.group_id),
+    }
+    if group.vpc:
+        found["VpcId"] = group.vpc
+    return found
+
+
+def rule_dict(cloud: Cloud, record: RuleRecord) -> Answer:
+    rule, group = record.rule, record.group
+    found: Answer = {
+        "SecurityGroupRuleId": record.rule_id,
+        "GroupId": group.group_id,
+        "GroupOwnerId": group.key.account,
+        "IsEgress": record.egress,
+        "IpProtocol": str(rule.protocol),
+        "FromPort": rule.from_port,
+        "ToPort": rule.to_port,
+        "Tags": tags(cloud, record.rule_id),
+        "SecurityGroupRuleArn": arn(
+            cloud, group.key.account, "security-group-rule", record.rule_id
+        ),
+    }
+    if rule.description:
+        found["Description"] = rule.description
+    if rule.cidr is not None:
+        found["CidrIpv4" if rule.cidr.version == 4 else "CidrIpv6"] = str(rule.cidr)
+    elif rule.prefix_list is not None:
+        found["PrefixListId"] = rule.prefix_list
+    elif rule.group is not None:
+        info = {"GroupId": rule.group.group_id, "UserId": rule.group.account}
+        if rule.group.vpc:
+            info["VpcId"] = rule.group.vpc
+        found["ReferencedGroupInfo"] = info
+    return found
+
+
+# -- groups ----------------------------------------------------------------------------------
+
+
+def create_security_group(cloud: Cloud, caller: Caller, request: Request) -> tuple[Cloud, Answer]:
+    account = caller.account
+    new_tags = tag_specifications(request, "security-group")
+    cloud, group = vpc_plane.create_group(
+        cloud,
+        account,
+        request.get("GroupName", ""),
+        request.get("Description", ""),
+        request.get("VpcId") or None,
+    )
+    cloud = tag_new(cloud, account, group.group_id, new_tags)
+    found = group_dict(cloud, group)
+    return cloud, {k: found[k] for k in ("GroupId", "Tags", "SecurityGroupArn")}
+
+
+def describe_security_groups(
+    cloud: Cloud, caller: Caller, request: Request
+) -> tuple[Cloud, Answer]:
+    refs = [
+        *(request.get("GroupNames") or ()),
+        *(control_plane.check_group_id(i) for i in request.get("GroupIds") or ()),
+    ]
+    cloud, groups = vpc_plane.describe_groups(cloud, caller.account, refs, filters(request))
+    found, token = page([group_dict(cloud, g) for g in groups], request)
+    return cloud, {"SecurityGroups": found, "NextToken": token}
+
+
+def delete_security_group(cloud: Cloud, caller: Caller, request: Request) -> tuple[Cloud, Answer]:
+    cloud, group = vpc_plane.delete_group(cloud, caller.account, group_ref(request))
+    return cloud, {"Return": True, "GroupId": group.group_id}
+
+
+# -- rules -----------------------------------------------------------------------------------
+
+
+def _classic_change(
+    cloud: Cloud, account: str, request: Request, ref: str, revoke: bool
+) -> tuple[Cloud, Answer]:
+    """A Classic group's rules: IPv4 ranges and groups, as in 2012; anything the VPC era added
+    is refused, not dropped."""
+    wanted = permissions(request)
+    for item in wanted:
+        if item.prefix_lists or any(":" in c for c, _ in item.cidrs):
+            raise Ec2Error(
+                "InvalidParameterValue",
+                "EC2-Classic groups take IPv4 ranges and groups only (no IPv6 ranges or "
+                "prefix lists)",
+            )
+        if any(d for _, d in item.cidrs) or any(d for *_, d in item.groups):
+            raise Ec2Error("InvalidParameterValue", "EC2-Classic rules have no descriptions")
+    if request.get("SecurityGroupRuleIds") or request.get("TagSpecifications"):
+        raise Ec2Error("InvalidParameterValue", "EC2-Classic rules have no rule ids and no tags")
+    pair_form = "SourceSecurityGroupName" in request or "SourceSecurityGroupOwnerId" in request
+    classic = [
+        Permission(
+            None if pair_form else p.protocol,
+            p.from_port,
+            p.to_port,
+            tuple(c for c, _ in p.cidrs),
+            tuple((owner, group) for owner, group, _ in p.groups),
+        )
+        for p in wanted
+    ]
+    change = control_plane.revoke if revoke else control_plane.authorize
+    rules = control_plane.permission_rules(cloud, account, classic)
+    cloud, _, _ = change(cloud, account, ref, rules)
+    return cloud, {"Return": True}
+
+
+def _change(egress: bool, revoke: bool) -> Callable[[Cloud, Caller, Request], tuple[Cloud, Answer]]:
+    def action(cloud: Cloud, caller: Caller, request: Request) -> tuple[Cloud, Answer]:
+        account = caller.account
+        ref = group_ref(request)
+        if not egress:
+            cloud = control_plane.with_account(cloud, account)
+            if vpc_plane.find_group(cloud, account, ref).vpc is None:
+                return _classic_change(cloud, account, request, ref, revoke)
+        rule_ids = request.get("SecurityGroupRuleIds") or []
+        wanted = [] if rule_ids and not request.get("IpPermissions") else permissions(request)
+        if revoke:
+            cloud, (group, rules) = vpc_plane.revoke(
+                cloud, account, ref=ref, permissions=wanted, rule_ids=rule_ids, egress=egress
+            )
+        else:
+            cloud, (group, rules) = vpc_plane.authorize(cloud, account, ref, wanted, egress)
+        records = [RuleRecord(group, r, egress) for r in rules]
+        if revoke:
+            return cloud, {
+                "Return": True,
+                "RevokedSecurityGroupRules": [
+                    {
+                        "SecurityGroupRuleId": r.rule_id,
+                        "GroupId": group.group_id,
+                        "IsEgress": egress,
+                    }
+                    for r in records
+                ],
+            }
+        new_tags = tag_specifications(request, "security-group-rule")
+        if new_tags:
+            cloud, _ = vpc_plane.create_tags(cloud, account, [r.rule_id for r in records], new_tags)
+        return cloud, {"Return": True, "SecurityGroupRules": [rule_dict(cloud, r) for r in records]}
+
+    return action
+
+
+authorize_security_group_ingress = _change(egress=False, revoke=False)
+revoke_security_group_ingress = _change(egress=False, revoke=True)
+authorize_security_group_egress = _change(egress=True, revoke=False)
+revoke_security_group_egress = _change(egress=True, revoke=True)
+
+RULE_FILTERS: dict[str, Callable[[RuleRecord], list[str]]] = {
+    "group-id": lambda r: [r.group.group_id],
+    "security-group-rule-id": lambda r: [r.rule_id],
+}
+
+
+def describe_security_group_rules(
+    cloud: Cloud, caller: Caller, request: Request
+) -> tuple[Cloud, Answer]:
+    return describe(
+        cloud,
+        caller,
+        request,
+        key="SecurityGroupRules",
+        id_member="SecurityGroupRuleIds",
+        find=vpc_plane.find_rule,
+        owned=vpc_plane.rules_of,
+        fields=lambda c: RULE_FILTERS,
+        ident=lambda r: r.rule_id,
+        answer=rule_dict,
+    )
+
+
+def _rule_permission(item: Request, where: str) -> VpcPermission:
+    protocol = item.get("IpProtocol")
+    if not protocol:
+        raise Ec2Error("MissingParameter", f"{where} needs an IpProtocol")
+    description = item.get("Description", "")
+    cidr = item.get("CidrIpv4") or item.get("CidrIpv6")
+    return VpcPermission(
+        protocol,
+        item.get("FromPort"),
+        item.get("ToPort"),
+        ((cidr, description),) if cidr else (),
+        ((item["PrefixListId"], description),) if item.get("PrefixListId") else (),
+        ((None, item["ReferencedGroupId"], description),) if item.get("ReferencedGroupId") else (),
+    )
+
+
+def modify_security_group_rules(
+    cloud: Cloud, caller: Caller, request: Request
+) -> tuple[Cloud, Answer]:
+    group_id = required(request, "GroupId")
+    changes = []
+    for number, item in enumerate(request.get("SecurityGroupRules") or [], 1):
+        where = f"SecurityGroupRule.{number}"
+        ident = item.get("SecurityGroupRuleId")
+        if not ident:
+            raise Ec2Error("MissingParameter", f"{where} needs a SecurityGroupRuleId")
+        changes.append(
+            (
+                ident,
+                _rule_permission(item.get("SecurityGroupRule") or {}, f"{where}.SecurityGroupRule"),
+            )
+        )
+    if not changes:
+        raise missing("SecurityGroupRule")
+    cloud, _ = vpc_plane.modify_rules(cloud, caller.account, group_id, changes)
+    return cloud, {"Return": True}
+
+
+def _update_descriptions(egress: bool) -> Callable[[Cloud, Caller, Request], tuple[Cloud, Answer]]:
+    def action(cloud: Cloud, caller: Caller, request: Request) -> tuple[Cloud, Answer]:
+        ref = request.get("GroupId") or required(request, "GroupName")
+        by_content = ip_permissions(request)
+        by_id = []
+        for number, item in enumerate(request.get("SecurityGroupRuleDescriptions") or [], 1):
+            ident = item.get("SecurityGroupRuleId")
+            if not ident:
+                raise Ec2Error(
+                    "MissingParameter", f"SecurityGroupRuleDescription.{number} needs an id"
+                )
+            by_id.append((ident, item.get("Description", "")))
+        if not by_content and not by_id:
+            raise Ec2Error("MissingParameter", "The request must contain IpPermissions or rule ids")
+        cloud, _ = vpc_plane.describe_rules(
+            cloud, caller.account, ref, by_content=by_content, by_id=by_id, egress=egress
+        )
+        return cloud, {"Return": True}
+
+    return action
+
+
+update_security_group_rule_descriptions_ingress = _update_descriptions(egress=False)
+update_security_group_rule_descriptions_egress = _update_descriptions(egress=True)

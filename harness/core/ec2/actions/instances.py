@@ -1,0 +1,187 @@
+"""Instances: run, describe, terminate, and the groups of a running one."""
+
+from __future__ import annotations
+
+from harness.core import control_plane, vpc_plane
+from harness.core.control_plane import STATE_CODES, Cloud, InstanceRecord
+from harness.core.ec2.actions.requests import (
+    Answer,
+    Caller,
+    Request,
+    filters,
+    nic_requests,
+    page,
+    required,
+    tag_specifications,
+)
+from harness.core.ec2.actions.tags import tags
+from harness.errors import Ec2Error
+
+
+def _state(name: str) -> Answer:
+    return {"Code": STATE_CODES[name], "Name": name}
+
+
+def _nics(cloud: Cloud, record: InstanceRecord) -> Answer:
+    """A VPC instance's subnet, VPC, public address and interfaces (none for Classic)."""
+    nics = vpc_plane.nics_of(cloud, record.instance_id)
+    if not nics or not record.active:
+        return {}
+    subnets = {s.subnet_id: s.vpc_id for s in cloud.subnets}
+    first = nics[0]
+    found: Answer = {"SubnetId": first.subnet_id, "VpcId": subnets[first.subnet_id]}
+    if first.public is not None:
+        found["PublicIpAddress"] = str(first.public)
+    found["NetworkInterfaces"] = [
+        {
+            "NetworkInterfaceId": n.eni_id,
+            "SubnetId": n.subnet_id,
+            "VpcId": subnets[n.subnet_id],
+            "OwnerId": n.owner,
+            "Status": "in-use",
+            "PrivateIpAddress": str(n.address),
+            "Groups": [{"GroupId": k.group_id, "GroupName": k.name} for k in n.groups],
+            "Attachment": {"DeviceIndex": n.device_index, "Status": "attached"},
+            **(
+                {"Association": {"PublicIp": str(n.public), "IpOwnerId": "amazon"}}
+                if n.public is not None
+                else {}
+            ),
+            "Ipv6Addresses": [{"Ipv6Address": str(n.ipv6)}] if n.ipv6 is not None else [],
+        }
+        for n in nics
+    ]
+    return found
+
+
+def _groups(record: InstanceRecord) -> list[Answer]:
+    return [{"GroupId": key.group_id, "GroupName": key.name} for key in record.held_groups]
+
+
+def instance_dict(cloud: Cloud, record: InstanceRecord, state: str | None = None) -> Answer:
+    image = control_plane.ami(record.image_id)
+    shown = state or record.state
+    active = shown != control_plane.TERMINATED
+    return {
+        "InstanceId": record.instance_id,
+        "ImageId": record.image_id,
+        "State": _state(shown),
+        "PrivateDnsName": record.private_dns,
+        "PublicDnsName": "",
+        "StateTransitionReason": "",
+        "AmiLaunchIndex": record.launch_index,
+        "ProductCodes": [],
+        "InstanceType": record.instance_type,
+        "LaunchTime": record.launch_time.replace("+0000", ".000Z"),
+        "Placement": {
+            "AvailabilityZone": control_plane.zone_of(cloud.region),
+            "Tenancy": "default",
+        },
+        "KernelId": image.kernel,
+        "RamdiskId": image.ramdisk,
+        "Monitoring": {"State": "disabled"},
+        **({"PrivateIpAddress": str(record.address)} if active else {}),
+        "SecurityGroups": _groups(record),
+        "Architecture": "x86_64",
+        "RootDeviceType": "ebs",
+        "RootDeviceName": "/dev/sda1",
+        "BlockDeviceMappings": [],
+        "VirtualizationType": "paravirtual",
+        "Hypervisor": "xen",
+        "Tags": tags(cloud, record.instance_id) or None,
+        **_nics(cloud, record),
+    }
+
+
+def reservation_dict(
+    cloud: Cloud, records: list[InstanceRecord], state: str | None = None
+) -> Answer:
+    first = records[0]
+    return {
+        "ReservationId": first.reservation_id,
+        "OwnerId": first.owner,
+        "Groups": _groups(first),
+        "Instances": [instance_dict(cloud, r, state) for r in records],
+    }
+
+
+def run_instances(cloud: Cloud, caller: Caller, request: Request) -> tuple[Cloud, Answer]:
+    image = required(request, "ImageId")
+    low, high = request.get("MinCount"), request.get("MaxCount")
+    if low is None or high is None:
+        raise Ec2Error(
+            "MissingParameter", "The request must contain the parameters MinCount and MaxCount"
+        )
+    if low < 1 or high < low:
+        raise Ec2Error(
+            "InvalidParameterValue",
+            f"MinCount ({low}) must be at least 1 and at most MaxCount ({high})",
+        )
+    nics = nic_requests(request)
+    new_tags = tag_specifications(request, "instance")
+    refs = [
+        *(request.get("SecurityGroups") or ()),
+        *(control_plane.check_group_id(i) for i in request.get("SecurityGroupIds") or ()),
+    ]
+    home = caller.home_region
+    if home is not None and home != cloud.region:
+        raise Ec2Error(
+            "Unsupported",
+            f"This lab runs instances in {home} only; region {cloud.region} has its own "
+            f"groups, VPCs and prefix lists but no instances (sign the request for {home})",
+        )
+    cloud, records = vpc_plane.launch(
+        cloud,
+        caller.account,
+        image,
+        high,
+        groups=refs,
+        nics=nics,
+        now=caller.now(),
+        new_id=caller.new_id,
+        instance_type=request.get("InstanceType") or control_plane.DEFAULT_TYPE,
+    )
+    for record in records if new_tags else []:
+        cloud, _ = vpc_plane.create_tags(cloud, caller.account, [record.instance_id], new_tags)
+    return cloud, reservation_dict(cloud, records, state=control_plane.PENDING)
+
+
+def describe_instances(cloud: Cloud, caller: Caller, request: Request) -> tuple[Cloud, Answer]:
+    cloud, records = control_plane.describe_instances(
+        cloud, caller.account, request.get("InstanceIds") or [], filters(request)
+    )
+    found, token = page(control_plane.reservations(records), request)
+    return cloud, {
+        "Reservations": [reservation_dict(cloud, group) for group in found],
+        "NextToken": token,
+    }
+
+
+def terminate_instances(cloud: Cloud, caller: Caller, request: Request) -> tuple[Cloud, Answer]:
+    cloud, changes = vpc_plane.terminate_instances(
+        cloud, caller.account, request.get("InstanceIds") or []
+    )
+    return cloud, {
+        "TerminatingInstances": [
+            {
+                "InstanceId": record.instance_id,
+                "CurrentState": _state(control_plane.terminating(before)),
+                "PreviousState": _state(before),
+            }
+            for record, before in changes
+        ]
+    }
+
+
+def modify_instance_attribute(
+    cloud: Cloud, caller: Caller, request: Request
+) -> tuple[Cloud, Answer]:
+    instance_id = required(request, "InstanceId")
+    refs = request.get("Groups") or []
+    if not refs:
+        raise Ec2Error(
+            "InvalidParameterCombination",
+            "The lab changes an instance's groups only (GroupId.N)",
+        )
+    cloud, _ = vpc_plane.set_instance_groups(cloud, caller.account, instance_id, refs)
+    return cloud, {}
