@@ -154,8 +154,13 @@ class Home:
     # -- access keys for the Query API ----------------------------------------------------
 
     def _keys(self) -> sqlite3.Connection:
+        """The keys' database, private (0600) before a secret is written to it; SQLite gives
+        its journal and WAL files the database's own mode."""
         self.path.mkdir(parents=True, exist_ok=True)
-        db = _connect(self.path / "keys.db")
+        path = self.path / "keys.db"
+        os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+        os.chmod(path, 0o600)  # a database made before this rule
+        db = _connect(path)
         db.execute(
             "CREATE TABLE IF NOT EXISTS keys (access_key TEXT PRIMARY KEY, "
             "secret TEXT NOT NULL, account TEXT NOT NULL, created REAL NOT NULL)"
@@ -170,7 +175,6 @@ class Home:
             db.execute(
                 "INSERT INTO keys VALUES (?, ?, ?, ?)", (access, secret, account, time.time())
             )
-        os.chmod(self.path / "keys.db", 0o600)
         return access, secret
 
     def key(self, access_key: str) -> tuple[str, str] | None:

@@ -41,7 +41,6 @@ import testinfra.host
 from testinfra.backend.base import BaseBackend
 
 from harness.adapters import netns, runtimes
-from harness.adapters.probers.scapy_prober import ScapyProber
 from harness.core import control_plane
 from harness.core.control_plane import Cloud, Permission
 from harness.core.matrix import Matrix
@@ -269,6 +268,8 @@ class SgLab:
 
     def _send(self, cell: Cell) -> Observation:
         batches = batches_for(self.topology, self.live, [cell], set())
+        from harness.adapters.probers.scapy_prober import ScapyProber  # scapy: 0.3 s to load
+
         return ScapyProber(timeout=1.0).run(batches)[cell]
 
     def _assert_state(self, want: State, source: str, target: str, probe: str, at: str) -> None:
@@ -303,6 +304,8 @@ class SgLab:
 
     def matrix(self) -> Matrix:
         """Probe every planned cell now (with one retry of disagreeing cells)."""
+        from harness.adapters.probers.scapy_prober import ScapyProber
+
         return probe_matrix(self.topology, self.live, ScapyProber(), QUIET)
 
     def assert_matrix_matches(self) -> Matrix:

@@ -27,7 +27,12 @@ class LineList(list[Any]):
     line: int | None = None
 
 
-class Loader(yaml.SafeLoader):
+# libyaml's parser where PyYAML was built with it (Debian's and PyPI's wheels are): the
+# pure-Python one is several times slower on a big template.
+SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class Loader(SafeLoader):  # type: ignore[valid-type,misc]
     """A safe loader that remembers the line of every mapping and sequence."""
 
 
@@ -59,7 +64,7 @@ Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct
 Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, construct_sequence)
 
 
-def load(text: str, source: str, loader: type[yaml.SafeLoader] = Loader) -> Any:
+def load(text: str, source: str, loader: type[Any] = Loader) -> Any:
     """YAML text as LineDicts and LineLists; a syntax error is one line naming file and line."""
     try:
         return yaml.load(text, Loader=loader)

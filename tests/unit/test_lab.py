@@ -190,3 +190,30 @@ def test_the_answer_comes_before_the_teardown() -> None:
     verify(TOPO, runtime, SimulatedProber(TOPO), QUIET, answer=answer)
     assert labs_at_answer == [1]  # the lab was still there when the user got the answer
     assert runtime.labs() == []
+
+
+def test_a_key_secret_is_never_written_to_a_file_others_can_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    from harness.adapters import sqlite_store
+
+    seen: list[int | None] = []
+    connect = sqlite_store._connect
+
+    def watched(path: Path) -> object:
+        seen.append(path.stat().st_mode & 0o777 if path.exists() else None)
+        return connect(path)
+
+    monkeypatch.setattr(sqlite_store, "_connect", watched)
+    old = os.umask(0)
+    try:
+        home = sqlite_store.Home(tmp_path / "home")
+        access, secret = home.add_key("111122223333")
+    finally:
+        os.umask(old)
+    assert seen == [0o600]  # private before the secret went in
+    for path in (tmp_path / "home").glob("keys.db*"):
+        assert path.stat().st_mode & 0o777 == 0o600, path
+    assert home.key(access) == (secret, "111122223333")

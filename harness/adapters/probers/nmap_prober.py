@@ -1,7 +1,7 @@
 """The nmap prober: a second, independent verdict on a lab, from nmap's own scans.
 
-For every source, nmap runs inside the source's network namespace (``nsenter --net``) and
-python-nmap parses its XML. TCP cells come from a SYN scan (``open``, ``closed``,
+For every source, nmap runs inside the source's network namespace (``nsenter --net``) and its
+XML is read with ElementTree. TCP cells come from a SYN scan (``open``, ``closed``,
 ``filtered``); UDP cells from a UDP scan, where nmap's ``open|filtered`` (no answer at all) is
 read as ``filtered``, since a lab server answers every datagram; ICMP cells from an echo ping
 (``-sn -PE``: host up is ``open``, no reply ``filtered``). Targets that share a port list are
@@ -16,17 +16,15 @@ that still disagree with the oracle are probed once more by the caller, as for s
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import tempfile
-import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
-
-import nmap
 
 from harness.core.model import Protocol, State
 from harness.core.planner import Cell
@@ -59,7 +57,7 @@ STATES = {
 
 @dataclass(frozen=True)
 class Scan:
-    """One nmap run: what python-nmap parsed from its XML, and nmap's own text output."""
+    """One nmap run: what its XML says (:func:`read_xml`), and nmap's own text output."""
 
     result: dict[str, Any]
     text: str
@@ -88,32 +86,23 @@ class Scan:
         return host is not None and host.get("status", {}).get("state") == "up"
 
 
-_scanners = threading.local()
-
-
-def scanner() -> nmap.PortScanner:
-    """This thread's python-nmap scanner: making one runs ``nmap -V`` (to check that nmap is
-    installed), and one scanner must not parse two scans at once, so each thread keeps its own."""
-    found: nmap.PortScanner | None = getattr(_scanners, "scanner", None)
+def _nmap() -> str:
+    found = shutil.which("nmap")
     if found is None:
-        try:
-            found = nmap.PortScanner()
-        except nmap.PortScannerError:
-            raise PrerequisiteError(
-                "nmap is not installed (run 'make setup' or 'apt-get install nmap')"
-            ) from None
-        _scanners.scanner = found
+        raise PrerequisiteError(
+            "nmap is not installed (run 'make setup' or 'apt-get install nmap')"
+        )
     return found
 
 
 def scan(netns_path: str, argv: list[str], timeout: float = 300) -> Scan:
-    """Run ``nmap ARGV`` inside a network namespace; python-nmap parses the XML it writes."""
-    parser = scanner()
+    """Run ``nmap ARGV`` inside a network namespace and read the XML it writes."""
+    nmap = _nmap()
     with (
         tempfile.NamedTemporaryFile("r", suffix=".nmap") as normal,
         tempfile.NamedTemporaryFile("r", suffix=".xml") as xml,
     ):
-        command = ["nsenter", f"--net={netns_path}", "--", "nmap"]
+        command = ["nsenter", f"--net={netns_path}", "--", nmap]
         command += ["-oX", xml.name, "-oN", normal.name, *argv]
         try:
             done = subprocess.run(
@@ -126,32 +115,48 @@ def scan(netns_path: str, argv: list[str], timeout: float = 300) -> Scan:
             message = (done.stderr or done.stdout).strip().replace("\n", " | ")
             raise LabError(f"nmap {' '.join(argv)} failed: {message[:400]}")
         try:
-            parsed = dict(parser.analyse_nmap_xml_scan(nmap_xml_output=document))
-        except nmap.PortScannerError as err:
+            parsed = read_xml(document)
+        except ElementTree.ParseError as err:
             raise LabError(f"nmap {' '.join(argv)}: unreadable XML: {err}") from None
         text = Path(normal.name).read_text(encoding="utf-8", errors="replace")
-    _add_extraports(parsed, document)
     return Scan(parsed, text)
 
 
-def _add_extraports(parsed: dict[str, Any], document: str) -> None:
-    """Put back the ports nmap folded into ``extraports`` ("Not shown: 99 filtered tcp
-    ports"): python-nmap lists only the ports nmap printed one by one."""
+def read_xml(document: str) -> dict[str, Any]:
+    """nmap's XML as ``{"scan": {address: {"status": {"state"}, "tcp": {port: {"state",
+    "reason", "name"}}, ...}}}``: each host by its IPv4 address (else its first), each port
+    it printed, and the ports it folded into ``extraports`` ("Not shown: 99 filtered tcp
+    ports"), from their ``extrareasons``."""
     root = ElementTree.fromstring(document)
+    hosts: dict[str, Any] = {}
     for host in root.iter("host"):
         address = host.find("address[@addrtype='ipv4']")
-        if address is None or address.get("addr") not in parsed.get("scan", {}):
+        if address is None:
+            address = host.find("address")
+        if address is None:
             continue
-        entry = parsed["scan"][address.get("addr")]
+        status = host.find("status")
+        entry: dict[str, Any] = {
+            "status": {"state": "" if status is None else status.get("state", "")}
+        }
+        for port in host.iterfind("ports/port"):
+            state = port.find("state")
+            service = port.find("service")
+            entry.setdefault(port.get("protocol", "tcp"), {})[int(port.get("portid", "0"))] = {
+                "state": "" if state is None else state.get("state", ""),
+                "reason": "" if state is None else state.get("reason", ""),
+                "name": "" if service is None else service.get("name", ""),
+            }
         for extra in host.iter("extraports"):
-            state = extra.get("state", "")
+            word = extra.get("state", "")
             for reasons in extra.iter("extrareasons"):
-                protocol = reasons.get("proto", "tcp")
-                ports = entry.setdefault(protocol, {})
-                for port in _expand(reasons.get("ports", "")):
+                ports = entry.setdefault(reasons.get("proto", "tcp"), {})
+                for number in _expand(reasons.get("ports", "")):
                     ports.setdefault(
-                        port, {"state": state, "reason": reasons.get("reason", ""), "name": ""}
+                        number, {"state": word, "reason": reasons.get("reason", ""), "name": ""}
                     )
+        hosts[address.get("addr", "")] = entry
+    return {"scan": hosts}
 
 
 def _expand(ports: str) -> list[int]:
@@ -193,7 +198,7 @@ class NmapProber(ByCell):
         round_number: int = 0,
         on_verdict: Callable[[int], None] | None = None,
     ) -> dict[Cell, Observation]:
-        scanner()
+        _nmap()  # a missing nmap is named before any scan starts
         results: dict[Cell, Observation] = {}
         with ThreadPoolExecutor(max_workers=self.parallel) as pool:
             for observed in pool.map(self._source, batches):

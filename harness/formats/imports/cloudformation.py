@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
-from cfn_tools.yaml_loader import CfnYamlLoader  # type: ignore[import-untyped]
 
 from harness.core.model import Origin
 from harness.errors import TopologyError
@@ -43,7 +42,7 @@ from harness.formats.imports.deployment import (
     protocol_text,
     refuse,
 )
-from harness.formats.yaml_lines import construct_mapping, construct_sequence
+from harness.formats.yaml_lines import LineDict, construct_mapping, construct_sequence
 
 SG = "AWS::EC2::SecurityGroup"
 ATTACH_KEYS = {
@@ -62,12 +61,31 @@ PSEUDO = {
 }
 
 
-class _Loader(CfnYamlLoader):  # type: ignore[misc]
-    """cfn-flip's loader (short-form tags) whose mappings and sequences know their lines."""
+class _Loader(yaml_lines.Loader):
+    """The line-keeping loader that also reads CloudFormation's short-form tags: ``!Ref x``
+    is ``{"Ref": x}``, ``!Condition x`` is ``{"Condition": x}``, every other ``!Name v`` is
+    ``{"Fn::Name": v}``, and ``!GetAtt a.b`` is ``{"Fn::GetAtt": ["a", "b"]}``."""
 
 
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping)
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, construct_sequence)
+def _short_form(loader: _Loader, suffix: str, node: yaml.Node) -> LineDict:
+    name = suffix if suffix in ("Ref", "Condition") else f"Fn::{suffix}"
+    value: Any
+    if name == "Fn::GetAtt" and isinstance(node, yaml.ScalarNode):
+        value = str(node.value).split(".", 1)
+    elif isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = construct_sequence(loader, node)
+    elif isinstance(node, yaml.MappingNode):
+        value = construct_mapping(loader, node)
+    else:  # pragma: no cover - YAML has no other node
+        raise ValueError(f"bad tag !{suffix}")
+    found = LineDict({name: value})
+    found.line = node.start_mark.line + 1
+    return found
+
+
+_Loader.add_multi_constructor("!", _short_form)
 
 
 def parse(text: str, source: str) -> Any:
