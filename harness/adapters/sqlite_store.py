@@ -41,6 +41,8 @@ T = TypeVar("T")
 LAB_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,29}$")
 DEFAULT_LAB = "lab"
 
+CHANGES = "changes"  # the meta key of the lab's change counter
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS accounts (account TEXT PRIMARY KEY);
@@ -332,7 +334,21 @@ class Store:
         )
         return Cloud(groups, instances, hosts)
 
+    def changes(self) -> int:
+        """How many times the lab has changed, whichever process changed it (its state, or
+        what its data plane holds): a view made at one count is stale at a later one."""
+        return int(self.get(CHANGES, "0"))
+
+    @staticmethod
+    def _count(db: sqlite3.Connection) -> None:
+        db.execute(
+            "INSERT INTO meta VALUES (?, '1') "
+            "ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1",
+            (CHANGES,),
+        )
+
     def _save(self, db: sqlite3.Connection, new: Cloud, home: bool) -> None:
+        self._count(db)
         text = cloud_document.dumps(new)
         if home:
             db.execute("INSERT OR REPLACE INTO state VALUES (1, ?)", (text,))
@@ -364,6 +380,7 @@ class Store:
     def record_applied(self, record: dict[str, Applied]) -> None:
         """What the data plane holds now, node by node (replacing the previous record)."""
         with self.transaction() as db:
+            self._count(db)
             db.execute("DELETE FROM applied")
             db.executemany(
                 "INSERT INTO applied VALUES (?, ?, ?, ?)",
@@ -372,4 +389,5 @@ class Store:
 
     def forget_applied(self) -> None:
         with self.transaction() as db:
+            self._count(db)
             db.execute("DELETE FROM applied")

@@ -87,6 +87,10 @@ class PersistentLab:
     def close(self) -> None:
         self.store.close()
 
+    def changes(self) -> int:
+        """The lab's change counter (every change counts, whichever process made it)."""
+        return self.store.changes()
+
     @property
     def is_up(self) -> bool:
         return self.store.get("up") == "1"

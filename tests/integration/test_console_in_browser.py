@@ -135,6 +135,17 @@ def test_marys_walkthrough_and_a_revoke_through_the_console(
         assert cell_state(page, "workstation", instance, "80") == "filtered"
     shot(page, tmp_path, "8-reachability-after-revoke")
 
+    # a change made by another process: an instance launched by ec2-run-instances is on the
+    # same console's map (never a map called fresh without it), and its cells are probed
+    launched = shell.run("ec2-run-instances", "ami-fba54092", "-g", "apache").stdout
+    (late,) = re.findall(r"^INSTANCE\t(i-[0-9a-f]+)\t", launched, re.M)
+    page.reload()
+    expect(page.locator("#probe-state")).to_have_attribute("data-fresh", "false")
+    fresh_map(page)
+    assert cell_state(page, "workstation", late, "22") == "filtered"
+    assert cell_state(page, web[0], late, "80") == "filtered"
+    shot(page, tmp_path, "8b-reachability-after-ec2-run-instances")
+
     # a group with instances in it is not deleted: EC2's words
     choose_group(page, url, "apache")
     page.get_by_role("button", name="Delete", exact=True).click()

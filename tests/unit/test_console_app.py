@@ -258,3 +258,36 @@ def test_reachability_of_a_lab_that_is_down_says_how_to_start_it(client: FlaskCl
         'role="alert">lab &#39;console&#39; is down; start it with &#39;sgh lab up console' in page
     )
     assert 'id="data"' not in page  # no map was ever probed
+
+
+def test_a_change_made_by_another_process_makes_the_map_stale_until_probed_again(
+    lab: PersistentLab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from harness.core import vpc_plane
+    from harness.faces.console import live
+
+    monkeypatch.setattr(live, "POLL", 0.05)
+    mapped = LiveMap(lab, SimulatedProber(lab.topology(), {}))
+    try:
+
+        def fresh() -> bool:
+            return mapped.snapshot().fresh
+
+        for _ in range(200):
+            if fresh():
+                break
+            time.sleep(0.02)
+        assert fresh()
+        other = PersistentLab(Home(lab.home.path), lab.name, runtime=FakeRuntime())  # as if
+        try:  # another process: its own connection, and no word to this console
+            other.act(lambda c: vpc_plane.create_group(c, ACCOUNT, "late", "made elsewhere", None))
+        finally:
+            other.close()
+        assert not fresh()  # at once: the page reads the lab's change counter itself
+        for _ in range(200):
+            if fresh():
+                break
+            time.sleep(0.02)
+        assert fresh()  # probed again without being told
+    finally:
+        mapped.stop()
