@@ -59,12 +59,13 @@ def per_node(n: int) -> tuple[float, float, bool, list[int]]:
     before = mem_available()
     started = time.monotonic()
     pids, pipes = [], []
+    me = os.getpid()
     for _ in range(n):
         read_end, write_end = os.pipe()
         pid = os.fork()
         if pid == 0:  # the keeper's own child: a namespace, the ports, ready said, serve
             os.close(read_end)
-            netns_keeper._child({"listen": PORTS}, write_end)
+            netns_keeper._child({"listen": PORTS}, write_end, me)
         os.close(write_end)
         pids.append(pid)
         pipes.append(read_end)

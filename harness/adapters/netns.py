@@ -13,6 +13,7 @@ import ctypes
 import os
 import re
 import resource
+import signal
 import subprocess
 import threading
 from collections.abc import Callable
@@ -42,6 +43,17 @@ def unshare_net() -> None:
     """Move the calling thread (the process, when it has one thread) into a new network
     namespace of its own."""
     _checked(_libc.unshare(CLONE_NEWNET))
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(parent: int) -> None:
+    """This process is killed (SIGKILL) when its parent dies; if the parent is already gone
+    (it died before this was set), this process exits now."""
+    _checked(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0))
+    if os.getppid() != parent:
+        os._exit(1)
 
 
 def start_time(pid: int) -> int:

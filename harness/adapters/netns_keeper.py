@@ -6,11 +6,14 @@ The keeper runs in a session of its own (a Ctrl-C at the terminal does not reach
 forks one child per node; the child unshares a new network namespace, binds the ports its
 node declares (:mod:`harness.adapters.listener`) and says it is ready on a pipe, then serves
 them until it is killed. Each ready node is written to the lab's **record** (one JSON line:
-node, pid, the pid's start time, role) before the keeper tells its caller, so whatever happens
-to the caller afterwards (an error, Ctrl-C, SIGKILL), ``sgh clean`` finds every process this
-lab holds from the record alone, with no name pattern. The keeper stays the parent of its
-nodes and reaps them; it exits once none is left. The runtime records the keeper itself as
-soon as it has started it, so even a keeper killed before its first node is found.
+node, pid, the pid's start time, role) as soon as it is forked, before it is waited for, so
+whatever happens to the caller afterwards (an error, Ctrl-C, SIGKILL), ``sgh clean`` finds
+every process this lab holds from the record alone, with no name pattern. A caller gone while
+nodes start does not stop the keeper (what it would have told the caller goes nowhere). The
+keeper stays the parent of its nodes and reaps them; it exits once none is left. The runtime
+records the keeper itself as soon as it has started it, before the keeper forks anything, and
+a node dies with its keeper (``PR_SET_PDEATHSIG``): no node can outlive what the record
+names.
 
 The record's format (:class:`Entry`) and its locking are here; the runtime
 (:mod:`harness.adapters.netns_runtime`) reads and rewrites it under the same ``flock``.
@@ -29,7 +32,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from harness.adapters import listener
-from harness.adapters.netns import start_time, unshare_net
+from harness.adapters.netns import die_with_parent, start_time, unshare_net
 
 
 @dataclass(frozen=True)
@@ -46,7 +49,7 @@ class Entry:
 
 
 def alive(entry: Entry) -> bool:
-    return start_time(entry.pid) == entry.start
+    return entry.start != 0 and start_time(entry.pid) == entry.start
 
 
 @contextmanager
@@ -77,14 +80,21 @@ def append(path: Path, entry: Entry) -> None:
         handle.write(_line(entry))
 
 
+def extend(path: Path, entries: list[Entry]) -> None:
+    """Add entries in one write under the lock."""
+    with locked(path), open(path, "a") as handle:
+        handle.write("".join(_line(entry) for entry in entries))
+
+
 def write(path: Path, entries: list[Entry]) -> None:
     """Replace the record's entries (the caller holds :func:`locked`)."""
     path.write_text("".join(_line(entry) for entry in entries))
 
 
-def _child(node: dict[str, object], ready: int) -> None:
+def _child(node: dict[str, object], ready: int, keeper: int) -> None:
     """In the forked child: a namespace of its own, the node's ports bound, ready said."""
     try:
+        die_with_parent(keeper)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         quiet = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):  # the keeper's pipes must close when the keeper is done with them
@@ -104,6 +114,12 @@ def _child(node: dict[str, object], ready: int) -> None:
     os._exit(0)
 
 
+def _tell(said: dict[str, object]) -> None:
+    """A line for the caller; a caller gone (a broken pipe) is not the keeper's end."""
+    with suppress(OSError):
+        print(json.dumps(said), flush=True)
+
+
 def main(argv: list[str]) -> int:
     record = Path(argv[0])
     nodes = json.load(sys.stdin)
@@ -115,27 +131,34 @@ def main(argv: list[str]) -> int:
                 os.kill(pid, signal.SIGKILL)
 
     signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)  # a caller gone: EPIPE, not death
+    keeper = os.getpid()
     pipes: list[tuple[dict[str, object], int, int]] = []
     for node in nodes:  # fork them all first: their namespaces are made in parallel
         read_end, write_end = os.pipe()
         pid = os.fork()
         if pid == 0:
             os.close(read_end)
-            _child(node, write_end)
+            _child(node, write_end, keeper)
         os.close(write_end)
         children.add(pid)
         pipes.append((node, pid, read_end))
+    started = [(n, pid, start_time(pid)) for n, pid, _ in pipes]
+    extend(
+        record,  # a child already gone (start 0) holds nothing
+        [Entry(str(n["name"]), pid, at, str(n["role"])) for n, pid, at in started if at],
+    )
     failed = False
     for node, pid, read_end in pipes:
         with os.fdopen(read_end, "rb") as answer:
             said = answer.read().decode(errors="replace")
         if said == "ok":
-            append(record, Entry(str(node["name"]), pid, start_time(pid), str(node["role"])))
-            print(json.dumps({"node": node["name"], "pid": pid}), flush=True)
+            _tell({"node": node["name"], "pid": pid})
         else:
             failed = True
-            print(json.dumps({"node": node["name"], "error": said or "exited"}), flush=True)
-    sys.stdout.flush()
+            _tell({"node": node["name"], "error": said or "exited"})
+    with suppress(OSError):
+        sys.stdout.flush()
     os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # the caller's end of the pipe sees EOF
     if failed:
         stop(signal.SIGKILL, None)

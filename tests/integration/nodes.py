@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+from contextlib import suppress
+from pathlib import Path
+
 from harness.core.runtime import LabKind, LabRef, Runtime
 
 
@@ -22,3 +26,34 @@ def running(runtime: Runtime, lab: str, kind: LabKind = LabKind.PERSISTENT) -> s
 def count(runtime: Runtime, lab: str) -> int:
     """How many nodes labs of this name (any kind) hold."""
     return sum(info.containers for info in runtime.labs() if info.name == lab)
+
+
+def namespaces_of(runtime: Runtime, lab: str, kind: LabKind = LabKind.PERSISTENT) -> set[int]:
+    """The network namespaces (inode numbers) the lab's running nodes are in."""
+    found = set()
+    for state in runtime.observe(LabRef(lab, kind)).values():
+        if state.running and state.pid:
+            with suppress(OSError):
+                found.add(os.stat(f"/proc/{state.pid}/ns/net").st_ino)
+    return found
+
+
+def held(record_name: str, namespaces: set[int]) -> list[str]:
+    """What is still alive of a lab, read from /proc (not from the lab's records): processes
+    whose command line names its record file (a netns keeper and every node it forked), and
+    processes in one of the lab's network namespaces."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            inode = os.stat(entry / "ns/net").st_ino
+        except OSError:
+            continue
+        if state == "Z":
+            continue
+        if record_name in cmdline or inode in namespaces:
+            found.append(f"{entry.name}: {cmdline[:80]}")
+    return found

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from nodes import held, leftovers, namespaces_of
 from persistent import BIN, Shell
 
 from harness.adapters import netns
@@ -90,8 +91,17 @@ def test_an_ec2_run_killed_mid_launch_is_repaired_by_lab_up(
         matrix = shell.matrix(tmp_path)
         assert matrix["exit"] == 0, matrix["text"]
         assert "problem:" not in shell.run("sgh", "lab", "status").stdout
+        namespaces = namespaces_of(runtime, "drift")
+        assert namespaces
     finally:
         shell.run("sgh", "lab", "down", "-q", check=False)
+    # nothing of the lab is left, read from /proc: no process (a node the killed launch
+    # started included) and no process in one of its namespaces; no container
+    deadline = time.monotonic() + 10
+    while held(".drift.jsonl", namespaces) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert held(".drift.jsonl", namespaces) == []
+    assert leftovers(runtime, "drift") == []
 
 
 def test_a_policy_flushed_by_hand_is_restored_by_lab_up(runtime: Runtime, tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -73,8 +74,11 @@ def test_a_run_killed_with_sigkill_leaves_nothing_sgh_clean_does_not_remove(
     assert all(info.name != "three-tier" for info in runtime.labs())
 
 
-def test_a_keeper_killed_alone_leaves_its_nodes_to_sgh_clean(runtime: Runtime) -> None:
-    """Even the keeper gone (the parent of every node), the record still finds the nodes."""
+def test_a_keeper_killed_alone_takes_its_nodes_and_sgh_clean_forgets_them(
+    runtime: Runtime,
+) -> None:
+    """The keeper gone (the parent of every node), no node is left holding a namespace: each
+    dies with it; the record still names them all for sgh clean."""
     assert isinstance(runtime, NetnsRuntime)
     done = subprocess.run(
         [*SGH, "run", "-q", "--keep", "--runtime", "netns", str(ROOT / DEFAULT_GROUP)],
@@ -85,11 +89,15 @@ def test_a_keeper_killed_alone_leaves_its_nodes_to_sgh_clean(runtime: Runtime) -
     assert done.returncode == 0, done.stderr
     record = runtime.records / "run.default-group.jsonl"
     keepers = [entry for entry in read(record) if not entry.node and alive(entry)]
-    assert keepers
+    nodes = [entry for entry in read(record) if entry.node and alive(entry)]
+    assert keepers and nodes
     for keeper in keepers:
         os.kill(keeper.pid, signal.SIGKILL)
-    nodes = [entry for entry in read(record) if entry.node and alive(entry)]
-    assert nodes
+    deadline = time.monotonic() + 10
+    while processes_naming(str(record)):
+        assert time.monotonic() < deadline, processes_naming(str(record))
+        time.sleep(0.01)
+    assert not any(alive(entry) for entry in nodes)
     cleaned = subprocess.run(
         [*SGH, "clean", "default-group"],
         capture_output=True,
@@ -97,8 +105,43 @@ def test_a_keeper_killed_alone_leaves_its_nodes_to_sgh_clean(runtime: Runtime) -
         check=False,
     )
     assert cleaned.returncode == 0, cleaned.stderr
-    assert not any(alive(entry) for entry in nodes)
-    assert processes_naming(str(record)) == []
+    assert not record.exists()
+
+
+def test_a_caller_gone_while_nodes_start_leaves_every_node_recorded(tmp_path: Path) -> None:
+    """The leak of an ec2-run killed mid-launch: the keeper's caller gone (its pipe broken)
+    while nodes still start. Every node the keeper forked is in the record (none orphaned,
+    none unknown to sgh clean), and none outlives the keeper."""
+    record = tmp_path / "persistent.leak.jsonl"
+    nodes = [{"name": f"n{i}", "role": "instance", "listen": ["tcp/22"]} for i in range(60)]
+    keeper = subprocess.Popen(
+        [sys.executable, "-m", "harness.adapters.netns_keeper", str(record)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    assert keeper.stdin is not None and keeper.stdout is not None
+    keeper.stdin.write(json.dumps(nodes).encode())
+    keeper.stdin.close()
+    keeper.stdout.readline()  # one node started: then the caller is gone
+    keeper.stdout.close()
+    try:
+        deadline = time.monotonic() + 30
+        while len([e for e in read(record) if alive(e)]) < len(nodes):
+            assert time.monotonic() < deadline, read(record)
+            time.sleep(0.02)
+        time.sleep(0.5)  # the keeper goes on after the broken pipe: nothing more appears
+        held = {e.pid for e in read(record) if alive(e)}
+        assert keeper.poll() is None, "the keeper died with its caller's pipe"
+        assert sorted(processes_naming(str(record))) == sorted(held | {keeper.pid})
+    finally:
+        keeper.kill()
+        keeper.wait()
+    deadline = time.monotonic() + 10
+    while processes_naming(str(record)):  # every node dies with its keeper
+        assert time.monotonic() < deadline, processes_naming(str(record))
+        time.sleep(0.01)
 
 
 def test_a_node_gone_before_its_policy_is_named_in_one_error(runtime: Runtime) -> None:
