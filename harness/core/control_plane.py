@@ -111,10 +111,96 @@ DEFAULT_LISTEN = _tcp(22, 80)
 
 
 def ami(image_id: str) -> Ami:
-    """The AMI's role and ports; an unknown (well-formed) AMI serves tcp 22 and 80."""
+    """A seed AMI's role and ports; any other (well-formed) AMI serves tcp 22 and 80."""
     if not AMI_RE.match(image_id):
         raise Ec2Error("InvalidAMIID.Malformed", f'Invalid id: "{image_id}" (expecting "ami-...")')
     return AMIS.get(image_id, Ami(image_id, "default instance", DEFAULT_LISTEN))
+
+
+# What an image or an instance serves, said as AWS users say things of resources: a tag.
+LISTEN_TAG = "sgh:listen"
+
+
+def parse_listen(text: str, where: str) -> tuple[Listen, ...]:
+    """A ``sgh:listen`` value: ports separated by spaces or commas (``tcp/443 tcp/8080``)."""
+    try:
+        return tuple(sorted({Listen.parse(part) for part in re.split(r"[\s,]+", text) if part}))
+    except ValueError as err:
+        raise Ec2Error("InvalidParameterValue", f"{where}: {err}") from None
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    """An image a user registered; what it serves is its ``sgh:listen`` tag."""
+
+    image_id: str
+    owner: str
+    name: str
+    description: str = ""
+
+
+def image_of(cloud: Cloud, image_id: str) -> Ami:
+    """An image's role and ports: a registered image's name and ``sgh:listen`` tag (tcp 22
+    and 80 without one), else a seed AMI's, else tcp 22 and 80."""
+    for image in cloud.images:
+        if image.image_id == image_id:
+            told = _tag(cloud, image_id, LISTEN_TAG)
+            listen = DEFAULT_LISTEN if told is None else parse_listen(told, image_id)
+            return Ami(image_id, image.name, listen)
+    return ami(image_id)
+
+
+def listen_of(cloud: Cloud, record: InstanceRecord) -> tuple[Listen, ...]:
+    """What an instance serves: what it was launched with (its image's ports then, or its own
+    ``sgh:listen`` tag given at launch); a record from before that was kept: its AMI's."""
+    if record.listen is not None:
+        return record.listen
+    return image_of(cloud, record.image_id).listen
+
+
+def _tag(cloud: Cloud, resource: str, key: str) -> str | None:
+    for tag in cloud.tags:
+        if tag.resource == resource and tag.key == key:
+            return tag.value
+    return None
+
+
+def find_image(cloud: Cloud, image_id: str) -> ImageRecord:
+    ami(image_id)
+    for image in cloud.images:
+        if image.image_id == image_id:
+            return image
+    raise Ec2Error("InvalidAMIID.NotFound", f"The image id '[{image_id}]' does not exist")
+
+
+def register_image(
+    cloud: Cloud, account: str, name: str, description: str, new_id: Callable[[str], str]
+) -> tuple[Cloud, ImageRecord]:
+    """RegisterImage: a new image of this account (its ports: its ``sgh:listen`` tag)."""
+    if not name:
+        raise Ec2Error("MissingParameter", "The request must contain the parameter name")
+    if not re.fullmatch(r"[A-Za-z0-9()\[\] ./'@_-]{3,128}", name):
+        raise Ec2Error(
+            "InvalidAMIName.Malformed",
+            f"AMI name '{name}' must be 3-128 letters, digits, spaces and ( ) [ ] . / - ' @ _",
+        )
+    if any(i.owner == account and i.name == name for i in cloud.images):
+        raise Ec2Error("InvalidAMIName.Duplicate", f"AMI name {name} is already in use by an AMI")
+    taken = {i.image_id for i in cloud.images} | set(AMIS)
+    image_id = new_id("ami-")
+    while image_id in taken:
+        image_id = new_id("ami-")
+    image = ImageRecord(image_id, account, name, description)
+    return replace(cloud, images=(*cloud.images, image)), image
+
+
+def deregister_image(cloud: Cloud, account: str, image_id: str) -> tuple[Cloud, ImageRecord]:
+    image = find_image(cloud, image_id)
+    if image.owner != account:
+        raise Ec2Error("AuthFailure", f"Not authorized for image:{image_id}")
+    images = tuple(i for i in cloud.images if i.image_id != image_id)
+    tags = tuple(t for t in cloud.tags if t.resource != image_id)
+    return replace(cloud, images=images, tags=tags), image
 
 
 @dataclass(frozen=True)
@@ -130,14 +216,11 @@ class InstanceRecord:
     state: str = RUNNING
     instance_type: str = DEFAULT_TYPE
     subnet_id: str = ""  # a VPC instance's primary interface's subnet ("": Classic)
+    listen: tuple[Listen, ...] | None = None  # what it serves, fixed at launch (None: its AMI's)
 
     @property
     def active(self) -> bool:
         return self.state != TERMINATED
-
-    @property
-    def listen(self) -> tuple[Listen, ...]:
-        return ami(self.image_id).listen
 
     @property
     def private_dns(self) -> str:
@@ -225,6 +308,7 @@ class Cloud:
     prefix_lists: tuple[PrefixListRecord, ...] = ()
     tags: tuple[Tag, ...] = ()
     region: str = DEFAULT_REGION
+    images: tuple[ImageRecord, ...] = ()
 
     @cached_property
     def by_key(self) -> dict[GroupKey, Group]:
@@ -520,6 +604,7 @@ def run_instances(
                 index,
                 now,
                 instance_type=instance_type,
+                listen=image_of(cloud, image_id).listen,
             )
         )
     return replace(cloud, instances=cloud.instances + tuple(records)), records
@@ -668,7 +753,14 @@ def topology(cloud: Cloud, lab: str, home_account: str | None = None) -> Topolog
     if cloud.platform == VPC:
         return _vpc_topology(cloud, lab, home)
     instances = tuple(
-        Instance(r.instance_id, r.owner, r.groups, r.address, r.listen, label=_label(cloud, r))
+        Instance(
+            r.instance_id,
+            r.owner,
+            r.groups,
+            r.address,
+            listen_of(cloud, r),
+            label=_label(cloud, r),
+        )
         for r in cloud.active_instances()
     )
     return Topology(
@@ -687,7 +779,7 @@ def _label(cloud: Cloud, record: InstanceRecord) -> str:
     for tag in cloud.tags:
         if tag.resource == record.instance_id and tag.key == "Name" and tag.value:
             return tag.value
-    return ami(record.image_id).role
+    return image_of(cloud, record.image_id).role
 
 
 def _vpc_topology(cloud: Cloud, lab: str, home: str) -> Topology:
@@ -726,7 +818,7 @@ def _vpc_topology(cloud: Cloud, lab: str, home: str) -> Topology:
                 record.owner,
                 first.groups,
                 first.address,
-                record.listen,
+                listen_of(cloud, record),
                 interfaces=interfaces,
                 label=_label(cloud, record),
             )

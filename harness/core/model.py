@@ -14,6 +14,7 @@ a subnet with its own groups and addresses.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from functools import cached_property
@@ -226,6 +227,17 @@ class Listen:
 
     def __str__(self) -> str:
         return f"{self.protocol}/{self.port}"
+
+    @classmethod
+    def parse(cls, text: str) -> Listen:
+        """``tcp/80`` or ``udp/53``; a ValueError says what is wrong."""
+        match = re.fullmatch(r"(tcp|udp)/(\d+)", text.strip().lower())
+        if match is None:
+            raise ValueError(f"listen entry '{text}' must look like tcp/80 or udp/53")
+        port = int(match.group(2))
+        if not 1 <= port <= 65535:
+            raise ValueError(f"listen port {port} is out of range (1-65535)")
+        return cls(Protocol(match.group(1)), port)
 
 
 @dataclass(frozen=True)

@@ -747,6 +747,7 @@ def _resource_exists(cloud: Cloud, account: str, resource: str) -> None:
         "pl": lambda: find_prefix_list(cloud, account, resource),
         "i": lambda: control_plane.find_instances(cloud, account, [resource]),
         "eni": lambda: find_nic(cloud, account, resource),
+        "ami": lambda: _own_image(cloud, account, resource),
     }
     finder = finders.get(prefix)
     if finder is None:
@@ -754,8 +755,17 @@ def _resource_exists(cloud: Cloud, account: str, resource: str) -> None:
     finder()
 
 
+def _own_image(cloud: Cloud, account: str, image_id: str) -> None:
+    if control_plane.find_image(cloud, image_id).owner != account:
+        raise Ec2Error("AuthFailure", f"Not authorized for image:{image_id}")
+
+
 def create_tags(
-    cloud: Cloud, account: str, resources: Sequence[str], tags: Sequence[tuple[str, str]]
+    cloud: Cloud,
+    account: str,
+    resources: Sequence[str],
+    tags: Sequence[tuple[str, str]],
+    at_launch: bool = False,
 ) -> tuple[Cloud, None]:
     cloud = with_account(cloud, account)
     if not resources:
@@ -767,6 +777,14 @@ def create_tags(
         for key, value in tags:
             if not key or key.startswith("aws:"):
                 raise Ec2Error("InvalidParameterValue", f"Tag key '{key}' is not allowed")
+            if key == control_plane.LISTEN_TAG:  # what it serves: checked before it is kept
+                control_plane.parse_listen(value, f"{resource} tag {key}")
+                if resource.startswith("i-") and not at_launch:
+                    raise Ec2Error(
+                        "InvalidParameterValue",
+                        f"{resource}: what an instance serves is fixed when it is launched "
+                        f"(tag its image, or give {key} in RunInstances' TagSpecifications)",
+                    )
             kept = [t for t in kept if not (t.resource == resource and t.key == key)]
             kept.append(Tag(resource, key, value))
         if sum(1 for t in kept if t.resource == resource) > MAX_TAGS:
@@ -806,6 +824,7 @@ def owned_resources(cloud: Cloud, account: str) -> set[str]:
     found |= {p.list_id for p in cloud.prefix_lists if p.owner == account}
     found |= {r.instance_id for r in cloud.instances if r.owner == account}
     found |= {n.eni_id for n in cloud.nics if n.owner == account}
+    found |= {i.image_id for i in cloud.images if i.owner == account}
     found |= {r.rule_id for r in rules_of(cloud, account)}
     return found
 
@@ -1050,6 +1069,7 @@ def run_instances(
                 now,
                 instance_type=instance_type,
                 subnet_id=primary.subnet_id,
+                listen=control_plane.image_of(cloud, image_id).listen,
             )
         )
         new_nics += made

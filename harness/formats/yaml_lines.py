@@ -11,7 +11,7 @@ from typing import Any, NoReturn
 
 import yaml
 
-from harness.core.model import Listen, Origin, Protocol
+from harness.core.model import Listen, Origin
 from harness.errors import Ec2Error, TopologyError
 
 NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
@@ -195,13 +195,10 @@ class Reader:
 
     def listen(self, value: object) -> Listen:
         text = self.string(value, "a listen entry")
-        match = re.fullmatch(r"(tcp|udp)/(\d+)", text.strip().lower())
-        if match is None:
-            self.fail(f"listen entry '{text}' must look like tcp/80 or udp/53")
-        port = int(match.group(2))
-        if not 1 <= port <= 65535:
-            self.fail(f"listen port {port} is out of range (1-65535)")
-        return Listen(Protocol(match.group(1)), port)
+        try:
+            return Listen.parse(text)
+        except ValueError as err:
+            self.fail(str(err))
 
 
 def _kind(value: object) -> str:

@@ -72,7 +72,11 @@ class ControlledLab:
             instance = own.get(record.instance_id)
             if instance is None:
                 instance = Instance(
-                    record.instance_id, record.owner, record.groups, record.address, record.listen
+                    record.instance_id,
+                    record.owner,
+                    record.groups,
+                    record.address,
+                    control_plane.listen_of(cloud, record),
                 )
             instances.append(instance)
         return replace(self.topology, groups=cloud.groups, instances=tuple(instances))

@@ -24,6 +24,8 @@ from harness.adapters import runtimes
 from harness.adapters.sqlite_store import Home, Store
 from harness.core import control_plane, vpc_plane
 from harness.core.control_plane import Cloud
+from harness.core.ec2 import actions
+from harness.core.ec2.actions import Answer, Caller, Request
 from harness.core.matrix import CellResult, Matrix, expectations
 from harness.core.model import Topology
 from harness.core.phases import QUIET, Phases
@@ -125,6 +127,32 @@ class PersistentLab:
             if self.is_up and self.is_home(region):
                 self.sync(cloud, phases)
         return result
+
+    def call(
+        self,
+        name: str,
+        account: str,
+        request: Request,
+        *,
+        phases: Phases = QUIET,
+        region: str | None = None,
+        regions: tuple[str, ...] = (),
+    ) -> Answer:
+        """An EC2 action of the action layer (the one every door calls), as ``account``: a
+        change is committed and enforced, a describe only reads. ``regions``: the regions
+        the caller's door knows (DescribeRegions)."""
+        action = actions.find(name)
+        caller = Caller(account, new_id, now, regions, self.region)
+
+        def run(cloud: Cloud) -> tuple[Cloud, Answer]:
+            return action.run(cloud, caller, request)
+
+        return self.act(run, phases, region) if action.changes else self.read(run, region)
+
+    def dry_run(self, name: str, account: str, request: Request, region: str | None = None) -> None:
+        """Check an action against the lab's state, and do nothing (EC2's DryRun)."""
+        caller = Caller(account, new_id, now, (), self.region)
+        actions.find(name).run(self.cloud(region), caller, request)
 
     def read(self, action: Callable[[Cloud], tuple[Cloud, T]], region: str | None = None) -> T:
         """Run a describe action; an account seen for the first time gets its default group."""

@@ -120,6 +120,74 @@ def test_boto3_changes_are_enforced_on_the_containers(
     assert re.search(r"(containers|namespaces): 3 of 3 running", status), status
 
 
+def test_an_instance_of_a_users_image_serves_the_ports_the_user_declared(
+    shell: Shell, server: str, tmp_path: Path
+) -> None:
+    """A 443/8080/5432 design is open where the rules allow it, not closed everywhere: the
+    image says what it serves (its sgh:listen tag), as the user registered it through boto3."""
+    ec2: Any = boto3.client(
+        "ec2",
+        endpoint_url=server,
+        region_name="us-east-1",
+        aws_access_key_id=A,
+        aws_secret_access_key="unused",
+        config=botocore.config.Config(retries={"max_attempts": 1}),
+    )
+    shell.run("sgh", "host", "add", "workstation", "203.0.113.19", "-q")
+    image = ec2.register_image(
+        Name="shop-api",
+        TagSpecifications=[
+            {"ResourceType": "image", "Tags": [{"Key": "sgh:listen", "Value": "tcp/443 tcp/8080"}]}
+        ],
+    )["ImageId"]
+    db_image = ec2.register_image(Name="shop-db")["ImageId"]
+    ec2.create_tags(Resources=[db_image], Tags=[{"Key": "sgh:listen", "Value": "tcp/5432"}])
+    api = ec2.create_security_group(GroupName="api", Description="api")["GroupId"]
+    db = ec2.create_security_group(GroupName="db", Description="db")["GroupId"]
+    ec2.authorize_security_group_ingress(
+        GroupId=api,
+        IpPermissions=[
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 443,
+                "ToPort": 443,
+                "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
+            }
+        ],
+    )
+    ec2.authorize_security_group_ingress(
+        GroupId=db,
+        IpPermissions=[
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 5432,
+                "ToPort": 5432,
+                "UserIdGroupPairs": [{"GroupId": api}],
+            }
+        ],
+    )
+    (server_id,) = [
+        i["InstanceId"]
+        for i in ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, SecurityGroupIds=[api])[
+            "Instances"
+        ]
+    ]
+    (db_id,) = [
+        i["InstanceId"]
+        for i in ec2.run_instances(ImageId=db_image, MinCount=1, MaxCount=1, SecurityGroupIds=[db])[
+            "Instances"
+        ]
+    ]
+    matrix = shell.matrix(tmp_path)
+    assert matrix["exit"] == 0, matrix["text"]
+    assert cell(matrix, "workstation", server_id, "tcp/443")["observed"] == "open"
+    assert cell(matrix, "workstation", server_id, "tcp/8080")["observed"] == "filtered"
+    assert cell(matrix, server_id, db_id, "tcp/5432")["observed"] == "open"
+    assert cell(matrix, "workstation", db_id, "tcp/5432")["observed"] == "filtered"
+    images = ec2.describe_images(Owners=["self"])["Images"]
+    assert {i["Name"] for i in images} == {"shop-api", "shop-db"}
+
+
 def test_ec2_commands_report_ec2_errors(shell: Shell) -> None:
     cases = [
         (["ec2-create-group", "default", "-d", "x"], "Client.InvalidGroup.Reserved: "),

@@ -461,3 +461,46 @@ def test_regions_are_separate_and_instances_run_in_the_labs_own(
     east.run_instances(ImageId="ami-00000001", MinCount=1, MaxCount=1)
     assert len(lab.cloud().instances) == 1 and not lab.cloud("eu-west-1").instances
     assert lab.status().regions == ("eu-west-1: 2 groups, 1 VPCs",)
+
+
+def test_a_users_image_says_what_its_instances_serve(ec2: Client, lab: PersistentLab) -> None:
+    def served(instance: str) -> list[str]:
+        (node,) = [i for i in lab.topology().instances if i.name == instance]
+        return [str(item) for item in node.listen]
+
+    listen = [{"Key": "sgh:listen", "Value": "tcp/443, udp/53"}]
+    image = ec2.register_image(
+        Name="api", TagSpecifications=[{"ResourceType": "image", "Tags": listen}]
+    )["ImageId"]
+    assert error(lambda: ec2.register_image(Name="api"))[0] == "InvalidAMIName.Duplicate"
+    bad = [{"ResourceType": "image", "Tags": [{"Key": "sgh:listen", "Value": "tcp/99999"}]}]
+    assert error(lambda: ec2.register_image(Name="bad", TagSpecifications=bad)) == (
+        "InvalidParameterValue",
+        400,
+    )
+    assert [i["Name"] for i in ec2.describe_images(Owners=["self"])["Images"]] == ["api"]
+    (first,) = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1)["Instances"]
+    assert served(first["InstanceId"]) == ["tcp/443", "udp/53"]
+    # its own tag at launch overrides the image's; a later one would change nothing running
+    own = [{"ResourceType": "instance", "Tags": [{"Key": "sgh:listen", "Value": "tcp/8443"}]}]
+    (second,) = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, TagSpecifications=own)[
+        "Instances"
+    ]
+    assert served(second["InstanceId"]) == ["tcp/8443"]
+    later = [{"Key": "sgh:listen", "Value": "tcp/1"}]
+    assert error(lambda: ec2.create_tags(Resources=[first["InstanceId"]], Tags=later)) == (
+        "InvalidParameterValue",
+        400,
+    )
+    # the image's ports changed: instances launched after serve them, the running one keeps its
+    ec2.create_tags(Resources=[image], Tags=[{"Key": "sgh:listen", "Value": "tcp/9000"}])
+    (third,) = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1)["Instances"]
+    assert served(third["InstanceId"]) == ["tcp/9000"]
+    assert served(first["InstanceId"]) == ["tcp/443", "udp/53"]
+    # a seed AMI is Amazon's and public; another account's image is not there for this one
+    (seed,) = ec2.describe_images(ImageIds=["ami-e3a5408a"])["Images"]
+    assert (seed["OwnerId"], seed["Public"], seed["Name"]) == ("amazon", True, "app server")
+    other = client(ec2.meta.endpoint_url, key=B)
+    assert error(lambda: other.describe_images(ImageIds=[image]))[0] == "InvalidAMIID.NotFound"
+    ec2.deregister_image(ImageId=image)
+    assert ec2.describe_images(Owners=["self"])["Images"] == []

@@ -266,12 +266,12 @@ def test_instances_get_free_addresses_and_terminated_ones_release_theirs() -> No
     )
     assert [str(r.address) for r in records] == ["10.254.0.11", "10.254.0.12", "10.254.0.13"]
     assert records[0].groups == (GroupKey(A, "default"),)
-    assert [str(x) for x in records[0].listen] == ["tcp/22", "tcp/8080"]
+    assert [str(x) for x in control_plane.listen_of(c, records[0])] == ["tcp/22", "tcp/8080"]
     c, changes = control_plane.terminate_instances(c, A, [records[1].instance_id])
     assert changes[0][1] == "running"
     c, again = control_plane.run_instances(c, A, "ami-12345678", 1, [], now="t", new_id=new_id)
     assert str(again[0].address) == "10.254.0.12"
-    assert [str(x) for x in again[0].listen] == ["tcp/22", "tcp/80"]
+    assert [str(x) for x in control_plane.listen_of(c, again[0])] == ["tcp/22", "tcp/80"]
     topo = control_plane.topology(c, "lab")
     assert {i.name for i in topo.instances} == {
         records[0].instance_id,

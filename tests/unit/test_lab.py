@@ -217,3 +217,36 @@ def test_a_key_secret_is_never_written_to_a_file_others_can_read(
     for path in (tmp_path / "home").glob("keys.db*"):
         assert path.stat().st_mode & 0o777 == 0o600, path
     assert home.key(access) == (secret, "111122223333")
+
+
+def test_sgh_image_register_says_what_instances_of_it_serve(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from harness.adapters.sqlite_store import Home
+    from harness.core import control_plane
+    from harness.faces.sgh.main import main
+    from harness.lab.persistent import PersistentLab, new_id, now
+
+    PersistentLab(Home(tmp_path), "img", runtime=FakeRuntime(), create=True).close()
+    where = ["--home", str(tmp_path), "--lab", "img"]
+    assert main(["image", "register", "shop-api", "--listen", "tcp/443,tcp/8080", *where]) == 0
+    line = capsys.readouterr().out.strip().split("\t")
+    assert line[0] == "IMAGE" and line[2:] == ["shop-api", "tcp/443,tcp/8080"]
+    image = line[1]
+    assert main(["image", "register", "bad", "--listen", "tcp/0", *where]) != 0
+    assert "listen port 0 is out of range" in capsys.readouterr().err
+    assert main(["image", "list", *where]) == 0
+    listed = capsys.readouterr().out
+    assert f"IMAGE\t{image}\t111122223333\tshop-api\ttcp/443,tcp/8080" in listed
+    assert "IMAGE\tami-fba54092\tamazon\tweb server\ttcp/22,tcp/80" in listed
+    lab = PersistentLab(Home(tmp_path), "img", runtime=FakeRuntime())
+    try:
+        (record,) = lab.act(
+            lambda c: control_plane.run_instances(
+                c, "111122223333", image, 1, [], now=now(), new_id=new_id
+            )
+        )
+        served = {i.name: [str(p) for p in i.listen] for i in lab.topology().instances}
+        assert served[record.instance_id] == ["tcp/443", "tcp/8080"]
+    finally:
+        lab.close()

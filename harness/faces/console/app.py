@@ -307,7 +307,7 @@ def make_app(console: Console, host: str) -> Flask:
                 {
                     "id": record.instance_id,
                     "image": record.image_id,
-                    "role": control_plane.ami(record.image_id).role,
+                    "role": control_plane.image_of(cloud, record.image_id).role,
                     "state": record.state,
                     "groups": [names.get(k, k.name) for k in record.groups],
                     "private": str(record.address),
@@ -321,7 +321,14 @@ def make_app(console: Console, host: str) -> Flask:
                 "Instances",
                 cloud,
                 instances=rows,
-                amis=list(control_plane.AMIS.values()),
+                amis=[
+                    *control_plane.AMIS.values(),
+                    *(
+                        control_plane.image_of(cloud, i.image_id)
+                        for i in cloud.images
+                        if i.owner == account
+                    ),
+                ],
                 groups=choices,
                 form=values.pop("form", {}),
                 **values,

@@ -15,13 +15,11 @@ from xml.etree.ElementTree import Element
 import botocore.session
 
 from harness.core import control_plane
-from harness.core.control_plane import Cloud
-from harness.core.ec2.actions import ACTIONS, Answer, Caller, find
-from harness.core.phases import QUIET
+from harness.core.ec2.actions import ACTIONS, find
 from harness.errors import Ec2Error
 from harness.faces.query_api import wire
 from harness.faces.query_api.responses import E
-from harness.lab.persistent import PersistentLab, new_id, now
+from harness.lab.persistent import PersistentLab
 
 __all__ = ["ACTIONS", "Api", "caller_identity"]
 
@@ -48,19 +46,14 @@ class Api:
         request = wire.parse(action, params, entry.supported)
         if region is not None:
             control_plane.check_region(region)
-        caller = Caller(account, new_id, now, regions(), self.lab.region)
         where = None if self.lab.is_home(region) else region
-
-        def run(cloud: Cloud) -> tuple[Cloud, Answer]:
-            return entry.run(cloud, caller, request)
-
         with self.guard:
             if request.get("DryRun"):
-                run(self.lab.cloud(where))
+                self.lab.dry_run(action, account, request, where)
                 raise Ec2Error(
                     "DryRunOperation", "Request would have succeeded, but DryRun flag is set."
                 )
-            answer = self.lab.act(run, QUIET, where) if entry.changes else self.lab.read(run, where)
+            answer = self.lab.call(action, account, request, region=where, regions=regions())
         found = wire.output(action, answer)
         if action == "CreateSecurityGroup":  # EC2 says <return> here too; the model has not it
             found.insert(0, E("return", "true"))

@@ -137,6 +137,39 @@ def host_add(args: argparse.Namespace) -> int:
     return exit_codes.OK
 
 
+def _account(args: argparse.Namespace) -> str:
+    account = args.account or os.environ.get("SGH_ACCOUNT") or DEFAULT_ACCOUNT
+    return ec2_rules.check_account(account)
+
+
+def image_register(args: argparse.Namespace) -> int:
+    """RegisterImage through the action layer, its ports as its ``sgh:listen`` tag."""
+    home = Home(args.home)
+    tag = {"Key": control_plane.LISTEN_TAG, "Value": args.listen}
+    request = {
+        "Name": args.name,
+        "Description": args.description,
+        "TagSpecifications": [{"ResourceType": "image", "Tags": [tag]}],
+    }
+    with _opened(home, home.resolve(args.lab)) as lab:
+        answer = lab.call("RegisterImage", _account(args), request, phases=_progress(args))
+    image = answer["ImageId"]
+    print(f"IMAGE\t{image}\t{args.name}\t{args.listen}")
+    return exit_codes.OK
+
+
+def image_list(args: argparse.Namespace) -> int:
+    home = Home(args.home)
+    with _opened(home, home.resolve(args.lab)) as lab:
+        answer = lab.call("DescribeImages", _account(args), {})
+        cloud = lab.cloud()
+    for found in answer["Images"]:
+        served = control_plane.image_of(cloud, found["ImageId"]).listen
+        ports = ",".join(str(item) for item in served)
+        print(f"IMAGE\t{found['ImageId']}\t{found['OwnerId']}\t{found['Name']}\t{ports}")
+    return exit_codes.OK
+
+
 def host_rm(args: argparse.Namespace) -> int:
     home = Home(args.home)
     with _opened(home, home.resolve(args.lab)) as lab:
@@ -188,8 +221,7 @@ def probe(
 def console(args: argparse.Namespace) -> int:
     from harness.faces.console import serve as serve_console
 
-    account = args.account or os.environ.get("SGH_ACCOUNT") or DEFAULT_ACCOUNT
-    ec2_rules.check_account(account)
+    account = _account(args)
     prober = make_prober(args.prober, args.timeout)
     home = Home(args.home)
     with _opened(home, home.resolve(args.lab)) as lab:

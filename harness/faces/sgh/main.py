@@ -252,6 +252,27 @@ def _parser() -> argparse.ArgumentParser:
     host_rm.set_defaults(handler=labs.host_rm)
     host_rm.add_argument("name")
 
+    image = sub.add_parser("image", help="images of a persistent lab: what instances serve")
+    image_sub = image.add_subparsers(dest="image_command", required=True, metavar="ACTION")
+    image_add = with_home(
+        image_sub.add_parser(
+            "register", help="register an image that serves the given ports (prints its AMI id)"
+        )
+    )
+    image_add.set_defaults(handler=labs.image_register)
+    image_add.add_argument("name", help="the image's name (3-128 characters)")
+    image_add.add_argument(
+        "--listen",
+        required=True,
+        metavar="PORTS",
+        help="what its instances serve: tcp/N and udp/N, separated by commas or spaces",
+    )
+    image_add.add_argument("--description", default="", help="a description")
+    image_add.add_argument("--account", help="the owner (default: $SGH_ACCOUNT, else 111122223333)")
+    image_list = with_home(image_sub.add_parser("list", help="the images instances can run"))
+    image_list.set_defaults(handler=labs.image_list)
+    image_list.add_argument("--account", help="whose (default: $SGH_ACCOUNT, else 111122223333)")
+
     matrix = with_home(sub.add_parser("matrix", help="probe the running lab now, compare"))
     matrix.set_defaults(handler=labs.matrix)
     matrix.add_argument("--json", metavar="PATH", help="write the matrix as JSON to PATH")

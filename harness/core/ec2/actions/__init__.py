@@ -17,7 +17,15 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from harness.core.control_plane import Cloud
-from harness.core.ec2.actions import account, groups, instances, network, prefix_lists, tags
+from harness.core.ec2.actions import (
+    account,
+    groups,
+    images,
+    instances,
+    network,
+    prefix_lists,
+    tags,
+)
 from harness.core.ec2.actions.requests import Answer, Caller, Request
 from harness.errors import Ec2Error
 
@@ -144,6 +152,10 @@ ACTIONS: dict[str, Action] = {
         *PERMISSIONS,
         "SecurityGroupRuleDescriptions",
     ),
+    # images: what an instance serves
+    "RegisterImage": _action(images.register_image, "Name", "Description", "TagSpecifications"),
+    "DescribeImages": _describe(images.describe_images, "ImageIds", "Owners", *PAGED),
+    "DeregisterImage": _action(images.deregister_image, "ImageId"),
     # instances
     "RunInstances": _action(
         instances.run_instances,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from harness.core import control_plane, vpc_plane
 from harness.core.control_plane import STATE_CODES, Cloud, InstanceRecord
 from harness.core.ec2.actions.requests import (
@@ -59,7 +61,7 @@ def _groups(record: InstanceRecord) -> list[Answer]:
 
 
 def instance_dict(cloud: Cloud, record: InstanceRecord, state: str | None = None) -> Answer:
-    image = control_plane.ami(record.image_id)
+    image = control_plane.image_of(cloud, record.image_id)
     shown = state or record.state
     active = shown != control_plane.TERMINATED
     return {
@@ -141,8 +143,16 @@ def run_instances(cloud: Cloud, caller: Caller, request: Request) -> tuple[Cloud
         new_id=caller.new_id,
         instance_type=request.get("InstanceType") or control_plane.DEFAULT_TYPE,
     )
+    told = dict(new_tags).get(control_plane.LISTEN_TAG)
+    if told is not None:  # the instances' own ports, instead of their image's
+        listen = control_plane.parse_listen(told, f"tag {control_plane.LISTEN_TAG}")
+        records = [replace(r, listen=listen) for r in records]
+        ids = {r.instance_id: r for r in records}
+        cloud = replace(cloud, instances=tuple(ids.get(r.instance_id, r) for r in cloud.instances))
     for record in records if new_tags else []:
-        cloud, _ = vpc_plane.create_tags(cloud, caller.account, [record.instance_id], new_tags)
+        cloud, _ = vpc_plane.create_tags(
+            cloud, caller.account, [record.instance_id], new_tags, at_launch=True
+        )
     return cloud, reservation_dict(cloud, records, state=control_plane.PENDING)
 
 

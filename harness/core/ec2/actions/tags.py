@@ -42,6 +42,7 @@ RESOURCE_TYPES = {
     "pl": "prefix-list",
     "i": "instance",
     "eni": "network-interface",
+    "ami": "image",
 }
 
 
