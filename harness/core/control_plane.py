@@ -842,6 +842,79 @@ def _vpc_topology(cloud: Cloud, lab: str, home: str) -> Topology:
     )
 
 
+# -- a topology as a state ----------------------------------------------------------------------
+
+TOPOLOGY_AMI = "ami-00000000"  # what a topology's own instances stand for in a state
+
+
+def state_of(topology: Topology) -> Cloud:
+    """The control plane's state of a topology, the inverse of :func:`topology`: its groups,
+    instances, hosts and (VPC) its VPCs, subnets, interfaces and prefix lists, each keeping
+    the topology's name as its id, so a change made by an action projects back onto the same
+    names. Instances serve what the topology says they serve."""
+    records = tuple(
+        InstanceRecord(
+            instance.name,
+            "r-topology",
+            instance.account,
+            TOPOLOGY_AMI,
+            instance.groups,
+            instance.address,
+            index,
+            "",
+            subnet_id=instance.interfaces[0].subnet if instance.interfaces else "",
+            listen=instance.listen,
+        )
+        for index, instance in enumerate(topology.instances)
+    )
+    if not topology.is_vpc:
+        return Cloud(topology.groups, records, topology.hosts, topology.subnet)
+    owner = topology.account
+    vpcs = tuple(VpcRecord(v.name, owner, v.cidr, v.ipv6, default=v.default) for v in topology.vpcs)
+    subnets = tuple(
+        SubnetRecord(s.name, v.name, owner, s.cidr, s.ipv6, map_public=s.public)
+        for v in topology.vpcs
+        for s in v.subnets
+    )
+    nics = tuple(
+        NicRecord(
+            stable_id("eni-", instance.name, str(index)),
+            instance.account,
+            nic.subnet,
+            nic.address,
+            nic.groups,
+            nic.public,
+            nic.ipv6,
+            instance.name,
+            index,
+        )
+        for instance in topology.instances
+        for index, nic in enumerate(instance.interfaces)
+    )
+    plists = tuple(
+        PrefixListRecord(
+            p.name,
+            owner,
+            p.name,
+            "IPv6" if p.cidrs and p.cidrs[0].version == 6 else "IPv4",
+            max(len(p.cidrs), 1),
+            tuple((net, "") for net in p.cidrs),
+        )
+        for p in topology.prefix_lists
+    )
+    return Cloud(
+        topology.groups,
+        records,
+        topology.hosts,
+        topology.subnet,
+        platform=VPC,
+        vpcs=vpcs,
+        subnets=subnets,
+        nics=nics,
+        prefix_lists=plists,
+    )
+
+
 # -- permissions as requests give them ----------------------------------------------------------
 
 

@@ -66,14 +66,18 @@ def _fresh(new_id: NewId, prefix: str, taken: Iterable[str]) -> str:
 
 
 # -- VPCs and subnets --------------------------------------------------------------------------
+#
+# A finder looks a resource up by its id first: a lab made from a topology file keeps the
+# file's names as ids (``shop``, ``web``), and only an id the state does not hold is checked
+# for EC2's form (``vpc-...``) before it is called missing.
 
 
 def find_vpc(cloud: Cloud, account: str, vpc_id: str) -> VpcRecord:
-    if not vpc_id.startswith("vpc-"):
-        raise Ec2Error("InvalidVpcID.Malformed", f'Invalid id: "{vpc_id}" (expecting "vpc-...")')
     for vpc in cloud.vpcs:
         if vpc.vpc_id == vpc_id and vpc.owner == account:
             return vpc
+    if not vpc_id.startswith("vpc-"):
+        raise Ec2Error("InvalidVpcID.Malformed", f'Invalid id: "{vpc_id}" (expecting "vpc-...")')
     raise _not_found("InvalidVpcID.NotFound", "vpc", vpc_id)
 
 
@@ -153,13 +157,13 @@ def modify_vpc_attribute(
 
 
 def find_subnet(cloud: Cloud, account: str, subnet_id: str) -> SubnetRecord:
+    for subnet in cloud.subnets:
+        if subnet.subnet_id == subnet_id and subnet.owner == account:
+            return subnet
     if not subnet_id.startswith("subnet-"):
         raise Ec2Error(
             "InvalidSubnetID.Malformed", f'Invalid id: "{subnet_id}" (expecting "subnet-...")'
         )
-    for subnet in cloud.subnets:
-        if subnet.subnet_id == subnet_id and subnet.owner == account:
-            return subnet
     raise _not_found("InvalidSubnetID.NotFound", "subnet", subnet_id)
 
 
@@ -607,13 +611,13 @@ def describe_rules(
 def find_prefix_list(
     cloud: Cloud, account: str, list_id: str, shared: bool = False
 ) -> PrefixListRecord:
+    for plist in cloud.prefix_lists:
+        if plist.list_id == list_id and (shared or plist.owner == account):
+            return plist
     if not list_id.startswith("pl-"):
         raise Ec2Error(
             "InvalidPrefixListID.Malformed", f'Invalid id: "{list_id}" (expecting "pl-...")'
         )
-    for plist in cloud.prefix_lists:
-        if plist.list_id == list_id and (shared or plist.owner == account):
-            return plist
     raise _not_found("InvalidPrefixListID.NotFound", "prefix list", list_id)
 
 
@@ -833,13 +837,13 @@ def owned_resources(cloud: Cloud, account: str) -> set[str]:
 
 
 def find_nic(cloud: Cloud, account: str, eni_id: str) -> NicRecord:
+    for nic in cloud.nics:
+        if nic.eni_id == eni_id and nic.owner == account:
+            return nic
     if not eni_id.startswith("eni-"):
         raise Ec2Error(
             "InvalidNetworkInterfaceID.Malformed", f'Invalid id: "{eni_id}" (expecting "eni-...")'
         )
-    for nic in cloud.nics:
-        if nic.eni_id == eni_id and nic.owner == account:
-            return nic
     raise _not_found("InvalidNetworkInterfaceID.NotFound", "network interface", eni_id)
 
 

@@ -33,6 +33,7 @@ import shlex
 import subprocess
 from collections.abc import Iterator
 from dataclasses import replace
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +42,7 @@ import testinfra.host
 from testinfra.backend.base import BaseBackend
 
 from harness.adapters import netns, runtimes
-from harness.core import control_plane
-from harness.core.control_plane import Cloud, Permission
+from harness.core.ec2 import actions
 from harness.core.matrix import Matrix
 from harness.core.model import Instance, State, Topology
 from harness.core.nftables import compile_instance
@@ -98,110 +98,57 @@ class SgAssertionError(AssertionError):
 
 
 class Ec2:
-    """The lab's control plane under boto3's EC2 method names and shapes: each call is the
-    control plane's own action, enforced on the lab before it returns. Refusals raise
-    :class:`~harness.errors.Ec2Error` with EC2's code (``err.code``)."""
+    """The lab's EC2 under boto3's method names and shapes: ``lab.ec2.run_instances(...)`` is
+    the action layer's RunInstances (the one every door calls), with boto3's keyword arguments
+    checked against botocore's model as boto3 checks them, and enforced on the lab before it
+    returns. Every action the lab serves is here, on Classic and VPC labs alike. Refusals raise
+    :class:`~harness.errors.Ec2Error` with EC2's code (``err.code``). As a convenience,
+    ``run_instances`` takes one instance when MinCount and MaxCount are left out."""
 
     def __init__(self, lab: ControlledLab, account: str) -> None:
         self._lab = lab
         self._account = account
 
-    def create_security_group(self, *, GroupName: str, Description: str) -> dict[str, Any]:
-        group = self._lab.act(
-            lambda c: control_plane.create_group(c, self._account, GroupName, Description)
-        )
-        return {"GroupId": group.key.group_id}
-
-    def delete_security_group(
-        self, *, GroupName: str | None = None, GroupId: str | None = None
-    ) -> dict[str, Any]:
-        ref = _group_ref(GroupName, GroupId)
-        self._lab.act(lambda c: control_plane.delete_group(c, self._account, ref))
-        return {}
-
-    def authorize_security_group_ingress(self, **kwargs: Any) -> dict[str, Any]:
-        return self._change(control_plane.authorize, kwargs)
-
-    def revoke_security_group_ingress(self, **kwargs: Any) -> dict[str, Any]:
-        return self._change(control_plane.revoke, kwargs)
-
-    def _change(self, change: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
-        ref = _group_ref(kwargs.get("GroupName"), kwargs.get("GroupId"))
-        permissions = [_permission(item) for item in kwargs.get("IpPermissions") or []]
-        if kwargs.get("IpProtocol") or kwargs.get("CidrIp"):
-            permissions.append(
-                Permission(
-                    kwargs.get("IpProtocol"),
-                    kwargs.get("FromPort"),
-                    kwargs.get("ToPort"),
-                    (kwargs["CidrIp"],) if kwargs.get("CidrIp") else (),
-                )
+    def __getattr__(self, method: str) -> Any:
+        name = _action_names().get(method)
+        if name is None:
+            raise AttributeError(
+                f"lab.ec2 has no action {method} (the lab serves: "
+                f"{', '.join(sorted(_action_names()))})"
             )
 
-        def action(cloud: Cloud) -> tuple[Cloud, None]:
-            rules = control_plane.permission_rules(cloud, self._account, permissions)
-            return change(cloud, self._account, ref, rules)[0], None
+        def call(**kwargs: Any) -> dict[str, Any]:
+            if name == "RunInstances":
+                kwargs.setdefault("MinCount", 1)
+                kwargs.setdefault("MaxCount", kwargs["MinCount"])
+            _validated(name, kwargs)
+            return self._lab.call(name, self._account, kwargs)
 
-        self._lab.act(action)
-        return {"Return": True}
+        call.__name__ = method
+        return call
 
-    def run_instances(
-        self,
-        *,
-        ImageId: str,
-        MinCount: int = 1,
-        MaxCount: int = 1,
-        SecurityGroups: list[str] | None = None,
-        SecurityGroupIds: list[str] | None = None,
-    ) -> dict[str, Any]:
-        groups = [*(SecurityGroups or []), *(SecurityGroupIds or [])]
-        records = self._lab.launch(self._account, ImageId, max(MinCount, MaxCount), groups)
-        return {
-            "Instances": [
-                {
-                    "InstanceId": r.instance_id,
-                    "ImageId": r.image_id,
-                    "PrivateIpAddress": str(r.address),
-                    "SecurityGroups": [
-                        {"GroupName": k.name, "GroupId": k.group_id} for k in r.groups
-                    ],
-                    "State": {"Name": "running"},
-                }
-                for r in records
-            ]
-        }
-
-    def terminate_instances(self, *, InstanceIds: list[str]) -> dict[str, Any]:
-        changes = self._lab.act(
-            lambda c: control_plane.terminate_instances(c, self._account, InstanceIds)
-        )
-        return {
-            "TerminatingInstances": [
-                {"InstanceId": record.instance_id, "PreviousState": {"Name": before}}
-                for record, before in changes
-            ]
-        }
+    def __dir__(self) -> list[str]:
+        return sorted({*super().__dir__(), *_action_names()})
 
 
-def _group_ref(name: str | None, group_id: str | None) -> str:
-    ref = group_id or name
-    if not ref:
-        raise Ec2Error("MissingParameter", "The request must contain GroupName or GroupId")
-    return ref
+@cache
+def _action_names() -> dict[str, str]:
+    """boto3's method names of the actions the lab serves."""
+    from botocore import xform_name
+
+    return {xform_name(name): name for name in actions.ACTIONS}
 
 
-def _permission(item: dict[str, Any]) -> Permission:
-    pairs = tuple(
-        (pair.get("UserId"), pair.get("GroupId") or pair.get("GroupName") or "")
-        for pair in item.get("UserIdGroupPairs") or []
-    )
-    return Permission(
-        item.get("IpProtocol"),
-        item.get("FromPort"),
-        item.get("ToPort"),
-        tuple(r["CidrIp"] for r in item.get("IpRanges") or []),
-        pairs,
-    )
+def _validated(name: str, kwargs: dict[str, Any]) -> None:
+    """boto3's own check of a call's arguments (names and types, from botocore's model)."""
+    import botocore.session
+    from botocore.validate import ParamValidator
+
+    model = botocore.session.get_session().get_service_model("ec2").operation_model(name)
+    report = ParamValidator().validate(kwargs, model.input_shape)
+    if report.has_errors():
+        text = " ".join(report.generate_report().split())
+        raise Ec2Error("InvalidParameterValue", f"{name}: {text}")
 
 
 class SgLab:

@@ -1,11 +1,12 @@
 """A one-shot lab with a control plane: a topology's lab that changes through EC2 actions.
 
-The pytest plugin's ``lab.ec2`` drives it. The topology's groups and instances become the
-control plane's state (its instances keep their names as ids), every action is the control
-plane's own pure function (:mod:`harness.core.control_plane`, the one that serves persistent
-labs), and the lab is reconciled through the one lifecycle before the action returns, so the
-change is enforced when the call returns. Instances launched this way are named by their
-instance ids; the topology's own instances keep their images and ports.
+The pytest plugin's ``lab.ec2`` drives it. The topology becomes the control plane's state
+(:func:`~harness.core.control_plane.state_of`: its names kept as ids), every change is an
+action of the one action layer (:mod:`harness.core.ec2.actions`, the one every door calls),
+the state is projected back onto the data plane as a persistent lab's is, and the lab is
+reconciled through the one lifecycle before the action returns, so the change is enforced when
+the call returns. Classic and VPC topologies alike. Instances launched this way are named by
+their instance ids; the topology's own instances keep their images, commands and ports.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from dataclasses import replace
 from typing import TypeVar
 
 from harness.core import control_plane
-from harness.core.control_plane import Cloud, InstanceRecord
-from harness.core.model import Instance, Topology
+from harness.core.control_plane import Cloud
+from harness.core.ec2 import actions
+from harness.core.ec2.actions import Answer, Caller, Request
+from harness.core.model import Topology
 from harness.core.phases import QUIET
 from harness.core.reconcile import Applied
 from harness.core.runtime import LabNamespaces, LabRef, Runtime
@@ -24,25 +27,6 @@ from harness.lab.lifecycle import reconcile
 from harness.lab.persistent import new_id, now
 
 T = TypeVar("T")
-TOPOLOGY_AMI = "ami-00000000"  # what the topology's own instances stand for in the state
-
-
-def as_cloud(topology: Topology) -> Cloud:
-    """The control plane's state of a topology: its groups, instances (ids = names), hosts."""
-    records = tuple(
-        InstanceRecord(
-            instance.name,
-            "r-topology",
-            instance.account,
-            TOPOLOGY_AMI,
-            instance.groups,
-            instance.address,
-            index,
-            "",
-        )
-        for index, instance in enumerate(topology.instances)
-    )
-    return Cloud(topology.groups, records, topology.hosts, topology.subnet)
 
 
 class ControlledLab:
@@ -62,24 +46,33 @@ class ControlledLab:
         self.topology = topology
         self.namespaces = namespaces
         self.applied = applied
-        self.cloud = as_cloud(topology)
+        self.cloud = control_plane.state_of(topology)
 
     def desired(self, cloud: Cloud) -> Topology:
-        """The topology of a state: the topology's instances as written, launched ones by id."""
+        """The topology of a state: its projection, the topology's own instances as written
+        (image, command, label) with their groups and interfaces as the state has them."""
+        projected = control_plane.topology(cloud, self.base.name, self.base.account)
         own = {instance.name: instance for instance in self.base.instances}
-        instances: list[Instance] = []
-        for record in cloud.active_instances():
-            instance = own.get(record.instance_id)
-            if instance is None:
-                instance = Instance(
-                    record.instance_id,
-                    record.owner,
-                    record.groups,
-                    record.address,
-                    control_plane.listen_of(cloud, record),
-                )
-            instances.append(instance)
-        return replace(self.topology, groups=cloud.groups, instances=tuple(instances))
+        instances = tuple(
+            replace(
+                own[i.name],
+                groups=i.groups,
+                address=i.address,
+                interfaces=i.interfaces,
+                listen=i.listen,
+            )
+            if i.name in own
+            else i
+            for i in projected.instances
+        )
+        return replace(
+            self.base,
+            groups=projected.groups,
+            instances=instances,
+            hosts=projected.hosts,
+            vpcs=projected.vpcs if self.base.is_vpc else (),
+            prefix_lists=projected.prefix_lists if self.base.is_vpc else (),
+        )
 
     def act(self, action: Callable[[Cloud], tuple[Cloud, T]]) -> T:
         cloud, result = action(self.cloud)
@@ -89,11 +82,7 @@ class ControlledLab:
         self.namespaces, self.applied = done.namespaces, done.applied
         return result
 
-    def launch(
-        self, account: str, image_id: str, count: int, groups: list[str]
-    ) -> list[InstanceRecord]:
-        return self.act(
-            lambda c: control_plane.run_instances(
-                c, account, image_id, count, groups, now=now(), new_id=new_id
-            )
-        )
+    def call(self, name: str, account: str, request: Request) -> Answer:
+        """An EC2 action of the action layer, as ``account``, enforced before it returns."""
+        caller = Caller(account, new_id, now)
+        return self.act(lambda cloud: actions.run(name, cloud, caller, request))

@@ -141,18 +141,18 @@ class PersistentLab:
         """An EC2 action of the action layer (the one every door calls), as ``account``: a
         change is committed and enforced, a describe only reads. ``regions``: the regions
         the caller's door knows (DescribeRegions)."""
-        action = actions.find(name)
+        changes = actions.find(name).changes
         caller = Caller(account, new_id, now, regions, self.region)
 
         def run(cloud: Cloud) -> tuple[Cloud, Answer]:
-            return action.run(cloud, caller, request)
+            return actions.run(name, cloud, caller, request)
 
-        return self.act(run, phases, region) if action.changes else self.read(run, region)
+        return self.act(run, phases, region) if changes else self.read(run, region)
 
     def dry_run(self, name: str, account: str, request: Request, region: str | None = None) -> None:
         """Check an action against the lab's state, and do nothing (EC2's DryRun)."""
         caller = Caller(account, new_id, now, (), self.region)
-        actions.find(name).run(self.cloud(region), caller, request)
+        actions.run(name, self.cloud(region), caller, request)
 
     def read(self, action: Callable[[Cloud], tuple[Cloud, T]], region: str | None = None) -> T:
         """Run a describe action; an account seen for the first time gets its default group."""

@@ -342,7 +342,7 @@ def test_what_is_not_modelled_is_refused_not_dropped(endpoint: str) -> None:
         f"Action=RunInstances&{base}&ImageId=ami-fba54092&MinCount=1&MaxCount=1"
         "&NetworkInterface.1.DeviceIndex=0&NetworkInterface.1.Ipv6AddressCount=1"
     )
-    assert "<Code>Unsupported</Code>" in text and "NetworkInterface.1.Ipv6AddressCount" in text
+    assert "<Code>Unsupported</Code>" in text and "NetworkInterfaces.1.Ipv6AddressCount" in text
 
 
 def test_tags_filters_and_pages(ec2: Client) -> None:

@@ -42,8 +42,8 @@ class Api:
     ) -> list[Element]:
         """One action, in the region the request was signed for (regions are separate: each
         has its own groups, VPCs and prefix lists; instances run in the lab's own only)."""
-        entry = find(action)
-        request = wire.parse(action, params, entry.supported)
+        find(action)
+        request = wire.parse(action, params)
         if region is not None:
             control_plane.check_region(region)
         where = None if self.lab.is_home(region) else region

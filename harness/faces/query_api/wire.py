@@ -115,47 +115,18 @@ def _first_key(node: Node) -> str:
     return node.key
 
 
-class Scope:
-    """Which members of a request the lab models: ``covered`` paths (everything under each),
-    and the paths above them (where the check goes on one level down)."""
-
-    __slots__ = ("action", "covered", "inner")
-
-    def __init__(self, action: str, supported: frozenset[str]) -> None:
-        self.action = action
-        self.covered = supported | {"DryRun"}
-        self.inner = {p.rsplit(".", i)[0] for p in supported for i in range(1, p.count(".") + 1)}
-
-    def enter(self, path: str, child: Node) -> Scope | None:
-        """The scope under a member, None where everything is modelled; a member the lab
-        does not model is refused, naming its key."""
-        if path in self.covered:
-            return None
-        if path in self.inner:
-            return self
-        raise Ec2Error(
-            "Unsupported",
-            f"The lab does not model {_first_key(child)} of {self.action} (EC2 has it; "
-            "the lab refuses it rather than drop it)",
-        )
-
-
-def parse(
-    action: str, params: Mapping[str, str], supported: frozenset[str] | None = None
-) -> dict[str, Any]:
-    """The request of ``action`` in an SDK's shape, from its form's keys and values; with
-    ``supported``, a member outside those paths is refused (``Unsupported``)."""
+def parse(action: str, params: Mapping[str, str]) -> dict[str, Any]:
+    """The request of ``action`` in an SDK's shape, from its form's keys and values."""
     shape = operation(action).input_shape
     own = {k: v for k, v in params.items() if k not in COMMON}
     if shape is None:
         if own:
             raise unknown(next(iter(own)))
         return {}
-    scope = None if supported is None else Scope(action, supported)
-    return _structure(_tree(own), cast(StructureShape, shape), "", scope)
+    return _structure(_tree(own), cast(StructureShape, shape))
 
 
-def _structure(node: Node, shape: StructureShape, path: str, scope: Scope | None) -> dict[str, Any]:
+def _structure(node: Node, shape: StructureShape) -> dict[str, Any]:
     if node.value not in (None, "") and node.key:
         raise _invalid(node.key, node.value or "")
     members = _wire_members(shape)
@@ -165,8 +136,7 @@ def _structure(node: Node, shape: StructureShape, path: str, scope: Scope | None
         if entry is None:
             raise unknown(_first_key(child))
         name, member = entry
-        inner = f"{path}.{name}" if path else name
-        value = _value(child, member, inner, scope and scope.enter(inner, child))
+        value = _value(child, member)
         if value is not None:
             found[name] = value
     for name in shape.required_members:
@@ -177,7 +147,7 @@ def _structure(node: Node, shape: StructureShape, path: str, scope: Scope | None
     return found
 
 
-def _list(node: Node, shape: ListShape, path: str, scope: Scope | None) -> list[Any]:
+def _list(node: Node, shape: ListShape) -> list[Any]:
     if node.value not in (None, ""):
         raise _invalid(node.key, node.value or "")
     items = []
@@ -187,18 +157,18 @@ def _list(node: Node, shape: ListShape, path: str, scope: Scope | None) -> list[
         items.append((int(part), child))
     found = []
     for _, child in sorted(items, key=lambda item: item[0]):
-        value = _value(child, shape.member, path, scope)
+        value = _value(child, shape.member)
         if value is not None:
             found.append(value)
     return found
 
 
-def _value(node: Node, shape: Shape, path: str, scope: Scope | None) -> Any:
+def _value(node: Node, shape: Shape) -> Any:
     kind = shape.type_name
     if kind == "structure":
-        return _structure(node, cast(StructureShape, shape), path, scope)
+        return _structure(node, cast(StructureShape, shape))
     if kind == "list":
-        return _list(node, cast(ListShape, shape), path, scope)
+        return _list(node, cast(ListShape, shape))
     if node.children:
         raise unknown(_first_key(next(iter(node.children.values()))))
     text = node.value or ""

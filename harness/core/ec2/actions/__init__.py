@@ -7,13 +7,13 @@ answer back through it, the pytest plugin passes boto3's keyword arguments as th
 chooses a platform: an action looks at the resource it works on.
 
 Each action says which members of its request it models (``supported``, paths of member names
-with list items left out; a path covers everything under it); a member EC2 has and the lab does
-not model is refused, never dropped.
+with list items left out; a path covers everything under it); a member the lab does not model
+is refused by :func:`run`, naming it, never dropped. Doors call :func:`run`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
 from harness.core.control_plane import Cloud
@@ -29,7 +29,7 @@ from harness.core.ec2.actions import (
 from harness.core.ec2.actions.requests import Answer, Caller, Request
 from harness.errors import Ec2Error
 
-__all__ = ["ACTIONS", "Action", "Answer", "Caller", "Request", "find"]
+__all__ = ["ACTIONS", "Action", "Answer", "Caller", "Request", "check", "find", "run"]
 
 Run = Callable[[Cloud, Caller, Request], tuple[Cloud, Answer]]
 
@@ -252,3 +252,38 @@ def find(name: str) -> Action:
     if action is None:
         raise Ec2Error("InvalidAction", f"The action {name} is not valid for this web service.")
     return action
+
+
+def check(name: str, request: Request) -> None:
+    """Refuse a member of the request the lab does not model, naming it as it was given
+    (``IpPermissions.1.UserIdGroupPairs.1.PeeringStatus``): EC2 would act on it, and a lab
+    that dropped it would answer for another request than the one asked."""
+    covered = find(name).supported | {"DryRun"}
+    inner = {p.rsplit(".", i)[0] for p in covered for i in range(1, p.count(".") + 1)}
+
+    def walk(value: object, path: str, shown: str) -> None:
+        if isinstance(value, Mapping):
+            for key, item in value.items():
+                here = f"{path}.{key}" if path else str(key)
+                where = f"{shown}.{key}" if shown else str(key)
+                if here in covered:
+                    continue
+                if here not in inner:
+                    raise Ec2Error(
+                        "Unsupported",
+                        f"The lab does not model {where} of {name} (it refuses it rather "
+                        "than answer as if it was not asked)",
+                    )
+                walk(item, here, where)
+        elif isinstance(value, list | tuple):
+            for number, item in enumerate(value, 1):
+                walk(item, path, f"{shown}.{number}")
+
+    walk(request, "", "")
+
+
+def run(name: str, cloud: Cloud, caller: Caller, request: Request) -> tuple[Cloud, Answer]:
+    """One action on a state, its request checked first: what every door calls."""
+    action = find(name)
+    check(name, request)
+    return action.run(cloud, caller, request)
