@@ -284,6 +284,8 @@ class PrefixListRecord:
     max_entries: int
     entries: tuple[tuple[Network, str], ...] = ()  # (cidr, description)
     version: int = 1
+    state: str = "create-complete"  # delete-failed: a delete refused (the list is in use)
+    state_message: str = ""
 
 
 @dataclass(frozen=True)

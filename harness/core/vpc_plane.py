@@ -273,12 +273,13 @@ def create_group(
     cloud: Cloud, account: str, name: str, description: str, vpc_id: str | None
 ) -> tuple[Cloud, Group]:
     """CreateSecurityGroup: in ``vpc_id``; without one, Classic (an EC2-Classic lab) or the
-    default VPC (a VPC lab). A new VPC group allows all IPv4 out (§1.3)."""
+    default VPC (a VPC lab). A new VPC group allows all out: IPv4, and IPv6 in a VPC with an
+    IPv6 block."""
     cloud = with_account(cloud, account)
     vpc = vpc_id if vpc_id is not None else _home_vpc(cloud, account)
     if not vpc:
         return control_plane.create_group(cloud, account, name, description)
-    find_vpc(cloud, account, vpc)
+    record = find_vpc(cloud, account, vpc)
     ec2_rules.check_group_name(name, creating=True)
     ec2_rules.check_description(description)
     key = GroupKey(account, name, vpc)
@@ -288,7 +289,7 @@ def create_group(
             f"The security group '{name}' already exists for VPC '{vpc}'",
         )
     vpc_rules.check_group_count(sum(1 for g in cloud.groups if g.vpc) + 1)
-    group = vpc_rules.new_group(key, description, vpc)
+    group = vpc_rules.new_group(key, description, vpc, record.ipv6 is not None)
     group = _with_ids(group)
     return cloud.with_group(group), group
 
@@ -471,14 +472,18 @@ def revoke(
     permissions: Sequence[VpcPermission],
     rule_ids: Sequence[str],
     egress: bool,
-) -> tuple[Cloud, tuple[Group, list[Rule]]]:
-    """Revoke rules by content or by ``sgr-`` id. In a VPC a rule that does not exist is an
-    error (``InvalidPermission.NotFound``), as is an unknown rule id."""
+) -> tuple[Cloud, tuple[Group, list[Rule], list[Rule]]]:
+    """Revoke rules by content or by ``sgr-`` id: the group, the rules removed, and the rules
+    asked for that it does not have. In a nondefault VPC such a rule is an error
+    (``InvalidPermission.NotFound``); in a default VPC (and EC2-Classic) the call succeeds and
+    names them (``UnknownIpPermissions``, the EC2 API reference). An unknown rule id is an
+    error everywhere."""
     cloud = with_account(cloud, account)
     group = find_group(cloud, account, ref)
     if group.vpc is None and egress:
         _vpc_group(cloud, account, ref)
     current = group.side(egress)
+    unknown: list[Rule] = []
     if rule_ids:
         by_id = {rule_id(group, r, egress): r for r in current}
         missing = [i for i in rule_ids if i not in by_id]
@@ -492,18 +497,21 @@ def revoke(
         gone = permission_rules(cloud, account, group, permissions)
         if not gone:
             raise ec2_rules.missing_source()
-        if group.vpc is not None:
-            absent = [r for r in gone if r not in current]
-            if absent:
-                raise Ec2Error(
-                    "InvalidPermission.NotFound",
-                    f"The specified rule does not exist in this security group "
-                    f"({absent[0].describe(account, 'to' if egress else 'from')})",
-                )
+        unknown = [r for r in gone if r not in current]
+        if unknown and group.vpc is not None and not _default_vpc(cloud, group.vpc):
+            raise Ec2Error(
+                "InvalidPermission.NotFound",
+                f"The specified rule does not exist in this security group "
+                f"({unknown[0].describe(account, 'to' if egress else 'from')})",
+            )
     going = set(gone)
     removed = [r for r in current if r in going]
     changed = group.with_side(egress, tuple(r for r in current if r not in going))
-    return cloud.with_group(changed), (changed, removed)
+    return cloud.with_group(changed), (changed, removed, unknown)
+
+
+def _default_vpc(cloud: Cloud, vpc_id: str) -> bool:
+    return any(v.vpc_id == vpc_id and v.default for v in cloud.vpcs)
 
 
 @dataclass(frozen=True)
@@ -725,11 +733,14 @@ def delete_prefix_list(cloud: Cloud, account: str, list_id: str) -> tuple[Cloud,
     cloud = with_account(cloud, account)
     plist = find_prefix_list(cloud, account, list_id)
     users = [g.group_id for g in cloud.groups if any(r.prefix_list == list_id for r in g.all_rules)]
-    if users:
-        raise Ec2Error(
-            "DependencyViolation",
-            f"The prefix list {list_id} is referenced by {', '.join(users)}",
+    if users:  # EC2 deletes asynchronously: accepted, and the list ends in delete-failed
+        failed = replace(
+            plist,
+            state="delete-failed",
+            state_message=f"The prefix list is referenced by {', '.join(users)}",
         )
+        lists = tuple(failed if p.list_id == list_id else p for p in cloud.prefix_lists)
+        return replace(cloud, prefix_lists=lists), failed
     cloud = replace(
         cloud,
         prefix_lists=tuple(p for p in cloud.prefix_lists if p.list_id != list_id),
@@ -1185,7 +1196,16 @@ def select(
     ]
 
 
-def _peer_values(rules: Sequence[Rule], name: str) -> list[str]:
+def named_pair(cloud: Cloud, key: GroupKey) -> bool:
+    """Whether EC2 names a referenced group by its name too: an EC2-Classic group, or one in
+    a default VPC; a reference within a nondefault VPC is ``{GroupId, UserId}`` alone (the
+    EC2 API reference: UserIdGroupPair.GroupName is "[Default VPC]")."""
+    if not key.vpc:
+        return True
+    return any(v.vpc_id == key.vpc and v.default for v in cloud.vpcs)
+
+
+def _peer_values(cloud: Cloud, rules: Sequence[Rule], name: str) -> list[str]:
     if name == "cidr":
         return [str(r.cidr) for r in rules if r.cidr is not None and r.cidr.version == 4]
     if name == "ipv6-cidr":
@@ -1201,8 +1221,8 @@ def _peer_values(rules: Sequence[Rule], name: str) -> list[str]:
     keys = [r.group for r in rules if r.group is not None]
     if name == "group-id":
         return [k.group_id for k in keys]
-    if name == "group-name":
-        return [k.name for k in keys]
+    if name == "group-name":  # only where EC2 describes the pair by name
+        return [k.name for k in keys if named_pair(cloud, k)]
     return [k.account for k in keys]  # user-id
 
 
@@ -1219,7 +1239,7 @@ PEER_FILTERS = (
 )
 
 
-def _group_filters() -> dict[str, Callable[[Group], list[str]]]:
+def group_filters(cloud: Cloud) -> dict[str, Callable[[Group], list[str]]]:
     found: dict[str, Callable[[Group], list[str]]] = {
         "description": lambda g: [g.description],
         "group-id": lambda g: [g.group_id],
@@ -1228,12 +1248,11 @@ def _group_filters() -> dict[str, Callable[[Group], list[str]]]:
         "vpc-id": lambda g: [g.vpc] if g.vpc else [],
     }
     for peer in PEER_FILTERS:
-        found[f"ip-permission.{peer}"] = lambda g, p=peer: _peer_values(g.rules, p)  # type: ignore[misc]
-        found[f"egress.ip-permission.{peer}"] = lambda g, p=peer: _peer_values(g.egress or (), p)  # type: ignore[misc]
+        found[f"ip-permission.{peer}"] = lambda g, p=peer: _peer_values(cloud, g.rules, p)  # type: ignore[misc]
+        found[f"egress.ip-permission.{peer}"] = lambda g, p=peer: _peer_values(  # type: ignore[misc]
+            cloud, g.egress or (), p
+        )
     return found
-
-
-GROUP_FILTERS = _group_filters()
 
 
 def describe_groups(
@@ -1253,4 +1272,4 @@ def describe_groups(
                 chosen.append(group)
     else:
         chosen = cloud.groups_of(account)
-    return cloud, select(cloud, chosen, filters or {}, GROUP_FILTERS, lambda g: g.group_id)
+    return cloud, select(cloud, chosen, filters or {}, group_filters(cloud), lambda g: g.group_id)

@@ -167,9 +167,11 @@ def default_group(account: str, vpc: str, ipv6: bool) -> Group:
     )
 
 
-def new_group(key: GroupKey, description: str, vpc: str) -> Group:
-    """A group as CreateSecurityGroup makes it in a VPC: nothing in, all IPv4 out (§1.3)."""
-    return Group(key, description, (), egress=all_out(False), vpc=vpc)
+def new_group(key: GroupKey, description: str, vpc: str, ipv6: bool) -> Group:
+    """A group as CreateSecurityGroup makes it in a VPC: nothing in, all out (to 0.0.0.0/0,
+    and to ::/0 when the VPC has an IPv6 block: AWS's "Get started with IPv6" and moto's
+    AWS-verified test)."""
+    return Group(key, description, (), egress=all_out(ipv6), vpc=vpc)
 
 
 def _family_counts(rules: Iterable[Rule]) -> tuple[int, int]:

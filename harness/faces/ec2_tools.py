@@ -22,17 +22,17 @@ import sys
 from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from harness.adapters.sqlite_store import Home
-from harness.core import control_plane, vpc_plane
-from harness.core.control_plane import Cloud, InstanceRecord, Permission
-from harness.core.model import DEFAULT_ACCOUNT, Group, Rule
+from harness.core import control_plane
+from harness.core.ec2 import actions
+from harness.core.model import DEFAULT_ACCOUNT
 from harness.errors import Ec2Error, HarnessError, InvalidInput
 from harness.faces import exit_codes
 from harness.faces.progress import Progress
 from harness.formats import ec2_tools_text
-from harness.lab.persistent import PersistentLab, new_id, now
+from harness.lab.persistent import PersistentLab
 
 T = TypeVar("T")
 
@@ -111,22 +111,41 @@ def _lab(args: argparse.Namespace) -> PersistentLab:
     return lab
 
 
-def _act(args: argparse.Namespace, action: Callable[[Cloud], tuple[Cloud, T]]) -> T:
-    lab = _lab(args)
+def _call(args: argparse.Namespace, name: str, request: dict[str, Any]) -> dict[str, Any]:
+    """An action of the action layer (the one every door calls) on the lab, as the account
+    of ``SGH_ACCOUNT``; a change is enforced before it returns."""
+    lab = _lab(args) if actions.find(name).changes else _opened(args)
     progress = Progress(enabled=sys.stderr.isatty())
     try:
-        return lab.act(action, progress)
+        return dict(lab.call(name, _account(), request, phases=progress))
     finally:
         lab.close()
 
 
-def _read(args: argparse.Namespace, action: Callable[[Cloud], tuple[Cloud, T]]) -> T:
+def _opened(args: argparse.Namespace) -> PersistentLab:
     home = Home(args.home)
-    lab = PersistentLab(home, home.resolve(args.lab))
-    try:
-        return lab.read(action)
-    finally:
-        lab.close()
+    return PersistentLab(home, home.resolve(args.lab))
+
+
+def _refs(refs: Sequence[str], names: str, ids: str) -> dict[str, list[str]]:
+    """Group references split as EC2 takes them: ``sg-`` ids, and names."""
+    found: dict[str, list[str]] = {}
+    for ref in refs:
+        found.setdefault(ids if ref.startswith("sg-") else names, []).append(ref)
+    return found
+
+
+def _group(args: argparse.Namespace, ref: str) -> dict[str, Any]:
+    (group,) = _call(args, "DescribeSecurityGroups", _refs([ref], "GroupNames", "GroupIds"))[
+        "SecurityGroups"
+    ]
+    return dict(group)
+
+
+def _names(args: argparse.Namespace) -> dict[str, str]:
+    """The account's group names by id (for peers an answer names by id alone)."""
+    groups = _call(args, "DescribeSecurityGroups", {})["SecurityGroups"]
+    return {group["GroupId"]: group["GroupName"] for group in groups}
 
 
 # -- groups -------------------------------------------------------------------------------------
@@ -142,24 +161,23 @@ def _create_group(argv: Sequence[str]) -> Outcome:
     args = parser.parse_args(argv)
 
     def body() -> list[str]:
-        account = _account()
-        group = _act(
-            args,
-            lambda c: vpc_plane.create_group(c, account, args.group, args.description, args.vpc),
-        )
-        return [ec2_tools_text.group_created(group)]
+        request = {"GroupName": args.group, "Description": args.description}
+        if args.vpc:
+            request["VpcId"] = args.vpc
+        group_id = _call(args, "CreateSecurityGroup", request)["GroupId"]
+        return [ec2_tools_text.group_created(group_id, args.group, args.description)]
 
     return _outcome(parser.prog, body)
 
 
-def _filters(items: list[str] | None) -> dict[str, list[str]]:
+def _filters(items: list[str] | None) -> list[dict[str, Any]]:
     filters: dict[str, list[str]] = {}
     for item in items or []:
         name, sep, value = item.partition("=")
         if not sep or not name:
             raise Ec2Error("InvalidParameterValue", f"The filter '{item}' is not NAME=VALUE")
         filters.setdefault(name, []).append(value)
-    return filters
+    return [{"Name": name, "Values": values} for name, values in filters.items()]
 
 
 def _describe_group(argv: Sequence[str]) -> Outcome:
@@ -171,10 +189,11 @@ def _describe_group(argv: Sequence[str]) -> Outcome:
     args = parser.parse_args(argv)
 
     def body() -> list[str]:
-        account = _account()
-        filters = _filters(args.filter)
-        groups = _read(args, lambda c: vpc_plane.describe_groups(c, account, args.groups, filters))
-        return ec2_tools_text.describe_groups(groups)
+        request: dict[str, Any] = dict(_refs(args.groups, "GroupNames", "GroupIds"))
+        if args.filter:
+            request["Filters"] = _filters(args.filter)
+        groups = _call(args, "DescribeSecurityGroups", request)["SecurityGroups"]
+        return ec2_tools_text.describe_groups(groups, _names(args))
 
     return _outcome(parser.prog, body)
 
@@ -185,8 +204,8 @@ def _delete_group(argv: Sequence[str]) -> Outcome:
     args = parser.parse_args(argv)
 
     def body() -> list[str]:
-        account = _account()
-        _act(args, lambda c: vpc_plane.delete_group(c, account, args.group))
+        key = "GroupId" if args.group.startswith("sg-") else "GroupName"
+        _call(args, "DeleteSecurityGroup", {key: args.group})
         return [ec2_tools_text.line("RETURN", "true")]
 
     return _outcome(parser.prog, body)
@@ -216,9 +235,10 @@ def _rule_parser(prog: str, verb: str) -> argparse.ArgumentParser:
     return parser
 
 
-def legacy_permission(args: argparse.Namespace) -> Permission:
-    """The permission the legacy options describe, with the tools' defaults: no source means
-    0.0.0.0/0; no ``-P`` means tcp, or icmp with ``-t``, or every protocol with ``-o``."""
+def legacy_requests(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """The requests the legacy options describe, with the tools' defaults: no source means
+    0.0.0.0/0; no ``-P`` means tcp, or icmp with ``-t``, or every protocol with ``-o`` (EC2's
+    user/group pair form, one request a pair)."""
     from harness.core import ec2_rules
 
     users: list[str] = args.source_group_user
@@ -242,21 +262,41 @@ def legacy_permission(args: argparse.Namespace) -> Permission:
         if args.icmp_type_code is not None:
             protocol = "icmp"
         elif args.port_range is None and groups:
-            protocol = None  # the legacy all-traffic grant of a user/group pair
+            return [  # the legacy all-traffic grant of a user/group pair
+                {
+                    "SourceSecurityGroupName": name,
+                    **({"SourceSecurityGroupOwnerId": owner} if owner else {}),
+                }
+                for owner, name in groups
+            ]
         else:
             protocol = "tcp"
+    permission: dict[str, Any] = {"IpProtocol": protocol}  # "all" too: EC2 reads it as -1
+    is_icmp = protocol.lower() in ("icmp", "1", "icmpv6", "58")
+    if is_icmp and args.port_range is not None:
+        raise Ec2Error("InvalidParameterCombination", "ICMP permissions take -t, not -p")
+    if not is_icmp and args.icmp_type_code is not None:
+        raise Ec2Error("InvalidParameterCombination", "-t is for ICMP permissions (-P icmp)")
     low = high = None
-    if protocol is not None:
-        is_icmp = protocol.lower() in ("icmp", "1", "icmpv6", "58")
-        if is_icmp and args.port_range is not None:
-            raise Ec2Error("InvalidParameterCombination", "ICMP permissions take -t, not -p")
-        if not is_icmp and args.icmp_type_code is not None:
-            raise Ec2Error("InvalidParameterCombination", "-t is for ICMP permissions (-P icmp)")
-        if is_icmp and args.icmp_type_code is not None:
-            low, high = ec2_rules.parse_icmp(args.icmp_type_code)
-        elif args.port_range is not None:
-            low, high = ec2_rules.parse_port_range(args.port_range)
-    return Permission(protocol, low, high, tuple(cidrs), tuple(groups))
+    if is_icmp and args.icmp_type_code is not None:
+        low, high = ec2_rules.parse_icmp(args.icmp_type_code)
+    elif args.port_range is not None:
+        low, high = ec2_rules.parse_port_range(args.port_range)
+    if low is not None:
+        permission["FromPort"], permission["ToPort"] = low, high
+    v4 = [{"CidrIp": cidr} for cidr in cidrs if ":" not in cidr]
+    v6 = [{"CidrIpv6": cidr} for cidr in cidrs if ":" in cidr]
+    pairs = [
+        {
+            ("GroupId" if name.startswith("sg-") else "GroupName"): name,
+            **({"UserId": owner} if owner else {}),
+        }
+        for owner, name in groups
+    ]
+    for key, items in (("IpRanges", v4), ("Ipv6Ranges", v6), ("UserIdGroupPairs", pairs)):
+        if items:
+            permission[key] = items
+    return [{"IpPermissions": [permission]}]
 
 
 def _change_rules(argv: Sequence[str], prog: str, revoke: bool) -> Outcome:
@@ -265,44 +305,26 @@ def _change_rules(argv: Sequence[str], prog: str, revoke: bool) -> Outcome:
     args = parser.parse_args(_attach_negative(raw, RULE_OPTIONS))
 
     def body() -> list[str]:
-        account = _account()
-        permission = legacy_permission(args)
-        change = control_plane.revoke if revoke else control_plane.authorize
-
-        def action(c: Cloud) -> tuple[Cloud, tuple[Group, list[Rule]]]:
-            c = control_plane.with_account(c, account)
-            if args.egress or vpc_plane.find_group(c, account, args.group).vpc is not None:
-                return _vpc_change(
-                    c, account, args.group, permission, egress=args.egress, revoke=revoke
+        requests = legacy_requests(args)
+        before = _group(args, args.group)
+        action = ("Revoke" if revoke else "Authorize") + "SecurityGroup"
+        action += "Egress" if args.egress else "Ingress"
+        if args.egress or before.get("VpcId"):
+            target = {"GroupId": before["GroupId"]}  # EC2 takes a VPC group by its id
+        else:
+            target = {"GroupName": before["GroupName"]}
+        for request in requests:
+            answer = _call(args, action, {**target, **request})
+            for permission in answer.get("UnknownIpPermissions") or []:  # a default VPC's
+                shown = ec2_tools_text.permission_lines(  # revoke of what is not there
+                    {**before, "IpPermissions": [permission], "IpPermissionsEgress": [permission]},
+                    args.egress,
                 )
-            rules = control_plane.permission_rules(c, account, [permission])
-            new, group, _ = change(c, account, args.group, rules)
-            return new, (group, rules)
-
-        group, rules = _act(args, action)
-        return ec2_tools_text.rule_change(group, rules, args.egress)
+                _NOTES.get().extend(f"note: no such rule, nothing revoked: {t}" for t in shown)
+        after = _group(args, before["GroupId"])
+        return ec2_tools_text.rule_change(before, after, args.egress, revoke, _names(args))
 
     return _outcome(prog, body)
-
-
-def _vpc_change(
-    cloud: Cloud, account: str, ref: str, permission: Permission, *, egress: bool, revoke: bool
-) -> tuple[Cloud, tuple[Group, list[Rule]]]:
-    """A VPC group's rule change: the legacy permission as an IpPermissions item (a group pair
-    without -P is every protocol, as in Classic)."""
-    protocol = permission.protocol or "-1"
-    wanted = vpc_plane.VpcPermission(
-        "-1" if protocol.lower() == "all" else protocol,
-        permission.from_port,
-        permission.to_port,
-        cidrs=tuple((cidr, "") for cidr in permission.cidrs),
-        groups=tuple((owner, name, "") for owner, name in permission.groups),
-    )
-    if revoke:
-        return vpc_plane.revoke(
-            cloud, account, ref=ref, permissions=[wanted], rule_ids=(), egress=egress
-        )
-    return vpc_plane.authorize(cloud, account, ref, [wanted], egress)
 
 
 def _authorize(argv: Sequence[str]) -> Outcome:
@@ -343,36 +365,32 @@ def _run_instances(argv: Sequence[str], prog: str = "ec2-run-instances") -> Outc
     args = parser.parse_args(argv)
 
     def body() -> list[str]:
-        account = _account()
         count = _count(args.instance_count)
+        request: dict[str, Any] = {
+            "ImageId": args.image,
+            "MinCount": count,
+            "MaxCount": count,
+            "InstanceType": args.instance_type,
+        }
+        groups = _refs(args.group, "SecurityGroups", "SecurityGroupIds")
         public = args.associate_public_ip_address
-
-        asked = (args.subnet, public, args.private_ip_address) != (None, None, None)
-        nics = [
-            vpc_plane.NicRequest(
-                args.subnet or "",
-                tuple(args.group),
-                public=None if public is None else public == "true",
-                address=args.private_ip_address,
-            )
-        ]
-
-        def action(c: Cloud) -> tuple[Cloud, tuple[Cloud, list[InstanceRecord]]]:
-            c, records = vpc_plane.launch(
-                c,
-                account,
-                args.image,
-                count,
-                groups=args.group,
-                nics=nics if asked else [],
-                now=now(),
-                new_id=new_id,
-                instance_type=args.instance_type,
-            )
-            return c, (c, records)
-
-        cloud, records = _act(args, action)
-        return ec2_tools_text.instances(records, state="pending", cloud=cloud)
+        if public is not None:  # EC2 takes a public address on an interface of the request
+            nic: dict[str, Any] = {"DeviceIndex": 0, "AssociatePublicIpAddress": public == "true"}
+            if args.subnet:
+                nic["SubnetId"] = args.subnet
+            if args.private_ip_address:
+                nic["PrivateIpAddress"] = args.private_ip_address
+            if args.group:
+                nic["Groups"] = list(args.group)
+            request["NetworkInterfaces"] = [nic]
+        else:
+            request.update(groups)
+            if args.subnet:
+                request["SubnetId"] = args.subnet
+            if args.private_ip_address:
+                request["PrivateIpAddress"] = args.private_ip_address
+        reservation = _call(args, "RunInstances", request)
+        return ec2_tools_text.instances([reservation])
 
     return _outcome(prog, body)
 
@@ -389,15 +407,12 @@ def _describe_instances(argv: Sequence[str]) -> Outcome:
     args = parser.parse_args(argv)
 
     def body() -> list[str]:
-        account = _account()
-        filters = _filters(args.filter)
-        cloud, records = _read(
-            args,
-            lambda c: _with_cloud(
-                control_plane.describe_instances(c, account, args.instances, filters)
-            ),
-        )
-        return ec2_tools_text.instances(records, cloud=cloud)
+        request: dict[str, Any] = {}
+        if args.instances:
+            request["InstanceIds"] = list(args.instances)
+        if args.filter:
+            request["Filters"] = _filters(args.filter)
+        return ec2_tools_text.instances(_call(args, "DescribeInstances", request)["Reservations"])
 
     return _outcome(parser.prog, body)
 
@@ -413,20 +428,19 @@ def _modify_instance_attribute(argv: Sequence[str]) -> Outcome:
     args = parser.parse_args(argv)
 
     def body() -> list[str]:
-        account = _account()
-        nic = _act(
-            args, lambda c: vpc_plane.set_instance_groups(c, account, args.instance, args.group_id)
+        _call(
+            args,
+            "ModifyInstanceAttribute",
+            {"InstanceId": args.instance, "Groups": list(args.group_id)},
         )
-        return [
-            ec2_tools_text.line("groupSet", args.instance, ",".join(k.group_id for k in nic.groups))
+        (reservation,) = _call(args, "DescribeInstances", {"InstanceIds": [args.instance]})[
+            "Reservations"
         ]
+        (instance,) = reservation["Instances"]
+        held = ",".join(group["GroupId"] for group in instance["SecurityGroups"])
+        return [ec2_tools_text.line("groupSet", args.instance, held)]
 
     return _outcome(parser.prog, body)
-
-
-def _with_cloud(done: tuple[Cloud, T]) -> tuple[Cloud, tuple[Cloud, T]]:
-    """An action's answer with the cloud it leaves (for output that needs both)."""
-    return done[0], done
 
 
 def _terminate_instances(argv: Sequence[str]) -> Outcome:
@@ -435,9 +449,8 @@ def _terminate_instances(argv: Sequence[str]) -> Outcome:
     args = parser.parse_args(argv)
 
     def body() -> list[str]:
-        account = _account()
-        changes = _act(args, lambda c: vpc_plane.terminate_instances(c, account, args.instances))
-        return ec2_tools_text.terminated(changes)
+        answer = _call(args, "TerminateInstances", {"InstanceIds": list(args.instances)})
+        return ec2_tools_text.terminated(answer)
 
     return _outcome(parser.prog, body)
 

@@ -1,4 +1,5 @@
-"""The tab-separated output of the legacy ec2-api-tools (1.5/1.6 layout), as pure functions.
+"""The tab-separated output of the legacy ec2-api-tools (1.5/1.6 layout), as pure functions of
+EC2's answers (as an SDK gives them: the action layer's).
 
 Lines as the tools printed them (see the README for the sources and the few choices)::
 
@@ -21,112 +22,128 @@ Fields are separated by one tab; empty fields stay as empty strings between tabs
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
-from harness.core import vpc_plane
-from harness.core.control_plane import (
-    DEFAULT_REGION,
-    Cloud,
-    InstanceRecord,
-    ami,
-    reservations,
-    terminating,
-    zone_of,
-)
-from harness.core.model import Group, Protocol, Rule
-
-AVAILABILITY_ZONE = zone_of(DEFAULT_REGION)
+Answer = Mapping[str, Any]
 
 
 def line(*fields: object) -> str:
     return "\t".join(str(field) for field in fields)
 
 
-def group_created(group: Group) -> str:
-    return line("GROUP", group.group_id, group.name, group.description)
+def group_created(group_id: str, name: str, description: str) -> str:
+    return line("GROUP", group_id, name, description)
 
 
-def group_line(group: Group) -> str:
-    vpc = (group.vpc,) if group.vpc else ()
-    return line("GROUP", group.group_id, group.key.account, group.name, group.description, *vpc)
-
-
-def group_header(group: Group) -> str:
-    """The first line of ec2-authorize / ec2-revoke output."""
-    return line("GROUP", group.group_id, group.key.account, group.name)
-
-
-def permission_line(group: Group, rule: Rule, egress: bool = False) -> str:
-    if rule.cidr is not None:
-        peer: tuple[object, ...] = ("CIDR", rule.cidr)
-    elif rule.prefix_list is not None:
-        peer = ("PREFIX-LIST", rule.prefix_list)
-    else:
-        assert rule.group is not None
-        key = rule.group
-        peer = ("USER", key.account, f"NAME {key.name}", f"ID {key.group_id}")
-    every = rule.protocol == Protocol.ALL
+def group_line(group: Answer) -> str:
+    vpc = (group["VpcId"],) if group.get("VpcId") else ()
     return line(
-        "PERMISSION",
-        group.key.account,
-        group.name,
-        "ALLOWS",
-        "all" if every else rule.protocol,
-        "" if every else rule.from_port,
-        "" if every else rule.to_port,
-        "TO" if egress else "FROM",
-        *peer,
-        "egress" if egress else "ingress",
+        "GROUP",
+        group["GroupId"],
+        group["OwnerId"],
+        group["GroupName"],
+        group["Description"],
+        *vpc,
     )
 
 
-def describe_groups(groups: Iterable[Group]) -> list[str]:
+def group_header(group: Answer) -> str:
+    """The first line of ec2-authorize / ec2-revoke output."""
+    return line("GROUP", group["GroupId"], group["OwnerId"], group["GroupName"])
+
+
+def _peers(permission: Answer, names: Mapping[str, str]) -> list[tuple[object, ...]]:
+    found: list[tuple[object, ...]] = []
+    for pair in permission.get("UserIdGroupPairs") or []:
+        name = pair.get("GroupName") or names.get(pair["GroupId"], "")
+        found.append(("USER", pair.get("UserId", ""), f"NAME {name}", f"ID {pair['GroupId']}"))
+    found += [("CIDR", item["CidrIp"]) for item in permission.get("IpRanges") or []]
+    found += [("CIDR", item["CidrIpv6"]) for item in permission.get("Ipv6Ranges") or []]
+    found += [
+        ("PREFIX-LIST", item["PrefixListId"]) for item in permission.get("PrefixListIds") or []
+    ]
+    return found
+
+
+def permission_lines(
+    group: Answer, egress: bool = False, names: Mapping[str, str] | None = None
+) -> list[str]:
+    """One line a peer of each of the group's ingress (or egress) permissions; ``names``:
+    group names by id, for peers an answer names by id alone."""
     lines = []
-    for group in groups:
-        lines.append(group_line(group))
-        lines += [permission_line(group, rule) for rule in group.rules]
-        lines += [permission_line(group, rule, egress=True) for rule in group.egress or ()]
+    key = "IpPermissionsEgress" if egress else "IpPermissions"
+    for permission in group.get(key) or []:
+        every = permission["IpProtocol"] == "-1"
+        for peer in _peers(permission, names or {}):
+            lines.append(
+                line(
+                    "PERMISSION",
+                    group["OwnerId"],
+                    group["GroupName"],
+                    "ALLOWS",
+                    "all" if every else permission["IpProtocol"],
+                    "" if every else permission.get("FromPort", ""),
+                    "" if every else permission.get("ToPort", ""),
+                    "TO" if egress else "FROM",
+                    *peer,
+                    "egress" if egress else "ingress",
+                )
+            )
     return lines
 
 
-def rule_change(group: Group, rules: Iterable[Rule], egress: bool = False) -> list[str]:
-    return [group_header(group), *(permission_line(group, rule, egress) for rule in rules)]
+def describe_groups(groups: Iterable[Answer], names: Mapping[str, str] | None = None) -> list[str]:
+    lines = []
+    for group in groups:
+        lines.append(group_line(group))
+        lines += permission_lines(group, False, names)
+        lines += permission_lines(group, True, names)
+    return lines
 
 
-def instance_line(
-    record: InstanceRecord, state: str | None = None, cloud: Cloud | None = None
-) -> str:
-    """One instance; with ``cloud``, a VPC instance's public address, VPC and subnet (of its
-    primary interface)."""
-    image = ami(record.image_id)
-    public = vpc = subnet = ""
-    if cloud is not None and record.subnet_id and record.active:
-        nics = vpc_plane.nics_of(cloud, record.instance_id)
-        public = str(nics[0].public) if nics and nics[0].public else ""
-        subnet = record.subnet_id
-        vpc = next((s.vpc_id for s in cloud.subnets if s.subnet_id == subnet), "")
-    zone = AVAILABILITY_ZONE if cloud is None else zone_of(cloud.region)
+def rule_change(
+    before: Answer, after: Answer, egress: bool, revoke: bool, names: Mapping[str, str]
+) -> list[str]:
+    """The permissions a change added (or, revoking, removed), as the tools echoed them."""
+    old = permission_lines(before, egress, names)
+    new = permission_lines(after, egress, names)
+    changed = (
+        [text for text in old if text not in new]
+        if revoke
+        else [text for text in new if text not in old]
+    )
+    return [group_header(after), *changed]
+
+
+def _time(text: str) -> str:
+    """EC2's launch time as the 2012 tools printed it (``2012-05-23T18:24:37+0000``)."""
+    return text.replace(".000Z", "+0000")
+
+
+def instance_line(instance: Answer, state: str | None = None) -> str:
+    """One instance: its public address, VPC and subnet when it has them."""
     return line(
         "INSTANCE",
-        record.instance_id,
-        record.image_id,
+        instance["InstanceId"],
+        instance["ImageId"],
         "",  # public DNS name: lab instances have only a private address
-        record.private_dns,
-        state or record.state,
+        instance.get("PrivateDnsName", ""),
+        state or instance["State"]["Name"],
         "",  # key pair
-        record.launch_index,
+        instance["AmiLaunchIndex"],
         "",  # product codes
-        record.instance_type,
-        record.launch_time,
-        zone,
-        image.kernel,
-        image.ramdisk,
+        instance["InstanceType"],
+        _time(instance["LaunchTime"]),
+        instance["Placement"]["AvailabilityZone"],
+        instance.get("KernelId", ""),
+        instance.get("RamdiskId", ""),
         "",  # platform
         "monitoring-disabled",
-        public,
-        record.held_address or "",
-        vpc,
-        subnet,
+        instance.get("PublicIpAddress", ""),
+        instance.get("PrivateIpAddress", ""),
+        instance.get("VpcId", ""),
+        instance.get("SubnetId", ""),
         "ebs",
         "",  # lifecycle
         "",  # spot request
@@ -135,29 +152,34 @@ def instance_line(
         "paravirtual",
         "xen",
         "",  # client token
-        ",".join(key.group_id for key in record.held_groups),
+        ",".join(group["GroupId"] for group in instance.get("SecurityGroups") or []),
     )
 
 
-def reservation_line(records: list[InstanceRecord]) -> str:
-    first = records[0]
+def reservation_line(reservation: Answer) -> str:
     return line(
         "RESERVATION",
-        first.reservation_id,
-        first.owner,
-        ",".join(key.name for key in first.groups),
+        reservation["ReservationId"],
+        reservation["OwnerId"],
+        ",".join(group["GroupName"] for group in reservation.get("Groups") or []),
     )
 
 
-def instances(
-    records: Iterable[InstanceRecord], state: str | None = None, cloud: Cloud | None = None
-) -> list[str]:
+def instances(reservations: Iterable[Answer], state: str | None = None) -> list[str]:
     lines = []
-    for reservation in reservations(records):
+    for reservation in reservations:
         lines.append(reservation_line(reservation))
-        lines += [instance_line(record, state, cloud) for record in reservation]
+        lines += [instance_line(i, state) for i in reservation["Instances"]]
     return lines
 
 
-def terminated(changes: Iterable[tuple[InstanceRecord, str]]) -> list[str]:
-    return [line("INSTANCE", r.instance_id, before, terminating(before)) for r, before in changes]
+def terminated(answer: Answer) -> list[str]:
+    return [
+        line(
+            "INSTANCE",
+            item["InstanceId"],
+            item["PreviousState"]["Name"],
+            item["CurrentState"]["Name"],
+        )
+        for item in answer["TerminatingInstances"]
+    ]

@@ -260,7 +260,8 @@ class VpcReader:
                     vpc_rules.check_group_count(len(self.groups) + 1)
                     description = r.string(spec.get("description", name), "description")
                     ec2_rules.check_description(description)
-                    self.groups[key] = vpc_rules.new_group(key, description, vpc)
+                    ipv6 = self.vpcs[vpc].ipv6 is not None
+                    self.groups[key] = vpc_rules.new_group(key, description, vpc, ipv6)
                     if "egress" in spec:
                         self.groups[key] = replace(self.groups[key], egress=())
                 self.groups[key] = replace(self.groups[key], origin=r.where(item))

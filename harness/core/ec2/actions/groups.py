@@ -4,6 +4,7 @@ describe rules, each one action whichever platform the group is on."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from harness.core import control_plane, vpc_plane
@@ -23,7 +24,7 @@ from harness.core.ec2.actions.requests import (
     tag_specifications,
 )
 from harness.core.ec2.actions.tags import arn, tag_new, tags
-from harness.core.model import ICMPS, PORTED, Group, Rule
+from harness.core.model import ICMPS, PORTED, Group, GroupKey, Rule
 from harness.core.vpc_plane import RuleRecord, VpcPermission
 from harness.errors import Ec2Error
 
@@ -36,7 +37,18 @@ def _ports(rule: Rule) -> dict[str, int]:
     return {}
 
 
-def _peer(rule: Rule, home: str) -> tuple[str, dict[str, str]]:
+def _pair(cloud: Cloud, key: GroupKey, holder: Group) -> dict[str, str]:
+    """A referenced group as EC2 describes it: its id and owner; its name for a Classic or
+    default-VPC group; its VPC only when it is in another VPC than the rule's (peering)."""
+    pair = {"UserId": key.account, "GroupId": key.group_id}
+    if vpc_plane.named_pair(cloud, key):
+        pair["GroupName"] = key.name
+    if key.vpc and key.vpc != holder.vpc:
+        pair["VpcId"] = key.vpc
+    return pair
+
+
+def _peer(cloud: Cloud, rule: Rule, holder: Group) -> tuple[str, dict[str, str]]:
     """The list an IpPermission names a rule's peer in, and the entry."""
     described = {"Description": rule.description} if rule.description else {}
     if rule.cidr is not None and rule.cidr.version == 4:
@@ -46,15 +58,10 @@ def _peer(rule: Rule, home: str) -> tuple[str, dict[str, str]]:
     if rule.prefix_list is not None:
         return "PrefixListIds", {"PrefixListId": rule.prefix_list, **described}
     assert rule.group is not None
-    pair = {"UserId": rule.group.account, "GroupId": rule.group.group_id, **described}
-    if rule.group.vpc:
-        pair["VpcId"] = rule.group.vpc
-    if not rule.group.vpc or rule.group.account == home:  # Classic pairs: always
-        pair["GroupName"] = rule.group.name
-    return "UserIdGroupPairs", pair
+    return "UserIdGroupPairs", {**_pair(cloud, rule.group, holder), **described}
 
 
-def _permissions(rules: Sequence[Rule], home: str) -> list[dict[str, Any]]:
+def _permissions(cloud: Cloud, rules: Sequence[Rule], holder: Group) -> list[dict[str, Any]]:
     """Rules as IpPermissions (grouped as EC2 lists them), peers listed by kind."""
     found = []
     for _, _, _, same in control_plane.permissions(rules):
@@ -67,7 +74,7 @@ def _permissions(rules: Sequence[Rule], home: str) -> list[dict[str, Any]]:
             "PrefixListIds": [],
         }
         for rule in same:
-            kind, entry = _peer(rule, home)
+            kind, entry = _peer(cloud, rule, holder)
             item[kind].append(entry)
         found.append(item)
     return found
@@ -80,8 +87,8 @@ def group_dict(cloud: Cloud, group: Group) -> Answer:
         "GroupId": group.group_id,
         "GroupName": group.name,
         "Description": group.description,
-        "IpPermissions": _permissions(group.rules, owner),
-        "IpPermissionsEgress": _permissions(group.egress or (), owner),
+        "IpPermissions": _permissions(cloud, group.rules, group),
+        "IpPermissionsEgress": _permissions(cloud, group.egress or (), group),
         "Tags": tags(cloud, group.group_id),
         "SecurityGroupArn": arn(cloud, owner, "security-group", group.group_id),
     }
@@ -113,7 +120,7 @@ def rule_dict(cloud: Cloud, record: RuleRecord) -> Answer:
         found["PrefixListId"] = rule.prefix_list
     elif rule.group is not None:
         info = {"GroupId": rule.group.group_id, "UserId": rule.group.account}
-        if rule.group.vpc:
+        if rule.group.vpc and rule.group.vpc != group.vpc:  # another VPC: peering
             info["VpcId"] = rule.group.vpc
         found["ReferencedGroupInfo"] = info
     return found
@@ -160,8 +167,9 @@ def delete_security_group(cloud: Cloud, caller: Caller, request: Request) -> tup
 def _classic_change(
     cloud: Cloud, account: str, request: Request, ref: str, revoke: bool
 ) -> tuple[Cloud, Answer]:
-    """A Classic group's rules: IPv4 ranges and groups, as in 2012; anything the VPC era added
-    is refused, not dropped."""
+    """A Classic group's rules: IPv4 ranges and groups, each with its description (EC2 added
+    rule descriptions for Classic and VPC groups alike in 2017); anything else the VPC era
+    added is refused, not dropped."""
     wanted = permissions(request)
     for item in wanted:
         if item.prefix_lists or any(":" in c for c, _ in item.cidrs):
@@ -170,23 +178,25 @@ def _classic_change(
                 "EC2-Classic groups take IPv4 ranges and groups only (no IPv6 ranges or "
                 "prefix lists)",
             )
-        if any(d for _, d in item.cidrs) or any(d for *_, d in item.groups):
-            raise Ec2Error("InvalidParameterValue", "EC2-Classic rules have no descriptions")
     if request.get("SecurityGroupRuleIds") or request.get("TagSpecifications"):
         raise Ec2Error("InvalidParameterValue", "EC2-Classic rules have no rule ids and no tags")
     pair_form = "SourceSecurityGroupName" in request or "SourceSecurityGroupOwnerId" in request
-    classic = [
-        Permission(
-            None if pair_form else p.protocol,
-            p.from_port,
-            p.to_port,
-            tuple(c for c, _ in p.cidrs),
-            tuple((owner, group) for owner, group, _ in p.groups),
-        )
-        for p in wanted
-    ]
+    rules: list[Rule] = []
+    for p in wanted:
+        protocol = None if pair_form else p.protocol
+        peers: list[tuple[Permission, str]] = [
+            (Permission(protocol, p.from_port, p.to_port, (cidr,)), text) for cidr, text in p.cidrs
+        ]
+        peers += [
+            (Permission(protocol, p.from_port, p.to_port, groups=((owner, name),)), text)
+            for owner, name, text in p.groups
+        ]
+        if not peers:  # no source: EC2's own error
+            control_plane.permission_rules(cloud, account, [Permission(protocol)])
+        for permission, text in peers:
+            made = control_plane.permission_rules(cloud, account, [permission])
+            rules += [replace(rule, description=text) for rule in made]
     change = control_plane.revoke if revoke else control_plane.authorize
-    rules = control_plane.permission_rules(cloud, account, classic)
     cloud, _, _ = change(cloud, account, ref, rules)
     return cloud, {"Return": True}
 
@@ -202,24 +212,25 @@ def _change(egress: bool, revoke: bool) -> Callable[[Cloud, Caller, Request], tu
         rule_ids = request.get("SecurityGroupRuleIds") or []
         wanted = [] if rule_ids and not request.get("IpPermissions") else permissions(request)
         if revoke:
-            cloud, (group, rules) = vpc_plane.revoke(
+            cloud, (group, rules, unknown) = vpc_plane.revoke(
                 cloud, account, ref=ref, permissions=wanted, rule_ids=rule_ids, egress=egress
             )
-        else:
-            cloud, (group, rules) = vpc_plane.authorize(cloud, account, ref, wanted, egress)
-        records = [RuleRecord(group, r, egress) for r in rules]
-        if revoke:
-            return cloud, {
+            answer: Answer = {
                 "Return": True,
                 "RevokedSecurityGroupRules": [
                     {
-                        "SecurityGroupRuleId": r.rule_id,
+                        "SecurityGroupRuleId": RuleRecord(group, r, egress).rule_id,
                         "GroupId": group.group_id,
                         "IsEgress": egress,
                     }
-                    for r in records
+                    for r in rules
                 ],
             }
+            if unknown:  # a default VPC: not an error, but named (the EC2 API reference)
+                answer["UnknownIpPermissions"] = _permissions(cloud, unknown, group)
+            return cloud, answer
+        cloud, (group, rules) = vpc_plane.authorize(cloud, account, ref, wanted, egress)
+        records = [RuleRecord(group, r, egress) for r in rules]
         new_tags = tag_specifications(request, "security-group-rule")
         if new_tags:
             cloud, _ = vpc_plane.create_tags(cloud, account, [r.rule_id for r in records], new_tags)
@@ -242,6 +253,11 @@ RULE_FILTERS: dict[str, Callable[[RuleRecord], list[str]]] = {
 def describe_security_group_rules(
     cloud: Cloud, caller: Caller, request: Request
 ) -> tuple[Cloud, Answer]:
+    for value in filters(request).get("group-id", []):
+        if not control_plane.GROUP_ID_RE.match(value):
+            raise Ec2Error(
+                "InvalidGroupId.Malformed", f"The security group ID '{value}' is malformed"
+            )
     return describe(
         cloud,
         caller,
@@ -256,10 +272,30 @@ def describe_security_group_rules(
     )
 
 
-def _rule_permission(item: Request, where: str) -> VpcPermission:
+PEERS = ("CidrIpv4", "CidrIpv6", "PrefixListId", "ReferencedGroupId")
+
+
+def _rule_permission(item: Request) -> VpcPermission:
+    """A SecurityGroupRuleRequest, checked as EC2 checks it: a protocol, exactly one peer."""
     protocol = item.get("IpProtocol")
     if not protocol:
-        raise Ec2Error("MissingParameter", f"{where} needs an IpProtocol")
+        raise Ec2Error(
+            "InvalidParameterValue",
+            "Invalid value 'null' for protocol. VPC security group rules must specify "
+            "protocols explicitly.",
+        )
+    peers = [name for name in PEERS if item.get(name)]
+    if not peers:
+        raise Ec2Error(
+            "MissingParameter",
+            "The request must contain exactly one of: cidrIp, cidrIpv6, prefixListId, or "
+            "referencedGroupId",
+        )
+    if len(peers) > 1:
+        raise Ec2Error(
+            "InvalidParameterCombination",
+            "Only one of cidrIp, cidrIpv6, prefixListId, or referencedGroupId can be specified",
+        )
     description = item.get("Description", "")
     cidr = item.get("CidrIpv4") or item.get("CidrIpv6")
     return VpcPermission(
@@ -282,12 +318,7 @@ def modify_security_group_rules(
         ident = item.get("SecurityGroupRuleId")
         if not ident:
             raise Ec2Error("MissingParameter", f"{where} needs a SecurityGroupRuleId")
-        changes.append(
-            (
-                ident,
-                _rule_permission(item.get("SecurityGroupRule") or {}, f"{where}.SecurityGroupRule"),
-            )
-        )
+        changes.append((ident, _rule_permission(item.get("SecurityGroupRule") or {})))
     if not changes:
         raise missing("SecurityGroupRule")
     cloud, _ = vpc_plane.modify_rules(cloud, caller.account, group_id, changes)

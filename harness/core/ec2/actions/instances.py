@@ -102,7 +102,7 @@ def reservation_dict(
     return {
         "ReservationId": first.reservation_id,
         "OwnerId": first.owner,
-        "Groups": _groups(first),
+        "Groups": [{"GroupId": k.group_id, "GroupName": k.name} for k in first.groups],
         "Instances": [instance_dict(cloud, r, state) for r in records],
     }
 

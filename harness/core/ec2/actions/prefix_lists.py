@@ -24,7 +24,8 @@ def plist_dict(cloud: Cloud, plist: PrefixListRecord) -> Answer:
     return {
         "PrefixListId": plist.list_id,
         "AddressFamily": plist.family,
-        "State": "create-complete",
+        "State": plist.state,
+        **({"StateMessage": plist.state_message} if plist.state_message else {}),
         "PrefixListArn": arn(cloud, plist.owner, "prefix-list", plist.list_id),
         "PrefixListName": plist.name,
         "MaxEntries": plist.max_entries,
@@ -106,7 +107,13 @@ def delete_managed_prefix_list(
     cloud, plist = vpc_plane.delete_prefix_list(
         cloud, caller.account, required(request, "PrefixListId")
     )
-    return cloud, {"PrefixList": {**plist_dict(cloud, plist), "State": "delete-complete"}}
+    answer = plist_dict(cloud, plist)
+    if plist.state != "delete-failed":  # gone; a list in use is described as delete-failed
+        answer["State"] = "delete-complete"
+    else:
+        answer["State"] = "delete-in-progress"
+        answer.pop("StateMessage", None)
+    return cloud, {"PrefixList": answer}
 
 
 def get_managed_prefix_list_entries(

@@ -218,13 +218,10 @@ def nic_requests(request: Request) -> list[NicRequest]:
     groups (a request names groups in one place or the other)."""
     found = []
     for number, item in enumerate(request.get("NetworkInterfaces") or [], 1):
-        where = f"NetworkInterface.{number}"
-        if not item.get("SubnetId"):
-            raise Ec2Error("MissingParameter", f"{where} needs a SubnetId")
         index = item.get("DeviceIndex")
         found.append(
             NicRequest(
-                item["SubnetId"],
+                item.get("SubnetId") or "",  # none: the default subnet
                 tuple(item.get("Groups") or ()),
                 item.get("AssociatePublicIpAddress"),
                 item.get("PrivateIpAddress") or None,
