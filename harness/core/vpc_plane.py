@@ -365,10 +365,9 @@ def _ports(protocol: Proto, low: int | None, high: int | None) -> tuple[int, int
         if low is None or high is None:
             if protocol in (Protocol.ICMP, Protocol.ICMPV6):
                 return (-1 if low is None else low), (-1 if high is None else high)
-            raise Ec2Error(
+            raise Ec2Error(  # EC2's words (moto's AWS-verified test)
                 "InvalidParameterValue",
-                f"Invalid value for portRange. Must specify both from and to ports with "
-                f"TCP/UDP (got {low}, {high}).",
+                "Invalid value for portRange. Must specify both from and to ports with TCP/UDP.",
             )
         return low, high
     return -1, -1

@@ -205,10 +205,10 @@ def _change(egress: bool, revoke: bool) -> Callable[[Cloud, Caller, Request], tu
     def action(cloud: Cloud, caller: Caller, request: Request) -> tuple[Cloud, Answer]:
         account = caller.account
         ref = group_ref(request)
-        if not egress:
-            cloud = control_plane.with_account(cloud, account)
-            if vpc_plane.find_group(cloud, account, ref).vpc is None:
-                return _classic_change(cloud, account, request, ref, revoke)
+        cloud = control_plane.with_account(cloud, account)
+        group = vpc_plane.find_group(cloud, account, ref)  # the group first, then its rules
+        if not egress and group.vpc is None:
+            return _classic_change(cloud, account, request, ref, revoke)
         rule_ids = request.get("SecurityGroupRuleIds") or []
         wanted = [] if rule_ids and not request.get("IpPermissions") else permissions(request)
         if revoke:
