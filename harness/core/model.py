@@ -19,10 +19,6 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from functools import cached_property
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from harness.core.paths import Path
 
 DEFAULT_ACCOUNT = "111122223333"
 DEFAULT_SUBNET = IPv4Network("10.254.0.0/16")
@@ -443,12 +439,6 @@ class Topology:
         if rule.prefix_list is not None:
             return self.prefix_lists_by_name[rule.prefix_list].cidrs
         return ()
-
-    @cached_property
-    def path_memo(self) -> dict[tuple[str, str], list[Path]]:
-        """Each pair's paths once computed (:func:`harness.core.paths.paths` keeps them here:
-        the planner, the oracle and the batches ask for a big lab's million pairs in turn)."""
-        return {}
 
     @cached_property
     def groups_by_key(self) -> dict[GroupKey, Group]:

@@ -94,6 +94,7 @@ class Oracle:
         self._parsed: dict[str, str] = {}  # an address as a cell writes it, as it prints
         self._nic_rules: dict[tuple[int, bool], Applied | None] = {}
         self._words: dict[tuple[int, str, str], str] = {}
+        self._pair_paths: dict[tuple[str, str], list[Path]] = {}  # each pair's, once
         # A big lab asks about a million paths and cells made of a few rules: what applies to
         # a path is worked out once per path, and shared (interned) between paths; a verdict
         # is worked out once per rules applied, probe and listening, and only the words
@@ -126,11 +127,19 @@ class Oracle:
         """The pair's path to ``address`` (the first, in Classic), if it has one."""
         if self.topology.is_vpc:
             wanted = self._wanted(target, address)
-            for path in paths(self.topology, source, target):
+            for path in self._paths(source, target):
                 if self._text(path.address) == wanted:
                     return path
             return None
-        return paths(self.topology, source, target)[0]
+        return self._paths(source, target)[0]
+
+    def _paths(self, source: Node, target: Instance) -> list[Path]:
+        """A pair's paths, worked out once (a pair is asked about once per cell)."""
+        key = (source.name, target.name)
+        found = self._pair_paths.get(key)
+        if found is None:
+            found = self._pair_paths[key] = paths(self.topology, source, target)
+        return found
 
     def _no_path(self, source: Node, target: Instance, address: str) -> str:
         return f"{source.name} has no path to {target.name} at {self._wanted(target, address)}"

@@ -32,16 +32,10 @@ class Path(NamedTuple):
         return self.kind == "public" or self.source_nic is None
 
 
-def paths(topology: Topology, source: Node, target: Instance, *, keep: bool = True) -> list[Path]:
-    """The paths from ``source`` to ``target`` (computed once per pair and kept, unless
-    ``keep`` is false: a walk over every pair asks once each; do not change the list)."""
-    if not keep:
-        return _paths(topology, source, target)
-    key = (source.name, target.name)
-    found = topology.path_memo.get(key)
-    if found is None:
-        found = topology.path_memo[key] = _paths(topology, source, target)
-    return found
+def paths(topology: Topology, source: Node, target: Instance) -> list[Path]:
+    """The paths from ``source`` to ``target`` (worked out each time: a caller that asks
+    about a pair again keeps the answer, as the oracle does)."""
+    return _paths(topology, source, target)
 
 
 def _paths(topology: Topology, source: Node, target: Instance) -> list[Path]:

@@ -183,7 +183,7 @@ def _routes(
         for target in topology.instances:
             if target is source:
                 continue
-            for path in paths(topology, source, target, keep=False):
+            for path in paths(topology, source, target):
                 v6 = path.address.version == 6
                 key = (id(path.target_nic), v6)
                 probes = candidates.get(key)
