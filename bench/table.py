@@ -35,7 +35,8 @@ from harness.adapters.docker_runtime import DockerRuntime
 from harness.adapters.netns_runtime import NetnsRuntime
 from harness.adapters.probers.nmap_prober import NmapProber
 from harness.adapters.probers.scapy_prober import ScapyProber
-from harness.core import ec2_rules, vpc_rules
+from harness.core.ec2 import platform as platforms
+from harness.core.ec2 import rules as rulebook
 from harness.core.model import Protocol, Topology
 from harness.core.phases import QUIET
 from harness.core.planner import plan
@@ -151,11 +152,15 @@ def authorize_29() -> float:
     try:
         applied = built.applied
         for k in range(5):
-            extra = ec2_rules.make_rule(
-                Protocol.TCP, 9000 + k, 9000 + k, cidr=ec2_rules.parse_cidr("203.0.113.0/28")
+            extra = rulebook.make_rule(
+                platforms.CLASSIC,
+                Protocol.TCP,
+                9000 + k,
+                9000 + k,
+                cidr=rulebook.parse_cidr("203.0.113.0/28", platforms.CLASSIC),
             )
             target = next(group for group in topo.groups if group.name == "g0")
-            grown = vpc_rules.authorize(target, [extra], egress=False)
+            grown = rulebook.authorize(target, [extra], egress=False)
             groups = tuple(grown if group is target else group for group in topo.groups)
             changed = replace(topo, groups=groups)
             started = time.monotonic()

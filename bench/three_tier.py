@@ -19,7 +19,8 @@ from harness.adapters import netns
 from harness.adapters.docker_runtime import DockerRuntime
 from harness.adapters.probers.nmap_prober import NmapProber
 from harness.adapters.probers.scapy_prober import ScapyProber
-from harness.core import ec2_rules, vpc_rules
+from harness.core.ec2 import platform as platforms
+from harness.core.ec2 import rules as rulebook
 from harness.core.matrix import Matrix, expectations
 from harness.core.model import Protocol, State, Topology
 from harness.core.phases import QUIET
@@ -134,11 +135,17 @@ def rule_change(
 ) -> None:
     """A live rule change: one group gains a rule; time until every member enforces it."""
     first = topo.groups[1]
-    extra = ec2_rules.make_rule(Protocol.TCP, 22, 22, cidr=ec2_rules.parse_cidr("203.0.113.19/32"))
+    extra = rulebook.make_rule(
+        platforms.CLASSIC,
+        Protocol.TCP,
+        22,
+        22,
+        cidr=rulebook.parse_cidr("203.0.113.19/32", platforms.CLASSIC),
+    )
     if topo.is_vpc:
-        grown = vpc_rules.authorize(first, [extra], egress=False)
+        grown = rulebook.authorize(first, [extra], egress=False)
     else:
-        grown = ec2_rules.authorize(first, [extra])
+        grown = rulebook.authorize(first, [extra])
     changed = replace(topo, groups=tuple(grown if g is first else g for g in topo.groups))
     change_started = time.monotonic()
     after = reconcile(runtime, ref, changed, applied, QUIET)

@@ -21,7 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 
-from harness.core.ec2_rules import DEFAULT_GROUP
+from harness.core.ec2.platform import DEFAULT_GROUP
+from harness.core.ec2.rules import all_out
 from harness.core.model import (
     ICMPS,
     PORTED,
@@ -40,7 +41,6 @@ from harness.core.oracle import Oracle
 from harness.core.paths import paths
 from harness.core.planner import Cell
 from harness.core.port_catalog import HIGH_RISK, PUBLIC, SENSITIVE
-from harness.core.vpc_rules import all_out
 
 ERROR, WARNING, NOTE = "error", "warning", "note"  # SARIF's levels
 FAILING = (ERROR, WARNING)  # the levels that make ``sgh lint`` exit 1

@@ -28,7 +28,8 @@ from functools import cached_property
 from hashlib import sha256
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 
-from harness.core import ec2_rules, vpc_rules
+from harness.core.ec2 import platform as platforms
+from harness.core.ec2 import rules as rulebook
 from harness.core.model import (
     DEFAULT_ACCOUNT,
     DEFAULT_SUBNET,
@@ -62,9 +63,9 @@ TERMINATED = "terminated"
 SHUTTING_DOWN = "shutting-down"
 STATE_CODES = {PENDING: 0, RUNNING: 16, SHUTTING_DOWN: 32, TERMINATED: 48}
 DEFAULT_TYPE = "m1.small"
-EC2_CLASSIC = "ec2-classic"  # the seed's accounts: groups without a VPC id are Classic groups
-VPC = "vpc"  # today's accounts: a default VPC, and groups without a VPC id go into it
-PLATFORMS = (EC2_CLASSIC, VPC)
+EC2_CLASSIC = platforms.EC2_CLASSIC  # a lab's platform, by its name (the table: platforms)
+VPC = platforms.VPC_PLATFORM
+PLATFORMS = tuple(platforms.PLATFORMS)
 DEFAULT_REGION = "us-east-1"  # the seed's region, where a lab runs its instances unless told
 REGION_RE = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$")
 
@@ -338,12 +339,12 @@ def with_account(cloud: Cloud, account: str) -> Cloud:
     """The cloud with ``account`` known from its first request: an EC2-Classic account gets its
     ``default`` group, a default-VPC account its default VPC (172.31.0.0/16, a public default
     subnet 172.31.0.0/20) with that VPC's ``default`` group."""
-    ec2_rules.check_account(account)
+    rulebook.check_account(account)
     if cloud.platform == VPC:
         return _with_default_vpc(cloud, account)
-    if GroupKey(account, ec2_rules.DEFAULT_GROUP) in cloud.by_key:
+    if GroupKey(account, platforms.DEFAULT_GROUP) in cloud.by_key:
         return cloud
-    return cloud.with_group(ec2_rules.default_group(account))
+    return cloud.with_group(rulebook.default_group(account))
 
 
 def stable_id(prefix: str, *parts: str) -> str:
@@ -364,7 +365,7 @@ def _with_default_vpc(cloud: Cloud, account: str) -> Cloud:
     vpc = VpcRecord(
         stable_id("vpc-", account, "default", cloud.region),
         account,
-        vpc_rules.DEFAULT_VPC_CIDR,
+        platforms.DEFAULT_VPC_CIDR,
         default=True,
         dns_hostnames=True,
     )
@@ -372,12 +373,12 @@ def _with_default_vpc(cloud: Cloud, account: str) -> Cloud:
         stable_id("subnet-", account, "default", zone_of(cloud.region)),
         vpc.vpc_id,
         account,
-        vpc_rules.DEFAULT_SUBNET_CIDR,
+        platforms.DEFAULT_SUBNET_CIDR,
         default=True,
         map_public=True,
     )
     cloud = replace(cloud, vpcs=(*cloud.vpcs, vpc), subnets=(*cloud.subnets, subnet))
-    return cloud.with_group(vpc_rules.default_group(account, vpc.vpc_id, ipv6=False))
+    return cloud.with_group(rulebook.default_group(account, vpc.vpc_id, ipv6=False))
 
 
 # -- groups ------------------------------------------------------------------------------------
@@ -398,10 +399,10 @@ def find_group(cloud: Cloud, account: str, ref: str) -> Group:
         for group in cloud.groups_of(account):
             if group.group_id == ref:
                 return group
-        raise ec2_rules.group_not_found(ref)
+        raise rulebook.group_not_found(ref)
     found = cloud.by_key.get(GroupKey(account, ref))
     if found is None:
-        raise ec2_rules.group_not_found(ref)
+        raise rulebook.group_not_found(ref)
     return found
 
 
@@ -410,25 +411,25 @@ def source_group(cloud: Cloud, account: str, owner: str | None, ref: str) -> Gro
 
     Another account's group may be named as a source, as in EC2-Classic."""
     owner = owner or account
-    ec2_rules.check_account(owner)
+    rulebook.check_account(owner)
     if ref.startswith("sg-"):
         check_group_id(ref)
         for group in cloud.groups:
             if group.group_id == ref and owner in (group.key.account, account):
                 return group.key
-        raise ec2_rules.group_not_found(ref)
+        raise rulebook.group_not_found(ref)
     key = GroupKey(owner, ref)
-    if key not in cloud.by_key and ref != ec2_rules.DEFAULT_GROUP:
-        raise ec2_rules.group_not_found(ref if owner == account else f"{owner}/{ref}")
+    if key not in cloud.by_key and ref != platforms.DEFAULT_GROUP:
+        raise rulebook.group_not_found(ref if owner == account else f"{owner}/{ref}")
     return key
 
 
 def create_group(cloud: Cloud, account: str, name: str, description: str) -> tuple[Cloud, Group]:
     cloud = with_account(cloud, account)
-    group = ec2_rules.new_group(GroupKey(account, name), description)
+    group = rulebook.new_group(GroupKey(account, name), description)
     if group.key in cloud.by_key:
         raise Ec2Error("InvalidGroup.Duplicate", f"The security group '{name}' already exists")
-    ec2_rules.check_group_count(len(cloud.groups_of(account)) + 1, account)
+    rulebook.check_group_count(platforms.CLASSIC, len(cloud.groups_of(account)) + 1, account)
     return cloud.with_group(group), group
 
 
@@ -446,7 +447,7 @@ def users_of(cloud: Cloud, key: GroupKey) -> tuple[list[InstanceRecord], list[Gr
 def delete_group(cloud: Cloud, account: str, ref: str) -> tuple[Cloud, Group]:
     cloud = with_account(cloud, account)
     group = find_group(cloud, account, ref)
-    if group.name == ec2_rules.DEFAULT_GROUP:
+    if group.name == platforms.DEFAULT_GROUP:
         raise Ec2Error("InvalidGroup.Reserved", "The security group 'default' is reserved")
     instances, groups = users_of(cloud, group.key)
     if instances:
@@ -468,7 +469,7 @@ def _rule_target(
     cloud = with_account(cloud, account)
     group = find_group(cloud, account, ref)
     if not rules:
-        raise ec2_rules.missing_source()
+        raise rulebook.missing_source()
     return cloud, group
 
 
@@ -480,8 +481,8 @@ def authorize(
         if rule.group is not None and rule.group not in cloud.by_key:
             cloud = with_account(cloud, rule.group.account)
             if rule.group not in cloud.by_key:
-                raise ec2_rules.group_not_found(rule.group.label(account))
-    changed = ec2_rules.authorize(group, rules)
+                raise rulebook.group_not_found(rule.group.label(account))
+    changed = rulebook.authorize(group, rules)
     return cloud.with_group(changed), changed, list(rules)
 
 
@@ -491,7 +492,7 @@ def revoke(
     """Revoke rules; those that do not exist are ignored (EC2-Classic answers ``true``)."""
     cloud, group = _rule_target(cloud, account, ref, rules)
     removed = [rule for rule in rules if rule in group.rules]
-    changed = ec2_rules.revoke(group, rules)
+    changed = rulebook.revoke(group, rules)
     return cloud.with_group(changed), changed, removed
 
 
@@ -583,7 +584,7 @@ def run_instances(
             f"lab. You requested at least {count}",
         )
     keys: list[GroupKey] = []
-    for ref in group_refs or [ec2_rules.DEFAULT_GROUP]:
+    for ref in group_refs or [platforms.DEFAULT_GROUP]:
         key = find_group(cloud, account, ref).key
         if key not in keys:
             keys.append(key)
@@ -714,7 +715,7 @@ def add_host(cloud: Cloud, name: str, address: str) -> tuple[Cloud, Host]:
         raise InvalidInput(f"host {name}: '{address}' is not an IPv4 address") from None
     inside = [vpc.cidr for vpc in cloud.vpcs] if cloud.platform == VPC else [cloud.subnet]
     if cloud.platform == VPC:
-        inside.append(vpc_rules.PUBLIC_POOL)
+        inside.append(platforms.PUBLIC_POOL)
     for net in inside:
         if parsed in net:
             raise InvalidInput(
@@ -937,16 +938,16 @@ def permission_rules(cloud: Cloud, account: str, permissions: Sequence[Permissio
     rules: list[Rule] = []
     for permission in permissions:
         if not permission.cidrs and not permission.groups:
-            raise ec2_rules.missing_source()
-        cidrs = [ec2_rules.parse_cidr(text) for text in permission.cidrs]
+            raise rulebook.missing_source()
+        cidrs = [rulebook.parse_cidr(text, platforms.CLASSIC) for text in permission.cidrs]
         keys = [source_group(cloud, account, owner, ref) for owner, ref in permission.groups]
         if permission.protocol is None:
             for cidr in cidrs:
-                rules += ec2_rules.all_traffic_rules(cidr=cidr)
+                rules += rulebook.all_traffic(platforms.CLASSIC, cidr=cidr)
             for key in keys:
-                rules += ec2_rules.all_traffic_rules(group=key)
+                rules += rulebook.all_traffic(platforms.CLASSIC, group=key)
             continue
-        protocol = ec2_rules.parse_protocol(permission.protocol)
+        protocol = rulebook.parse_protocol(permission.protocol, platforms.CLASSIC)
         low, high = permission.from_port, permission.to_port
         if low is None or high is None:
             if protocol is Protocol.ICMP:
@@ -956,6 +957,6 @@ def permission_rules(cloud: Cloud, account: str, permissions: Sequence[Permissio
                 )
             missing = -1 if low is None else high
             raise Ec2Error("InvalidPermission.Malformed", f"TCP/UDP port ({missing}) out of range")
-        rules += [ec2_rules.make_rule(protocol, low, high, cidr=c) for c in cidrs]
-        rules += [ec2_rules.make_rule(protocol, low, high, group=k) for k in keys]
+        rules += [rulebook.make_rule(platforms.CLASSIC, protocol, low, high, cidr=c) for c in cidrs]
+        rules += [rulebook.make_rule(platforms.CLASSIC, protocol, low, high, group=k) for k in keys]
     return rules

@@ -23,7 +23,7 @@ from dataclasses import replace
 from ipaddress import IPv4Address, IPv4Network, collapse_addresses, ip_network
 
 from harness.core.audit import Finding, audit, where
-from harness.core.ec2_rules import MAX_RULES_PER_GROUP
+from harness.core.ec2.platform import CLASSIC
 from harness.core.model import (
     Group,
     GroupKey,
@@ -161,20 +161,20 @@ def _near_limit(topology: Topology, group: Group) -> list[Finding]:
     home = topology.account
     member = Instance(f"<member of {group.name}>", group.key.account, (group.key,), _ADDR)
     note, detail = _condensed(topology, member, list(group.rules))
-    message = f"holds {len(group.rules)} of EC2's {MAX_RULES_PER_GROUP} rules{note}"
+    message = f"holds {len(group.rules)} of EC2's {CLASSIC.max_rules} rules{note}"
     where = f"group '{group.key.label(home)}'"
     return [Finding("near-limit", where, message, detail, origin=group.origin)]
 
 
 def _too_many(topology: Topology, instance: Instance) -> list[Finding]:
     rules = [rule for _, rule in topology.rules_of(instance)]
-    if len(rules) <= MAX_RULES_PER_GROUP:
+    if len(rules) <= CLASSIC.max_rules:
         return []
     home = topology.account
     names = ", ".join(key.label(home) for key in instance.groups)
     note, detail = _condensed(topology, instance, rules)
     message = (
-        f"its groups ({names}) add up to {len(rules)} rules, more than {MAX_RULES_PER_GROUP}{note}"
+        f"its groups ({names}) add up to {len(rules)} rules, more than {CLASSIC.max_rules}{note}"
     )
     return [Finding("too-many-rules", f"instance '{instance.name}'", message, detail)]
 

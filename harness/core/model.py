@@ -2,8 +2,9 @@
 VPC topologies their VPCs, subnets, prefix lists and network interfaces.
 
 Values are frozen dataclasses. EC2-Classic semantics (validation, limits, error codes, the
-default group) live in :mod:`harness.core.ec2_rules`, the VPC era's in
-:mod:`harness.core.vpc_rules`; this module only describes what things are.
+default group) live in :mod:`harness.core.ec2.rules`, for EC2-Classic and VPC groups alike
+(the difference is data: :mod:`harness.core.ec2.platform`); this module only describes what
+things are.
 
 A topology is Classic unless it has VPCs. In a VPC topology groups have egress rules as well as
 ingress rules (``Group.egress`` is ``None`` for a Classic group: everything goes out), rules

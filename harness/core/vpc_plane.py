@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from ipaddress import IPv4Address, IPv4Network, IPv6Network
 from typing import TypeVar
 
-from harness.core import control_plane, ec2_rules, vpc_rules
+from harness.core import control_plane
 from harness.core.control_plane import (
     EC2_CLASSIC,
     VPC,
@@ -39,6 +39,8 @@ from harness.core.control_plane import (
     VpcRecord,
     with_account,
 )
+from harness.core.ec2 import platform as platforms
+from harness.core.ec2 import rules as rulebook
 from harness.core.model import Group, GroupKey, Network, Proto, Protocol, Rule
 from harness.errors import Ec2Error
 
@@ -82,7 +84,7 @@ def find_vpc(cloud: Cloud, account: str, vpc_id: str) -> VpcRecord:
 
 
 def _v4_block(text: str, what: str) -> IPv4Network:
-    net = vpc_rules.parse_cidr(text)
+    net = rulebook.parse_cidr(text, platforms.VPC)
     if not isinstance(net, IPv4Network) or not 16 <= net.prefixlen <= 28:
         raise Ec2Error(
             "InvalidVpc.Range" if what == "VPC" else "InvalidSubnet.Range",
@@ -96,21 +98,21 @@ def create_vpc(
 ) -> tuple[Cloud, VpcRecord]:
     cloud = with_account(cloud, account)
     block = _v4_block(cidr, "VPC")
-    if vpc_rules.PUBLIC_POOL.overlaps(block):
+    if platforms.PUBLIC_POOL.overlaps(block):
         raise Ec2Error(
             "InvalidVpc.Range",
-            f"The CIDR '{cidr}' overlaps the lab's public addresses ({vpc_rules.PUBLIC_POOL})",
+            f"The CIDR '{cidr}' overlaps the lab's public addresses ({platforms.PUBLIC_POOL})",
         )
     block6 = None
     if ipv6:
         used = {v.ipv6 for v in cloud.vpcs if v.ipv6 is not None}
         index = 1
-        while vpc_rules.nth(vpc_rules.IPV6_POOL, 56, index) in used:
+        while rulebook.nth(platforms.IPV6_POOL, 56, index) in used:
             index += 1
-        block6 = vpc_rules.nth(vpc_rules.IPV6_POOL, 56, index)
+        block6 = rulebook.nth(platforms.IPV6_POOL, 56, index)
     vpc = VpcRecord(_fresh(new_id, "vpc-", (v.vpc_id for v in cloud.vpcs)), account, block, block6)
     cloud = replace(cloud, vpcs=(*cloud.vpcs, vpc))
-    return cloud.with_group(vpc_rules.default_group(account, vpc.vpc_id, ipv6)), vpc
+    return cloud.with_group(rulebook.default_group(account, vpc.vpc_id, ipv6)), vpc
 
 
 def delete_vpc(cloud: Cloud, account: str, vpc_id: str) -> tuple[Cloud, VpcRecord]:
@@ -188,7 +190,7 @@ def create_subnet(
             )
     block6 = None
     if ipv6_cidr:
-        net6 = vpc_rules.parse_cidr(ipv6_cidr)
+        net6 = rulebook.parse_cidr(ipv6_cidr, platforms.VPC)
         if (
             vpc.ipv6 is None
             or not isinstance(net6, IPv6Network)
@@ -251,13 +253,13 @@ def find_group(cloud: Cloud, account: str, ref: str, vpc_id: str | None = None) 
         for group in cloud.groups_of(account):
             if group.group_id == ref:
                 return group
-        raise ec2_rules.group_not_found(ref)
+        raise rulebook.group_not_found(ref)
     if not ref:
         raise Ec2Error("MissingParameter", "The request must contain the parameter GroupName")
     vpc = vpc_id if vpc_id is not None else _home_vpc(cloud, account)
     found = cloud.by_key.get(GroupKey(account, ref, vpc))
     if found is None:
-        raise ec2_rules.group_not_found(ref)
+        raise rulebook.group_not_found(ref)
     return found
 
 
@@ -280,16 +282,16 @@ def create_group(
     if not vpc:
         return control_plane.create_group(cloud, account, name, description)
     record = find_vpc(cloud, account, vpc)
-    ec2_rules.check_group_name(name, creating=True)
-    ec2_rules.check_description(description)
+    rulebook.check_group_name(name, creating=True)
+    rulebook.check_description(description)
     key = GroupKey(account, name, vpc)
     if key in cloud.by_key:
         raise Ec2Error(
             "InvalidGroup.Duplicate",
             f"The security group '{name}' already exists for VPC '{vpc}'",
         )
-    vpc_rules.check_group_count(sum(1 for g in cloud.groups if g.vpc) + 1)
-    group = vpc_rules.new_group(key, description, vpc, record.ipv6 is not None)
+    rulebook.check_group_count(platforms.VPC, sum(1 for g in cloud.groups if g.vpc) + 1, "")
+    group = rulebook.new_group(key, description, vpc, record.ipv6 is not None)
     group = _with_ids(group)
     return cloud.with_group(group), group
 
@@ -299,7 +301,7 @@ def delete_group(cloud: Cloud, account: str, ref: str) -> tuple[Cloud, Group]:
     group = find_group(cloud, account, ref)
     if group.vpc is None:
         return control_plane.delete_group(cloud, account, ref)
-    if group.name == ec2_rules.DEFAULT_GROUP:
+    if group.name == platforms.DEFAULT_GROUP:
         raise Ec2Error(
             "CannotDelete",
             f'the specified group: "{group.group_id}" name: "default" cannot be deleted by a user',
@@ -377,7 +379,7 @@ def source_group(cloud: Cloud, account: str, group: Group, owner: str | None, re
     """A rule's peer group: same VPC, or another account's group (§1.9); a name is looked up
     in the rule's group's VPC."""
     owner = owner or account
-    ec2_rules.check_account(owner)
+    rulebook.check_account(owner)
     if ref.startswith("sg-"):
         control_plane.check_group_id(ref)
         for other in cloud.groups:
@@ -389,10 +391,10 @@ def source_group(cloud: Cloud, account: str, group: Group, owner: str | None, re
                         f"({other.group_id} in {other.vpc}, {group.group_id} in {group.vpc}).",
                     )
                 return other.key
-        raise ec2_rules.group_not_found(ref)
+        raise rulebook.group_not_found(ref)
     key = GroupKey(owner, ref, group.vpc or "")
     if key not in cloud.by_key:
-        raise ec2_rules.group_not_found(ref if owner == account else f"{owner}/{ref}")
+        raise rulebook.group_not_found(ref if owner == account else f"{owner}/{ref}")
     return key
 
 
@@ -403,26 +405,38 @@ def permission_rules(
     rules: list[Rule] = []
     for p in permissions:
         if not (p.cidrs or p.prefix_lists or p.groups):
-            raise ec2_rules.missing_source()
-        protocol = vpc_rules.parse_protocol(p.protocol)
+            raise rulebook.missing_source()
+        protocol = rulebook.parse_protocol(p.protocol, platforms.VPC)
         low, high = _ports(protocol, p.from_port, p.to_port)
         for text, description in p.cidrs:
             rules.append(
-                vpc_rules.make_rule(
-                    protocol, low, high, cidr=vpc_rules.parse_cidr(text), description=description
+                rulebook.make_rule(
+                    platforms.VPC,
+                    protocol,
+                    low,
+                    high,
+                    cidr=rulebook.parse_cidr(text, platforms.VPC),
+                    description=description,
                 )
             )
         for list_id, description in p.prefix_lists:
             plist = find_prefix_list(cloud, account, list_id, shared=True)
             rules.append(
-                vpc_rules.make_rule(
-                    protocol, low, high, prefix_list=plist.list_id, description=description
+                rulebook.make_rule(
+                    platforms.VPC,
+                    protocol,
+                    low,
+                    high,
+                    prefix_list=plist.list_id,
+                    description=description,
                 )
             )
         for owner, ref, description in p.groups:
             key = source_group(cloud, account, group, owner, ref)
             rules.append(
-                vpc_rules.make_rule(protocol, low, high, group=key, description=description)
+                rulebook.make_rule(
+                    platforms.VPC, protocol, low, high, group=key, description=description
+                )
             )
     return rules
 
@@ -452,11 +466,11 @@ def authorize(
         _vpc_group(cloud, account, ref)
     rules = permission_rules(cloud, account, group, permissions)
     if not rules:
-        raise ec2_rules.missing_source()
+        raise rulebook.missing_source()
     if group.vpc is None:
-        changed = ec2_rules.authorize(group, rules)
+        changed = rulebook.authorize(group, rules)
     else:
-        changed = vpc_rules.authorize(group, rules, egress)
+        changed = rulebook.authorize(group, rules, egress)
     changed = _with_ids(changed)
     wanted = set(rules)
     added = [r for r in changed.side(egress) if r in wanted]
@@ -495,7 +509,7 @@ def revoke(
     else:
         gone = permission_rules(cloud, account, group, permissions)
         if not gone:
-            raise ec2_rules.missing_source()
+            raise rulebook.missing_source()
         unknown = [r for r in gone if r not in current]
         if unknown and group.vpc is not None and not _default_vpc(cloud, group.vpc):
             raise Ec2Error(
@@ -633,7 +647,7 @@ def _entries(
 ) -> list[tuple[Network, str]]:
     found = []
     for text, description in items:
-        net = vpc_rules.parse_cidr(text)
+        net = rulebook.parse_cidr(text, platforms.VPC)
         if (net.version == 6) != (family == "IPv6"):
             raise Ec2Error(
                 "InvalidParameterValue",
@@ -701,7 +715,7 @@ def modify_prefix_list(
         )
     entries = dict(plist.entries)
     for text in remove:
-        net = vpc_rules.parse_cidr(text)
+        net = rulebook.parse_cidr(text, platforms.VPC)
         if net not in entries:
             raise Ec2Error(
                 "InvalidPrefixListModification",
@@ -887,7 +901,7 @@ def _groups_for(
     cloud: Cloud, account: str, refs: Sequence[str], vpc_id: str
 ) -> tuple[GroupKey, ...]:
     keys: list[GroupKey] = []
-    for ref in refs or [ec2_rules.DEFAULT_GROUP]:
+    for ref in refs or [platforms.DEFAULT_GROUP]:
         group = find_group(cloud, account, ref, None if ref.startswith("sg-") else vpc_id)
         if group.vpc != vpc_id:
             raise Ec2Error(
@@ -896,12 +910,12 @@ def _groups_for(
             )
         if group.key not in keys:
             keys.append(group.key)
-    vpc_rules.check_interface_groups(len(keys))
+    rulebook.check_interface_groups(len(keys))
     return tuple(keys)
 
 
 def _free_address(subnet: SubnetRecord, taken: set[IPv4Address]) -> IPv4Address:
-    found = vpc_rules.free_address(taken, subnet.cidr)
+    found = rulebook.free_address(taken, subnet.cidr)
     if found is None:
         raise Ec2Error(
             "InsufficientFreeAddressesInSubnet",
@@ -911,11 +925,11 @@ def _free_address(subnet: SubnetRecord, taken: set[IPv4Address]) -> IPv4Address:
 
 
 def _free_public(taken: set[IPv4Address]) -> IPv4Address:
-    found = vpc_rules.free_address(taken)
+    found = rulebook.free_address(taken)
     if found is None:
         raise Ec2Error(
             "AddressLimitExceeded",
-            f"The lab's public addresses ({vpc_rules.PUBLIC_POOL}) are used up",
+            f"The lab's public addresses ({platforms.PUBLIC_POOL}) are used up",
         )
     return found
 
@@ -1050,7 +1064,7 @@ def run_instances(
             if public is not None:
                 public_taken.add(public)
             ipv6 = (
-                vpc_rules.ipv6_of(address, subnet.cidr, subnet.ipv6)
+                rulebook.ipv6_of(address, subnet.cidr, subnet.ipv6)
                 if subnet.ipv6 is not None
                 else None
             )

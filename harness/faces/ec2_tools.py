@@ -27,6 +27,7 @@ from typing import Any, NoReturn, TypeVar
 from harness.adapters.sqlite_store import Home
 from harness.core import control_plane
 from harness.core.ec2 import actions
+from harness.core.ec2 import rules as rulebook
 from harness.core.model import DEFAULT_ACCOUNT
 from harness.errors import Ec2Error, HarnessError, InvalidInput
 from harness.faces import exit_codes
@@ -66,9 +67,7 @@ def _parser(prog: str, description: str) -> argparse.ArgumentParser:
 
 def _account() -> str:
     account = os.environ.get("SGH_ACCOUNT", DEFAULT_ACCOUNT)
-    from harness.core import ec2_rules
-
-    ec2_rules.check_account(account)
+    rulebook.check_account(account)
     return account
 
 
@@ -239,8 +238,6 @@ def legacy_requests(args: argparse.Namespace) -> list[dict[str, Any]]:
     """The requests the legacy options describe, with the tools' defaults: no source means
     0.0.0.0/0; no ``-P`` means tcp, or icmp with ``-t``, or every protocol with ``-o`` (EC2's
     user/group pair form, one request a pair)."""
-    from harness.core import ec2_rules
-
     users: list[str] = args.source_group_user
     sources: list[str] = args.source_group
     if users and not sources:
@@ -279,9 +276,9 @@ def legacy_requests(args: argparse.Namespace) -> list[dict[str, Any]]:
         raise Ec2Error("InvalidParameterCombination", "-t is for ICMP permissions (-P icmp)")
     low = high = None
     if is_icmp and args.icmp_type_code is not None:
-        low, high = ec2_rules.parse_icmp(args.icmp_type_code)
+        low, high = rulebook.parse_icmp(args.icmp_type_code)
     elif args.port_range is not None:
-        low, high = ec2_rules.parse_port_range(args.port_range)
+        low, high = rulebook.parse_port_range(args.port_range)
     if low is not None:
         permission["FromPort"], permission["ToPort"] = low, high
     v4 = [{"CidrIp": cidr} for cidr in cidrs if ":" not in cidr]

@@ -16,7 +16,8 @@ from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 from typing import Any, NoReturn
 
-from harness.core import ec2_rules
+from harness.core.ec2 import platform as platforms
+from harness.core.ec2 import rules as rulebook
 from harness.core.model import (
     DEFAULT_ACCOUNT,
     DEFAULT_SUBNET,
@@ -102,7 +103,7 @@ class _Builder(Reader):
             name = self.name(top["name"], "name")
         account = self.string(top.get("account", DEFAULT_ACCOUNT), "account")
         with self.at("account"):
-            ec2_rules.check_account(account)
+            rulebook.check_account(account)
         if vpc:
             probes = self._probes(top)
             return vpc_file.VpcReader(self, account).build(top, name, probes)
@@ -142,7 +143,7 @@ class _Builder(Reader):
 
     def _subnet(self, value: object) -> IPv4Network:
         text = self.string(value, "subnet")
-        net = ec2_rules.parse_cidr(text)
+        net = rulebook.parse_ipv4_cidr(text)
         if net.prefixlen > 29:
             self.fail(f"subnet {text} is too small for instances (use /29 or wider)")
         return net
@@ -153,7 +154,7 @@ class _Builder(Reader):
         groups: dict[GroupKey, Group] = {}
         pending: list[tuple[str, _LineDict, GroupKey, list[Any]]] = []
         declared: set[GroupKey] = set()
-        groups[GroupKey(account, ec2_rules.DEFAULT_GROUP)] = ec2_rules.default_group(account)
+        groups[GroupKey(account, platforms.DEFAULT_GROUP)] = rulebook.default_group(account)
         for index, item in enumerate(items):
             label = f"groups[{index}]"
             with self.at(label, item):
@@ -167,26 +168,28 @@ class _Builder(Reader):
                 label = f"groups[{index}] '{name}'"
             with self.at(label, item):
                 owner = self.string(spec.get("account", account), "account")
-                ec2_rules.check_account(owner)
+                rulebook.check_account(owner)
                 key = GroupKey(owner, name)
                 if key in declared:
                     raise Ec2Error(
                         "InvalidGroup.Duplicate", f"The security group '{name}' already exists"
                     )
                 declared.add(key)
-                if name == ec2_rules.DEFAULT_GROUP:
+                if name == platforms.DEFAULT_GROUP:
                     # Every account has its default group, with its three self rules.
-                    groups.setdefault(key, ec2_rules.default_group(owner))
+                    groups.setdefault(key, rulebook.default_group(owner))
                 else:
-                    ec2_rules.check_group_count(
-                        sum(1 for other in groups if other.account == owner) + 1, owner
+                    rulebook.check_group_count(
+                        platforms.CLASSIC,
+                        sum(1 for other in groups if other.account == owner) + 1,
+                        owner,
                     )
                     description = self.string(spec.get("description", name), "description")
-                    groups[key] = ec2_rules.new_group(key, description)
-                if name == ec2_rules.DEFAULT_GROUP and "description" in spec:
+                    groups[key] = rulebook.new_group(key, description)
+                if name == platforms.DEFAULT_GROUP and "description" in spec:
                     self.fail("the default group's description cannot be changed")
                 if spec.get("default_rules", True) is False:
-                    if name != ec2_rules.DEFAULT_GROUP:
+                    if name != platforms.DEFAULT_GROUP:
                         self.fail("'default_rules' applies only to the default group")
                     groups[key] = Group(key, groups[key].description, ())
                 groups[key] = replace(groups[key], origin=self.where(item))
@@ -199,7 +202,7 @@ class _Builder(Reader):
                     built = [
                         replace(rule, origin=origin) for rule in self._rules(rule_item, key, groups)
                     ]
-                    groups[key] = ec2_rules.authorize(groups[key], built)
+                    groups[key] = rulebook.authorize(groups[key], built)
         return groups
 
     def _rules(self, item: object, owner: GroupKey, groups: dict[GroupKey, Group]) -> list[Rule]:
@@ -223,7 +226,7 @@ class _Builder(Reader):
             self.fail("give 'ports' or 'port', not both")
         raw_sources = spec.get("sources", spec.get("source"))
         if raw_sources is None:
-            raise ec2_rules.missing_source()
+            raise rulebook.missing_source()
         source_list = raw_sources if isinstance(raw_sources, list) else [raw_sources]
         ports = spec.get("ports", spec.get("port"))
         icmp = spec.get("icmp")
@@ -233,8 +236,15 @@ class _Builder(Reader):
             cidr, group = self._source(text, owner, groups)
             if service is not None:
                 rules.extend(
-                    ec2_rules.make_rule(
-                        protocol, low, high, cidr=cidr, group=group, written=text, service=name
+                    rulebook.make_rule(
+                        platforms.CLASSIC,
+                        protocol,
+                        low,
+                        high,
+                        cidr=cidr,
+                        group=group,
+                        written=text,
+                        service=name,
                     )
                     for protocol, low, high in PRESETS[name]
                 )
@@ -242,11 +252,11 @@ class _Builder(Reader):
             if "protocol" not in spec and ports is None and icmp is None:
                 rules.extend(
                     replace(rule, written=text)
-                    for rule in ec2_rules.all_traffic_rules(cidr=cidr, group=group)
+                    for rule in rulebook.all_traffic(platforms.CLASSIC, cidr=cidr, group=group)
                 )
                 continue
-            protocol = ec2_rules.parse_protocol(
-                spec.get("protocol", "icmp" if icmp is not None else "tcp")
+            protocol = rulebook.parse_protocol(
+                spec.get("protocol", "icmp" if icmp is not None else "tcp"), platforms.CLASSIC
             )
             if protocol is Protocol.ICMP:
                 if ports is not None:
@@ -257,15 +267,17 @@ class _Builder(Reader):
                         "ICMP type and code are required for protocol icmp "
                         "(icmp: TYPE:CODE, -1 for any)",
                     )
-                low, high = ec2_rules.parse_icmp(icmp)
+                low, high = rulebook.parse_icmp(icmp)
             else:
                 if icmp is not None:
                     self.fail(f"a {protocol} rule takes 'ports', not 'icmp'")
                 if ports is None:
                     raise Ec2Error("InvalidPermission.Malformed", "TCP/UDP port (-1) out of range")
-                low, high = ec2_rules.parse_port_range(ports)
+                low, high = rulebook.parse_port_range(ports)
             rules.append(
-                ec2_rules.make_rule(protocol, low, high, cidr=cidr, group=group, written=text)
+                rulebook.make_rule(
+                    platforms.CLASSIC, protocol, low, high, cidr=cidr, group=group, written=text
+                )
             )
         return rules
 
@@ -273,20 +285,15 @@ class _Builder(Reader):
         self, text: str, owner: GroupKey, groups: dict[GroupKey, Group]
     ) -> tuple[IPv4Network | None, GroupKey | None]:
         if not re.fullmatch(r"\d{12}/.+", text) and re.match(r"^[\d.]+(/|$)", text):
-            if "/" not in text:
-                raise Ec2Error(
-                    "InvalidParameterValue",
-                    f"CIDR block {text} is malformed (a single address is written {text}/32)",
-                )
-            return ec2_rules.parse_cidr(text), None
+            return rulebook.parse_ipv4_cidr(text), None  # a lone address: EC2's words, a hint
         if "/" in text:
             account, _, name = text.partition("/")
-            ec2_rules.check_account(account)
+            rulebook.check_account(account)
             key = GroupKey(account, name)
         else:
             key = GroupKey(owner.account, text)
         if key not in groups:
-            raise ec2_rules.group_not_found(text)
+            raise rulebook.group_not_found(text)
         return None, key
 
     # -- hosts and instances ---------------------------------------------------------------
@@ -339,7 +346,7 @@ class _Builder(Reader):
                 base = self.name(spec["name"], "instance name")
             with self.at(f"instances[{index}] '{base}'", item):
                 owner = self.string(spec.get("account", account), "account")
-                ec2_rules.check_account(owner)
+                rulebook.check_account(owner)
                 expanded = self.copies(spec, base)
                 keys = self._group_refs(spec.get("groups"), owner, groups)
                 listen, image, command = self.serving(spec)
@@ -371,7 +378,7 @@ class _Builder(Reader):
     ) -> tuple[GroupKey, ...]:
         items = self.sequence(value, "groups")
         if not items:
-            return (GroupKey(owner, ec2_rules.DEFAULT_GROUP),)
+            return (GroupKey(owner, platforms.DEFAULT_GROUP),)
         keys: list[GroupKey] = []
         for item in items:
             text = self.string(item, "a group")
@@ -379,7 +386,7 @@ class _Builder(Reader):
                 self.fail(f"an instance joins groups of its own account, not '{text}'")
             key = GroupKey(owner, text)
             if key not in groups:
-                raise ec2_rules.group_not_found(text)
+                raise rulebook.group_not_found(text)
             if key in keys:
                 self.fail(f"group '{text}' is listed twice")
             keys.append(key)
@@ -410,7 +417,7 @@ def parse_probe_spec(text: str) -> list[Probe]:
         )
     low = int(match.group(2))
     high = int(match.group(3)) if match.group(3) else low
-    ec2_rules.check_ports(Protocol(match.group(1)), low, high)
+    rulebook.check_ports(Protocol(match.group(1)), low, high, platforms.CLASSIC)
     if high - low >= 1024:
         raise Ec2Error("InvalidParameterValue", f"probe range '{text}' is wider than 1024 ports")
     return [Probe(Protocol(match.group(1)), port) for port in range(low, high + 1)]

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field, replace
 from ipaddress import IPv4Address, IPv4Network, IPv6Network
 from typing import Any
 
-from harness.core import ec2_rules, vpc_rules
+from harness.core.ec2 import platform as platforms
+from harness.core.ec2 import rules as rulebook
 from harness.core.model import (
     ICMPS,
     PORTED,
@@ -34,10 +35,10 @@ from harness.core.model import (
 from harness.errors import Ec2Error
 from harness.formats.yaml_lines import LineDict, Reader
 
-PUBLIC_POOL = vpc_rules.PUBLIC_POOL
-IPV6_POOL = vpc_rules.IPV6_POOL
+PUBLIC_POOL = platforms.PUBLIC_POOL
+IPV6_POOL = platforms.IPV6_POOL
 DEFAULT_SUBNET = "default-a"
-DEFAULT_SUBNET_CIDR = vpc_rules.DEFAULT_SUBNET_CIDR
+DEFAULT_SUBNET_CIDR = platforms.DEFAULT_SUBNET_CIDR
 
 TOP_KEYS = {
     "name",
@@ -100,7 +101,7 @@ class VpcReader:
         r = self.r
         spec = r.mapping(item, "a VPC", {"name", "cidr", "ipv6", "subnets"}, {"name", "cidr"})
         name = r.name(spec["name"], "VPC name")
-        if name in self.vpcs or name == vpc_rules.DEFAULT_VPC:
+        if name in self.vpcs or name == platforms.DEFAULT_VPC:
             r.fail(f"VPC name '{name}' is used twice (or is the default VPC's)")
         with r.at("cidr"):
             cidr = self._v4_block(spec["cidr"], "VPC CIDR", 16, 28)
@@ -110,7 +111,7 @@ class VpcReader:
         ipv6 = spec.get("ipv6", False)
         if not isinstance(ipv6, bool):
             r.fail("'ipv6' must be true or false")
-        block6 = vpc_rules.nth(IPV6_POOL, 56, index + 1) if ipv6 else None
+        block6 = rulebook.nth(IPV6_POOL, 56, index + 1) if ipv6 else None
         subnets: list[Subnet] = []
         for number, entry in enumerate(r.sequence(spec.get("subnets"), "subnets")):
             with r.at(f"subnets[{number}]", entry):
@@ -154,12 +155,12 @@ class VpcReader:
         public = spec.get("public", False)
         if not isinstance(public, bool):
             r.fail("'public' must be true or false")
-        net6 = vpc_rules.nth(block6, 64, number) if block6 is not None else None
+        net6 = rulebook.nth(block6, 64, number) if block6 is not None else None
         return Subnet(name, vpc, net, public, net6)
 
     def _v4_block(self, value: object, what: str, widest: int, narrowest: int) -> IPv4Network:
         text = self.r.string(value, what)
-        net = ec2_rules.parse_cidr(text)
+        net = rulebook.parse_ipv4_cidr(text)
         if not widest <= net.prefixlen <= narrowest:
             raise Ec2Error(
                 "InvalidParameterValue",
@@ -174,7 +175,7 @@ class VpcReader:
         if name in self.prefix_lists:
             r.fail(f"prefix list '{name}' is declared twice")
         cidrs = tuple(
-            vpc_rules.parse_cidr(r.string(entry, "a CIDR"))
+            rulebook.parse_cidr(r.string(entry, "a CIDR"), platforms.VPC)
             for entry in r.sequence(spec["cidrs"], "cidrs")
         )
         if len({net.version for net in cidrs}) > 1:
@@ -183,18 +184,18 @@ class VpcReader:
 
     def _default_vpc(self) -> Vpc:
         """The account's default VPC, made when something needs it (as AWS has one)."""
-        vpc = self.vpcs.get(vpc_rules.DEFAULT_VPC)
+        vpc = self.vpcs.get(platforms.DEFAULT_VPC)
         if vpc is None:
             for other in self.vpcs.values():
-                if other.cidr.overlaps(vpc_rules.DEFAULT_VPC_CIDR):
+                if other.cidr.overlaps(platforms.DEFAULT_VPC_CIDR):
                     self.r.fail(
                         f"VPC '{other.name}' overlaps the default VPC "
-                        f"({vpc_rules.DEFAULT_VPC_CIDR}), which a group or instance without "
+                        f"({platforms.DEFAULT_VPC_CIDR}), which a group or instance without "
                         "a VPC needs"
                     )
-            subnet = Subnet(DEFAULT_SUBNET, vpc_rules.DEFAULT_VPC, DEFAULT_SUBNET_CIDR, True)
+            subnet = Subnet(DEFAULT_SUBNET, platforms.DEFAULT_VPC, DEFAULT_SUBNET_CIDR, True)
             vpc = Vpc(
-                vpc_rules.DEFAULT_VPC, vpc_rules.DEFAULT_VPC_CIDR, None, (subnet,), default=True
+                platforms.DEFAULT_VPC, platforms.DEFAULT_VPC_CIDR, None, (subnet,), default=True
             )
             self.vpcs[vpc.name] = vpc
             self._ensure_default_group(self.account, vpc.name)
@@ -203,10 +204,10 @@ class VpcReader:
     # -- groups and rules ------------------------------------------------------------------
 
     def _ensure_default_group(self, account: str, vpc: str) -> GroupKey:
-        key = GroupKey(account, ec2_rules.DEFAULT_GROUP, vpc)
+        key = GroupKey(account, platforms.DEFAULT_GROUP, vpc)
         if key not in self.groups:
             ipv6 = self.vpcs[vpc].ipv6 is not None
-            self.groups[key] = vpc_rules.default_group(account, vpc, ipv6)
+            self.groups[key] = rulebook.default_group(account, vpc, ipv6)
         return key
 
     def _groups(self, items: list[Any]) -> None:
@@ -231,7 +232,7 @@ class VpcReader:
                 if "rules" in spec:
                     r.fail("a VPC group has 'ingress' and 'egress', not 'rules'")
                 owner = r.string(spec.get("account", self.account), "account")
-                ec2_rules.check_account(owner)
+                rulebook.check_account(owner)
                 if "vpc" in spec:
                     vpc = r.string(spec["vpc"], "vpc")
                     if vpc not in self.vpcs:
@@ -247,7 +248,7 @@ class VpcReader:
                         f"The security group '{name}' already exists for VPC '{vpc}'",
                     )
                 declared.add(key)
-                if name == ec2_rules.DEFAULT_GROUP:
+                if name == platforms.DEFAULT_GROUP:
                     self._ensure_default_group(owner, vpc)
                     if "description" in spec:
                         r.fail("the default group's description cannot be changed")
@@ -256,12 +257,12 @@ class VpcReader:
                 else:
                     if "default_rules" in spec:
                         r.fail("'default_rules' applies only to the default group")
-                    ec2_rules.check_group_name(name)
-                    vpc_rules.check_group_count(len(self.groups) + 1)
+                    rulebook.check_group_name(name)
+                    rulebook.check_group_count(platforms.VPC, len(self.groups) + 1, "")
                     description = r.string(spec.get("description", name), "description")
-                    ec2_rules.check_description(description)
+                    rulebook.check_description(description)
                     ipv6 = self.vpcs[vpc].ipv6 is not None
-                    self.groups[key] = vpc_rules.new_group(key, description, vpc, ipv6)
+                    self.groups[key] = rulebook.new_group(key, description, vpc, ipv6)
                     if "egress" in spec:
                         self.groups[key] = replace(self.groups[key], egress=())
                 self.groups[key] = replace(self.groups[key], origin=r.where(item))
@@ -271,7 +272,7 @@ class VpcReader:
                 for index, rule_item in enumerate(r.sequence(spec.get(direction), direction)):
                     with r.at(label, spec), r.at(f"{direction}[{index}]", rule_item):
                         rules = self._rules(rule_item, key, direction == "egress")
-                        self.groups[key] = vpc_rules.authorize(
+                        self.groups[key] = rulebook.authorize(
                             self.groups[key], rules, direction == "egress"
                         )
 
@@ -295,7 +296,9 @@ class VpcReader:
         ports = spec.get("ports", spec.get("port"))
         icmp = spec.get("icmp")
         if "protocol" in spec:
-            protocol = vpc_rules.parse_protocol(r.string(spec["protocol"], "protocol"))
+            protocol = rulebook.parse_protocol(
+                r.string(spec["protocol"], "protocol"), platforms.VPC
+            )
         elif icmp is not None:
             protocol = Protocol.ICMP
         elif ports is not None:
@@ -311,7 +314,7 @@ class VpcReader:
                     "ICMP type and code are required for protocol icmp (icmp: TYPE:CODE, "
                     "-1 for any)",
                 )
-            low, high = ec2_rules.parse_icmp(icmp) if icmp is not None else (-1, -1)
+            low, high = rulebook.parse_icmp(icmp) if icmp is not None else (-1, -1)
         elif protocol in PORTED:
             if icmp is not None:
                 r.fail(f"a {protocol} rule takes 'ports', not 'icmp'")
@@ -321,7 +324,7 @@ class VpcReader:
                     "Invalid value for portRange. Must specify both from and to ports with "
                     "TCP/UDP.",
                 )
-            low, high = ec2_rules.parse_port_range(ports)
+            low, high = rulebook.parse_port_range(ports)
         else:
             if ports is not None or icmp is not None:
                 r.fail(f"protocol {protocol} matches all ports: give no 'ports' or 'icmp'")
@@ -333,7 +336,8 @@ class VpcReader:
             text = r.string(peer, peer_key)
             cidr, group, plist = self._peer(text, owner)
             rules.append(
-                vpc_rules.make_rule(
+                rulebook.make_rule(
+                    platforms.VPC,
                     protocol,
                     low,
                     high,
@@ -358,14 +362,14 @@ class VpcReader:
                 )
             return None, None, name
         if ":" in text or re.match(r"^[\d.]+(/\d+)?$", text):
-            return vpc_rules.parse_cidr(text), None, None
+            return rulebook.parse_cidr(text, platforms.VPC), None, None
         if "/" in text:
             account, _, name = text.partition("/")
-            ec2_rules.check_account(account)
+            rulebook.check_account(account)
             key = GroupKey(account, name, owner.vpc)
         else:
             key = GroupKey(owner.account, text, owner.vpc)
-        if key.name == ec2_rules.DEFAULT_GROUP:
+        if key.name == platforms.DEFAULT_GROUP:
             self._ensure_default_group(key.account, key.vpc)
         if key not in self.groups:
             raise Ec2Error(
@@ -419,7 +423,7 @@ class VpcReader:
                 base = r.name(spec["name"], "instance name")
             with r.at(f"instances[{index}] '{base}'", item):
                 owner = r.string(spec.get("account", self.account), "account")
-                ec2_rules.check_account(owner)
+                rulebook.check_account(owner)
                 expanded = r.copies(spec, base)
                 if "interfaces" in spec:
                     extra = sorted({"subnet", "groups", "public_ip", "address"} & set(spec))
@@ -482,7 +486,7 @@ class VpcReader:
             if "/" in text:
                 r.fail(f"an instance joins groups of its own account, not '{text}'")
             key = GroupKey(owner, text, subnet.vpc)
-            if key.name == ec2_rules.DEFAULT_GROUP:
+            if key.name == platforms.DEFAULT_GROUP:
                 self._ensure_default_group(owner, subnet.vpc)
             if key not in self.groups:
                 elsewhere = [k.vpc for k in self.groups if k.account == owner and k.name == text]
@@ -492,13 +496,13 @@ class VpcReader:
                         f"Security group '{text}' (VPC '{elsewhere[0]}') and subnet "
                         f"'{subnet.name}' (VPC '{subnet.vpc}') belong to different networks.",
                     )
-                raise ec2_rules.group_not_found(text)
+                raise rulebook.group_not_found(text)
             if key in keys:
                 r.fail(f"group '{text}' is listed twice")
             keys.append(key)
         if not keys:
             keys.append(self._ensure_default_group(owner, subnet.vpc))
-        vpc_rules.check_interface_groups(len(keys))
+        rulebook.check_interface_groups(len(keys))
         address = self._allocate(subnet, fixed if number == 0 else None)
         public = None
         want_public = spec.get("public_ip", False)
@@ -517,7 +521,7 @@ class VpcReader:
                 self.public_taken.add(public)
         ipv6 = None
         if subnet.ipv6 is not None:
-            ipv6 = vpc_rules.ipv6_of(address, subnet.cidr, subnet.ipv6)
+            ipv6 = rulebook.ipv6_of(address, subnet.cidr, subnet.ipv6)
         return Interface(subnet.name, address, tuple(keys), public, ipv6)
 
     def _allocate(self, subnet: Subnet, fixed: object | None) -> IPv4Address:
@@ -536,14 +540,14 @@ class VpcReader:
                 r.fail(f"address {address} is one of the four AWS reserves in {subnet.cidr}")
             self.taken.add(address)
             return address
-        found = vpc_rules.free_address(self.taken, subnet.cidr)
+        found = rulebook.free_address(self.taken, subnet.cidr)
         if found is None:
             r.fail(f"subnet {subnet.name} ({subnet.cidr}) has no address left")
         self.taken.add(found)
         return found
 
     def _next_public(self) -> IPv4Address:
-        found = vpc_rules.free_address(self.public_taken)
+        found = rulebook.free_address(self.public_taken)
         if found is None:
             self.r.fail(f"the lab's public addresses ({PUBLIC_POOL}) are used up")
         self.public_taken.add(found)

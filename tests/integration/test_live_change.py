@@ -11,7 +11,8 @@ from persistent import running
 
 from harness.adapters import netns
 from harness.adapters.probers.scapy_prober import ScapyProber
-from harness.core import ec2_rules, vpc_rules
+from harness.core.ec2 import platform as platforms
+from harness.core.ec2 import rules as rulebook
 from harness.core.model import GroupKey, Probe, Protocol, Rule, State, Topology
 from harness.core.nftables import compile_lab, delta
 from harness.core.phases import QUIET
@@ -31,7 +32,7 @@ def with_rule(topo: Topology, rule: Rule) -> Topology:
     key = GroupKey(topo.account, "sealed")
     return replace(
         topo,
-        groups=tuple(ec2_rules.authorize(g, [rule]) if g.key == key else g for g in topo.groups),
+        groups=tuple(rulebook.authorize(g, [rule]) if g.key == key else g for g in topo.groups),
     )
 
 
@@ -47,8 +48,12 @@ def test_authorize_and_revoke_on_a_running_lab(runtime: Runtime) -> None:
         pids = dict(live.pids)
         assert observe(topo, live, [SSH, OTHER]) == {SSH: State.FILTERED, OTHER: State.FILTERED}
 
-        rule = ec2_rules.make_rule(
-            Protocol.TCP, 22, 22, cidr=ec2_rules.parse_cidr("203.0.113.8/32")
+        rule = rulebook.make_rule(
+            platforms.CLASSIC,
+            Protocol.TCP,
+            22,
+            22,
+            cidr=rulebook.parse_cidr("203.0.113.8/32", platforms.CLASSIC),
         )
         opened = with_rule(topo, rule)
         changed = reconcile(runtime, ref, opened, built.applied, QUIET)
@@ -84,8 +89,14 @@ def test_changes_loaded_as_deltas_list_as_the_whole_policies_would(runtime: Runt
     installed."""
     topo = topology_file.load(VPC)
     web = next(group for group in topo.groups if group.name == "web")
-    rule = ec2_rules.make_rule(Protocol.TCP, 8443, 8443, cidr=ec2_rules.parse_cidr("10.9.0.0/16"))
-    grown = vpc_rules.authorize(web, [rule], egress=False)
+    rule = rulebook.make_rule(
+        platforms.CLASSIC,
+        Protocol.TCP,
+        8443,
+        8443,
+        cidr=rulebook.parse_cidr("10.9.0.0/16", platforms.CLASSIC),
+    )
+    grown = rulebook.authorize(web, [rule], egress=False)
     opened = replace(topo, groups=tuple(grown if g is web else g for g in topo.groups))
     with running(runtime, topo) as (ref, built):
         applied, current = built.applied, topo

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.core import ec2_rules, vpc_rules
+from harness.core.ec2 import platform as platforms
+from harness.core.ec2 import rules as rulebook
 from harness.core.model import GroupKey, Protocol
 from harness.core.nftables import compile_instance, compile_lab, delta, set_name
 from harness.formats import topology_file
@@ -64,8 +65,14 @@ def test_a_change_of_rules_is_a_delta_of_the_changed_chain_alone() -> None:
     topo = topology_file.load(ROOT / "topologies/vpc-three-tier.yaml")
     before = compile_lab(topo)
     web = next(group for group in topo.groups if group.name == "web")
-    rule = ec2_rules.make_rule(Protocol.TCP, 8443, 8443, cidr=ec2_rules.parse_cidr("10.9.0.0/16"))
-    grown = vpc_rules.authorize(web, [rule], egress=False)
+    rule = rulebook.make_rule(
+        platforms.CLASSIC,
+        Protocol.TCP,
+        8443,
+        8443,
+        cidr=rulebook.parse_cidr("10.9.0.0/16", platforms.CLASSIC),
+    )
+    grown = rulebook.authorize(web, [rule], egress=False)
     after = compile_lab(replace(topo, groups=tuple(grown if g is web else g for g in topo.groups)))
     changed = [name for name in after if after[name] != before[name]]
     assert changed

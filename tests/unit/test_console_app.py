@@ -16,7 +16,7 @@ from flask.testing import FlaskClient
 from harness.adapters.fake_runtime import FakeRuntime
 from harness.adapters.probers.simulated_prober import SimulatedProber
 from harness.adapters.sqlite_store import Home
-from harness.core.ec2_rules import DEFAULT_GROUP
+from harness.core.ec2.platform import DEFAULT_GROUP
 from harness.errors import Ec2Error
 from harness.faces.console import rules
 from harness.faces.console.app import Console, make_app

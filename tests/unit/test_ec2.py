@@ -4,7 +4,8 @@ from ipaddress import IPv4Network
 
 import pytest
 
-from harness.core import ec2_rules
+from harness.core.ec2 import platform as platforms
+from harness.core.ec2 import rules as rulebook
 from harness.core.model import GroupKey, Protocol, Rule
 from harness.errors import Ec2Error
 
@@ -12,7 +13,9 @@ KEY = GroupKey("111122223333", "web")
 
 
 def rule(port: int, cidr: str = "0.0.0.0/0") -> Rule:
-    return ec2_rules.make_rule(Protocol.TCP, port, port, cidr=IPv4Network(cidr, strict=False))
+    return rulebook.make_rule(
+        platforms.CLASSIC, Protocol.TCP, port, port, cidr=IPv4Network(cidr, strict=False)
+    )
 
 
 def code(call: object) -> str:
@@ -22,7 +25,7 @@ def code(call: object) -> str:
 
 
 def test_default_group_rules() -> None:
-    group = ec2_rules.default_group("111122223333")
+    group = rulebook.default_group("111122223333")
     assert group.description == "default group"
     assert [r.describe("111122223333") for r in group.rules] == [
         "tcp 0-65535 from default",
@@ -32,52 +35,50 @@ def test_default_group_rules() -> None:
 
 
 def test_new_group_allows_nothing_and_default_is_reserved() -> None:
-    assert ec2_rules.new_group(KEY, "d").rules == ()
-    assert code(lambda: ec2_rules.new_group(GroupKey("111122223333", "default"), "d")) == (
+    assert rulebook.new_group(KEY, "d").rules == ()
+    assert code(lambda: rulebook.new_group(GroupKey("111122223333", "default"), "d")) == (
         "InvalidGroup.Reserved"
     )
-    assert code(lambda: ec2_rules.new_group(KEY, "")) == "MissingParameter"
-    assert code(lambda: ec2_rules.new_group(GroupKey("111122223333", "x" * 256), "d")) == (
+    assert code(lambda: rulebook.new_group(KEY, "")) == "MissingParameter"
+    assert code(lambda: rulebook.new_group(GroupKey("111122223333", "x" * 256), "d")) == (
         "InvalidParameterValue"
     )
-    assert code(lambda: ec2_rules.new_group(GroupKey("111122223333", "caf\u00e9"), "d")) == (
+    assert code(lambda: rulebook.new_group(GroupKey("111122223333", "caf\u00e9"), "d")) == (
         "InvalidParameterValue"
     )
 
 
 def test_authorize_duplicate_and_normalized_duplicate() -> None:
-    group = ec2_rules.authorize(ec2_rules.new_group(KEY, "d"), [rule(80, "10.1.2.0/24")])
-    assert code(lambda: ec2_rules.authorize(group, [rule(80, "10.1.2.9/24")])) == (
+    group = rulebook.authorize(rulebook.new_group(KEY, "d"), [rule(80, "10.1.2.0/24")])
+    assert code(lambda: rulebook.authorize(group, [rule(80, "10.1.2.9/24")])) == (
         "InvalidPermission.Duplicate"
     )
-    assert code(lambda: ec2_rules.authorize(group, [rule(81), rule(81)])) == "InvalidParameterValue"
+    assert code(lambda: rulebook.authorize(group, [rule(81), rule(81)])) == "InvalidParameterValue"
 
 
 def test_rule_limit_is_100_and_nothing_partial() -> None:
-    group = ec2_rules.authorize(
-        ec2_rules.new_group(KEY, "d"), [rule(port) for port in range(1, 100)]
-    )
+    group = rulebook.authorize(rulebook.new_group(KEY, "d"), [rule(port) for port in range(1, 100)])
     assert len(group.rules) == 99
-    full = ec2_rules.authorize(group, [rule(100)])
+    full = rulebook.authorize(group, [rule(100)])
     assert len(full.rules) == 100
     assert (
-        code(lambda: ec2_rules.authorize(full, [rule(101)])) == "RulesPerSecurityGroupLimitExceeded"
+        code(lambda: rulebook.authorize(full, [rule(101)])) == "RulesPerSecurityGroupLimitExceeded"
     )
-    assert code(lambda: ec2_rules.authorize(group, [rule(101), rule(102)])) == (
+    assert code(lambda: rulebook.authorize(group, [rule(101), rule(102)])) == (
         "RulesPerSecurityGroupLimitExceeded"
     )
 
 
 def test_revoke_missing_rule_is_not_an_error_in_classic() -> None:
-    group = ec2_rules.authorize(ec2_rules.new_group(KEY, "d"), [rule(80)])
-    assert ec2_rules.revoke(group, [rule(81)]) == group
-    assert ec2_rules.revoke(group, [rule(80)]).rules == ()
+    group = rulebook.authorize(rulebook.new_group(KEY, "d"), [rule(80)])
+    assert rulebook.revoke(group, [rule(81)]) == group
+    assert rulebook.revoke(group, [rule(80)]).rules == ()
 
 
 def test_group_count_limit() -> None:
-    ec2_rules.check_group_count(500, "111122223333")
+    rulebook.check_group_count(platforms.CLASSIC, 500, "111122223333")
     assert (
-        code(lambda: ec2_rules.check_group_count(501, "111122223333"))
+        code(lambda: rulebook.check_group_count(platforms.CLASSIC, 501, "111122223333"))
         == "SecurityGroupLimitExceeded"
     )
 
@@ -93,22 +94,25 @@ def test_group_count_limit() -> None:
     ],
 )
 def test_bad_ports(protocol: Protocol, low: int, high: int, expected: str) -> None:
-    assert code(lambda: ec2_rules.check_ports(protocol, low, high)) == expected
+    assert code(lambda: rulebook.check_ports(protocol, low, high, platforms.CLASSIC)) == expected
 
 
 def test_protocol_numbers_and_cidrs() -> None:
-    assert ec2_rules.parse_protocol("6") is Protocol.TCP
-    assert ec2_rules.parse_protocol("UDP") is Protocol.UDP
-    assert ec2_rules.parse_protocol(1) is Protocol.ICMP
-    assert ec2_rules.parse_cidr("100.68.0.18/18") == IPv4Network("100.68.0.0/18")
+    assert rulebook.parse_protocol("6", platforms.CLASSIC) is Protocol.TCP
+    assert rulebook.parse_protocol("UDP", platforms.CLASSIC) is Protocol.UDP
+    assert rulebook.parse_protocol(1, platforms.CLASSIC) is Protocol.ICMP
+    assert rulebook.parse_cidr("100.68.0.18/18", platforms.CLASSIC) == IPv4Network("100.68.0.0/18")
     for bad in ("10.0.0.0/33", "300.1.1.1/32", "10.0.0/8", "10.0.0.1", "x"):
-        assert code(lambda bad=bad: ec2_rules.parse_cidr(bad)) == "InvalidParameterValue"
+        assert (
+            code(lambda bad=bad: rulebook.parse_cidr(bad, platforms.CLASSIC))
+            == "InvalidParameterValue"
+        )
 
 
 def test_duplicate_message_has_ec2s_shape() -> None:
-    group = ec2_rules.authorize(ec2_rules.new_group(KEY, "d"), [rule(22)])
+    group = rulebook.authorize(rulebook.new_group(KEY, "d"), [rule(22)])
     with pytest.raises(Ec2Error) as info:
-        ec2_rules.authorize(group, [rule(22)])
+        rulebook.authorize(group, [rule(22)])
     assert info.value.message == (
         'the specified rule "peer: 0.0.0.0/0, TCP, from port: 22, to port: 22, ALLOW" '
         "already exists"

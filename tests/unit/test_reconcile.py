@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from harness.adapters.fake_runtime import FakeRuntime
-from harness.core import ec2_rules
+from harness.core.ec2 import platform as platforms
+from harness.core.ec2 import rules as rulebook
 from harness.core.model import GroupKey, Host, Instance, Protocol
 from harness.core.phases import QUIET
 from harness.core.reconcile import Applied, plan
@@ -136,10 +137,16 @@ def test_a_flushed_policy_is_installed_again() -> None:
 def test_a_rule_change_touches_only_the_group_members() -> None:
     runtime, done = built()
     group = TOPO.group(APACHE)
-    extra = ec2_rules.make_rule(Protocol.TCP, 22, 22, cidr=ec2_rules.parse_cidr("203.0.113.19/32"))
+    extra = rulebook.make_rule(
+        platforms.CLASSIC,
+        Protocol.TCP,
+        22,
+        22,
+        cidr=rulebook.parse_cidr("203.0.113.19/32", platforms.CLASSIC),
+    )
     changed = replace(
         TOPO,
-        groups=tuple(ec2_rules.authorize(g, [extra]) if g is group else g for g in TOPO.groups),
+        groups=tuple(rulebook.authorize(g, [extra]) if g is group else g for g in TOPO.groups),
     )
     after = reconcile(runtime, LAB, changed, done.applied, QUIET)
     # apache's members change; the app servers keep the same set of apache addresses

@@ -9,8 +9,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from harness.core import ec2_rules, vpc_plane
+from harness.core import vpc_plane
 from harness.core.control_plane import Cloud
+from harness.core.ec2 import rules as rulebook
 from harness.core.model import Group
 from harness.errors import Ec2Error
 
@@ -70,8 +71,8 @@ def _ports(preset: Preset, text: str) -> tuple[int | None, int | None]:
         what = "an ICMP TYPE:CODE (-1 for all)" if preset.protocol == "icmp" else "a port"
         raise Ec2Error("MissingParameter", f"{preset.name} needs {what} in Port range")
     if preset.protocol == "icmp":
-        return ec2_rules.parse_icmp("-1:-1" if text == "-1" else text)
-    return ec2_rules.parse_port_range(text)
+        return rulebook.parse_icmp("-1:-1" if text == "-1" else text)
+    return rulebook.parse_port_range(text)
 
 
 def _peer(text: str) -> dict[str, Any]:

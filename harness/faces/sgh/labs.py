@@ -9,7 +9,8 @@ from contextlib import contextmanager
 
 from harness.adapters import runtimes
 from harness.adapters.sqlite_store import DEFAULT_LAB, Home
-from harness.core import control_plane, ec2_rules
+from harness.core import control_plane
+from harness.core.ec2 import rules as rulebook
 from harness.core.matrix import CellResult
 from harness.core.model import DEFAULT_ACCOUNT, Topology
 from harness.core.planner import Cell
@@ -139,7 +140,7 @@ def host_add(args: argparse.Namespace) -> int:
 
 def _account(args: argparse.Namespace) -> str:
     account = args.account or os.environ.get("SGH_ACCOUNT") or DEFAULT_ACCOUNT
-    return ec2_rules.check_account(account)
+    return rulebook.check_account(account)
 
 
 def image_register(args: argparse.Namespace) -> int:
@@ -230,7 +231,7 @@ def console(args: argparse.Namespace) -> int:
 
 
 def key_add(args: argparse.Namespace) -> int:
-    ec2_rules.check_account(args.account)
+    rulebook.check_account(args.account)
     access, secret = Home(args.home).add_key(args.account)
     print(f"KEY\t{access}\t{secret}\t{args.account}")
     return exit_codes.OK

@@ -35,7 +35,7 @@ from ipaddress import (
 
 import yaml
 
-from harness.core import vpc_rules
+from harness.core.ec2 import platform as platforms
 from harness.core.model import DEFAULT_ACCOUNT, Origin
 from harness.errors import TopologyError
 from harness.formats.yaml_lines import MAX_NAME, LineDict, LineList
@@ -54,7 +54,7 @@ RESERVED = tuple(
         "169.254.0.0/16",
         "172.17.0.0/16",
         "224.0.0.0/3",
-        str(vpc_rules.PUBLIC_POOL),
+        str(platforms.PUBLIC_POOL),
     )
 )
 
@@ -347,12 +347,12 @@ class _Builder:
         d = self.deployment
         refs = self._vpc_refs()
         result = LineList()
-        self.names.add(vpc_rules.DEFAULT_VPC)
+        self.names.add(platforms.DEFAULT_VPC)
         for ref in refs:
             known = d.vpcs.get(ref) if ref is not None else None
             if ref is None:  # groups and interfaces without a VPC: the default VPC's place
                 name = safe_name(DEFAULT_VPC, self.names)
-                cidr = self._vpc_cidr("(no VPC)", str(vpc_rules.DEFAULT_VPC_CIDR))
+                cidr = self._vpc_cidr("(no VPC)", str(platforms.DEFAULT_VPC_CIDR))
             else:
                 name = safe_name(known.name if known else ref, self.names)
                 cidr = self._vpc_cidr(ref, known.cidr if known else None)

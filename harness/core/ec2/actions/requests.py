@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from harness.core import ec2_rules
+from harness.core.ec2 import rules as rulebook
 from harness.core.vpc_plane import NewId, NicRequest, VpcPermission
 from harness.errors import Ec2Error
 
@@ -193,7 +193,7 @@ def permissions(request: Request) -> list[VpcPermission]:
                 ((cidr, ""),) if cidr else (),
             )
         ]
-    raise ec2_rules.missing_source()
+    raise rulebook.missing_source()
 
 
 def group_ref(request: Request) -> str:
