@@ -26,7 +26,7 @@ from typing import Any
 
 from harness.adapters.probers.scapy_prober import ScapyProber
 from harness.adapters.sqlite_store import Home
-from harness.core import control_plane
+from harness.core import control_plane, vpc_plane
 from harness.core.control_plane import Cloud, Permission
 from harness.core.matrix import expectations
 from harness.core.model import Group, Probe, Protocol, Rule, State
@@ -91,7 +91,7 @@ def main() -> None:
         act(lambda c: control_plane.add_host(c, "workstation", "203.0.113.19"), progress)
 
         def create(name: str) -> Callable[[Cloud], tuple[Cloud, Any]]:
-            return lambda c: control_plane.create_group(c, A, name, f"Mary's {name}")
+            return lambda c: vpc_plane.create_group(c, A, name, f"Mary's {name}")
 
         def terminate(instance: str) -> Callable[[Cloud], tuple[Cloud, Any]]:
             return lambda c: control_plane.terminate_instances(c, A, [instance])

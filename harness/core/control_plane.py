@@ -390,47 +390,63 @@ def check_group_id(group_id: str) -> str:
     return group_id
 
 
-def find_group(cloud: Cloud, account: str, ref: str) -> Group:
-    """A group of ``account`` by name or by ``sg-`` id; other accounts' groups are not seen."""
-    if not ref:
-        raise Ec2Error("MissingParameter", "The request must contain the parameter GroupName")
+def find_group(cloud: Cloud, account: str, ref: str, vpc_id: str | None = None) -> Group:
+    """A group of ``account`` by ``sg-`` id (Classic or VPC), or by name: in ``vpc_id`` when
+    given, else the Classic group (an EC2-Classic lab) or the default VPC's (a VPC lab);
+    other accounts' groups are not seen."""
     if ref.startswith("sg-"):
         check_group_id(ref)
         for group in cloud.groups_of(account):
             if group.group_id == ref:
                 return group
         raise rulebook.group_not_found(ref)
-    found = cloud.by_key.get(GroupKey(account, ref))
+    if not ref:
+        raise Ec2Error("MissingParameter", "The request must contain the parameter GroupName")
+    vpc = vpc_id if vpc_id is not None else home_vpc(cloud, account)
+    found = cloud.by_key.get(GroupKey(account, ref, vpc))
     if found is None:
         raise rulebook.group_not_found(ref)
     return found
 
 
-def source_group(cloud: Cloud, account: str, owner: str | None, ref: str) -> GroupKey:
-    """A rule's source group: ``ref`` (name or id) owned by ``owner`` (default: ``account``).
+def home_vpc(cloud: Cloud, account: str) -> str:
+    """Where a group named without a VPC lives: Classic ("") or the default VPC."""
+    if cloud.platform == EC2_CLASSIC:
+        return ""
+    default = default_vpc_of(cloud, account)
+    return default.vpc_id if default is not None else ""
 
-    Another account's group may be named as a source, as in EC2-Classic."""
+
+def source_group(
+    cloud: Cloud, account: str, owner: str | None, ref: str, holder: Group | None = None
+) -> GroupKey:
+    """A rule's peer group: ``ref`` (name or id) owned by ``owner`` (default: ``account``),
+    for a rule of ``holder``. A name is looked up in the holder's VPC (Classic: among Classic
+    groups, where another account's ``default`` group may be named unseen, as in
+    EC2-Classic); a VPC group's peer by id must be in its VPC or another account's (§1.9)."""
     owner = owner or account
     rulebook.check_account(owner)
+    vpc = holder.vpc if holder is not None else None
     if ref.startswith("sg-"):
         check_group_id(ref)
-        for group in cloud.groups:
-            if group.group_id == ref and owner in (group.key.account, account):
-                return group.key
+        for other in cloud.groups:
+            if other.group_id == ref and other.key.account in (owner, account):
+                if vpc is not None and other.vpc is not None and other.vpc != vpc:
+                    assert holder is not None
+                    raise Ec2Error(
+                        "InvalidGroup.NotFound",
+                        f"You have specified two resources that belong to different networks "
+                        f"({other.group_id} in {other.vpc}, {holder.group_id} in {vpc}).",
+                    )
+                return other.key
         raise rulebook.group_not_found(ref)
-    key = GroupKey(owner, ref)
-    if key not in cloud.by_key and ref != platforms.DEFAULT_GROUP:
+    platform = platforms.CLASSIC if vpc is None else platforms.VPC
+    key = GroupKey(owner, ref, vpc or "")
+    if key not in cloud.by_key and not (
+        platform.peer_default_on_demand and ref == platforms.DEFAULT_GROUP
+    ):
         raise rulebook.group_not_found(ref if owner == account else f"{owner}/{ref}")
     return key
-
-
-def create_group(cloud: Cloud, account: str, name: str, description: str) -> tuple[Cloud, Group]:
-    cloud = with_account(cloud, account)
-    group = rulebook.new_group(GroupKey(account, name), description)
-    if group.key in cloud.by_key:
-        raise Ec2Error("InvalidGroup.Duplicate", f"The security group '{name}' already exists")
-    rulebook.check_group_count(platforms.CLASSIC, len(cloud.groups_of(account)) + 1, account)
-    return cloud.with_group(group), group
 
 
 def groups_naming(cloud: Cloud, key: GroupKey) -> list[Group]:
@@ -442,24 +458,6 @@ def users_of(cloud: Cloud, key: GroupKey) -> tuple[list[InstanceRecord], list[Gr
     """The active instances in a group and the other groups whose rules name it."""
     instances = [r for r in cloud.active_instances() if key in r.groups]
     return instances, groups_naming(cloud, key)
-
-
-def delete_group(cloud: Cloud, account: str, ref: str) -> tuple[Cloud, Group]:
-    cloud = with_account(cloud, account)
-    group = find_group(cloud, account, ref)
-    if group.name == platforms.DEFAULT_GROUP:
-        raise Ec2Error("InvalidGroup.Reserved", "The security group 'default' is reserved")
-    instances, groups = users_of(cloud, group.key)
-    if instances:
-        raise Ec2Error(
-            "InvalidGroup.InUse",
-            f"There are active instances using security group '{group.name}'",
-        )
-    if groups:
-        users = ", ".join(g.group_id for g in groups)
-        raise Ec2Error("InvalidGroup.InUse", f"Group {group.group_id} is used by groups: {users}")
-    remaining = tuple(g for g in cloud.groups if g.key != group.key)
-    return replace(cloud, groups=remaining), group
 
 
 def _rule_target(
@@ -643,7 +641,8 @@ def terminating(before: str) -> str:
 def terminate_instances(
     cloud: Cloud, account: str, ids: Sequence[str]
 ) -> tuple[Cloud, list[tuple[InstanceRecord, str]]]:
-    """Terminate instances; returns each with its previous state."""
+    """Terminate instances, their interfaces with them (their addresses are free again);
+    returns each with its previous state."""
     if not ids:
         raise Ec2Error("MissingParameter", "The request must contain the parameter InstanceId")
     cloud = with_account(cloud, account)
@@ -652,7 +651,8 @@ def terminate_instances(
     instances = tuple(
         replace(r, state=TERMINATED) if r.instance_id in gone else r for r in cloud.instances
     )
-    return replace(cloud, instances=instances), [(r, r.state) for r in chosen]
+    nics = tuple(n for n in cloud.nics if n.instance_id not in gone)  # a VPC instance's go
+    return replace(cloud, instances=instances, nics=nics), [(r, r.state) for r in chosen]
 
 
 def _instance_values(cloud: Cloud, record: InstanceRecord, name: str) -> list[str]:

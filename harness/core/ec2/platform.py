@@ -49,6 +49,9 @@ class Platform:
     max_groups: int
     default_description: str
     egress: bool  # its groups have egress rules (a new one: all out)
+    peer_default_on_demand: bool  # another account's default group may be named unseen
+    holders: str  # what keeps a group in use: "instances" or "interfaces"
+    groups_per_account: bool  # its group quota counts an account's groups (else a region's)
     said: Mapping[str, Said]
 
     def says(self, situation: str, **fields: object) -> tuple[str, str]:
@@ -75,7 +78,20 @@ CLASSIC = Platform(
     max_groups=500,
     default_description="default group",
     egress=False,
+    peer_default_on_demand=True,
+    holders="instances",
+    groups_per_account=True,
     said={
+        "duplicate_group": (
+            "InvalidGroup.Duplicate",
+            "The security group '{name}' already exists",
+        ),
+        "delete_default": ("InvalidGroup.Reserved", "The security group 'default' is reserved"),
+        "held": (
+            "InvalidGroup.InUse",
+            "There are active instances using security group '{name}'",
+        ),
+        "named": ("InvalidGroup.InUse", "Group {group_id} is used by groups: {users}"),
         "bad_protocol": (
             "InvalidPermission.Malformed",
             'Unsupported IP protocol "{value}"  - supported: [tcp, udp, icmp]',
@@ -139,7 +155,26 @@ VPC = Platform(
     max_groups=2500,  # per region
     default_description="default VPC security group",
     egress=True,
+    peer_default_on_demand=False,
+    holders="interfaces",
+    groups_per_account=False,
     said={
+        "duplicate_group": (
+            "InvalidGroup.Duplicate",
+            "The security group '{name}' already exists for VPC '{vpc}'",
+        ),
+        "delete_default": (
+            "CannotDelete",
+            'the specified group: "{group_id}" name: "default" cannot be deleted by a user',
+        ),
+        "held": (
+            "DependencyViolation",
+            "resource {group_id} has a dependent object ({users})",
+        ),
+        "named": (
+            "DependencyViolation",
+            "resource {group_id} has a dependent object ({users})",
+        ),
         "bad_protocol": (
             "InvalidParameterValue",
             "Invalid value '{value}' for IP protocol. Unknown protocol (use tcp, udp, icmp, "

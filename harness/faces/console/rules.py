@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from harness.core import vpc_plane
+from harness.core import control_plane, vpc_plane
 from harness.core.control_plane import Cloud
 from harness.core.ec2 import rules as rulebook
 from harness.core.model import Group
@@ -129,7 +129,7 @@ def apply(
     cloud: Cloud, account: str, group_id: str, changes: Sequence[dict[str, Any]]
 ) -> tuple[Cloud, Group]:
     """Apply Rule Changes: every staged change of a group, deletions first, in one action."""
-    group = vpc_plane.find_group(cloud, account, group_id)
+    group = control_plane.find_group(cloud, account, group_id)
     for egress in (False, True):
         gone = [c["rule_id"] for c in changes if c["op"] == "delete" and c["egress"] is egress]
         if gone:
@@ -143,4 +143,4 @@ def apply(
             change["protocol"], change["from"], change["to"], **_peer(change["source"])
         )
         cloud, _ = vpc_plane.authorize(cloud, account, group.group_id, [wanted], change["egress"])
-    return cloud, vpc_plane.find_group(cloud, account, group.group_id)
+    return cloud, control_plane.find_group(cloud, account, group.group_id)

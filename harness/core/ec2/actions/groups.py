@@ -206,7 +206,7 @@ def _change(egress: bool, revoke: bool) -> Callable[[Cloud, Caller, Request], tu
         account = caller.account
         ref = group_ref(request)
         cloud = control_plane.with_account(cloud, account)
-        group = vpc_plane.find_group(cloud, account, ref)  # the group first, then its rules
+        group = control_plane.find_group(cloud, account, ref)  # the group first, then its rules
         if not egress and group.vpc is None:
             return _classic_change(cloud, account, request, ref, revoke)
         rule_ids = request.get("SecurityGroupRuleIds") or []

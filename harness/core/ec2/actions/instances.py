@@ -168,7 +168,7 @@ def describe_instances(cloud: Cloud, caller: Caller, request: Request) -> tuple[
 
 
 def terminate_instances(cloud: Cloud, caller: Caller, request: Request) -> tuple[Cloud, Answer]:
-    cloud, changes = vpc_plane.terminate_instances(
+    cloud, changes = control_plane.terminate_instances(
         cloud, caller.account, request.get("InstanceIds") or []
     )
     return cloud, {
