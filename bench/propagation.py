@@ -29,7 +29,7 @@ from harness.adapters.sqlite_store import Home
 from harness.core import control_plane, vpc_plane
 from harness.core.control_plane import Cloud, Permission
 from harness.core.matrix import expectations
-from harness.core.model import Group, Probe, Protocol, Rule, State
+from harness.core.model import Probe, Protocol, State
 from harness.core.planner import Cell
 from harness.faces.progress import Progress
 from harness.lab.measure import batches_for
@@ -67,21 +67,16 @@ def main() -> None:
         lab.up(progress)
         act = lab.act
 
-        def changing(
-            change: Callable[[Cloud, str, str, list[Rule]], tuple[Cloud, Group, list[Rule]]],
-            group: str,
-            *perms: Permission,
-        ) -> Callable[[Cloud], tuple[Cloud, None]]:
-            """An authorize or revoke action (``change`` is cloud.authorize or cloud.revoke)."""
+        def grant(group: str, *perms: Permission) -> Callable[[Cloud], tuple[Cloud, None]]:
+            return lambda c: (vpc_plane.authorize(c, A, group, list(perms), False)[0], None)
 
-            def action(c: Cloud) -> tuple[Cloud, None]:
-                rules = control_plane.permission_rules(c, A, list(perms))
-                return change(c, A, group, rules)[0], None
-
-            return action
-
-        grant = partial(changing, control_plane.authorize)
-        revoke = partial(changing, control_plane.revoke)
+        def revoke(group: str, *perms: Permission) -> Callable[[Cloud], tuple[Cloud, None]]:
+            return lambda c: (
+                vpc_plane.revoke(
+                    c, A, ref=group, permissions=list(perms), rule_ids=(), egress=False
+                )[0],
+                None,
+            )
 
         def launch(image: str, count: int, group: str) -> Callable[[Cloud], tuple[Cloud, Any]]:
             return lambda c: control_plane.run_instances(
@@ -98,17 +93,17 @@ def main() -> None:
 
         for name in ("apache", "appserver", "dbserver"):
             act(create(name), progress)
-        act(grant("apache", Permission("tcp", 80, 80, ("0.0.0.0/0",))), progress)
+        act(grant("apache", Permission("tcp", 80, 80, (("0.0.0.0/0", ""),))), progress)
         web = act(launch("ami-fba54092", 7, "apache"), progress)
         app = act(launch("ami-e3a5408a", 20, "appserver"), progress)
         act(launch("ami-f1a54098", 2, "dbserver"), progress)
-        act(grant("appserver", Permission(None, groups=((None, "apache"),))), progress)
-        act(grant("dbserver", Permission(None, groups=((None, "appserver"),))), progress)
+        act(grant("appserver", Permission(None, groups=((None, "apache", ""),))), progress)
+        act(grant("dbserver", Permission(None, groups=((None, "appserver", ""),))), progress)
         build = time.perf_counter() - started
         web_id, app_id = web[0].instance_id, app[0].instance_id
         print(f"three-tier lab built through the control plane: {build:.1f}s (29 instances)")
 
-        ssh = Permission("tcp", 22, 22, ("203.0.113.19/32",))
+        ssh = Permission("tcp", 22, 22, (("203.0.113.19/32", ""),))
         rows: list[tuple[str, list[float], str]] = []
         grants, revokes = [], []
         for _ in range(5):

@@ -460,43 +460,6 @@ def users_of(cloud: Cloud, key: GroupKey) -> tuple[list[InstanceRecord], list[Gr
     return instances, groups_naming(cloud, key)
 
 
-def _rule_target(
-    cloud: Cloud, account: str, ref: str, rules: Sequence[Rule]
-) -> tuple[Cloud, Group]:
-    """The group an authorize or a revoke acts on; a request must carry some rule."""
-    cloud = with_account(cloud, account)
-    group = find_group(cloud, account, ref)
-    if not rules:
-        raise rulebook.missing_source()
-    return cloud, group
-
-
-def authorize(
-    cloud: Cloud, account: str, ref: str, rules: Sequence[Rule]
-) -> tuple[Cloud, Group, list[Rule]]:
-    cloud, group = _rule_target(cloud, account, ref, rules)
-    for rule in rules:
-        if rule.group is not None and rule.group not in cloud.by_key:
-            cloud = with_account(cloud, rule.group.account)
-            if rule.group not in cloud.by_key:
-                raise rulebook.group_not_found(rule.group.label(account))
-    changed = rulebook.authorize(group, rules)
-    return cloud.with_group(changed), changed, list(rules)
-
-
-def revoke(
-    cloud: Cloud, account: str, ref: str, rules: Sequence[Rule]
-) -> tuple[Cloud, Group, list[Rule]]:
-    """Revoke rules; those that do not exist are ignored (EC2-Classic answers ``true``)."""
-    cloud, group = _rule_target(cloud, account, ref, rules)
-    removed = [rule for rule in rules if rule in group.rules]
-    changed = rulebook.revoke(group, rules)
-    return cloud.with_group(changed), changed, removed
-
-
-# -- describe filters ---------------------------------------------------------------------------
-
-
 def wildcard(pattern: str) -> re.Pattern[str]:
     """EC2 filter values: literal text where ``*`` is any run and ``?`` one character."""
     parts = ["." if char == "?" else ".*" if char == "*" else re.escape(char) for char in pattern]
@@ -923,40 +886,14 @@ def state_of(topology: Topology) -> Cloud:
 
 @dataclass(frozen=True)
 class Permission:
-    """One permission of a request: a protocol (``None``: the legacy all-traffic grant of a
-    group pair), ports or ICMP type/code, and sources (CIDRs, ``(owner, name or id)`` pairs)."""
+    """One permission of a request, whichever door it came through: a protocol (``None``:
+    EC2's legacy grant of every protocol to a user/group pair), ports or ICMP type/code, and
+    its peers, each with its description: CIDRs (IPv4 and IPv6), prefix lists by ``pl-`` id,
+    groups as ``(owner, name or id)``."""
 
     protocol: str | None
     from_port: int | None = None
     to_port: int | None = None
-    cidrs: tuple[str, ...] = ()
-    groups: tuple[tuple[str | None, str], ...] = ()
-
-
-def permission_rules(cloud: Cloud, account: str, permissions: Sequence[Permission]) -> list[Rule]:
-    """The rules a request's permissions stand for, validated; source groups resolved."""
-    rules: list[Rule] = []
-    for permission in permissions:
-        if not permission.cidrs and not permission.groups:
-            raise rulebook.missing_source()
-        cidrs = [rulebook.parse_cidr(text, platforms.CLASSIC) for text in permission.cidrs]
-        keys = [source_group(cloud, account, owner, ref) for owner, ref in permission.groups]
-        if permission.protocol is None:
-            for cidr in cidrs:
-                rules += rulebook.all_traffic(platforms.CLASSIC, cidr=cidr)
-            for key in keys:
-                rules += rulebook.all_traffic(platforms.CLASSIC, group=key)
-            continue
-        protocol = rulebook.parse_protocol(permission.protocol, platforms.CLASSIC)
-        low, high = permission.from_port, permission.to_port
-        if low is None or high is None:
-            if protocol is Protocol.ICMP:
-                raise Ec2Error(
-                    "InvalidPermission.Malformed",
-                    "ICMP type and code are required (-1 for any)",
-                )
-            missing = -1 if low is None else high
-            raise Ec2Error("InvalidPermission.Malformed", f"TCP/UDP port ({missing}) out of range")
-        rules += [rulebook.make_rule(platforms.CLASSIC, protocol, low, high, cidr=c) for c in cidrs]
-        rules += [rulebook.make_rule(platforms.CLASSIC, protocol, low, high, group=k) for k in keys]
-    return rules
+    cidrs: tuple[tuple[str, str], ...] = ()  # (cidr, description)
+    prefix_lists: tuple[tuple[str, str], ...] = ()  # (pl- id, description)
+    groups: tuple[tuple[str | None, str, str], ...] = ()  # (owner, name or id, description)

@@ -33,6 +33,7 @@ from harness.core.control_plane import (
     Cloud,
     InstanceRecord,
     NicRecord,
+    Permission,
     PrefixListRecord,
     SubnetRecord,
     Tag,
@@ -41,7 +42,7 @@ from harness.core.control_plane import (
 )
 from harness.core.ec2 import platform as platforms
 from harness.core.ec2 import rules as rulebook
-from harness.core.model import Group, GroupKey, Network, Proto, Protocol, Rule
+from harness.core.model import ICMPS, PORTED, Group, GroupKey, Network, Proto, Rule
 from harness.errors import Ec2Error
 
 NewId = Callable[[str], str]
@@ -331,72 +332,61 @@ def _with_ids(group: Group) -> Group:
     return replace(group, rules=rules, egress=egress)
 
 
-@dataclass(frozen=True)
-class VpcPermission:
-    """One ``IpPermissions`` item of the VPC era: a protocol, ports or ICMP type/code, and its
-    peers, each with a description."""
-
-    protocol: str
-    from_port: int | None = None
-    to_port: int | None = None
-    cidrs: tuple[tuple[str, str], ...] = ()  # IPv4 and IPv6 ranges: (cidr, description)
-    prefix_lists: tuple[tuple[str, str], ...] = ()  # (pl- id, description)
-    groups: tuple[tuple[str | None, str, str], ...] = ()  # (owner, name or id, description)
-
-
-def _ports(protocol: Proto, low: int | None, high: int | None) -> tuple[int, int]:
-    if protocol in (Protocol.TCP, Protocol.UDP, Protocol.ICMP, Protocol.ICMPV6):
+def _ports(
+    platform: platforms.Platform, protocol: Proto, low: int | None, high: int | None
+) -> tuple[int, int]:
+    """A permission's ports as given; left out: any ICMP type and code in a VPC, else EC2's
+    error (the protocols without ports take -1:-1)."""
+    if protocol in PORTED or protocol in ICMPS:
         if low is None or high is None:
-            if protocol in (Protocol.ICMP, Protocol.ICMPV6):
+            if protocol in ICMPS and platform.icmp_any_by_default:
                 return (-1 if low is None else low), (-1 if high is None else high)
-            raise Ec2Error(  # EC2's words (moto's AWS-verified test)
-                "InvalidParameterValue",
-                "Invalid value for portRange. Must specify both from and to ports with TCP/UDP.",
-            )
+            if protocol in ICMPS:
+                raise Ec2Error(*platform.says("icmp_no_ports"))
+            raise Ec2Error(*platform.says("ports_missing", value=-1 if low is None else high))
         return low, high
     return -1, -1
 
 
 def permission_rules(
-    cloud: Cloud, account: str, group: Group, permissions: Sequence[VpcPermission]
+    cloud: Cloud, account: str, group: Group, permissions: Sequence[Permission]
 ) -> list[Rule]:
-    """The rules a request's permissions stand for, on a VPC group."""
+    """The rules a request's permissions stand for on ``group``, by its platform's rules:
+    protocols, CIDR families, ports, which peers it takes; a protocol left out (the legacy
+    user/group pair form) is every protocol (Classic: tcp, udp and icmp; VPC: -1). Peer by
+    peer, in the request's order."""
+    platform = platforms.of_group(group)
     rules: list[Rule] = []
     for p in permissions:
         if not (p.cidrs or p.prefix_lists or p.groups):
             raise rulebook.missing_source()
-        protocol = rulebook.parse_protocol(p.protocol, platforms.VPC)
-        low, high = _ports(protocol, p.from_port, p.to_port)
+        if not platform.vpc_peers and (p.prefix_lists or any(":" in c for c, _ in p.cidrs)):
+            raise Ec2Error(*platform.says("vpc_peer"))
+        if p.protocol is None:
+            shapes = list(platform.all_traffic)
+        else:
+            protocol = rulebook.parse_protocol(p.protocol, platform)
+            shapes = [(protocol, *_ports(platform, protocol, p.from_port, p.to_port))]
+        made: list[Rule] = []
         for text, description in p.cidrs:
-            rules.append(
-                rulebook.make_rule(
-                    platforms.VPC,
-                    protocol,
-                    low,
-                    high,
-                    cidr=rulebook.parse_cidr(text, platforms.VPC),
-                    description=description,
-                )
-            )
+            cidr = rulebook.parse_cidr(text, platform)
+            made += [
+                rulebook.make_rule(platform, *shape, cidr=cidr, description=description)
+                for shape in shapes
+            ]
         for list_id, description in p.prefix_lists:
-            plist = find_prefix_list(cloud, account, list_id, shared=True)
-            rules.append(
-                rulebook.make_rule(
-                    platforms.VPC,
-                    protocol,
-                    low,
-                    high,
-                    prefix_list=plist.list_id,
-                    description=description,
-                )
-            )
+            plist = find_prefix_list(cloud, account, list_id, shared=True).list_id
+            made += [
+                rulebook.make_rule(platform, *shape, prefix_list=plist, description=description)
+                for shape in shapes
+            ]
         for owner, ref, description in p.groups:
             key = control_plane.source_group(cloud, account, owner, ref, group)
-            rules.append(
-                rulebook.make_rule(
-                    platforms.VPC, protocol, low, high, group=key, description=description
-                )
-            )
+            made += [
+                rulebook.make_rule(platform, *shape, group=key, description=description)
+                for shape in shapes
+            ]
+        rules += made
     return rules
 
 
@@ -415,7 +405,7 @@ def authorize(
     cloud: Cloud,
     account: str,
     ref: str,
-    permissions: Sequence[VpcPermission],
+    permissions: Sequence[Permission],
     egress: bool,
 ) -> tuple[Cloud, tuple[Group, list[Rule]]]:
     """Authorize ingress or egress rules on a VPC group; returns the new rules with ids."""
@@ -441,7 +431,7 @@ def revoke(
     account: str,
     *,
     ref: str,
-    permissions: Sequence[VpcPermission],
+    permissions: Sequence[Permission],
     rule_ids: Sequence[str],
     egress: bool,
 ) -> tuple[Cloud, tuple[Group, list[Rule], list[Rule]]]:
@@ -521,7 +511,7 @@ def modify_rules(
     cloud: Cloud,
     account: str,
     ref: str,
-    changes: Sequence[tuple[str, VpcPermission]],
+    changes: Sequence[tuple[str, Permission]],
 ) -> tuple[Cloud, Group]:
     """ModifySecurityGroupRules: each rule (by id) replaced by a new definition, keeping its id
     and its direction."""
@@ -554,7 +544,7 @@ def describe_rules(
     account: str,
     ref: str,
     *,
-    by_content: Sequence[VpcPermission],
+    by_content: Sequence[Permission],
     by_id: Sequence[tuple[str, str]],
     egress: bool,
 ) -> tuple[Cloud, Group]:

@@ -28,9 +28,25 @@ def create(c: Cloud, name: str, account: str = A) -> Cloud:
     return vpc_plane.create_group(c, account, name, f"{name} group")[0]
 
 
+def allow(
+    protocol: str | None,
+    low: int | None = None,
+    high: int | None = None,
+    cidrs: tuple[str, ...] = (),
+    groups: tuple[tuple[str | None, str], ...] = (),
+) -> Permission:
+    """A permission as the legacy tools wrote one: CIDRs and (owner, group) pairs."""
+    return Permission(
+        protocol,
+        low,
+        high,
+        tuple((cidr, "") for cidr in cidrs),
+        groups=tuple((owner, ref, "") for owner, ref in groups),
+    )
+
+
 def grant(c: Cloud, group: str, *perms: Permission, account: str = A) -> Cloud:
-    rules = control_plane.permission_rules(c, account, list(perms))
-    return control_plane.authorize(c, account, group, rules)[0]
+    return vpc_plane.authorize(c, account, group, list(perms), False)[0]
 
 
 def launch(c: Cloud, groups: list[str], count: int = 1, account: str = A) -> Cloud:
@@ -68,9 +84,9 @@ def test_duplicate_group_and_duplicate_rule() -> None:
     assert code(err) == "InvalidGroup.Duplicate"
     assert err.value.message == "The security group 'web' already exists"
     c = create(c, "web", account=B)  # names are per account
-    c = grant(c, "web", Permission("tcp", 80, 80, ("0.0.0.0/0",)))
+    c = grant(c, "web", allow("tcp", 80, 80, ("0.0.0.0/0",)))
     with pytest.raises(Ec2Error) as err:
-        grant(c, "web", Permission("6", 80, 80, ("0.0.0.0/0",)))
+        grant(c, "web", allow("6", 80, 80, ("0.0.0.0/0",)))
     assert code(err) == "InvalidPermission.Duplicate"
 
 
@@ -87,18 +103,18 @@ def test_500_groups_per_account() -> None:
 def test_100_rules_per_group_and_nothing_partial() -> None:
     c = create(Cloud(), "web")
     cidrs = tuple(f"10.0.{i}.0/24" for i in range(99))
-    c = grant(c, "web", Permission("tcp", 22, 22, cidrs))
+    c = grant(c, "web", allow("tcp", 22, 22, cidrs))
     with pytest.raises(Ec2Error) as err:
-        grant(c, "web", Permission("tcp", 80, 80, ("1.1.1.1/32", "2.2.2.2/32")))
+        grant(c, "web", allow("tcp", 80, 80, ("1.1.1.1/32", "2.2.2.2/32")))
     assert code(err) == "RulesPerSecurityGroupLimitExceeded"
     assert len(control_plane.find_group(c, A, "web").rules) == 99
-    c = grant(c, "web", Permission("tcp", 80, 80, ("1.1.1.1/32",)))
+    c = grant(c, "web", allow("tcp", 80, 80, ("1.1.1.1/32",)))
     assert len(control_plane.find_group(c, A, "web").rules) == 100
 
 
 def test_group_in_use_by_instances_or_by_other_groups_refuses_deletion() -> None:
     c = create(create(Cloud(), "web"), "app")
-    c = grant(c, "app", Permission(None, groups=((None, "web"),)))
+    c = grant(c, "app", allow(None, groups=((None, "web"),)))
     with pytest.raises(Ec2Error) as err:
         vpc_plane.delete_group(c, A, "web")
     assert code(err) == "InvalidGroup.InUse"
@@ -119,36 +135,38 @@ def test_membership_is_fixed_after_launch() -> None:
     c = create(create(Cloud(), "web"), "app")
     c = launch(c, ["web"])
     record = c.instances[0]
-    c = grant(c, "app", Permission("tcp", 1, 2, ("0.0.0.0/0",)))
+    c = grant(c, "app", allow("tcp", 1, 2, ("0.0.0.0/0",)))
     c = create(c, "later")
     assert c.instances[0].groups == record.groups == (GroupKey(A, "web"),)
 
 
 def test_revoking_a_missing_rule_is_not_an_error_in_classic() -> None:
     c = create(Cloud(), "web")
-    rules = control_plane.permission_rules(c, A, [Permission("tcp", 22, 22, ("1.2.3.4/32",))])
-    _c2, group, removed = control_plane.revoke(c, A, "web", rules)
-    assert removed == [] and group.rules == ()
+    wanted = [allow("tcp", 22, 22, ("1.2.3.4/32",))]
+    _c2, (group, removed, unknown) = vpc_plane.revoke(
+        c, A, ref="web", permissions=wanted, rule_ids=(), egress=False
+    )
+    assert removed == [] and group.rules == () and len(unknown) == 1
 
 
 @pytest.mark.parametrize(
     ("permission", "expected"),
     [
-        (Permission("-1", 0, 0, ("0.0.0.0/0",)), "InvalidPermission.Malformed"),
-        (Permission("gre", 0, 0, ("0.0.0.0/0",)), "InvalidPermission.Malformed"),
-        (Permission("tcp", None, None, ("0.0.0.0/0",)), "InvalidPermission.Malformed"),
-        (Permission("tcp", 80, 22, ("0.0.0.0/0",)), "InvalidPermission.Malformed"),
-        (Permission("udp", 0, 65536, ("0.0.0.0/0",)), "InvalidPermission.Malformed"),
-        (Permission("icmp", 256, 0, ("0.0.0.0/0",)), "InvalidParameterValue"),
-        (Permission("icmp", -1, 3, ("0.0.0.0/0",)), "InvalidPermission.Malformed"),
-        (Permission("icmp", None, None, ("0.0.0.0/0",)), "InvalidPermission.Malformed"),
-        (Permission("tcp", 22, 22, ("10.0.0.0/33",)), "InvalidParameterValue"),
-        (Permission("tcp", 22, 22, ("300.0.0.1/32",)), "InvalidParameterValue"),
-        (Permission("tcp", 22, 22, ("10.0.0.1",)), "InvalidParameterValue"),
-        (Permission("tcp", 22, 22), "MissingParameter"),
-        (Permission("tcp", 22, 22, groups=((None, "nope"),)), "InvalidGroup.NotFound"),
-        (Permission("tcp", 22, 22, groups=((None, "sg-zz"),)), "InvalidGroupId.Malformed"),
-        (Permission("tcp", 22, 22, groups=(("12", "web"),)), "InvalidParameterValue"),
+        (allow("-1", 0, 0, ("0.0.0.0/0",)), "InvalidPermission.Malformed"),
+        (allow("gre", 0, 0, ("0.0.0.0/0",)), "InvalidPermission.Malformed"),
+        (allow("tcp", None, None, ("0.0.0.0/0",)), "InvalidPermission.Malformed"),
+        (allow("tcp", 80, 22, ("0.0.0.0/0",)), "InvalidPermission.Malformed"),
+        (allow("udp", 0, 65536, ("0.0.0.0/0",)), "InvalidPermission.Malformed"),
+        (allow("icmp", 256, 0, ("0.0.0.0/0",)), "InvalidParameterValue"),
+        (allow("icmp", -1, 3, ("0.0.0.0/0",)), "InvalidPermission.Malformed"),
+        (allow("icmp", None, None, ("0.0.0.0/0",)), "InvalidPermission.Malformed"),
+        (allow("tcp", 22, 22, ("10.0.0.0/33",)), "InvalidParameterValue"),
+        (allow("tcp", 22, 22, ("300.0.0.1/32",)), "InvalidParameterValue"),
+        (allow("tcp", 22, 22, ("10.0.0.1",)), "InvalidParameterValue"),
+        (allow("tcp", 22, 22), "MissingParameter"),
+        (allow("tcp", 22, 22, groups=((None, "nope"),)), "InvalidGroup.NotFound"),
+        (allow("tcp", 22, 22, groups=((None, "sg-zz"),)), "InvalidGroupId.Malformed"),
+        (allow("tcp", 22, 22, groups=(("12", "web"),)), "InvalidParameterValue"),
     ],
 )
 def test_malformed_permissions(permission: Permission, expected: str) -> None:
@@ -212,7 +230,7 @@ def test_group_by_id_and_accounts_are_isolated() -> None:
     _, seen = vpc_plane.describe_groups(c, A)
     assert {g.key.account for g in seen} == {A}
     # Another account's group may be a rule's source, as in EC2-Classic.
-    c = grant(c, "web", Permission("tcp", 80, 80, groups=((B, "web"),)))
+    c = grant(c, "web", allow("tcp", 80, 80, groups=((B, "web"),)))
     assert control_plane.find_group(c, A, "web").rules[0].group == GroupKey(B, "web")
     c = launch(c, ["web"], account=B)
     with pytest.raises(Ec2Error) as err:
@@ -223,8 +241,8 @@ def test_group_by_id_and_accounts_are_isolated() -> None:
 
 def test_describe_filters_with_wildcards_and_literal_ports() -> None:
     c = create(create(create(Cloud(), "web-1"), "web-2"), "db")
-    c = grant(c, "web-1", Permission("tcp", 20, 30, ("203.0.113.7/32",)))
-    c = grant(c, "db", Permission("tcp", 3306, 3306, groups=((None, "web-2"),)))
+    c = grant(c, "web-1", allow("tcp", 20, 30, ("203.0.113.7/32",)))
+    c = grant(c, "db", allow("tcp", 3306, 3306, groups=((None, "web-2"),)))
 
     def names(**filters: list[str]) -> list[str]:
         chosen = {
@@ -251,8 +269,8 @@ def test_describe_filters_with_wildcards_and_literal_ports() -> None:
 
 def test_permissions_are_grouped_as_ec2_lists_them() -> None:
     c = create(create(Cloud(), "web"), "app")
-    c = grant(c, "web", Permission("tcp", 80, 80, ("0.0.0.0/0", "10.0.0.0/8"), ((None, "app"),)))
-    c = grant(c, "web", Permission("tcp", 22, 22, ("1.2.3.4/32",)))
+    c = grant(c, "web", allow("tcp", 80, 80, ("0.0.0.0/0", "10.0.0.0/8"), ((None, "app"),)))
+    c = grant(c, "web", allow("tcp", 22, 22, ("1.2.3.4/32",)))
     items = control_plane.permissions(control_plane.find_group(c, A, "web").rules)
     assert [(str(p), lo, hi, len(rules)) for p, lo, hi, rules in items] == [
         ("tcp", 80, 80, 3),

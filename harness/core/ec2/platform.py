@@ -52,6 +52,9 @@ class Platform:
     peer_default_on_demand: bool  # another account's default group may be named unseen
     holders: str  # what keeps a group in use: "instances" or "interfaces"
     groups_per_account: bool  # its group quota counts an account's groups (else a region's)
+    icmp_any_by_default: bool  # an ICMP rule without type and code means any (else an error)
+    vpc_peers: bool  # its rules take IPv6 ranges and prefix lists
+    rule_ids: bool  # its rules have sgr- ids and tags
     said: Mapping[str, Said]
 
     def says(self, situation: str, **fields: object) -> tuple[str, str]:
@@ -81,6 +84,9 @@ CLASSIC = Platform(
     peer_default_on_demand=True,
     holders="instances",
     groups_per_account=True,
+    icmp_any_by_default=False,
+    vpc_peers=False,
+    rule_ids=False,
     said={
         "duplicate_group": (
             "InvalidGroup.Duplicate",
@@ -92,6 +98,19 @@ CLASSIC = Platform(
             "There are active instances using security group '{name}'",
         ),
         "named": ("InvalidGroup.InUse", "Group {group_id} is used by groups: {users}"),
+        "icmp_no_ports": (
+            "InvalidPermission.Malformed",
+            "ICMP type and code are required (-1 for any)",
+        ),
+        "ports_missing": ("InvalidPermission.Malformed", "TCP/UDP port ({value}) out of range"),
+        "vpc_peer": (
+            "InvalidParameterValue",
+            "EC2-Classic groups take IPv4 ranges and groups only (no IPv6 ranges or prefix lists)",
+        ),
+        "rule_ids": (
+            "InvalidParameterValue",
+            "EC2-Classic rules have no rule ids and no tags",
+        ),
         "bad_protocol": (
             "InvalidPermission.Malformed",
             'Unsupported IP protocol "{value}"  - supported: [tcp, udp, icmp]',
@@ -158,6 +177,9 @@ VPC = Platform(
     peer_default_on_demand=False,
     holders="interfaces",
     groups_per_account=False,
+    icmp_any_by_default=True,
+    vpc_peers=True,
+    rule_ids=True,
     said={
         "duplicate_group": (
             "InvalidGroup.Duplicate",
@@ -174,6 +196,10 @@ VPC = Platform(
         "named": (
             "DependencyViolation",
             "resource {group_id} has a dependent object ({users})",
+        ),
+        "ports_missing": (
+            "InvalidParameterValue",
+            "Invalid value for portRange. Must specify both from and to ports with TCP/UDP.",
         ),
         "bad_protocol": (
             "InvalidParameterValue",

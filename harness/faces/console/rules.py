@@ -139,7 +139,7 @@ def apply(
     for change in changes:
         if change["op"] != "add":
             continue
-        wanted = vpc_plane.VpcPermission(
+        wanted = control_plane.Permission(
             change["protocol"], change["from"], change["to"], **_peer(change["source"])
         )
         cloud, _ = vpc_plane.authorize(cloud, account, group.group_id, [wanted], change["egress"])

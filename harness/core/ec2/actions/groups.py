@@ -4,11 +4,11 @@ describe rules, each one action whichever platform the group is on."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from typing import Any
 
 from harness.core import control_plane, vpc_plane
 from harness.core.control_plane import Cloud, Permission
+from harness.core.ec2 import platform as platforms
 from harness.core.ec2.actions.describe import describe
 from harness.core.ec2.actions.requests import (
     Answer,
@@ -25,7 +25,7 @@ from harness.core.ec2.actions.requests import (
 )
 from harness.core.ec2.actions.tags import arn, tag_new, tags
 from harness.core.model import ICMPS, PORTED, Group, GroupKey, Rule
-from harness.core.vpc_plane import RuleRecord, VpcPermission
+from harness.core.vpc_plane import RuleRecord
 from harness.errors import Ec2Error
 
 # -- answers, as the SDK returns them --------------------------------------------------------
@@ -164,72 +164,39 @@ def delete_security_group(cloud: Cloud, caller: Caller, request: Request) -> tup
 # -- rules -----------------------------------------------------------------------------------
 
 
-def _classic_change(
-    cloud: Cloud, account: str, request: Request, ref: str, revoke: bool
-) -> tuple[Cloud, Answer]:
-    """A Classic group's rules: IPv4 ranges and groups, each with its description (EC2 added
-    rule descriptions for Classic and VPC groups alike in 2017); anything else the VPC era
-    added is refused, not dropped."""
-    wanted = permissions(request)
-    for item in wanted:
-        if item.prefix_lists or any(":" in c for c, _ in item.cidrs):
-            raise Ec2Error(
-                "InvalidParameterValue",
-                "EC2-Classic groups take IPv4 ranges and groups only (no IPv6 ranges or "
-                "prefix lists)",
-            )
-    if request.get("SecurityGroupRuleIds") or request.get("TagSpecifications"):
-        raise Ec2Error("InvalidParameterValue", "EC2-Classic rules have no rule ids and no tags")
-    pair_form = "SourceSecurityGroupName" in request or "SourceSecurityGroupOwnerId" in request
-    rules: list[Rule] = []
-    for p in wanted:
-        protocol = None if pair_form else p.protocol
-        peers: list[tuple[Permission, str]] = [
-            (Permission(protocol, p.from_port, p.to_port, (cidr,)), text) for cidr, text in p.cidrs
-        ]
-        peers += [
-            (Permission(protocol, p.from_port, p.to_port, groups=((owner, name),)), text)
-            for owner, name, text in p.groups
-        ]
-        if not peers:  # no source: EC2's own error
-            control_plane.permission_rules(cloud, account, [Permission(protocol)])
-        for permission, text in peers:
-            made = control_plane.permission_rules(cloud, account, [permission])
-            rules += [replace(rule, description=text) for rule in made]
-    change = control_plane.revoke if revoke else control_plane.authorize
-    cloud, _, _ = change(cloud, account, ref, rules)
-    return cloud, {"Return": True}
-
-
 def _change(egress: bool, revoke: bool) -> Callable[[Cloud, Caller, Request], tuple[Cloud, Answer]]:
     def action(cloud: Cloud, caller: Caller, request: Request) -> tuple[Cloud, Answer]:
         account = caller.account
         ref = group_ref(request)
         cloud = control_plane.with_account(cloud, account)
         group = control_plane.find_group(cloud, account, ref)  # the group first, then its rules
-        if not egress and group.vpc is None:
-            return _classic_change(cloud, account, request, ref, revoke)
+        platform = platforms.of_group(group)
+        if not platform.rule_ids and (
+            request.get("SecurityGroupRuleIds") or request.get("TagSpecifications")
+        ):
+            raise Ec2Error(*platform.says("rule_ids"))
         rule_ids = request.get("SecurityGroupRuleIds") or []
         wanted = [] if rule_ids and not request.get("IpPermissions") else permissions(request)
         if revoke:
             cloud, (group, rules, unknown) = vpc_plane.revoke(
                 cloud, account, ref=ref, permissions=wanted, rule_ids=rule_ids, egress=egress
             )
-            answer: Answer = {
-                "Return": True,
-                "RevokedSecurityGroupRules": [
+            answer: Answer = {"Return": True}
+            if platform.rule_ids:
+                answer["RevokedSecurityGroupRules"] = [
                     {
                         "SecurityGroupRuleId": RuleRecord(group, r, egress).rule_id,
                         "GroupId": group.group_id,
                         "IsEgress": egress,
                     }
                     for r in rules
-                ],
-            }
+                ]
             if unknown:  # a default VPC: not an error, but named (the EC2 API reference)
                 answer["UnknownIpPermissions"] = _permissions(cloud, unknown, group)
             return cloud, answer
         cloud, (group, rules) = vpc_plane.authorize(cloud, account, ref, wanted, egress)
+        if not platform.rule_ids:  # EC2-Classic answers without rules (they have no ids)
+            return cloud, {"Return": True}
         records = [RuleRecord(group, r, egress) for r in rules]
         new_tags = tag_specifications(request, "security-group-rule")
         if new_tags:
@@ -275,7 +242,7 @@ def describe_security_group_rules(
 PEERS = ("CidrIpv4", "CidrIpv6", "PrefixListId", "ReferencedGroupId")
 
 
-def _rule_permission(item: Request) -> VpcPermission:
+def _rule_permission(item: Request) -> Permission:
     """A SecurityGroupRuleRequest, checked as EC2 checks it: a protocol, exactly one peer."""
     protocol = item.get("IpProtocol")
     if not protocol:
@@ -298,7 +265,7 @@ def _rule_permission(item: Request) -> VpcPermission:
         )
     description = item.get("Description", "")
     cidr = item.get("CidrIpv4") or item.get("CidrIpv6")
-    return VpcPermission(
+    return Permission(
         protocol,
         item.get("FromPort"),
         item.get("ToPort"),

@@ -9,8 +9,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from harness.core.control_plane import Permission
 from harness.core.ec2 import rules as rulebook
-from harness.core.vpc_plane import NewId, NicRequest, VpcPermission
+from harness.core.vpc_plane import NewId, NicRequest
 from harness.errors import Ec2Error
 
 T = TypeVar("T")
@@ -141,7 +142,7 @@ def _peers(
     return tuple(cidrs), tuple(lists), tuple(groups)
 
 
-def ip_permissions(request: Request, member: str = "IpPermissions") -> list[VpcPermission]:
+def ip_permissions(request: Request, member: str = "IpPermissions") -> list[Permission]:
     """``IpPermissions`` with IpRanges, Ipv6Ranges, PrefixListIds and group pairs, each with
     its description."""
     found = []
@@ -152,12 +153,12 @@ def ip_permissions(request: Request, member: str = "IpPermissions") -> list[VpcP
             raise missing(f"{where}.IpProtocol")
         cidrs, lists, groups = _peers(item, where)
         found.append(
-            VpcPermission(protocol, item.get("FromPort"), item.get("ToPort"), cidrs, lists, groups)
+            Permission(protocol, item.get("FromPort"), item.get("ToPort"), cidrs, lists, groups)
         )
     return found
 
 
-def permissions(request: Request) -> list[VpcPermission]:
+def permissions(request: Request) -> list[Permission]:
     """The permissions of an authorize or a revoke: ``IpPermissions``, or one of the legacy flat
     forms (a CIDR with protocol and ports; a source group meaning all traffic), never a mix."""
     structured = request.get("IpPermissions") or []
@@ -182,11 +183,11 @@ def permissions(request: Request) -> list[VpcPermission]:
         if not name:
             raise missing("SourceSecurityGroupName")
         owner = request.get("SourceSecurityGroupOwnerId") or None
-        return [VpcPermission("-1", groups=((owner, name, ""),))]
+        return [Permission(None, groups=((owner, name, ""),))]  # every protocol
     if cidr_form:
         cidr = request.get("CidrIp")
         return [
-            VpcPermission(
+            Permission(
                 request.get("IpProtocol") or "tcp",
                 request.get("FromPort"),
                 request.get("ToPort"),
