@@ -79,8 +79,8 @@ def main() -> None:
             )
 
         def launch(image: str, count: int, group: str) -> Callable[[Cloud], tuple[Cloud, Any]]:
-            return lambda c: control_plane.run_instances(
-                c, A, image, count, [group], now=now(), new_id=new_id
+            return lambda c: vpc_plane.run_instances(
+                c, A, image, count, groups=[group], now=now(), new_id=new_id
             )
 
         act(lambda c: control_plane.add_host(c, "workstation", "203.0.113.19"), progress)

@@ -50,7 +50,6 @@ from harness.core.model import (
 )
 from harness.errors import Ec2Error, InvalidInput
 
-FIRST_OFFSET = 11
 MAX_INSTANCES = 250
 GROUP_ID_RE = re.compile(r"^sg-[0-9a-f]{8,17}$")
 INSTANCE_ID_RE = re.compile(r"^i-[0-9a-f]{8,17}$")
@@ -500,78 +499,6 @@ INSTANCE_FILTERS = (
     "private-ip-address",
     "reservation-id",
 )
-
-
-def _allocate(cloud: Cloud, count: int) -> list[IPv4Address]:
-    taken = {r.address for r in cloud.active_instances()} | {h.address for h in cloud.hosts}
-    found: list[IPv4Address] = []
-    for offset in range(FIRST_OFFSET, cloud.subnet.num_addresses - 1):
-        address = cloud.subnet.network_address + offset
-        if address not in taken:
-            found.append(address)
-            if len(found) == count:
-                return found
-    raise Ec2Error(
-        "InsufficientInstanceCapacity",
-        f"The lab's subnet {cloud.subnet} has no free address for {count} more instance(s)",
-    )
-
-
-def run_instances(
-    cloud: Cloud,
-    account: str,
-    image_id: str,
-    count: int,
-    group_refs: Sequence[str],
-    *,
-    now: str,
-    new_id: Callable[[str], str],
-    instance_type: str = DEFAULT_TYPE,
-) -> tuple[Cloud, list[InstanceRecord]]:
-    """Launch ``count`` instances of an AMI into groups (``default`` when none are given).
-
-    ``new_id(prefix)`` makes ids (``i-``, ``r-``); ``now`` is the launch time."""
-    cloud = with_account(cloud, account)
-    ami(image_id)
-    if count < 1:
-        raise Ec2Error(
-            "InvalidParameterValue", f"Value ({count}) for parameter MinCount is invalid"
-        )
-    running = len(cloud.active_instances())
-    if running + count > MAX_INSTANCES:
-        raise Ec2Error(
-            "InstanceLimitExceeded",
-            f"Your quota allows for {MAX_INSTANCES - running} more running instance(s) in this "
-            f"lab. You requested at least {count}",
-        )
-    keys: list[GroupKey] = []
-    for ref in group_refs or [platforms.DEFAULT_GROUP]:
-        key = find_group(cloud, account, ref).key
-        if key not in keys:
-            keys.append(key)
-    reservation = new_id("r-")
-    taken = {r.instance_id for r in cloud.instances}
-    records = []
-    for index, address in enumerate(_allocate(cloud, count)):
-        instance_id = new_id("i-")
-        while instance_id in taken:
-            instance_id = new_id("i-")
-        taken.add(instance_id)
-        records.append(
-            InstanceRecord(
-                instance_id,
-                reservation,
-                account,
-                image_id,
-                tuple(keys),
-                address,
-                index,
-                now,
-                instance_type=instance_type,
-                listen=image_of(cloud, image_id).listen,
-            )
-        )
-    return replace(cloud, instances=cloud.instances + tuple(records)), records
 
 
 def check_instance_id(instance_id: str) -> str:

@@ -854,14 +854,15 @@ def _groups_for(
         group = control_plane.find_group(
             cloud, account, ref, None if ref.startswith("sg-") else vpc_id
         )
-        if group.vpc != vpc_id:
+        if (group.vpc or "") != vpc_id:
             raise Ec2Error(
                 "InvalidParameter",
                 f"Security group {group.group_id} and subnet belong to different networks.",
             )
         if group.key not in keys:
             keys.append(group.key)
-    rulebook.check_interface_groups(len(keys))
+    if vpc_id:  # an interface's groups (an EC2-Classic instance has none)
+        rulebook.check_interface_groups(len(keys))
     return tuple(keys)
 
 
@@ -885,96 +886,62 @@ def _free_public(taken: set[IPv4Address]) -> IPv4Address:
     return found
 
 
-def launch(
-    cloud: Cloud,
-    account: str,
-    image_id: str,
-    count: int,
-    *,
-    groups: Sequence[str],
-    nics: Sequence[NicRequest],
-    now: str,
-    new_id: NewId,
-    instance_type: str = control_plane.DEFAULT_TYPE,
-) -> tuple[Cloud, list[InstanceRecord]]:
-    """RunInstances on either platform: without interfaces, Classic instances in ``groups`` on
-    an EC2-Classic lab, else one interface in the default subnet with ``groups``; an interface
-    asked for without a subnet (``""``) goes into the default subnet too."""
-    cloud = with_account(cloud, account)
-    if not nics and cloud.platform == EC2_CLASSIC:
-        return control_plane.run_instances(
-            cloud,
-            account,
-            image_id,
-            count,
-            groups,
-            now=now,
-            new_id=new_id,
-            instance_type=instance_type,
-        )
-    chosen = [
-        n if n.subnet_id else replace(n, subnet_id=default_subnet(cloud, account))
-        for n in nics or [NicRequest("", tuple(groups))]
-    ]
-    return run_instances(
-        cloud,
-        account,
-        image_id,
-        count,
-        chosen,
-        now=now,
-        new_id=new_id,
-        instance_type=instance_type,
-    )
-
-
 def run_instances(
     cloud: Cloud,
     account: str,
     image_id: str,
     count: int,
-    nics: Sequence[NicRequest],
     *,
+    groups: Sequence[str] = (),
+    nics: Sequence[NicRequest] = (),
     now: str,
     new_id: NewId,
     instance_type: str = control_plane.DEFAULT_TYPE,
 ) -> tuple[Cloud, list[InstanceRecord]]:
-    """Launch ``count`` instances into subnets, each with the interfaces asked for."""
+    """RunInstances on either platform: ``count`` instances of an AMI. Without interfaces,
+    on an EC2-Classic lab each is an EC2-Classic instance on the lab's flat subnet in
+    ``groups`` (``default`` when none); otherwise each gets the interfaces asked for (one in
+    the default subnet with ``groups`` when none; an interface without a subnet goes into the
+    default subnet too). ``new_id(prefix)`` makes ids; ``now`` is the launch time."""
     cloud = with_account(cloud, account)
-    if cloud.platform != VPC:
-        raise Ec2Error(
-            "Unsupported",
-            "This lab runs EC2-Classic instances; instances in a subnet need a VPC lab "
-            "('sgh lab up --platform vpc')",
-        )
     control_plane.ami(image_id)
     if count < 1:
         raise Ec2Error(
             "InvalidParameterValue", f"Value ({count}) for parameter MinCount is invalid"
         )
-    if not nics:
-        nics = [NicRequest(default_subnet(cloud, account))]
-    indexes = [n.device_index for n in nics]
-    if sorted(indexes) != list(range(len(nics))):
+    classic = not nics and cloud.platform == EC2_CLASSIC
+    if nics and cloud.platform != VPC:
         raise Ec2Error(
-            "InvalidParameterValue", "Network interface device indexes must be 0, 1, ..."
+            "Unsupported",
+            "This lab runs EC2-Classic instances; instances in a subnet need a VPC lab "
+            "('sgh lab up --platform vpc')",
         )
-    if count > 1 and any(n.address for n in nics):
-        raise Ec2Error(
-            "InvalidParameterCombination",
-            "A private IP address can be given only when one instance is launched",
-        )
-    plans = []
-    vpcs = set()
-    for request in sorted(nics, key=lambda n: n.device_index):
-        subnet = find_subnet(cloud, account, request.subnet_id)
-        vpcs.add(subnet.vpc_id)
-        keys = _groups_for(cloud, account, request.groups, subnet.vpc_id)
-        plans.append((request, subnet, keys))
-    if len(vpcs) > 1:
-        raise Ec2Error(
-            "InvalidParameterValue", "The network interfaces of an instance must be in one VPC"
-        )
+    plans: list[tuple[NicRequest, SubnetRecord | None, tuple[GroupKey, ...]]] = []
+    if classic:
+        plans.append((NicRequest("", tuple(groups)), None, _groups_for(cloud, account, groups, "")))
+    else:
+        chosen = [
+            n if n.subnet_id else replace(n, subnet_id=default_subnet(cloud, account))
+            for n in nics or [NicRequest("", tuple(groups))]
+        ]
+        if sorted(n.device_index for n in chosen) != list(range(len(chosen))):
+            raise Ec2Error(
+                "InvalidParameterValue", "Network interface device indexes must be 0, 1, ..."
+            )
+        if count > 1 and any(n.address for n in chosen):
+            raise Ec2Error(
+                "InvalidParameterCombination",
+                "A private IP address can be given only when one instance is launched",
+            )
+        for request in sorted(chosen, key=lambda n: n.device_index):
+            subnet = find_subnet(cloud, account, request.subnet_id)
+            plans.append(
+                (request, subnet, _groups_for(cloud, account, request.groups, subnet.vpc_id))
+            )
+        if len({subnet.vpc_id for _, subnet, _ in plans if subnet is not None}) > 1:
+            raise Ec2Error(
+                "InvalidParameterValue", "The network interfaces of an instance must be in one VPC"
+            )
     running = len(cloud.active_instances())
     if running + count > control_plane.MAX_INSTANCES:
         raise Ec2Error(
@@ -982,7 +949,11 @@ def run_instances(
             f"Your quota allows for {control_plane.MAX_INSTANCES - running} more running "
             f"instance(s) in this lab. You requested at least {count}",
         )
-    taken = {n.address for n in cloud.nics if n.instance_id} | {h.address for h in cloud.hosts}
+    taken = (
+        {r.address for r in cloud.active_instances()}
+        | {n.address for n in cloud.nics if n.instance_id}
+        | {h.address for h in cloud.hosts}
+    )
     public_taken = {n.public for n in cloud.nics if n.public is not None}
     reservation = new_id("r-")
     ids = {r.instance_id for r in cloud.instances}
@@ -993,19 +964,13 @@ def run_instances(
         instance_id = _fresh(new_id, "i-", ids)
         ids.add(instance_id)
         made: list[NicRecord] = []
-        for request, subnet, keys in plans:
-            if request.address:
-                address = IPv4Address(request.address)
-                if address not in subnet.cidr or address in taken:
-                    raise Ec2Error(
-                        "InvalidIPAddress.InUse" if address in taken else "InvalidParameterValue",
-                        f"Address {address} is in use or outside {subnet.subnet_id} "
-                        f"({subnet.cidr})",
-                    )
-            else:
-                address = _free_address(subnet, taken)
+        for request, place, keys in plans:
+            address = _address(cloud, request, place, taken)
             taken.add(address)
-            wants_public = subnet.map_public if request.public is None else request.public
+            if place is None:  # an EC2-Classic instance: no interface of its own
+                made.append(NicRecord("", account, "", address, keys))
+                continue
+            wants_public = place.map_public if request.public is None else request.public
             if wants_public and request.device_index != 0:
                 raise Ec2Error(
                     "InvalidParameterCombination",
@@ -1015,8 +980,8 @@ def run_instances(
             if public is not None:
                 public_taken.add(public)
             ipv6 = (
-                rulebook.ipv6_of(address, subnet.cidr, subnet.ipv6)
-                if subnet.ipv6 is not None
+                rulebook.ipv6_of(address, place.cidr, place.ipv6)
+                if place.ipv6 is not None
                 else None
             )
             eni = _fresh(new_id, "eni-", enis)
@@ -1025,7 +990,7 @@ def run_instances(
                 NicRecord(
                     eni,
                     account,
-                    subnet.subnet_id,
+                    place.subnet_id,
                     address,
                     keys,
                     public,
@@ -1051,11 +1016,35 @@ def run_instances(
                 listen=control_plane.image_of(cloud, image_id).listen,
             )
         )
-        new_nics += made
+        new_nics += [nic for nic in made if nic.eni_id]
     cloud = replace(
         cloud, instances=cloud.instances + tuple(records), nics=cloud.nics + tuple(new_nics)
     )
     return cloud, records
+
+
+def _address(
+    cloud: Cloud, request: NicRequest, subnet: SubnetRecord | None, taken: set[IPv4Address]
+) -> IPv4Address:
+    """An interface's private address: the one asked for, else the subnet's first free one
+    (an EC2-Classic instance's: the lab's flat subnet's)."""
+    if subnet is None:
+        found = rulebook.free_address(taken, cloud.subnet)
+        if found is None:
+            raise Ec2Error(
+                "InsufficientInstanceCapacity",
+                f"The lab's subnet {cloud.subnet} has no free address for more instances",
+            )
+        return found
+    if request.address:
+        address = IPv4Address(request.address)
+        if address not in subnet.cidr or address in taken:
+            raise Ec2Error(
+                "InvalidIPAddress.InUse" if address in taken else "InvalidParameterValue",
+                f"Address {address} is in use or outside {subnet.subnet_id} ({subnet.cidr})",
+            )
+        return address
+    return _free_address(subnet, taken)
 
 
 def set_nic_groups(

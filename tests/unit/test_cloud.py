@@ -50,8 +50,14 @@ def grant(c: Cloud, group: str, *perms: Permission, account: str = A) -> Cloud:
 
 
 def launch(c: Cloud, groups: list[str], count: int = 1, account: str = A) -> Cloud:
-    return control_plane.run_instances(
-        c, account, "ami-fba54092", count, groups, now="2026-11-21T00:00:00+0000", new_id=new_id
+    return vpc_plane.run_instances(
+        c,
+        account,
+        "ami-fba54092",
+        count,
+        groups=groups,
+        now="2026-11-21T00:00:00+0000",
+        new_id=new_id,
     )[0]
 
 
@@ -211,10 +217,10 @@ def test_malformed_and_unknown_ids() -> None:
             control_plane.terminate_instances(c, A, ids)
         assert code(err) == expected
     with pytest.raises(Ec2Error) as err:
-        control_plane.run_instances(c, A, "ami-x", 1, [], now="", new_id=new_id)
+        vpc_plane.run_instances(c, A, "ami-x", 1, groups=[], now="", new_id=new_id)
     assert code(err) == "InvalidAMIID.Malformed"
     with pytest.raises(Ec2Error) as err:
-        control_plane.run_instances(c, A, "ami-12345678", 1, ["nope"], now="", new_id=new_id)
+        vpc_plane.run_instances(c, A, "ami-12345678", 1, groups=["nope"], now="", new_id=new_id)
     assert code(err) == "InvalidGroup.NotFound"
 
 
@@ -279,15 +285,15 @@ def test_permissions_are_grouped_as_ec2_lists_them() -> None:
 
 
 def test_instances_get_free_addresses_and_terminated_ones_release_theirs() -> None:
-    c, records = control_plane.run_instances(
-        Cloud(), A, "ami-e3a5408a", 3, [], now="t", new_id=new_id
+    c, records = vpc_plane.run_instances(
+        Cloud(), A, "ami-e3a5408a", 3, groups=[], now="t", new_id=new_id
     )
     assert [str(r.address) for r in records] == ["10.254.0.11", "10.254.0.12", "10.254.0.13"]
     assert records[0].groups == (GroupKey(A, "default"),)
     assert [str(x) for x in control_plane.listen_of(c, records[0])] == ["tcp/22", "tcp/8080"]
     c, changes = control_plane.terminate_instances(c, A, [records[1].instance_id])
     assert changes[0][1] == "running"
-    c, again = control_plane.run_instances(c, A, "ami-12345678", 1, [], now="t", new_id=new_id)
+    c, again = vpc_plane.run_instances(c, A, "ami-12345678", 1, groups=[], now="t", new_id=new_id)
     assert str(again[0].address) == "10.254.0.12"
     assert [str(x) for x in control_plane.listen_of(c, again[0])] == ["tcp/22", "tcp/80"]
     topo = control_plane.topology(c, "lab")

@@ -73,7 +73,7 @@ def test_a_persistent_labs_grid_names_its_instances_for_a_person(tmp_path: Path)
 
         def launch(image: str, group: str) -> str:
             records = lab.act(
-                lambda c: vpc_plane.launch(
+                lambda c: vpc_plane.run_instances(
                     c, account, image, 1, groups=[group], nics=[], now=now(), new_id=new_id
                 )
             )

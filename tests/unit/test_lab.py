@@ -10,6 +10,7 @@ import pytest
 
 from harness.adapters.fake_runtime import FakeRuntime
 from harness.adapters.probers.simulated_prober import SimulatedProber
+from harness.core import vpc_plane
 from harness.core.matrix import Matrix
 from harness.core.model import Probe, Protocol, State
 from harness.core.phases import QUIET
@@ -223,7 +224,6 @@ def test_sgh_image_register_says_what_instances_of_it_serve(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from harness.adapters.sqlite_store import Home
-    from harness.core import control_plane
     from harness.faces.sgh.main import main
     from harness.lab.persistent import PersistentLab, new_id, now
 
@@ -242,8 +242,8 @@ def test_sgh_image_register_says_what_instances_of_it_serve(
     lab = PersistentLab(Home(tmp_path), "img", runtime=FakeRuntime())
     try:
         (record,) = lab.act(
-            lambda c: control_plane.run_instances(
-                c, "111122223333", image, 1, [], now=now(), new_id=new_id
+            lambda c: vpc_plane.run_instances(
+                c, "111122223333", image, 1, groups=[], now=now(), new_id=new_id
             )
         )
         served = {i.name: [str(p) for p in i.listen] for i in lab.topology().instances}

@@ -352,7 +352,7 @@ def make_app(console: Console, host: str) -> Flask:
                     f"Number of instances must be from 1 to 20, not {count_text!r}",
                 )
             launched = console.act(
-                lambda c: vpc_plane.launch(
+                lambda c: vpc_plane.run_instances(
                     c,
                     account,
                     image,

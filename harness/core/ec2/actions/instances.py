@@ -132,7 +132,7 @@ def run_instances(cloud: Cloud, caller: Caller, request: Request) -> tuple[Cloud
             f"This lab runs instances in {home} only; region {cloud.region} has its own "
             f"groups, VPCs and prefix lists but no instances (sign the request for {home})",
         )
-    cloud, records = vpc_plane.launch(
+    cloud, records = vpc_plane.run_instances(
         cloud,
         caller.account,
         image,
