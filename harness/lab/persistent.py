@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -148,6 +148,22 @@ class PersistentLab:
             return actions.run(name, cloud, caller, request)
 
         return self.act(run, phases, region) if changes else self.read(run, region)
+
+    def call_all(
+        self, account: str, calls: Sequence[tuple[str, Request]], *, phases: Phases = QUIET
+    ) -> list[Answer]:
+        """Several actions as one change: all of them committed and enforced, or none (the
+        first refusal leaves the lab as it was)."""
+        caller = Caller(account, new_id, now, (), self.region)
+
+        def run(cloud: Cloud) -> tuple[Cloud, list[Answer]]:
+            answers = []
+            for name, request in calls:
+                cloud, answer = actions.run(name, cloud, caller, request)
+                answers.append(answer)
+            return cloud, answers
+
+        return self.act(run, phases)
 
     def dry_run(self, name: str, account: str, request: Request, region: str | None = None) -> None:
         """Check an action against the lab's state, and do nothing (EC2's DryRun)."""

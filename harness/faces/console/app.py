@@ -15,7 +15,7 @@ from __future__ import annotations
 import hmac
 import secrets
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from importlib import resources
 from typing import Any, TypeVar
 
@@ -26,13 +26,14 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from harness.core import control_plane, vpc_plane
 from harness.core.control_plane import Cloud
+from harness.core.ec2.actions import Answer, Request
 from harness.core.model import Group
 from harness.errors import Ec2Error, HarnessError, InvalidInput
 from harness.faces.console import rules
 from harness.faces.console.live import LiveMap
 from harness.faces.serving import is_loopback
 from harness.formats.html_report import LEGEND, heatmap, is_bad, subtitle
-from harness.lab.persistent import PersistentLab, new_id, now
+from harness.lab.persistent import PersistentLab
 
 T = TypeVar("T")
 CSP = (
@@ -61,11 +62,17 @@ class Console:
         with self.guard:
             return self.lab.read(both)
 
-    def act(self, action: Callable[[Cloud], tuple[Cloud, T]]) -> T:
+    def call(self, name: str, request: Request) -> Answer:
+        """An action of the action layer (the one every door calls), as the console's
+        account; enforced before it returns."""
+        return self.call_all([(name, request)])[0]
+
+    def call_all(self, calls: Sequence[tuple[str, Request]]) -> list[Answer]:
+        """Several actions as one change (Apply Rule Changes): all, or none."""
         with self.guard:
-            result = self.lab.act(action)
+            answers = self.lab.call_all(self.account, calls)
         self.live.changed()
-        return result
+        return answers
 
     def cloud(self) -> Cloud:
         with self.guard:
@@ -225,22 +232,24 @@ def make_app(console: Console, host: str) -> Flask:
         description = request.form.get("description", "")
         vpc = request.form.get("vpc", "") or None
         try:
-            group = console.act(
-                lambda c: vpc_plane.create_group(c, account, name, description, vpc)
-            )
+            asked = {"GroupName": name, "Description": description}
+            group_id = console.call(
+                "CreateSecurityGroup", {**asked, **({"VpcId": vpc} if vpc else {})}
+            )["GroupId"]
         except InvalidInput as err:
             return groups_page(400, dialog="create", error=str(err), form=dict(request.form))
-        flash(f"Created security group {group.name} ({group.group_id})")
-        return redirect(f"/groups?group={group.group_id}")
+        flash(f"Created security group {name} ({group_id})")
+        return redirect(f"/groups?group={group_id}")
 
     @app.post("/groups/<group_id>/delete")
     def delete_group(group_id: str) -> BaseResponse | tuple[str, int]:
         try:
-            group = console.act(lambda c: vpc_plane.delete_group(c, account, group_id))
+            name = control_plane.find_group(console.cloud(), account, group_id).name
+            console.call("DeleteSecurityGroup", {"GroupId": group_id})
         except InvalidInput as err:
             return groups_page(400, group_id=group_id, error=str(err))
         _stage(group_id, [])
-        flash(f"Deleted security group {group.name} ({group.group_id})")
+        flash(f"Deleted security group {name} ({group_id})")
         return redirect("/groups")
 
     def _tab() -> tuple[str, bool]:
@@ -287,7 +296,8 @@ def make_app(console: Console, host: str) -> Flask:
         tab = request.form.get("tab", "inbound")
         staged = _staged(group_id)
         try:
-            console.act(lambda c: rules.apply(c, account, group_id, staged))
+            group = control_plane.find_group(console.cloud(), account, group_id)
+            console.call_all(rules.requests(group, account, staged))
         except InvalidInput as err:
             return groups_page(400, group_id=group_id, tab=tab, error=str(err))
         _stage(group_id, [])
@@ -351,22 +361,18 @@ def make_app(console: Console, host: str) -> Flask:
                     "InvalidParameterValue",
                     f"Number of instances must be from 1 to 20, not {count_text!r}",
                 )
-            launched = console.act(
-                lambda c: vpc_plane.run_instances(
-                    c,
-                    account,
-                    image,
-                    int(count_text),
-                    groups=refs,
-                    nics=[],
-                    now=now(),
-                    new_id=new_id,
-                    instance_type=control_plane.DEFAULT_TYPE,
-                )
+            reservation = console.call(
+                "RunInstances",
+                {
+                    "ImageId": image,
+                    "MinCount": int(count_text),
+                    "MaxCount": int(count_text),
+                    **rules.group_refs(refs),
+                },
             )
         except HarnessError as err:
             return instances_page(400, error=str(err), form=dict(request.form))
-        flash(f"Launched {', '.join(r.instance_id for r in launched)}")
+        flash(f"Launched {', '.join(i['InstanceId'] for i in reservation['Instances'])}")
         return redirect("/instances")
 
     # -- Reachability ---------------------------------------------------------------------

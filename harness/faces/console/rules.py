@@ -1,6 +1,6 @@
 """The console's rule editor, pure: its presets, a typed rule as a staged change, and Apply
-Rule Changes as one control-plane action (every staged change in one transaction, so a
-refused change leaves the group as it was)."""
+Rule Changes as the action layer's requests, run as one change (every staged change in one
+transaction, so a refused change leaves the group as it was)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from harness.core import control_plane, vpc_plane
-from harness.core.control_plane import Cloud
+from harness.core import vpc_plane
 from harness.core.ec2 import rules as rulebook
-from harness.core.model import Group
+from harness.core.model import ICMPS, PORTED, Group, Rule
 from harness.errors import Ec2Error
 
 
@@ -76,19 +75,36 @@ def _ports(preset: Preset, text: str) -> tuple[int | None, int | None]:
 
 
 def _peer(text: str) -> dict[str, Any]:
-    """The Source field: a CIDR, a prefix list id, a group id or name, or ACCOUNT/GROUP."""
+    """The Source field as an IpPermission's peer: a CIDR (IPv4 or IPv6), a prefix list id,
+    a group id or name, or ACCOUNT/GROUP."""
     if not text:
         raise Ec2Error(
             "MissingParameter",
             "Source needs a CIDR (0.0.0.0/0), a group name or id, or ACCOUNT/GROUP",
         )
     if "/" in text and (match := ACCOUNT_GROUP.match(text)) is not None:
-        return {"groups": ((match.group(1), match.group(2), ""),)}
-    if "/" in text or text[:1].isdigit() or ":" in text:
-        return {"cidrs": ((text, ""),)}
+        return {"UserIdGroupPairs": [{"UserId": match.group(1), **_group(match.group(2))}]}
+    if ":" in text:
+        return {"Ipv6Ranges": [{"CidrIpv6": text}]}
+    if "/" in text or text[:1].isdigit():
+        return {"IpRanges": [{"CidrIp": text}]}
     if text.startswith("pl-"):
-        return {"prefix_lists": ((text, ""),)}
-    return {"groups": ((None, text, ""),)}
+        return {"PrefixListIds": [{"PrefixListId": text}]}
+    return {"UserIdGroupPairs": [_group(text)]}
+
+
+def _group(ref: str) -> dict[str, str]:
+    return {"GroupId": ref} if ref.startswith("sg-") else {"GroupName": ref}
+
+
+def group_refs(refs: Sequence[str]) -> dict[str, list[str]]:
+    """Groups as RunInstances takes them: ids, and names."""
+    found: dict[str, list[str]] = {}
+    for ref in refs:
+        found.setdefault(
+            "SecurityGroupIds" if ref.startswith("sg-") else "SecurityGroups", []
+        ).append(ref)
+    return found
 
 
 def staged_rule(preset_name: str, port_range: str, source: str, egress: bool) -> dict[str, Any]:
@@ -125,22 +141,68 @@ def describe(change: dict[str, Any]) -> str:
     return f"add {change['preset']} ({change['protocol']}{ports}) {way} {change['source']}"
 
 
-def apply(
-    cloud: Cloud, account: str, group_id: str, changes: Sequence[dict[str, Any]]
-) -> tuple[Cloud, Group]:
-    """Apply Rule Changes: every staged change of a group, deletions first, in one action."""
-    group = control_plane.find_group(cloud, account, group_id)
+def _permission(rule: Rule, account: str) -> dict[str, Any]:
+    """A rule as the IpPermission that names it (a Classic rule is revoked by what it is: it
+    has no id in EC2)."""
+    found: dict[str, Any] = {"IpProtocol": str(rule.protocol)}
+    if rule.protocol in PORTED or rule.protocol in ICMPS:
+        found["FromPort"], found["ToPort"] = rule.from_port, rule.to_port
+    if rule.cidr is not None:
+        key, field = (
+            ("IpRanges", "CidrIp") if rule.cidr.version == 4 else ("Ipv6Ranges", "CidrIpv6")
+        )
+        found[key] = [{field: str(rule.cidr)}]
+    elif rule.prefix_list is not None:
+        found["PrefixListIds"] = [{"PrefixListId": rule.prefix_list}]
+    elif rule.group is not None:
+        found["UserIdGroupPairs"] = [{"UserId": rule.group.account, "GroupId": rule.group.group_id}]
+    return found
+
+
+def requests(
+    group: Group, account: str, changes: Sequence[dict[str, Any]]
+) -> list[tuple[str, dict[str, Any]]]:
+    """Apply Rule Changes: the action layer's requests for a group's staged changes,
+    deletions first (by rule id in a VPC; by what the rule is in EC2-Classic)."""
+    found: list[tuple[str, dict[str, Any]]] = []
     for egress in (False, True):
+        direction = "Egress" if egress else "Ingress"
         gone = [c["rule_id"] for c in changes if c["op"] == "delete" and c["egress"] is egress]
-        if gone:
-            cloud, _ = vpc_plane.revoke(
-                cloud, account, ref=group.group_id, permissions=(), rule_ids=gone, egress=egress
+        if not gone:
+            continue
+        if group.vpc is not None:
+            found.append(
+                (
+                    f"RevokeSecurityGroup{direction}",
+                    {"GroupId": group.group_id, "SecurityGroupRuleIds": gone},
+                )
             )
+            continue
+        by_id = {vpc_plane.rule_id(group, rule, egress): rule for rule in group.side(egress)}
+        missing = [ident for ident in gone if ident not in by_id]
+        if missing:
+            raise Ec2Error(
+                "InvalidSecurityGroupRuleId.NotFound",
+                f"The security group rule ID '{missing[0]}' does not exist",
+            )
+        permissions = [_permission(by_id[ident], account) for ident in gone]
+        found.append(
+            (
+                f"RevokeSecurityGroup{direction}",
+                {"GroupId": group.group_id, "IpPermissions": permissions},
+            )
+        )
     for change in changes:
         if change["op"] != "add":
             continue
-        wanted = control_plane.Permission(
-            change["protocol"], change["from"], change["to"], **_peer(change["source"])
+        permission: dict[str, Any] = {"IpProtocol": change["protocol"], **_peer(change["source"])}
+        if change["from"] is not None:
+            permission["FromPort"], permission["ToPort"] = change["from"], change["to"]
+        direction = "Egress" if change["egress"] else "Ingress"
+        found.append(
+            (
+                f"AuthorizeSecurityGroup{direction}",
+                {"GroupId": group.group_id, "IpPermissions": [permission]},
+            )
         )
-        cloud, _ = vpc_plane.authorize(cloud, account, group.group_id, [wanted], change["egress"])
-    return cloud, control_plane.find_group(cloud, account, group.group_id)
+    return found
