@@ -28,12 +28,11 @@ from harness.core.model import (
     Listen,
     Probe,
     Protocol,
-    Rule,
     Topology,
 )
-from harness.core.port_catalog import PRESETS
 from harness.errors import Ec2Error, TopologyError
 from harness.formats import compose_file, vpc_file, yaml_lines
+from harness.formats.topology_rules import Resolve, read_rules
 from harness.formats.yaml_lines import MAX_NAME, Reader
 from harness.formats.yaml_lines import LineDict as _LineDict
 
@@ -195,106 +194,20 @@ class _Builder(Reader):
                 groups[key] = replace(groups[key], origin=self.where(item))
                 rules = self.sequence(spec.get("rules"), "rules")
                 pending.append((label, spec, key, rules))
+
+        def group(account: str | None, name: str, owner: GroupKey, text: str) -> GroupKey:
+            key = GroupKey(account or owner.account, name)
+            if key not in groups:
+                raise rulebook.group_not_found(text)
+            return key
+
+        resolve = Resolve(group)
         for label, spec, key, rules in pending:
             for index, rule_item in enumerate(rules):
                 with self.at(label, spec), self.at(f"rules[{index}]", rule_item):
-                    origin = self.where(rule_item)
-                    built = [
-                        replace(rule, origin=origin) for rule in self._rules(rule_item, key, groups)
-                    ]
+                    built = read_rules(self, rule_item, key, False, resolve)
                     groups[key] = rulebook.authorize(groups[key], built)
         return groups
-
-    def _rules(self, item: object, owner: GroupKey, groups: dict[GroupKey, Group]) -> list[Rule]:
-        spec = self.mapping(
-            item,
-            "a rule",
-            {"protocol", "ports", "port", "icmp", "source", "sources", "service"},
-            set(),
-        )
-        service = spec.get("service")
-        if service is not None:
-            other = sorted({"protocol", "ports", "port", "icmp"} & set(spec))
-            if other:
-                self.fail(f"a rule with 'service' takes no '{other[0]}'")
-            name = self.string(service, "service").lower()
-            if name not in PRESETS:
-                self.fail(f"unknown service '{service}' (known: {', '.join(sorted(PRESETS))})")
-        if "source" in spec and "sources" in spec:
-            self.fail("give 'source' or 'sources', not both")
-        if "ports" in spec and "port" in spec:
-            self.fail("give 'ports' or 'port', not both")
-        raw_sources = spec.get("sources", spec.get("source"))
-        if raw_sources is None:
-            raise rulebook.missing_source()
-        source_list = raw_sources if isinstance(raw_sources, list) else [raw_sources]
-        ports = spec.get("ports", spec.get("port"))
-        icmp = spec.get("icmp")
-        rules: list[Rule] = []
-        for raw_source in source_list:
-            text = self.string(raw_source, "a source")
-            cidr, group = self._source(text, owner, groups)
-            if service is not None:
-                rules.extend(
-                    rulebook.make_rule(
-                        platforms.CLASSIC,
-                        protocol,
-                        low,
-                        high,
-                        cidr=cidr,
-                        group=group,
-                        written=text,
-                        service=name,
-                    )
-                    for protocol, low, high in PRESETS[name]
-                )
-                continue
-            if "protocol" not in spec and ports is None and icmp is None:
-                rules.extend(
-                    replace(rule, written=text)
-                    for rule in rulebook.all_traffic(platforms.CLASSIC, cidr=cidr, group=group)
-                )
-                continue
-            protocol = rulebook.parse_protocol(
-                spec.get("protocol", "icmp" if icmp is not None else "tcp"), platforms.CLASSIC
-            )
-            if protocol is Protocol.ICMP:
-                if ports is not None:
-                    self.fail("an icmp rule takes 'icmp: TYPE:CODE', not ports")
-                if icmp is None:
-                    raise Ec2Error(
-                        "InvalidPermission.Malformed",
-                        "ICMP type and code are required for protocol icmp "
-                        "(icmp: TYPE:CODE, -1 for any)",
-                    )
-                low, high = rulebook.parse_icmp(icmp)
-            else:
-                if icmp is not None:
-                    self.fail(f"a {protocol} rule takes 'ports', not 'icmp'")
-                if ports is None:
-                    raise Ec2Error("InvalidPermission.Malformed", "TCP/UDP port (-1) out of range")
-                low, high = rulebook.parse_port_range(ports)
-            rules.append(
-                rulebook.make_rule(
-                    platforms.CLASSIC, protocol, low, high, cidr=cidr, group=group, written=text
-                )
-            )
-        return rules
-
-    def _source(
-        self, text: str, owner: GroupKey, groups: dict[GroupKey, Group]
-    ) -> tuple[IPv4Network | None, GroupKey | None]:
-        if not re.fullmatch(r"\d{12}/.+", text) and re.match(r"^[\d.]+(/|$)", text):
-            return rulebook.parse_ipv4_cidr(text), None  # a lone address: EC2's words, a hint
-        if "/" in text:
-            account, _, name = text.partition("/")
-            rulebook.check_account(account)
-            key = GroupKey(account, name)
-        else:
-            key = GroupKey(owner.account, text)
-        if key not in groups:
-            raise rulebook.group_not_found(text)
-        return None, key
 
     # -- hosts and instances ---------------------------------------------------------------
 

@@ -8,7 +8,6 @@ Classic files give, with EC2's error code where EC2 has one.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field, replace
 from ipaddress import IPv4Address, IPv4Network, IPv6Network
 from typing import Any
@@ -16,23 +15,19 @@ from typing import Any
 from harness.core.ec2 import platform as platforms
 from harness.core.ec2 import rules as rulebook
 from harness.core.model import (
-    ICMPS,
-    PORTED,
     Group,
     GroupKey,
     Host,
     Instance,
     Interface,
-    Network,
     PrefixList,
     Probe,
-    Protocol,
-    Rule,
     Subnet,
     Topology,
     Vpc,
 )
 from harness.errors import Ec2Error
+from harness.formats.topology_rules import Resolve, read_rules
 from harness.formats.yaml_lines import LineDict, Reader
 
 PUBLIC_POOL = platforms.PUBLIC_POOL
@@ -267,108 +262,20 @@ class VpcReader:
                         self.groups[key] = replace(self.groups[key], egress=())
                 self.groups[key] = replace(self.groups[key], origin=r.where(item))
                 pending.append((label, spec, key))
+        resolve = Resolve(self._peer_group, self._known_prefix_list)
         for label, spec, key in pending:
             for direction in ("ingress", "egress"):
                 for index, rule_item in enumerate(r.sequence(spec.get(direction), direction)):
                     with r.at(label, spec), r.at(f"{direction}[{index}]", rule_item):
-                        rules = self._rules(rule_item, key, direction == "egress")
+                        rules = read_rules(r, rule_item, key, direction == "egress", resolve)
                         self.groups[key] = rulebook.authorize(
                             self.groups[key], rules, direction == "egress"
                         )
 
-    def _rules(self, item: object, owner: GroupKey, egress: bool) -> list[Rule]:
-        r = self.r
-        peer_key, peers_key = ("destination", "destinations") if egress else ("source", "sources")
-        spec = r.mapping(
-            item,
-            "a rule",
-            {"protocol", "ports", "port", "icmp", peer_key, peers_key, "description"},
-            set(),
-        )
-        if peer_key in spec and peers_key in spec:
-            r.fail(f"give '{peer_key}' or '{peers_key}', not both")
-        if "ports" in spec and "port" in spec:
-            r.fail("give 'ports' or 'port', not both")
-        raw = spec.get(peers_key, spec.get(peer_key))
-        if raw is None:
-            r.fail(f"a rule needs a {peer_key} (a CIDR, a group, ACCOUNT/group or pl:NAME)")
-        peers = raw if isinstance(raw, list) else [raw]
-        ports = spec.get("ports", spec.get("port"))
-        icmp = spec.get("icmp")
-        if "protocol" in spec:
-            protocol = rulebook.parse_protocol(
-                r.string(spec["protocol"], "protocol"), platforms.VPC
-            )
-        elif icmp is not None:
-            protocol = Protocol.ICMP
-        elif ports is not None:
-            protocol = Protocol.TCP
-        else:
-            protocol = Protocol.ALL
-        if protocol in ICMPS:
-            if ports is not None:
-                r.fail(f"an {protocol} rule takes 'icmp: TYPE:CODE', not ports")
-            if icmp is None and protocol is Protocol.ICMP:
-                raise Ec2Error(
-                    "InvalidParameterValue",
-                    "ICMP type and code are required for protocol icmp (icmp: TYPE:CODE, "
-                    "-1 for any)",
-                )
-            low, high = rulebook.parse_icmp(icmp) if icmp is not None else (-1, -1)
-        elif protocol in PORTED:
-            if icmp is not None:
-                r.fail(f"a {protocol} rule takes 'ports', not 'icmp'")
-            if ports is None:
-                raise Ec2Error(
-                    "InvalidParameterValue",
-                    "Invalid value for portRange. Must specify both from and to ports with "
-                    "TCP/UDP.",
-                )
-            low, high = rulebook.parse_port_range(ports)
-        else:
-            if ports is not None or icmp is not None:
-                r.fail(f"protocol {protocol} matches all ports: give no 'ports' or 'icmp'")
-            low, high = -1, -1
-        description = r.string(spec.get("description", ""), "description")
-        origin = r.where(item)
-        rules = []
-        for peer in peers:
-            text = r.string(peer, peer_key)
-            cidr, group, plist = self._peer(text, owner)
-            rules.append(
-                rulebook.make_rule(
-                    platforms.VPC,
-                    protocol,
-                    low,
-                    high,
-                    cidr=cidr,
-                    group=group,
-                    prefix_list=plist,
-                    written=text,
-                    description=description,
-                    origin=origin,
-                )
-            )
-        return rules
-
-    def _peer(
-        self, text: str, owner: GroupKey
-    ) -> tuple[Network | None, GroupKey | None, str | None]:
-        if text.startswith("pl:"):
-            name = text[3:]
-            if name not in self.prefix_lists:
-                raise Ec2Error(
-                    "InvalidPrefixListID.NotFound", f"The prefix list '{name}' does not exist"
-                )
-            return None, None, name
-        if ":" in text or re.match(r"^[\d.]+(/\d+)?$", text):
-            return rulebook.parse_cidr(text, platforms.VPC), None, None
-        if "/" in text:
-            account, _, name = text.partition("/")
-            rulebook.check_account(account)
-            key = GroupKey(account, name, owner.vpc)
-        else:
-            key = GroupKey(owner.account, text, owner.vpc)
+    def _peer_group(self, account: str | None, name: str, owner: GroupKey, text: str) -> GroupKey:
+        """A group named in a rule: in the rule's group's VPC (another account's default
+        group is made on demand, as AWS has one in every account's VPC)."""
+        key = GroupKey(account or owner.account, name, owner.vpc)
         if key.name == platforms.DEFAULT_GROUP:
             self._ensure_default_group(key.account, key.vpc)
         if key not in self.groups:
@@ -376,7 +283,14 @@ class VpcReader:
                 "InvalidGroup.NotFound",
                 f"The security group '{text}' does not exist in VPC '{owner.vpc}'",
             )
-        return None, key, None
+        return key
+
+    def _known_prefix_list(self, name: str) -> str:
+        if name not in self.prefix_lists:
+            raise Ec2Error(
+                "InvalidPrefixListID.NotFound", f"The prefix list '{name}' does not exist"
+            )
+        return name
 
     # -- hosts and instances ---------------------------------------------------------------
 

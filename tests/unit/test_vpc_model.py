@@ -234,3 +234,57 @@ def test_every_node_knows_every_other_lab_address_without_asking() -> None:
     web = plans["web-1"]
     script = attach_script([(web.ports[0][0], 42, web.ports[0][1], web.macs[0])])
     assert f"address {mac(IPv4Address('10.0.1.11'))} netns 42" in script
+
+
+VPC_WITH_SERVICES = """
+name: services
+vpcs:
+  - name: v
+    cidr: 10.0.0.0/16
+    subnets: [{name: s, cidr: 10.0.1.0/24}]
+groups:
+  - name: web
+    vpc: v
+    ingress:
+      - {service: https, source: 0.0.0.0/0, description: the world}
+      - {service: ssh, sources: [admin]}
+    egress:
+      - {service: postgresql, destination: 10.0.1.0/24}
+  - {name: admin, vpc: v}
+instances:
+  - {name: w, subnet: s, groups: [web], listen: [tcp/443]}
+"""
+
+
+def test_service_presets_work_in_vpc_files_as_in_classic_ones() -> None:
+    topo = topology_file.loads(VPC_WITH_SERVICES, "services.yaml")
+    web = topo.group(GroupKey(ACCOUNT, "web", "v"))
+    assert [(str(r.protocol), r.from_port, r.service, r.description) for r in web.rules] == [
+        ("tcp", 443, "https", "the world"),
+        ("tcp", 22, "ssh", ""),
+    ]
+    assert web.egress is not None
+    assert [(str(r.protocol), r.from_port, str(r.cidr)) for r in web.egress] == [
+        ("tcp", 5432, "10.0.1.0/24")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("source", "words"),
+    [
+        ("pl:office", "EC2-Classic groups take IPv4 ranges and groups only"),
+        ('"::/0"', "CIDR block ::/0 is malformed"),
+        ("nobody", "The security group 'nobody' does not exist"),
+    ],
+)
+def test_a_classic_file_reads_peers_as_a_vpc_file_does_and_refuses_what_classic_lacks(
+    source: str, words: str
+) -> None:
+    text = (
+        "name: c\ngroups:\n  - name: web\n"
+        f"    rules: [{{protocol: tcp, ports: 80, source: {source}}}]\n"
+        "instances: [{name: i, groups: [web]}]\n"
+    )
+    with pytest.raises(TopologyError) as info:
+        topology_file.loads(text, "c.yaml")
+    assert words in str(info.value)

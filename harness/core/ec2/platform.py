@@ -103,6 +103,10 @@ CLASSIC = Platform(
             "ICMP type and code are required (-1 for any)",
         ),
         "ports_missing": ("InvalidPermission.Malformed", "TCP/UDP port ({value}) out of range"),
+        "icmp_needs_type": (
+            "InvalidPermission.Malformed",
+            "ICMP type and code are required for protocol icmp (icmp: TYPE:CODE, -1 for any)",
+        ),
         "vpc_peer": (
             "InvalidParameterValue",
             "EC2-Classic groups take IPv4 ranges and groups only (no IPv6 ranges or prefix lists)",
@@ -200,6 +204,10 @@ VPC = Platform(
         "ports_missing": (
             "InvalidParameterValue",
             "Invalid value for portRange. Must specify both from and to ports with TCP/UDP.",
+        ),
+        "icmp_needs_type": (
+            "InvalidParameterValue",
+            "ICMP type and code are required for protocol icmp (icmp: TYPE:CODE, -1 for any)",
         ),
         "bad_protocol": (
             "InvalidParameterValue",
