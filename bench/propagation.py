@@ -26,8 +26,8 @@ from typing import Any
 
 from harness.adapters.probers.scapy_prober import ScapyProber
 from harness.adapters.sqlite_store import Home
-from harness.core import control_plane, vpc_plane
-from harness.core.control_plane import Cloud, Permission
+from harness.core import ec2
+from harness.core.ec2 import Cloud, Permission
 from harness.core.matrix import expectations
 from harness.core.model import Probe, Protocol, State
 from harness.core.planner import Cell
@@ -68,28 +68,26 @@ def main() -> None:
         act = lab.act
 
         def grant(group: str, *perms: Permission) -> Callable[[Cloud], tuple[Cloud, None]]:
-            return lambda c: (vpc_plane.authorize(c, A, group, list(perms), False)[0], None)
+            return lambda c: (ec2.authorize(c, A, group, list(perms), False)[0], None)
 
         def revoke(group: str, *perms: Permission) -> Callable[[Cloud], tuple[Cloud, None]]:
             return lambda c: (
-                vpc_plane.revoke(
-                    c, A, ref=group, permissions=list(perms), rule_ids=(), egress=False
-                )[0],
+                ec2.revoke(c, A, ref=group, permissions=list(perms), rule_ids=(), egress=False)[0],
                 None,
             )
 
         def launch(image: str, count: int, group: str) -> Callable[[Cloud], tuple[Cloud, Any]]:
-            return lambda c: vpc_plane.run_instances(
+            return lambda c: ec2.run_instances(
                 c, A, image, count, groups=[group], now=now(), new_id=new_id
             )
 
-        act(lambda c: control_plane.add_host(c, "workstation", "203.0.113.19"), progress)
+        act(lambda c: ec2.add_host(c, "workstation", "203.0.113.19"), progress)
 
         def create(name: str) -> Callable[[Cloud], tuple[Cloud, Any]]:
-            return lambda c: vpc_plane.create_group(c, A, name, f"Mary's {name}")
+            return lambda c: ec2.create_group(c, A, name, f"Mary's {name}")
 
         def terminate(instance: str) -> Callable[[Cloud], tuple[Cloud, Any]]:
-            return lambda c: control_plane.terminate_instances(c, A, [instance])
+            return lambda c: ec2.terminate_instances(c, A, [instance])
 
         for name in ("apache", "appserver", "dbserver"):
             act(create(name), progress)

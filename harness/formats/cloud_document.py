@@ -1,6 +1,6 @@
 """A persistent lab's control-plane state as one JSON document (what ``lab.db`` stores).
 
-The :class:`~harness.core.control_plane.Cloud` and everything in it are frozen dataclasses;
+The :class:`~harness.core.ec2.Cloud` and everything in it are frozen dataclasses;
 cattrs turns them into plain JSON values and back, with hooks for the few types JSON has no
 shape for: addresses and networks (their text), and protocols (a name or a number).
 """
@@ -13,7 +13,7 @@ from typing import Any
 
 import cattrs
 
-from harness.core.control_plane import Cloud
+from harness.core.ec2 import Cloud
 from harness.core.model import Address, Network, Proto, Protocol
 from harness.errors import LabError
 

@@ -1,7 +1,7 @@
 """A one-shot lab with a control plane: a topology's lab that changes through EC2 actions.
 
 The pytest plugin's ``lab.ec2`` drives it. The topology becomes the control plane's state
-(:func:`~harness.core.control_plane.state_of`: its names kept as ids), every change is an
+(:func:`~harness.core.ec2.state_of`: its names kept as ids), every change is an
 action of the one action layer (:mod:`harness.core.ec2.actions`, the one every door calls),
 the state is projected back onto the data plane as a persistent lab's is, and the lab is
 reconciled through the one lifecycle before the action returns, so the change is enforced when
@@ -15,9 +15,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TypeVar
 
-from harness.core import control_plane
-from harness.core.control_plane import Cloud
-from harness.core.ec2 import actions
+from harness.core import ec2
+from harness.core.ec2 import Cloud, actions
 from harness.core.ec2.actions import Answer, Caller, Request
 from harness.core.model import Topology
 from harness.core.phases import QUIET
@@ -46,12 +45,12 @@ class ControlledLab:
         self.topology = topology
         self.namespaces = namespaces
         self.applied = applied
-        self.cloud = control_plane.state_of(topology)
+        self.cloud = ec2.state_of(topology)
 
     def desired(self, cloud: Cloud) -> Topology:
         """The topology of a state: its projection, the topology's own instances as written
         (image, command, label) with their groups and interfaces as the state has them."""
-        projected = control_plane.topology(cloud, self.base.name, self.base.account)
+        projected = ec2.topology(cloud, self.base.name, self.base.account)
         own = {instance.name: instance for instance in self.base.instances}
         instances = tuple(
             replace(

@@ -22,9 +22,8 @@ from typing import TypeVar
 
 from harness.adapters import runtimes
 from harness.adapters.sqlite_store import Home, Store
-from harness.core import control_plane, vpc_plane
-from harness.core.control_plane import Cloud
-from harness.core.ec2 import actions
+from harness.core import ec2
+from harness.core.ec2 import Cloud, actions
 from harness.core.ec2.actions import Answer, Caller, Request
 from harness.core.matrix import CellResult, Matrix, expectations
 from harness.core.model import Topology
@@ -110,7 +109,7 @@ class PersistentLab:
         return region is None or region == self.region
 
     def topology(self, cloud: Cloud | None = None) -> Topology:
-        return control_plane.topology(cloud if cloud is not None else self.cloud(), self.name)
+        return ec2.topology(cloud if cloud is not None else self.cloud(), self.name)
 
     # -- changes --------------------------------------------------------------------------
 
@@ -184,8 +183,8 @@ class PersistentLab:
         made with."""
 
         def choose(cloud: Cloud) -> tuple[Cloud, None]:
-            wanted = vpc_plane.set_platform(cloud, platform or cloud.platform)
-            wanted = replace(wanted, region=control_plane.check_region(region or cloud.region))
+            wanted = ec2.set_platform(cloud, platform or cloud.platform)
+            wanted = replace(wanted, region=ec2.check_region(region or cloud.region))
             if (wanted.platform, wanted.region) == (cloud.platform, cloud.region):
                 return cloud, None
             if cloud.groups or cloud.vpcs or cloud.instances or self.store.regions():

@@ -23,7 +23,7 @@ from typing import Protocol as TypingProtocol
 from harness.adapters import netns
 from harness.adapters.probers.nmap_prober import TUNING, scan
 from harness.adapters.sqlite_store import Home
-from harness.core import control_plane
+from harness.core import ec2
 from harness.core.matrix import Matrix
 from harness.core.model import Protocol, State
 from harness.core.phases import Phases
@@ -284,7 +284,7 @@ def replay(
         lab.use_runtime(runtime)
         lab.up(progress)
         for host in scenario.hosts:
-            lab.act(partial(control_plane.add_host, name=host.name, address=host.address), progress)
+            lab.act(partial(ec2.add_host, name=host.name, address=host.address), progress)
         run = _Run(scenario, lab, home, prober, console)
         for step in scenario.steps:
             try:

@@ -6,8 +6,8 @@ import itertools
 
 import pytest
 
-from harness.core import control_plane, vpc_plane
-from harness.core.control_plane import Cloud, Permission
+from harness.core import ec2
+from harness.core.ec2 import Cloud, Permission
 from harness.core.model import GroupKey
 from harness.errors import Ec2Error, InvalidInput
 
@@ -25,7 +25,7 @@ def code(err: pytest.ExceptionInfo[Ec2Error]) -> str:
 
 
 def create(c: Cloud, name: str, account: str = A) -> Cloud:
-    return vpc_plane.create_group(c, account, name, f"{name} group")[0]
+    return ec2.create_group(c, account, name, f"{name} group")[0]
 
 
 def allow(
@@ -46,11 +46,11 @@ def allow(
 
 
 def grant(c: Cloud, group: str, *perms: Permission, account: str = A) -> Cloud:
-    return vpc_plane.authorize(c, account, group, list(perms), False)[0]
+    return ec2.authorize(c, account, group, list(perms), False)[0]
 
 
 def launch(c: Cloud, groups: list[str], count: int = 1, account: str = A) -> Cloud:
-    return vpc_plane.run_instances(
+    return ec2.run_instances(
         c,
         account,
         "ami-fba54092",
@@ -62,7 +62,7 @@ def launch(c: Cloud, groups: list[str], count: int = 1, account: str = A) -> Clo
 
 
 def test_every_account_has_a_default_group_with_three_self_rules() -> None:
-    _c, groups = vpc_plane.describe_groups(Cloud(), A)
+    _c, groups = ec2.describe_groups(Cloud(), A)
     assert [g.name for g in groups] == ["default"]
     rules = groups[0].rules
     assert {(str(r.protocol), r.from_port, r.to_port) for r in rules} == {
@@ -78,7 +78,7 @@ def test_default_is_reserved_and_undeletable() -> None:
         create(Cloud(), "default")
     assert code(err) == "InvalidGroup.Reserved"
     with pytest.raises(Ec2Error) as err:
-        vpc_plane.delete_group(Cloud(), A, "default")
+        ec2.delete_group(Cloud(), A, "default")
     assert code(err) == "InvalidGroup.Reserved"
     assert "'default' is reserved" in err.value.message
 
@@ -113,28 +113,28 @@ def test_100_rules_per_group_and_nothing_partial() -> None:
     with pytest.raises(Ec2Error) as err:
         grant(c, "web", allow("tcp", 80, 80, ("1.1.1.1/32", "2.2.2.2/32")))
     assert code(err) == "RulesPerSecurityGroupLimitExceeded"
-    assert len(control_plane.find_group(c, A, "web").rules) == 99
+    assert len(ec2.find_group(c, A, "web").rules) == 99
     c = grant(c, "web", allow("tcp", 80, 80, ("1.1.1.1/32",)))
-    assert len(control_plane.find_group(c, A, "web").rules) == 100
+    assert len(ec2.find_group(c, A, "web").rules) == 100
 
 
 def test_group_in_use_by_instances_or_by_other_groups_refuses_deletion() -> None:
     c = create(create(Cloud(), "web"), "app")
     c = grant(c, "app", allow(None, groups=((None, "web"),)))
     with pytest.raises(Ec2Error) as err:
-        vpc_plane.delete_group(c, A, "web")
+        ec2.delete_group(c, A, "web")
     assert code(err) == "InvalidGroup.InUse"
     c = launch(c, ["app"])
     with pytest.raises(Ec2Error) as err:
-        vpc_plane.delete_group(c, A, "app")
+        ec2.delete_group(c, A, "app")
     assert code(err) == "InvalidGroup.InUse"
     assert "active instances" in err.value.message
     # A termination releases the group at once.
     instance = c.active_instances()[0].instance_id
-    c = control_plane.terminate_instances(c, A, [instance])[0]
-    c = vpc_plane.delete_group(c, A, "app")[0]
+    c = ec2.terminate_instances(c, A, [instance])[0]
+    c = ec2.delete_group(c, A, "app")[0]
     assert "app" not in [g.name for g in c.groups]
-    c = vpc_plane.delete_group(c, A, "web")[0]
+    c = ec2.delete_group(c, A, "web")[0]
 
 
 def test_membership_is_fixed_after_launch() -> None:
@@ -149,7 +149,7 @@ def test_membership_is_fixed_after_launch() -> None:
 def test_revoking_a_missing_rule_is_not_an_error_in_classic() -> None:
     c = create(Cloud(), "web")
     wanted = [allow("tcp", 22, 22, ("1.2.3.4/32",))]
-    _c2, (group, removed, unknown) = vpc_plane.revoke(
+    _c2, (group, removed, unknown) = ec2.revoke(
         c, A, ref="web", permissions=wanted, rule_ids=(), egress=False
     )
     assert removed == [] and group.rules == () and len(unknown) == 1
@@ -195,7 +195,7 @@ def test_malformed_permissions(permission: Permission, expected: str) -> None:
 )
 def test_malformed_names_and_descriptions(name: str, description: str, expected: str) -> None:
     with pytest.raises(Ec2Error) as err:
-        vpc_plane.create_group(Cloud(), A, name, description)
+        ec2.create_group(Cloud(), A, name, description)
     assert code(err) == expected
 
 
@@ -207,42 +207,42 @@ def test_malformed_and_unknown_ids() -> None:
         ("nope", "InvalidGroup.NotFound"),
     ):
         with pytest.raises(Ec2Error) as err:
-            vpc_plane.delete_group(c, A, ref)
+            ec2.delete_group(c, A, ref)
         assert code(err) == expected
     for ids, expected in (
         (["i-xyz"], "InvalidInstanceID.Malformed"),
         (["i-12345678"], "InvalidInstanceID.NotFound"),
     ):
         with pytest.raises(Ec2Error) as err:
-            control_plane.terminate_instances(c, A, ids)
+            ec2.terminate_instances(c, A, ids)
         assert code(err) == expected
     with pytest.raises(Ec2Error) as err:
-        vpc_plane.run_instances(c, A, "ami-x", 1, groups=[], now="", new_id=new_id)
+        ec2.run_instances(c, A, "ami-x", 1, groups=[], now="", new_id=new_id)
     assert code(err) == "InvalidAMIID.Malformed"
     with pytest.raises(Ec2Error) as err:
-        vpc_plane.run_instances(c, A, "ami-12345678", 1, groups=["nope"], now="", new_id=new_id)
+        ec2.run_instances(c, A, "ami-12345678", 1, groups=["nope"], now="", new_id=new_id)
     assert code(err) == "InvalidGroup.NotFound"
 
 
 def test_group_by_id_and_accounts_are_isolated() -> None:
     c = create(create(Cloud(), "web"), "web", account=B)
-    mine = control_plane.find_group(c, A, "web")
-    theirs = control_plane.find_group(c, B, "web")
+    mine = ec2.find_group(c, A, "web")
+    theirs = ec2.find_group(c, B, "web")
     assert mine.group_id != theirs.group_id
-    assert control_plane.find_group(c, A, mine.group_id) == mine
+    assert ec2.find_group(c, A, mine.group_id) == mine
     with pytest.raises(Ec2Error) as err:
-        control_plane.find_group(c, A, theirs.group_id)
+        ec2.find_group(c, A, theirs.group_id)
     assert code(err) == "InvalidGroup.NotFound"
-    _, seen = vpc_plane.describe_groups(c, A)
+    _, seen = ec2.describe_groups(c, A)
     assert {g.key.account for g in seen} == {A}
     # Another account's group may be a rule's source, as in EC2-Classic.
     c = grant(c, "web", allow("tcp", 80, 80, groups=((B, "web"),)))
-    assert control_plane.find_group(c, A, "web").rules[0].group == GroupKey(B, "web")
+    assert ec2.find_group(c, A, "web").rules[0].group == GroupKey(B, "web")
     c = launch(c, ["web"], account=B)
     with pytest.raises(Ec2Error) as err:
-        control_plane.terminate_instances(c, A, [c.instances[0].instance_id])
+        ec2.terminate_instances(c, A, [c.instances[0].instance_id])
     assert code(err) == "InvalidInstanceID.NotFound"
-    assert control_plane.describe_instances(c, A)[1] == []
+    assert ec2.describe_instances(c, A)[1] == []
 
 
 def test_describe_filters_with_wildcards_and_literal_ports() -> None:
@@ -255,7 +255,7 @@ def test_describe_filters_with_wildcards_and_literal_ports() -> None:
             k.replace("_", "-").replace("ip-permission-", "ip-permission."): v
             for k, v in filters.items()
         }
-        return [g.name for g in vpc_plane.describe_groups(c, A, (), chosen)[1]]
+        return [g.name for g in ec2.describe_groups(c, A, (), chosen)[1]]
 
     assert names(group_name=["web-?"]) == ["web-1", "web-2"]
     assert names(group_name=["web"]) == []  # exact, not a prefix
@@ -269,7 +269,7 @@ def test_describe_filters_with_wildcards_and_literal_ports() -> None:
         names(colour=["red"])
     assert code(err) == "InvalidParameterValue"
     with pytest.raises(Ec2Error) as err:
-        vpc_plane.describe_groups(c, A, ["nope"])
+        ec2.describe_groups(c, A, ["nope"])
     assert code(err) == "InvalidGroup.NotFound"
 
 
@@ -277,7 +277,7 @@ def test_permissions_are_grouped_as_ec2_lists_them() -> None:
     c = create(create(Cloud(), "web"), "app")
     c = grant(c, "web", allow("tcp", 80, 80, ("0.0.0.0/0", "10.0.0.0/8"), ((None, "app"),)))
     c = grant(c, "web", allow("tcp", 22, 22, ("1.2.3.4/32",)))
-    items = control_plane.permissions(control_plane.find_group(c, A, "web").rules)
+    items = ec2.permissions(ec2.find_group(c, A, "web").rules)
     assert [(str(p), lo, hi, len(rules)) for p, lo, hi, rules in items] == [
         ("tcp", 80, 80, 3),
         ("tcp", 22, 22, 1),
@@ -285,34 +285,32 @@ def test_permissions_are_grouped_as_ec2_lists_them() -> None:
 
 
 def test_instances_get_free_addresses_and_terminated_ones_release_theirs() -> None:
-    c, records = vpc_plane.run_instances(
-        Cloud(), A, "ami-e3a5408a", 3, groups=[], now="t", new_id=new_id
-    )
+    c, records = ec2.run_instances(Cloud(), A, "ami-e3a5408a", 3, groups=[], now="t", new_id=new_id)
     assert [str(r.address) for r in records] == ["10.254.0.11", "10.254.0.12", "10.254.0.13"]
     assert records[0].groups == (GroupKey(A, "default"),)
-    assert [str(x) for x in control_plane.listen_of(c, records[0])] == ["tcp/22", "tcp/8080"]
-    c, changes = control_plane.terminate_instances(c, A, [records[1].instance_id])
+    assert [str(x) for x in ec2.listen_of(c, records[0])] == ["tcp/22", "tcp/8080"]
+    c, changes = ec2.terminate_instances(c, A, [records[1].instance_id])
     assert changes[0][1] == "running"
-    c, again = vpc_plane.run_instances(c, A, "ami-12345678", 1, groups=[], now="t", new_id=new_id)
+    c, again = ec2.run_instances(c, A, "ami-12345678", 1, groups=[], now="t", new_id=new_id)
     assert str(again[0].address) == "10.254.0.12"
-    assert [str(x) for x in control_plane.listen_of(c, again[0])] == ["tcp/22", "tcp/80"]
-    topo = control_plane.topology(c, "lab")
+    assert [str(x) for x in ec2.listen_of(c, again[0])] == ["tcp/22", "tcp/80"]
+    topo = ec2.topology(c, "lab")
     assert {i.name for i in topo.instances} == {
         records[0].instance_id,
         records[2].instance_id,
         again[0].instance_id,
     }
     # the terminated instance holds neither groups nor address: a filter finds only the new one
-    _, found = control_plane.describe_instances(c, A, [], {"private-ip-address": ["10.254.0.12"]})
+    _, found = ec2.describe_instances(c, A, [], {"private-ip-address": ["10.254.0.12"]})
     assert [r.instance_id for r in found] == [again[0].instance_id]
-    _, gone = control_plane.describe_instances(c, A, [records[1].instance_id], {})
+    _, gone = ec2.describe_instances(c, A, [records[1].instance_id], {})
     assert gone[0].held_groups == () and gone[0].held_address is None
-    _, by_group = control_plane.describe_instances(c, A, [], {"group-name": ["default"]})
+    _, by_group = ec2.describe_instances(c, A, [], {"group-name": ["default"]})
     assert records[1].instance_id not in {r.instance_id for r in by_group}
 
 
 def test_hosts() -> None:
-    c, _host = control_plane.add_host(Cloud(), "albert", "203.0.113.7")
+    c, _host = ec2.add_host(Cloud(), "albert", "203.0.113.7")
     for name, address in (
         ("albert", "203.0.113.8"),
         ("bob", "203.0.113.7"),
@@ -321,8 +319,8 @@ def test_hosts() -> None:
         ("dave", "999.1.1.1"),
     ):
         with pytest.raises(InvalidInput):
-            control_plane.add_host(c, name, address)
-    c, _ = control_plane.remove_host(c, "albert")
+            ec2.add_host(c, name, address)
+    c, _ = ec2.remove_host(c, "albert")
     assert c.hosts == ()
     with pytest.raises(InvalidInput):
-        control_plane.remove_host(c, "albert")
+        ec2.remove_host(c, "albert")

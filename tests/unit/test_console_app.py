@@ -263,7 +263,7 @@ def test_reachability_of_a_lab_that_is_down_says_how_to_start_it(client: FlaskCl
 def test_a_change_made_by_another_process_makes_the_map_stale_until_probed_again(
     lab: PersistentLab, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from harness.core import vpc_plane
+    from harness.core import ec2
     from harness.faces.console import live
 
     monkeypatch.setattr(live, "POLL", 0.05)
@@ -280,7 +280,7 @@ def test_a_change_made_by_another_process_makes_the_map_stale_until_probed_again
         assert fresh()
         other = PersistentLab(Home(lab.home.path), lab.name, runtime=FakeRuntime())  # as if
         try:  # another process: its own connection, and no word to this console
-            other.act(lambda c: vpc_plane.create_group(c, ACCOUNT, "late", "made elsewhere", None))
+            other.act(lambda c: ec2.create_group(c, ACCOUNT, "late", "made elsewhere", None))
         finally:
             other.close()
         assert not fresh()  # at once: the page reads the lab's change counter itself

@@ -9,7 +9,7 @@ import pytest
 from harness.adapters.fake_runtime import FakeRuntime
 from harness.adapters.probers.simulated_prober import SimulatedProber
 from harness.adapters.sqlite_store import Home
-from harness.core import vpc_plane
+from harness.core import ec2
 from harness.core.model import Probe, Protocol, State
 from harness.core.phases import QUIET
 from harness.core.planner import Cell, cells_between
@@ -69,18 +69,18 @@ def test_a_persistent_labs_grid_names_its_instances_for_a_person(tmp_path: Path)
     lab = PersistentLab(Home(tmp_path), "named", runtime=FakeRuntime(), create=True)
     try:
         account = "111122223333"
-        lab.act(lambda c: vpc_plane.create_group(c, account, "apache", "web", None))
+        lab.act(lambda c: ec2.create_group(c, account, "apache", "web", None))
 
         def launch(image: str, group: str) -> str:
             records = lab.act(
-                lambda c: vpc_plane.run_instances(
+                lambda c: ec2.run_instances(
                     c, account, image, 1, groups=[group], nics=[], now=now(), new_id=new_id
                 )
             )
             return records[0].instance_id
 
         web, db = launch("ami-fba54092", "apache"), launch("ami-f1a54098", "default")
-        lab.act(lambda c: vpc_plane.create_tags(c, account, [db], [("Name", "orders-db")]))
+        lab.act(lambda c: ec2.create_tags(c, account, [db], [("Name", "orders-db")]))
         topology = lab.topology()
     finally:
         lab.close()

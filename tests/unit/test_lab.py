@@ -10,7 +10,7 @@ import pytest
 
 from harness.adapters.fake_runtime import FakeRuntime
 from harness.adapters.probers.simulated_prober import SimulatedProber
-from harness.core import vpc_plane
+from harness.core import ec2
 from harness.core.matrix import Matrix
 from harness.core.model import Probe, Protocol, State
 from harness.core.phases import QUIET
@@ -242,7 +242,7 @@ def test_sgh_image_register_says_what_instances_of_it_serve(
     lab = PersistentLab(Home(tmp_path), "img", runtime=FakeRuntime())
     try:
         (record,) = lab.act(
-            lambda c: vpc_plane.run_instances(
+            lambda c: ec2.run_instances(
                 c, "111122223333", image, 1, groups=[], now=now(), new_id=new_id
             )
         )

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from harness.adapters.fake_runtime import FakeRuntime
 from harness.adapters.sqlite_store import Home
-from harness.core import control_plane, vpc_plane
+from harness.core import ec2
 from harness.core.lint import condense, equivalent, lint
 from harness.core.model import Group, GroupKey, Instance, Protocol, Rule
 from harness.errors import NotEquivalent
@@ -164,9 +164,9 @@ def test_with_no_sources_lint_reads_the_labs_state(
     lab = PersistentLab(Home(tmp_path), "state", runtime=FakeRuntime(), create=True)
     try:
         account = "111122223333"
-        lab.act(lambda c: vpc_plane.create_group(c, account, "web", "web", None))
-        world_ssh = control_plane.Permission("tcp", 22, 22, cidrs=(("0.0.0.0/0", ""),))
-        lab.act(lambda c: vpc_plane.authorize(c, account, "web", [world_ssh], False))
+        lab.act(lambda c: ec2.create_group(c, account, "web", "web", None))
+        world_ssh = ec2.Permission("tcp", 22, 22, cidrs=(("0.0.0.0/0", ""),))
+        lab.act(lambda c: ec2.authorize(c, account, "web", [world_ssh], False))
     finally:
         lab.close()
     status = main(["lint", "--home", str(tmp_path), "--lab", "state", "-q"])

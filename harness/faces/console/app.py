@@ -24,8 +24,8 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from jinja2 import ChoiceLoader, PackageLoader, StrictUndefined
 from werkzeug.wrappers import Response as BaseResponse
 
-from harness.core import control_plane, vpc_plane
-from harness.core.control_plane import Cloud
+from harness.core import ec2
+from harness.core.ec2 import Cloud
 from harness.core.ec2.actions import Answer, Request
 from harness.core.model import Group
 from harness.errors import Ec2Error, HarnessError, InvalidInput
@@ -57,7 +57,7 @@ class Console:
 
         def both(cloud: Cloud) -> tuple[Cloud, tuple[T, Cloud]]:
             cloud, result = action(cloud)
-            return cloud, (result, control_plane.with_account(cloud, self.account))
+            return cloud, (result, ec2.with_account(cloud, self.account))
 
         with self.guard:
             return self.lab.read(both)
@@ -76,7 +76,7 @@ class Console:
 
     def cloud(self) -> Cloud:
         with self.guard:
-            return control_plane.with_account(self.lab.cloud(), self.account)
+            return ec2.with_account(self.lab.cloud(), self.account)
 
 
 def _staged(group_id: str) -> list[dict[str, Any]]:
@@ -96,7 +96,7 @@ def _stage(group_id: str, changes: list[dict[str, Any]]) -> None:
 def _rules_of(group: Group, account: str, egress: bool) -> list[dict[str, str]]:
     word = "to" if egress else "from"
     return [
-        {"id": vpc_plane.rule_id(group, rule, egress), "text": rule.describe(account, word)}
+        {"id": ec2.rule_id(group, rule, egress), "text": rule.describe(account, word)}
         for rule in group.side(egress)
     ]
 
@@ -181,7 +181,7 @@ def make_app(console: Console, host: str) -> Flask:
     # -- Security Groups ------------------------------------------------------------------
 
     def groups_page(status: int = 200, **values: Any) -> tuple[str, int]:
-        cloud_groups, cloud = console.read(lambda c: vpc_plane.describe_groups(c, account))
+        cloud_groups, cloud = console.read(lambda c: ec2.describe_groups(c, account))
         chosen_id = values.pop("group_id", None) or request.args.get("group", "")
         chosen = next((g for g in cloud_groups if g.group_id == chosen_id), None)
         tab = values.pop("tab", None) or request.args.get("tab", "inbound")
@@ -244,7 +244,7 @@ def make_app(console: Console, host: str) -> Flask:
     @app.post("/groups/<group_id>/delete")
     def delete_group(group_id: str) -> BaseResponse | tuple[str, int]:
         try:
-            name = control_plane.find_group(console.cloud(), account, group_id).name
+            name = ec2.find_group(console.cloud(), account, group_id).name
             console.call("DeleteSecurityGroup", {"GroupId": group_id})
         except InvalidInput as err:
             return groups_page(400, group_id=group_id, error=str(err))
@@ -296,7 +296,7 @@ def make_app(console: Console, host: str) -> Flask:
         tab = request.form.get("tab", "inbound")
         staged = _staged(group_id)
         try:
-            group = control_plane.find_group(console.cloud(), account, group_id)
+            group = ec2.find_group(console.cloud(), account, group_id)
             console.call_all(rules.requests(group, account, staged))
         except InvalidInput as err:
             return groups_page(400, group_id=group_id, tab=tab, error=str(err))
@@ -307,17 +307,17 @@ def make_app(console: Console, host: str) -> Flask:
     # -- Instances ------------------------------------------------------------------------
 
     def instances_page(status: int = 200, **values: Any) -> tuple[str, int]:
-        records, cloud = console.read(lambda c: control_plane.describe_instances(c, account))
+        records, cloud = console.read(lambda c: ec2.describe_instances(c, account))
         names = {g.key: g.name for g in cloud.groups}
         rows = []
         for record in records:
-            nics = vpc_plane.nics_of(cloud, record.instance_id)
+            nics = ec2.nics_of(cloud, record.instance_id)
             public = [str(n.public) for n in nics if n.public is not None]
             rows.append(
                 {
                     "id": record.instance_id,
                     "image": record.image_id,
-                    "role": control_plane.image_of(cloud, record.image_id).role,
+                    "role": ec2.image_of(cloud, record.image_id).role,
                     "state": record.state,
                     "groups": [names.get(k, k.name) for k in record.groups],
                     "private": str(record.address),
@@ -332,12 +332,8 @@ def make_app(console: Console, host: str) -> Flask:
                 cloud,
                 instances=rows,
                 amis=[
-                    *control_plane.AMIS.values(),
-                    *(
-                        control_plane.image_of(cloud, i.image_id)
-                        for i in cloud.images
-                        if i.owner == account
-                    ),
+                    *ec2.AMIS.values(),
+                    *(ec2.image_of(cloud, i.image_id) for i in cloud.images if i.owner == account),
                 ],
                 groups=choices,
                 form=values.pop("form", {}),

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from harness.core import vpc_plane
+from harness.core import ec2
 from harness.core.ec2 import rules as rulebook
 from harness.core.model import ICMPS, PORTED, Group, Rule
 from harness.errors import Ec2Error
@@ -178,7 +178,7 @@ def requests(
                 )
             )
             continue
-        by_id = {vpc_plane.rule_id(group, rule, egress): rule for rule in group.side(egress)}
+        by_id = {ec2.rule_id(group, rule, egress): rule for rule in group.side(egress)}
         missing = [ident for ident in gone if ident not in by_id]
         if missing:
             raise Ec2Error(

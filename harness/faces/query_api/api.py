@@ -14,7 +14,7 @@ from xml.etree.ElementTree import Element
 
 import botocore.session
 
-from harness.core import control_plane
+from harness.core import ec2
 from harness.core.ec2.actions import ACTIONS, find
 from harness.errors import Ec2Error
 from harness.faces.query_api import wire
@@ -45,7 +45,7 @@ class Api:
         find(action)
         request = wire.parse(action, params)
         if region is not None:
-            control_plane.check_region(region)
+            ec2.check_region(region)
         where = None if self.lab.is_home(region) else region
         with self.guard:
             if request.get("DryRun"):

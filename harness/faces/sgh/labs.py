@@ -9,7 +9,7 @@ from contextlib import contextmanager
 
 from harness.adapters import runtimes
 from harness.adapters.sqlite_store import DEFAULT_LAB, Home
-from harness.core import control_plane
+from harness.core import ec2
 from harness.core.ec2 import rules as rulebook
 from harness.core.matrix import CellResult
 from harness.core.model import DEFAULT_ACCOUNT, Topology
@@ -131,9 +131,7 @@ def list_labs(args: argparse.Namespace) -> int:
 def host_add(args: argparse.Namespace) -> int:
     home = Home(args.home)
     with _opened(home, home.resolve(args.lab)) as lab:
-        host = lab.act(
-            lambda c: control_plane.add_host(c, args.name, args.address), _progress(args)
-        )
+        host = lab.act(lambda c: ec2.add_host(c, args.name, args.address), _progress(args))
     print(f"host {host.name} {host.address} added to lab '{lab.name}'")
     return exit_codes.OK
 
@@ -146,7 +144,7 @@ def _account(args: argparse.Namespace) -> str:
 def image_register(args: argparse.Namespace) -> int:
     """RegisterImage through the action layer, its ports as its ``sgh:listen`` tag."""
     home = Home(args.home)
-    tag = {"Key": control_plane.LISTEN_TAG, "Value": args.listen}
+    tag = {"Key": ec2.LISTEN_TAG, "Value": args.listen}
     request = {
         "Name": args.name,
         "Description": args.description,
@@ -165,7 +163,7 @@ def image_list(args: argparse.Namespace) -> int:
         answer = lab.call("DescribeImages", _account(args), {})
         cloud = lab.cloud()
     for found in answer["Images"]:
-        served = control_plane.image_of(cloud, found["ImageId"]).listen
+        served = ec2.image_of(cloud, found["ImageId"]).listen
         ports = ",".join(str(item) for item in served)
         print(f"IMAGE\t{found['ImageId']}\t{found['OwnerId']}\t{found['Name']}\t{ports}")
     return exit_codes.OK
@@ -174,7 +172,7 @@ def image_list(args: argparse.Namespace) -> int:
 def host_rm(args: argparse.Namespace) -> int:
     home = Home(args.home)
     with _opened(home, home.resolve(args.lab)) as lab:
-        host = lab.act(lambda c: control_plane.remove_host(c, args.name), _progress(args))
+        host = lab.act(lambda c: ec2.remove_host(c, args.name), _progress(args))
     print(f"host {host.name} removed from lab '{lab.name}'")
     return exit_codes.OK
 

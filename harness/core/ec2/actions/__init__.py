@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
-from harness.core.control_plane import Cloud
+from harness.core.ec2 import Cloud
 from harness.core.ec2.actions import (
     account,
     groups,

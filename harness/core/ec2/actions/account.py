@@ -6,8 +6,8 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from harness.core import control_plane, vpc_plane
-from harness.core.control_plane import EC2_CLASSIC, Cloud
+from harness.core import ec2
+from harness.core.ec2 import EC2_CLASSIC, Cloud
 from harness.core.ec2.actions.requests import Answer, Caller, Request, filters
 from harness.errors import Ec2Error
 
@@ -41,9 +41,7 @@ def describe_regions(cloud: Cloud, caller: Caller, request: Request) -> tuple[Cl
     known = _known(
         {"region-name": "RegionName", "endpoint": "Endpoint", "opt-in-status": "OptInStatus"}
     )
-    found = vpc_plane.select(
-        cloud, regions, filters(request), known, lambda r: str(r["RegionName"])
-    )
+    found = ec2.select(cloud, regions, filters(request), known, lambda r: str(r["RegionName"]))
     return cloud, {"Regions": found}
 
 
@@ -52,8 +50,8 @@ def describe_availability_zones(
 ) -> tuple[Cloud, Answer]:
     """The lab's one zone in the request's region."""
     zone = {
-        "ZoneName": control_plane.zone_of(cloud.region),
-        "ZoneId": control_plane.zone_id_of(cloud.region),
+        "ZoneName": ec2.zone_of(cloud.region),
+        "ZoneId": ec2.zone_id_of(cloud.region),
         "RegionName": cloud.region,
         "State": "available",
         "OptInStatus": "opt-in-not-required",
@@ -82,20 +80,20 @@ def describe_availability_zones(
             "group-name": "GroupName",
         }
     )
-    found = vpc_plane.select(cloud, [zone], filters(request), known, lambda z: str(z["ZoneName"]))
+    found = ec2.select(cloud, [zone], filters(request), known, lambda z: str(z["ZoneName"]))
     return cloud, {"AvailabilityZones": found}
 
 
 def describe_account_attributes(
     cloud: Cloud, caller: Caller, request: Request
 ) -> tuple[Cloud, Answer]:
-    cloud = control_plane.with_account(cloud, caller.account)
+    cloud = ec2.with_account(cloud, caller.account)
     classic = cloud.platform == EC2_CLASSIC
-    default = control_plane.default_vpc_of(cloud, caller.account)
+    default = ec2.default_vpc_of(cloud, caller.account)
     values = {
         "supported-platforms": ["EC2", "VPC"] if classic else ["VPC"],
         "default-vpc": ["none" if default is None else default.vpc_id],
-        "max-instances": [str(control_plane.MAX_INSTANCES)],
+        "max-instances": [str(ec2.MAX_INSTANCES)],
         "vpc-max-security-groups-per-interface": ["5"],
         "max-elastic-ips": ["5"],
         "vpc-max-elastic-ips": ["5"],

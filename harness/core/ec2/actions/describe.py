@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from harness.core import control_plane, vpc_plane
-from harness.core.control_plane import Cloud
+from harness.core import ec2
+from harness.core.ec2 import Cloud
 from harness.core.ec2.actions.requests import Answer, Caller, Request, filters, page
 
 R = TypeVar("R")
@@ -28,9 +28,9 @@ def describe(
     least: int = 5,
 ) -> tuple[Cloud, Answer]:
     account = caller.account
-    cloud = control_plane.with_account(cloud, account)
+    cloud = ec2.with_account(cloud, account)
     ids = request.get(id_member) or []
     items = [find(cloud, account, i) for i in ids] or list(owned(cloud, account))
-    found = vpc_plane.select(cloud, items, filters(request), fields(cloud), ident)
+    found = ec2.select(cloud, items, filters(request), fields(cloud), ident)
     chosen, token = page([answer(cloud, item) for item in found], request, least=least)
     return cloud, {key: chosen, "NextToken": token}

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from harness.core import control_plane, vpc_plane
-from harness.core.control_plane import Cloud, Permission
+from harness.core import ec2
+from harness.core.ec2 import Cloud, Permission, RuleRecord
 from harness.core.ec2 import platform as platforms
 from harness.core.ec2.actions.describe import describe
 from harness.core.ec2.actions.requests import (
@@ -25,7 +25,6 @@ from harness.core.ec2.actions.requests import (
 )
 from harness.core.ec2.actions.tags import arn, tag_new, tags
 from harness.core.model import ICMPS, PORTED, Group, GroupKey, Rule
-from harness.core.vpc_plane import RuleRecord
 from harness.errors import Ec2Error
 
 # -- answers, as the SDK returns them --------------------------------------------------------
@@ -41,7 +40,7 @@ def _pair(cloud: Cloud, key: GroupKey, holder: Group) -> dict[str, str]:
     """A referenced group as EC2 describes it: its id and owner; its name for a Classic or
     default-VPC group; its VPC only when it is in another VPC than the rule's (peering)."""
     pair = {"UserId": key.account, "GroupId": key.group_id}
-    if vpc_plane.named_pair(cloud, key):
+    if ec2.named_pair(cloud, key):
         pair["GroupName"] = key.name
     if key.vpc and key.vpc != holder.vpc:
         pair["VpcId"] = key.vpc
@@ -64,7 +63,7 @@ def _peer(cloud: Cloud, rule: Rule, holder: Group) -> tuple[str, dict[str, str]]
 def _permissions(cloud: Cloud, rules: Sequence[Rule], holder: Group) -> list[dict[str, Any]]:
     """Rules as IpPermissions (grouped as EC2 lists them), peers listed by kind."""
     found = []
-    for _, _, _, same in control_plane.permissions(rules):
+    for _, _, _, same in ec2.permissions(rules):
         item: dict[str, Any] = {
             "IpProtocol": str(same[0].protocol),
             **_ports(same[0]),
@@ -132,7 +131,7 @@ def rule_dict(cloud: Cloud, record: RuleRecord) -> Answer:
 def create_security_group(cloud: Cloud, caller: Caller, request: Request) -> tuple[Cloud, Answer]:
     account = caller.account
     new_tags = tag_specifications(request, "security-group")
-    cloud, group = vpc_plane.create_group(
+    cloud, group = ec2.create_group(
         cloud,
         account,
         request.get("GroupName", ""),
@@ -149,15 +148,15 @@ def describe_security_groups(
 ) -> tuple[Cloud, Answer]:
     refs = [
         *(request.get("GroupNames") or ()),
-        *(control_plane.check_group_id(i) for i in request.get("GroupIds") or ()),
+        *(ec2.check_group_id(i) for i in request.get("GroupIds") or ()),
     ]
-    cloud, groups = vpc_plane.describe_groups(cloud, caller.account, refs, filters(request))
+    cloud, groups = ec2.describe_groups(cloud, caller.account, refs, filters(request))
     found, token = page([group_dict(cloud, g) for g in groups], request)
     return cloud, {"SecurityGroups": found, "NextToken": token}
 
 
 def delete_security_group(cloud: Cloud, caller: Caller, request: Request) -> tuple[Cloud, Answer]:
-    cloud, group = vpc_plane.delete_group(cloud, caller.account, group_ref(request))
+    cloud, group = ec2.delete_group(cloud, caller.account, group_ref(request))
     return cloud, {"Return": True, "GroupId": group.group_id}
 
 
@@ -168,8 +167,8 @@ def _change(egress: bool, revoke: bool) -> Callable[[Cloud, Caller, Request], tu
     def action(cloud: Cloud, caller: Caller, request: Request) -> tuple[Cloud, Answer]:
         account = caller.account
         ref = group_ref(request)
-        cloud = control_plane.with_account(cloud, account)
-        group = control_plane.find_group(cloud, account, ref)  # the group first, then its rules
+        cloud = ec2.with_account(cloud, account)
+        group = ec2.find_group(cloud, account, ref)  # the group first, then its rules
         platform = platforms.of_group(group)
         if not platform.rule_ids and (
             request.get("SecurityGroupRuleIds") or request.get("TagSpecifications")
@@ -178,7 +177,7 @@ def _change(egress: bool, revoke: bool) -> Callable[[Cloud, Caller, Request], tu
         rule_ids = request.get("SecurityGroupRuleIds") or []
         wanted = [] if rule_ids and not request.get("IpPermissions") else permissions(request)
         if revoke:
-            cloud, (group, rules, unknown) = vpc_plane.revoke(
+            cloud, (group, rules, unknown) = ec2.revoke(
                 cloud, account, ref=ref, permissions=wanted, rule_ids=rule_ids, egress=egress
             )
             answer: Answer = {"Return": True}
@@ -194,13 +193,13 @@ def _change(egress: bool, revoke: bool) -> Callable[[Cloud, Caller, Request], tu
             if unknown:  # a default VPC: not an error, but named (the EC2 API reference)
                 answer["UnknownIpPermissions"] = _permissions(cloud, unknown, group)
             return cloud, answer
-        cloud, (group, rules) = vpc_plane.authorize(cloud, account, ref, wanted, egress)
+        cloud, (group, rules) = ec2.authorize(cloud, account, ref, wanted, egress)
         if not platform.rule_ids:  # EC2-Classic answers without rules (they have no ids)
             return cloud, {"Return": True}
         records = [RuleRecord(group, r, egress) for r in rules]
         new_tags = tag_specifications(request, "security-group-rule")
         if new_tags:
-            cloud, _ = vpc_plane.create_tags(cloud, account, [r.rule_id for r in records], new_tags)
+            cloud, _ = ec2.create_tags(cloud, account, [r.rule_id for r in records], new_tags)
         return cloud, {"Return": True, "SecurityGroupRules": [rule_dict(cloud, r) for r in records]}
 
     return action
@@ -221,7 +220,7 @@ def describe_security_group_rules(
     cloud: Cloud, caller: Caller, request: Request
 ) -> tuple[Cloud, Answer]:
     for value in filters(request).get("group-id", []):
-        if not control_plane.GROUP_ID_RE.match(value):
+        if not ec2.GROUP_ID_RE.match(value):
             raise Ec2Error(
                 "InvalidGroupId.Malformed", f"The security group ID '{value}' is malformed"
             )
@@ -231,8 +230,8 @@ def describe_security_group_rules(
         request,
         key="SecurityGroupRules",
         id_member="SecurityGroupRuleIds",
-        find=vpc_plane.find_rule,
-        owned=vpc_plane.rules_of,
+        find=ec2.find_rule,
+        owned=ec2.rules_of,
         fields=lambda c: RULE_FILTERS,
         ident=lambda r: r.rule_id,
         answer=rule_dict,
@@ -288,7 +287,7 @@ def modify_security_group_rules(
         changes.append((ident, _rule_permission(item.get("SecurityGroupRule") or {})))
     if not changes:
         raise missing("SecurityGroupRule")
-    cloud, _ = vpc_plane.modify_rules(cloud, caller.account, group_id, changes)
+    cloud, _ = ec2.modify_rules(cloud, caller.account, group_id, changes)
     return cloud, {"Return": True}
 
 
@@ -306,7 +305,7 @@ def _update_descriptions(egress: bool) -> Callable[[Cloud, Caller, Request], tup
             by_id.append((ident, item.get("Description", "")))
         if not by_content and not by_id:
             raise Ec2Error("MissingParameter", "The request must contain IpPermissions or rule ids")
-        cloud, _ = vpc_plane.describe_rules(
+        cloud, _ = ec2.describe_rules(
             cloud, caller.account, ref, by_content=by_content, by_id=by_id, egress=egress
         )
         return cloud, {"Return": True}

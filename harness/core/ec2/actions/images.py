@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from harness.core import control_plane
-from harness.core.control_plane import AMIS, Cloud, ImageRecord
+from harness.core import ec2
+from harness.core.ec2 import AMIS, Cloud, ImageRecord, select
 from harness.core.ec2.actions.requests import (
     Answer,
     Caller,
@@ -23,7 +23,6 @@ from harness.core.ec2.actions.requests import (
     tag_specifications,
 )
 from harness.core.ec2.actions.tags import tag_new, tags
-from harness.core.vpc_plane import select
 from harness.errors import Ec2Error
 
 AMAZON = "amazon"
@@ -31,7 +30,7 @@ AMAZON = "amazon"
 
 def image_dict(cloud: Cloud, image_id: str) -> Answer:
     """A registered image, or a seed AMI (public, Amazon's)."""
-    ami = control_plane.image_of(cloud, image_id)
+    ami = ec2.image_of(cloud, image_id)
     registered = next((i for i in cloud.images if i.image_id == image_id), None)
     owner = AMAZON if registered is None else registered.owner
     found: Answer = {
@@ -57,7 +56,7 @@ def image_dict(cloud: Cloud, image_id: str) -> Answer:
 
 def register_image(cloud: Cloud, caller: Caller, request: Request) -> tuple[Cloud, Answer]:
     new_tags = tag_specifications(request, "image")
-    cloud, image = control_plane.register_image(
+    cloud, image = ec2.register_image(
         cloud,
         caller.account,
         required(request, "Name"),
@@ -92,7 +91,7 @@ def describe_images(cloud: Cloud, caller: Caller, request: Request) -> tuple[Clo
     if ids:
         for image_id in ids:
             if image_id not in AMIS:
-                found: ImageRecord = control_plane.find_image(cloud, image_id)
+                found: ImageRecord = ec2.find_image(cloud, image_id)
                 if found.owner != account:
                     raise Ec2Error(
                         "InvalidAMIID.NotFound", f"The image id '[{image_id}]' does not exist"
@@ -117,5 +116,5 @@ def deregister_image(cloud: Cloud, caller: Caller, request: Request) -> tuple[Cl
     image_id = required(request, "ImageId")
     if image_id in AMIS:
         raise Ec2Error("AuthFailure", f"Not authorized for image:{image_id}")
-    cloud, _ = control_plane.deregister_image(cloud, caller.account, image_id)
+    cloud, _ = ec2.deregister_image(cloud, caller.account, image_id)
     return cloud, {"Return": True}

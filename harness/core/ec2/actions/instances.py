@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from harness.core import control_plane, vpc_plane
-from harness.core.control_plane import STATE_CODES, Cloud, InstanceRecord
+from harness.core import ec2
+from harness.core.ec2 import STATE_CODES, Cloud, InstanceRecord
 from harness.core.ec2.actions.requests import (
     Answer,
     Caller,
@@ -26,7 +26,7 @@ def _state(name: str) -> Answer:
 
 def _nics(cloud: Cloud, record: InstanceRecord) -> Answer:
     """A VPC instance's subnet, VPC, public address and interfaces (none for Classic)."""
-    nics = vpc_plane.nics_of(cloud, record.instance_id)
+    nics = ec2.nics_of(cloud, record.instance_id)
     if not nics or not record.active:
         return {}
     subnets = {s.subnet_id: s.vpc_id for s in cloud.subnets}
@@ -61,9 +61,9 @@ def _groups(record: InstanceRecord) -> list[Answer]:
 
 
 def instance_dict(cloud: Cloud, record: InstanceRecord, state: str | None = None) -> Answer:
-    image = control_plane.image_of(cloud, record.image_id)
+    image = ec2.image_of(cloud, record.image_id)
     shown = state or record.state
-    active = shown != control_plane.TERMINATED
+    active = shown != ec2.TERMINATED
     return {
         "InstanceId": record.instance_id,
         "ImageId": record.image_id,
@@ -76,7 +76,7 @@ def instance_dict(cloud: Cloud, record: InstanceRecord, state: str | None = None
         "InstanceType": record.instance_type,
         "LaunchTime": record.launch_time.replace("+0000", ".000Z"),
         "Placement": {
-            "AvailabilityZone": control_plane.zone_of(cloud.region),
+            "AvailabilityZone": ec2.zone_of(cloud.region),
             "Tenancy": "default",
         },
         "KernelId": image.kernel,
@@ -123,7 +123,7 @@ def run_instances(cloud: Cloud, caller: Caller, request: Request) -> tuple[Cloud
     new_tags = tag_specifications(request, "instance")
     refs = [
         *(request.get("SecurityGroups") or ()),
-        *(control_plane.check_group_id(i) for i in request.get("SecurityGroupIds") or ()),
+        *(ec2.check_group_id(i) for i in request.get("SecurityGroupIds") or ()),
     ]
     home = caller.home_region
     if home is not None and home != cloud.region:
@@ -132,7 +132,7 @@ def run_instances(cloud: Cloud, caller: Caller, request: Request) -> tuple[Cloud
             f"This lab runs instances in {home} only; region {cloud.region} has its own "
             f"groups, VPCs and prefix lists but no instances (sign the request for {home})",
         )
-    cloud, records = vpc_plane.run_instances(
+    cloud, records = ec2.run_instances(
         cloud,
         caller.account,
         image,
@@ -141,26 +141,26 @@ def run_instances(cloud: Cloud, caller: Caller, request: Request) -> tuple[Cloud
         nics=nics,
         now=caller.now(),
         new_id=caller.new_id,
-        instance_type=request.get("InstanceType") or control_plane.DEFAULT_TYPE,
+        instance_type=request.get("InstanceType") or ec2.DEFAULT_TYPE,
     )
-    told = dict(new_tags).get(control_plane.LISTEN_TAG)
+    told = dict(new_tags).get(ec2.LISTEN_TAG)
     if told is not None:  # the instances' own ports, instead of their image's
-        listen = control_plane.parse_listen(told, f"tag {control_plane.LISTEN_TAG}")
+        listen = ec2.parse_listen(told, f"tag {ec2.LISTEN_TAG}")
         records = [replace(r, listen=listen) for r in records]
         ids = {r.instance_id: r for r in records}
         cloud = replace(cloud, instances=tuple(ids.get(r.instance_id, r) for r in cloud.instances))
     for record in records if new_tags else []:
-        cloud, _ = vpc_plane.create_tags(
+        cloud, _ = ec2.create_tags(
             cloud, caller.account, [record.instance_id], new_tags, at_launch=True
         )
-    return cloud, reservation_dict(cloud, records, state=control_plane.PENDING)
+    return cloud, reservation_dict(cloud, records, state=ec2.PENDING)
 
 
 def describe_instances(cloud: Cloud, caller: Caller, request: Request) -> tuple[Cloud, Answer]:
-    cloud, records = control_plane.describe_instances(
+    cloud, records = ec2.describe_instances(
         cloud, caller.account, request.get("InstanceIds") or [], filters(request)
     )
-    found, token = page(control_plane.reservations(records), request)
+    found, token = page(ec2.reservations(records), request)
     return cloud, {
         "Reservations": [reservation_dict(cloud, group) for group in found],
         "NextToken": token,
@@ -168,14 +168,14 @@ def describe_instances(cloud: Cloud, caller: Caller, request: Request) -> tuple[
 
 
 def terminate_instances(cloud: Cloud, caller: Caller, request: Request) -> tuple[Cloud, Answer]:
-    cloud, changes = control_plane.terminate_instances(
+    cloud, changes = ec2.terminate_instances(
         cloud, caller.account, request.get("InstanceIds") or []
     )
     return cloud, {
         "TerminatingInstances": [
             {
                 "InstanceId": record.instance_id,
-                "CurrentState": _state(control_plane.terminating(before)),
+                "CurrentState": _state(ec2.terminating(before)),
                 "PreviousState": _state(before),
             }
             for record, before in changes
@@ -193,5 +193,5 @@ def modify_instance_attribute(
             "InvalidParameterCombination",
             "The lab changes an instance's groups only (GroupId.N)",
         )
-    cloud, _ = vpc_plane.set_instance_groups(cloud, caller.account, instance_id, refs)
+    cloud, _ = ec2.set_instance_groups(cloud, caller.account, instance_id, refs)
     return cloud, {}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from harness.core import control_plane, vpc_plane
-from harness.core.control_plane import Cloud, NicRecord, SubnetRecord, VpcRecord
+from harness.core import ec2
+from harness.core.ec2 import Cloud, NicRecord, SubnetRecord, VpcRecord
 from harness.core.ec2.actions.describe import describe
 from harness.core.ec2.actions.requests import (
     Answer,
@@ -31,7 +31,7 @@ def vpc_dict(cloud: Cloud, vpc: VpcRecord) -> Answer:
         "IsDefault": vpc.default,
         "CidrBlockAssociationSet": [
             {
-                "AssociationId": control_plane.stable_id("vpc-cidr-assoc-", vpc.vpc_id),
+                "AssociationId": ec2.stable_id("vpc-cidr-assoc-", vpc.vpc_id),
                 "CidrBlock": str(vpc.cidr),
                 "CidrBlockState": {"State": "associated"},
             }
@@ -41,7 +41,7 @@ def vpc_dict(cloud: Cloud, vpc: VpcRecord) -> Answer:
     if vpc.ipv6 is not None:
         found["Ipv6CidrBlockAssociationSet"] = [
             {
-                "AssociationId": control_plane.stable_id("vpc-cidr-assoc-", vpc.vpc_id, "v6"),
+                "AssociationId": ec2.stable_id("vpc-cidr-assoc-", vpc.vpc_id, "v6"),
                 "Ipv6CidrBlock": str(vpc.ipv6),
                 "Ipv6CidrBlockState": {"State": "associated"},
                 "NetworkBorderGroup": cloud.region,
@@ -57,7 +57,7 @@ def create_vpc(cloud: Cloud, caller: Caller, request: Request) -> tuple[Cloud, A
         raise Ec2Error("InvalidParameterValue", "The lab makes VPCs of default tenancy only")
     ipv6 = bool(request.get("AmazonProvidedIpv6CidrBlock"))
     new_tags = tag_specifications(request, "vpc")
-    cloud, vpc = vpc_plane.create_vpc(cloud, caller.account, cidr, ipv6, caller.new_id)
+    cloud, vpc = ec2.create_vpc(cloud, caller.account, cidr, ipv6, caller.new_id)
     cloud = tag_new(cloud, caller.account, vpc.vpc_id, new_tags)
     return cloud, {"Vpc": vpc_dict(cloud, vpc)}
 
@@ -81,7 +81,7 @@ def describe_vpcs(cloud: Cloud, caller: Caller, request: Request) -> tuple[Cloud
         request,
         key="Vpcs",
         id_member="VpcIds",
-        find=vpc_plane.find_vpc,
+        find=ec2.find_vpc,
         owned=lambda c, a: [v for v in c.vpcs if v.owner == a],
         fields=lambda c: VPC_FILTERS,
         ident=lambda v: v.vpc_id,
@@ -90,15 +90,15 @@ def describe_vpcs(cloud: Cloud, caller: Caller, request: Request) -> tuple[Cloud
 
 
 def delete_vpc(cloud: Cloud, caller: Caller, request: Request) -> tuple[Cloud, Answer]:
-    cloud, _ = vpc_plane.delete_vpc(cloud, caller.account, required(request, "VpcId"))
+    cloud, _ = ec2.delete_vpc(cloud, caller.account, required(request, "VpcId"))
     return cloud, {}
 
 
 def describe_vpc_attribute(cloud: Cloud, caller: Caller, request: Request) -> tuple[Cloud, Answer]:
     vpc_id = required(request, "VpcId")
     name = required(request, "Attribute")
-    cloud = control_plane.with_account(cloud, caller.account)
-    vpc = vpc_plane.find_vpc(cloud, caller.account, vpc_id)
+    cloud = ec2.with_account(cloud, caller.account)
+    vpc = ec2.find_vpc(cloud, caller.account, vpc_id)
     values = {"enableDnsSupport": vpc.dns_support, "enableDnsHostnames": vpc.dns_hostnames}
     if name not in values:
         raise Ec2Error(
@@ -121,7 +121,7 @@ def modify_vpc_attribute(cloud: Cloud, caller: Caller, request: Request) -> tupl
             "Exactly one of EnableDnsSupport and EnableDnsHostnames is changed per request",
         )
     name, value = chosen[0]
-    cloud, _ = vpc_plane.modify_vpc_attribute(cloud, caller.account, vpc_id, name, bool(value))
+    cloud, _ = ec2.modify_vpc_attribute(cloud, caller.account, vpc_id, name, bool(value))
     return cloud, {}
 
 
@@ -136,8 +136,8 @@ def subnet_dict(cloud: Cloud, subnet: SubnetRecord) -> Answer:
         "OwnerId": subnet.owner,
         "State": "available",
         "CidrBlock": str(subnet.cidr),
-        "AvailabilityZone": control_plane.zone_of(cloud.region),
-        "AvailabilityZoneId": control_plane.zone_id_of(cloud.region),
+        "AvailabilityZone": ec2.zone_of(cloud.region),
+        "AvailabilityZoneId": ec2.zone_id_of(cloud.region),
         "AvailableIpAddressCount": subnet.cidr.num_addresses - 5 - used,
         "DefaultForAz": subnet.default,
         "MapPublicIpOnLaunch": subnet.map_public,
@@ -148,7 +148,7 @@ def subnet_dict(cloud: Cloud, subnet: SubnetRecord) -> Answer:
     if subnet.ipv6 is not None:
         found["Ipv6CidrBlockAssociationSet"] = [
             {
-                "AssociationId": control_plane.stable_id("subnet-cidr-assoc-", subnet.subnet_id),
+                "AssociationId": ec2.stable_id("subnet-cidr-assoc-", subnet.subnet_id),
                 "Ipv6CidrBlock": str(subnet.ipv6),
                 "Ipv6CidrBlockState": {"State": "associated"},
             }
@@ -160,7 +160,7 @@ def create_subnet(cloud: Cloud, caller: Caller, request: Request) -> tuple[Cloud
     vpc_id = required(request, "VpcId")
     cidr = required(request, "CidrBlock")
     zone = request.get("AvailabilityZone")
-    home = control_plane.zone_of(cloud.region)
+    home = ec2.zone_of(cloud.region)
     if zone and zone != home:
         raise Ec2Error(
             "InvalidParameterValue",
@@ -168,7 +168,7 @@ def create_subnet(cloud: Cloud, caller: Caller, request: Request) -> tuple[Cloud
             f"The lab has one zone in this region, {home}",
         )
     new_tags = tag_specifications(request, "subnet")
-    cloud, subnet = vpc_plane.create_subnet(
+    cloud, subnet = ec2.create_subnet(
         cloud,
         caller.account,
         vpc_id=vpc_id,
@@ -186,7 +186,7 @@ def _subnet_filters(cloud: Cloud) -> dict[str, Callable[[SubnetRecord], list[str
         "vpc-id": lambda s: [s.vpc_id],
         "cidr-block": lambda s: [str(s.cidr)],
         "default-for-az": lambda s: ["true" if s.default else "false"],
-        "availability-zone": lambda s: [control_plane.zone_of(cloud.region)],
+        "availability-zone": lambda s: [ec2.zone_of(cloud.region)],
         "state": lambda s: ["available"],
     }
 
@@ -198,7 +198,7 @@ def describe_subnets(cloud: Cloud, caller: Caller, request: Request) -> tuple[Cl
         request,
         key="Subnets",
         id_member="SubnetIds",
-        find=vpc_plane.find_subnet,
+        find=ec2.find_subnet,
         owned=lambda c, a: [s for s in c.subnets if s.owner == a],
         fields=_subnet_filters,
         ident=lambda s: s.subnet_id,
@@ -207,7 +207,7 @@ def describe_subnets(cloud: Cloud, caller: Caller, request: Request) -> tuple[Cl
 
 
 def delete_subnet(cloud: Cloud, caller: Caller, request: Request) -> tuple[Cloud, Answer]:
-    cloud, _ = vpc_plane.delete_subnet(cloud, caller.account, required(request, "SubnetId"))
+    cloud, _ = ec2.delete_subnet(cloud, caller.account, required(request, "SubnetId"))
     return cloud, {}
 
 
@@ -218,7 +218,7 @@ def modify_subnet_attribute(cloud: Cloud, caller: Caller, request: Request) -> t
         raise Ec2Error(
             "MissingParameter", "The request must contain the parameter MapPublicIpOnLaunch"
         )
-    cloud, _ = vpc_plane.modify_subnet_attribute(cloud, caller.account, subnet_id, bool(value))
+    cloud, _ = ec2.modify_subnet_attribute(cloud, caller.account, subnet_id, bool(value))
     return cloud, {}
 
 
@@ -232,7 +232,7 @@ def nic_dict(cloud: Cloud, nic: NicRecord) -> Answer:
         "NetworkInterfaceId": nic.eni_id,
         "SubnetId": nic.subnet_id,
         "VpcId": subnet.vpc_id,
-        "AvailabilityZone": control_plane.zone_of(cloud.region),
+        "AvailabilityZone": ec2.zone_of(cloud.region),
         "Description": nic.description,
         "OwnerId": nic.owner,
         "Status": "in-use" if nic.instance_id else "available",
@@ -246,7 +246,7 @@ def nic_dict(cloud: Cloud, nic: NicRecord) -> Answer:
     }
     if nic.instance_id:
         found["Attachment"] = {
-            "AttachmentId": control_plane.stable_id("eni-attach-", nic.eni_id),
+            "AttachmentId": ec2.stable_id("eni-attach-", nic.eni_id),
             "DeviceIndex": nic.device_index,
             "InstanceId": nic.instance_id,
             "InstanceOwnerId": nic.owner,
@@ -279,7 +279,7 @@ def describe_network_interfaces(
         request,
         key="NetworkInterfaces",
         id_member="NetworkInterfaceIds",
-        find=vpc_plane.find_nic,
+        find=ec2.find_nic,
         owned=lambda c, a: [n for n in c.nics if n.owner == a],
         fields=_nic_filters,
         ident=lambda n: n.eni_id,
@@ -291,5 +291,5 @@ def modify_network_interface_attribute(
     cloud: Cloud, caller: Caller, request: Request
 ) -> tuple[Cloud, Answer]:
     eni = required(request, "NetworkInterfaceId")
-    cloud, _ = vpc_plane.set_nic_groups(cloud, caller.account, eni, request.get("Groups") or [])
+    cloud, _ = ec2.set_nic_groups(cloud, caller.account, eni, request.get("Groups") or [])
     return cloud, {}

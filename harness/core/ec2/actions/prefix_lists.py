@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from harness.core import vpc_plane
-from harness.core.control_plane import Cloud, PrefixListRecord
+from harness.core import ec2
+from harness.core.ec2 import Cloud, PrefixListRecord
 from harness.core.ec2.actions.describe import describe
 from harness.core.ec2.actions.requests import (
     Answer,
@@ -48,7 +48,7 @@ def create_managed_prefix_list(
     cloud: Cloud, caller: Caller, request: Request
 ) -> tuple[Cloud, Answer]:
     new_tags = tag_specifications(request, "prefix-list")
-    cloud, plist = vpc_plane.create_prefix_list(
+    cloud, plist = ec2.create_prefix_list(
         cloud,
         caller.account,
         name=required(request, "PrefixListName"),
@@ -77,7 +77,7 @@ def describe_managed_prefix_lists(
         request,
         key="PrefixLists",
         id_member="PrefixListIds",
-        find=vpc_plane.find_prefix_list,
+        find=ec2.find_prefix_list,
         owned=lambda c, a: [p for p in c.prefix_lists if p.owner == a],
         fields=lambda c: PREFIX_LIST_FILTERS,
         ident=lambda p: p.list_id,
@@ -88,7 +88,7 @@ def describe_managed_prefix_lists(
 def modify_managed_prefix_list(
     cloud: Cloud, caller: Caller, request: Request
 ) -> tuple[Cloud, Answer]:
-    cloud, plist = vpc_plane.modify_prefix_list(
+    cloud, plist = ec2.modify_prefix_list(
         cloud,
         caller.account,
         list_id=required(request, "PrefixListId"),
@@ -104,9 +104,7 @@ def modify_managed_prefix_list(
 def delete_managed_prefix_list(
     cloud: Cloud, caller: Caller, request: Request
 ) -> tuple[Cloud, Answer]:
-    cloud, plist = vpc_plane.delete_prefix_list(
-        cloud, caller.account, required(request, "PrefixListId")
-    )
+    cloud, plist = ec2.delete_prefix_list(cloud, caller.account, required(request, "PrefixListId"))
     answer = plist_dict(cloud, plist)
     if plist.state != "delete-failed":  # gone; a list in use is described as delete-failed
         answer["State"] = "delete-complete"
@@ -120,7 +118,7 @@ def get_managed_prefix_list_entries(
     cloud: Cloud, caller: Caller, request: Request
 ) -> tuple[Cloud, Answer]:
     list_id = required(request, "PrefixListId")
-    plist = vpc_plane.find_prefix_list(cloud, caller.account, list_id, shared=True)
+    plist = ec2.find_prefix_list(cloud, caller.account, list_id, shared=True)
     entries = [
         {"Cidr": str(net), **({"Description": text} if text else {})} for net, text in plist.entries
     ]

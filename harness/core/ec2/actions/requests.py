@@ -9,9 +9,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from harness.core.control_plane import Permission
+from harness.core.ec2 import NewId, NicRequest, Permission
 from harness.core.ec2 import rules as rulebook
-from harness.core.vpc_plane import NewId, NicRequest
 from harness.errors import Ec2Error
 
 T = TypeVar("T")
@@ -199,10 +198,10 @@ def permissions(request: Request) -> list[Permission]:
 
 def group_ref(request: Request) -> str:
     """The group an action works on: ``GroupId``, else ``GroupName``."""
-    from harness.core import control_plane
+    from harness.core import ec2
 
     if request.get("GroupId"):
-        return control_plane.check_group_id(request["GroupId"])
+        return ec2.check_group_id(request["GroupId"])
     ref = request.get("GroupName")
     if not ref:
         raise Ec2Error(

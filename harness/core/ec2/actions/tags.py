@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from harness.core import vpc_plane
-from harness.core.control_plane import Cloud
+from harness.core import ec2
+from harness.core.ec2 import Cloud
 from harness.core.ec2.actions.requests import (
     Answer,
     Caller,
@@ -20,7 +20,7 @@ from harness.core.ec2.actions.requests import (
 
 
 def tags(cloud: Cloud, resource: str) -> list[dict[str, str]]:
-    return [{"Key": k, "Value": v} for k, v in vpc_plane.tags_of(cloud, resource)]
+    return [{"Key": k, "Value": v} for k, v in ec2.tags_of(cloud, resource)]
 
 
 def arn(cloud: Cloud, account: str, kind: str, ident: str) -> str:
@@ -31,7 +31,7 @@ def tag_new(cloud: Cloud, account: str, ident: str, new_tags: list[tuple[str, st
     """A resource just made gets the tags its request asked for."""
     if not new_tags:
         return cloud
-    return vpc_plane.create_tags(cloud, account, [ident], new_tags)[0]
+    return ec2.create_tags(cloud, account, [ident], new_tags)[0]
 
 
 RESOURCE_TYPES = {
@@ -52,18 +52,18 @@ def resource_type(ident: str) -> str:
 
 def create_tags(cloud: Cloud, caller: Caller, request: Request) -> tuple[Cloud, Answer]:
     pairs = [(k, v or "") for k, v in key_values(required(request, "Tags"), "Tag")]
-    cloud, _ = vpc_plane.create_tags(cloud, caller.account, required(request, "Resources"), pairs)
+    cloud, _ = ec2.create_tags(cloud, caller.account, required(request, "Resources"), pairs)
     return cloud, {}
 
 
 def delete_tags(cloud: Cloud, caller: Caller, request: Request) -> tuple[Cloud, Answer]:
     pairs = key_values(request.get("Tags") or [], "Tag")
-    cloud, _ = vpc_plane.delete_tags(cloud, caller.account, required(request, "Resources"), pairs)
+    cloud, _ = ec2.delete_tags(cloud, caller.account, required(request, "Resources"), pairs)
     return cloud, {}
 
 
 def describe_tags(cloud: Cloud, caller: Caller, request: Request) -> tuple[Cloud, Answer]:
-    mine = vpc_plane.owned_resources(cloud, caller.account)
+    mine = ec2.owned_resources(cloud, caller.account)
     held = [t for t in cloud.tags if t.resource in mine]
     known: dict[str, Callable[[Any], list[str]]] = {
         "resource-id": lambda t: [t.resource],
@@ -71,7 +71,7 @@ def describe_tags(cloud: Cloud, caller: Caller, request: Request) -> tuple[Cloud
         "key": lambda t: [t.key],
         "value": lambda t: [t.value],
     }
-    found = vpc_plane.select(cloud, held, filters(request), known, lambda t: t.resource)
+    found = ec2.select(cloud, held, filters(request), known, lambda t: t.resource)
     chosen, token = page(
         [
             {
