@@ -26,8 +26,8 @@ from typing import Any
 
 from harness.adapters.probers.scapy_prober import ScapyProber
 from harness.adapters.sqlite_store import Home
-from harness.core import ec2
-from harness.core.ec2 import Cloud, Permission
+from harness.core.ec2 import plane as ec2
+from harness.core.ec2.plane import Cloud, Permission
 from harness.core.matrix import expectations
 from harness.core.model import Probe, Protocol, State
 from harness.core.planner import Cell

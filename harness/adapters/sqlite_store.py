@@ -31,7 +31,7 @@ from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 from typing import TypeVar
 
-from harness.core.ec2 import DEFAULT_REGION, Cloud, InstanceRecord
+from harness.core.ec2.plane import DEFAULT_REGION, Cloud, InstanceRecord
 from harness.core.model import Group, GroupKey, Host, Protocol, Rule
 from harness.core.reconcile import Applied
 from harness.errors import InvalidInput, LabNotFound

@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn, TypeVar
 
 from harness.adapters.sqlite_store import Home
-from harness.core import ec2
 from harness.core.ec2 import actions
 from harness.core.ec2 import rules as rulebook
 from harness.core.model import DEFAULT_ACCOUNT
@@ -350,7 +349,7 @@ def _run_instances(argv: Sequence[str], prog: str = "ec2-run-instances") -> Outc
     parser.add_argument("image", metavar="AMI")
     parser.add_argument("-n", "--instance-count", default="1", metavar="N|MIN-MAX")
     parser.add_argument("-g", "--group", action="append", default=[], metavar="GROUP")
-    parser.add_argument("-t", "--instance-type", default=ec2.DEFAULT_TYPE, metavar="TYPE")
+    parser.add_argument("-t", "--instance-type", metavar="TYPE", help="default m1.small")
     parser.add_argument("-k", "--key", metavar="KEYPAIR", help="accepted and ignored")
     parser.add_argument("-s", "--subnet", metavar="SUBNET", help="VPC lab: the subnet")
     parser.add_argument(
@@ -363,12 +362,9 @@ def _run_instances(argv: Sequence[str], prog: str = "ec2-run-instances") -> Outc
 
     def body() -> list[str]:
         count = _count(args.instance_count)
-        request: dict[str, Any] = {
-            "ImageId": args.image,
-            "MinCount": count,
-            "MaxCount": count,
-            "InstanceType": args.instance_type,
-        }
+        request: dict[str, Any] = {"ImageId": args.image, "MinCount": count, "MaxCount": count}
+        if args.instance_type:
+            request["InstanceType"] = args.instance_type
         groups = _refs(args.group, "SecurityGroups", "SecurityGroupIds")
         public = args.associate_public_ip_address
         if public is not None:  # EC2 takes a public address on an interface of the request

@@ -13,7 +13,7 @@ from typing import Any
 
 import cattrs
 
-from harness.core.ec2 import Cloud
+from harness.core.ec2.plane import Cloud
 from harness.core.model import Address, Network, Proto, Protocol
 from harness.errors import LabError
 

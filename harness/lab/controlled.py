@@ -15,9 +15,10 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TypeVar
 
-from harness.core import ec2
-from harness.core.ec2 import Cloud, actions
+from harness.core.ec2 import actions
+from harness.core.ec2 import plane as ec2
 from harness.core.ec2.actions import Answer, Caller, Request
+from harness.core.ec2.plane import Cloud
 from harness.core.model import Topology
 from harness.core.phases import QUIET
 from harness.core.reconcile import Applied

@@ -22,9 +22,10 @@ from typing import TypeVar
 
 from harness.adapters import runtimes
 from harness.adapters.sqlite_store import Home, Store
-from harness.core import ec2
-from harness.core.ec2 import Cloud, actions
+from harness.core.ec2 import actions
+from harness.core.ec2 import plane as ec2
 from harness.core.ec2.actions import Answer, Caller, Request
+from harness.core.ec2.plane import Cloud
 from harness.core.matrix import CellResult, Matrix, expectations
 from harness.core.model import Topology
 from harness.core.phases import QUIET, Phases
@@ -141,6 +142,8 @@ class PersistentLab:
         change is committed and enforced, a describe only reads. ``regions``: the regions
         the caller's door knows (DescribeRegions)."""
         changes = actions.find(name).changes
+        if region is not None:
+            ec2.check_region(region)
         caller = Caller(account, new_id, now, regions, self.region)
 
         def run(cloud: Cloud) -> tuple[Cloud, Answer]:

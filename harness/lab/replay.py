@@ -23,7 +23,7 @@ from typing import Protocol as TypingProtocol
 from harness.adapters import netns
 from harness.adapters.probers.nmap_prober import TUNING, scan
 from harness.adapters.sqlite_store import Home
-from harness.core import ec2
+from harness.core.ec2 import plane as ec2
 from harness.core.matrix import Matrix
 from harness.core.model import Protocol, State
 from harness.core.phases import Phases

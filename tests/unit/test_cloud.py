@@ -6,8 +6,8 @@ import itertools
 
 import pytest
 
-from harness.core import ec2
-from harness.core.ec2 import Cloud, Permission
+from harness.core.ec2 import plane as ec2
+from harness.core.ec2.plane import Cloud, Permission
 from harness.core.model import GroupKey
 from harness.errors import Ec2Error, InvalidInput
 

@@ -263,7 +263,7 @@ def test_reachability_of_a_lab_that_is_down_says_how_to_start_it(client: FlaskCl
 def test_a_change_made_by_another_process_makes_the_map_stale_until_probed_again(
     lab: PersistentLab, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from harness.core import ec2
+    from harness.core.ec2 import plane as ec2
     from harness.faces.console import live
 
     monkeypatch.setattr(live, "POLL", 0.05)

@@ -10,7 +10,7 @@ import pytest
 
 from harness.adapters.fake_runtime import FakeRuntime
 from harness.adapters.probers.simulated_prober import SimulatedProber
-from harness.core import ec2
+from harness.core.ec2 import plane as ec2
 from harness.core.matrix import Matrix
 from harness.core.model import Probe, Protocol, State
 from harness.core.phases import QUIET

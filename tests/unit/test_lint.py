@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from harness.adapters.fake_runtime import FakeRuntime
 from harness.adapters.sqlite_store import Home
-from harness.core import ec2
+from harness.core.ec2 import plane as ec2
 from harness.core.lint import condense, equivalent, lint
 from harness.core.model import Group, GroupKey, Instance, Protocol, Rule
 from harness.errors import NotEquivalent

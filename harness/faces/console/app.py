@@ -24,9 +24,9 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from jinja2 import ChoiceLoader, PackageLoader, StrictUndefined
 from werkzeug.wrappers import Response as BaseResponse
 
-from harness.core import ec2
-from harness.core.ec2 import Cloud
+from harness.core.ec2 import plane as ec2
 from harness.core.ec2.actions import Answer, Request
+from harness.core.ec2.plane import Cloud
 from harness.core.model import Group
 from harness.errors import Ec2Error, HarnessError, InvalidInput
 from harness.faces.console import rules

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from harness.core import ec2
+from harness.core.ec2 import plane as ec2
 from harness.core.ec2 import rules as rulebook
 from harness.core.model import ICMPS, PORTED, Group, Rule
 from harness.errors import Ec2Error

@@ -14,7 +14,6 @@ from xml.etree.ElementTree import Element
 
 import botocore.session
 
-from harness.core import ec2
 from harness.core.ec2.actions import ACTIONS, find
 from harness.errors import Ec2Error
 from harness.faces.query_api import wire
@@ -44,8 +43,6 @@ class Api:
         has its own groups, VPCs and prefix lists; instances run in the lab's own only)."""
         find(action)
         request = wire.parse(action, params)
-        if region is not None:
-            ec2.check_region(region)
         where = None if self.lab.is_home(region) else region
         with self.guard:
             if request.get("DryRun"):

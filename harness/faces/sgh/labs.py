@@ -9,7 +9,7 @@ from contextlib import contextmanager
 
 from harness.adapters import runtimes
 from harness.adapters.sqlite_store import DEFAULT_LAB, Home
-from harness.core import ec2
+from harness.core.ec2 import plane as ec2
 from harness.core.ec2 import rules as rulebook
 from harness.core.matrix import CellResult
 from harness.core.model import DEFAULT_ACCOUNT, Topology

@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
-from harness.core.ec2 import Cloud
 from harness.core.ec2.actions import (
     account,
     groups,
@@ -27,6 +26,7 @@ from harness.core.ec2.actions import (
     tags,
 )
 from harness.core.ec2.actions.requests import Answer, Caller, Request
+from harness.core.ec2.plane import Cloud
 from harness.errors import Ec2Error
 
 __all__ = ["ACTIONS", "Action", "Answer", "Caller", "Request", "check", "find", "run"]

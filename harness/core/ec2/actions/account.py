@@ -6,9 +6,9 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from harness.core import ec2
-from harness.core.ec2 import EC2_CLASSIC, Cloud
+from harness.core.ec2 import plane as ec2
 from harness.core.ec2.actions.requests import Answer, Caller, Request, filters
+from harness.core.ec2.plane import EC2_CLASSIC, Cloud
 from harness.errors import Ec2Error
 
 

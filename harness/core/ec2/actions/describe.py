@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from harness.core import ec2
-from harness.core.ec2 import Cloud
+from harness.core.ec2 import plane as ec2
 from harness.core.ec2.actions.requests import Answer, Caller, Request, filters, page
+from harness.core.ec2.plane import Cloud
 
 R = TypeVar("R")
 

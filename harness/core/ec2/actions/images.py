@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from harness.core import ec2
-from harness.core.ec2 import AMIS, Cloud, ImageRecord, select
+from harness.core.ec2 import plane as ec2
 from harness.core.ec2.actions.requests import (
     Answer,
     Caller,
@@ -23,6 +22,7 @@ from harness.core.ec2.actions.requests import (
     tag_specifications,
 )
 from harness.core.ec2.actions.tags import tag_new, tags
+from harness.core.ec2.plane import AMIS, Cloud, ImageRecord, select
 from harness.errors import Ec2Error
 
 AMAZON = "amazon"

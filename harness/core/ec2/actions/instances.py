@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from harness.core import ec2
-from harness.core.ec2 import STATE_CODES, Cloud, InstanceRecord
+from harness.core.ec2 import plane as ec2
 from harness.core.ec2.actions.requests import (
     Answer,
     Caller,
@@ -17,6 +16,7 @@ from harness.core.ec2.actions.requests import (
     tag_specifications,
 )
 from harness.core.ec2.actions.tags import tags
+from harness.core.ec2.plane import STATE_CODES, Cloud, InstanceRecord
 from harness.errors import Ec2Error
 
 

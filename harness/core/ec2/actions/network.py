@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from harness.core import ec2
-from harness.core.ec2 import Cloud, NicRecord, SubnetRecord, VpcRecord
+from harness.core.ec2 import plane as ec2
 from harness.core.ec2.actions.describe import describe
 from harness.core.ec2.actions.requests import (
     Answer,
@@ -15,6 +14,7 @@ from harness.core.ec2.actions.requests import (
     tag_specifications,
 )
 from harness.core.ec2.actions.tags import arn, tag_new, tags
+from harness.core.ec2.plane import Cloud, NicRecord, SubnetRecord, VpcRecord
 from harness.errors import Ec2Error
 
 # -- VPCs ------------------------------------------------------------------------------------

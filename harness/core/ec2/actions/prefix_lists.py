@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from harness.core import ec2
-from harness.core.ec2 import Cloud, PrefixListRecord
+from harness.core.ec2 import plane as ec2
 from harness.core.ec2.actions.describe import describe
 from harness.core.ec2.actions.requests import (
     Answer,
@@ -17,6 +16,7 @@ from harness.core.ec2.actions.requests import (
     tag_specifications,
 )
 from harness.core.ec2.actions.tags import arn, tag_new, tags
+from harness.core.ec2.plane import Cloud, PrefixListRecord
 from harness.errors import Ec2Error
 
 

@@ -9,8 +9,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from harness.core.ec2 import NewId, NicRequest, Permission
 from harness.core.ec2 import rules as rulebook
+from harness.core.ec2.plane import NewId, NicRequest, Permission
 from harness.errors import Ec2Error
 
 T = TypeVar("T")
@@ -198,7 +198,7 @@ def permissions(request: Request) -> list[Permission]:
 
 def group_ref(request: Request) -> str:
     """The group an action works on: ``GroupId``, else ``GroupName``."""
-    from harness.core import ec2
+    from harness.core.ec2 import plane as ec2
 
     if request.get("GroupId"):
         return ec2.check_group_id(request["GroupId"])

@@ -6,8 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from harness.core import ec2
-from harness.core.ec2 import Cloud
+from harness.core.ec2 import plane as ec2
 from harness.core.ec2.actions.requests import (
     Answer,
     Caller,
@@ -17,6 +16,7 @@ from harness.core.ec2.actions.requests import (
     page,
     required,
 )
+from harness.core.ec2.plane import Cloud
 
 
 def tags(cloud: Cloud, resource: str) -> list[dict[str, str]]:
