@@ -8,19 +8,22 @@ accept, recognised by content.
 - AWS JSON: ``describe-*`` output, one file or several, or a directory of them.
 
 Everything but a topology file is imported (:mod:`harness.formats.imports`): the result is a
-VPC topology with the notes of the choices made.
+VPC topology with the notes of the choices made. Which format a file is, is decided in one
+place, :data:`FORMATS`: by its extension, then by its content. YAML is read with the plain
+line-keeping loader; only a document with CloudFormation's short-form tags (``!Ref``) is read
+again with the loader that knows them, and it must then be a template.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.core.model import Origin, Topology
 from harness.errors import InvalidInput, TopologyError
-from harness.formats import topology_file
+from harness.formats import compose_file, topology_file, yaml_lines
 from harness.formats.imports import aws_json, cloudformation, terraform
 from harness.formats.imports.deployment import Deployment, Imported, document, refuse, safe_name
 
@@ -41,6 +44,64 @@ class Loaded:
     @property
     def notes(self) -> tuple[str, ...]:
         return self.imported.notes if self.imported is not None else ()
+
+
+@dataclass(frozen=True)
+class Format:
+    """A format sg-harness reads: its extensions, and how its content is recognised."""
+
+    name: str
+    suffixes: tuple[str, ...]
+    recognise: Callable[[object], bool]
+    imported: bool  # read by an importer (else a topology document, read as it is)
+
+
+def _topology(data: object) -> bool:
+    return isinstance(data, dict) and not cloudformation.is_template(data)
+
+
+# In order: the first format whose extension fits and whose content is recognised is the
+# file's. Terraform's .tf files are read by extension alone (HCL, by the Terraform importer).
+FORMATS = (
+    Format("terraform", (".tf",), lambda data: True, True),
+    Format(
+        "cloudformation", (".yaml", ".yml", ".json", ".template"), cloudformation.is_template, True
+    ),
+    Format("terraform-json", (".json",), terraform.is_terraform_json, True),
+    Format("aws-json", (".json",), aws_json.is_aws_json, True),
+    Format("compose", (".yaml", ".yml"), compose_file.is_compose, False),
+    Format("topology", (".yaml", ".yml"), _topology, False),
+)
+SUFFIXES = tuple(sorted({suffix for f in FORMATS for suffix in f.suffixes}))
+WHAT = (
+    "a topology, Compose, CloudFormation, Terraform .tf or plan/state JSON, or AWS describe-* JSON"
+)
+
+
+def format_of(source: str, suffix: str, data: object) -> Format:
+    """The format of a file by its extension and parsed content (one line when none fits)."""
+    for candidate in FORMATS:
+        if suffix in candidate.suffixes and candidate.recognise(data):
+            return candidate
+    raise TopologyError(source, "", f"not a format sg-harness reads ({WHAT})")
+
+
+def parsed(path: Path, text: str) -> object:
+    """A file's content: JSON by its extension, else YAML with every mapping's line; a
+    document with CloudFormation's short-form tags is read again by the loader that knows
+    them (a plain topology file never is)."""
+    if path.suffix == ".json":
+        data = _json(path, text)
+        return cloudformation.parse(text, str(path)) if cloudformation.is_template(data) else data
+    try:
+        return yaml_lines.load(text, str(path))
+    except TopologyError as err:
+        if "!" not in text or "tag" not in str(err):
+            raise
+        data = cloudformation.parse(text, str(path))
+        if not cloudformation.is_template(data):
+            raise
+        return data
 
 
 def pairs(values: Sequence[str] | None, option: str) -> dict[str, str]:
@@ -94,21 +155,21 @@ def load(paths: Sequence[str], options: Options | None = None) -> Loaded:
         raise InvalidInput("no source given")
     files = _files(paths)
     first = files[0]
-    parsed: dict[Path, object] = {}
+    read: dict[Path, object] = {}
     if len(files) == 1 and first.suffix in (".yaml", ".yml"):
-        data = cloudformation.parse(_read(first), str(first))  # tags allowed, read once
-        if not cloudformation.is_template(data):
+        data = parsed(first, _read(first))
+        if not format_of(str(first), first.suffix, data).imported:
             return Loaded(topology_file.from_data(data, str(first)))
-        parsed[first] = data
-    imported = read_import(files, options, safe_name(Path(paths[0]).stem), parsed)
+        read[first] = data
+    imported = read_import(files, options, safe_name(Path(paths[0]).stem), read)
     return Loaded(topology_file.build(imported.document, ", ".join(imported.sources)), imported)
 
 
 def read_import(
-    files: list[Path], options: Options, name: str, parsed: dict[Path, object] | None = None
+    files: list[Path], options: Options, name: str, read: dict[Path, object] | None = None
 ) -> Imported:
     """Import files of one format into a topology document (its lab named ``name``);
-    ``parsed`` holds files already read."""
+    ``read`` holds files already parsed."""
     tf = [f for f in files if f.suffix == ".tf"]
     deployment = Deployment(sources=[str(f) for f in files], name=name)
     if tf:
@@ -118,26 +179,20 @@ def read_import(
         return document(deployment)
     documents: list[tuple[str, object]] = []
     for path in files:
-        if path.suffix not in (".json", ".yaml", ".yml", ".template"):
+        if path.suffix not in SUFFIXES:
             raise TopologyError(
                 str(path),
                 "",
-                f"not a format sg-harness reads ({path.suffix or 'no'} extension: give a "
-                "topology, Compose, CloudFormation, Terraform .tf or plan/state JSON, or AWS "
-                "describe-* JSON)",
+                f"not a format sg-harness reads ({path.suffix or 'no'} extension: give {WHAT})",
             )
-        if parsed and path in parsed:
-            documents.append((str(path), parsed[path]))
-            continue
-        text = _read(path)
-        if path.suffix == ".json":
-            data = _json(path, text)
-            if cloudformation.is_template(data):
-                data = cloudformation.parse(text, str(path))  # again, with lines
-        else:
-            data = cloudformation.parse(text, str(path))
+        data = read[path] if read and path in read else parsed(path, _read(path))
         documents.append((str(path), data))
-    kinds = {_kind(source, data) for source, data in documents}
+    formats = {format_of(source, Path(source).suffix, data) for source, data in documents}
+    kinds = {f.name for f in formats}
+    if not all(f.imported for f in formats):
+        raise TopologyError(
+            documents[0][0], "", "a topology or Compose file is read alone, not imported"
+        )
     if len(kinds) > 1:
         raise TopologyError(
             documents[0][0], "", f"sources of different formats ({', '.join(sorted(kinds))})"
@@ -160,21 +215,6 @@ def read_import(
     if not deployment.groups:
         raise refuse(Origin(deployment.sources[0]), "no security groups in the input")
     return document(deployment)
-
-
-def _kind(source: str, data: object) -> str:
-    if cloudformation.is_template(data):
-        return "cloudformation"
-    if terraform.is_terraform_json(data):
-        return "terraform-json"
-    if aws_json.is_aws_json(data):
-        return "aws-json"
-    raise TopologyError(
-        source,
-        "",
-        "not a format sg-harness reads (a topology, Compose, CloudFormation, Terraform .tf "
-        "or plan/state JSON, or AWS describe-* JSON)",
-    )
 
 
 def load_change(

@@ -415,3 +415,46 @@ def test_adjacent_cidrs_get_one_host_per_address() -> None:
     addresses = [str(host.address) for host in topology.hosts]
     assert len(addresses) == len(set(addresses))
     assert {h.name for h in topology.hosts} >= {"in-10.1.0.0_24", "in-10.1.1.0_24"}
+
+
+def test_a_plain_topology_file_is_never_read_by_the_cloudformation_loader(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from harness.formats import sources
+    from harness.formats.imports import cloudformation
+
+    def refused(text: str, source: str) -> object:
+        raise AssertionError("a plain topology went through the CloudFormation loader")
+
+    monkeypatch.setattr(cloudformation, "parse", refused)
+    path = tmp_path / "lab.yaml"
+    path.write_text("name: lab\ngroups: [{name: web}]\ninstances: [{name: i, groups: [web]}]\n")
+    loaded = sources.load([str(path)])
+    assert loaded.imported is None and loaded.topology.name == "lab"
+
+
+def test_a_short_form_tag_outside_a_template_is_an_error_not_a_function(tmp_path: Path) -> None:
+    from harness.formats import sources
+
+    path = tmp_path / "lab.yaml"
+    path.write_text("name: lab\ngroups: [{name: !Ref Web}]\ninstances: []\n")
+    with pytest.raises(TopologyError) as err:
+        sources.load([str(path)])
+    assert "lab.yaml" in str(err.value) and "tag" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("suffix", "data", "name"),
+    [
+        (".yaml", {"AWSTemplateFormatVersion": "2010-09-09", "Resources": {}}, "cloudformation"),
+        (".json", {"format_version": "1.2", "planned_values": {}}, "terraform-json"),
+        (".json", {"SecurityGroups": []}, "aws-json"),
+        (".yaml", {"services": {"web": {"image": "x"}}}, "compose"),
+        (".yaml", {"name": "lab", "groups": []}, "topology"),
+        (".tf", None, "terraform"),
+    ],
+)
+def test_every_format_is_told_apart_in_one_table(suffix: str, data: object, name: str) -> None:
+    from harness.formats import sources
+
+    assert sources.format_of("f" + suffix, suffix, data).name == name
