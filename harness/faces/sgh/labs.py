@@ -6,6 +6,7 @@ import argparse
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from harness.adapters import runtimes
 from harness.adapters.sqlite_store import DEFAULT_LAB, Home
@@ -18,7 +19,15 @@ from harness.core.probing import Prober
 from harness.core.runtime import LabKind
 from harness.faces import exit_codes
 from harness.faces.progress import Progress
-from harness.faces.sgh.common import make_prober, output_path, report_matrix
+from harness.faces.sgh.common import (
+    add_html_option,
+    add_junit_option,
+    add_prober_option,
+    add_runtime_option,
+    make_prober,
+    output_path,
+    report_matrix,
+)
 from harness.lab.persistent import PersistentLab
 
 
@@ -38,6 +47,58 @@ def _opened(home: Home, name: str, create: bool = False) -> Iterator[PersistentL
 def _nodes(lab: PersistentLab) -> str:
     """What the lab's nodes are: containers (Docker) or namespaces (netns)."""
     return "containers" if lab.runtime.name == "docker" else "namespaces"
+
+
+def with_home(p: argparse.ArgumentParser, lab: bool = True) -> argparse.ArgumentParser:
+    """A persistent lab command's --home (and --lab) and -q."""
+    p.add_argument("--home", help="the labs' home directory (default: $SGH_HOME or ~/.sgh)")
+    if lab:
+        p.add_argument("--lab", help="the lab (default: $SGH_LAB, else the current lab)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    return p
+
+
+def _add_lab(sub: Any) -> None:
+    lab = sub.add_parser("lab", help="persistent labs: up, down, status, list, rm")
+    lab_sub = lab.add_subparsers(dest="lab_command", required=True, metavar="ACTION")
+    up = with_home(
+        lab_sub.add_parser("up", help="start (or repair) a lab and make it current"), False
+    )
+    up.set_defaults(handler=up)
+    add_runtime_option(up)
+    up.add_argument(
+        "name", nargs="?", help=f"the lab's name (default: current, else '{DEFAULT_LAB}')"
+    )
+    up.add_argument(
+        "--platform",
+        choices=("ec2-classic", "vpc"),
+        help="a new lab's accounts: ec2-classic (the seed's, the default: groups without a VPC "
+        "id are Classic) or vpc (a default VPC per account); an existing lab keeps its own",
+    )
+    up.add_argument(
+        "--region",
+        metavar="REGION",
+        help="a new lab's region (default us-east-1): where its instances run; API calls "
+        "signed for another region see that region's own groups and VPCs (control plane only)",
+    )
+    down = with_home(
+        lab_sub.add_parser("down", help="remove a lab's containers (state kept)"), False
+    )
+    down.set_defaults(handler=down)
+    down.add_argument("name", nargs="?", help="the lab (default: $SGH_LAB, else the current)")
+    with_home(lab_sub.add_parser("status", help="show a lab's state and containers")).set_defaults(
+        handler=status
+    )
+    with_home(
+        lab_sub.add_parser("list", help="every lab: persistent labs of the home, one-shot labs"),
+        False,
+    ).set_defaults(handler=list_labs)
+    remove = with_home(
+        lab_sub.add_parser("rm", help="remove a persistent lab: its containers and its state"),
+        False,
+    )
+    remove.set_defaults(handler=remove)
+    remove.add_argument("name", help="the lab")
 
 
 def up(args: argparse.Namespace) -> int:
@@ -128,6 +189,18 @@ def list_labs(args: argparse.Namespace) -> int:
     return exit_codes.OK
 
 
+def _add_host(sub: Any) -> None:
+    host = sub.add_parser("host", help="outside hosts of a persistent lab (workstations, ...)")
+    host_sub = host.add_subparsers(dest="host_command", required=True, metavar="ACTION")
+    host_add = with_home(host_sub.add_parser("add", help="add an outside host"))
+    host_add.set_defaults(handler=host_add)
+    host_add.add_argument("name")
+    host_add.add_argument("address", help="an IPv4 address outside the instances' subnet")
+    host_rm = with_home(host_sub.add_parser("rm", help="remove an outside host"))
+    host_rm.set_defaults(handler=host_rm)
+    host_rm.add_argument("name")
+
+
 def host_add(args: argparse.Namespace) -> int:
     home = Home(args.home)
     with _opened(home, home.resolve(args.lab)) as lab:
@@ -139,6 +212,29 @@ def host_add(args: argparse.Namespace) -> int:
 def _account(args: argparse.Namespace) -> str:
     account = args.account or os.environ.get("SGH_ACCOUNT") or DEFAULT_ACCOUNT
     return rulebook.check_account(account)
+
+
+def _add_image(sub: Any) -> None:
+    parser = sub.add_parser("image", help="images of a persistent lab: what instances serve")
+    image_sub = parser.add_subparsers(dest="image_command", required=True, metavar="ACTION")
+    register = with_home(
+        image_sub.add_parser(
+            "register", help="register an image that serves the given ports (prints its AMI id)"
+        )
+    )
+    register.set_defaults(handler=image_register)
+    register.add_argument("name", help="the image's name (3-128 characters)")
+    register.add_argument(
+        "--listen",
+        required=True,
+        metavar="PORTS",
+        help="what its instances serve: tcp/N and udp/N, separated by commas or spaces",
+    )
+    register.add_argument("--description", default="", help="a description")
+    register.add_argument("--account", help="the owner (default: $SGH_ACCOUNT, else 111122223333)")
+    listing = with_home(image_sub.add_parser("list", help="the images instances can run"))
+    listing.set_defaults(handler=image_list)
+    listing.add_argument("--account", help="whose (default: $SGH_ACCOUNT, else 111122223333)")
 
 
 def image_register(args: argparse.Namespace) -> int:
@@ -177,6 +273,16 @@ def host_rm(args: argparse.Namespace) -> int:
     return exit_codes.OK
 
 
+def _add_matrix(sub: Any) -> None:
+    parser = with_home(sub.add_parser("matrix", help="probe the running lab now, compare"))
+    parser.set_defaults(handler=matrix)
+    parser.add_argument("--json", metavar="PATH", help="write the matrix as JSON to PATH")
+    parser.add_argument("--timeout", type=float, default=2.0, metavar="S")
+    add_prober_option(parser)
+    add_junit_option(parser)
+    add_html_option(parser)
+
+
 def matrix(args: argparse.Namespace) -> int:
     prober = make_prober(args.prober, args.timeout)
     json_path = output_path("--json", args.json)
@@ -187,6 +293,18 @@ def matrix(args: argparse.Namespace) -> int:
         lab.runtime.check()
         measured = lab.matrix(prober, _progress(args))
     return report_matrix(measured, json_path, junit_path, html_path)
+
+
+def _add_serve(sub: Any) -> None:
+    parser = with_home(sub.add_parser("serve", help="serve the EC2 Query API for a lab"), True)
+    parser.set_defaults(handler=serve)
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
+    parser.add_argument("--port", type=int, default=8773, help="port (default 8773)")
+    parser.add_argument(
+        "--require-auth",
+        action="store_true",
+        help="accept only keys made with 'sgh key add', with verified SigV4 signatures",
+    )
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -217,6 +335,25 @@ def probe(
         return lab.probe(cells, prober, progress)
 
 
+def _add_console(sub: Any) -> None:
+    parser = with_home(
+        sub.add_parser(
+            "console",
+            help="serve the web console of a lab (Security Groups, Instances, Reachability)",
+        ),
+        True,
+    )
+    parser.set_defaults(handler=console)
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
+    parser.add_argument("--port", type=int, default=8774, help="port (default 8774; 0: any)")
+    parser.add_argument(
+        "--account",
+        help="the account the console acts as (default: $SGH_ACCOUNT, else 111122223333)",
+    )
+    parser.add_argument("--timeout", type=float, default=2.0, metavar="S")
+    add_prober_option(parser)
+
+
 def console(args: argparse.Namespace) -> int:
     from harness.faces.console import serve as serve_console
 
@@ -228,8 +365,28 @@ def console(args: argparse.Namespace) -> int:
         return serve_console(lab, args.host, args.port, account, prober)
 
 
+def _add_key(sub: Any) -> None:
+    key = sub.add_parser("key", help="access keys for 'sgh serve' and 'sgh console'")
+    key_sub = key.add_subparsers(dest="key_command", required=True, metavar="ACTION")
+    key_add = key_sub.add_parser("add", help="make an access key for an account")
+    key_add.set_defaults(handler=key_add)
+    key_add.add_argument("account", help="a 12-digit account id")
+    key_add.add_argument("--home", help="the labs' home directory")
+
+
 def key_add(args: argparse.Namespace) -> int:
     rulebook.check_account(args.account)
     access, secret = Home(args.home).add_key(args.account)
     print(f"KEY\t{access}\t{secret}\t{args.account}")
     return exit_codes.OK
+
+
+def add_commands(sub: Any) -> None:
+    """The persistent lab's commands: lab, host, image, matrix, serve, console, key."""
+    _add_lab(sub)
+    _add_host(sub)
+    _add_image(sub)
+    _add_matrix(sub)
+    _add_serve(sub)
+    _add_console(sub)
+    _add_key(sub)

@@ -12,9 +12,9 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 from types import FrameType
+from typing import Any
 
 from harness.adapters import runtimes
-from harness.adapters.sqlite_store import DEFAULT_LAB
 from harness.core.matrix import CellResult, Matrix, expectations
 from harness.core.model import State, Topology
 from harness.core.nftables import compile_instance
@@ -37,6 +37,8 @@ from harness.faces.sgh.common import (
 from harness.formats import topology_file
 from harness.formats.matrix_report import explain
 
+Subparsers = Any  # argparse's _SubParsersAction (private in typeshed)
+
 
 def add_running_lab_options(parser: argparse.ArgumentParser, instead: str) -> None:
     """--home and --lab of a command that acts on the running lab unless given ``instead``."""
@@ -53,6 +55,40 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+    _add_run(sub)
+    _add_replay(sub)
+    _add_lint(sub)
+    _add_check(sub)
+    _add_diff(sub)
+    _add_explain(sub)
+    _add_import(sub)
+    _add_compile(sub)
+    _add_clean(sub)
+    labs.add_commands(sub)
+    return parser
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _interrupt)
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    try:
+        return handler(args)
+    except HarnessError as err:
+        print(f"sgh: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        # one-shot labs are removed before the interrupt gets here (or an error says why not)
+        done = "; the lab was removed" if args.command in ("run", "replay") else ""
+        print(f"sgh: interrupted{done}", file=sys.stderr)
+        return exit_codes.INTERRUPTED
+
+
+def _add_run(sub: Subparsers) -> None:
     run = sub.add_parser("run", help="start a topology's lab, probe it, compare with the rules")
     run.set_defaults(handler=_run)
     run.add_argument(
@@ -85,257 +121,6 @@ def _parser() -> argparse.ArgumentParser:
     add_junit_option(run)
     add_html_option(run)
 
-    rep = sub.add_parser(
-        "replay", help="replay a seed walkthrough (default-group, three-tier) with real probes"
-    )
-    rep.set_defaults(handler=_replay)
-    rep.add_argument("scenario", help="a scenario name (default-group, three-tier) or file")
-    rep.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
-    add_prober_option(rep)
-    add_runtime_option(rep)
-    add_junit_option(rep)
-    add_html_option(rep)
-
-    lint = sub.add_parser(
-        "lint", help="warn about risky, redundant or oversized rules (exit 1 when any)"
-    )
-    lint.set_defaults(handler=_lint)
-    lint.add_argument(
-        "sources", nargs="*", metavar="SOURCE", help="a topology or sources (default: the lab)"
-    )
-    add_source_options(lint)
-    add_running_lab_options(lint, "topology")
-    lint.add_argument(
-        "--sarif", metavar="PATH", help="also write the findings as SARIF 2.1.0 to PATH"
-    )
-    lint.add_argument(
-        "--prove",
-        action="store_true",
-        help="build the lab and send the packets behind each 'reachable' / 'not reachable'",
-    )
-    lint.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
-    add_prober_option(lint)
-    add_runtime_option(lint)
-
-    check = sub.add_parser(
-        "check", help="validate a topology; count the cells its rules expect open, closed, filtered"
-    )
-    check.set_defaults(handler=_check)
-    check.add_argument("sources", nargs="+", metavar="SOURCE")
-    add_source_options(check)
-
-    diff = sub.add_parser(
-        "diff",
-        help="what a change opens and closes: predicted by the oracle, proven on one lab",
-    )
-    diff.set_defaults(handler=_diff)
-    diff.add_argument("before", metavar="BEFORE", help="a source, or a Terraform plan JSON alone")
-    diff.add_argument("after", metavar="AFTER", nargs="?", help="a source (not with a plan)")
-    diff.add_argument(
-        "--predict-only", action="store_true", help="predict from the rules; build no lab"
-    )
-    diff.add_argument(
-        "--fail-on-open",
-        action="append",
-        metavar="internet|CIDR",
-        help="exit 3 when the change opens a cell to an outside host (any: 'internet', or in "
-        "CIDR); repeatable",
-    )
-    diff.add_argument("--json", metavar="PATH", help="write the changes as JSON to PATH")
-    diff.add_argument("--markdown", metavar="PATH", help="write a Markdown summary to PATH")
-    add_html_option(diff)
-    diff.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
-    add_junit_option(diff)
-    add_prober_option(diff)
-    add_runtime_option(diff)
-    add_source_options(diff)
-
-    exp = sub.add_parser(
-        "explain",
-        help="probe one cell (a source and a target) and say why each probe went as it did",
-    )
-    exp.set_defaults(handler=_explain)
-    exp.add_argument("source", metavar="SOURCE", help="the source node (an instance or host)")
-    exp.add_argument("target", metavar="TARGET", help="the target instance")
-    exp.add_argument(
-        "probe", metavar="PROTO/PORT", nargs="?", help="tcp/80, udp/53, icmp (default: the planned)"
-    )
-    exp.add_argument(
-        "-t",
-        "--topology",
-        action="append",
-        metavar="SOURCE",
-        help="build this file's lab for it (a topology or groups to import); "
-        "default: the running persistent lab",
-    )
-    add_running_lab_options(exp, "--topology")
-    exp.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
-    add_source_options(exp)
-    add_prober_option(exp)
-    add_runtime_option(exp)
-
-    imp = sub.add_parser(
-        "import",
-        help="write the topology of AWS JSON, Terraform or CloudFormation sources (VPC format)",
-    )
-    imp.set_defaults(handler=_import)
-    imp.add_argument("sources", nargs="+", metavar="SOURCE")
-    imp.add_argument("-o", "--output", metavar="FILE", help="write it to FILE (default: stdout)")
-    add_source_options(imp)
-
-    comp = sub.add_parser("compile", help="print the nftables policy of instances")
-    comp.set_defaults(handler=_compile)
-    comp.add_argument("topology")
-    comp.add_argument("instance", nargs="*", help="instance names (default: all)")
-
-    clean = sub.add_parser(
-        "clean", help="remove one-shot labs left behind (sgh run --keep, crashed runs, pytest)"
-    )
-    clean.set_defaults(handler=_clean)
-    clean.add_argument("lab", nargs="?", help="only this lab (default: every one-shot lab)")
-
-    def with_home(p: argparse.ArgumentParser, lab: bool = True) -> argparse.ArgumentParser:
-        p.add_argument("--home", help="the labs' home directory (default: $SGH_HOME or ~/.sgh)")
-        if lab:
-            p.add_argument("--lab", help="the lab (default: $SGH_LAB, else the current lab)")
-        p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
-        return p
-
-    lab = sub.add_parser("lab", help="persistent labs: up, down, status, list, rm")
-    lab_sub = lab.add_subparsers(dest="lab_command", required=True, metavar="ACTION")
-    up = with_home(
-        lab_sub.add_parser("up", help="start (or repair) a lab and make it current"), False
-    )
-    up.set_defaults(handler=labs.up)
-    add_runtime_option(up)
-    up.add_argument(
-        "name", nargs="?", help=f"the lab's name (default: current, else '{DEFAULT_LAB}')"
-    )
-    up.add_argument(
-        "--platform",
-        choices=("ec2-classic", "vpc"),
-        help="a new lab's accounts: ec2-classic (the seed's, the default: groups without a VPC "
-        "id are Classic) or vpc (a default VPC per account); an existing lab keeps its own",
-    )
-    up.add_argument(
-        "--region",
-        metavar="REGION",
-        help="a new lab's region (default us-east-1): where its instances run; API calls "
-        "signed for another region see that region's own groups and VPCs (control plane only)",
-    )
-    down = with_home(
-        lab_sub.add_parser("down", help="remove a lab's containers (state kept)"), False
-    )
-    down.set_defaults(handler=labs.down)
-    down.add_argument("name", nargs="?", help="the lab (default: $SGH_LAB, else the current)")
-    with_home(lab_sub.add_parser("status", help="show a lab's state and containers")).set_defaults(
-        handler=labs.status
-    )
-    with_home(
-        lab_sub.add_parser("list", help="every lab: persistent labs of the home, one-shot labs"),
-        False,
-    ).set_defaults(handler=labs.list_labs)
-    remove = with_home(
-        lab_sub.add_parser("rm", help="remove a persistent lab: its containers and its state"),
-        False,
-    )
-    remove.set_defaults(handler=labs.remove)
-    remove.add_argument("name", help="the lab")
-
-    host = sub.add_parser("host", help="outside hosts of a persistent lab (workstations, ...)")
-    host_sub = host.add_subparsers(dest="host_command", required=True, metavar="ACTION")
-    host_add = with_home(host_sub.add_parser("add", help="add an outside host"))
-    host_add.set_defaults(handler=labs.host_add)
-    host_add.add_argument("name")
-    host_add.add_argument("address", help="an IPv4 address outside the instances' subnet")
-    host_rm = with_home(host_sub.add_parser("rm", help="remove an outside host"))
-    host_rm.set_defaults(handler=labs.host_rm)
-    host_rm.add_argument("name")
-
-    image = sub.add_parser("image", help="images of a persistent lab: what instances serve")
-    image_sub = image.add_subparsers(dest="image_command", required=True, metavar="ACTION")
-    image_add = with_home(
-        image_sub.add_parser(
-            "register", help="register an image that serves the given ports (prints its AMI id)"
-        )
-    )
-    image_add.set_defaults(handler=labs.image_register)
-    image_add.add_argument("name", help="the image's name (3-128 characters)")
-    image_add.add_argument(
-        "--listen",
-        required=True,
-        metavar="PORTS",
-        help="what its instances serve: tcp/N and udp/N, separated by commas or spaces",
-    )
-    image_add.add_argument("--description", default="", help="a description")
-    image_add.add_argument("--account", help="the owner (default: $SGH_ACCOUNT, else 111122223333)")
-    image_list = with_home(image_sub.add_parser("list", help="the images instances can run"))
-    image_list.set_defaults(handler=labs.image_list)
-    image_list.add_argument("--account", help="whose (default: $SGH_ACCOUNT, else 111122223333)")
-
-    matrix = with_home(sub.add_parser("matrix", help="probe the running lab now, compare"))
-    matrix.set_defaults(handler=labs.matrix)
-    matrix.add_argument("--json", metavar="PATH", help="write the matrix as JSON to PATH")
-    matrix.add_argument("--timeout", type=float, default=2.0, metavar="S")
-    add_prober_option(matrix)
-    add_junit_option(matrix)
-    add_html_option(matrix)
-
-    serve = with_home(sub.add_parser("serve", help="serve the EC2 Query API for a lab"), True)
-    serve.set_defaults(handler=labs.serve)
-    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
-    serve.add_argument("--port", type=int, default=8773, help="port (default 8773)")
-    serve.add_argument(
-        "--require-auth",
-        action="store_true",
-        help="accept only keys made with 'sgh key add', with verified SigV4 signatures",
-    )
-
-    console = with_home(
-        sub.add_parser(
-            "console",
-            help="serve the web console of a lab (Security Groups, Instances, Reachability)",
-        ),
-        True,
-    )
-    console.set_defaults(handler=labs.console)
-    console.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
-    console.add_argument("--port", type=int, default=8774, help="port (default 8774; 0: any)")
-    console.add_argument(
-        "--account",
-        help="the account the console acts as (default: $SGH_ACCOUNT, else 111122223333)",
-    )
-    console.add_argument("--timeout", type=float, default=2.0, metavar="S")
-    add_prober_option(console)
-
-    key = sub.add_parser("key", help="access keys for 'sgh serve' and 'sgh console'")
-    key_sub = key.add_subparsers(dest="key_command", required=True, metavar="ACTION")
-    key_add = key_sub.add_parser("add", help="make an access key for an account")
-    key_add.set_defaults(handler=labs.key_add)
-    key_add.add_argument("account", help="a 12-digit account id")
-    key_add.add_argument("--home", help="the labs' home directory")
-    return parser
-
-
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    signal.signal(signal.SIGTERM, _interrupt)
-    handler: Callable[[argparse.Namespace], int] = args.handler
-    try:
-        return handler(args)
-    except HarnessError as err:
-        print(f"sgh: {err}", file=sys.stderr)
-        return err.exit_code
-    except KeyboardInterrupt:
-        # one-shot labs are removed before the interrupt gets here (or an error says why not)
-        done = "; the lab was removed" if args.command in ("run", "replay") else ""
-        print(f"sgh: interrupted{done}", file=sys.stderr)
-        return exit_codes.INTERRUPTED
-
 
 def _run(args: argparse.Namespace) -> int:
     from harness.lab.one_shot import verify
@@ -362,6 +147,19 @@ def _run(args: argparse.Namespace) -> int:
         classes=args.plan == "classes",
     )
     return status[0]
+
+
+def _add_replay(sub: Subparsers) -> None:
+    rep = sub.add_parser(
+        "replay", help="replay a seed walkthrough (default-group, three-tier) with real probes"
+    )
+    rep.set_defaults(handler=_replay)
+    rep.add_argument("scenario", help="a scenario name (default-group, three-tier) or file")
+    rep.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    add_prober_option(rep)
+    add_runtime_option(rep)
+    add_junit_option(rep)
+    add_html_option(rep)
 
 
 def _replay(args: argparse.Namespace) -> int:
@@ -414,6 +212,29 @@ def _console(command: str, argv: Sequence[str]) -> tuple[int, list[str], list[st
     return outcome.code, outcome.out, outcome.err
 
 
+def _add_lint(sub: Subparsers) -> None:
+    lint = sub.add_parser(
+        "lint", help="warn about risky, redundant or oversized rules (exit 1 when any)"
+    )
+    lint.set_defaults(handler=_lint)
+    lint.add_argument(
+        "sources", nargs="*", metavar="SOURCE", help="a topology or sources (default: the lab)"
+    )
+    add_source_options(lint)
+    add_running_lab_options(lint, "topology")
+    lint.add_argument(
+        "--sarif", metavar="PATH", help="also write the findings as SARIF 2.1.0 to PATH"
+    )
+    lint.add_argument(
+        "--prove",
+        action="store_true",
+        help="build the lab and send the packets behind each 'reachable' / 'not reachable'",
+    )
+    lint.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    add_prober_option(lint)
+    add_runtime_option(lint)
+
+
 def _lint(args: argparse.Namespace) -> int:
     from harness.core.audit import NOTE, failing
     from harness.core.lint import lint
@@ -462,6 +283,34 @@ def _lint(args: argparse.Namespace) -> int:
     if wrong:
         print(f"{where}: NOT proven: {wrong} probed cells disagree with the oracle")
     return exit_codes.DISAGREE if failing(findings) or wrong else exit_codes.OK
+
+
+def _add_diff(sub: Subparsers) -> None:
+    diff = sub.add_parser(
+        "diff",
+        help="what a change opens and closes: predicted by the oracle, proven on one lab",
+    )
+    diff.set_defaults(handler=_diff)
+    diff.add_argument("before", metavar="BEFORE", help="a source, or a Terraform plan JSON alone")
+    diff.add_argument("after", metavar="AFTER", nargs="?", help="a source (not with a plan)")
+    diff.add_argument(
+        "--predict-only", action="store_true", help="predict from the rules; build no lab"
+    )
+    diff.add_argument(
+        "--fail-on-open",
+        action="append",
+        metavar="internet|CIDR",
+        help="exit 3 when the change opens a cell to an outside host (any: 'internet', or in "
+        "CIDR); repeatable",
+    )
+    diff.add_argument("--json", metavar="PATH", help="write the changes as JSON to PATH")
+    diff.add_argument("--markdown", metavar="PATH", help="write a Markdown summary to PATH")
+    add_html_option(diff)
+    diff.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    add_junit_option(diff)
+    add_prober_option(diff)
+    add_runtime_option(diff)
+    add_source_options(diff)
 
 
 def _diff(args: argparse.Namespace) -> int:
@@ -556,6 +405,32 @@ def _diff(args: argparse.Namespace) -> int:
     return exit_codes.OK
 
 
+def _add_explain(sub: Subparsers) -> None:
+    exp = sub.add_parser(
+        "explain",
+        help="probe one cell (a source and a target) and say why each probe went as it did",
+    )
+    exp.set_defaults(handler=_explain)
+    exp.add_argument("source", metavar="SOURCE", help="the source node (an instance or host)")
+    exp.add_argument("target", metavar="TARGET", help="the target instance")
+    exp.add_argument(
+        "probe", metavar="PROTO/PORT", nargs="?", help="tcp/80, udp/53, icmp (default: the planned)"
+    )
+    exp.add_argument(
+        "-t",
+        "--topology",
+        action="append",
+        metavar="SOURCE",
+        help="build this file's lab for it (a topology or groups to import); "
+        "default: the running persistent lab",
+    )
+    add_running_lab_options(exp, "--topology")
+    exp.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    add_source_options(exp)
+    add_prober_option(exp)
+    add_runtime_option(exp)
+
+
 def _explain(args: argparse.Namespace) -> int:
     from harness.core.planner import cells_between
     from harness.formats.matrix_report import render_cell
@@ -582,6 +457,17 @@ def _explain(args: argparse.Namespace) -> int:
     return exit_codes.OK if all(r.correct for r in results) else exit_codes.DISAGREE
 
 
+def _add_import(sub: Subparsers) -> None:
+    imp = sub.add_parser(
+        "import",
+        help="write the topology of AWS JSON, Terraform or CloudFormation sources (VPC format)",
+    )
+    imp.set_defaults(handler=_import)
+    imp.add_argument("sources", nargs="+", metavar="SOURCE")
+    imp.add_argument("-o", "--output", metavar="FILE", help="write it to FILE (default: stdout)")
+    add_source_options(imp)
+
+
 def _import(args: argparse.Namespace) -> int:
     from harness.formats.imports.deployment import render
 
@@ -605,6 +491,15 @@ def _import(args: argparse.Namespace) -> int:
     return exit_codes.OK
 
 
+def _add_check(sub: Subparsers) -> None:
+    check = sub.add_parser(
+        "check", help="validate a topology; count the cells its rules expect open, closed, filtered"
+    )
+    check.set_defaults(handler=_check)
+    check.add_argument("sources", nargs="+", metavar="SOURCE")
+    add_source_options(check)
+
+
 def _check(args: argparse.Namespace) -> int:
     topology = load_sources(args).topology
     cells = plan(topology)
@@ -621,6 +516,13 @@ def _check(args: argparse.Namespace) -> int:
     return exit_codes.OK
 
 
+def _add_compile(sub: Subparsers) -> None:
+    comp = sub.add_parser("compile", help="print the nftables policy of instances")
+    comp.set_defaults(handler=_compile)
+    comp.add_argument("topology")
+    comp.add_argument("instance", nargs="*", help="instance names (default: all)")
+
+
 def _compile(args: argparse.Namespace) -> int:
     topology = topology_file.load(args.topology)
     by_name = {instance.name: instance for instance in topology.instances}
@@ -630,6 +532,14 @@ def _compile(args: argparse.Namespace) -> int:
             raise InvalidInput(f"{topology.source}: no instance named '{name}'")
     print("\n".join(compile_instance(topology, by_name[name]) for name in names), end="")
     return exit_codes.OK
+
+
+def _add_clean(sub: Subparsers) -> None:
+    clean = sub.add_parser(
+        "clean", help="remove one-shot labs left behind (sgh run --keep, crashed runs, pytest)"
+    )
+    clean.set_defaults(handler=_clean)
+    clean.add_argument("lab", nargs="?", help="only this lab (default: every one-shot lab)")
 
 
 def _clean(args: argparse.Namespace) -> int:
