@@ -25,7 +25,8 @@ from harness.core.model import Origin, Topology
 from harness.errors import InvalidInput, TopologyError
 from harness.formats import compose_file, topology_file, yaml_lines
 from harness.formats.imports import aws_json, cloudformation, terraform
-from harness.formats.imports.deployment import Deployment, Imported, document, refuse, safe_name
+from harness.formats.imports.deployment import Deployment, Imported, refuse, safe_name
+from harness.formats.imports.lowering import document
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from harness.core.model import GroupKey, Protocol, Topology
 from harness.core.planner import plan
 from harness.errors import TopologyError
 from harness.formats import sources, topology_file
-from harness.formats.imports.deployment import render
+from harness.formats.imports.yaml_writer import render
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "imports"
 

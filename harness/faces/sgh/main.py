@@ -469,7 +469,7 @@ def _add_import(sub: Subparsers) -> None:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from harness.formats.imports.deployment import render
+    from harness.formats.imports.yaml_writer import render
 
     loaded = load_sources(args, quiet=True)
     if loaded.imported is None:

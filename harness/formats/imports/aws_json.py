@@ -28,11 +28,9 @@ from harness.formats.imports.deployment import (
     ImportedSubnet,
     ImportedVpc,
     Peer,
-    make_rule,
-    port_value,
-    protocol_text,
     refuse,
 )
+from harness.formats.imports.values import make_rule, port_value, protocol_text
 
 KEYS = (
     "SecurityGroups",

@@ -37,11 +37,9 @@ from harness.formats.imports.deployment import (
     Outside,
     Peer,
     attached,
-    make_rule,
-    port_value,
-    protocol_text,
     refuse,
 )
+from harness.formats.imports.values import make_rule, port_value, protocol_text
 from harness.formats.yaml_lines import LineDict, construct_mapping, construct_sequence
 
 SG = "AWS::EC2::SecurityGroup"

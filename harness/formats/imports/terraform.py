@@ -46,11 +46,9 @@ from harness.formats.imports.deployment import (
     Outside,
     Peer,
     attached,
-    make_rule,
-    port_value,
-    protocol_text,
     refuse,
 )
+from harness.formats.imports.values import make_rule, port_value, protocol_text
 
 GROUP_TYPES = ("aws_security_group", "aws_default_security_group")
 ATTACH_KEYS = ("vpc_security_group_ids", "security_groups", "security_group_ids")

@@ -1,0 +1,551 @@
+"""The lowering of a :class:`~harness.formats.imports.deployment.Deployment` into the VPC
+topology document the reader validates, making each choice the input leaves open visible
+(outside groups, invented blocks, representatives, outside hosts: see :mod:`.deployment`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from ipaddress import (
+    IPv4Address,
+    IPv4Network,
+    IPv6Network,
+    ip_network,
+)
+
+from harness.core.ec2 import platform as platforms
+from harness.core.model import Origin
+from harness.formats.imports.deployment import (
+    DEFAULT_VPC,
+    INTERNET6,
+    Deployment,
+    Imported,
+    ImportedGroup,
+    ImportedInterface,
+    ImportedPrefixList,
+    ImportedRule,
+    ImportedSubnet,
+    Peer,
+    group_name,
+    refuse,
+    safe_name,
+)
+from harness.formats.yaml_lines import LineDict, LineList
+
+MAX_LISTEN = 24  # ports a representative listens on, at most
+MAX_HOSTS = 24  # outside hosts, at most (address classes beyond are merged into 'internet')
+INTERNET_CANDIDATES = ("198.51.100.10", "203.0.113.10", "100.64.0.10", "8.8.4.10")
+# where no lab node may live: the lab's public pool, Docker's own bridge, unroutable space
+RESERVED = tuple(
+    IPv4Network(text)
+    for text in (
+        "0.0.0.0/8",
+        "127.0.0.0/8",
+        "169.254.0.0/16",
+        "172.17.0.0/16",
+        "224.0.0.0/3",
+        str(platforms.PUBLIC_POOL),
+    )
+)
+
+
+def _node(origin: Origin | None = None, **values: object) -> LineDict:
+    result = LineDict(values)
+    result.origin = origin
+    return result
+
+
+# -- the document ----------------------------------------------------------------------------
+
+
+@dataclass
+class _Builder:
+    deployment: Deployment
+    notes: list[str] = field(default_factory=list)
+    vpc_names: dict[str, str] = field(default_factory=dict)  # vpc ref -> topology name
+    vpc_cidrs: dict[str, IPv4Network] = field(default_factory=dict)  # by topology name
+    subnet_names: dict[str, str] = field(default_factory=dict)  # subnet ref -> name
+    subnet_cidrs: dict[str, IPv4Network] = field(default_factory=dict)  # by name
+    public_subnet: dict[str, str] = field(default_factory=dict)  # vpc name -> public subnet
+    group_names: dict[str, tuple[str, str]] = field(default_factory=dict)  # ref -> (vpc, name)
+    plist_names: dict[str, str] = field(default_factory=dict)
+    names: set[str] = field(default_factory=set)  # VPC, subnet and node names in use
+
+    def build(self) -> Imported:
+        d = self.deployment
+        self._outside_groups()  # adds to the deployment's notes
+        self.notes.extend(d.notes)
+        self._outside_prefix_lists()
+        vpcs = self._vpcs()
+        plists = self._prefix_lists()
+        groups = self._groups()
+        instances, representatives = self._instances()
+        hosts = self._hosts()
+        document = _node(
+            None,
+            name=safe_name(d.name),
+            account=d.account,
+            vpcs=vpcs,
+        )
+        if plists:
+            document["prefix_lists"] = plists
+        document["groups"] = groups
+        document["instances"] = instances
+        if hosts:
+            document["hosts"] = hosts
+        return Imported(document, tuple(self.notes), tuple(representatives), tuple(d.sources))
+
+    # -- groups referenced but not in the input --------------------------------------------
+
+    def _outside_groups(self) -> None:
+        d = self.deployment
+        for group in list(d.groups.values()):
+            for rule in (*group.ingress, *group.egress):
+                ref = rule.peer.group
+                if ref is None or ref in d.groups:
+                    continue
+                d.outside_group(
+                    ref,
+                    rule.origin,
+                    description=f"{ref}: referenced, not in the input",
+                    holds="no rules",
+                    vpc=group.vpc,
+                    account=rule.peer.account,
+                )
+
+    def _outside_prefix_lists(self) -> None:
+        """A prefix list a rule names but the input does not hold becomes an empty one."""
+        d = self.deployment
+        for group in d.groups.values():
+            for rule in (*group.ingress, *group.egress):
+                ref = rule.peer.prefix_list
+                if ref is None:
+                    continue
+                if ref not in d.prefix_lists:
+                    d.prefix_lists[ref] = ImportedPrefixList(ref, ref, ())
+                    self.notes.append(
+                        f"{rule.origin}: prefix list {ref} is not in the input (its entries "
+                        "are unknown): it becomes an empty list, which matches no address"
+                    )
+                elif not d.prefix_lists[ref].cidrs:
+                    self.notes.append(
+                        f"{rule.origin}: prefix list {ref} has no entries in the input: it "
+                        "matches no address"
+                    )
+
+    # -- VPCs, subnets and prefix lists ----------------------------------------------------
+
+    def _vpc_refs(self) -> list[str | None]:
+        d = self.deployment
+        refs: list[str | None] = list(d.vpcs)
+        refs.extend(group.vpc for group in d.groups.values())
+        refs.extend(nic.vpc or self._subnet_vpc(nic.subnet) for nic in d.interfaces)
+        return list(dict.fromkeys(refs))
+
+    def _subnet_vpc(self, ref: str | None) -> str | None:
+        subnet = self.deployment.subnets.get(ref or "")
+        return subnet.vpc if subnet is not None else None
+
+    def _vpcs(self) -> LineList:
+        d = self.deployment
+        refs = self._vpc_refs()
+        result = LineList()
+        self.names.add(platforms.DEFAULT_VPC)
+        for ref in refs:
+            known = d.vpcs.get(ref) if ref is not None else None
+            if ref is None:  # groups and interfaces without a VPC: the default VPC's place
+                name = safe_name(DEFAULT_VPC, self.names)
+                cidr = self._vpc_cidr("(no VPC)", str(platforms.DEFAULT_VPC_CIDR))
+            else:
+                name = safe_name(known.name if known else ref, self.names)
+                cidr = self._vpc_cidr(ref, known.cidr if known else None)
+            self.vpc_names[ref or ""] = name
+            self.vpc_cidrs[name] = cidr
+            ipv6 = (known.ipv6 if known else False) or self._wants_ipv6(ref)
+            subnets = self._subnets(ref, name, cidr)
+            result.append(_node(None, name=name, cidr=str(cidr), ipv6=ipv6, subnets=subnets))
+        return result
+
+    def _wants_ipv6(self, vpc: str | None) -> bool:
+        """A VPC whose groups name IPv6 CIDRs gets an IPv6 block, so the rules are exercised."""
+        for group in self.deployment.groups.values():
+            if group.vpc == vpc:
+                for rule in (*group.ingress, *group.egress):
+                    if rule.peer.cidr is not None and ":" in rule.peer.cidr:
+                        return True
+        return False
+
+    def _taken_blocks(self) -> list[IPv4Network]:
+        return [*self.vpc_cidrs.values(), *RESERVED]
+
+    def _vpc_cidr(self, ref: str, text: str | None) -> IPv4Network:
+        if text is not None:
+            try:
+                cidr = ip_network(text, strict=False)
+            except ValueError:
+                cidr = None
+            if (
+                isinstance(cidr, IPv4Network)
+                and 16 <= cidr.prefixlen <= 28
+                and not any(cidr.overlaps(other) for other in self._taken_blocks())
+            ):
+                return cidr
+            self.notes.append(
+                f"VPC {ref}: its CIDR {text} overlaps another VPC or the lab's own addresses, "
+                "so the lab gives it another"
+            )
+        for second in range(0, 256):
+            candidate = IPv4Network(f"10.{second}.0.0/16")
+            if not any(candidate.overlaps(other) for other in self._taken_blocks()):
+                if text is None:
+                    self.notes.append(f"VPC {ref}: no CIDR in the input; the lab uses {candidate}")
+                return candidate
+        raise refuse(Origin(ref), "too many VPCs to place in 10.0.0.0/8")
+
+    def _subnets(self, vpc_ref: str | None, vpc_name: str, vpc_cidr: IPv4Network) -> LineList:
+        d = self.deployment
+        result = LineList()
+        used: list[IPv4Network] = []
+        known = [s for s in d.subnets.values() if s.vpc == vpc_ref]
+        # subnets only named by interfaces: their CIDR around the interfaces' addresses
+        implied = {
+            nic.subnet: ImportedSubnet(nic.subnet, nic.subnet, vpc_ref)
+            for nic in d.interfaces
+            if nic.subnet and nic.subnet not in d.subnets and nic.vpc == vpc_ref
+        }
+        known.extend(implied.values())
+        for subnet in known:
+            name = safe_name(subnet.name, self.names)
+            self.subnet_names[subnet.ref] = name
+            cidr = self._subnet_cidr(subnet, vpc_cidr, used)
+            used.append(cidr)
+            self.subnet_cidrs[name] = cidr
+            public = subnet.public or any(
+                nic.public for nic in d.interfaces if nic.subnet == subnet.ref
+            )
+            if public:
+                self.public_subnet.setdefault(vpc_name, name)
+            result.append(_node(None, name=name, cidr=str(cidr), public=public))
+        if vpc_name not in self.public_subnet:
+            name = safe_name(f"{vpc_name}-public", self.names)
+            cidr = next(
+                net
+                for net in vpc_cidr.subnets(new_prefix=min(max(vpc_cidr.prefixlen, 24), 28))
+                if not any(net.overlaps(other) for other in used)
+            )
+            self.subnet_cidrs[name] = cidr
+            self.public_subnet[vpc_name] = name
+            result.append(_node(None, name=name, cidr=str(cidr), public=True))
+        return result
+
+    def _subnet_cidr(
+        self, subnet: ImportedSubnet, vpc_cidr: IPv4Network, used: list[IPv4Network]
+    ) -> IPv4Network:
+        if subnet.cidr is not None:
+            try:
+                cidr = ip_network(subnet.cidr, strict=False)
+            except ValueError:
+                cidr = None
+            if (
+                isinstance(cidr, IPv4Network)
+                and cidr.subnet_of(vpc_cidr)
+                and cidr.prefixlen <= 28
+                and not any(cidr.overlaps(other) for other in used)
+            ):
+                return cidr
+        addresses = [
+            IPv4Address(nic.private_ip)
+            for nic in self.deployment.interfaces
+            if nic.subnet == subnet.ref and nic.private_ip and ":" not in nic.private_ip
+        ]
+        for address in addresses:
+            around = IPv4Network(f"{address}/24", strict=False)
+            if around.subnet_of(vpc_cidr) and not any(around.overlaps(o) for o in used):
+                return around
+        for net in vpc_cidr.subnets(new_prefix=min(max(vpc_cidr.prefixlen, 24), 28)):
+            if not any(net.overlaps(other) for other in used):
+                if subnet.cidr is None:
+                    self.notes.append(
+                        f"subnet {subnet.ref}: no CIDR in the input; the lab uses {net}"
+                    )
+                return net
+        raise refuse(Origin(subnet.ref), f"no room for subnet {subnet.ref} in {vpc_cidr}")
+
+    def _prefix_lists(self) -> LineList:
+        result = LineList()
+        taken: set[str] = set()
+        for ref, plist in self.deployment.prefix_lists.items():
+            name = safe_name(plist.name, taken)
+            self.plist_names[ref] = name
+            result.append(_node(None, name=name, cidrs=list(plist.cidrs)))
+        return result
+
+    # -- groups and rules ------------------------------------------------------------------
+
+    def _vpc_name(self, ref: str | None) -> str:
+        return self.vpc_names[ref or ""]
+
+    def _groups(self) -> LineList:
+        d = self.deployment
+        taken: set[tuple[str, str, str]] = set()
+        for group in d.groups.values():
+            vpc = self._vpc_name(group.vpc)
+            account = group.account or d.account
+            base = "default" if group.is_default else group_name(group.name)
+            name, number = base, 2
+            while (vpc, account, name) in taken:
+                name = f"{base}-{number}"
+                number += 1
+            taken.add((vpc, account, name))
+            self.group_names[group.ref] = (vpc, name)
+        result = LineList()
+        for group in d.groups.values():
+            vpc, name = self.group_names[group.ref]
+            item = _node(group.origin, name=name, vpc=vpc)
+            if group.account is not None and group.account != d.account:
+                item["account"] = group.account
+            if group.is_default:
+                item["default_rules"] = False
+            else:
+                item["description"] = (group.description or name)[:255]
+            item["ingress"] = LineList(self._rule(group, r, "source") for r in group.ingress)
+            if not group.default_egress or group.egress:
+                item["egress"] = LineList(
+                    [
+                        *(self._rule(group, r, "destination") for r in self._default_egress(group)),
+                        *(self._rule(group, r, "destination") for r in group.egress),
+                    ]
+                )
+            result.append(item)
+        return result
+
+    def _default_egress(self, group: ImportedGroup) -> list[ImportedRule]:
+        """The allow-all rule a format adds that the document must then spell out (the group
+        also has egress rules of its own, which would otherwise replace it)."""
+        if not group.default_egress or not group.egress:
+            return []
+        return [ImportedRule("-1", None, None, Peer(cidr="0.0.0.0/0"), group.origin)]
+
+    def _rule(self, group: ImportedGroup, rule: ImportedRule, key: str) -> LineDict:
+        item = _node(rule.origin)
+        item["protocol"] = rule.protocol
+        if rule.protocol in ("icmp", "icmpv6"):
+            item["icmp"] = f"{_int(rule.from_port)}:{_int(rule.to_port)}"
+        elif rule.protocol in ("tcp", "udp"):
+            low, high = rule.from_port, rule.to_port
+            if low is None or high is None:
+                raise refuse(rule.origin, f"a {rule.protocol} rule needs from and to ports")
+            item["ports"] = str(low) if low == high else f"{low}-{high}"
+        peer = rule.peer
+        if peer.cidr is not None:
+            item[key] = peer.cidr
+        elif peer.prefix_list is not None:
+            item[key] = f"pl:{self.plist_names[peer.prefix_list]}"
+        else:
+            assert peer.group is not None
+            vpc, name = self.group_names[peer.group]
+            own_vpc, _ = self.group_names[group.ref]
+            if vpc != own_vpc:
+                raise refuse(
+                    rule.origin,
+                    f"group {peer.group} is in another VPC ({vpc}) than the rule's group "
+                    f"({own_vpc}): references across peered VPCs are not modelled",
+                )
+            target = self.deployment.groups[peer.group]
+            account = target.account or self.deployment.account
+            item[key] = name if account == self.deployment.account else f"{account}/{name}"
+        if rule.description:
+            item["description"] = rule.description[:255]
+        return item
+
+    # -- instances -------------------------------------------------------------------------
+
+    def _instances(self) -> tuple[LineList, list[str]]:
+        d = self.deployment
+        result = LineList()
+        if d.interfaces:
+            by_instance: dict[str, list[ImportedInterface]] = {}
+            for nic in d.interfaces:
+                by_instance.setdefault(nic.instance or nic.name, []).append(nic)
+            for owner, nics in by_instance.items():
+                nics.sort(key=lambda nic: nic.device)
+                name = safe_name(owner, self.names)
+                result.append(self._member(name, nics))
+            return result, []
+        sets: list[tuple[tuple[str, ...], Origin]] = []
+        seen: set[tuple[str, ...]] = set()
+        for groups, origin in d.attachments:
+            key = tuple(dict.fromkeys(g for g in groups if g in d.groups))
+            if key and key not in seen:
+                seen.add(key)
+                sets.append((key, origin))
+        attached = {g for key, _ in sets for g in key}
+        for group in d.groups.values():
+            if group.ref not in attached and not (
+                group.outside and not group.ingress and not group.egress
+            ):
+                sets.append(((group.ref,), group.origin))
+        representatives: list[str] = []
+        for groups, origin in sets:
+            vpcs = {self._vpc_name(d.groups[g].vpc) for g in groups}
+            if len(vpcs) > 1:
+                raise refuse(origin, f"one attachment joins groups of several VPCs {sorted(vpcs)}")
+            vpc = vpcs.pop()
+            names = [self.group_names[g][1] for g in groups]
+            name = safe_name("-".join(names), self.names, prefix="rep-")
+            listen = self._listen(groups)
+            item = _node(
+                origin,
+                name=name,
+                subnet=self.public_subnet[vpc],
+                groups=names,
+                public_ip=True,
+            )
+            if listen:
+                item["listen"] = listen
+            result.append(item)
+            representatives.append(name)
+            self.notes.append(
+                f"representative {name} stands for every member of {', '.join(names)} "
+                f"({origin}); public address, listening on {', '.join(listen) or 'nothing'}"
+            )
+        return result, representatives
+
+    def _member(self, name: str, nics: list[ImportedInterface]) -> LineDict:
+        d = self.deployment
+        specs = LineList()
+        for nic in nics:
+            vpc = self._vpc_name(nic.vpc or self._subnet_vpc(nic.subnet))
+            subnet = self.subnet_names.get(nic.subnet or "") or self.public_subnet[vpc]
+            groups = [self.group_names[g][1] for g in nic.groups if g in d.groups]
+            spec = _node(nic.origin, subnet=subnet, groups=groups)
+            if nic.public:
+                spec["public_ip"] = True
+            specs.append(spec)
+        item = _node(nics[0].origin, name=name)
+        if len(specs) == 1:
+            item.update(specs[0])
+            address = nics[0].private_ip
+            if address and IPv4Address(address) in self.subnet_cidrs[item["subnet"]]:
+                item["address"] = address
+        else:
+            item["interfaces"] = specs
+        listen = self._listen(tuple(g for nic in nics for g in nic.groups if g in d.groups))
+        if listen:
+            item["listen"] = listen
+        return item
+
+    def _listen(self, groups: tuple[str, ...]) -> list[str]:
+        ports: list[str] = []
+        for ref in groups:
+            for rule in self.deployment.groups[ref].ingress:
+                if rule.protocol not in ("tcp", "udp") or rule.from_port is None:
+                    continue
+                for port in (rule.from_port, rule.to_port):
+                    if port is not None and 1 <= port <= 65535:
+                        ports.append(f"{rule.protocol}/{port}")
+        return list(dict.fromkeys(ports))[:MAX_LISTEN]
+
+    # -- outside hosts ---------------------------------------------------------------------
+
+    def _hosts(self) -> LineList:
+        cidrs4: list[IPv4Network] = []
+        has6 = False
+        for cidr in self._named_cidrs():
+            if isinstance(cidr, IPv4Network):
+                cidrs4.append(cidr)
+            else:
+                has6 = True
+        blocked = [*self.vpc_cidrs.values(), *RESERVED]
+        named = sorted(
+            {c for c in cidrs4 if c.prefixlen}, key=lambda n: (-n.prefixlen, int(n.network_address))
+        )
+        candidates: list[tuple[IPv4Address, str, IPv4Network | None]] = [
+            (IPv4Address(text), "internet", None) for text in INTERNET_CANDIDATES
+        ]
+        for cidr in named:
+            candidates.extend((address, "in", cidr) for address in _inside(cidr))
+            candidates.extend((address, "out", cidr) for address in _outside(cidr))
+        signatures: dict[tuple[object, ...], tuple[IPv4Address, str]] = {}
+        for address, role, around in candidates:
+            if any(address in net for net in blocked) or address.packed[3] in (0, 1, 254, 255):
+                continue
+            inside = [cidr for cidr in named if address in cidr]
+            if role == "internet" and inside:
+                continue  # the internet is where no named CIDR reaches
+            key = (role == "out", *(address in cidr for cidr in named))
+            if key in signatures or any(address == a for a, _ in signatures.values()):
+                continue  # a class has its host; an address serves one class
+            if role == "internet":
+                label = "internet"
+            elif role == "in":  # named by the narrowest CIDR that holds it
+                label = "in-" + str(inside[0]).replace("/", "_")
+            else:  # just outside the CIDR it was made for
+                label = "out-" + str(around).replace("/", "_")
+            signatures[key] = (address, label)
+        hosts = LineList()
+        taken: set[str] = set()
+        for index, (address, label) in enumerate(signatures.values()):
+            if index >= MAX_HOSTS:
+                self.notes.append(
+                    f"{len(signatures) - MAX_HOSTS} more address classes are not given hosts "
+                    f"(at most {MAX_HOSTS})"
+                )
+                break
+            name = safe_name(label, taken)
+            host = _node(None, name=name, address=str(address))
+            if label == "internet" and has6:
+                host["address6"] = str(INTERNET6)
+            hosts.append(host)
+        if hosts:
+            self.notes.append(
+                "outside hosts: "
+                + ", ".join(f"{h['name']} ({h['address']})" for h in hosts)
+                + " stand for the address classes the rules distinguish"
+            )
+        return hosts
+
+    def _named_cidrs(self) -> list[IPv4Network | IPv6Network]:
+        result: list[IPv4Network | IPv6Network] = []
+        d = self.deployment
+        for group in d.groups.values():
+            for rule in group.ingress:
+                if rule.peer.cidr is not None:
+                    try:
+                        result.append(ip_network(rule.peer.cidr, strict=False))
+                    except ValueError:
+                        continue
+                elif rule.peer.prefix_list in d.prefix_lists:
+                    for text in d.prefix_lists[rule.peer.prefix_list].cidrs:
+                        try:
+                            result.append(ip_network(text, strict=False))
+                        except ValueError:
+                            continue
+        return result
+
+
+def _int(value: int | None) -> int:
+    return -1 if value is None else value
+
+
+def _inside(cidr: IPv4Network) -> list[IPv4Address]:
+    first = int(cidr.network_address)
+    size = cidr.num_addresses
+    offsets = [10, size // 2 + 10, 2] if size > 16 else list(range(size))
+    return [IPv4Address(first + o) for o in offsets if o < size]
+
+
+def _outside(cidr: IPv4Network) -> list[IPv4Address]:
+    result = []
+    after = int(cidr.broadcast_address) + 1
+    before = int(cidr.network_address) - 1
+    for base, step in ((after, 1), (before, -1)):
+        for offset in (10, 2) if cidr.num_addresses > 16 else (0, 2):
+            value = base + step * offset
+            if 0 <= value <= 0xFFFFFFFF:
+                result.append(IPv4Address(value))
+    return result
+
+
+def document(deployment: Deployment) -> Imported:
+    """The topology document of a deployment (see the module's docstring for the choices)."""
+    return _Builder(deployment).build()
