@@ -157,3 +157,24 @@ def test_ec2_classic_rules_take_descriptions(tmp_path: Path) -> None:
             ]
     finally:
         lab.close()
+
+
+def test_describe_instances_filters_as_every_describe_does(ec2: Client) -> None:
+    tagged = [{"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": "web-a"}]}]
+    (web,) = ec2.run_instances(
+        ImageId="ami-fba54092", MinCount=1, MaxCount=1, TagSpecifications=tagged
+    )["Instances"]
+    ec2.run_instances(ImageId="ami-fba54092", MinCount=1, MaxCount=1)
+
+    def found(name: str, *values: str) -> list[str]:
+        chosen = [{"Name": name, "Values": list(values)}]
+        return [
+            i["InstanceId"]
+            for r in ec2.describe_instances(Filters=chosen)["Reservations"]
+            for i in r["Instances"]
+        ]
+
+    assert found("tag:Name", "web-*") == [web["InstanceId"]]  # tags, as on every resource
+    assert found("instance-id", web["InstanceId"]) == [web["InstanceId"]]
+    assert len(found("instance-state-name", "pending", "running")) == 2
+    assert error(lambda: found("colour", "red"))[0] == "InvalidParameterValue"

@@ -22,14 +22,6 @@ def matches(values: Iterable[str], patterns: Sequence[str]) -> bool:
     return any(p.fullmatch(value) for value in values for p in compiled)
 
 
-def check_filters(filters: dict[str, list[str]], known: Sequence[str]) -> None:
-    for name, values in filters.items():
-        if name not in known:
-            raise Ec2Error("InvalidParameterValue", f"The filter '{name}' is invalid")
-        if not values:
-            raise Ec2Error("InvalidParameterValue", f"The filter '{name}' has no values")
-
-
 # -- describe filters ------------------------------------------------------------------------------
 
 

@@ -4,13 +4,13 @@ interface on the lab's flat subnet), terminate, describe, and the groups of a ru
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from ipaddress import IPv4Address
 
 from harness.core.ec2 import platform as platforms
 from harness.core.ec2 import rules as rulebook
-from harness.core.ec2.filters import check_filters, matches
+from harness.core.ec2.filters import select
 from harness.core.ec2.groups import find_group
 from harness.core.ec2.images import image_of
 from harness.core.ec2.network import (
@@ -45,17 +45,26 @@ from harness.errors import Ec2Error
 
 # -- instances ----------------------------------------------------------------------------------
 
-INSTANCE_FILTERS = (
-    "group-id",
-    "group-name",
-    "image-id",
-    "instance-id",
-    "instance-state-name",
-    "instance.group-id",
-    "instance.group-name",
-    "private-ip-address",
-    "reservation-id",
-)
+
+def _groups(record: InstanceRecord) -> list[str]:
+    return [key.group_id for key in record.held_groups]
+
+
+def _group_names(record: InstanceRecord) -> list[str]:
+    return [key.name for key in record.held_groups]
+
+
+INSTANCE_FILTERS: dict[str, Callable[[InstanceRecord], list[str]]] = {
+    "group-id": _groups,
+    "group-name": _group_names,
+    "image-id": lambda r: [r.image_id],
+    "instance-id": lambda r: [r.instance_id],
+    "instance-state-name": lambda r: [r.state],
+    "instance.group-id": _groups,
+    "instance.group-name": _group_names,
+    "private-ip-address": lambda r: [] if r.held_address is None else [str(r.held_address)],
+    "reservation-id": lambda r: [r.reservation_id],
+}
 
 
 def find_instances(cloud: Cloud, account: str, ids: Sequence[str]) -> list[InstanceRecord]:
@@ -94,41 +103,21 @@ def terminate_instances(
     return replace(cloud, instances=instances, nics=nics), [(r, r.state) for r in chosen]
 
 
-def _instance_values(cloud: Cloud, record: InstanceRecord, name: str) -> list[str]:
-    if name in ("group-id", "instance.group-id"):
-        return [key.group_id for key in record.held_groups]
-    if name in ("group-name", "instance.group-name"):
-        return [key.name for key in record.held_groups]
-    address = record.held_address
-    return {
-        "image-id": [record.image_id],
-        "instance-id": [record.instance_id],
-        "instance-state-name": [record.state],
-        "private-ip-address": [] if address is None else [str(address)],
-        "reservation-id": [record.reservation_id],
-    }[name]
-
-
 def describe_instances(
     cloud: Cloud,
     account: str,
     ids: Sequence[str] = (),
     filters: dict[str, list[str]] | None = None,
 ) -> tuple[Cloud, list[InstanceRecord]]:
+    """Instances by id (each must exist) or all the account's, narrowed by the one filter
+    engine (``tag:KEY`` too)."""
     cloud = with_account(cloud, account)
-    filters = filters or {}
-    check_filters(filters, INSTANCE_FILTERS)
     chosen = (
         find_instances(cloud, account, ids)
         if ids
         else [r for r in cloud.instances if r.owner == account]
     )
-    result = [
-        r
-        for r in chosen
-        if all(matches(_instance_values(cloud, r, n), v) for n, v in filters.items())
-    ]
-    return cloud, result
+    return cloud, select(cloud, chosen, filters or {}, INSTANCE_FILTERS, lambda r: r.instance_id)
 
 
 def reservations(records: Iterable[InstanceRecord]) -> list[list[InstanceRecord]]:

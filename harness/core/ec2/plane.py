@@ -6,7 +6,6 @@ contract checks it)."""
 from __future__ import annotations
 
 from harness.core.ec2.filters import (
-    check_filters,
     matches,
     select,
     wildcard,
@@ -179,7 +178,6 @@ __all__ = [
     "add_host",
     "ami",
     "authorize",
-    "check_filters",
     "check_group_id",
     "check_instance_id",
     "check_region",
