@@ -12,7 +12,6 @@ through ``resolve``.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -24,9 +23,6 @@ from harness.core.model import ICMPS, PORTED, GroupKey, Network, Protocol, Rule
 from harness.core.port_catalog import PRESETS
 from harness.errors import Ec2Error
 from harness.formats.yaml_lines import Reader
-
-CIDR_TEXT = re.compile(r"^[\d.]+(/\d+)?$")
-ACCOUNT_GROUP = re.compile(r"^\d{12}/.+$")
 
 
 @dataclass(frozen=True)
@@ -41,18 +37,16 @@ class Resolve:
 def peer(
     text: str, owner: GroupKey, platform: Platform, resolve: Resolve
 ) -> tuple[Network | None, GroupKey | None, str | None]:
-    """A peer's text: its CIDR, group or prefix list."""
-    if text.startswith("pl:"):
+    """A peer's text (:func:`~harness.core.ec2.rules.peer_kind`): its CIDR, group or prefix
+    list, as the file knows them."""
+    kind, account, value = rulebook.peer_kind(text)
+    if kind == "prefix-list":
         if resolve.prefix_list is None or not platform.vpc_peers:
             raise Ec2Error(*platform.says("vpc_peer"))
-        return None, None, resolve.prefix_list(text[3:])
-    if ACCOUNT_GROUP.match(text):
-        account, _, name = text.partition("/")
-        rulebook.check_account(account)
-        return None, resolve.group(account, name, owner, text), None
-    if ":" in text or CIDR_TEXT.match(text):
-        return rulebook.parse_cidr(text, platform), None, None
-    return None, resolve.group(None, text, owner, text), None
+        return None, None, resolve.prefix_list(value)
+    if kind == "cidr":
+        return rulebook.parse_cidr(value, platform), None, None
+    return None, resolve.group(account, value, owner, text), None
 
 
 def read_rules(

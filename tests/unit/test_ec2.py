@@ -117,3 +117,22 @@ def test_duplicate_message_has_ec2s_shape() -> None:
         'the specified rule "peer: 0.0.0.0/0, TCP, from port: 22, to port: 22, ALLOW" '
         "already exists"
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("pl:office", ("prefix-list", None, "office")),
+        ("pl-0123456789abcdef0", ("prefix-list", None, "pl-0123456789abcdef0")),
+        ("444455556666/web", ("group", "444455556666", "web")),
+        ("10.0.0.0/8", ("cidr", None, "10.0.0.0/8")),
+        ("10.0.0.1", ("cidr", None, "10.0.0.1")),
+        ("::/0", ("cidr", None, "::/0")),
+        ("3tier", ("group", None, "3tier")),
+        ("sg-12345678", ("group", None, "sg-12345678")),
+    ],
+)
+def test_a_peers_text_is_read_one_way_everywhere(
+    text: str, kind: tuple[str, str | None, str]
+) -> None:
+    assert rulebook.peer_kind(text) == kind

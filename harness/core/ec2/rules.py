@@ -82,6 +82,28 @@ def parse_cidr(value: object, platform: Platform) -> Network:
     return network
 
 
+PEER_CIDR = re.compile(r"^[\d.]+(/\d+)?$")
+PEER_ACCOUNT_GROUP = re.compile(r"^(\d{12})/(.+)$")
+
+
+def peer_kind(text: str) -> tuple[str, str | None, str]:
+    """What a peer's text names, written one way in every file, form and command:
+    ``("prefix-list", None, NAME or pl-ID)`` for ``pl:NAME`` or ``pl-ID``, ``("group",
+    ACCOUNT, NAME)`` for ``ACCOUNT/GROUP``, ``("cidr", None, TEXT)`` for an IPv4 or IPv6
+    CIDR (or a lone address, refused later with a hint), else ``("group", None, NAME or
+    sg-ID)``."""
+    if text.startswith("pl:"):
+        return "prefix-list", None, text[3:]
+    if text.startswith("pl-"):
+        return "prefix-list", None, text
+    match = PEER_ACCOUNT_GROUP.match(text)
+    if match is not None:
+        return "group", check_account(match.group(1)), match.group(2)
+    if ":" in text or PEER_CIDR.match(text):
+        return "cidr", None, text
+    return "group", None, text
+
+
 def parse_ipv4_cidr(value: object) -> IPv4Network:
     """An IPv4 CIDR block (a lab subnet, a VPC's block, a Classic rule's source)."""
     network = parse_cidr(value, CLASSIC)

@@ -4,7 +4,6 @@ transaction, so a refused change leaves the group as it was)."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -46,7 +45,6 @@ PRESETS = (
     Preset("All traffic", "-1", None, vpc_only=True),
 )
 BY_NAME = {preset.name: preset for preset in PRESETS}
-ACCOUNT_GROUP = re.compile(r"^(\d{12})/(.+)$")
 
 
 def presets_for(group: Group) -> list[Preset]:
@@ -82,15 +80,14 @@ def _peer(text: str) -> dict[str, Any]:
             "MissingParameter",
             "Source needs a CIDR (0.0.0.0/0), a group name or id, or ACCOUNT/GROUP",
         )
-    if "/" in text and (match := ACCOUNT_GROUP.match(text)) is not None:
-        return {"UserIdGroupPairs": [{"UserId": match.group(1), **_group(match.group(2))}]}
-    if ":" in text:
-        return {"Ipv6Ranges": [{"CidrIpv6": text}]}
-    if "/" in text or text[:1].isdigit():
-        return {"IpRanges": [{"CidrIp": text}]}
-    if text.startswith("pl-"):
-        return {"PrefixListIds": [{"PrefixListId": text}]}
-    return {"UserIdGroupPairs": [_group(text)]}
+    kind, account, value = rulebook.peer_kind(text)
+    if kind == "prefix-list":
+        return {"PrefixListIds": [{"PrefixListId": value}]}
+    if kind == "cidr":
+        key, field = ("Ipv6Ranges", "CidrIpv6") if ":" in value else ("IpRanges", "CidrIp")
+        return {key: [{field: value}]}
+    pair = _group(value)
+    return {"UserIdGroupPairs": [{**pair, "UserId": account} if account else pair]}
 
 
 def _group(ref: str) -> dict[str, str]:
