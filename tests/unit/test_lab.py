@@ -250,3 +250,40 @@ def test_sgh_image_register_says_what_instances_of_it_serve(
         assert served[record.instance_id] == ["tcp/443", "tcp/8080"]
     finally:
         lab.close()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["run", "t.yaml"],
+        ["replay", "three-tier"],
+        ["lint"],
+        ["check", "t.yaml"],
+        ["diff", "a", "b"],
+        ["explain", "a", "b"],
+        ["import", "t.json"],
+        ["compile", "t.yaml"],
+        ["clean"],
+        ["lab", "up"],
+        ["lab", "down"],
+        ["lab", "status"],
+        ["lab", "list"],
+        ["lab", "rm", "x"],
+        ["host", "add", "h", "203.0.113.5"],
+        ["host", "rm", "h"],
+        ["image", "register", "x", "--listen", "tcp/1"],
+        ["image", "list"],
+        ["matrix"],
+        ["serve"],
+        ["console"],
+        ["key", "add", "111122223333"],
+    ],
+)
+def test_every_sgh_command_runs_a_function(argv: list[str]) -> None:
+    import inspect
+
+    from harness.faces.sgh.main import _parser
+
+    args = _parser().parse_args(argv)
+    assert inspect.isfunction(args.handler), (argv, args.handler)
+    assert list(inspect.signature(args.handler).parameters) == ["args"]

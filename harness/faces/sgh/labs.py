@@ -61,31 +61,33 @@ def with_home(p: argparse.ArgumentParser, lab: bool = True) -> argparse.Argument
 def _add_lab(sub: Any) -> None:
     lab = sub.add_parser("lab", help="persistent labs: up, down, status, list, rm")
     lab_sub = lab.add_subparsers(dest="lab_command", required=True, metavar="ACTION")
-    up = with_home(
+    up_parser = with_home(
         lab_sub.add_parser("up", help="start (or repair) a lab and make it current"), False
     )
-    up.set_defaults(handler=up)
-    add_runtime_option(up)
-    up.add_argument(
+    up_parser.set_defaults(handler=up)
+    add_runtime_option(up_parser)
+    up_parser.add_argument(
         "name", nargs="?", help=f"the lab's name (default: current, else '{DEFAULT_LAB}')"
     )
-    up.add_argument(
+    up_parser.add_argument(
         "--platform",
         choices=("ec2-classic", "vpc"),
         help="a new lab's accounts: ec2-classic (the seed's, the default: groups without a VPC "
         "id are Classic) or vpc (a default VPC per account); an existing lab keeps its own",
     )
-    up.add_argument(
+    up_parser.add_argument(
         "--region",
         metavar="REGION",
         help="a new lab's region (default us-east-1): where its instances run; API calls "
         "signed for another region see that region's own groups and VPCs (control plane only)",
     )
-    down = with_home(
+    down_parser = with_home(
         lab_sub.add_parser("down", help="remove a lab's containers (state kept)"), False
     )
-    down.set_defaults(handler=down)
-    down.add_argument("name", nargs="?", help="the lab (default: $SGH_LAB, else the current)")
+    down_parser.set_defaults(handler=down)
+    down_parser.add_argument(
+        "name", nargs="?", help="the lab (default: $SGH_LAB, else the current)"
+    )
     with_home(lab_sub.add_parser("status", help="show a lab's state and containers")).set_defaults(
         handler=status
     )
@@ -93,12 +95,12 @@ def _add_lab(sub: Any) -> None:
         lab_sub.add_parser("list", help="every lab: persistent labs of the home, one-shot labs"),
         False,
     ).set_defaults(handler=list_labs)
-    remove = with_home(
+    remove_parser = with_home(
         lab_sub.add_parser("rm", help="remove a persistent lab: its containers and its state"),
         False,
     )
-    remove.set_defaults(handler=remove)
-    remove.add_argument("name", help="the lab")
+    remove_parser.set_defaults(handler=remove)
+    remove_parser.add_argument("name", help="the lab")
 
 
 def up(args: argparse.Namespace) -> int:
@@ -192,13 +194,13 @@ def list_labs(args: argparse.Namespace) -> int:
 def _add_host(sub: Any) -> None:
     host = sub.add_parser("host", help="outside hosts of a persistent lab (workstations, ...)")
     host_sub = host.add_subparsers(dest="host_command", required=True, metavar="ACTION")
-    host_add = with_home(host_sub.add_parser("add", help="add an outside host"))
-    host_add.set_defaults(handler=host_add)
-    host_add.add_argument("name")
-    host_add.add_argument("address", help="an IPv4 address outside the instances' subnet")
-    host_rm = with_home(host_sub.add_parser("rm", help="remove an outside host"))
-    host_rm.set_defaults(handler=host_rm)
-    host_rm.add_argument("name")
+    host_add_parser = with_home(host_sub.add_parser("add", help="add an outside host"))
+    host_add_parser.set_defaults(handler=host_add)
+    host_add_parser.add_argument("name")
+    host_add_parser.add_argument("address", help="an IPv4 address outside the instances' subnet")
+    host_rm_parser = with_home(host_sub.add_parser("rm", help="remove an outside host"))
+    host_rm_parser.set_defaults(handler=host_rm)
+    host_rm_parser.add_argument("name")
 
 
 def host_add(args: argparse.Namespace) -> int:
@@ -368,10 +370,10 @@ def console(args: argparse.Namespace) -> int:
 def _add_key(sub: Any) -> None:
     key = sub.add_parser("key", help="access keys for 'sgh serve' and 'sgh console'")
     key_sub = key.add_subparsers(dest="key_command", required=True, metavar="ACTION")
-    key_add = key_sub.add_parser("add", help="make an access key for an account")
-    key_add.set_defaults(handler=key_add)
-    key_add.add_argument("account", help="a 12-digit account id")
-    key_add.add_argument("--home", help="the labs' home directory")
+    key_add_parser = key_sub.add_parser("add", help="make an access key for an account")
+    key_add_parser.set_defaults(handler=key_add)
+    key_add_parser.add_argument("account", help="a 12-digit account id")
+    key_add_parser.add_argument("--home", help="the labs' home directory")
 
 
 def key_add(args: argparse.Namespace) -> int:
