@@ -1,0 +1,273 @@
+"""``.tf`` files (python-hcl2): a module's variables, locals and ``count`` evaluated, local
+modules read with their inputs; expressions beyond references and interpolation refused
+where a rule needs their value, naming file, line and the expression."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import hcl2
+from hcl2.utils import SerializationOptions
+from lark.exceptions import LarkError, UnexpectedInput
+
+from harness.core.model import Origin
+from harness.errors import TopologyError
+from harness.formats.imports.deployment import (
+    Deployment,
+    Outside,
+    refuse,
+)
+from harness.formats.imports.terraform.resources import GROUP_TYPES, Ref, Resources, Unknown
+
+OPTIONS = SerializationOptions(strip_string_quotes=True, explicit_blocks=False, with_comments=False)
+
+
+# -- .tf files --------------------------------------------------------------------------------
+
+_TRAVERSAL = re.compile(r"^[A-Za-z_][\w-]*(\[[^\]]*\])?(\.[A-Za-z_][\w-]*(\[[^\]]*\])?)*$")
+
+
+@dataclass
+class _Module:
+    """One module's .tf files, evaluated with its variables."""
+
+    files: list[Path]
+    variables: dict[str, object]
+    prefix: str  # "" for the root, "module.NAME." for a child
+    resources: Resources
+    lines: dict[str, list[str]] = field(default_factory=dict)  # each file's lines
+    blocks: dict[str, list[tuple[str, dict[str, Any]]]] = field(default_factory=dict)
+    locals: dict[str, object] = field(default_factory=dict)
+    declared: dict[str, set[str]] = field(default_factory=dict)  # type -> names
+    counts: dict[str, int] = field(default_factory=dict)
+    outputs: dict[str, object] = field(default_factory=dict)  # "module.x.out" -> its value
+
+    def parse(self) -> None:
+        for path in self.files:
+            text = path.read_text(encoding="utf-8")
+            self.lines[str(path)] = text.splitlines()
+            try:
+                data = hcl2.loads(text, serialization_options=OPTIONS)
+            except UnexpectedInput as err:
+                raise TopologyError(str(path), "", "malformed HCL", err.line) from None
+            except (LarkError, ValueError, TypeError) as err:
+                raise TopologyError(str(path), "", f"malformed HCL: {err}") from None
+            for kind, items in data.items():
+                for item in items if isinstance(items, list) else [items]:
+                    self.blocks.setdefault(kind, []).append((str(path), item))
+        for _, item in self.blocks.get("resource", []):
+            for kind, named in item.items():
+                self.declared.setdefault(kind, set()).update(named)
+
+    def line(self, file: str, pattern: str, start: int = 0) -> int:
+        for number, text in enumerate(self.lines[file][start:], start + 1):
+            if re.match(pattern, text):
+                return number
+        return 0
+
+    # -- evaluation -------------------------------------------------------------------------
+
+    def evaluate(self, value: object, scope: dict[str, object]) -> object:
+        if isinstance(value, list):
+            return [self.evaluate(item, scope) for item in value]
+        if isinstance(value, dict):
+            return {k: self.evaluate(v, scope) for k, v in value.items()}
+        if not isinstance(value, str) or "${" not in value:
+            return value
+        whole = re.fullmatch(r"\$\{(.*)\}", value, re.S)
+        if whole is not None and "${" not in whole.group(1):
+            return self.expression(whole.group(1).strip(), scope)
+        parts = []
+        for piece in re.split(r"(\$\{[^}]*\})", value):
+            if piece.startswith("${"):
+                result = self.expression(piece[2:-1].strip(), scope)
+                if isinstance(result, Unknown | Ref | Outside | list | dict):
+                    return Unknown(value)
+                parts.append(str(result).lower() if isinstance(result, bool) else str(result))
+            else:
+                parts.append(piece)
+        return "".join(parts)
+
+    def expression(self, text: str, scope: dict[str, object]) -> object:
+        if re.fullmatch(r"-?\d+", text):
+            return int(text)
+        if text in ("true", "false"):
+            return text == "true"
+        if re.fullmatch(r'"[^"$]*"', text):
+            return text[1:-1]
+        if not _TRAVERSAL.match(text):
+            return Unknown(text)
+        parts = re.findall(r"[A-Za-z_][\w-]*(?:\[[^\]]*\])?", text)
+        head = parts[0]
+        if head in scope:
+            return scope[head] if len(parts) == 1 else Unknown(text)
+        if head == "var" and len(parts) >= 2:
+            name = parts[1]
+            if name not in self.variables:
+                return Unknown(text)
+            return self.variables[name] if len(parts) == 2 else Unknown(text)
+        if head == "local" and len(parts) >= 2:
+            value = self.locals.get(parts[1], Unknown(text))
+            return value if len(parts) == 2 else Unknown(text)
+        if head == "count" and parts[1:] == ["index"]:
+            return scope.get("count.index", Unknown(text))
+        if head == "data" and len(parts) >= 3:
+            return Outside(f"data.{parts[1]}.{parts[2]}")
+        if head == "module" and len(parts) >= 3:
+            return self.outputs.get(f"module.{parts[1]}.{parts[2]}", Outside(text))
+        name = re.sub(r"\[.*\]$", "", parts[1]) if len(parts) > 1 else ""
+        if head in GROUP_TYPES and name not in self.declared.get(head, set()):
+            return Outside(f"{head}.{name}")  # a group the input does not declare
+        if name in self.declared.get(head, set()):
+            index = re.search(r"\[(\d+)\]", parts[1])
+            address = f"{self.prefix}{head}.{name}"
+            if self.counts.get(address) is not None:
+                address += f"[{index.group(1) if index else 0}]"
+            attribute = parts[2] if len(parts) > 2 else "id"
+            if attribute in ("id", "arn"):
+                return Ref(address)
+            return self.attribute(head, name, attribute, text)
+        return Unknown(text)
+
+    def attribute(self, kind: str, name: str, attribute: str, text: str) -> object:
+        for _, item in self.blocks.get("resource", []):
+            body = item.get(kind, {}).get(name)
+            if isinstance(body, dict) and attribute in body:
+                return self.evaluate(body[attribute], {})
+        return Unknown(text)
+
+    def read(self, deployment: Deployment) -> None:
+        for _file, item in self.blocks.get("variable", []):
+            for name, body in item.items():
+                if name not in self.variables and isinstance(body, dict) and "default" in body:
+                    self.variables[name] = body["default"]
+        for _ in range(3):  # locals may refer to each other
+            for _file, item in self.blocks.get("locals", []):
+                for name, value in item.items():
+                    self.locals[name] = self.evaluate(value, {})
+        for _file, item in self.blocks.get("resource", []):
+            for kind, named in item.items():
+                for name, body in named.items():
+                    count = body.get("count") if isinstance(body, dict) else None
+                    if count is not None:
+                        value = self.evaluate(count, {})
+                        self.counts[f"{self.prefix}{kind}.{name}"] = (
+                            value if isinstance(value, int) else -1
+                        )
+        for file, item in self.blocks.get("module", []):
+            for name, body in item.items():
+                self._module(file, name, body, deployment)
+        ordered = sorted(
+            (
+                (file, kind, name, body)
+                for file, item in self.blocks.get("resource", [])
+                for kind, named in item.items()
+                for name, body in named.items()
+            ),
+            key=lambda entry: entry[1] not in GROUP_TYPES,  # groups first: rules name them
+        )
+        for file, kind, name, body in ordered:
+            line = self.line(file, rf'\s*resource\s+"{kind}"\s+"{name}"')
+            address = f"{self.prefix}{kind}.{name}"
+            origin = Origin(file, line, address)
+            count = self.counts.get(address)
+            if isinstance(body, dict) and "for_each" in body:
+                if kind in GROUP_TYPES or "security_group" in kind:
+                    raise refuse(
+                        origin,
+                        "for_each is not expanded from .tf files: give the plan JSON "
+                        "(terraform show -json) instead",
+                    )
+                continue
+            if count == -1:
+                raise refuse(origin, f"count is not known: {body.get('count')}")
+            for index in range(count) if count is not None else [None]:
+                scope: dict[str, object] = {} if index is None else {"count.index": index}
+                at = address if index is None else f"{address}[{index}]"
+                values = self.evaluate(
+                    {k: v for k, v in body.items() if k not in ("count", "lifecycle")}, scope
+                )
+                assert isinstance(values, dict)
+                self._block_lines(file, line, values)
+                self.resources.add(kind, at, values, Origin(file, line, at))
+
+    def _block_lines(self, file: str, start: int, values: dict[str, Any]) -> None:
+        """Give each inline ingress/egress block the line it starts on."""
+        if not start:
+            return
+        lines = self.lines[file]
+        seen = {"ingress": 0, "egress": 0}
+        depth = 0
+        for number, text in enumerate(lines[start - 1 :], start):
+            match = re.match(r"\s*(ingress|egress)\s*\{", text)
+            if match is not None and depth == 1:
+                direction = match.group(1)
+                blocks = values.get(direction)
+                if isinstance(blocks, list) and seen[direction] < len(blocks):
+                    block = blocks[seen[direction]]
+                    if isinstance(block, dict):
+                        block["__line__"] = number
+                    seen[direction] += 1
+            depth += text.count("{") - text.count("}")
+            if depth <= 0 and number > start:
+                break
+
+    def _module(self, file: str, name: str, body: Any, deployment: Deployment) -> None:
+        line = self.line(file, rf'\s*module\s+"{name}"')
+        origin = Origin(file, line, f"module.{name}")
+        source = body.get("source") if isinstance(body, dict) else None
+        directory = Path(file).parent / str(source) if isinstance(source, str) else None
+        if (
+            directory is None
+            or not str(source).startswith(".")
+            or not directory.is_dir()
+            or not list(directory.glob("*.tf"))
+        ):
+            deployment.notes.append(
+                f"{origin}: module source {source!r} is not in the input: its resources are "
+                "left out (references to its outputs become outside groups)"
+            )
+            return
+        inputs = {
+            key: self.evaluate(value, {})
+            for key, value in body.items()
+            if key not in ("source", "version", "providers", "count", "for_each", "depends_on")
+        }
+        child = _Module(
+            sorted(directory.glob("*.tf")),
+            inputs,
+            f"{self.prefix}module.{name}.",
+            self.resources,
+        )
+        child.parse()
+        child.read(deployment)
+        for _file, item in child.blocks.get("output", []):
+            for output, spec in item.items():
+                if isinstance(spec, dict) and "value" in spec:
+                    self.outputs[f"module.{name}.{output}"] = child.evaluate(spec["value"], {})
+
+
+def _variable_value(text: str) -> object:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def read_hcl(files: list[Path], variables: dict[str, str], deployment: Deployment) -> None:
+    """Fill ``deployment`` from the .tf files of one root module."""
+    resources = Resources(deployment)
+    module = _Module(files, {k: _variable_value(v) for k, v in variables.items()}, "", resources)
+    module.parse()
+    module.read(deployment)
+    if not deployment.groups:
+        modules = deployment.notes[-1] if deployment.notes else ""
+        where = Origin(str(files[0]))
+        raise refuse(
+            where,
+            "no security groups in the input" + (f" ({modules})" if modules else ""),
+        )
