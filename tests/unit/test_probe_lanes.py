@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.adapters.probers import scapy_prober
+from harness.adapters.probers import scapy_lanes
 from harness.core.model import Probe, Protocol
 from harness.core.planner import Cell
 from harness.core.probing import ProbeJob, SourceBatch
@@ -19,7 +19,7 @@ def batch(name: str, size: int) -> SourceBatch:
 def test_lanes_share_the_probes_and_keep_each_source_once_in_order() -> None:
     sizes = [9000, 500, 4000, 3000, 2500, 7000, 100]
     indexed = list(enumerate(batch(f"s{n}", size) for n, size in enumerate(sizes)))
-    lanes = scapy_prober._lanes(indexed, 3)
+    lanes = scapy_lanes.split_lanes(indexed, 3)
     assert len(lanes) == 3
     assert sorted(index for lane in lanes for index, _ in lane) == list(range(len(sizes)))
     for lane in lanes:
@@ -30,5 +30,5 @@ def test_lanes_share_the_probes_and_keep_each_source_once_in_order() -> None:
 
 def test_few_probes_stay_in_one_lane() -> None:
     indexed = list(enumerate([batch("a", 100), batch("b", 200)]))
-    assert scapy_prober._lanes(indexed, 8) == [indexed]
-    assert len(scapy_prober._lanes(indexed[:1], 8)) == 1
+    assert scapy_lanes.split_lanes(indexed, 8) == [indexed]
+    assert len(scapy_lanes.split_lanes(indexed[:1], 8)) == 1
