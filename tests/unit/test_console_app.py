@@ -19,7 +19,8 @@ from harness.adapters.sqlite_store import Home
 from harness.core.ec2.platform import DEFAULT_GROUP
 from harness.errors import Ec2Error
 from harness.faces.console import rules
-from harness.faces.console.app import Console, make_app
+from harness.faces.console.app import make_app
+from harness.faces.console.context import Console
 from harness.faces.console.live import LiveMap
 from harness.lab.persistent import PersistentLab
 

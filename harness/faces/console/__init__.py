@@ -7,7 +7,8 @@ from werkzeug.serving import make_server
 
 from harness.core.probing import Prober
 from harness.errors import HarnessError
-from harness.faces.console.app import Console, make_app
+from harness.faces.console.app import make_app
+from harness.faces.console.context import Console
 from harness.faces.console.live import LiveMap
 from harness.faces.serving import is_loopback, until_interrupted
 from harness.lab.persistent import PersistentLab
