@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 from typing import Any, NoReturn
@@ -32,7 +32,7 @@ from harness.core.model import (
 )
 from harness.errors import Ec2Error, TopologyError
 from harness.formats import compose_file, vpc_file, yaml_lines
-from harness.formats.topology_rules import Resolve, read_rules
+from harness.formats.topology_rules import GroupFile, Resolve, read_groups
 from harness.formats.yaml_lines import MAX_NAME, Reader
 from harness.formats.yaml_lines import LineDict as _LineDict
 
@@ -150,63 +150,31 @@ class _Builder(Reader):
     # -- groups and rules ------------------------------------------------------------------
 
     def _groups(self, items: list[Any], account: str) -> dict[GroupKey, Group]:
-        groups: dict[GroupKey, Group] = {}
-        pending: list[tuple[str, _LineDict, GroupKey, list[Any]]] = []
-        declared: set[GroupKey] = set()
-        groups[GroupKey(account, platforms.DEFAULT_GROUP)] = rulebook.default_group(account)
-        for index, item in enumerate(items):
-            label = f"groups[{index}]"
-            with self.at(label, item):
-                spec = self.mapping(
-                    item,
-                    "a group",
-                    {"name", "description", "account", "rules", "default_rules"},
-                    {"name"},
-                )
-                name = self.string(spec["name"], "group name")
-                label = f"groups[{index}] '{name}'"
-            with self.at(label, item):
-                owner = self.string(spec.get("account", account), "account")
-                rulebook.check_account(owner)
-                key = GroupKey(owner, name)
-                if key in declared:
-                    raise Ec2Error(
-                        "InvalidGroup.Duplicate", f"The security group '{name}' already exists"
-                    )
-                declared.add(key)
-                if name == platforms.DEFAULT_GROUP:
-                    # Every account has its default group, with its three self rules.
-                    groups.setdefault(key, rulebook.default_group(owner))
-                else:
-                    rulebook.check_group_count(
-                        platforms.CLASSIC,
-                        sum(1 for other in groups if other.account == owner) + 1,
-                        owner,
-                    )
-                    description = self.string(spec.get("description", name), "description")
-                    groups[key] = rulebook.new_group(key, description)
-                if name == platforms.DEFAULT_GROUP and "description" in spec:
-                    self.fail("the default group's description cannot be changed")
-                if spec.get("default_rules", True) is False:
-                    if name != platforms.DEFAULT_GROUP:
-                        self.fail("'default_rules' applies only to the default group")
-                    groups[key] = Group(key, groups[key].description, ())
-                groups[key] = replace(groups[key], origin=self.where(item))
-                rules = self.sequence(spec.get("rules"), "rules")
-                pending.append((label, spec, key, rules))
+        groups: dict[GroupKey, Group] = {
+            GroupKey(account, platforms.DEFAULT_GROUP): rulebook.default_group(account)
+        }
 
-        def group(account: str | None, name: str, owner: GroupKey, text: str) -> GroupKey:
-            key = GroupKey(account or owner.account, name)
+        def ensure_default(owner: str, vpc: str) -> None:  # every account has its default
+            key = GroupKey(owner, platforms.DEFAULT_GROUP)
+            groups.setdefault(key, rulebook.default_group(owner))
+
+        def group(account_: str | None, name: str, owner: GroupKey, text: str) -> GroupKey:
+            key = GroupKey(account_ or owner.account, name)
             if key not in groups:
                 raise rulebook.group_not_found(text)
             return key
 
-        resolve = Resolve(group)
-        for label, spec, key, rules in pending:
-            for index, rule_item in enumerate(rules):
-                with self.at(label, spec), self.at(f"rules[{index}]", rule_item):
-                    built = read_rules(self, rule_item, key, False, resolve)
-                    groups[key] = rulebook.authorize(groups[key], built)
+        shape = GroupFile(
+            frozenset({"name", "description", "account", "rules", "default_rules"}),
+            (("rules", False),),
+            lambda spec: "",
+            ensure_default,
+            lambda vpc: False,
+            (("ingress", "an EC2-Classic group has 'rules', not 'ingress'"),),
+        )
+        read_groups(
+            self, items, account=account, groups=groups, shape=shape, resolve=Resolve(group)
+        )
         return groups
 
     # -- hosts and instances ---------------------------------------------------------------

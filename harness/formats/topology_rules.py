@@ -13,7 +13,7 @@ through ``resolve``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from harness.core.ec2 import platform as platforms
@@ -132,3 +132,83 @@ def _shapes(r: Reader, spec: dict[str, Any], platform: Platform) -> list[tuple[A
     if ports is not None or icmp is not None:
         r.fail(f"protocol {protocol} matches all ports: give no 'ports' or 'icmp'")
     return [(protocol, -1, -1)]
+
+
+# -- groups ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GroupFile:
+    """What a file of one platform says of its groups, and what the file knows: the keys of
+    a group entry, its lists of rules (a Classic group's ``rules``; a VPC group's ``ingress``
+    and ``egress``), the VPC an entry names (``""``: Classic), the default group made on
+    demand, and whether a VPC has IPv6."""
+
+    keys: frozenset[str]
+    directions: tuple[tuple[str, bool], ...]  # (key, egress)
+    vpc_of: Callable[[dict[str, Any]], str]
+    ensure_default: Callable[[str, str], None]  # (account, vpc)
+    ipv6: Callable[[str], bool]
+    refused: tuple[tuple[str, str], ...] = ()  # (key, why) a key of the other platform
+
+
+def read_groups(
+    r: Reader,
+    items: list[Any],
+    *,
+    account: str,
+    groups: dict[GroupKey, Any],
+    shape: GroupFile,
+    resolve: Resolve,
+) -> None:
+    """Every group entry of a file into ``groups`` (which holds the default groups made so
+    far), then every rule, once every group a rule may name is known; one reader for both
+    platforms, whose differences are the platform's data and the file's shape."""
+    pending: list[tuple[str, Any, GroupKey]] = []
+    declared: set[GroupKey] = set()
+    for index, item in enumerate(items):
+        label = f"groups[{index}]"
+        with r.at(label, item):
+            spec = r.mapping(item, "a group", set(shape.keys), {"name"})
+            name = r.string(spec["name"], "group name")
+            label = f"groups[{index}] '{name}'"
+        with r.at(label, item):
+            for refused, why in shape.refused:
+                if refused in spec:
+                    r.fail(why)
+            owner = rulebook.check_account(r.string(spec.get("account", account), "account"))
+            vpc = shape.vpc_of(spec)
+            platform = platforms.VPC if vpc else platforms.CLASSIC
+            key = GroupKey(owner, name, vpc)
+            if key in declared:
+                raise Ec2Error(*platform.says("duplicate_group", name=name, vpc=vpc))
+            declared.add(key)
+            if name == platforms.DEFAULT_GROUP:
+                shape.ensure_default(owner, vpc)
+                if "description" in spec:
+                    r.fail("the default group's description cannot be changed")
+                if spec.get("default_rules", True) is False:
+                    groups[key] = replace(groups[key], rules=(), egress=() if vpc else None)
+            else:
+                if "default_rules" in spec:
+                    r.fail("'default_rules' applies only to the default group")
+                rulebook.check_group_name(name)
+                counted = sum(
+                    1
+                    for other in groups
+                    if bool(other.vpc) == bool(vpc)
+                    and (not platform.groups_per_account or other.account == owner)
+                )
+                rulebook.check_group_count(platform, counted + 1, owner)
+                description = r.string(spec.get("description", name), "description")
+                groups[key] = rulebook.new_group(key, description, vpc or None, shape.ipv6(vpc))
+                if vpc and "egress" in spec:  # the entry says its egress: only that
+                    groups[key] = replace(groups[key], egress=())
+            groups[key] = replace(groups[key], origin=r.where(item))
+            pending.append((label, spec, key))
+    for label, spec, key in pending:
+        for field, egress in shape.directions:
+            for index, rule_item in enumerate(r.sequence(spec.get(field), field)):
+                with r.at(label, spec), r.at(f"{field}[{index}]", rule_item):
+                    built = read_rules(r, rule_item, key, egress, resolve)
+                    groups[key] = rulebook.authorize(groups[key], built, egress)

@@ -8,7 +8,7 @@ Classic files give, with EC2's error code where EC2 has one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network, IPv6Network
 from typing import Any
 
@@ -27,7 +27,7 @@ from harness.core.model import (
     Vpc,
 )
 from harness.errors import Ec2Error
-from harness.formats.topology_rules import Resolve, read_rules
+from harness.formats.topology_rules import GroupFile, Resolve, read_groups
 from harness.formats.yaml_lines import LineDict, Reader
 
 PUBLIC_POOL = platforms.PUBLIC_POOL
@@ -206,71 +206,33 @@ class VpcReader:
         return key
 
     def _groups(self, items: list[Any]) -> None:
-        r = self.r
         for vpc in list(self.vpcs):
             self._ensure_default_group(self.account, vpc)
-        pending: list[tuple[str, LineDict, GroupKey]] = []
-        declared: set[GroupKey] = set()
-        for index, item in enumerate(items):
-            label = f"groups[{index}]"
-            with r.at(label, item):
-                spec = r.mapping(
-                    item,
-                    "a group",
-                    {"name", "description", "account", "vpc", "ingress", "egress", "rules"}
-                    | {"default_rules"},
-                    {"name"},
-                )
-                name = r.string(spec["name"], "group name")
-                label = f"groups[{index}] '{name}'"
-            with r.at(label, item):
-                if "rules" in spec:
-                    r.fail("a VPC group has 'ingress' and 'egress', not 'rules'")
-                owner = r.string(spec.get("account", self.account), "account")
-                rulebook.check_account(owner)
-                if "vpc" in spec:
-                    vpc = r.string(spec["vpc"], "vpc")
-                    if vpc not in self.vpcs:
-                        raise Ec2Error(
-                            "InvalidVpcID.NotFound", f"The vpc ID '{vpc}' does not exist"
-                        )
-                else:
-                    vpc = self._default_vpc().name
-                key = GroupKey(owner, name, vpc)
-                if key in declared:
-                    raise Ec2Error(
-                        "InvalidGroup.Duplicate",
-                        f"The security group '{name}' already exists for VPC '{vpc}'",
-                    )
-                declared.add(key)
-                if name == platforms.DEFAULT_GROUP:
-                    self._ensure_default_group(owner, vpc)
-                    if "description" in spec:
-                        r.fail("the default group's description cannot be changed")
-                    if spec.get("default_rules", True) is False:
-                        self.groups[key] = replace(self.groups[key], rules=(), egress=())
-                else:
-                    if "default_rules" in spec:
-                        r.fail("'default_rules' applies only to the default group")
-                    rulebook.check_group_name(name)
-                    rulebook.check_group_count(platforms.VPC, len(self.groups) + 1, "")
-                    description = r.string(spec.get("description", name), "description")
-                    rulebook.check_description(description)
-                    ipv6 = self.vpcs[vpc].ipv6 is not None
-                    self.groups[key] = rulebook.new_group(key, description, vpc, ipv6)
-                    if "egress" in spec:
-                        self.groups[key] = replace(self.groups[key], egress=())
-                self.groups[key] = replace(self.groups[key], origin=r.where(item))
-                pending.append((label, spec, key))
+        shape = GroupFile(
+            frozenset({"name", "description", "account", "vpc", "ingress", "egress", "rules"})
+            | {"default_rules"},
+            (("ingress", False), ("egress", True)),
+            self._vpc_of,
+            self._ensure_default,
+            lambda vpc: self.vpcs[vpc].ipv6 is not None,
+            (("rules", "a VPC group has 'ingress' and 'egress', not 'rules'"),),
+        )
         resolve = Resolve(self._peer_group, self._known_prefix_list)
-        for label, spec, key in pending:
-            for direction in ("ingress", "egress"):
-                for index, rule_item in enumerate(r.sequence(spec.get(direction), direction)):
-                    with r.at(label, spec), r.at(f"{direction}[{index}]", rule_item):
-                        rules = read_rules(r, rule_item, key, direction == "egress", resolve)
-                        self.groups[key] = rulebook.authorize(
-                            self.groups[key], rules, direction == "egress"
-                        )
+        read_groups(
+            self.r, items, account=self.account, groups=self.groups, shape=shape, resolve=resolve
+        )
+
+    def _ensure_default(self, account: str, vpc: str) -> None:
+        self._ensure_default_group(account, vpc)
+
+    def _vpc_of(self, spec: dict[str, Any]) -> str:
+        """A group entry's VPC: the one it names, else the default VPC."""
+        if "vpc" not in spec:
+            return self._default_vpc().name
+        vpc = self.r.string(spec["vpc"], "vpc")
+        if vpc not in self.vpcs:
+            raise Ec2Error("InvalidVpcID.NotFound", f"The vpc ID '{vpc}' does not exist")
+        return vpc
 
     def _peer_group(self, account: str | None, name: str, owner: GroupKey, text: str) -> GroupKey:
         """A group named in a rule: in the rule's group's VPC (another account's default
