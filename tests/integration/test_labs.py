@@ -10,7 +10,7 @@ import pytest
 from nodes import count, leftovers
 
 from harness.adapters.docker_runtime import DockerRuntime
-from harness.adapters.probers import scapy_prober
+from harness.adapters.probers import scapy_lanes, scapy_prober
 from harness.core.planner import plan
 from harness.core.runtime import Runtime
 from harness.faces.sgh.main import main
@@ -46,7 +46,7 @@ def test_three_tier(
 ) -> None:
     """Probed in three lanes (forked processes, each with its own sources), as a big lab is."""
     monkeypatch.setattr(scapy_prober, "LANES", 3)
-    monkeypatch.setattr(scapy_prober, "LANE_MINIMUM", 1)
+    monkeypatch.setattr(scapy_lanes, "LANE_MINIMUM", 1)
     status, doc, printed = run_lab(ROOT / "topologies/three-tier.yaml", tmp_path, capsys)
     assert doc["summary"]["incorrect"] == 0 and doc["summary"]["not_run"] == 0, printed
     assert status == 0

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from harness.adapters.probers import scapy_prober
+from harness.adapters.probers import scapy_lanes
 from harness.adapters.probers.scapy_prober import ScapyProber
 from harness.core.model import Probe, Protocol, State
 from harness.core.planner import Cell
@@ -43,7 +43,7 @@ def jobs(source: str, probes: list[Probe]) -> list[ProbeJob]:
 def test_observations_come_in_job_order_and_a_batch_that_cannot_open_says_why(
     loopback: str, lanes: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(scapy_prober, "LANE_MINIMUM", 1)
+    monkeypatch.setattr(scapy_lanes, "LANE_MINIMUM", 1)
     closed, echo = Probe(Protocol.TCP, 1), Probe(Protocol.ICMP, None)
     batches = [
         SourceBatch("a", loopback, "127.0.0.1", jobs("a", [closed, echo, closed])),
