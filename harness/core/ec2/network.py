@@ -19,7 +19,7 @@ from harness.core.ec2.state import (
     VpcRecord,
     default_vpc_of,
     fresh_id,
-    not_found,
+    missing_id,
     untagged,
     with_account,
     zone_of,
@@ -80,9 +80,7 @@ def find_vpc(cloud: Cloud, account: str, vpc_id: str) -> VpcRecord:
     for vpc in cloud.vpcs:
         if vpc.vpc_id == vpc_id and vpc.owner == account:
             return vpc
-    if not vpc_id.startswith("vpc-"):
-        raise Ec2Error("InvalidVpcID.Malformed", f'Invalid id: "{vpc_id}" (expecting "vpc-...")')
-    raise not_found("InvalidVpcID.NotFound", "vpc", vpc_id)
+    raise missing_id(vpc_id, "vpc-", "InvalidVpcID", "vpc")
 
 
 def _v4_block(text: str, what: str) -> IPv4Network:
@@ -166,11 +164,7 @@ def find_subnet(cloud: Cloud, account: str, subnet_id: str) -> SubnetRecord:
     for subnet in cloud.subnets:
         if subnet.subnet_id == subnet_id and subnet.owner == account:
             return subnet
-    if not subnet_id.startswith("subnet-"):
-        raise Ec2Error(
-            "InvalidSubnetID.Malformed", f'Invalid id: "{subnet_id}" (expecting "subnet-...")'
-        )
-    raise not_found("InvalidSubnetID.NotFound", "subnet", subnet_id)
+    raise missing_id(subnet_id, "subnet-", "InvalidSubnetID", "subnet")
 
 
 def create_subnet(
@@ -253,11 +247,7 @@ def find_nic(cloud: Cloud, account: str, eni_id: str) -> NicRecord:
     for nic in cloud.nics:
         if nic.eni_id == eni_id and nic.owner == account:
             return nic
-    if not eni_id.startswith("eni-"):
-        raise Ec2Error(
-            "InvalidNetworkInterfaceID.Malformed", f'Invalid id: "{eni_id}" (expecting "eni-...")'
-        )
-    raise not_found("InvalidNetworkInterfaceID.NotFound", "network interface", eni_id)
+    raise missing_id(eni_id, "eni-", "InvalidNetworkInterfaceID", "network interface")
 
 
 @dataclass(frozen=True)

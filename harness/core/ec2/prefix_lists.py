@@ -15,7 +15,7 @@ from harness.core.ec2.state import (
     NewId,
     PrefixListRecord,
     fresh_id,
-    not_found,
+    missing_id,
     untagged,
     with_account,
 )
@@ -33,11 +33,7 @@ def find_prefix_list(
     for plist in cloud.prefix_lists:
         if plist.list_id == list_id and (shared or plist.owner == account):
             return plist
-    if not list_id.startswith("pl-"):
-        raise Ec2Error(
-            "InvalidPrefixListID.Malformed", f'Invalid id: "{list_id}" (expecting "pl-...")'
-        )
-    raise not_found("InvalidPrefixListID.NotFound", "prefix list", list_id)
+    raise missing_id(list_id, "pl-", "InvalidPrefixListID", "prefix list")
 
 
 def _entries(

@@ -349,6 +349,14 @@ def not_found(code: str, noun: str, ident: str) -> Ec2Error:
     return Ec2Error(code, f"The {noun} ID '{ident}' does not exist")
 
 
+def missing_id(ident: str, prefix: str, code: str, noun: str) -> Ec2Error:
+    """An id the state does not hold: malformed when not of EC2's form (``vpc-...``), else not
+    found. A finder looks the id up first: a lab made from a topology keeps its names as ids."""
+    if not ident.startswith(prefix):
+        return Ec2Error(f"{code}.Malformed", f'Invalid id: "{ident}" (expecting "{prefix}...")')
+    return not_found(f"{code}.NotFound", noun, ident)
+
+
 def untagged(cloud: Cloud, resource: str) -> tuple[Tag, ...]:
     """The cloud's tags without those of a resource that is deleted."""
     return tuple(t for t in cloud.tags if t.resource != resource)
