@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from contextlib import suppress
 from pathlib import Path
 
@@ -38,22 +39,38 @@ def namespaces_of(runtime: Runtime, lab: str, kind: LabKind = LabKind.PERSISTENT
     return found
 
 
-def held(record_name: str, namespaces: set[int]) -> list[str]:
-    """What is still alive of a lab, read from /proc (not from the lab's records): processes
-    whose command line names its record file (a netns keeper and every node it forked), and
-    processes in one of the lab's network namespaces."""
-    found = []
+def live_processes() -> Iterator[tuple[int, str, int | None]]:
+    """Every live process (zombies left out), read from /proc: its pid, its command line
+    and its network namespace's inode (None when it cannot be read)."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
             state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-            inode = os.stat(entry / "ns/net").st_ino
         except OSError:
             continue
         if state == "Z":
             continue
-        if record_name in cmdline or inode in namespaces:
-            found.append(f"{entry.name}: {cmdline[:80]}")
-    return found
+        try:
+            inode: int | None = os.stat(entry / "ns/net").st_ino
+        except OSError:
+            inode = None
+        yield int(entry.name), cmdline, inode
+
+
+def processes_naming(text: str) -> list[int]:
+    """Every live process whose command line holds ``text`` (a keeper and every node it
+    forked carry their record's path), found from /proc, not from the record."""
+    return [pid for pid, cmdline, _ in live_processes() if text in cmdline]
+
+
+def held(record_name: str, namespaces: set[int]) -> list[str]:
+    """What is still alive of a lab, read from /proc (not from the lab's records): processes
+    whose command line names its record file (a netns keeper and every node it forked), and
+    processes in one of the lab's network namespaces."""
+    return [
+        f"{pid}: {cmdline[:80]}"
+        for pid, cmdline, inode in live_processes()
+        if record_name in cmdline or (inode is not None and inode in namespaces)
+    ]

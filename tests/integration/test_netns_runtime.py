@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from nodes import processes_naming
 
 from harness.adapters.netns_keeper import Entry, alive, read
 from harness.adapters.netns_runtime import NetnsRuntime
@@ -20,23 +21,6 @@ ROOT = Path(__file__).resolve().parents[2]
 SGH = [sys.executable, "-m", "harness.faces.sgh.main"]
 DEFAULT_GROUP = "topologies/default-group.yaml"
 pytestmark = pytest.mark.netns_only
-
-
-def processes_naming(text: str) -> list[int]:
-    """Every live process whose command line holds ``text`` (a keeper and every node it
-    forked carry their record's path), found from /proc, not from the record."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if text in cmdline and state != "Z":
-            found.append(int(entry.name))
-    return found
 
 
 def test_a_run_killed_with_sigkill_leaves_nothing_sgh_clean_does_not_remove(
