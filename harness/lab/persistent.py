@@ -27,7 +27,7 @@ from harness.core.ec2 import plane as ec2
 from harness.core.ec2.actions import Answer, Caller, Request
 from harness.core.ec2.plane import Cloud
 from harness.core.matrix import CellResult, Matrix, expectations
-from harness.core.model import Topology
+from harness.core.model import Host, Topology
 from harness.core.phases import QUIET, Phases
 from harness.core.planner import Cell
 from harness.core.probing import Prober
@@ -155,8 +155,10 @@ class PersistentLab:
         self, account: str, calls: Sequence[tuple[str, Request]], *, phases: Phases = QUIET
     ) -> list[Answer]:
         """Several actions as one change: all of them committed and enforced, or none (the
-        first refusal leaves the lab as it was)."""
+        first refusal leaves the lab as it was). Describes alone only read, all from one
+        load of the state (one page of the console, one view)."""
         caller = Caller(account, new_id, now, (), self.region)
+        changes = any(actions.find(name).changes for name, _ in calls)
 
         def run(cloud: Cloud) -> tuple[Cloud, list[Answer]]:
             answers = []
@@ -165,7 +167,14 @@ class PersistentLab:
                 answers.append(answer)
             return cloud, answers
 
-        return self.act(run, phases)
+        return self.act(run, phases) if changes else self.read(run)
+
+    def add_host(self, name: str, address: str, phases: Phases = QUIET) -> Host:
+        """An outside host (the lab's own, not EC2's): placed and enforced."""
+        return self.act(lambda c: ec2.add_host(c, name, address), phases)
+
+    def remove_host(self, name: str, phases: Phases = QUIET) -> Host:
+        return self.act(lambda c: ec2.remove_host(c, name), phases)
 
     def dry_run(self, name: str, account: str, request: Request, region: str | None = None) -> None:
         """Check an action against the lab's state, and do nothing (EC2's DryRun)."""

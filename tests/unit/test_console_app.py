@@ -240,6 +240,56 @@ def test_a_vpc_group_has_an_outbound_tab_and_all_traffic(lab: PersistentLab) -> 
             "all traffic to db",
         ]
         assert not group.rules
+        page = client.get(f"/groups?group={group_id}&tab=outbound").get_data(as_text=True)
+        assert "all traffic to db</td>" in page  # a group of the account, by its name
+
+
+def test_the_instances_page_shows_what_each_image_serves_and_each_instance(
+    lab: PersistentLab,
+) -> None:
+    lab.call("CreateSecurityGroup", ACCOUNT, {"GroupName": "pg", "Description": "d"})
+    tag = {"Key": "sgh:listen", "Value": "tcp/5432,tcp/22"}
+    image = lab.call(
+        "RegisterImage",
+        ACCOUNT,
+        {"Name": "postgres", "TagSpecifications": [{"ResourceType": "image", "Tags": [tag]}]},
+    )["ImageId"]
+    plain = lab.call("RegisterImage", ACCOUNT, {"Name": "plain"})["ImageId"]
+    launched = lab.call(
+        "RunInstances",
+        ACCOUNT,
+        {"ImageId": image, "MinCount": 1, "MaxCount": 1, "SecurityGroups": ["pg"]},
+    )["Instances"][0]
+    for client in client_of(lab):
+        page = client.get("/instances").get_data(as_text=True)
+        assert "ami-e3a5408a (app server: tcp/22, tcp/8080)" in page  # a seed AMI
+        assert f"{image} (postgres: tcp/22, tcp/5432)" in page  # its sgh:listen tag
+        assert f"{plain} (plain: tcp/22, tcp/80)" in page  # no tag: what any image serves
+        row = re.findall(rf'<tr data-instance="{launched["InstanceId"]}">(.*?)</tr>', page)[0]
+        assert f'{image} <span class="g">postgres</span>' in row
+        assert "<td>running</td><td>pg</td>" in row
+        assert f"<td>{launched['PrivateIpAddress']}</td>" in row
+
+
+def test_a_rule_is_listed_as_the_console_writes_it() -> None:
+    names = {"sg-0000000a": "web"}
+    rule = {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IsEgress": False}
+    mine = {"GroupId": "sg-0000000a", "UserId": ACCOUNT}
+    theirs = {"GroupId": "sg-0000000b", "UserId": "444455556666"}
+    assert rules.rule_text({**rule, "ReferencedGroupInfo": mine}, names, ACCOUNT) == (
+        "tcp 22 from web"
+    )
+    assert rules.rule_text({**rule, "ReferencedGroupInfo": theirs}, names, ACCOUNT) == (
+        "tcp 22 from 444455556666/sg-0000000b"
+    )
+    icmp = {"IpProtocol": "icmp", "FromPort": 8, "ToPort": -1, "IsEgress": True}
+    assert rules.rule_text({**icmp, "PrefixListId": "pl-1a2b3c4d"}, names, ACCOUNT) == (
+        "icmp 8:-1 to pl:pl-1a2b3c4d"
+    )
+    sctp = {"IpProtocol": "132", "FromPort": -1, "ToPort": -1, "IsEgress": False}
+    assert rules.rule_text({**sctp, "CidrIpv6": "::/0"}, names, ACCOUNT) == (
+        "protocol 132 from ::/0"
+    )
 
 
 def test_classic_groups_offer_no_all_traffic(client: FlaskClient) -> None:

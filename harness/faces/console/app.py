@@ -1,8 +1,9 @@
 """The console's pages: Security Groups, Instances, Reachability (a Flask app over one
 persistent lab, acting as one account).
 
-Every change goes through the control plane's own functions under the lab's lock and is
-enforced before the page answers, as for the ``ec2-*`` tools and the Query API; EC2's
+Every page is drawn from the action layer's Describe answers and every change is one of its
+actions, run under the lab's lock and enforced before the page answers, as for the ``ec2-*``
+tools and the Query API; EC2's
 refusals are shown in EC2's words. Pages are rendered by Jinja2 with autoescaping everywhere
 (a description is text, never markup), forms carry Flask-WTF's CSRF token, the session
 cookie (which holds only the staged rule changes) is signed with a key made at start, the
@@ -15,19 +16,17 @@ from __future__ import annotations
 import hmac
 import secrets
 from importlib import resources
-from typing import Any, TypeVar
+from typing import Any
 
 from flask import Flask, Response, redirect, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from jinja2 import ChoiceLoader, PackageLoader, StrictUndefined
 from werkzeug.wrappers import Response as BaseResponse
 
-from harness.core.ec2.plane import Cloud
 from harness.faces.console import groups_page, instances_page, reachability_page
 from harness.faces.console.context import Console
 from harness.faces.serving import is_loopback
 
-T = TypeVar("T")
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
@@ -91,14 +90,14 @@ def make_app(console: Console, host: str) -> Flask:
     def csrf_refused(err: CSRFError) -> tuple[str, int]:
         return page("error.html.j2", "Refused", error=f"Refused: {err.description}"), 400
 
-    def page(template: str, title: str, cloud: Cloud | None = None, **values: Any) -> str:
-        """A page; ``cloud`` when the caller has loaded the state already."""
+    def page(template: str, title: str, platform: str | None = None, **values: Any) -> str:
+        """A page; ``platform`` when the caller has described it already."""
         return render_template(
             template,
             title=title,
             lab=console.lab.name,
             account=account,
-            platform=(cloud or console.cloud()).platform,
+            platform=platform or console.platform(),
             **{"error": "", **values},
         )
 

@@ -1,23 +1,35 @@
-"""The console's hold on the lab: the lab, the account it acts as, the live map; reads for the
-pages, changes through the action layer."""
+"""The console's hold on the lab: the lab, the account it acts as, the live map. Pages are
+drawn from the action layer's Describe answers and changes go through its actions, as for
+every other door: the console never reads the control plane's state itself."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import Any
 
-from harness.core.ec2 import plane as ec2
 from harness.core.ec2.actions import Answer, Request
-from harness.core.ec2.plane import Cloud
+from harness.core.ec2.platform import EC2_CLASSIC, VPC_PLATFORM
 from harness.faces.console.live import LiveMap
 from harness.lab.persistent import PersistentLab
 
-T = TypeVar("T")
-CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-)
+PLATFORMS = ("DescribeAccountAttributes", {"AttributeNames": ["supported-platforms"]})
+
+
+def platform_of(answer: Answer) -> str:
+    """The lab's platform from DescribeAccountAttributes' ``supported-platforms`` (``EC2``
+    among them: an EC2-Classic account)."""
+    values = [
+        v["AttributeValue"]
+        for a in answer["AccountAttributes"]
+        if a["AttributeName"] == "supported-platforms"
+        for v in a["AttributeValues"]
+    ]
+    return EC2_CLASSIC if "EC2" in values else VPC_PLATFORM
+
+
+def group_filter(name: str, group_id: str) -> dict[str, Any]:
+    return {"Filters": [{"Name": name, "Values": [group_id]}]}
 
 
 class Console:
@@ -29,16 +41,11 @@ class Console:
         self.live = live
         self.guard = threading.Lock()  # one request at a time touches the lab's connection
 
-    def read(self, action: Callable[[Cloud], tuple[Cloud, T]]) -> tuple[T, Cloud]:
-        """A describe action's result, and the account's view of the state it read (one
-        load of the state for the whole page)."""
-
-        def both(cloud: Cloud) -> tuple[Cloud, tuple[T, Cloud]]:
-            cloud, result = action(cloud)
-            return cloud, (result, ec2.with_account(cloud, self.account))
-
+    def describe(self, *calls: tuple[str, Request]) -> list[Answer]:
+        """Describe actions' answers, all read from one load of the state (one page, one
+        view of the lab); an account seen for the first time gets its default group."""
         with self.guard:
-            return self.lab.read(both)
+            return self.lab.call_all(self.account, calls)
 
     def call(self, name: str, request: Request) -> Answer:
         """An action of the action layer (the one every door calls), as the console's
@@ -52,9 +59,8 @@ class Console:
         self.live.changed()
         return answers
 
-    def cloud(self) -> Cloud:
-        with self.guard:
-            return ec2.with_account(self.lab.cloud(), self.account)
+    def platform(self) -> str:
+        return platform_of(self.describe(PLATFORMS)[0])
 
 
 Page = Callable[..., str]  # a page rendered with the console's frame (see make_app)

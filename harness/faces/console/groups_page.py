@@ -3,22 +3,17 @@ Changes."""
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any
 
 from flask import Flask, abort, flash, redirect, request, session
 from werkzeug.wrappers import Response as BaseResponse
 
-from harness.core.ec2 import plane as ec2
-from harness.core.model import Group
+from harness.core.ec2.actions import Answer
 from harness.errors import InvalidInput
 from harness.faces.console import rules
-from harness.faces.console.context import Console, Page
+from harness.faces.console.context import PLATFORMS, Console, Page, group_filter, platform_of
 
-T = TypeVar("T")
-CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-)
+TERMINATED = "terminated"
 
 
 def _staged(group_id: str) -> list[dict[str, Any]]:
@@ -35,54 +30,84 @@ def _stage(group_id: str, changes: list[dict[str, Any]]) -> None:
     session["staged"] = staged
 
 
-def _rules_of(group: Group, account: str, egress: bool) -> list[dict[str, str]]:
-    word = "to" if egress else "from"
-    return [
-        {"id": ec2.rule_id(group, rule, egress), "text": rule.describe(account, word)}
-        for rule in group.side(egress)
-    ]
+def _view(group: Answer) -> dict[str, Any]:
+    """A group of DescribeSecurityGroups as the page shows it."""
+    return {
+        "group_id": group["GroupId"],
+        "name": group["GroupName"],
+        "description": group["Description"],
+        "vpc": group.get("VpcId"),
+    }
 
 
 def register(app: Flask, console: Console, page: Page) -> None:
     account = console.account
 
+    def group_of(group_id: str) -> dict[str, Any]:
+        answer = console.describe(("DescribeSecurityGroups", {"GroupIds": [group_id]}))[0]
+        return _view(answer["SecurityGroups"][0])
+
+    def rules_of(group_id: str) -> list[Answer]:
+        """The group's rules (DescribeSecurityGroupRules), each with its ``sgr-`` id."""
+        ask = group_filter("group-id", group_id)
+        found: list[Answer] = console.describe(("DescribeSecurityGroupRules", ask))[0][
+            "SecurityGroupRules"
+        ]
+        return found
+
+    def detail(chosen: dict[str, Any], tab: str, names: dict[str, str]) -> dict[str, Any]:
+        group_id = chosen["group_id"]
+        found, instances, nics = console.describe(
+            ("DescribeSecurityGroupRules", group_filter("group-id", group_id)),
+            ("DescribeInstances", group_filter("instance.group-id", group_id)),
+            ("DescribeNetworkInterfaces", group_filter("group-id", group_id)),
+        )
+        egress = tab == "outbound"
+        staged = _staged(group_id)
+        members = [
+            i["InstanceId"]
+            for r in instances["Reservations"]
+            for i in r["Instances"]
+            if i["State"]["Name"] != TERMINATED
+        ] + [n["NetworkInterfaceId"] for n in nics["NetworkInterfaces"] if "Attachment" not in n]
+        return {
+            "group": chosen,
+            "egress": egress,
+            "rules": [
+                {"id": r["SecurityGroupRuleId"], "text": rules.rule_text(r, names, account)}
+                for r in found["SecurityGroupRules"]
+                if r["IsEgress"] is egress
+            ],
+            "staged": [rules.describe(c) for c in staged if c["egress"] is egress],
+            "deleting": {c["rule_id"] for c in staged if c["op"] == "delete"},
+            "inbound_star": any(not c["egress"] for c in staged),
+            "outbound_star": any(c["egress"] for c in staged),
+            "presets": rules.presets_for(chosen["vpc"]),
+            "members": members,
+        }
+
     # -- Security Groups ------------------------------------------------------------------
 
     def groups_page(status: int = 200, **values: Any) -> tuple[str, int]:
-        cloud_groups, cloud = console.read(lambda c: ec2.describe_groups(c, account))
+        platforms, described, vpcs = console.describe(
+            PLATFORMS, ("DescribeSecurityGroups", {}), ("DescribeVpcs", {})
+        )
+        groups = [_view(g) for g in described["SecurityGroups"]]
+        names = {g["group_id"]: g["name"] for g in groups}
         chosen_id = values.pop("group_id", None) or request.args.get("group", "")
-        chosen = next((g for g in cloud_groups if g.group_id == chosen_id), None)
+        chosen = next((g for g in groups if g["group_id"] == chosen_id), None)
         tab = values.pop("tab", None) or request.args.get("tab", "inbound")
-        if chosen is None or chosen.vpc is None:
+        if chosen is None or chosen["vpc"] is None:
             tab = "inbound"
-        staged = _staged(chosen.group_id) if chosen is not None else []
-        vpcs = [v.vpc_id for v in cloud.vpcs if v.owner == account]
-        detail: dict[str, Any] | None = None
-        if chosen is not None:
-            egress = tab == "outbound"
-            members = [
-                r.instance_id for r in cloud.active_instances() if chosen.key in r.groups
-            ] + [n.eni_id for n in cloud.nics if chosen.key in n.groups and not n.instance_id]
-            detail = {
-                "group": chosen,
-                "egress": egress,
-                "rules": _rules_of(chosen, account, egress),
-                "staged": [rules.describe(c) for c in staged if c["egress"] is egress],
-                "deleting": {c["rule_id"] for c in staged if c["op"] == "delete"},
-                "inbound_star": any(not c["egress"] for c in staged),
-                "outbound_star": any(c["egress"] for c in staged),
-                "presets": rules.presets_for(chosen),
-                "members": members,
-            }
         return (
             page(
                 "groups.html.j2",
                 "Security Groups",
-                cloud,
-                groups=cloud_groups,
-                chosen=detail,
+                platform_of(platforms),
+                groups=groups,
+                chosen=detail(chosen, tab, names) if chosen is not None else None,
                 tab=tab,
-                vpcs=vpcs,
+                vpcs=[v["VpcId"] for v in vpcs["Vpcs"]],
                 dialog=values.pop("dialog", None) or request.args.get("dialog", ""),
                 form=values.pop("form", {}),
                 **values,
@@ -112,7 +137,7 @@ def register(app: Flask, console: Console, page: Page) -> None:
     @app.post("/groups/<group_id>/delete")
     def delete_group(group_id: str) -> BaseResponse | tuple[str, int]:
         try:
-            name = ec2.find_group(console.cloud(), account, group_id).name
+            name = group_of(group_id)["name"]
             console.call("DeleteSecurityGroup", {"GroupId": group_id})
         except InvalidInput as err:
             return groups_page(400, group_id=group_id, error=str(err))
@@ -164,8 +189,9 @@ def register(app: Flask, console: Console, page: Page) -> None:
         tab = request.form.get("tab", "inbound")
         staged = _staged(group_id)
         try:
-            group = ec2.find_group(console.cloud(), account, group_id)
-            console.call_all(rules.requests(group, account, staged))
+            vpc = group_of(group_id)["vpc"]
+            by_id = {r["SecurityGroupRuleId"]: r for r in rules_of(group_id)}
+            console.call_all(rules.requests(group_id, vpc, by_id, staged))
         except InvalidInput as err:
             return groups_page(400, group_id=group_id, tab=tab, error=str(err))
         _stage(group_id, [])

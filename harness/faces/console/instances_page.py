@@ -2,58 +2,64 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any
 
 from flask import Flask, flash, redirect, request
 from werkzeug.wrappers import Response as BaseResponse
 
-from harness.core.ec2 import plane as ec2
+from harness.core.ec2.actions import Answer
+from harness.core.ec2.actions.images import serves
 from harness.errors import Ec2Error, HarnessError
 from harness.faces.console import rules
-from harness.faces.console.context import Console, Page
+from harness.faces.console.context import PLATFORMS, Console, Page, platform_of
 
-T = TypeVar("T")
-CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-)
+
+def _row(instance: Answer, roles: dict[str, str]) -> dict[str, Any]:
+    public = [
+        n["Association"]["PublicIp"]
+        for n in instance.get("NetworkInterfaces", [])
+        if "Association" in n
+    ]
+    return {
+        "id": instance["InstanceId"],
+        "image": instance["ImageId"],
+        "role": roles.get(instance["ImageId"], ""),
+        "state": instance["State"]["Name"],
+        "groups": [g["GroupName"] for g in instance["SecurityGroups"]],
+        "private": instance.get("PrivateIpAddress", ""),
+        "public": ", ".join(public),
+    }
+
+
+def _image(image: Answer) -> dict[str, str]:
+    """An image as the launch list offers it: its id, name and what it serves."""
+    listen = ", ".join(serves(image).split())
+    return {"image_id": image["ImageId"], "name": image["Name"], "serves": listen}
 
 
 def register(app: Flask, console: Console, page: Page) -> None:
-    account = console.account
-
     # -- Instances ------------------------------------------------------------------------
 
     def instances_page(status: int = 200, **values: Any) -> tuple[str, int]:
-        records, cloud = console.read(lambda c: ec2.describe_instances(c, account))
-        names = {g.key: g.name for g in cloud.groups}
-        rows = []
-        for record in records:
-            nics = ec2.nics_of(cloud, record.instance_id)
-            public = [str(n.public) for n in nics if n.public is not None]
-            rows.append(
-                {
-                    "id": record.instance_id,
-                    "image": record.image_id,
-                    "role": ec2.image_of(cloud, record.image_id).role,
-                    "state": record.state,
-                    "groups": [names.get(k, k.name) for k in record.groups],
-                    "private": str(record.address),
-                    "public": ", ".join(public),
-                }
-            )
-        choices = list(cloud.groups_of(account))
+        platforms, described, images, groups = console.describe(
+            PLATFORMS,
+            ("DescribeInstances", {}),
+            ("DescribeImages", {}),
+            ("DescribeSecurityGroups", {}),
+        )
+        roles = {i["ImageId"]: i["Name"] for i in images["Images"]}
+        rows = [_row(i, roles) for r in described["Reservations"] for i in r["Instances"]]
         return (
             page(
                 "instances.html.j2",
                 "Instances",
-                cloud,
+                platform_of(platforms),
                 instances=rows,
-                amis=[
-                    *ec2.AMIS.values(),
-                    *(ec2.image_of(cloud, i.image_id) for i in cloud.images if i.owner == account),
+                amis=[_image(i) for i in images["Images"]],
+                groups=[
+                    {"group_id": g["GroupId"], "name": g["GroupName"], "vpc": g.get("VpcId")}
+                    for g in groups["SecurityGroups"]
                 ],
-                groups=choices,
                 form=values.pop("form", {}),
                 **values,
             ),

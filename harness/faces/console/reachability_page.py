@@ -2,18 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TypeVar
-
 from flask import Flask
 
 from harness.faces.console.context import Console, Page
 from harness.formats.html_report import LEGEND, heatmap, is_bad, subtitle
-
-T = TypeVar("T")
-CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-)
 
 
 def register(app: Flask, console: Console, page: Page) -> None:

@@ -4,13 +4,13 @@ transaction, so a refused change leaves the group as it was)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from harness.core.ec2 import plane as ec2
 from harness.core.ec2 import rules as rulebook
-from harness.core.model import ICMPS, PORTED, Group, Rule
+from harness.core.ec2.actions import Answer
+from harness.core.model import Protocol, Rule
 from harness.errors import Ec2Error
 
 
@@ -47,8 +47,28 @@ PRESETS = (
 BY_NAME = {preset.name: preset for preset in PRESETS}
 
 
-def presets_for(group: Group) -> list[Preset]:
-    return [p for p in PRESETS if group.vpc is not None or not p.vpc_only]
+def presets_for(vpc: str | None) -> list[Preset]:
+    """The presets for a group of ``vpc`` (``None``: an EC2-Classic group)."""
+    return [p for p in PRESETS if vpc is not None or not p.vpc_only]
+
+
+def rule_text(rule: Answer, names: Mapping[str, str], account: str) -> str:
+    """A SecurityGroupRule (DescribeSecurityGroupRules) as the tab lists it: ``tcp 80 from
+    0.0.0.0/0``, ``all traffic to db``; a group of ``account`` by its name (``names``: id to
+    name), another account's as ``ACCOUNT/ID``."""
+    text = rule["IpProtocol"]
+    protocol = Protocol(text) if text in iter(Protocol) else int(text)
+    what = Rule(protocol, rule["FromPort"], rule["ToPort"]).what()
+    word = "to" if rule["IsEgress"] else "from"
+    peer = rule.get("ReferencedGroupInfo")
+    if peer is not None:
+        owner, group_id = peer["UserId"], peer["GroupId"]
+        source = names.get(group_id, group_id) if owner == account else f"{owner}/{group_id}"
+    elif "PrefixListId" in rule:
+        source = f"pl:{rule['PrefixListId']}"
+    else:
+        source = rule.get("CidrIpv4") or rule["CidrIpv6"]
+    return f"{what} {word} {source}"
 
 
 def _ports(preset: Preset, text: str) -> tuple[int | None, int | None]:
@@ -138,55 +158,55 @@ def describe(change: dict[str, Any]) -> str:
     return f"add {change['preset']} ({change['protocol']}{ports}) {way} {change['source']}"
 
 
-def _permission(rule: Rule, account: str) -> dict[str, Any]:
-    """A rule as the IpPermission that names it (a Classic rule is revoked by what it is: it
-    has no id in EC2)."""
-    found: dict[str, Any] = {"IpProtocol": str(rule.protocol)}
-    if rule.protocol in PORTED or rule.protocol in ICMPS:
-        found["FromPort"], found["ToPort"] = rule.from_port, rule.to_port
-    if rule.cidr is not None:
-        key, field = (
-            ("IpRanges", "CidrIp") if rule.cidr.version == 4 else ("Ipv6Ranges", "CidrIpv6")
-        )
-        found[key] = [{field: str(rule.cidr)}]
-    elif rule.prefix_list is not None:
-        found["PrefixListIds"] = [{"PrefixListId": rule.prefix_list}]
-    elif rule.group is not None:
-        found["UserIdGroupPairs"] = [{"UserId": rule.group.account, "GroupId": rule.group.group_id}]
+def _permission(rule: Answer) -> dict[str, Any]:
+    """A SecurityGroupRule as the IpPermission that names it (a Classic rule is revoked by
+    what it is: it has no id in EC2)."""
+    found: dict[str, Any] = {"IpProtocol": rule["IpProtocol"]}
+    if rule["IpProtocol"] != str(Protocol.ALL):
+        found["FromPort"], found["ToPort"] = rule["FromPort"], rule["ToPort"]
+    if "CidrIpv4" in rule:
+        found["IpRanges"] = [{"CidrIp": rule["CidrIpv4"]}]
+    elif "CidrIpv6" in rule:
+        found["Ipv6Ranges"] = [{"CidrIpv6": rule["CidrIpv6"]}]
+    elif "PrefixListId" in rule:
+        found["PrefixListIds"] = [{"PrefixListId": rule["PrefixListId"]}]
+    else:
+        peer = rule["ReferencedGroupInfo"]
+        found["UserIdGroupPairs"] = [{"UserId": peer["UserId"], "GroupId": peer["GroupId"]}]
     return found
 
 
 def requests(
-    group: Group, account: str, changes: Sequence[dict[str, Any]]
+    group_id: str, vpc: str | None, by_id: Mapping[str, Answer], changes: Sequence[dict[str, Any]]
 ) -> list[tuple[str, dict[str, Any]]]:
     """Apply Rule Changes: the action layer's requests for a group's staged changes,
-    deletions first (by rule id in a VPC; by what the rule is in EC2-Classic)."""
+    deletions first (by rule id in a VPC; by what the rule is in EC2-Classic, from its
+    SecurityGroupRule in ``by_id``)."""
     found: list[tuple[str, dict[str, Any]]] = []
     for egress in (False, True):
         direction = "Egress" if egress else "Ingress"
         gone = [c["rule_id"] for c in changes if c["op"] == "delete" and c["egress"] is egress]
         if not gone:
             continue
-        if group.vpc is not None:
+        if vpc is not None:
             found.append(
                 (
                     f"RevokeSecurityGroup{direction}",
-                    {"GroupId": group.group_id, "SecurityGroupRuleIds": gone},
+                    {"GroupId": group_id, "SecurityGroupRuleIds": gone},
                 )
             )
             continue
-        by_id = {ec2.rule_id(group, rule, egress): rule for rule in group.side(egress)}
         missing = [ident for ident in gone if ident not in by_id]
         if missing:
             raise Ec2Error(
                 "InvalidSecurityGroupRuleId.NotFound",
                 f"The security group rule ID '{missing[0]}' does not exist",
             )
-        permissions = [_permission(by_id[ident], account) for ident in gone]
+        permissions = [_permission(by_id[ident]) for ident in gone]
         found.append(
             (
                 f"RevokeSecurityGroup{direction}",
-                {"GroupId": group.group_id, "IpPermissions": permissions},
+                {"GroupId": group_id, "IpPermissions": permissions},
             )
         )
     for change in changes:
@@ -199,7 +219,7 @@ def requests(
         found.append(
             (
                 f"AuthorizeSecurityGroup{direction}",
-                {"GroupId": group.group_id, "IpPermissions": [permission]},
+                {"GroupId": group_id, "IpPermissions": [permission]},
             )
         )
     return found

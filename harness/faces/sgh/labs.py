@@ -10,8 +10,8 @@ from typing import Any
 
 from harness.adapters import runtimes
 from harness.adapters.sqlite_store import DEFAULT_LAB, Home
-from harness.core.ec2 import plane as ec2
 from harness.core.ec2 import rules as rulebook
+from harness.core.ec2.actions.images import LISTEN_TAG, serves
 from harness.core.matrix import CellResult
 from harness.core.model import DEFAULT_ACCOUNT, Topology
 from harness.core.planner import Cell
@@ -206,7 +206,7 @@ def _add_host(sub: Any) -> None:
 def host_add(args: argparse.Namespace) -> int:
     home = Home(args.home)
     with _opened(home, home.resolve(args.lab)) as lab:
-        host = lab.act(lambda c: ec2.add_host(c, args.name, args.address), _progress(args))
+        host = lab.add_host(args.name, args.address, _progress(args))
     print(f"host {host.name} {host.address} added to lab '{lab.name}'")
     return exit_codes.OK
 
@@ -242,7 +242,7 @@ def _add_image(sub: Any) -> None:
 def image_register(args: argparse.Namespace) -> int:
     """RegisterImage through the action layer, its ports as its ``sgh:listen`` tag."""
     home = Home(args.home)
-    tag = {"Key": ec2.LISTEN_TAG, "Value": args.listen}
+    tag = {"Key": LISTEN_TAG, "Value": args.listen}
     request = {
         "Name": args.name,
         "Description": args.description,
@@ -259,10 +259,8 @@ def image_list(args: argparse.Namespace) -> int:
     home = Home(args.home)
     with _opened(home, home.resolve(args.lab)) as lab:
         answer = lab.call("DescribeImages", _account(args), {})
-        cloud = lab.cloud()
     for found in answer["Images"]:
-        served = ec2.image_of(cloud, found["ImageId"]).listen
-        ports = ",".join(str(item) for item in served)
+        ports = ",".join(serves(found).split())
         print(f"IMAGE\t{found['ImageId']}\t{found['OwnerId']}\t{found['Name']}\t{ports}")
     return exit_codes.OK
 
@@ -270,7 +268,7 @@ def image_list(args: argparse.Namespace) -> int:
 def host_rm(args: argparse.Namespace) -> int:
     home = Home(args.home)
     with _opened(home, home.resolve(args.lab)) as lab:
-        host = lab.act(lambda c: ec2.remove_host(c, args.name), _progress(args))
+        host = lab.remove_host(args.name, _progress(args))
     print(f"host {host.name} removed from lab '{lab.name}'")
     return exit_codes.OK
 

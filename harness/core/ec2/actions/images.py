@@ -22,10 +22,11 @@ from harness.core.ec2.actions.requests import (
     tag_specifications,
 )
 from harness.core.ec2.actions.tags import tag_new, tags
-from harness.core.ec2.plane import AMIS, Cloud, ImageRecord, select
+from harness.core.ec2.plane import AMIS, Cloud, ImageRecord, ami, parse_listen, select
 from harness.errors import Ec2Error
 
 AMAZON = "amazon"
+LISTEN_TAG = ec2.LISTEN_TAG  # the tag a door writes to say what an image serves
 
 
 def image_dict(cloud: Cloud, image_id: str) -> Answer:
@@ -52,6 +53,15 @@ def image_dict(cloud: Cloud, image_id: str) -> Answer:
         "Tags": tags(cloud, image_id),
     }
     return found
+
+
+def serves(image: Answer) -> str:
+    """What an image of DescribeImages serves, as ``sgh:listen`` text (``tcp/22 tcp/80``):
+    its tag, else a seed AMI's ports, else tcp 22 and 80 (what a door shows of an image)."""
+    told = next((t["Value"] for t in image.get("Tags") or () if t["Key"] == LISTEN_TAG), None)
+    if told is not None:
+        return " ".join(str(p) for p in parse_listen(told, str(image["ImageId"])))
+    return " ".join(str(p) for p in ami(str(image["ImageId"])).listen)
 
 
 def register_image(cloud: Cloud, caller: Caller, request: Request) -> tuple[Cloud, Answer]:
