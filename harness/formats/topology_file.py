@@ -25,13 +25,13 @@ from harness.core.model import (
     GroupKey,
     Host,
     Instance,
-    Listen,
     Probe,
     Protocol,
     Topology,
 )
 from harness.errors import Ec2Error, TopologyError
 from harness.formats import compose_file, vpc_file, yaml_lines
+from harness.formats.topology_nodes import Entry, group_refs, read_hosts, read_instances
 from harness.formats.topology_rules import GroupFile, Resolve, read_groups
 from harness.formats.yaml_lines import MAX_NAME, Reader
 from harness.formats.yaml_lines import LineDict as _LineDict
@@ -109,11 +109,11 @@ class _Builder(Reader):
         subnet = DEFAULT_SUBNET
         if "subnet" in top:
             with self.at("subnet"):
-                subnet = self._subnet(top["subnet"])
+                subnet = self._lab_subnet(top["subnet"])
 
         group_items = self.sequence(top.get("groups"), "groups")
         groups = self._groups(group_items, account)
-        hosts = self._hosts(self.sequence(top.get("hosts"), "hosts"))
+        hosts = read_hosts(self, self.sequence(top.get("hosts"), "hosts"), set())
         instances = self._instances(
             self.sequence(top.get("instances"), "instances"), account, groups, hosts, subnet
         )
@@ -140,7 +140,7 @@ class _Builder(Reader):
                 probes.extend(parse_probe_spec(self.string(item, "a probe")))
         return tuple(sorted(set(probes), key=Probe.sort_key))
 
-    def _subnet(self, value: object) -> IPv4Network:
+    def _lab_subnet(self, value: object) -> IPv4Network:
         text = self.string(value, "subnet")
         net = rulebook.parse_ipv4_cidr(text)
         if net.prefixlen > 29:
@@ -177,21 +177,7 @@ class _Builder(Reader):
         )
         return groups
 
-    # -- hosts and instances ---------------------------------------------------------------
-
-    def _hosts(self, items: list[Any]) -> list[Host]:
-        hosts: list[Host] = []
-        for index, item in enumerate(items):
-            with self.at(f"hosts[{index}]", item):
-                spec = self.mapping(item, "a host", {"name", "address"}, {"name", "address"})
-                name = self.name(spec["name"], "host name")
-                address = self.address(spec["address"], "address")
-                if any(host.name == name for host in hosts):
-                    self.fail(f"host name '{name}' is used twice")
-                if any(host.address == address for host in hosts):
-                    self.fail(f"address {address} is used by two hosts")
-                hosts.append(Host(name, address))
-        return hosts
+    # -- instances on the lab's subnet ------------------------------------------------------
 
     def _instances(
         self,
@@ -201,77 +187,43 @@ class _Builder(Reader):
         hosts: list[Host],
         subnet: IPv4Network,
     ) -> list[Instance]:
+        """Each instance on the lab's one subnet: fixed addresses first, then the rest in
+        order from the subnet's 11th address."""
         taken = {host.address for host in hosts}
-        host_names = {host.name for host in hosts}
-        specs: list[
-            tuple[
-                str,
-                str,
-                tuple[GroupKey, ...],
-                tuple[Listen, ...],
-                IPv4Address | None,
-                str | None,
-                tuple[str, ...] | None,
-                _LineDict,
+        placed: list[tuple[str, Entry, tuple[GroupKey, ...], IPv4Address | None]] = []
+
+        def place(entry: Entry) -> None:
+            def key_of(text: str) -> GroupKey:
+                key = GroupKey(entry.owner, text)
+                if key not in groups:
+                    raise rulebook.group_not_found(text)
+                return key
+
+            keys = group_refs(self, entry.spec.get("groups"), key_of) or [
+                GroupKey(entry.owner, platforms.DEFAULT_GROUP)
             ]
-        ] = []
-        names: set[str] = set()
-        for index, item in enumerate(items):
-            with self.at(f"instances[{index}]", item):
-                spec = self.mapping(
-                    item,
-                    "an instance",
-                    {"name", "count", "groups", "listen", "address", "image", "command", "account"},
-                    {"name"},
-                )
-                base = self.name(spec["name"], "instance name")
-            with self.at(f"instances[{index}] '{base}'", item):
-                owner = self.string(spec.get("account", account), "account")
-                rulebook.check_account(owner)
-                expanded = self.copies(spec, base)
-                keys = self._group_refs(spec.get("groups"), owner, groups)
-                listen, image, command = self.serving(spec)
-                address = None
-                if "address" in spec:
-                    if len(expanded) != 1:
-                        self.fail("'address' needs count 1")
-                    address = self.address(spec["address"], "address")
-                    if address in taken:
-                        self.fail(f"address {address} is already used by another node")
-                    taken.add(address)
-                for node_name in expanded:
-                    if node_name in names or node_name in host_names:
-                        self.fail(f"node name '{node_name}' is used twice")
-                    names.add(node_name)
-                    specs.append((node_name, owner, keys, listen, address, image, command, spec))
+            address = None
+            if "address" in entry.spec:
+                address = self.address(entry.spec["address"], "address")
+                if address in taken:
+                    self.fail(f"address {address} is already used by another node")
+                taken.add(address)
+            placed.extend((name, entry, tuple(keys), address) for name in entry.names)
+
+        read_instances(self, items, account, {host.name for host in hosts}, place)
         addresses = _allocator(subnet, taken)
         instances: list[Instance] = []
-        for node_name, owner, keys, listen, fixed, image, command, spec in specs:
+        for node_name, entry, keys, fixed in placed:
             address = fixed if fixed is not None else next(addresses, None)
             if address is None:
-                self.line = spec.line
+                self.line = entry.spec.line
                 self.fail(f"subnet {subnet} has no address left for instance '{node_name}'")
-            instances.append(Instance(node_name, owner, keys, address, listen, image, command))
+            instances.append(
+                Instance(
+                    node_name, entry.owner, keys, address, entry.listen, entry.image, entry.command
+                )
+            )
         return instances
-
-    def _group_refs(
-        self, value: object, owner: str, groups: dict[GroupKey, Group]
-    ) -> tuple[GroupKey, ...]:
-        items = self.sequence(value, "groups")
-        if not items:
-            return (GroupKey(owner, platforms.DEFAULT_GROUP),)
-        keys: list[GroupKey] = []
-        for item in items:
-            text = self.string(item, "a group")
-            if "/" in text:
-                self.fail(f"an instance joins groups of its own account, not '{text}'")
-            key = GroupKey(owner, text)
-            if key not in groups:
-                raise rulebook.group_not_found(text)
-            if key in keys:
-                self.fail(f"group '{text}' is listed twice")
-            keys.append(key)
-        return tuple(keys)
 
 
 def _allocator(subnet: IPv4Network, taken: set[IPv4Address]) -> Iterator[IPv4Address]:

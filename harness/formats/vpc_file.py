@@ -9,7 +9,7 @@ Classic files give, with EC2's error code where EC2 has one.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from ipaddress import IPv4Address, IPv4Network, IPv6Network
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 from typing import Any
 
 from harness.core.ec2 import platform as platforms
@@ -27,6 +27,14 @@ from harness.core.model import (
     Vpc,
 )
 from harness.errors import Ec2Error
+from harness.formats.topology_nodes import (
+    HOST_KEYS,
+    Entry,
+    group_refs,
+    read_hosts,
+    read_instances,
+)
+from harness.formats.topology_nodes import INSTANCE_KEYS as CLASSIC_INSTANCE_KEYS
 from harness.formats.topology_rules import GroupFile, Resolve, read_groups
 from harness.formats.yaml_lines import LineDict, Reader
 
@@ -35,6 +43,7 @@ IPV6_POOL = platforms.IPV6_POOL
 DEFAULT_SUBNET = "default-a"
 DEFAULT_SUBNET_CIDR = platforms.DEFAULT_SUBNET_CIDR
 
+INSTANCE_KEYS = CLASSIC_INSTANCE_KEYS | {"subnet", "public_ip", "interfaces"}
 TOP_KEYS = {
     "name",
     "account",
@@ -72,7 +81,13 @@ class VpcReader:
             with r.at(f"prefix_lists[{index}]", item):
                 plist = self._prefix_list(item)
                 self.prefix_lists[plist.name] = plist
-        hosts = self._hosts(r.sequence(top.get("hosts"), "hosts"))
+        hosts = read_hosts(
+            r,
+            r.sequence(top.get("hosts"), "hosts"),
+            self.taken,
+            keys=HOST_KEYS | {"address6"},
+            outside=self._outside,
+        )
         self._groups(r.sequence(top.get("groups"), "groups"))
         instances = self._instances(r.sequence(top.get("instances"), "instances"), hosts)
         if not instances:
@@ -256,89 +271,60 @@ class VpcReader:
 
     # -- hosts and instances ---------------------------------------------------------------
 
-    def _hosts(self, items: list[Any]) -> list[Host]:
-        r = self.r
-        hosts: list[Host] = []
-        for index, item in enumerate(items):
-            with r.at(f"hosts[{index}]", item):
-                spec = r.mapping(
-                    item, "a host", {"name", "address", "address6"}, {"name", "address"}
+    def _outside(self, address: IPv4Address, address6: IPv6Address | None) -> None:
+        """An outside host's addresses: outside every VPC and the lab's public addresses."""
+        for vpc in self.vpcs.values():
+            if address in vpc.cidr or address in PUBLIC_POOL:
+                self.r.fail(
+                    f"host address {address} is inside VPC '{vpc.name}' or the lab's "
+                    f"public addresses ({PUBLIC_POOL}): outside hosts live outside"
                 )
-                name = r.name(spec["name"], "host name")
-                address = r.address(spec["address"], "address")
-                address6 = r.address6(spec["address6"], "address6") if "address6" in spec else None
-                if any(host.name == name for host in hosts):
-                    r.fail(f"host name '{name}' is used twice")
-                if address in self.taken:
-                    r.fail(f"address {address} is used by two hosts")
-                for vpc in self.vpcs.values():
-                    if address in vpc.cidr or address in PUBLIC_POOL:
-                        r.fail(
-                            f"host address {address} is inside VPC '{vpc.name}' or the lab's "
-                            f"public addresses ({PUBLIC_POOL}): outside hosts live outside"
-                        )
-                    if address6 is not None and vpc.ipv6 is not None and address6 in vpc.ipv6:
-                        r.fail(f"host address6 {address6} is inside VPC '{vpc.name}'")
-                self.taken.add(address)
-                hosts.append(Host(name, address, address6))
-        return hosts
+            if address6 is not None and vpc.ipv6 is not None and address6 in vpc.ipv6:
+                self.r.fail(f"host address6 {address6} is inside VPC '{vpc.name}'")
 
     def _instances(self, items: list[Any], hosts: list[Host]) -> list[Instance]:
+        """Each instance by its interfaces: one in the subnet the entry names (the default
+        VPC's first without one), or those of its ``interfaces``, all in one VPC."""
         r = self.r
-        names = {host.name for host in hosts}
         instances: list[Instance] = []
-        for index, item in enumerate(items):
-            with r.at(f"instances[{index}]", item):
-                spec = r.mapping(
-                    item,
-                    "an instance",
-                    {"name", "count", "subnet", "groups", "public_ip", "listen", "address"}
-                    | {"interfaces", "image", "command", "account"},
-                    {"name"},
+
+        def place(entry: Entry) -> None:
+            spec = entry.spec
+            if "interfaces" in spec:
+                extra = sorted({"subnet", "groups", "public_ip", "address"} & set(spec))
+                if extra:
+                    r.fail(f"give '{extra[0]}' inside 'interfaces', not beside it")
+                nic_specs = [
+                    r.mapping(nic, "an interface", {"subnet", "groups", "public_ip"}, set())
+                    for nic in r.sequence(spec["interfaces"], "interfaces")
+                ]
+                if not nic_specs:
+                    r.fail("'interfaces' needs at least one interface")
+            else:
+                nic_specs = [spec]
+            for node_name in entry.names:
+                nics = tuple(
+                    self._interface(nic, entry.owner, number, spec.get("address"))
+                    for number, nic in enumerate(nic_specs)
                 )
-                base = r.name(spec["name"], "instance name")
-            with r.at(f"instances[{index}] '{base}'", item):
-                owner = r.string(spec.get("account", self.account), "account")
-                rulebook.check_account(owner)
-                expanded = r.copies(spec, base)
-                if "interfaces" in spec:
-                    extra = sorted({"subnet", "groups", "public_ip", "address"} & set(spec))
-                    if extra:
-                        r.fail(f"give '{extra[0]}' inside 'interfaces', not beside it")
-                    nic_specs = [
-                        r.mapping(nic, "an interface", {"subnet", "groups", "public_ip"}, set())
-                        for nic in r.sequence(spec["interfaces"], "interfaces")
-                    ]
-                    if not nic_specs:
-                        r.fail("'interfaces' needs at least one interface")
-                else:
-                    nic_specs = [spec]
-                if "address" in spec and len(expanded) != 1:
-                    r.fail("'address' needs count 1")
-                listen, image, command = r.serving(spec)
-                for node_name in expanded:
-                    if node_name in names:
-                        r.fail(f"node name '{node_name}' is used twice")
-                    names.add(node_name)
-                    nics = tuple(
-                        self._interface(nic, owner, number, spec.get("address"))
-                        for number, nic in enumerate(nic_specs)
+                vpcs = {self._subnet_named(nic.subnet).vpc for nic in nics}
+                if len(vpcs) > 1:
+                    r.fail(f"the interfaces of an instance are in one VPC, not {sorted(vpcs)}")
+                instances.append(
+                    Instance(
+                        node_name,
+                        entry.owner,
+                        nics[0].groups,
+                        nics[0].address,
+                        entry.listen,
+                        entry.image,
+                        entry.command,
+                        interfaces=nics,
                     )
-                    vpcs = {self._subnet_named(nic.subnet).vpc for nic in nics}
-                    if len(vpcs) > 1:
-                        r.fail(f"the interfaces of an instance are in one VPC, not {sorted(vpcs)}")
-                    instances.append(
-                        Instance(
-                            node_name,
-                            owner,
-                            nics[0].groups,
-                            nics[0].address,
-                            listen,
-                            image,
-                            command,
-                            interfaces=nics,
-                        )
-                    )
+                )
+
+        names = {host.name for host in hosts}
+        read_instances(self.r, items, self.account, names, place, keys=INSTANCE_KEYS)
         return instances
 
     def _subnet_named(self, name: str) -> Subnet:
@@ -356,11 +342,8 @@ class VpcReader:
             subnet = self._subnet_named(r.string(spec["subnet"], "subnet"))
         else:
             subnet = self._default_vpc().subnets[0]
-        keys: list[GroupKey] = []
-        for item in r.sequence(spec.get("groups"), "groups"):
-            text = r.string(item, "a group")
-            if "/" in text:
-                r.fail(f"an instance joins groups of its own account, not '{text}'")
+
+        def key_of(text: str) -> GroupKey:
             key = GroupKey(owner, text, subnet.vpc)
             if key.name == platforms.DEFAULT_GROUP:
                 self._ensure_default_group(owner, subnet.vpc)
@@ -373,9 +356,9 @@ class VpcReader:
                         f"'{subnet.name}' (VPC '{subnet.vpc}') belong to different networks.",
                     )
                 raise rulebook.group_not_found(text)
-            if key in keys:
-                r.fail(f"group '{text}' is listed twice")
-            keys.append(key)
+            return key
+
+        keys = group_refs(r, spec.get("groups"), key_of)
         if not keys:
             keys.append(self._ensure_default_group(owner, subnet.vpc))
         rulebook.check_interface_groups(len(keys))
