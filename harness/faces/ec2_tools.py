@@ -36,7 +36,16 @@ from harness.lab.persistent import PersistentLab
 
 T = TypeVar("T")
 
-_NOTES: ContextVar[list[str]] = ContextVar("ec2_tools_notes")
+@dataclass
+class _Session:
+    """One command's hold on its lab (opened once, at its first call) and its notes."""
+
+    notes: list[str] = field(default_factory=list)
+    lab: PersistentLab | None = None
+    warned: bool = False  # the lab-is-down note is given once
+
+
+_SESSION: ContextVar[_Session] = ContextVar("ec2_tools_session")
 
 
 @dataclass(frozen=True)
@@ -98,31 +107,22 @@ def _outcome(prog: str, body: Callable[[], list[str]]) -> Outcome:
     return Outcome(exit_codes.OK, lines)
 
 
-def _lab(args: argparse.Namespace) -> PersistentLab:
-    home = Home(args.home)
-    lab = PersistentLab(home, home.resolve(args.lab))
-    if not lab.is_up:
-        _NOTES.get().append(
-            f"note: lab '{lab.name}' is down; the change is stored and enforced at "
-            f"'sgh lab up {lab.name}'"
-        )
-    return lab
-
-
 def _call(args: argparse.Namespace, name: str, request: dict[str, Any]) -> dict[str, Any]:
     """An action of the action layer (the one every door calls) on the lab, as the account
     of ``SGH_ACCOUNT``; a change is enforced before it returns."""
-    lab = _lab(args) if actions.find(name).changes else _opened(args)
+    session = _SESSION.get()
+    if session.lab is None:
+        home = Home(args.home)
+        session.lab = PersistentLab(home, home.resolve(args.lab))
+    lab = session.lab
+    if actions.find(name).changes and not lab.is_up and not session.warned:
+        session.warned = True
+        session.notes.append(
+            f"note: lab '{lab.name}' is down; the change is stored and enforced at "
+            f"'sgh lab up {lab.name}'"
+        )
     progress = Progress(enabled=sys.stderr.isatty())
-    try:
-        return dict(lab.call(name, _account(), request, phases=progress))
-    finally:
-        lab.close()
-
-
-def _opened(args: argparse.Namespace) -> PersistentLab:
-    home = Home(args.home)
-    return PersistentLab(home, home.resolve(args.lab))
+    return dict(lab.call(name, _account(), request, phases=progress))
 
 
 def _refs(refs: Sequence[str], names: str, ids: str) -> dict[str, list[str]]:
@@ -316,9 +316,12 @@ def _change_rules(argv: Sequence[str], prog: str, revoke: bool) -> Outcome:
                     {**before, "IpPermissions": [permission], "IpPermissionsEgress": [permission]},
                     args.egress,
                 )
-                _NOTES.get().extend(f"note: no such rule, nothing revoked: {t}" for t in shown)
-        after = _group(args, before["GroupId"])
-        return ec2_tools_text.rule_change(before, after, args.egress, revoke, _names(args))
+                notes = _SESSION.get().notes
+                notes.extend(f"note: no such rule, nothing revoked: {t}" for t in shown)
+        groups = _call(args, "DescribeSecurityGroups", {})["SecurityGroups"]
+        after = next(g for g in groups if g["GroupId"] == before["GroupId"])
+        names = {group["GroupId"]: group["GroupName"] for group in groups}
+        return ec2_tools_text.rule_change(before, after, args.egress, revoke, names)
 
     return _outcome(prog, body)
 
@@ -469,15 +472,17 @@ def execute(command: str, argv: Sequence[str]) -> Outcome:
     function = COMMANDS.get(command)
     if function is None:
         raise InvalidInput(f"no command {command} (known: {', '.join(sorted(COMMANDS))})")
-    notes: list[str] = []
-    token = _NOTES.set(notes)
+    session = _Session()
+    token = _SESSION.set(session)
     try:
         outcome = function(list(argv))
     except _Usage as err:
-        return Outcome(exit_codes.INVALID, [], [*notes, str(err)])
+        return Outcome(exit_codes.INVALID, [], [*session.notes, str(err)])
     finally:
-        _NOTES.reset(token)
-    return Outcome(outcome.code, outcome.out, [*notes, *outcome.err])
+        _SESSION.reset(token)
+        if session.lab is not None:
+            session.lab.close()
+    return Outcome(outcome.code, outcome.out, [*session.notes, *outcome.err])
 
 
 def _console(command: str, argv: Sequence[str] | None) -> int:
