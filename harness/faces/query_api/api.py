@@ -17,7 +17,6 @@ import botocore.session
 from harness.core.ec2.actions import ACTIONS, find
 from harness.errors import Ec2Error
 from harness.faces.query_api import wire
-from harness.faces.query_api.responses import E
 from harness.lab.persistent import PersistentLab
 
 __all__ = ["ACTIONS", "Api", "caller_identity"]
@@ -51,10 +50,7 @@ class Api:
                     "DryRunOperation", "Request would have succeeded, but DryRun flag is set."
                 )
             answer = self.lab.call(action, account, request, region=where, regions=regions())
-        found = wire.output(action, answer)
-        if action == "CreateSecurityGroup":  # EC2 says <return> here too; the model has not it
-            found.insert(0, E("return", "true"))
-        return found
+        return wire.output(action, answer)
 
 
 def caller_identity(account: str, request_id: str) -> str:

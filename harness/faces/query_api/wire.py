@@ -200,12 +200,20 @@ def _invalid(key: str, text: str) -> Ec2Error:
 # -- answers ---------------------------------------------------------------------------------
 
 
+# What EC2 writes in an answer that the model has not: CreateSecurityGroupResponse carries
+# <return>true</return> before its groupId (the API reference's example response).
+RETURNS_TOO = frozenset({"CreateSecurityGroup"})
+
+
 def output(action: str, value: Mapping[str, Any]) -> list[Element]:
     """The elements of ``action``'s answer (inside ``<ActionResponse>``)."""
     shape = operation(action).output_shape
     if shape is None:
         return [_element("return", "true", None)] if value.get("Return", True) else []
-    return _members(cast(StructureShape, shape), value)
+    found = _members(cast(StructureShape, shape), value)
+    if action in RETURNS_TOO:
+        found.insert(0, _element("return", "true", None))
+    return found
 
 
 def _members(shape: StructureShape, value: Mapping[str, Any]) -> list[Element]:
