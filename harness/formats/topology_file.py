@@ -30,7 +30,7 @@ from harness.core.model import (
     Topology,
 )
 from harness.errors import Ec2Error, TopologyError
-from harness.formats import compose_file, vpc_file, yaml_lines
+from harness.formats import compose_file, topology_vpcs, yaml_lines
 from harness.formats.topology_nodes import Entry, group_refs, read_hosts, read_instances
 from harness.formats.topology_rules import GroupFile, Resolve, read_groups
 from harness.formats.yaml_lines import MAX_NAME, Reader
@@ -91,7 +91,7 @@ class _Builder(Reader):
         top = self.mapping(
             data,
             "the topology",
-            vpc_file.TOP_KEYS
+            topology_vpcs.TOP_KEYS
             if vpc
             else {"name", "account", "subnet", "groups", "instances", "hosts", "probes"}
             | {"description"},
@@ -105,7 +105,7 @@ class _Builder(Reader):
             rulebook.check_account(account)
         if vpc:
             probes = self._probes(top)
-            return vpc_file.VpcReader(self, account).build(top, name, probes)
+            return topology_vpcs.VpcReader(self, account).build(top, name, probes)
         subnet = DEFAULT_SUBNET
         if "subnet" in top:
             with self.at("subnet"):

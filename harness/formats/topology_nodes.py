@@ -2,7 +2,7 @@
 instance entry up to where the platforms differ (its keys, owner, copies, ports, image and
 command, its node names, its groups). Where an instance goes is each file's own: the lab's
 one subnet in an EC2-Classic file (:mod:`harness.formats.topology_file`), a VPC subnet by
-interface in a VPC file (:mod:`harness.formats.vpc_file`)."""
+interface in a VPC file (:mod:`harness.formats.topology_vpcs`)."""
 
 from __future__ import annotations
 

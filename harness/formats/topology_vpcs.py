@@ -1,9 +1,11 @@
-"""VPC topology files: the ``vpcs:`` section and what it brings (egress rules, every protocol,
-IPv6, prefix lists, network interfaces, public addresses).
+"""The networks of a VPC topology file: its ``vpcs:`` section (VPCs, subnets, IPv6 blocks),
+prefix lists, and where each instance goes (network interfaces, addresses, public addresses).
 
-A topology with a ``vpcs:`` section is read here; :mod:`harness.formats.topology_file` reads
-Classic ones and hands VPC documents over. Errors are the same one-line ``TopologyError`` as
-Classic files give, with EC2's error code where EC2 has one.
+:mod:`harness.formats.topology_file` reads the document and hands a file with ``vpcs:`` over;
+the groups and rules (:mod:`harness.formats.topology_rules`) and the hosts and instance entries
+(:mod:`harness.formats.topology_nodes`) are read by the same readers as in an EC2-Classic
+file, with this file's shape as data. Errors are the same one-line ``TopologyError``, with
+EC2's error code where EC2 has one.
 """
 
 from __future__ import annotations
