@@ -36,6 +36,7 @@ from harness.lab.persistent import PersistentLab
 
 T = TypeVar("T")
 
+
 @dataclass
 class _Session:
     """One command's hold on its lab (opened once, at its first call) and its notes."""

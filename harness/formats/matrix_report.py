@@ -9,30 +9,48 @@ from harness.core.matrix import CellResult, Matrix
 from harness.core.model import Instance, Node, State, Topology
 
 LEGEND_REACH = (
-    "reachability observed: O some port open, c answered but closed only, - nothing answers"
+    "reachability observed: O some port open (--by-port names which), c answered but closed "
+    "only, - nothing answers, ! not run, blank: not probed (a node and itself)"
 )
-LEGEND_COMPARE = "comparison with the rules: . as expected, X wrong, ! not run"
+LEGEND_PORT = (
+    "O open, c closed, - nothing answers (filtered), ! not run, blank: not probed on this port"
+)
+LEGEND_COMPARE = "comparison with the rules: . as expected, X wrong, ! not run, blank: not probed"
+GLYPHS = {State.OPEN: "O", State.CLOSED: "c", State.FILTERED: "-", State.NOT_RUN: "!"}
+RANK = "Oc-!"  # the most open first
 
 
 def _row_label(node: Node, topology: Topology) -> str:
     """A persistent lab's instance ids with what a person calls them and their groups
     (``i-94455486 web server [apache]``); a topology file's names say it already."""
-    if not topology.source.startswith("lab ") or not isinstance(node, Instance):
+    if not _is_lab(topology) or not isinstance(node, Instance):
         return node.name
     groups = ",".join(key.label(topology.account) for key in node.groups)
     return f"{node.name} {node.label} [{groups}]".replace("  ", " ")
 
 
+def _is_lab(topology: Topology) -> bool:
+    return topology.source.startswith("lab ")
+
+
 def _grid(matrix: Matrix, glyph: dict[tuple[str, str], str], title: str, legend: str) -> list[str]:
+    """A grid of one glyph a pair. Columns are headed by their names written downwards; in a
+    persistent lab, whose names are instance ids, by the number of their row instead."""
     topology = matrix.topology
     rows = [node.name for node in topology.nodes]
     labels = {node.name: _row_label(node, topology) for node in topology.nodes}
     cols = [instance.name for instance in topology.instances]
+    heads = {name: name for name in cols}
+    if _is_lab(topology):
+        numbers = {name: str(index) for index, name in enumerate(rows, 1)}
+        digits = len(str(len(rows)))
+        labels = {name: f"{numbers[name].rjust(digits)} {label}" for name, label in labels.items()}
+        heads = {name: numbers[name].rjust(digits) for name in cols}
     width = max(len(label) for label in labels.values()) + 2
-    height = max(len(name) for name in cols)
+    height = max(len(head) for head in heads.values())
     lines = [title, f"  ({legend})"]
     for level in range(height):
-        chars = [name[level] if level < len(name) else " " for name in cols]
+        chars = [heads[name][level] if level < len(heads[name]) else " " for name in cols]
         lines.append(" " * width + " ".join(chars).rstrip())
     for row in rows:
         cells = [glyph.get((row, col), " ") for col in cols]
@@ -70,6 +88,27 @@ def render_grids(matrix: Matrix) -> str:
     lines.append("")
     lines += _grid(matrix, compare, "Observed vs expected", LEGEND_COMPARE)
     return "\n".join(lines)
+
+
+def render_by_port(matrix: Matrix) -> str:
+    """One reachability grid a probed port (``tcp/80``, ``icmp``): which ports are open."""
+    by_probe: dict[str, dict[tuple[str, str], str]] = defaultdict(dict)
+    order: dict[str, tuple[Any, ...]] = {}
+    for result in matrix.results:
+        probe = result.cell.probe
+        name = str(probe)
+        order[name] = probe.sort_key()
+        pair = (result.cell.source, result.cell.target)
+        glyph = GLYPHS[result.observed.state]
+        held = by_probe[name].get(pair)  # a VPC pair probed at several addresses: the most open
+        if held is None or RANK.index(glyph) < RANK.index(held):
+            by_probe[name][pair] = glyph
+    parts = []
+    for name in sorted(by_probe, key=lambda n: order[n]):
+        parts.append(
+            "\n".join(_grid(matrix, by_probe[name], f"Reachability on {name}", LEGEND_PORT))
+        )
+    return "\n\n".join(parts)
 
 
 def states(result: CellResult) -> str:
@@ -165,8 +204,11 @@ def render_wrong(matrix: Matrix) -> str:
     return "\n".join([f"Cells that disagree ({len(wrong)}), by cause:", *wrong_lines(matrix)])
 
 
-def render(matrix: Matrix) -> str:
+def render(matrix: Matrix, by_port: bool = False) -> str:
+    """The grids (one a port too, with ``by_port``), the wrong cells by cause, the summary."""
     parts = [render_grids(matrix)]
+    if by_port:
+        parts.append(render_by_port(matrix))
     wrong = render_wrong(matrix)
     if wrong:
         parts.append(wrong)

@@ -287,3 +287,58 @@ def test_every_sgh_command_runs_a_function(argv: list[str]) -> None:
     args = _parser().parse_args(argv)
     assert inspect.isfunction(args.handler), (argv, args.handler)
     assert list(inspect.signature(args.handler).parameters) == ["args"]
+
+
+def _grid_cells(
+    text: str, title: str, rows: list[str], cols: list[str]
+) -> dict[tuple[str, str], str]:
+    """The glyphs of the grid headed ``title``, by (row, column), read by position: the
+    header's first line starts at the first column; rows follow in the topology's order."""
+    lines = text.split(title)[1].splitlines()[2:]  # past the title's line and the legend
+    start = len(lines[0]) - len(lines[0].lstrip())
+    body = [line for line in lines if line[:1] not in (" ", "")][: len(rows)]
+    return {
+        (row, col): line[start + 2 * index] if start + 2 * index < len(line) else " "
+        for row, line in zip(rows, body, strict=True)
+        for index, col in enumerate(cols)
+    }
+
+
+def test_the_grid_by_port_names_the_port_that_is_open() -> None:
+    matrix = verify(TOPO, FakeRuntime(), SimulatedProber(TOPO), QUIET)
+    text = render(matrix, by_port=True)
+    assert "(--by-port names which)" in text and "blank: not probed" in text
+    rows = [node.name for node in TOPO.nodes]
+    cols = [instance.name for instance in TOPO.instances]
+    on_8080 = _grid_cells(text, "Reachability on tcp/8080", rows, cols)
+    on_3306 = _grid_cells(text, "Reachability on tcp/3306", rows, cols)
+    assert on_8080[("web-1", "app-1")] == "O"  # the app tier serves 8080 to the web tier
+    assert on_8080[("internet", "app-1")] == "-"  # and not to the world
+    assert on_3306[("app-1", "db-1")] == "O"  # the database serves the app tier
+    assert on_3306[("web-1", "db-1")] == "-"  # and not the web tier
+    assert on_3306[("web-1", "app-1")] == " "  # not a port the rules name for this pair
+    on_1 = _grid_cells(text, "Reachability on tcp/1", rows, cols)
+    assert on_1[("web-1", "app-1")] == "c"  # allowed, nothing listens
+    assert on_8080[("app-1", "app-1")] == " "  # a node and itself: not probed
+    for (source, target), glyph in on_8080.items():
+        states = {
+            r.observed.state
+            for r in matrix.results
+            if (r.cell.source, r.cell.target) == (source, target)
+            and str(r.cell.probe) == "tcp/8080"
+        }
+        shown = {"open": "O", "closed": "c", "filtered": "-"}
+        assert glyph == (shown[str(states.pop())] if states else " ")
+    assert "Reachability on tcp/8080" not in render(matrix)  # only when asked
+
+
+def test_a_persistent_labs_columns_are_numbered_as_its_rows() -> None:
+    lab = replace(TOPO, source="lab demo")
+    matrix = verify(lab, FakeRuntime(), SimulatedProber(lab), QUIET)
+    lines = render(matrix).split("Observed vs expected")[0].splitlines()
+    heads = lines[2:4]  # two digits, written downwards
+    start = len(heads[1]) - len(heads[1].lstrip())
+    numbers = ["".join(h[start + 2 * i] for h in heads).strip() for i in range(len(lab.instances))]
+    assert numbers == [str(n) for n in range(1, len(lab.instances) + 1)]
+    assert lines[4].startswith(" 1 web-1")  # rows carry the number their column is headed by
+    assert lines[5].startswith(" 2 web-2")

@@ -56,6 +56,14 @@ def add_html_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_by_port_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--by-port",
+        action="store_true",
+        help="also print one reachability grid a probed port (which ports are open)",
+    )
+
+
 def output_path(option: str, value: str | None) -> Path | None:
     """A report path checked before any work starts (its directory must exist)."""
     if value is None:
@@ -98,10 +106,14 @@ def make_prober(name: str, timeout: float) -> Prober:
 
 
 def report_matrix(
-    matrix: Matrix, json_path: Path | None, junit_path: Path | None, html_path: Path | None = None
+    matrix: Matrix,
+    json_path: Path | None,
+    junit_path: Path | None,
+    html_path: Path | None = None,
+    by_port: bool = False,
 ) -> int:
     """Print the matrix, write the reports asked for; the exit status."""
-    print(render(matrix))
+    print(render(matrix, by_port))
     document = to_json(matrix) if json_path or html_path else {}  # one document for both
     if json_path is not None:
         json_path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")

@@ -20,6 +20,7 @@ from harness.core.runtime import LabKind
 from harness.faces import exit_codes
 from harness.faces.progress import Progress
 from harness.faces.sgh.common import (
+    add_by_port_option,
     add_html_option,
     add_junit_option,
     add_prober_option,
@@ -281,6 +282,7 @@ def _add_matrix(sub: Any) -> None:
     add_prober_option(parser)
     add_junit_option(parser)
     add_html_option(parser)
+    add_by_port_option(parser)
 
 
 def matrix(args: argparse.Namespace) -> int:
@@ -292,7 +294,7 @@ def matrix(args: argparse.Namespace) -> int:
     with _opened(home, home.resolve(args.lab)) as lab:
         lab.runtime.check()
         measured = lab.matrix(prober, _progress(args))
-    return report_matrix(measured, json_path, junit_path, html_path)
+    return report_matrix(measured, json_path, junit_path, html_path, args.by_port)
 
 
 def _add_serve(sub: Any) -> None:

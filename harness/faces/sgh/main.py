@@ -24,6 +24,7 @@ from harness.faces import exit_codes
 from harness.faces.progress import Progress
 from harness.faces.sgh import labs
 from harness.faces.sgh.common import (
+    add_by_port_option,
     add_html_option,
     add_junit_option,
     add_prober_option,
@@ -120,6 +121,7 @@ def _add_run(sub: Subparsers) -> None:
     add_runtime_option(run)
     add_junit_option(run)
     add_html_option(run)
+    add_by_port_option(run)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -134,7 +136,7 @@ def _run(args: argparse.Namespace) -> int:
     status: list[int] = []  # the report is written before the lab is removed
 
     def answer(matrix: Matrix) -> None:
-        status.append(report_matrix(matrix, json_path, junit_path, html_path))
+        status.append(report_matrix(matrix, json_path, junit_path, html_path, args.by_port))
         sys.stdout.flush()
 
     verify(
