@@ -168,8 +168,8 @@ class Finding:
         if self.proof:
             extra.append(self.proof)
         return [
-            f"{self.kind:<15}{self.where}: {self.message}",
-            *(f"{'':15}  {d}" for d in (*extra, *self.detail)),
+            f"{self.level:<8}{self.kind:<15}{self.where}: {self.message}",
+            *(f"{'':23}  {d}" for d in (*extra, *self.detail)),
         ]
 
 

@@ -148,3 +148,14 @@ def test_sarif_validates_and_points_at_the_users_line(
         "tests/unit/topologies/lint/world-open.yaml",
         line_of(topology, "ports: 22, source: 0.0.0.0/0"),
     ) in located["tests/unit/topologies/lint/world-open.yaml"]
+
+
+def test_each_finding_line_says_its_level(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["lint", str(LINT / "world-open.yaml")]) == 1
+    out = capsys.readouterr().out.splitlines()
+    heads = [line for line in out if line and not line.startswith(" ") and ": " in line]
+    findings = heads[:-1]  # the last is the summary
+    assert findings and all(line.split()[0] in ("error", "warning", "note") for line in findings)
+    assert any(line.startswith("error   world-open") for line in findings)
+    errors = sum(line.startswith("error ") for line in findings)
+    assert f"{errors} error{'' if errors == 1 else 's'}," in out[-1]

@@ -280,7 +280,10 @@ def _lint(args: argparse.Namespace) -> int:
         return exit_codes.OK
     kinds = sorted({finding.kind for finding in findings})
     levels = [finding.level for finding in findings]
-    counts = ", ".join(f"{levels.count(level)} {level}s" for level in ("error", "warning", NOTE))
+    counts = ", ".join(
+        f"{levels.count(level)} {level}{'' if levels.count(level) == 1 else 's'}"
+        for level in ("error", "warning", NOTE)
+    )
     print(f"{where}: {len(findings)} findings ({', '.join(kinds)}): {counts}")
     if wrong:
         print(f"{where}: NOT proven: {wrong} probed cells disagree with the oracle")
