@@ -98,7 +98,8 @@ def plan(
             else:
                 keep[name] = state.pid
         for name in sorted(set(wanted) - set(observed)):
-            problems.append(f"{name}: its container is missing")
+            if name in applied:  # started once and gone; one never started is a change
+                problems.append(f"{name}: its container is missing")
     start = tuple(node for name, node in wanted.items() if name not in keep)
     route = tuple(
         name for name in wanted if name in keep and not set(subnets) <= observed[name].routes

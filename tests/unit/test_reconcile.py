@@ -198,3 +198,11 @@ def test_a_node_running_with_no_policy_recorded_is_a_problem_and_gets_one() -> N
     steps = plan(TOPO, runtime.observe(LAB, policies=False), applied)
     assert list(steps.install) == ["web-2"]
     assert steps.problems == ("web-2: running, but no policy is recorded as installed on it",)
+
+
+def test_a_node_added_by_a_change_is_started_without_a_problem() -> None:
+    runtime, done = built()
+    bigger = replace(TOPO, hosts=(*TOPO.hosts, Host("monitor", IPv4Address("203.0.113.77"))))
+    after = reconcile(runtime, LAB, bigger, done.applied, QUIET)
+    assert [node.name for node in after.plan.start] == ["monitor"]
+    assert after.plan.problems == ()  # 'sgh host add' repairs nothing: it adds
