@@ -227,9 +227,13 @@ def load_change(
     options = options or Options()
     if after is None:
         (path,) = before
-        data = _json(Path(path), _read(Path(path)))
+        text = _read(Path(path))
+        alone = "give BEFORE and AFTER (one source alone must be a Terraform plan JSON)"
+        if Path(path).suffix != ".json":
+            raise TopologyError(path, "", f"one source to diff: {alone}")
+        data = _json(Path(path), text)
         if not isinstance(data, dict) or not terraform.is_terraform_json(data):
-            raise TopologyError(path, "", "one source to diff must be a Terraform plan JSON")
+            raise TopologyError(path, "", f"not a Terraform plan JSON: {alone}")
         sides = []
         for is_before in (True, False):
             deployment = Deployment(sources=[path], name=safe_name(Path(path).stem))

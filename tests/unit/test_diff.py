@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from harness.core.diff import CLOSED, OPENED, REASON, by_cause, gate, predict
+from harness.faces import exit_codes
+from harness.faces.sgh.main import main
 from harness.formats import sources
 from harness.lab.diff import same_services
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "imports"
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = ROOT / "tests" / "fixtures" / "imports"
 
 
 def test_a_change_opens_and_closes_exactly_its_cells() -> None:
@@ -60,3 +65,15 @@ def test_a_plan_alone_is_its_prior_state_against_its_planned_values() -> None:
     }
     assert (OPENED, "internet", "tcp/443") in kinds
     assert (CLOSED, "internet", "tcp/80") in kinds
+
+
+def test_one_source_that_is_not_a_plan_asks_for_the_second(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    topology = ROOT / "topologies" / "three-tier.yaml"
+    assert main(["diff", str(topology), "--predict-only"]) == exit_codes.INVALID
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "give BEFORE and AFTER" in err and "JSON" not in err[:30]
+    aws = FIXTURES / "multi-eni.json"  # AWS describe-* JSON
+    assert main(["diff", str(aws), "--predict-only"]) == exit_codes.INVALID
+    assert "not a Terraform plan JSON: give BEFORE and AFTER" in capsys.readouterr().err
