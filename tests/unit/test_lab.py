@@ -342,3 +342,13 @@ def test_a_persistent_labs_columns_are_numbered_as_its_rows() -> None:
     assert numbers == [str(n) for n in range(1, len(lab.instances) + 1)]
     assert lines[4].startswith(" 1 web-1")  # rows carry the number their column is headed by
     assert lines[5].startswith(" 2 web-2")
+
+
+def test_removing_a_lab_that_does_not_exist_says_so_without_suggesting_to_start_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from harness.faces.sgh.main import main
+
+    assert main(["lab", "rm", "nosuch", "--home", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "no lab named 'nosuch'" in err and "to remove" in err and "lab up" not in err

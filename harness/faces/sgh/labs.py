@@ -17,6 +17,7 @@ from harness.core.model import DEFAULT_ACCOUNT, Topology
 from harness.core.planner import Cell
 from harness.core.probing import Prober
 from harness.core.runtime import LabKind
+from harness.errors import LabNotFound
 from harness.faces import exit_codes
 from harness.faces.progress import Progress
 from harness.faces.sgh.common import (
@@ -135,7 +136,11 @@ def down(args: argparse.Namespace) -> int:
 
 def remove(args: argparse.Namespace) -> int:
     home = Home(args.home)
-    with _opened(home, home.resolve(args.name)) as lab:
+    name = home.resolve(args.name)
+    if name not in home.labs():
+        known = ", ".join(home.labs()) or "none"
+        raise LabNotFound(f"no lab named '{name}' in {home.path} to remove (labs: {known})")
+    with _opened(home, name) as lab:
         removed = lab.down(_progress(args))
     home.remove(lab.name)
     print(f"lab '{lab.name}' removed: {removed} {_nodes(lab)} and its state in {home.path}")
