@@ -90,3 +90,16 @@ def test_a_persistent_labs_grid_names_its_instances_for_a_person(tmp_path: Path)
     assert any(row.startswith(f"2 {db} orders-db [default] ") for row in rows)
     nodes = {n["name"]: n for n in to_json(matrix)["nodes"]}
     assert (nodes[web]["label"], nodes[db]["label"]) == ("web server", "orders-db")
+
+
+def test_the_port_may_follow_the_topology_option() -> None:
+    from harness.faces.sgh.main import _parse
+
+    before = _parse(["explain", "web-1", "app-1", "tcp/8080", "-t", "three-tier.yaml"])
+    after = _parse(["explain", "web-1", "app-1", "-t", "three-tier.yaml", "tcp/8080"])
+    assert before.probe == after.probe == "tcp/8080"
+    assert before.topology == after.topology == ["three-tier.yaml"]
+    with pytest.raises(SystemExit):
+        _parse(["explain", "web-1", "app-1", "-t", "x.yaml", "tcp/80", "udp/53"])
+    with pytest.raises(SystemExit):
+        _parse(["lab", "status", "stray"])  # only a command's own optional positionals

@@ -73,8 +73,21 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    """The command line. A command's optional positionals (``late``) may also come after its
+    options (``sgh explain A B -t FILE tcp/80``): argparse takes positionals only in one run."""
+    parser = _parser()
+    args, extra = parser.parse_known_args(argv)
+    for name in getattr(args, "late", ()):
+        if extra and getattr(args, name) is None and not extra[0].startswith("-"):
+            setattr(args, name, extra.pop(0))
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = _parse(argv)
     signal.signal(signal.SIGTERM, _interrupt)
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
@@ -415,7 +428,7 @@ def _add_explain(sub: Subparsers) -> None:
         "explain",
         help="probe one cell (a source and a target) and say why each probe went as it did",
     )
-    exp.set_defaults(handler=_explain)
+    exp.set_defaults(handler=_explain, late=("probe",))
     exp.add_argument("source", metavar="SOURCE", help="the source node (an instance or host)")
     exp.add_argument("target", metavar="TARGET", help="the target instance")
     exp.add_argument(
