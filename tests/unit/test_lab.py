@@ -352,3 +352,14 @@ def test_removing_a_lab_that_does_not_exist_says_so_without_suggesting_to_start_
     assert main(["lab", "rm", "nosuch", "--home", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "no lab named 'nosuch'" in err and "to remove" in err and "lab up" not in err
+
+
+def test_sgh_says_its_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib.metadata import version
+
+    from harness.faces.sgh.main import main
+
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out.strip() == f"sgh {version('sg-harness')}"

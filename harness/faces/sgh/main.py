@@ -50,10 +50,13 @@ def add_running_lab_options(parser: argparse.ArgumentParser, instead: str) -> No
 
 
 def _parser() -> argparse.ArgumentParser:
+    from importlib.metadata import version
+
     parser = argparse.ArgumentParser(
         prog="sgh",
         description="EC2 security groups enforced on Docker containers and verified by packets.",
     )
+    parser.add_argument("--version", action="version", version=f"sgh {version('sg-harness')}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     _add_run(sub)
