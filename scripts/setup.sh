@@ -27,8 +27,8 @@ command -v sysctl >/dev/null 2>&1 || need+=(procps)
 command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
 command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)  # the browser tests (headless)
-# libnftables' own Python binding: policies are loaded from a thread inside each namespace
-[ -f /usr/lib/python3/dist-packages/nftables/nftables.py ] || need+=(python3-nftables)
+# libnftables: policies are loaded through it from a thread inside each namespace
+ldconfig -p | grep -q 'libnftables\.so\.1 ' || need+=(libnftables1)
 command -v busybox >/dev/null 2>&1 || need+=(busybox-static)  # make bench: the container floor
 if [ ${#need[@]} -gt 0 ]; then
     say "installing Debian packages: ${need[*]}"
@@ -76,9 +76,9 @@ if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; th
     echo "$want" > "$stamp"
 fi
 
-# Debian's python3-nftables (the binding of libnftables, which is not on PyPI) into the venv.
+# A link an older setup made to Debian's python3-nftables: the project carries its own binding.
 site=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
-ln -sfn /usr/lib/python3/dist-packages/nftables "$site/nftables"
+if [ -L "$site/nftables" ]; then rm -f "$site/nftables"; fi
 
 # -- Images ---------------------------------------------------------------------------------
 bash scripts/build-images.sh

@@ -18,8 +18,9 @@ import subprocess
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
+from harness.adapters.libnftables import Context
 from harness.core import nftables
 from harness.errors import LabError
 
@@ -109,9 +110,9 @@ TABLE = f"{nftables.TABLE_FAMILY} {nftables.TABLE_NAME}"
 LIST_TABLE = f"list table {TABLE}"  # listed stateless (``nft -s``): no counter values
 _LIBNFTABLES = threading.Lock()  # libnftables is not thread-safe: concurrent calls abort
 Key = tuple[int, int]  # (pid, start time): one process, whatever reuses the pid later
-_CONTEXTS: dict[Key, Any] = {}  # a context opened in each namespace
+_CONTEXTS: dict[Key, Context] = {}  # a context opened in each namespace
 _LOADED: dict[Key, str] = {}  # the policy last loaded in each namespace, for deltas
-_SCRATCH: list[Any] = []  # a context in an empty namespace of this process's own
+_SCRATCH: list[Context] = []  # a context in an empty namespace of this process's own
 _OWNER = [os.getpid()]  # the process the contexts above were opened by
 _INHERITED: list[object] = []  # a forked child's parent's contexts, left alone (see _own)
 _LISTINGS: dict[str, str] = {}  # a policy (without its comment lines) -> how nft lists it
@@ -204,7 +205,7 @@ def _own() -> None:
         _OWNER[0] = os.getpid()
 
 
-def _context(key: Key) -> Any:
+def _context(key: Key) -> Context:
     _own()
     context = _CONTEXTS.get(key)
     if context is None:
@@ -213,7 +214,7 @@ def _context(key: Key) -> Any:
     return context
 
 
-def _cmd(context: Any, script: str, what: str) -> str:
+def _cmd(context: Context, script: str, what: str) -> str:
     code, output, error = context.cmd(script)
     if code != 0:
         raise LabError(f"{what} failed: {_one_line(error)}")
@@ -245,11 +246,9 @@ def release_dead() -> None:
             _LOADED.pop(key, None)
 
 
-def _open_context() -> Any:
-    from nftables import Nftables  # Debian's python3-nftables, the binding of libnftables
-
+def _open_context() -> Context:
     _more_files()
-    context = Nftables()
+    context = Context()
     context.set_stateless_output(True)  # listings compare policies, not what counters saw
     return context
 

@@ -73,9 +73,9 @@ def fresh_listing(policy: str) -> str:
     """How ``nft -s`` lists a whole policy loaded into a new, empty namespace."""
 
     def load() -> str:
-        from nftables import Nftables
+        from harness.adapters.libnftables import Context
 
-        context = Nftables()
+        context = Context()
         context.set_stateless_output(True)  # as the harness lists: without counter values
         assert context.cmd(policy)[0] == 0
         return str(context.cmd("list table inet sgh")[1])
