@@ -12,12 +12,11 @@ module: the lab sees :class:`~harness.core.runtime.NodeState` values.
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from harness.adapters import netns
+from harness.adapters import netns, system
 from harness.adapters.concurrency import parallel
 from harness.adapters.namespaces import NamespaceOps, listed_policy, make_switch, plugging
 from harness.core.model import Instance, LabNode, Topology
@@ -39,7 +38,6 @@ OWNER_LABEL = "sg-harness.owner"
 INSTANCE_IMAGE = "sgh-instance:latest"
 REMOVE_ROUNDS = 5
 READY_FILE = "/run/sgh-ready"  # written by the listener once its ports are bound
-TOOLS = ("nsenter", "ip", "bridge", "nft", "sysctl")
 
 
 def container_name(lab: LabRef, node: str) -> str:
@@ -76,7 +74,8 @@ class DockerRuntime(NamespaceOps):
                 client.ping()
             except Exception as err:
                 raise PrerequisiteError(
-                    f"no Docker engine answers ({_short(err)}); run 'make setup' to start one"
+                    f"no Docker engine answers ({_short(err)}); "
+                    "'sgh doctor --runtime docker --fix' starts one"
                 ) from None
             self._client = client
         return self._client
@@ -87,11 +86,9 @@ class DockerRuntime(NamespaceOps):
             raise PrerequisiteError(
                 "sgh needs root (it enters containers' network namespaces); run it with sudo"
             )
-        missing = [tool for tool in TOOLS if shutil.which(tool) is None]
-        if missing:
-            raise PrerequisiteError(
-                f"missing host tools: {', '.join(missing)}; run 'make setup' to install them"
-            )
+        lacking = system.missing([system.CORE])  # the engine: the client says below
+        if lacking:
+            raise PrerequisiteError(system.hint(lacking))
         images = {self.instance_image}
         if topology is not None:
             images.update(i.image for i in topology.instances if i.image is not None)

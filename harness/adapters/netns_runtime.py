@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -26,7 +25,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import suppress
 from pathlib import Path
 
-from harness.adapters import netns
+from harness.adapters import netns, system
 from harness.adapters.concurrency import interrupts_deferred
 from harness.adapters.namespaces import NamespaceOps, listed_policy, make_switch, plugging
 from harness.adapters.netns_keeper import Entry, alive, append, locked, read, write
@@ -36,7 +35,6 @@ from harness.core.runtime import SWITCH, LabInfo, LabKind, LabNamespaces, LabRef
 from harness.errors import LabError, PrerequisiteError
 
 RECORDS = Path(os.environ.get("SGH_NETNS_RECORDS", "/run/sg-harness/netns"))
-TOOLS = ("nsenter", "ip", "bridge", "nft", "sysctl")
 GONE_TIMEOUT = 10.0
 REMOVE_ROUNDS = 5
 CONNTRACK_BUCKETS = Path("/proc/sys/net/netfilter/nf_conntrack_buckets")
@@ -57,11 +55,9 @@ class NetnsRuntime(NamespaceOps):
             raise PrerequisiteError(
                 "sgh needs root (it makes network namespaces); run it with sudo"
             )
-        missing = [tool for tool in TOOLS if shutil.which(tool) is None]
-        if missing:
-            raise PrerequisiteError(
-                f"missing host tools: {', '.join(missing)}; run 'make setup' to install them"
-            )
+        lacking = system.missing([system.CORE])
+        if lacking:
+            raise PrerequisiteError(system.hint(lacking))
         if topology is not None:
             for instance in topology.instances:
                 if instance.image is not None:

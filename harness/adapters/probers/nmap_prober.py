@@ -89,9 +89,7 @@ class Scan:
 def _nmap() -> str:
     found = shutil.which("nmap")
     if found is None:
-        raise PrerequisiteError(
-            "nmap is not installed (run 'make setup' or 'apt-get install nmap')"
-        )
+        raise PrerequisiteError("nmap is not installed ('sgh doctor --nmap --fix' installs it)")
     return found
 
 

@@ -68,6 +68,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_import(sub)
     _add_compile(sub)
     _add_clean(sub)
+    _add_doctor(sub)
     labs.add_commands(sub)
     return parser
 
@@ -424,6 +425,16 @@ def _diff(args: argparse.Namespace) -> int:
     if failed:
         return exit_codes.GATE
     return exit_codes.OK
+
+
+def _add_doctor(sub: Subparsers) -> None:
+    from harness.adapters import system
+
+    doctor = sub.add_parser(
+        "doctor", help="what this machine has and lacks for sg-harness (--fix: get it)"
+    )
+    doctor.set_defaults(handler=system.run)
+    system.add_arguments(doctor)
 
 
 def _add_explain(sub: Subparsers) -> None:
