@@ -1,6 +1,6 @@
 # sg-harness: make demo (set up, then run the seed's three-tier lab), make test (everything).
 PY := .venv/bin
-.PHONY: setup demo test lint typecheck unit integration bench bench-detail clean
+.PHONY: setup demo test docs lint typecheck unit integration bench bench-detail clean
 
 setup:
 	@bash scripts/setup.sh
@@ -13,7 +13,12 @@ test: setup
 	$(PY)/ruff format --check .
 	$(PY)/mypy
 	$(PY)/lint-imports
+	NO_MKDOCS_2_WARNING=1 $(PY)/mkdocs build --strict --quiet
 	$(PY)/pytest
+
+docs: setup
+	NO_MKDOCS_2_WARNING=1 $(PY)/mkdocs build --strict
+	@echo "the site is in .site/ (open .site/index.html)"
 
 lint: setup
 	$(PY)/ruff check .

@@ -1,7 +1,7 @@
 """The tab-separated output of the legacy ec2-api-tools (1.5/1.6 layout), as pure functions of
 EC2's answers (as an SDK gives them: the action layer's).
 
-Lines as the tools printed them (see the README for the sources and the few choices)::
+Lines as the tools printed them (the sources and the few choices: docs/guide/live-lab.md)::
 
     GROUP       sg-ed5b6c99  111122223333  apache  Mary's Apache group
     PERMISSION  111122223333  apache  ALLOWS  tcp  80  80  FROM  CIDR  0.0.0.0/0  ingress

@@ -4,7 +4,7 @@ Every error names the file, the line, the item and the problem, for example::
 
     topologies/bad.yaml:14: groups[2] 'dbserver' rules[0]: InvalidPermission.Malformed: ...
 
-The format is documented in the README ("Topology files").
+The format is documented in docs/reference/topology-files.md.
 """
 
 from __future__ import annotations

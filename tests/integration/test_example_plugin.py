@@ -1,4 +1,4 @@
-"""Security groups tested from pytest, with real packets: the README's example.
+"""Security groups tested from pytest, with real packets: the example of docs/guide/pytest.md.
 
 Copy this file next to your topology and run pytest; sg-harness's plugin gives the 'lab'
 fixture (started once per session and shared by every test of the same topology).

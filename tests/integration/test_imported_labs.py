@@ -15,6 +15,7 @@ from harness.faces.sgh.main import main
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "imports"
+EXAMPLES = ROOT / "examples"  # the README's own Terraform
 
 
 @pytest.mark.parametrize("source", ["shop-tf", "shop-cfn.yaml", "shop-aws", "multi-eni.json"])
@@ -22,7 +23,8 @@ def test_an_imported_source_runs_with_every_cell_correct(
     runtime: Runtime, tmp_path: Path, capsys: pytest.CaptureFixture[str], source: str
 ) -> None:
     out = tmp_path / "matrix.json"
-    status = main(["run", str(FIXTURES / source), "--json", str(out), "--quiet"])
+    where = EXAMPLES if source.startswith("shop-tf") else FIXTURES
+    status = main(["run", str(where / source), "--json", str(out), "--quiet"])
     printed = capsys.readouterr()
     doc = json.loads(out.read_text())
     assert doc["summary"]["incorrect"] == 0 and doc["summary"]["not_run"] == 0, printed.out
@@ -44,8 +46,8 @@ def test_diff_proves_what_a_change_opens_and_closes_and_the_gate_fails(
     status = main(
         [
             "diff",
-            str(FIXTURES / "shop-tf"),
-            str(FIXTURES / "shop-tf-after"),
+            str(EXAMPLES / "shop-tf"),
+            str(EXAMPLES / "shop-tf-after"),
             "--fail-on-open",
             "internet",
             "--json",
@@ -66,7 +68,7 @@ def test_diff_proves_what_a_change_opens_and_closes_and_the_gate_fails(
     assert {c["source"] for c in doc["changes"] if c["gate"]} == {"internet", "out-203.0.113.0_28"}
     assert "**Gate failed:**" in markdown.read_text()
     # the same change without the gate: proven, exit 0
-    status = main(["diff", str(FIXTURES / "shop-tf"), str(FIXTURES / "shop-tf-after"), "--quiet"])
+    status = main(["diff", str(EXAMPLES / "shop-tf"), str(EXAMPLES / "shop-tf-after"), "--quiet"])
     assert status == 0, capsys.readouterr().out
     assert not leftovers(runtime, "shop-tf")
 
@@ -135,7 +137,7 @@ def test_the_marker_takes_an_imported_source(pytester: pytest.Pytester) -> None:
         test_user=f"""
         import pytest
 
-        pytestmark = pytest.mark.sg_topology({str(FIXTURES / "shop-tf")!r})
+        pytestmark = pytest.mark.sg_topology({str(EXAMPLES / "shop-tf")!r})
 
         def test_office_ssh(lab):
             lab.assert_open("in-203.0.113.0_28", "rep-web", "tcp/22")

@@ -1,11 +1,13 @@
 """sg-harness in a user's own project: installed with pip into a fresh virtual environment
 outside the clone (runtime dependencies only, nothing linked in), checked by ``sgh doctor``,
-then a pytest file of the user's, marked with the user's topology, run on the netns runtime
-with a JUnit report. The steps are the ones the CI guide gives."""
+then the README's pytest file in a user's project, marked with the user's topology, run on
+the netns runtime with a JUnit report. The steps are the ones the README and the CI guide
+give."""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -34,23 +36,13 @@ hosts:
   - {name: internet, address: 198.51.100.254}
 """
 
-USERS_TEST = """\
-import pytest
 
-from harness.faces.pytest_plugin import SgLab
-
-pytestmark = pytest.mark.sg_topology("shop.yaml")
-
-
-def test_the_database_is_reached_from_the_web_tier_only(lab: SgLab) -> None:
-    lab.assert_open("web-1", "db-1", "tcp/5432")
-    lab.assert_filtered("internet", "db-1", "tcp/5432")
-    lab.assert_open("internet", "web-1", "tcp/80")
-
-
-def test_every_cell_matches_the_rules(lab: SgLab) -> None:
-    lab.assert_matrix_matches()
-"""
+def users_test() -> str:
+    """The README's pytest file, as a user copies it (its quick start, run as written)."""
+    readme = (ROOT / "README.md").read_text()
+    found = re.search(r"```python\n(.*?)```", readme, re.S)
+    assert found is not None, "the README has no pytest example"
+    return found.group(1)
 
 
 def _run(argv: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -106,7 +98,7 @@ def test_a_users_project_installs_sg_harness_and_tests_its_groups(tmp_path: Path
     project = tmp_path / "project"
     project.mkdir()
     (project / "shop.yaml").write_text(TOPOLOGY)
-    (project / "test_shop.py").write_text(USERS_TEST)
+    (project / "test_shop.py").write_text(users_test())
     _run(
         [str(venv / "bin/pytest"), "-q", "--sg-runtime", "netns", "--junitxml=report.xml"],
         project,

@@ -98,7 +98,7 @@ def test_three_tier_shared_out(
 def test_vpc_three_tier(
     runtime: Runtime, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The shipped VPC topology, as the README walks through it."""
+    """The shipped VPC topology, as the VPC guide walks through it."""
     status, doc, printed = run_lab(ROOT / "topologies/vpc-three-tier.yaml", tmp_path, capsys)
     assert doc["summary"]["incorrect"] == 0 and doc["summary"]["not_run"] == 0, printed
     assert status == 0

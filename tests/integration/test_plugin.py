@@ -96,7 +96,7 @@ def test_keep_lab_leaves_the_lab_and_a_missing_topology_is_a_usage_error(
 def test_assertions_are_assertion_errors_for_raises_and_retry_loops(
     pytester: pytest.Pytester,
 ) -> None:
-    """What a new user writes from the README: ``pytest.raises(AssertionError)`` around a
+    """What a new user writes from the pytest guide: ``pytest.raises(AssertionError)`` around a
     wrong expectation, and a loop that retries an assertion."""
     pytester.makepyfile(
         test_user=f"""
@@ -124,7 +124,7 @@ def test_assertions_are_assertion_errors_for_raises_and_retry_loops(
 
 
 def test_a_topology_that_cannot_be_found_is_one_line(pytester: pytest.Pytester) -> None:
-    """The README example copied alone into a folder without the topology file."""
+    """The guide's example copied alone into a folder without the topology file."""
     pytester.makepyfile(
         test_user="""
         import pytest

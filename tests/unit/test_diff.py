@@ -14,11 +14,12 @@ from harness.lab.diff import same_services
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "imports"
+EXAMPLES = ROOT / "examples"  # the README's own Terraform
 
 
 def test_a_change_opens_and_closes_exactly_its_cells() -> None:
     before, after = sources.load_change(
-        [str(FIXTURES / "shop-tf")], [str(FIXTURES / "shop-tf-after")]
+        [str(EXAMPLES / "shop-tf")], [str(EXAMPLES / "shop-tf-after")]
     )
     old, new = same_services(before.topology, after.topology)
     _, _, _, changes = predict(old, new)
@@ -49,7 +50,7 @@ def test_a_change_opens_and_closes_exactly_its_cells() -> None:
 
 def test_no_change_predicts_nothing() -> None:
     before, after = sources.load_change(
-        [str(FIXTURES / "shop-tf")], [str(FIXTURES / "shop-cfn.yaml")]
+        [str(EXAMPLES / "shop-tf")], [str(FIXTURES / "shop-cfn.yaml")]
     )
     _, _, _, changes = predict(*same_services(before.topology, after.topology))
     assert [c for c in changes if c.kind != REASON] == []

@@ -21,10 +21,12 @@ from harness.formats import sources, topology_file
 from harness.formats.imports.yaml_writer import render
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "imports"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"  # the README's quick start
 
 
 def load(*names: str, **options: dict[str, str]) -> sources.Loaded:
-    return sources.load([str(FIXTURES / name) for name in names], sources.Options(**options))
+    paths = [str((EXAMPLES if name.startswith("shop-tf") else FIXTURES) / name) for name in names]
+    return sources.load(paths, sources.Options(**options))
 
 
 def group(topology: Topology, name: str):  # type: ignore[no-untyped-def]

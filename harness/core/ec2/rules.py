@@ -4,7 +4,7 @@ rules with EC2's quotas and duplicates, and the words of EC2's errors.
 
 Pure functions over :mod:`harness.core.model` values; what differs between the platforms is
 data (:mod:`harness.core.ec2.platform`). Each failure raises :class:`Ec2Error` with the code
-and the wording EC2 uses (the README's semantics section has the sources).
+and the wording EC2 uses (docs/reference/semantics.md has the sources).
 """
 
 from __future__ import annotations

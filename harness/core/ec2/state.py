@@ -7,7 +7,7 @@ first request. Every action takes a cloud and returns a new one, or raises
 :mod:`harness.adapters.sqlite_store` persists clouds; :mod:`harness.lab.persistent` makes the
 data plane follow them. Nothing here touches Docker, a socket or a file.
 
-Choices where EC2's behaviour is not documented (see the README's semantics section):
+Choices where EC2's behaviour is not documented (see docs/reference/semantics.md):
 
 * group ids are stable per (account, name) (``sg-`` + 8 hex of a hash): a group deleted and
   created again gets its old id back;
