@@ -114,7 +114,34 @@ def exit_codes() -> str:
     return "\n".join([codes.__doc__ or "", "", "| name | status |", "|---|---|", *rows])
 
 
-MAKERS = {"cli": cli, "ec2-tools": ec2_tools, "api": api, "exit-codes": exit_codes}
+def platforms() -> str:
+    from dataclasses import fields
+
+    from harness.core.ec2.platform import CLASSIC, VPC
+
+    lines = ["| situation | EC2-Classic | VPC |", "|---|---|---|"]
+    for situation in sorted(set(CLASSIC.said) | set(VPC.said)):
+        cells = []
+        for platform in (CLASSIC, VPC):
+            said = platform.said.get(situation)
+            cells.append("-" if said is None else f"`{said[0]}`: {_escape(said[1])}")
+        lines.append(f"| {situation} | {cells[0]} | {cells[1]} |")
+    lines += ["", "| fact | EC2-Classic | VPC |", "|---|---|---|"]
+    for field in fields(CLASSIC):
+        if field.name in ("name", "said", "protocols"):
+            continue
+        values = [_escape(str(getattr(p, field.name))) for p in (CLASSIC, VPC)]
+        lines.append(f"| `{field.name}` | {values[0]} | {values[1]} |")
+    return "\n".join(lines)
+
+
+MAKERS = {
+    "platforms": platforms,
+    "cli": cli,
+    "ec2-tools": ec2_tools,
+    "api": api,
+    "exit-codes": exit_codes,
+}
 
 
 def on_page_markdown(markdown: str, **_: Any) -> str:

@@ -81,3 +81,15 @@ def test_every_page_is_in_the_sites_navigation() -> None:
     config = (ROOT / "mkdocs.yml").read_text()
     for page in PAGES:
         assert page.relative_to(ROOT / "docs").as_posix() in config, page
+
+
+def test_the_architecture_pages_map_names_every_module() -> None:
+    page = (ROOT / "docs/design/architecture.md").read_text()
+    tree = page.split("```\nharness/\n", 1)[1].split("```", 1)[0]
+    names = set(re.findall(r"[a-z0-9_]+", tree))
+    for path in (ROOT / "harness").rglob("*.py"):
+        if path.stem != "__init__":
+            assert path.stem in names, f"{path.relative_to(ROOT)} is not on the map"
+    for package in (ROOT / "harness").rglob("__init__.py"):
+        if package.parent != ROOT / "harness":
+            assert package.parent.name in names, f"{package.parent.name}/ is not on the map"
