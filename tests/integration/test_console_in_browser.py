@@ -120,7 +120,7 @@ def test_marys_walkthrough_and_a_revoke_through_the_console(
     assert "tcp/80: expected open, observed open (syn-ack): as expected" in told
     assert "why: apache: tcp 80 from 0.0.0.0/0" in told
     grid = shell.run("sgh", "matrix", "-q").stdout
-    assert f"\n{web[0]} web server [apache] " in grid
+    assert re.search(rf"\n *\d+ {web[0]} web server \[apache\] ", grid)  # numbered as its column
 
     # Revoke: Delete next to the rule, the asterisk, Apply Rule Changes; 80 is filtered again
     choose_group(page, url, "apache")
