@@ -93,7 +93,12 @@ def parsed(path: Path, text: str) -> object:
     them (a plain topology file never is)."""
     if path.suffix == ".json":
         data = _json(path, text)
-        return cloudformation.parse(text, str(path)) if cloudformation.is_template(data) else data
+        if not cloudformation.is_template(data):
+            return data
+        # Read again for its lines. JSON allows tabs between tokens where YAML (the pure-Python
+        # loader) does not; valid JSON holds no raw tab inside a string, so spaces for tabs
+        # change nothing but keep every line where it was.
+        return cloudformation.parse(text.replace("\t", " "), str(path))
     try:
         return yaml_lines.load(text, str(path))
     except TopologyError as err:

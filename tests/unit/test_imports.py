@@ -460,3 +460,41 @@ def test_every_format_is_told_apart_in_one_table(suffix: str, data: object, name
     from harness.formats import sources
 
     assert sources.format_of("f" + suffix, suffix, data).name == name
+
+
+def test_a_json_template_indented_with_tabs_is_read_with_its_lines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """JSON allows tabs between tokens; YAML's pure-Python loader refuses them (libyaml's is
+    lenient): the template is given to the line-keeping loader without them, lines kept."""
+    from harness.formats import sources
+    from harness.formats.imports import cloudformation
+
+    read = cloudformation.parse
+
+    def without_tabs(text: str, source: str) -> object:
+        assert "\t" not in text, "a tab reached the YAML loader"
+        return read(text, source)
+
+    monkeypatch.setattr(cloudformation, "parse", without_tabs)
+    template = {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Resources": {
+            "Web": {
+                "Type": "AWS::EC2::SecurityGroup",
+                "Properties": {
+                    "GroupDescription": "web",
+                    "SecurityGroupIngress": [
+                        {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "CidrIp": "0.0.0.0/0"}
+                    ],
+                },
+            }
+        },
+    }
+    path = tmp_path / "web.json"
+    path.write_text(json.dumps(template, indent="\t"))
+    loaded = sources.load([str(path)])
+    web = next(g for g in loaded.topology.groups if g.name == "Web")
+    (rule,) = web.rules
+    assert rule.from_port == 22 and str(rule.cidr) == "0.0.0.0/0"
+    assert web.origin is not None and web.origin.line == 4  # "Web": { is the file's line 4
