@@ -159,3 +159,45 @@ def test_each_finding_line_says_its_level(capsys: pytest.CaptureFixture[str]) ->
     assert any(line.startswith("error   world-open") for line in findings)
     errors = sum(line.startswith("error ") for line in findings)
     assert f"{errors} error{'' if errors == 1 else 's'}," in out[-1]
+
+
+def test_sarif_lines_hold_when_strings_and_comments_of_a_tf_file_hold_braces(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tf = tmp_path / "braces" / "main.tf"
+    tf.parent.mkdir()
+    tf.write_text(
+        """\
+# a template: { "not": "a block" }
+resource "aws_security_group" "admin" {
+  name        = "admin"
+  description = "admin hosts {bastion, jump}"
+  ingress {
+    description = "rdp from { the world"
+    from_port   = 3389
+    to_port     = 3389
+    protocol    = "tcp"
+    cidr_blocks = ["0.0.0.0/0"]
+  }
+  ingress {
+    description = "ssh from anywhere }"
+    from_port   = 22
+    to_port     = 22
+    protocol    = "tcp"
+    cidr_blocks = ["0.0.0.0/0"]
+  }
+}
+"""
+    )
+    out = tmp_path / "lint.sarif"
+    assert main(["lint", str(tf.parent), "--sarif", str(out)]) == 1
+    capsys.readouterr()
+    results = json.loads(out.read_text())["runs"][0]["results"]
+    lines = {
+        r["message"]["text"].split("tcp ")[1].split(" ")[0]: r["locations"][0]["physicalLocation"][
+            "region"
+        ]["startLine"]
+        for r in results
+        if r["ruleId"] == "world-open"
+    }
+    assert lines == {"3389": 5, "22": 12}  # each ingress block's own line

@@ -12,6 +12,7 @@ from typing import Any
 
 import hcl2
 from hcl2.utils import SerializationOptions
+from lark import Token, Tree
 from lark.exceptions import LarkError, UnexpectedInput
 
 from harness.core.model import Origin
@@ -28,6 +29,47 @@ OPTIONS = SerializationOptions(strip_string_quotes=True, explicit_blocks=False, 
 
 # -- .tf files --------------------------------------------------------------------------------
 
+
+@dataclass(frozen=True)
+class BlockLines:
+    """Where a top-level block starts, and where each of its inner blocks does, by type and in
+    order (``ingress`` -> [12, 19])."""
+
+    line: int
+    inner: dict[str, list[int]]
+
+
+def _text(node: object) -> str:
+    """An identifier's or a label's text, from the parse tree."""
+    if isinstance(node, Token):
+        return "" if node.type == "DBLQUOTE" else str(node)
+    if isinstance(node, Tree):
+        return "".join(_text(child) for child in node.children)
+    return ""
+
+
+def _blocks(body: object) -> list[Tree[Any]]:
+    if not isinstance(body, Tree):
+        return []
+    return [c for c in body.children if isinstance(c, Tree) and c.data == "block"]
+
+
+def _block_lines(tree: Tree[Any]) -> dict[tuple[str, ...], BlockLines]:
+    """Every top-level block's labels with its line and its inner blocks' lines, read from
+    python-hcl2's parse tree (each node knows the line it starts on)."""
+    found: dict[tuple[str, ...], BlockLines] = {}
+    bodies = [c for c in tree.children if isinstance(c, Tree) and c.data == "body"]
+    for block in (b for body in bodies for b in _blocks(body)):
+        labels = tuple(_text(c) for c in block.children if isinstance(c, Tree) and c.data != "body")
+        inner: dict[str, list[int]] = {}
+        for body in (c for c in block.children if isinstance(c, Tree) and c.data == "body"):
+            for child in _blocks(body):
+                kind = _text(child.children[0])
+                inner.setdefault(kind, []).append(child.meta.line)
+        found[labels] = BlockLines(block.meta.line, inner)
+    return found
+
+
 _TRAVERSAL = re.compile(r"^[A-Za-z_][\w-]*(\[[^\]]*\])?(\.[A-Za-z_][\w-]*(\[[^\]]*\])?)*$")
 
 
@@ -40,6 +82,9 @@ class _Module:
     prefix: str  # "" for the root, "module.NAME." for a child
     resources: Resources
     lines: dict[str, list[str]] = field(default_factory=dict)  # each file's lines
+    # each file's blocks by their labels ("resource", TYPE, NAME), with their lines and their
+    # inner blocks' (python-hcl2's parse tree: a brace in a string or comment moves nothing)
+    block_lines: dict[str, dict[tuple[str, ...], BlockLines]] = field(default_factory=dict)
     blocks: dict[str, list[tuple[str, dict[str, Any]]]] = field(default_factory=dict)
     locals: dict[str, object] = field(default_factory=dict)
     declared: dict[str, set[str]] = field(default_factory=dict)  # type -> names
@@ -51,7 +96,9 @@ class _Module:
             text = path.read_text(encoding="utf-8")
             self.lines[str(path)] = text.splitlines()
             try:
-                data = hcl2.loads(text, serialization_options=OPTIONS)
+                tree = hcl2.parses_to_tree(text)
+                self.block_lines[str(path)] = _block_lines(tree)
+                data = hcl2.serialize(hcl2.transform(tree), serialization_options=OPTIONS)
             except UnexpectedInput as err:
                 raise TopologyError(str(path), "", "malformed HCL", err.line) from None
             except (LarkError, ValueError, TypeError) as err:
@@ -62,12 +109,6 @@ class _Module:
         for _, item in self.blocks.get("resource", []):
             for kind, named in item.items():
                 self.declared.setdefault(kind, set()).update(named)
-
-    def line(self, file: str, pattern: str, start: int = 0) -> int:
-        for number, text in enumerate(self.lines[file][start:], start + 1):
-            if re.match(pattern, text):
-                return number
-        return 0
 
     # -- evaluation -------------------------------------------------------------------------
 
@@ -171,7 +212,7 @@ class _Module:
             key=lambda entry: entry[1] not in GROUP_TYPES,  # groups first: rules name them
         )
         for file, kind, name, body in ordered:
-            line = self.line(file, rf'\s*resource\s+"{kind}"\s+"{name}"')
+            line = self._line(file, ("resource", kind, name))
             address = f"{self.prefix}{kind}.{name}"
             origin = Origin(file, line, address)
             count = self.counts.get(address)
@@ -192,32 +233,28 @@ class _Module:
                     {k: v for k, v in body.items() if k not in ("count", "lifecycle")}, scope
                 )
                 assert isinstance(values, dict)
-                self._block_lines(file, line, values)
+                self._inner_lines(file, ("resource", kind, name), values)
                 self.resources.add(kind, at, values, Origin(file, line, at))
 
-    def _block_lines(self, file: str, start: int, values: dict[str, Any]) -> None:
+    def _inner_lines(self, file: str, labels: tuple[str, ...], values: dict[str, Any]) -> None:
         """Give each inline ingress/egress block the line it starts on."""
-        if not start:
+        found = self.block_lines.get(file, {}).get(labels)
+        if found is None:
             return
-        lines = self.lines[file]
-        seen = {"ingress": 0, "egress": 0}
-        depth = 0
-        for number, text in enumerate(lines[start - 1 :], start):
-            match = re.match(r"\s*(ingress|egress)\s*\{", text)
-            if match is not None and depth == 1:
-                direction = match.group(1)
-                blocks = values.get(direction)
-                if isinstance(blocks, list) and seen[direction] < len(blocks):
-                    block = blocks[seen[direction]]
-                    if isinstance(block, dict):
-                        block["__line__"] = number
-                    seen[direction] += 1
-            depth += text.count("{") - text.count("}")
-            if depth <= 0 and number > start:
-                break
+        for direction in ("ingress", "egress"):
+            blocks = values.get(direction)
+            if not isinstance(blocks, list):
+                continue
+            for block, number in zip(blocks, found.inner.get(direction, ()), strict=False):
+                if isinstance(block, dict):
+                    block["__line__"] = number
+
+    def _line(self, file: str, labels: tuple[str, ...]) -> int:
+        found = self.block_lines.get(file, {}).get(labels)
+        return 0 if found is None else found.line
 
     def _module(self, file: str, name: str, body: Any, deployment: Deployment) -> None:
-        line = self.line(file, rf'\s*module\s+"{name}"')
+        line = self._line(file, ("module", name))
         origin = Origin(file, line, f"module.{name}")
         source = body.get("source") if isinstance(body, dict) else None
         directory = Path(file).parent / str(source) if isinstance(source, str) else None
