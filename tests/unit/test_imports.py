@@ -498,3 +498,29 @@ def test_a_json_template_indented_with_tabs_is_read_with_its_lines(
     (rule,) = web.rules
     assert rule.from_port == 22 and str(rule.cidr) == "0.0.0.0/0"
     assert web.origin is not None and web.origin.line == 4  # "Web": { is the file's line 4
+
+
+def test_a_typo_in_a_group_reference_is_refused_as_terraform_refuses_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from harness.faces.sgh.main import main
+
+    (tmp_path / "main.tf").write_text(
+        'resource "aws_security_group" "web" {\n  name = "web"\n}\n'
+        'resource "aws_security_group" "db" {\n  name = "db"\n}\n'
+        'resource "aws_security_group_rule" "pg" {\n'
+        '  type                     = "ingress"\n'
+        "  from_port                = 5432\n"
+        "  to_port                  = 5432\n"
+        '  protocol                 = "tcp"\n'
+        "  security_group_id        = aws_security_group.db.id\n"
+        "  source_security_group_id = aws_security_group.webb.id\n"
+        "}\n"
+    )
+    assert main(["run", str(tmp_path), "-q", "--runtime", "netns"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        f"sgh: {tmp_path}/main.tf:7: aws_security_group_rule.pg: source_security_group_id names "
+        "aws_security_group.webb, which is not declared: Reference to undeclared resource "
+        "(Terraform refuses it too)"
+    ]

@@ -22,7 +22,13 @@ from harness.formats.imports.deployment import (
     Outside,
     refuse,
 )
-from harness.formats.imports.terraform.resources import GROUP_TYPES, Ref, Resources, Unknown
+from harness.formats.imports.terraform.resources import (
+    GROUP_TYPES,
+    Ref,
+    Resources,
+    Undeclared,
+    Unknown,
+)
 
 OPTIONS = SerializationOptions(strip_string_quotes=True, explicit_blocks=False, with_comments=False)
 
@@ -161,8 +167,8 @@ class _Module:
         if head == "module" and len(parts) >= 3:
             return self.outputs.get(f"module.{parts[1]}.{parts[2]}", Outside(text))
         name = re.sub(r"\[.*\]$", "", parts[1]) if len(parts) > 1 else ""
-        if head in GROUP_TYPES and name not in self.declared.get(head, set()):
-            return Outside(f"{head}.{name}")  # a group the input does not declare
+        if head.startswith("aws_") and name and name not in self.declared.get(head, set()):
+            return Undeclared(f"{head}.{name}")  # Terraform: Reference to undeclared resource
         if name in self.declared.get(head, set()):
             index = re.search(r"\[(\d+)\]", parts[1])
             address = f"{self.prefix}{head}.{name}"

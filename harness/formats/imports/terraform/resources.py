@@ -40,6 +40,21 @@ class Unknown:
     expression: str
 
 
+@dataclass(frozen=True)
+class Undeclared:
+    """A reference to a resource the module does not declare (``aws_security_group.webb``):
+    Terraform refuses it ("Reference to undeclared resource"), so the import does too."""
+
+    address: str
+
+    def refused(self, origin: Origin, what: str) -> Exception:
+        return refuse(
+            origin,
+            f"{what} names {self.address}, which is not declared: Reference to undeclared "
+            "resource (Terraform refuses it too)",
+        )
+
+
 def is_terraform_json(data: object) -> bool:
     return (
         isinstance(data, dict)
@@ -62,6 +77,8 @@ class Resources:
             return value.address
         if isinstance(value, Outside):
             return value.text
+        if isinstance(value, Undeclared):
+            raise value.refused(origin, what)
         if isinstance(value, Unknown):
             raise refuse(origin, f"{what} is not known: {value.expression}")
         if isinstance(value, str) and value:
@@ -72,6 +89,8 @@ class Resources:
         """A VPC reference; one the input cannot know becomes a VPC named after it."""
         if value in (None, ""):
             return None
+        if isinstance(value, Undeclared):
+            raise value.refused(origin, "vpc_id")
         if isinstance(value, Unknown):
             self.deployment.notes.append(
                 f"{origin}: vpc_id {value.expression} is not known: a VPC of its own stands for it"
@@ -177,6 +196,8 @@ class Resources:
         return [make_rule(protocol, low, high, peer, origin, text) for peer in peers]
 
     def _known(self, value: object, origin: Origin, what: str) -> object:
+        if isinstance(value, Undeclared):
+            raise value.refused(origin, what)
         if isinstance(value, Unknown):
             raise refuse(origin, f"{what} is not known: {value.expression}")
         if isinstance(value, Ref | Outside):
@@ -184,7 +205,7 @@ class Resources:
         return value
 
     def _list(self, value: object, origin: Origin, what: str) -> list[object]:
-        if isinstance(value, Ref | Outside):
+        if isinstance(value, Ref | Outside | Undeclared):
             return [value]
         value = self._known(value, origin, what) if not isinstance(value, list) else value
         if value is None:
@@ -194,6 +215,8 @@ class Resources:
         if not isinstance(value, list):
             raise refuse(origin, f"{what} must be a list")
         for item in value:
+            if isinstance(item, Undeclared):
+                raise item.refused(origin, what)
             if isinstance(item, Unknown):
                 raise refuse(origin, f"{what} is not known: {item.expression}")
         return value
@@ -250,5 +273,5 @@ class Resources:
     def _attachments(self, values: object, origin: Origin) -> None:
         for key, value in attached(values, ATTACH_KEYS, lambda found: isinstance(found, list)):
             assert isinstance(value, list)
-            items = [item for item in value if isinstance(item, Ref | Outside | str)]
+            items = [item for item in value if isinstance(item, Ref | Outside | Undeclared | str)]
             self.deployment.attach((self.ref(item, origin, key) for item in items), origin)
