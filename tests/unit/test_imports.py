@@ -265,8 +265,8 @@ def test_a_group_outside_the_input_holds_only_the_rules_the_input_adds(tmp_path:
         (
             "bad.tf",
             'resource "aws_security_group" "a" {\n  ingress {\n    from_port = 22\n'
-            '    to_port = 22\n    protocol = "tcp"\n  }\n}\n',
-            "bad.tf:2: aws_security_group.a ingress[0]: a rule with no peer",
+            '    to_port = 22\n    protocol = "tcp"\n    cidr_block = "10.0.0.0/8"\n  }\n}\n',
+            "bad.tf:2: aws_security_group.a ingress[0]: Terraform knows no argument 'cidr_block'",
         ),
         ("bad.tf", 'resource "x" {\n', "bad.tf:2: malformed HCL"),
         (
@@ -524,3 +524,33 @@ def test_a_typo_in_a_group_reference_is_refused_as_terraform_refuses_it(
         "aws_security_group.webb, which is not declared: Reference to undeclared resource "
         "(Terraform refuses it too)"
     ]
+
+
+def test_what_aws_normalises_is_imported_once_with_a_note(tmp_path: Path) -> None:
+    """A rule that repeats another once normalised is one rule in AWS; a block with no peer
+    allows nothing. Each is said in a note; the rest of the group is imported."""
+    (tmp_path / "main.tf").write_text(
+        'resource "aws_security_group" "web" {\n'
+        '  name = "web"\n'
+        "  ingress {\n"
+        '    from_port = 22\n    to_port = 22\n    protocol = "tcp"\n'
+        '    cidr_blocks = ["0.0.0.0/0"]\n'
+        "  }\n"
+        "  egress {\n"
+        '    from_port = 0\n    to_port = 0\n    protocol = "-1"\n'
+        '    cidr_blocks = ["0.0.0.0/0", "10.0.0.0/0"]\n'
+        "  }\n"
+        "  egress {\n"
+        '    from_port = 0\n    to_port = 0\n    protocol = "-1"\n'
+        "    cidr_blocks = null\n"
+        "  }\n"
+        "}\n"
+    )
+    loaded = sources.load([str(tmp_path)])
+    assert loaded.imported is not None
+    notes = "\n".join(loaded.imported.notes)
+    assert "main.tf:9 aws_security_group.web egress[0]: this egress rule repeats" in notes
+    assert "main.tf:15 aws_security_group.web egress[1]: a rule with no peer" in notes
+    web = next(g for g in loaded.topology.groups if g.name == "web")
+    assert [str(r.cidr) for r in web.rules] == ["0.0.0.0/0"]
+    assert web.egress is not None and [str(r.cidr) for r in web.egress] == ["0.0.0.0/0"]

@@ -307,16 +307,32 @@ class _Builder:
                 item["default_rules"] = False
             else:
                 item["description"] = (group.description or name)[:255]
-            item["ingress"] = LineList(self._rule(group, r, "source") for r in group.ingress)
+            ingress = self._distinct(group.ingress, "ingress")
+            item["ingress"] = LineList(self._rule(group, r, "source") for r in ingress)
             if not group.default_egress or group.egress:
-                item["egress"] = LineList(
-                    [
-                        *(self._rule(group, r, "destination") for r in self._default_egress(group)),
-                        *(self._rule(group, r, "destination") for r in group.egress),
-                    ]
-                )
+                egress = self._distinct([*self._default_egress(group), *group.egress], "egress")
+                item["egress"] = LineList(self._rule(group, r, "destination") for r in egress)
             result.append(item)
         return result
+
+    def _distinct(self, rules: list[ImportedRule], direction: str) -> list[ImportedRule]:
+        """A group's rules of one direction, each once: a rule that repeats an earlier one
+        once normalised as AWS normalises it (``10.0.0.0/0`` is ``0.0.0.0/0``; every port of
+        all traffic is all traffic) is one rule in AWS, so it is dropped, with a note."""
+        first: dict[tuple[object, ...], ImportedRule] = {}
+        kept: list[ImportedRule] = []
+        for rule in rules:
+            key = _normalised(rule)
+            earlier = first.get(key)
+            if earlier is None:
+                first[key] = rule
+                kept.append(rule)
+                continue
+            self.notes.append(
+                f"{rule.origin}: this {direction} rule repeats the one at {earlier.origin} "
+                "once normalised, and AWS keeps one rule: it is not imported twice"
+            )
+        return kept
 
     def _default_egress(self, group: ImportedGroup) -> list[ImportedRule]:
         """The allow-all rule a format adds that the document must then spell out (the group
@@ -521,6 +537,20 @@ class _Builder:
                         except ValueError:
                             continue
         return result
+
+
+def _normalised(rule: ImportedRule) -> tuple[object, ...]:
+    """What AWS keeps of a rule: its protocol, its ports where they count, its peer (a CIDR
+    by its network, host bits cleared)."""
+    ports = (rule.from_port, rule.to_port) if rule.protocol != "-1" else None
+    peer = rule.peer
+    cidr: object = peer.cidr
+    if peer.cidr is not None:
+        try:
+            cidr = ip_network(peer.cidr.strip(), strict=False)
+        except ValueError:
+            cidr = peer.cidr  # malformed: the topology reader refuses it, with its line
+    return (rule.protocol, ports, cidr, peer.prefix_list, peer.group, peer.account)
 
 
 def _int(value: int | None) -> int:

@@ -40,6 +40,23 @@ class Unknown:
     expression: str
 
 
+# What an inline ingress/egress block of aws_security_group takes (the provider's schema):
+# anything else is refused, as Terraform refuses it (a typo such as cidr_block).
+INLINE_ARGUMENTS = frozenset(
+    {
+        "cidr_blocks",
+        "description",
+        "from_port",
+        "ipv6_cidr_blocks",
+        "prefix_list_ids",
+        "protocol",
+        "security_groups",
+        "self",
+        "to_port",
+    }
+)
+
+
 @dataclass(frozen=True)
 class Undeclared:
     """A reference to a resource the module does not declare (``aws_security_group.webb``):
@@ -161,6 +178,13 @@ class Resources:
                 where = Origin(origin.file, line or origin.line, f"{address} {direction}[{index}]")
                 if not isinstance(block, dict):
                     raise refuse(where, f"an {direction} block must be a block")
+                unknown = sorted(set(block) - INLINE_ARGUMENTS)
+                if unknown:
+                    raise refuse(
+                        where,
+                        f"Terraform knows no argument '{unknown[0]}' in an {direction} block "
+                        f"(it takes {', '.join(sorted(INLINE_ARGUMENTS))})",
+                    )
                 rules = self._rules(block, address, where, "security_groups")
                 (group.egress if direction == "egress" else group.ingress).extend(rules)
 
@@ -188,11 +212,12 @@ class Resources:
         if self._known(block.get("self"), origin, "self") in (True, "true"):
             peers.append(Peer(group=group))
         if not peers:
-            raise refuse(
-                origin,
-                "a rule with no peer (cidr_blocks, ipv6_cidr_blocks, prefix_list_ids, "
-                "security groups or self)",
+            self.deployment.notes.append(
+                f"{origin}: a rule with no peer (no cidr_blocks, ipv6_cidr_blocks, "
+                "prefix_list_ids, security groups or self) allows nothing: nothing is imported "
+                "for it"
             )
+            return []
         return [make_rule(protocol, low, high, peer, origin, text) for peer in peers]
 
     def _known(self, value: object, origin: Origin, what: str) -> object:
