@@ -522,7 +522,7 @@ def test_a_typo_in_a_group_reference_is_refused_as_terraform_refuses_it(
     assert err == [
         f"sgh: {tmp_path}/main.tf:7: aws_security_group_rule.pg: source_security_group_id names "
         "aws_security_group.webb, which is not declared: Reference to undeclared resource "
-        "(Terraform refuses it too)"
+        "(Terraform refuses it too; if another file declares it, give the module's directory)"
     ]
 
 

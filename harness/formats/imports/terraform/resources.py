@@ -68,7 +68,8 @@ class Undeclared:
         return refuse(
             origin,
             f"{what} names {self.address}, which is not declared: Reference to undeclared "
-            "resource (Terraform refuses it too)",
+            "resource (Terraform refuses it too; if another file declares it, give the "
+            "module's directory)",
         )
 
 
