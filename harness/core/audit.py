@@ -106,6 +106,13 @@ KINDS: dict[str, Kind] = {
         "A group (not a default group) with rules and no member interface. Anchors: checkov "
         "CKV2_AWS_5, prowler ec2_securitygroup_not_used.",
     ),
+    "normalised": Kind(
+        WARNING,
+        "a rule AWS would have normalised",
+        "A rule of the input that AWS keeps in another form: one that repeats another once "
+        "normalised (10.0.0.0/0 is 0.0.0.0/0) is one rule, one with no peer allows nothing. "
+        "The import takes it as AWS would and says so; the file says something it does not do.",
+    ),
     "dangling-ref": Kind(
         WARNING,
         "a rule naming a group with no members",

@@ -201,3 +201,50 @@ resource "aws_security_group" "admin" {
         if r["ruleId"] == "world-open"
     }
     assert lines == {"3389": 5, "22": 12}  # each ingress block's own line
+
+
+def test_lint_reports_what_aws_normalises_and_audits_the_rest_of_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tf = tmp_path / "shop" / "main.tf"
+    tf.parent.mkdir()
+    tf.write_text(
+        """\
+resource "aws_security_group" "web" {
+  name = "web"
+  egress {
+    from_port   = 0
+    to_port     = 0
+    protocol    = "-1"
+    cidr_blocks = ["0.0.0.0/0", "10.0.0.0/0"]
+  }
+  egress {
+    from_port = 0
+    to_port   = 0
+    protocol  = "-1"
+  }
+}
+resource "aws_security_group" "admin" {
+  name = "admin"
+  ingress {
+    from_port   = 22
+    to_port     = 22
+    protocol    = "tcp"
+    cidr_blocks = ["0.0.0.0/0"]
+  }
+}
+"""
+    )
+    out = tmp_path / "lint.sarif"
+    assert main(["lint", str(tf.parent), "--sarif", str(out)]) == 1
+    printed = capsys.readouterr().out
+    assert "warning normalised     aws_security_group.web egress[0]: this egress rule repeats" in (
+        printed
+    )
+    assert "warning normalised     aws_security_group.web egress[1]: a rule with no peer" in printed
+    assert "error   world-open     group 'admin' rule 'tcp 22 from 0.0.0.0/0'" in printed
+    located = {
+        (r["ruleId"], r["locations"][0]["physicalLocation"].get("region", {}).get("startLine"))
+        for r in json.loads(out.read_text())["runs"][0]["results"]
+    }
+    assert {("normalised", 3), ("normalised", 9), ("world-open", 17)} <= located

@@ -255,17 +255,22 @@ def _add_lint(sub: Subparsers) -> None:
 
 
 def _lint(args: argparse.Namespace) -> int:
-    from harness.core.audit import NOTE, failing
+    from harness.core.audit import NOTE, Finding, failing
     from harness.core.lint import lint
 
     sarif_path = output_path("--sarif", args.sarif)
+    normalised: list[Finding] = []
     if args.sources:
-        topology = load_sources(args).topology
+        loaded = load_sources(args)
+        topology = loaded.topology
         where = topology.source
+        for rule in loaded.imported.normalised if loaded.imported else ():
+            construct = rule.origin.construct or str(rule.origin)
+            normalised.append(Finding("normalised", construct, rule.message, origin=rule.origin))
     else:
         topology = labs.topology(args)
         where = f"lab '{topology.name}'"
-    findings = lint(topology)
+    findings = [*normalised, *lint(topology)]
     wrong = 0
     if args.prove:
         from harness.lab.audit import prove

@@ -153,6 +153,13 @@ class Deployment:
     subnets: dict[str, ImportedSubnet] = field(default_factory=dict)
     prefix_lists: dict[str, ImportedPrefixList] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    normalised: list[Normalised] = field(default_factory=list)
+
+    def normalise(self, origin: Origin, message: str) -> None:
+        """A rule imported as AWS would have kept it (or not at all): a note, and a lint
+        finding at the rule's line."""
+        self.normalised.append(Normalised(origin, message))
+        self.notes.append(f"{origin}: {message}")
 
     def attach(self, refs: Iterable[str], origin: Origin) -> None:
         """A set of groups something attaches (those of them the input declares), if any."""
@@ -193,6 +200,15 @@ class Deployment:
 
 
 @dataclass(frozen=True)
+class Normalised:
+    """A rule the import took as AWS normalises it: a repeat dropped, a rule that allows
+    nothing left out. ``sgh lint`` reports each at its line."""
+
+    origin: Origin
+    message: str
+
+
+@dataclass(frozen=True)
 class Imported:
     """The topology document of an import, with the choices made and its representatives."""
 
@@ -200,6 +216,7 @@ class Imported:
     notes: tuple[str, ...]
     representatives: tuple[str, ...]
     sources: tuple[str, ...]
+    normalised: tuple[Normalised, ...] = ()
 
 
 def refuse(origin: Origin, problem: str) -> TopologyError:

@@ -73,7 +73,6 @@ class _Builder:
     def build(self) -> Imported:
         d = self.deployment
         self._outside_groups()  # adds to the deployment's notes
-        self.notes.extend(d.notes)
         self._outside_prefix_lists()
         vpcs = self._vpcs()
         plists = self._prefix_lists()
@@ -92,7 +91,13 @@ class _Builder:
         document["instances"] = instances
         if hosts:
             document["hosts"] = hosts
-        return Imported(document, tuple(self.notes), tuple(representatives), tuple(d.sources))
+        return Imported(
+            document,
+            (*d.notes, *self.notes),  # the importer's, then the lowering's own choices
+            tuple(representatives),
+            tuple(d.sources),
+            tuple(d.normalised),
+        )
 
     # -- groups referenced but not in the input --------------------------------------------
 
@@ -328,9 +333,10 @@ class _Builder:
                 first[key] = rule
                 kept.append(rule)
                 continue
-            self.notes.append(
-                f"{rule.origin}: this {direction} rule repeats the one at {earlier.origin} "
-                "once normalised, and AWS keeps one rule: it is not imported twice"
+            self.deployment.normalise(
+                rule.origin,
+                f"this {direction} rule repeats the one at {earlier.origin} once normalised, "
+                "and AWS keeps one rule: it is not imported twice",
             )
         return kept
 

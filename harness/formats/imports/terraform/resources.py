@@ -213,10 +213,10 @@ class Resources:
         if self._known(block.get("self"), origin, "self") in (True, "true"):
             peers.append(Peer(group=group))
         if not peers:
-            self.deployment.notes.append(
-                f"{origin}: a rule with no peer (no cidr_blocks, ipv6_cidr_blocks, "
-                "prefix_list_ids, security groups or self) allows nothing: nothing is imported "
-                "for it"
+            self.deployment.normalise(
+                origin,
+                "a rule with no peer (no cidr_blocks, ipv6_cidr_blocks, prefix_list_ids, "
+                "security groups or self) allows nothing: nothing is imported for it",
             )
             return []
         return [make_rule(protocol, low, high, peer, origin, text) for peer in peers]
