@@ -554,3 +554,49 @@ def test_what_aws_normalises_is_imported_once_with_a_note(tmp_path: Path) -> Non
     web = next(g for g in loaded.topology.groups if g.name == "web")
     assert [str(r.cidr) for r in web.rules] == ["0.0.0.0/0"]
     assert web.egress is not None and [str(r.cidr) for r in web.egress] == ["0.0.0.0/0"]
+
+
+def test_an_interface_address_the_lab_cannot_use_is_moved_with_a_note(tmp_path: Path) -> None:
+    """A test fixture's interface at a subnet's reserved address (AWS never gives one) is
+    placed at the subnet's highest free address, and the note names both."""
+    dump = {
+        "SecurityGroups": [
+            {
+                "GroupId": "sg-0a0000000000000a1",
+                "GroupName": "web",
+                "Description": "web",
+                "OwnerId": "111122223333",
+                "VpcId": "vpc-0fix",
+                "IpPermissions": [
+                    {
+                        "IpProtocol": "tcp",
+                        "FromPort": 80,
+                        "ToPort": 80,
+                        "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
+                    }
+                ],
+            }
+        ],
+        "Vpcs": [{"VpcId": "vpc-0fix", "CidrBlock": "10.0.0.0/16"}],
+        "Subnets": [{"SubnetId": "subnet-0fix", "VpcId": "vpc-0fix", "CidrBlock": "10.0.0.0/24"}],
+        "NetworkInterfaces": [
+            {
+                "NetworkInterfaceId": "eni-0fix",
+                "SubnetId": "subnet-0fix",
+                "VpcId": "vpc-0fix",
+                "PrivateIpAddress": "10.0.0.1",
+                "Groups": [{"GroupId": "sg-0a0000000000000a1"}],
+            }
+        ],
+    }
+    path = tmp_path / "dump.json"
+    path.write_text(json.dumps(dump))
+    loaded = sources.load([str(path)])
+    assert loaded.imported is not None
+    notes = "\n".join(loaded.imported.notes)
+    assert (
+        "interface address 10.0.0.1 is one of the addresses AWS reserves in 10.0.0.0/24: "
+        "the lab places it at 10.0.0.254"
+    ) in notes
+    (instance,) = loaded.topology.instances
+    assert str(instance.address) == "10.0.0.254"

@@ -69,6 +69,7 @@ class _Builder:
     group_names: dict[str, tuple[str, str]] = field(default_factory=dict)  # ref -> (vpc, name)
     plist_names: dict[str, str] = field(default_factory=dict)
     names: set[str] = field(default_factory=set)  # VPC, subnet and node names in use
+    addresses: set[IPv4Address] = field(default_factory=set)  # interfaces' fixed addresses
 
     def build(self) -> Imported:
         d = self.deployment
@@ -447,14 +448,43 @@ class _Builder:
         if len(specs) == 1:
             item.update(specs[0])
             address = nics[0].private_ip
-            if address and IPv4Address(address) in self.subnet_cidrs[item["subnet"]]:
-                item["address"] = address
+            if address:
+                item["address"] = str(self._usable(address, item["subnet"], nics[0].origin))
         else:
             item["interfaces"] = specs
         listen = self._listen(tuple(g for nic in nics for g in nic.groups if g in d.groups))
         if listen:
             item["listen"] = listen
         return item
+
+    def _usable(self, text: str, subnet: str, origin: Origin | None) -> IPv4Address:
+        """An interface's address as the input gives it, or, when the lab cannot use it (a
+        subnet's four reserved addresses or its broadcast, or outside the subnet, as test
+        fixtures have), the subnet's highest free address, with a note naming both."""
+        cidr = self.subnet_cidrs[subnet]
+        address = IPv4Address(text)
+        offset = int(address) - int(cidr.network_address)
+        if address not in cidr:
+            why = f"outside its subnet {subnet} ({cidr})"
+        elif offset < 4 or address == cidr.broadcast_address:
+            why = f"one of the addresses AWS reserves in {cidr}"
+        else:
+            self.addresses.add(address)
+            return address
+        taken = self.addresses | {
+            IPv4Address(n.private_ip) for n in self.deployment.interfaces if n.private_ip
+        }
+        for value in range(int(cidr.broadcast_address) - 1, int(cidr.network_address) + 3, -1):
+            if IPv4Address(value) not in taken:
+                placed = IPv4Address(value)
+                break
+        else:
+            raise refuse(origin or Origin(""), f"subnet {cidr} has no address left for {text}")
+        self.addresses.add(placed)
+        self.notes.append(
+            f"{origin}: interface address {address} is {why}: the lab places it at {placed}"
+        )
+        return placed
 
     def _listen(self, groups: tuple[str, ...]) -> list[str]:
         ports: list[str] = []
