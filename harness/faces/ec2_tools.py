@@ -490,8 +490,12 @@ def _console(command: str, argv: Sequence[str] | None) -> int:
     outcome = execute(command, sys.argv[1:] if argv is None else argv)
     for text in outcome.err:
         print(text, file=sys.stderr)
-    for text in outcome.out:
-        print(text)
+    try:
+        for text in outcome.out:
+            print(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        return exit_codes.reader_gone()
     return outcome.code
 
 

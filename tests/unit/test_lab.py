@@ -363,3 +363,40 @@ def test_sgh_says_its_version(capsys: pytest.CaptureFixture[str]) -> None:
         main(["--version"])
     assert done.value.code == 0
     assert capsys.readouterr().out.strip() == f"sgh {version('sg-harness')}"
+
+
+CHILD_EC2 = """
+import sys
+from harness.faces import ec2_tools
+ec2_tools.execute = lambda command, argv: ec2_tools.Outcome(0, ["INSTANCE\\ti-1"] * 20000)
+sys.exit(ec2_tools._console("ec2-describe-instances", []))
+"""
+CHILD_SGH = """
+import sys
+from harness.faces.sgh import main as sgh
+def lines(args):
+    for _ in range(20000):
+        print("web-1        O O O")
+    return 0
+sgh._compile = lines
+sys.exit(sgh.main(["compile", "any.yaml"]))
+"""
+
+
+@pytest.mark.parametrize("child", [CHILD_EC2, CHILD_SGH])
+def test_a_reader_that_goes_away_ends_the_command_quietly(child: str) -> None:
+    """``ec2-describe-instances | awk '... exit'``, ``sgh matrix | head``: no traceback."""
+    import os
+    import subprocess
+    import sys
+
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before the first line
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", child], stdout=write, stderr=subprocess.PIPE, check=False
+        )
+    finally:
+        os.close(write)
+    assert done.returncode == 1
+    assert done.stderr == b""

@@ -95,7 +95,11 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
-        return handler(args)
+        status = handler(args)
+        sys.stdout.flush()
+        return status
+    except BrokenPipeError:  # the reader went away (| head): labs were cleaned up on the way
+        return exit_codes.reader_gone()
     except HarnessError as err:
         print(f"sgh: {err}", file=sys.stderr)
         return err.exit_code
