@@ -600,3 +600,73 @@ def test_an_interface_address_the_lab_cannot_use_is_moved_with_a_note(tmp_path: 
     ) in notes
     (instance,) = loaded.topology.instances
     assert str(instance.address) == "10.0.0.254"
+
+
+def test_stand_ins_go_where_the_terraform_puts_its_instances(tmp_path: Path) -> None:
+    """aws_instance.app and .db in a private subnet, without public addresses: their stand-in
+    is private too, and the internet has no path to it; the web instance's is public."""
+    from harness.core.matrix import expectations
+    from harness.core.model import State
+    from harness.core.planner import plan
+
+    (tmp_path / "main.tf").write_text(
+        """\
+resource "aws_vpc" "shop" {
+  cidr_block = "10.30.0.0/16"
+}
+resource "aws_subnet" "public" {
+  vpc_id                  = aws_vpc.shop.id
+  cidr_block              = "10.30.1.0/24"
+  map_public_ip_on_launch = true
+}
+resource "aws_subnet" "private" {
+  vpc_id     = aws_vpc.shop.id
+  cidr_block = "10.30.2.0/24"
+}
+resource "aws_security_group" "web" {
+  name   = "web"
+  vpc_id = aws_vpc.shop.id
+  ingress {
+    from_port   = 443
+    to_port     = 443
+    protocol    = "tcp"
+    cidr_blocks = ["0.0.0.0/0"]
+  }
+}
+resource "aws_security_group" "app" {
+  name   = "app"
+  vpc_id = aws_vpc.shop.id
+  ingress {
+    from_port   = 8080
+    to_port     = 8080
+    protocol    = "tcp"
+    cidr_blocks = ["0.0.0.0/0"]
+  }
+}
+resource "aws_instance" "web" {
+  ami                    = "ami-12345678"
+  subnet_id              = aws_subnet.public.id
+  vpc_security_group_ids = [aws_security_group.web.id]
+}
+resource "aws_instance" "app" {
+  ami                    = "ami-12345678"
+  subnet_id              = aws_subnet.private.id
+  vpc_security_group_ids = [aws_security_group.app.id]
+}
+"""
+    )
+    loaded = sources.load([str(tmp_path)])
+    assert loaded.imported is not None
+    instances = {i.name: i for i in loaded.topology.instances}
+    app, web = instances["rep-app"], instances["rep-web"]
+    assert app.nics[0].subnet == "private" and app.nics[0].public is None
+    assert web.nics[0].subnet == "public" and web.nics[0].public is not None
+    notes = "\n".join(loaded.imported.notes)
+    assert "rep-app stands for every member of app" in notes
+    assert "in private with no public address (its subnet aws_subnet.private" in notes
+    cells = [c for c in plan(loaded.topology) if c.source == "internet"]
+    verdicts = expectations(loaded.topology, cells)
+    to_app = {v.state for c, v in verdicts.items() if c.target == "rep-app"}
+    to_web = {v.state for c, v in verdicts.items() if c.target == "rep-web"}
+    assert to_app == set()  # a private instance: no path from the internet, nothing to probe
+    assert State.OPEN in to_web

@@ -148,7 +148,7 @@ class Deployment:
     account: str = DEFAULT_ACCOUNT
     groups: dict[str, ImportedGroup] = field(default_factory=dict)
     interfaces: list[ImportedInterface] = field(default_factory=list)
-    attachments: list[tuple[tuple[str, ...], Origin]] = field(default_factory=list)
+    attachments: list[Attachment] = field(default_factory=list)
     vpcs: dict[str, ImportedVpc] = field(default_factory=dict)
     subnets: dict[str, ImportedSubnet] = field(default_factory=dict)
     prefix_lists: dict[str, ImportedPrefixList] = field(default_factory=dict)
@@ -161,11 +161,18 @@ class Deployment:
         self.normalised.append(Normalised(origin, message))
         self.notes.append(f"{origin}: {message}")
 
-    def attach(self, refs: Iterable[str], origin: Origin) -> None:
-        """A set of groups something attaches (those of them the input declares), if any."""
+    def attach(
+        self,
+        refs: Iterable[str],
+        origin: Origin,
+        subnets: Iterable[str] = (),
+        public: bool | None = None,
+    ) -> None:
+        """A set of groups something attaches (those of them the input declares), if any,
+        with where the input places it."""
         known = tuple(ref for ref in refs if ref in self.groups)
         if known:
-            self.attachments.append((known, origin))
+            self.attachments.append(Attachment(known, origin, tuple(subnets), public))
 
     def outside_group(
         self,
@@ -197,6 +204,18 @@ class Deployment:
             f"{holds} and no members"
         )
         return group
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """Groups something of the input attaches (an instance, a launch template, a service, a
+    load balancer...), and where the input places it: its subnets and whether it gets a
+    public address (``None``: the input does not say; its subnet's default decides)."""
+
+    groups: tuple[str, ...]
+    origin: Origin
+    subnets: tuple[str, ...] = ()
+    public: bool | None = None
 
 
 @dataclass(frozen=True)

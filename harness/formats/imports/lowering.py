@@ -4,7 +4,7 @@ topology document the reader validates, making each choice the input leaves open
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from ipaddress import (
     IPv4Address,
     IPv4Network,
@@ -17,6 +17,7 @@ from harness.core.model import Origin
 from harness.formats.imports.deployment import (
     DEFAULT_VPC,
     INTERNET6,
+    Attachment,
     Deployment,
     Imported,
     ImportedGroup,
@@ -394,21 +395,23 @@ class _Builder:
                 name = safe_name(owner, self.names)
                 result.append(self._member(name, nics))
             return result, []
-        sets: list[tuple[tuple[str, ...], Origin]] = []
-        seen: set[tuple[str, ...]] = set()
-        for groups, origin in d.attachments:
-            key = tuple(dict.fromkeys(g for g in groups if g in d.groups))
-            if key and key not in seen:
+        sets: list[Attachment] = []
+        seen: set[tuple[object, ...]] = set()
+        for attachment in d.attachments:
+            groups = tuple(dict.fromkeys(g for g in attachment.groups if g in d.groups))
+            key = (groups, attachment.subnets[:1], attachment.public)
+            if groups and key not in seen:
                 seen.add(key)
-                sets.append((key, origin))
-        attached = {g for key, _ in sets for g in key}
+                sets.append(replace(attachment, groups=groups))
+        attached = {g for attachment in sets for g in attachment.groups}
         for group in d.groups.values():
             if group.ref not in attached and not (
                 group.outside and not group.ingress and not group.egress
             ):
-                sets.append(((group.ref,), group.origin))
+                sets.append(Attachment((group.ref,), group.origin))
         representatives: list[str] = []
-        for groups, origin in sets:
+        for attachment in sets:
+            groups, origin = attachment.groups, attachment.origin
             vpcs = {self._vpc_name(d.groups[g].vpc) for g in groups}
             if len(vpcs) > 1:
                 raise refuse(origin, f"one attachment joins groups of several VPCs {sorted(vpcs)}")
@@ -416,22 +419,43 @@ class _Builder:
             names = [self.group_names[g][1] for g in groups]
             name = safe_name("-".join(names), self.names, prefix="rep-")
             listen = self._listen(groups)
-            item = _node(
-                origin,
-                name=name,
-                subnet=self.public_subnet[vpc],
-                groups=names,
-                public_ip=True,
-            )
+            subnet, public, why = self._place(attachment, vpc)
+            item = _node(origin, name=name, subnet=subnet, groups=names)
+            if public:
+                item["public_ip"] = True
             if listen:
                 item["listen"] = listen
             result.append(item)
             representatives.append(name)
+            address = "public address" if public else "no public address"
             self.notes.append(
                 f"representative {name} stands for every member of {', '.join(names)} "
-                f"({origin}); public address, listening on {', '.join(listen) or 'nothing'}"
+                f"({origin}); in {subnet} with {address} ({why}), listening on "
+                f"{', '.join(listen) or 'nothing'}"
             )
         return result, representatives
+
+    def _place(self, attachment: Attachment, vpc: str) -> tuple[str, bool, str]:
+        """Where a representative goes: the subnet the input places its members in, with the
+        public address they get (said by the input, else their subnet's default); the
+        VPC's public subnet with a public address when the input places nothing."""
+        d = self.deployment
+        for ref in attachment.subnets:
+            subnet = d.subnets.get(ref)
+            name = self.subnet_names.get(ref)
+            if subnet is None or name is None:
+                continue
+            if attachment.public is not None:
+                return name, attachment.public, f"its subnet {ref}, its address as the input says"
+            return name, subnet.public, f"its subnet {ref}, and that subnet's default address"
+        if attachment.subnets:
+            why = f"its subnet {', '.join(attachment.subnets)} is not in the input"
+        elif attachment in d.attachments:
+            why = "the input does not say where its members are"
+        else:
+            why = "no member in the input: every path to it is tested"
+        public = attachment.public if attachment.public is not None else True
+        return self.public_subnet[vpc], public, why
 
     def _member(self, name: str, nics: list[ImportedInterface]) -> LineDict:
         d = self.deployment

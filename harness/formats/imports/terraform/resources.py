@@ -24,6 +24,8 @@ from harness.formats.imports.values import make_rule, port_value, protocol_text
 
 GROUP_TYPES = ("aws_security_group", "aws_default_security_group")
 ATTACH_KEYS = ("vpc_security_group_ids", "security_groups", "security_group_ids")
+SUBNET_KEYS = ("subnet_id", "subnets", "vpc_zone_identifier", "subnet_ids")
+PUBLIC_KEYS = ("associate_public_ip_address", "assign_public_ip")
 
 
 @dataclass(frozen=True)
@@ -297,7 +299,25 @@ class Resources:
         (group.egress if egress else group.ingress).append(rule)
 
     def _attachments(self, values: object, origin: Origin) -> None:
+        subnets = self._placement(values, origin)
+        public = next(
+            (v for _, v in attached(values, PUBLIC_KEYS, lambda v: isinstance(v, bool))), None
+        )
         for key, value in attached(values, ATTACH_KEYS, lambda found: isinstance(found, list)):
             assert isinstance(value, list)
             items = [item for item in value if isinstance(item, Ref | Outside | Undeclared | str)]
-            self.deployment.attach((self.ref(item, origin, key) for item in items), origin)
+            refs = (self.ref(item, origin, key) for item in items)
+            self.deployment.attach(
+                refs, origin, subnets, public if isinstance(public, bool) else None
+            )
+
+    def _placement(self, values: object, origin: Origin) -> list[str]:
+        """The subnets a resource says it is in (an instance's subnet_id, an autoscaling
+        group's vpc_zone_identifier, a service's or a load balancer's subnets), those the
+        input declares or names."""
+        found: list[str] = []
+        for key, value in attached(values, SUBNET_KEYS):
+            for item in value if isinstance(value, list) else [value]:
+                if isinstance(item, Ref | Undeclared) or (isinstance(item, str) and item):
+                    found.append(self.ref(item, origin, key))
+        return list(dict.fromkeys(found))
