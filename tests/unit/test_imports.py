@@ -670,3 +670,41 @@ resource "aws_instance" "app" {
     to_web = {v.state for c, v in verdicts.items() if c.target == "rep-web"}
     assert to_app == set()  # a private instance: no path from the internet, nothing to probe
     assert State.OPEN in to_web
+
+
+def test_a_cloudformation_instance_in_a_private_subnet_has_a_private_stand_in(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "stack.yaml").write_text(
+        """\
+AWSTemplateFormatVersion: "2010-09-09"
+Resources:
+  Vpc:
+    Type: AWS::EC2::VPC
+    Properties: {CidrBlock: 10.40.0.0/16}
+  Private:
+    Type: AWS::EC2::Subnet
+    Properties: {VpcId: !Ref Vpc, CidrBlock: 10.40.2.0/24}
+  Db:
+    Type: AWS::EC2::SecurityGroup
+    Properties:
+      GroupDescription: db
+      VpcId: !Ref Vpc
+      SecurityGroupIngress:
+        - {IpProtocol: tcp, FromPort: 5432, ToPort: 5432, CidrIp: 0.0.0.0/0}
+  Server:
+    Type: AWS::EC2::Instance
+    Properties:
+      ImageId: ami-12345678
+      NetworkInterfaces:
+        - DeviceIndex: "0"
+          SubnetId: !Ref Private
+          AssociatePublicIpAddress: false
+          GroupSet: [!Ref Db]
+"""
+    )
+    loaded = sources.load([str(tmp_path / "stack.yaml")])
+    (stand_in,) = loaded.topology.instances
+    assert stand_in.nics[0].subnet == "Private" and stand_in.nics[0].public is None
+    assert loaded.imported is not None
+    assert any("in Private with no public address" in note for note in loaded.imported.notes)

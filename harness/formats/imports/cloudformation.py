@@ -43,6 +43,8 @@ from harness.formats.imports.values import make_rule, port_value, protocol_text
 from harness.formats.yaml_lines import LineDict, construct_mapping, construct_sequence
 
 SG = "AWS::EC2::SecurityGroup"
+SUBNET_KEYS = {"SubnetId", "Subnets", "VPCZoneIdentifier", "SubnetIds"}
+PUBLIC_KEYS = {"AssociatePublicIpAddress", "AssignPublicIp"}
 ATTACH_KEYS = {
     "SecurityGroupIds",
     "SecurityGroups",
@@ -441,6 +443,7 @@ class _Template:
         (group.egress if egress else group.ingress).append(rule)
 
     def _attachments(self, props: object, origin: Origin) -> None:
+        subnets, public = self._placement(props, origin)
         for _, value in attached(props, ATTACH_KEYS):
             try:
                 resolved = self.value(value, origin)
@@ -450,7 +453,31 @@ class _Template:
             self.deployment.attach(
                 (self._group_ref(i) for i in items if isinstance(i, GroupRef | Outside | str)),
                 origin,
+                subnets,
+                public,
             )
+
+    def _placement(self, props: object, origin: Origin) -> tuple[list[str], bool | None]:
+        """Where a resource puts what it attaches: its subnets (``SubnetId``, ``Subnets``,
+        ``VPCZoneIdentifier``, ``SubnetIds``) and whether it gets a public address
+        (``AssociatePublicIpAddress``; ``AssignPublicIp: ENABLED``), when the template says."""
+        subnets: list[str] = []
+        for _, value in attached(props, SUBNET_KEYS):
+            try:
+                resolved = self.value(value, origin)
+            except TopologyError:
+                continue
+            for item in resolved if isinstance(resolved, list) else [resolved]:
+                if isinstance(item, GroupRef | Outside) or (isinstance(item, str) and item):
+                    subnets.append(self._group_ref(item))
+        public: bool | None = None
+        for _, value in attached(props, PUBLIC_KEYS):
+            try:
+                said = str(self.value(value, origin)).lower()
+            except TopologyError:
+                continue
+            public = said in ("true", "enabled")
+        return list(dict.fromkeys(subnets)), public
 
 
 def read(
