@@ -400,3 +400,26 @@ def test_a_reader_that_goes_away_ends_the_command_quietly(child: str) -> None:
         os.close(write)
     assert done.returncode == 1
     assert done.stderr == b""
+
+
+def test_an_imports_choices_are_said_with_q_and_kept_in_the_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What an import chose (a stand-in's place, a rule dropped) changes what is tested: it
+    is printed even with -q, and the JSON report carries it."""
+    import argparse
+
+    from harness.faces.sgh.common import load_sources, report_matrix
+
+    args = argparse.Namespace(
+        sources=[str(ROOT / "examples" / "shop-tf")], var=None, parameter=None, quiet=True
+    )
+    loaded = load_sources(args)
+    said = capsys.readouterr().err
+    assert "sgh: import: representative rep-web stands for every member of web" in said
+    matrix = verify(loaded.topology, FakeRuntime(), SimulatedProber(loaded.topology), QUIET)
+    out = tmp_path / "m.json"
+    report_matrix(matrix, out, None, notes=loaded.notes)
+    capsys.readouterr()
+    document = json.loads(out.read_text())
+    assert document["import_notes"] == list(loaded.notes) and loaded.notes

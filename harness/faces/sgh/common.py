@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from harness.adapters import runtimes
@@ -32,13 +33,13 @@ def add_source_options(parser: argparse.ArgumentParser) -> None:
 
 
 def load_sources(args: argparse.Namespace, *, quiet: bool = False) -> sources.Loaded:
-    """The topology of a command's sources; an import's choices go to stderr (unless quiet:
-    ``sgh import`` writes them into the file)."""
+    """The topology of a command's sources; an import's choices go to stderr, ``-q`` or not
+    (each can change what is tested; ``quiet``: ``sgh import`` writes them into the file)."""
     options = sources.Options(
         sources.pairs(args.var, "--var"), sources.pairs(args.parameter, "--parameter")
     )
     loaded = sources.load(args.sources, options)
-    if loaded.imported is not None and not quiet and not getattr(args, "quiet", False):
+    if loaded.imported is not None and not quiet:
         for note in loaded.notes:
             print(f"sgh: import: {note}", file=sys.stderr)
     return loaded
@@ -110,11 +111,16 @@ def report_matrix(
     json_path: Path | None,
     junit_path: Path | None,
     html_path: Path | None = None,
+    *,
     by_port: bool = False,
+    notes: Sequence[str] = (),
 ) -> int:
-    """Print the matrix, write the reports asked for; the exit status."""
+    """Print the matrix, write the reports asked for (the JSON document with the import's
+    ``notes``: the choices that made the lab); the exit status."""
     print(render(matrix, by_port))
     document = to_json(matrix) if json_path or html_path else {}  # one document for both
+    if document and notes:
+        document["import_notes"] = list(notes)
     if json_path is not None:
         json_path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     if html_path is not None:

@@ -299,7 +299,7 @@ def matrix(args: argparse.Namespace) -> int:
     with _opened(home, home.resolve(args.lab)) as lab:
         lab.runtime.check()
         measured = lab.matrix(prober, _progress(args))
-    return report_matrix(measured, json_path, junit_path, html_path, args.by_port)
+    return report_matrix(measured, json_path, junit_path, html_path, by_port=args.by_port)
 
 
 def _add_serve(sub: Any) -> None:

@@ -148,7 +148,8 @@ def _add_run(sub: Subparsers) -> None:
 def _run(args: argparse.Namespace) -> int:
     from harness.lab.one_shot import verify
 
-    topology = load_sources(args).topology
+    loaded = load_sources(args)
+    topology = loaded.topology
     prober = make_prober(args.prober, args.timeout)
     json_path = output_path("--json", args.json)
     junit_path = output_path("--junit", args.junit)
@@ -157,7 +158,11 @@ def _run(args: argparse.Namespace) -> int:
     status: list[int] = []  # the report is written before the lab is removed
 
     def answer(matrix: Matrix) -> None:
-        status.append(report_matrix(matrix, json_path, junit_path, html_path, args.by_port))
+        status.append(
+            report_matrix(
+                matrix, json_path, junit_path, html_path, by_port=args.by_port, notes=loaded.notes
+            )
+        )
         sys.stdout.flush()
 
     verify(
