@@ -286,6 +286,17 @@ def _instance_wiring(topology: Topology, node: Instance) -> Wiring:
             if nic.ipv6 is not None and vpc.ipv6 is not None:
                 lines6.append(f"rule add from {nic.ipv6} table {table}")
                 lines.append(f"route replace {vpc.ipv6} dev {iface} src {nic.ipv6} table {table}")
+            if subnet.public:  # and to the internet through its own subnet's gateway, as AWS's
+                router = subnet.cidr.network_address + 1  # images route each interface's replies
+                if nic.public is not None:
+                    lines.append(
+                        f"route replace default via {router} dev {iface} onlink table {table}"
+                    )
+                if nic.ipv6 is not None and subnet.ipv6 is not None:
+                    lines.append(
+                        f"route replace ::/0 via {_router6(subnet.ipv6)} dev {iface} onlink "
+                        f"table {table}"
+                    )
     return Wiring(
         tuple((_port(node.name, n), nic_name(n)) for n in range(len(nics))),
         "\n".join(lines) + "\n",
