@@ -708,3 +708,23 @@ Resources:
     assert stand_in.nics[0].subnet == "Private" and stand_in.nics[0].public is None
     assert loaded.imported is not None
     assert any("in Private with no public address" in note for note in loaded.imported.notes)
+
+
+def test_a_ref_to_nothing_the_template_declares_is_refused_as_cloudformation_refuses_it(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "stack.yaml"
+    path.write_text(
+        'AWSTemplateFormatVersion: "2010-09-09"\n'
+        "Resources:\n"
+        "  Web:\n    Type: AWS::EC2::SecurityGroup\n    Properties: {GroupDescription: web}\n"
+        "  Db:\n    Type: AWS::EC2::SecurityGroup\n    Properties:\n"
+        "      GroupDescription: db\n      SecurityGroupIngress:\n"
+        "        - {IpProtocol: tcp, FromPort: 5432, ToPort: 5432,\n"
+        "           SourceSecurityGroupId: !Ref Webb}\n"
+    )
+    with pytest.raises(TopologyError) as info:
+        sources.load([str(path)])
+    message = str(info.value)
+    assert "Ref Webb: the template has no resource or parameter 'Webb'" in message
+    assert "--parameter" not in message and "\n" not in message

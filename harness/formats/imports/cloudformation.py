@@ -133,7 +133,13 @@ class _Template:
         spec = (self.data.get("Parameters") or {}).get(name)
         if isinstance(spec, dict) and "Default" in spec:
             return self._typed(name, spec["Default"])
-        kind = str(spec.get("Type", "")) if isinstance(spec, dict) else ""
+        if not isinstance(spec, dict):
+            raise refuse(
+                origin,
+                f"Ref {name}: the template has no resource or parameter '{name}' (CloudFormation "
+                "refuses it too: unresolved resource dependencies)",
+            )
+        kind = str(spec.get("Type", ""))
         if "SecurityGroup::Id" in kind or "VPC::Id" in kind:
             self.deployment.notes.append(
                 f"{origin}: parameter '{name}' ({kind}) has no value: it stands for a "
