@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -78,3 +79,16 @@ def test_one_source_that_is_not_a_plan_asks_for_the_second(
     aws = FIXTURES / "multi-eni.json"  # AWS describe-* JSON
     assert main(["diff", str(aws), "--predict-only"]) == exit_codes.INVALID
     assert "not a Terraform plan JSON: give BEFORE and AFTER" in capsys.readouterr().err
+
+
+def test_diff_says_each_sides_import_choices_and_keeps_them_in_its_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "diff.json"
+    before, after = str(EXAMPLES / "shop-tf"), str(EXAMPLES / "shop-tf-after")
+    main(["diff", before, after, "--predict-only", "-q", "--json", str(out)])
+    err = capsys.readouterr().err
+    assert "sgh: import (before): representative rep-web" in err
+    assert "sgh: import (after): representative rep-web" in err
+    notes = json.loads(out.read_text())["import_notes"]
+    assert notes["before"] and notes["after"]

@@ -367,6 +367,10 @@ def _diff(args: argparse.Namespace) -> int:
     )
     after_topology = after.topology  # the lab keeps BEFORE's name (prove renames AFTER)
     title = f"{args.before} -> {args.after}" if args.after else f"{args.before} (plan)"
+    notes = {"before": list(before.notes), "after": list(after.notes)}
+    for side, said in notes.items():  # each changes what is compared: said, -q or not
+        for note in said:
+            print(f"sgh: import ({side}): {note}", file=sys.stderr)
     proof: str | None = None
     proven: bool | None = None
     wrong: list[tuple[str, CellResult]] = []
@@ -407,6 +411,8 @@ def _diff(args: argparse.Namespace) -> int:
     print(diff_report.render(count, changes, proof, failed if args.fail_on_open else None))
     if json_path is not None:
         document = diff_report.to_json(count, changes, proven, failed)
+        if notes["before"] or notes["after"]:
+            document["import_notes"] = notes
         json_path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     if markdown_path is not None:
         markdown_path.write_text(
