@@ -106,6 +106,13 @@ KINDS: dict[str, Kind] = {
         "A group (not a default group) with rules and no member interface. Anchors: checkov "
         "CKV2_AWS_5, prowler ec2_securitygroup_not_used.",
     ),
+    "invalid-rule": Kind(
+        ERROR,
+        "a rule EC2 (or the input's own tool) refuses",
+        "A rule sgh run refuses (a reversed port range, two sources, a duplicate, an "
+        "unknown group...): the lint reports it at its line and audits the rest of the file "
+        "without it.",
+    ),
     "normalised": Kind(
         WARNING,
         "a rule AWS would have normalised",

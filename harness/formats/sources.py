@@ -35,12 +35,14 @@ class Options:
 
     variables: dict[str, str] = field(default_factory=dict)  # Terraform --var NAME=VALUE
     parameters: dict[str, str] = field(default_factory=dict)  # CloudFormation --parameter
+    lenient: bool = False  # sgh lint: a bad rule is left out and kept (Loaded.dropped)
 
 
 @dataclass(frozen=True)
 class Loaded:
     topology: Topology
     imported: Imported | None = None  # None: a topology (or Compose) file, read as it is
+    dropped: tuple[TopologyError, ...] = ()  # the rules left out (Options.lenient)
 
     @property
     def notes(self) -> tuple[str, ...]:
@@ -162,13 +164,16 @@ def load(paths: Sequence[str], options: Options | None = None) -> Loaded:
     files = _files(paths)
     first = files[0]
     read: dict[Path, object] = {}
+    dropped: list[TopologyError] | None = [] if options.lenient else None
     if len(files) == 1 and first.suffix in (".yaml", ".yml"):
         data = parsed(first, _read(first))
         if not format_of(str(first), first.suffix, data).imported:
-            return Loaded(topology_file.from_data(data, str(first)))
+            topology = topology_file.from_data(data, str(first), dropped)
+            return Loaded(topology, dropped=tuple(dropped or ()))
         read[first] = data
     imported = read_import(files, options, safe_name(Path(paths[0]).stem), read)
-    return Loaded(topology_file.build(imported.document, ", ".join(imported.sources)), imported)
+    topology = topology_file.build(imported.document, ", ".join(imported.sources), dropped)
+    return Loaded(topology, imported, (*imported.dropped, *(dropped or ())))
 
 
 def read_import(
@@ -177,7 +182,9 @@ def read_import(
     """Import files of one format into a topology document (its lab named ``name``);
     ``read`` holds files already parsed."""
     tf = [f for f in files if f.suffix == ".tf"]
-    deployment = Deployment(sources=[str(f) for f in files], name=name)
+    deployment = Deployment(
+        sources=[str(f) for f in files], name=name, dropped=[] if options.lenient else None
+    )
     if tf:
         if len(tf) != len(files):
             raise TopologyError(str(files[0]), "", "give .tf files alone, not mixed with others")

@@ -56,8 +56,9 @@ def loads(text: str, source: str = "<topology>") -> Topology:
     return from_data(yaml_lines.load(text, source), source)
 
 
-def from_data(data: object, source: str) -> Topology:
-    """Validate a parsed topology or Compose file (LineDicts, so errors name their lines)."""
+def from_data(data: object, source: str, dropped: list[TopologyError] | None = None) -> Topology:
+    """Validate a parsed topology or Compose file (LineDicts, so errors name their lines);
+    ``dropped`` as for :func:`build`."""
     if compose_file.is_compose(data):
         assert isinstance(data, _LineDict)
 
@@ -65,12 +66,13 @@ def from_data(data: object, source: str) -> Topology:
             raise TopologyError(source, "", problem, line)
 
         data = compose_file.translate(data, _project_name(source), fail)
-    return _Builder(source).build(data)
+    return _Builder(source, dropped=dropped).build(data)
 
 
-def build(data: object, source: str) -> Topology:
-    """Validate a topology document made by a program (an import), not read from YAML."""
-    return _Builder(source).build(data)
+def build(data: object, source: str, dropped: list[TopologyError] | None = None) -> Topology:
+    """Validate a topology document made by a program (an import), not read from YAML;
+    ``dropped``: leave each bad rule out and keep its error there (``sgh lint``)."""
+    return _Builder(source, dropped=dropped).build(data)
 
 
 def _project_name(source: str) -> str:

@@ -87,6 +87,9 @@ class Reader:
     line: int | None = None
     origin: Origin | None = None
     origin_depth: int = 0  # how much of ``path`` the origin's construct already names
+    # None: the first bad rule refuses the file; a list: each bad rule is left out and kept
+    # here (sgh lint reports it as a finding and audits the rest)
+    dropped: list[TopologyError] | None = None
 
     # -- error reporting -------------------------------------------------------------------
 

@@ -248,3 +248,64 @@ resource "aws_security_group" "admin" {
         for r in json.loads(out.read_text())["runs"][0]["results"]
     }
     assert {("normalised", 3), ("normalised", 9), ("world-open", 17)} <= located
+
+
+def test_lint_reports_a_rule_sgh_run_refuses_and_audits_the_rest(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A reversed port range (refused by EC2) and a rule with two sources (refused while
+    importing) are findings at their lines; the world-open ssh beside them is still found.
+    sgh run refuses the same file in one line."""
+    tf = tmp_path / "tf" / "main.tf"
+    tf.parent.mkdir()
+    tf.write_text(
+        """\
+resource "aws_security_group" "web" {
+  name = "web"
+  ingress {
+    from_port   = 443
+    to_port     = 22
+    protocol    = "tcp"
+    cidr_blocks = ["0.0.0.0/0"]
+  }
+  ingress {
+    from_port   = 22
+    to_port     = 22
+    protocol    = "tcp"
+    cidr_blocks = ["0.0.0.0/0"]
+  }
+}
+"""
+    )
+    cfn = tmp_path / "stack.yaml"
+    cfn.write_text(
+        'AWSTemplateFormatVersion: "2010-09-09"\n'
+        "Resources:\n"
+        "  Admin:\n"
+        "    Type: AWS::EC2::SecurityGroup\n"
+        "    Properties:\n"
+        "      GroupDescription: admin\n"
+        "      SecurityGroupIngress:\n"
+        "        - {IpProtocol: tcp, FromPort: 3389, ToPort: 3389, CidrIp: 0.0.0.0/0}\n"
+        "        - {IpProtocol: tcp, FromPort: 22, ToPort: 22, CidrIp: 10.0.0.0/8,\n"
+        "           SourceSecurityGroupId: sg-0123456789abcdef0}\n"
+    )
+    for source, bad_line, problem, kept in (
+        (tf.parent, 3, "443-22 is reversed", "tcp 22 from 0.0.0.0/0"),
+        (cfn, 9, "more than one source", "tcp 3389 from 0.0.0.0/0"),
+    ):
+        out = tmp_path / "lint.sarif"
+        assert main(["lint", str(source), "--sarif", str(out)]) == 1
+        printed = capsys.readouterr().out
+        assert any(
+            line.startswith("error   invalid-rule") and problem in line
+            for line in printed.splitlines()
+        ), printed
+        assert f"rule '{kept}'" in printed  # the rest of the file is audited
+        located = {
+            (r["ruleId"], r["locations"][0]["physicalLocation"].get("region", {}).get("startLine"))
+            for r in json.loads(out.read_text())["runs"][0]["results"]
+        }
+        assert ("invalid-rule", bad_line) in located
+        assert main(["run", str(source), "-q"]) == 2  # sgh run still refuses it
+        assert problem in capsys.readouterr().err

@@ -24,9 +24,11 @@ FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "imports"
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"  # the README's quick start
 
 
-def load(*names: str, **options: dict[str, str]) -> sources.Loaded:
+def load(
+    *names: str, variables: dict[str, str] | None = None, parameters: dict[str, str] | None = None
+) -> sources.Loaded:
     paths = [str((EXAMPLES if name.startswith("shop-tf") else FIXTURES) / name) for name in names]
-    return sources.load(paths, sources.Options(**options))
+    return sources.load(paths, sources.Options(variables or {}, parameters or {}))
 
 
 def group(topology: Topology, name: str):  # type: ignore[no-untyped-def]

@@ -108,15 +108,22 @@ def test_the_proof_catches_a_set_that_is_not_equivalent() -> None:
         equivalent(topo, both, wrong)
 
 
-def test_invalid_input_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_bad_rule_is_a_finding_and_only_an_unreadable_file_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(
         "name: x\ngroups:\n  - name: g\n    rules:\n      - {service: gopher, source: 0.0.0.0/0}\n"
         "instances: [{name: a, groups: [g]}]\n"
     )
-    assert main(["lint", str(bad)]) == 2
+    assert main(["lint", str(bad)]) == 1  # the rule is a finding; the rest is audited
+    out = capsys.readouterr().out
+    assert "error   invalid-rule   groups[0] 'g' rules[0]: unknown service 'gopher'" in out
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("name: x\ngroups: [\n")
+    assert main(["lint", str(broken)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"sgh: {bad}:5: groups[0] 'g' rules[0]: unknown service 'gopher'")
+    assert err.startswith(f"sgh: {broken}:") and "malformed YAML" in err
     assert err.count("\n") == 1
 
 

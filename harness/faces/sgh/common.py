@@ -32,11 +32,13 @@ def add_source_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def load_sources(args: argparse.Namespace, *, quiet: bool = False) -> sources.Loaded:
+def load_sources(
+    args: argparse.Namespace, *, quiet: bool = False, lenient: bool = False
+) -> sources.Loaded:
     """The topology of a command's sources; an import's choices go to stderr, ``-q`` or not
     (each can change what is tested; ``quiet``: ``sgh import`` writes them into the file)."""
     options = sources.Options(
-        sources.pairs(args.var, "--var"), sources.pairs(args.parameter, "--parameter")
+        sources.pairs(args.var, "--var"), sources.pairs(args.parameter, "--parameter"), lenient
     )
     loaded = sources.load(args.sources, options)
     if loaded.imported is not None and not quiet:

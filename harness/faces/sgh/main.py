@@ -266,16 +266,20 @@ def _add_lint(sub: Subparsers) -> None:
 def _lint(args: argparse.Namespace) -> int:
     from harness.core.audit import NOTE, Finding, failing
     from harness.core.lint import lint
+    from harness.core.model import Origin
 
     sarif_path = output_path("--sarif", args.sarif)
     normalised: list[Finding] = []
     if args.sources:
-        loaded = load_sources(args)
+        loaded = load_sources(args, lenient=True)  # a bad rule is a finding, not a refusal
         topology = loaded.topology
         where = topology.source
         for rule in loaded.imported.normalised if loaded.imported else ():
             construct = rule.origin.construct or str(rule.origin)
             normalised.append(Finding("normalised", construct, rule.message, origin=rule.origin))
+        for err in loaded.dropped:
+            origin = Origin(err.source, err.line or 0, err.where)
+            normalised.append(Finding("invalid-rule", err.where, err.problem, origin=origin))
     else:
         topology = labs.topology(args)
         where = f"lab '{topology.name}'"

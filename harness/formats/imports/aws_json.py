@@ -127,8 +127,9 @@ def _group(item: dict[str, Any], origin: Origin, deployment: Deployment) -> None
     for direction, key in (("ingress", "IpPermissions"), ("egress", "IpPermissionsEgress")):
         for index, permission in enumerate(_list(item, key, origin.file)):
             where = Origin(origin.file, 0, f"{origin.construct} {key}[{index}]")
-            rules = _permission(permission, where, direction == "egress")
-            (group.egress if direction == "egress" else group.ingress).extend(rules)
+            with deployment.rule():
+                rules = _permission(permission, where, direction == "egress")
+                (group.egress if direction == "egress" else group.ingress).extend(rules)
     if "IpPermissionsEgress" not in item:
         group.default_egress = True
         deployment.notes.append(

@@ -329,7 +329,8 @@ class _Template:
             props = resource.get("Properties") or {}
             origin = self.origin(resource, f"{name} ({kind})")
             if kind in ("AWS::EC2::SecurityGroupIngress", "AWS::EC2::SecurityGroupEgress"):
-                self._standalone(props, origin, kind.endswith("Egress"))
+                with self.deployment.rule():
+                    self._standalone(props, origin, kind.endswith("Egress"))
             elif kind != SG:
                 self._attachments(props, origin)
 
@@ -374,8 +375,9 @@ class _Template:
                 where = self.origin(node, f"{name} {key}[{index}]")
                 if where.line == 0:
                     where = Origin(where.file, origin.line, where.construct)
-                rule = self._rule(self.value(node, where), where, egress)
-                (group.egress if egress else group.ingress).append(rule)
+                with self.deployment.rule():
+                    rule = self._rule(self.value(node, where), where, egress)
+                    (group.egress if egress else group.ingress).append(rule)
         group.default_egress = "SecurityGroupEgress" not in props
         self.deployment.groups[name] = group
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Container, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from ipaddress import (
     IPv6Address,
@@ -154,6 +155,18 @@ class Deployment:
     prefix_lists: dict[str, ImportedPrefixList] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     normalised: list[Normalised] = field(default_factory=list)
+    # None: a bad rule refuses the input; a list (sgh lint): it is left out and kept here
+    dropped: list[TopologyError] | None = None
+
+    @contextmanager
+    def rule(self) -> Iterator[None]:
+        """Reading one rule: its refusal ends the import, or (lint) leaves the rule out."""
+        try:
+            yield
+        except TopologyError as err:
+            if self.dropped is None:
+                raise
+            self.dropped.append(err)
 
     def normalise(self, origin: Origin, message: str) -> None:
         """A rule imported as AWS would have kept it (or not at all): a note, and a lint
@@ -236,6 +249,7 @@ class Imported:
     representatives: tuple[str, ...]
     sources: tuple[str, ...]
     normalised: tuple[Normalised, ...] = ()
+    dropped: tuple[TopologyError, ...] = ()  # rules left out (a lenient read: sgh lint)
 
 
 def refuse(origin: Origin, problem: str) -> TopologyError:

@@ -99,6 +99,7 @@ class _Builder:
             tuple(representatives),
             tuple(d.sources),
             tuple(d.normalised),
+            tuple(d.dropped or ()),
         )
 
     # -- groups referenced but not in the input --------------------------------------------

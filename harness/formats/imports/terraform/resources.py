@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.core.model import Origin
+from harness.errors import TopologyError
 from harness.formats.imports.deployment import (
     Deployment,
     ImportedGroup,
@@ -66,7 +67,7 @@ class Undeclared:
 
     address: str
 
-    def refused(self, origin: Origin, what: str) -> Exception:
+    def refused(self, origin: Origin, what: str) -> TopologyError:
         return refuse(
             origin,
             f"{what} names {self.address}, which is not declared: Reference to undeclared "
@@ -110,7 +111,11 @@ class Resources:
         if value in (None, ""):
             return None
         if isinstance(value, Undeclared):
-            raise value.refused(origin, "vpc_id")
+            refused = value.refused(origin, "vpc_id")
+            if self.deployment.dropped is None:
+                raise refused
+            self.deployment.dropped.append(refused)  # lint: a finding; a VPC stands for it
+            return value.address
         if isinstance(value, Unknown):
             self.deployment.notes.append(
                 f"{origin}: vpc_id {value.expression} is not known: a VPC of its own stands for it"
@@ -123,9 +128,11 @@ class Resources:
         if kind in GROUP_TYPES:
             self._group(kind, address, values, origin)
         elif kind == "aws_security_group_rule":
-            self._legacy_rule(values, origin)
+            with d.rule():
+                self._legacy_rule(values, origin)
         elif kind in ("aws_vpc_security_group_ingress_rule", "aws_vpc_security_group_egress_rule"):
-            self._vpc_rule(kind.endswith("egress_rule"), values, origin)
+            with d.rule():
+                self._vpc_rule(kind.endswith("egress_rule"), values, origin)
         elif kind == "aws_vpc":
             cidr = values.get("cidr_block")
             ipv6 = values.get("assign_generated_ipv6_cidr_block") is True
@@ -179,17 +186,23 @@ class Resources:
             for index, block in enumerate(blocks):
                 line = block.pop("__line__", 0) if isinstance(block, dict) else 0
                 where = Origin(origin.file, line or origin.line, f"{address} {direction}[{index}]")
-                if not isinstance(block, dict):
-                    raise refuse(where, f"an {direction} block must be a block")
-                unknown = sorted(set(block) - INLINE_ARGUMENTS)
-                if unknown:
-                    raise refuse(
-                        where,
-                        f"Terraform knows no argument '{unknown[0]}' in an {direction} block "
-                        f"(it takes {', '.join(sorted(INLINE_ARGUMENTS))})",
-                    )
-                rules = self._rules(block, address, where, "security_groups")
-                (group.egress if direction == "egress" else group.ingress).extend(rules)
+                with self.deployment.rule():
+                    rules = self._inline(block, direction, address, where)
+                    (group.egress if direction == "egress" else group.ingress).extend(rules)
+
+    def _inline(
+        self, block: object, direction: str, address: str, where: Origin
+    ) -> list[ImportedRule]:
+        if not isinstance(block, dict):
+            raise refuse(where, f"an {direction} block must be a block")
+        unknown = sorted(set(block) - INLINE_ARGUMENTS)
+        if unknown:
+            raise refuse(
+                where,
+                f"Terraform knows no argument '{unknown[0]}' in an {direction} block "
+                f"(it takes {', '.join(sorted(INLINE_ARGUMENTS))})",
+            )
+        return self._rules(block, address, where, "security_groups")
 
     def _rules(
         self, block: dict[str, Any], group: str, origin: Origin, groups_key: str
