@@ -161,6 +161,14 @@ def test_each_finding_line_says_its_level(capsys: pytest.CaptureFixture[str]) ->
     assert f"{errors} error{'' if errors == 1 else 's'}," in out[-1]
 
 
+def sarif_lines(path: Path) -> set[tuple[str, int | None]]:
+    """Each SARIF result as (rule id, the line it points at; None without a region)."""
+    return {
+        (r["ruleId"], r["locations"][0]["physicalLocation"].get("region", {}).get("startLine"))
+        for r in json.loads(path.read_text())["runs"][0]["results"]
+    }
+
+
 def test_sarif_lines_hold_when_strings_and_comments_of_a_tf_file_hold_braces(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -243,11 +251,7 @@ resource "aws_security_group" "admin" {
     )
     assert "warning normalised     aws_security_group.web egress[1]: a rule with no peer" in printed
     assert "error   world-open     group 'admin' rule 'tcp 22 from 0.0.0.0/0'" in printed
-    located = {
-        (r["ruleId"], r["locations"][0]["physicalLocation"].get("region", {}).get("startLine"))
-        for r in json.loads(out.read_text())["runs"][0]["results"]
-    }
-    assert {("normalised", 3), ("normalised", 9), ("world-open", 17)} <= located
+    assert {("normalised", 3), ("normalised", 9), ("world-open", 17)} <= sarif_lines(out)
 
 
 def test_lint_reports_a_rule_sgh_run_refuses_and_audits_the_rest(
@@ -302,10 +306,6 @@ resource "aws_security_group" "web" {
             for line in printed.splitlines()
         ), printed
         assert f"rule '{kept}'" in printed  # the rest of the file is audited
-        located = {
-            (r["ruleId"], r["locations"][0]["physicalLocation"].get("region", {}).get("startLine"))
-            for r in json.loads(out.read_text())["runs"][0]["results"]
-        }
-        assert ("invalid-rule", bad_line) in located
+        assert ("invalid-rule", bad_line) in sarif_lines(out)
         assert main(["run", str(source), "-q"]) == 2  # sgh run still refuses it
         assert problem in capsys.readouterr().err
