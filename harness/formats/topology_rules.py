@@ -21,8 +21,8 @@ from harness.core.ec2 import rules as rulebook
 from harness.core.ec2.platform import Platform
 from harness.core.model import ICMPS, PORTED, GroupKey, Network, Protocol, Rule
 from harness.core.port_catalog import PRESETS
-from harness.errors import Ec2Error, TopologyError
-from harness.formats.yaml_lines import Reader
+from harness.errors import Ec2Error
+from harness.formats.yaml_lines import Reader, kept_or_raised
 
 
 @dataclass(frozen=True)
@@ -209,11 +209,10 @@ def read_groups(
     for label, spec, key in pending:
         for field, egress in shape.directions:
             for index, rule_item in enumerate(r.sequence(spec.get(field), field)):
-                try:
-                    with r.at(label, spec), r.at(f"{field}[{index}]", rule_item):
-                        built = read_rules(r, rule_item, key, egress, resolve)
-                        groups[key] = rulebook.authorize(groups[key], built, egress)
-                except TopologyError as err:
-                    if r.dropped is None:
-                        raise
-                    r.dropped.append(err)  # lint: the rule is a finding, the rest is audited
+                with (
+                    kept_or_raised(r.dropped),
+                    r.at(label, spec),
+                    r.at(f"{field}[{index}]", rule_item),
+                ):
+                    built = read_rules(r, rule_item, key, egress, resolve)
+                    groups[key] = rulebook.authorize(groups[key], built, egress)

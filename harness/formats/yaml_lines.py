@@ -77,6 +77,18 @@ def load(text: str, source: str, loader: type[Any] = Loader) -> Any:
         raise TopologyError(source, "", f"malformed YAML: {err}") from None
 
 
+@contextmanager
+def kept_or_raised(dropped: list[TopologyError] | None) -> Iterator[None]:
+    """Reading one rule: its refusal ends the read (``dropped`` None), or leaves the rule out
+    and is kept in ``dropped`` (a lenient read: ``sgh lint`` reports it and audits the rest)."""
+    try:
+        yield
+    except TopologyError as err:
+        if dropped is None:
+            raise
+        dropped.append(err)
+
+
 @dataclass
 class Reader:
     """Reads a document of LineDicts and LineLists: each failure is one line naming the file,

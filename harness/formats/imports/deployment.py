@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Container, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from ipaddress import (
     IPv6Address,
@@ -36,7 +36,7 @@ from ipaddress import (
 
 from harness.core.model import DEFAULT_ACCOUNT, Origin
 from harness.errors import TopologyError
-from harness.formats.yaml_lines import MAX_NAME, LineDict
+from harness.formats.yaml_lines import MAX_NAME, LineDict, kept_or_raised
 
 DEFAULT_VPC = "default-vpc"  # where groups and interfaces with no VPC live (as in a default VPC)
 INTERNET6 = IPv6Address("2001:db8:ffff::10")
@@ -158,15 +158,9 @@ class Deployment:
     # None: a bad rule refuses the input; a list (sgh lint): it is left out and kept here
     dropped: list[TopologyError] | None = None
 
-    @contextmanager
-    def rule(self) -> Iterator[None]:
+    def rule(self) -> AbstractContextManager[None]:
         """Reading one rule: its refusal ends the import, or (lint) leaves the rule out."""
-        try:
-            yield
-        except TopologyError as err:
-            if self.dropped is None:
-                raise
-            self.dropped.append(err)
+        return kept_or_raised(self.dropped)
 
     def normalise(self, origin: Origin, message: str) -> None:
         """A rule imported as AWS would have kept it (or not at all): a note, and a lint
