@@ -47,13 +47,14 @@ def register(app: Flask, console: Console, page: Page) -> None:
         answer = console.describe(("DescribeSecurityGroups", {"GroupIds": [group_id]}))[0]
         return _view(answer["SecurityGroups"][0])
 
-    def rules_of(group_id: str) -> list[Answer]:
-        """The group's rules (DescribeSecurityGroupRules), each with its ``sgr-`` id."""
-        ask = group_filter("group-id", group_id)
-        found: list[Answer] = console.describe(("DescribeSecurityGroupRules", ask))[0][
-            "SecurityGroupRules"
-        ]
-        return found
+    def with_rules(group_id: str) -> tuple[dict[str, Any], list[Answer]]:
+        """A group and its rules (each with its ``sgr-`` id), from one load of the state."""
+        groups, found = console.describe(
+            ("DescribeSecurityGroups", {"GroupIds": [group_id]}),
+            ("DescribeSecurityGroupRules", group_filter("group-id", group_id)),
+        )
+        rules: list[Answer] = found["SecurityGroupRules"]
+        return _view(groups["SecurityGroups"][0]), rules
 
     def detail(chosen: dict[str, Any], tab: str, names: dict[str, str]) -> dict[str, Any]:
         group_id = chosen["group_id"]
@@ -189,9 +190,9 @@ def register(app: Flask, console: Console, page: Page) -> None:
         tab = request.form.get("tab", "inbound")
         staged = _staged(group_id)
         try:
-            vpc = group_of(group_id)["vpc"]
-            by_id = {r["SecurityGroupRuleId"]: r for r in rules_of(group_id)}
-            console.call_all(rules.requests(group_id, vpc, by_id, staged))
+            group, found = with_rules(group_id)
+            by_id = {r["SecurityGroupRuleId"]: r for r in found}
+            console.call_all(rules.requests(group_id, group["vpc"], by_id, staged))
         except InvalidInput as err:
             return groups_page(400, group_id=group_id, tab=tab, error=str(err))
         _stage(group_id, [])
