@@ -32,7 +32,7 @@ import itertools
 import shlex
 import subprocess
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -85,7 +85,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "sg_topology(path): the topology whose lab the 'lab' fixture gives"
+        "markers",
+        "sg_topology(path, outside=[REF, ...]): the topology whose lab the 'lab' fixture gives "
+        "(outside: groups it names that live outside it, as sgh's --outside)",
     )
     config.addinivalue_line(
         "markers", "sg_mutates: this test changes its lab; give it a fresh one of its own"
@@ -315,7 +317,7 @@ class _Labs:
 
     def __init__(self, keep: bool, runtime: str | None = None) -> None:
         self.keep = keep
-        self.labs: dict[Path, SgLab] = {}
+        self.labs: dict[Source, SgLab] = {}
         self.refs: dict[str, LabRef] = {}
         self.runtime_name = runtime
         self.runtime: Runtime | None = None
@@ -347,10 +349,10 @@ class _Labs:
         teardown(lab.runtime, self.refs.pop(lab.name), QUIET)
         ACTIVE_LABS.discard(lab.name)
 
-    def shared(self, path: Path) -> SgLab:
-        if path not in self.labs:
-            self.labs[path] = self.start(renamed(load(path), "pytest"))
-        return self.labs[path]
+    def shared(self, source: Source) -> SgLab:
+        if source not in self.labs:
+            self.labs[source] = self.start(renamed(load(source), "pytest"))
+        return self.labs[source]
 
     def close(self) -> None:
         for lab in self.labs.values():
@@ -368,10 +370,21 @@ def renamed(topology: Topology, suffix: str) -> Topology:
     return replace(topology, name=f"{topology.name[: 39 - len(suffix)]}-{suffix}")
 
 
-def load(path: Path) -> Topology:
+@dataclass(frozen=True)
+class Source:
+    """A marker's topology: its path, and the groups it says live outside it."""
+
+    path: Path
+    outside: frozenset[str] = frozenset()
+
+
+def load(source: Source | Path) -> Topology:
     """A topology file, Compose file or any source ``sgh run`` accepts (imported)."""
+    if isinstance(source, Path):
+        source = Source(source)
     try:
-        return sources.load([str(path)]).topology
+        options = sources.Options(outside=source.outside)
+        return sources.load([str(source.path)], options).topology
     except HarnessError as err:
         raise pytest.UsageError(str(err)) from None
 
@@ -387,8 +400,12 @@ def pytest_collection_modifyitems(
             _find_topology(item, config)
 
 
-def _topology_path(request: pytest.FixtureRequest) -> Path:
-    return _find_topology(request.node, request.config)
+def _topology_source(request: pytest.FixtureRequest) -> Source:
+    marker = request.node.get_closest_marker("sg_topology")
+    outside = marker.kwargs.get("outside", ()) if marker is not None else ()
+    if isinstance(outside, str) or not all(isinstance(ref, str) for ref in outside):
+        raise pytest.UsageError("sg_topology(outside=...) takes a list of group references")
+    return Source(_find_topology(request.node, request.config), frozenset(outside))
 
 
 def _find_topology(node: pytest.Item | Any, config: pytest.Config) -> Path:
@@ -432,11 +449,11 @@ def _sg_labs(request: pytest.FixtureRequest) -> Iterator[_Labs]:
 @pytest.fixture
 def lab(request: pytest.FixtureRequest, _sg_labs: _Labs) -> Iterator[SgLab]:
     """The running lab of the nearest ``sg_topology`` marker (or ``--sg-topology``)."""
-    path = _topology_path(request)
+    source = _topology_source(request)
     if request.node.get_closest_marker("sg_mutates") is None:
-        yield _sg_labs.shared(path)
+        yield _sg_labs.shared(source)
         return
-    own = _sg_labs.start(renamed(load(path), f"pytest{next(_fresh)}"))
+    own = _sg_labs.start(renamed(load(source), f"pytest{next(_fresh)}"))
     try:
         yield own
     finally:

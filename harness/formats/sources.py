@@ -36,6 +36,7 @@ class Options:
     variables: dict[str, str] = field(default_factory=dict)  # Terraform --var NAME=VALUE
     parameters: dict[str, str] = field(default_factory=dict)  # CloudFormation --parameter
     lenient: bool = False  # sgh lint: a bad rule is left out and kept (Loaded.dropped)
+    outside: frozenset[str] = frozenset()  # --outside REF: groups that live outside the input
 
 
 @dataclass(frozen=True)
@@ -183,7 +184,10 @@ def read_import(
     ``read`` holds files already parsed."""
     tf = [f for f in files if f.suffix == ".tf"]
     deployment = Deployment(
-        sources=[str(f) for f in files], name=name, dropped=[] if options.lenient else None
+        sources=[str(f) for f in files],
+        name=name,
+        dropped=[] if options.lenient else None,
+        outside_allowed=options.outside,
     )
     if tf:
         if len(tf) != len(files):
@@ -248,7 +252,9 @@ def load_change(
             raise TopologyError(path, "", f"not a Terraform plan JSON: {alone}")
         sides = []
         for is_before in (True, False):
-            deployment = Deployment(sources=[path], name=safe_name(Path(path).stem))
+            deployment = Deployment(
+                sources=[path], name=safe_name(Path(path).stem), outside_allowed=options.outside
+            )
             terraform.read_json(path, data, options.variables, deployment, before=is_before)
             sides.append(document(deployment))
         old, new = _aligned(sides[0], sides[1])

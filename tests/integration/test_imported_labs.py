@@ -153,3 +153,35 @@ def test_the_marker_takes_an_imported_source(pytester: pytest.Pytester) -> None:
     out = result.stdout.str()
     assert "internet -> rep-db tcp/5432 at 192.0.2.13: expected open, observed filtered" in out
     assert "the rules say filtered: dropped entering rep-db" in out
+
+
+def test_the_marker_names_groups_outside_its_source(pytester: pytest.Pytester) -> None:
+    """A group the source does not define stops the session in one line naming it, until the
+    marker says it lives outside (``outside=[...]``), as sgh's ``--outside`` does."""
+    source = pytester.path / "tf" / "main.tf"
+    source.parent.mkdir()
+    source.write_text(
+        'resource "aws_security_group" "db" {\n  name = "db"\n}\n'
+        'resource "aws_security_group_rule" "pg" {\n'
+        '  type = "ingress"\n  from_port = 5432\n  to_port = 5432\n  protocol = "tcp"\n'
+        "  security_group_id = aws_security_group.db.id\n"
+        '  source_security_group_id = "sg-0abc"\n'
+        "}\n"
+    )
+    test = """
+        import pytest
+
+        pytestmark = pytest.mark.sg_topology({marker})
+
+        def test_db_is_closed_to_the_internet(lab):
+            lab.assert_filtered("internet", "rep-db", "tcp/5432")
+        """
+    pytester.makepyfile(test_user=test.format(marker=repr(str(source.parent))))
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    assert result.ret != 0
+    assert "sg-0abc is not defined in the input" in result.stdout.str() + result.stderr.str()
+    pytester.makepyfile(
+        test_user=test.format(marker=f"{str(source.parent)!r}, outside=['sg-0abc']")
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)

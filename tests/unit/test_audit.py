@@ -294,9 +294,26 @@ resource "aws_security_group" "web" {
         "        - {IpProtocol: tcp, FromPort: 22, ToPort: 22, CidrIp: 10.0.0.0/8,\n"
         "           SourceSecurityGroupId: sg-0123456789abcdef0}\n"
     )
+    undefined = tmp_path / "undefined" / "main.tf"  # a group named, defined nowhere
+    undefined.parent.mkdir()
+    undefined.write_text(
+        'resource "aws_security_group" "db" {\n'
+        '  name = "db"\n'
+        "  ingress {\n"
+        '    from_port = 22\n    to_port = 22\n    protocol = "tcp"\n'
+        '    cidr_blocks = ["0.0.0.0/0"]\n'
+        "  }\n"
+        "}\n"
+        'resource "aws_security_group_rule" "pg" {\n'
+        '  type = "ingress"\n  from_port = 5432\n  to_port = 5432\n  protocol = "tcp"\n'
+        "  security_group_id = aws_security_group.db.id\n"
+        '  source_security_group_id = "sg-0typo"\n'
+        "}\n"
+    )
     for source, bad_line, problem, kept in (
         (tf.parent, 3, "443-22 is reversed", "tcp 22 from 0.0.0.0/0"),
         (cfn, 9, "more than one source", "tcp 3389 from 0.0.0.0/0"),
+        (undefined.parent, 10, "sg-0typo is not defined in the input", "tcp 22 from 0.0.0.0/0"),
     ):
         out = tmp_path / "lint.sarif"
         assert main(["lint", str(source), "--sarif", str(out)]) == 1

@@ -244,7 +244,7 @@ def test_a_group_outside_the_input_holds_only_the_rules_the_input_adds(tmp_path:
         '  from_port = 22\n  to_port = 22\n  cidr_blocks = ["10.0.0.0/8"]\n}\n'
     )
     found = []
-    options = sources.Options(variables={"other": "sg-0other"})
+    options = sources.Options(variables={"other": "sg-0other"}, outside=frozenset({"sg-0other"}))
     for path in (template, terraform):
         topology = sources.load([str(path)], options).topology
         outside = [g for g in topology.groups if g.name.startswith("outside-")]
@@ -526,6 +526,78 @@ def test_a_typo_in_a_group_reference_is_refused_as_terraform_refuses_it(
         "aws_security_group.webb, which is not declared: Reference to undeclared resource "
         "(Terraform refuses it too; if another file declares it, give the module's directory)"
     ]
+
+
+OUTSIDE_TF = (
+    'resource "aws_security_group" "db" {\n  name = "db"\n}\n'
+    'resource "aws_security_group_rule" "pg" {\n'
+    '  type = "ingress"\n  from_port = 5432\n  to_port = 5432\n  protocol = "tcp"\n'
+    "  security_group_id = aws_security_group.db.id\n"
+    "  source_security_group_id = {source}\n"
+    "}\n"
+)
+
+
+def test_a_group_the_input_does_not_define_is_refused_until_named_outside(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A literal id (or a module's output, an import) could be a typo that would test as an
+    empty group: sgh run exits 2 naming it and the option that says it is deliberate."""
+    from harness.faces.sgh.main import main
+
+    (tmp_path / "main.tf").write_text(OUTSIDE_TF.replace("{source}", '"sg-0abc"'))
+    assert main(["run", str(tmp_path), "-q", "--runtime", "netns"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        f"sgh: {tmp_path}/main.tf:4: aws_security_group_rule.pg: sg-0abc is not defined in the "
+        "input; if it lives outside the input, say so: --outside sg-0abc "
+        "(pytest: sg_topology(..., outside=['sg-0abc']))"
+    ]
+    loaded = sources.load([str(tmp_path)], sources.Options(outside=frozenset({"sg-0abc"})))
+    assert loaded.imported is not None
+    assert any("group sg-0abc is not in the input" in n for n in loaded.imported.notes)
+    assert "outside-sg-0abc" in {g.name for g in loaded.topology.groups}
+
+
+def test_a_data_source_is_outside_by_the_inputs_own_word_and_must_be_declared(
+    tmp_path: Path,
+) -> None:
+    source = "data.aws_security_group.shared.id"
+    (tmp_path / "main.tf").write_text(OUTSIDE_TF.replace("{source}", source))
+    with pytest.raises(TopologyError, match=r"data\.aws_security_group\.shared, which is not decl"):
+        sources.load([str(tmp_path)])
+    (tmp_path / "data.tf").write_text('data "aws_security_group" "shared" {\n  id = "x"\n}\n')
+    topology = sources.load([str(tmp_path)]).topology
+    assert "outside-data.aws_security_group.shared" in {g.name for g in topology.groups}
+
+
+def test_a_group_aws_names_but_the_dump_does_not_hold_is_outside_with_a_note(
+    tmp_path: Path,
+) -> None:
+    """AWS's own describe output cannot hold a typo: a group it names exists in AWS (a partial
+    dump, another account)."""
+    dump = {
+        "SecurityGroups": [
+            {
+                "GroupId": "sg-0aaa",
+                "GroupName": "db",
+                "VpcId": "vpc-1",
+                "IpPermissions": [
+                    {
+                        "IpProtocol": "tcp",
+                        "FromPort": 5432,
+                        "ToPort": 5432,
+                        "UserIdGroupPairs": [{"GroupId": "sg-0bbb"}],
+                    }
+                ],
+            }
+        ]
+    }
+    path = tmp_path / "groups.json"
+    path.write_text(json.dumps(dump))
+    loaded = sources.load([str(path)])
+    assert loaded.imported is not None
+    assert any("group sg-0bbb is not in the input" in n for n in loaded.imported.notes)
 
 
 def test_what_aws_normalises_is_imported_once_with_a_note(tmp_path: Path) -> None:

@@ -412,7 +412,11 @@ def test_an_imports_choices_are_said_with_q_and_kept_in_the_json(
     from harness.faces.sgh.common import load_sources, report_matrix
 
     args = argparse.Namespace(
-        sources=[str(ROOT / "examples" / "shop-tf")], var=None, parameter=None, quiet=True
+        sources=[str(ROOT / "examples" / "shop-tf")],
+        var=None,
+        parameter=None,
+        outside=None,
+        quiet=True,
     )
     loaded = load_sources(args)
     said = capsys.readouterr().err

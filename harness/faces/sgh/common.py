@@ -30,6 +30,23 @@ def add_source_options(parser: argparse.ArgumentParser) -> None:
         metavar="NAME=VALUE",
         help="CloudFormation: a parameter's value; repeatable",
     )
+    parser.add_argument(
+        "--outside",
+        action="append",
+        metavar="REF",
+        help="a group the input names but does not define, deliberately (a literal sg- id, "
+        "a module's output, an import): it becomes an empty group; repeatable",
+    )
+
+
+def source_options(args: argparse.Namespace, lenient: bool = False) -> sources.Options:
+    """The values the user gives for the input: ``--var``, ``--parameter``, ``--outside``."""
+    return sources.Options(
+        sources.pairs(args.var, "--var"),
+        sources.pairs(args.parameter, "--parameter"),
+        lenient,
+        frozenset(args.outside or ()),
+    )
 
 
 def load_sources(
@@ -37,10 +54,7 @@ def load_sources(
 ) -> sources.Loaded:
     """The topology of a command's sources; an import's choices go to stderr, ``-q`` or not
     (each can change what is tested; ``quiet``: ``sgh import`` writes them into the file)."""
-    options = sources.Options(
-        sources.pairs(args.var, "--var"), sources.pairs(args.parameter, "--parameter"), lenient
-    )
-    loaded = sources.load(args.sources, options)
+    loaded = sources.load(args.sources, source_options(args, lenient))
     if loaded.imported is not None and not quiet:
         for note in loaded.notes:
             print(f"sgh: import: {note}", file=sys.stderr)

@@ -34,6 +34,7 @@ from harness.faces.sgh.common import (
     make_prober,
     output_path,
     report_matrix,
+    source_options,
 )
 from harness.formats import topology_file
 from harness.formats.matrix_report import explain
@@ -363,11 +364,8 @@ def _diff(args: argparse.Namespace) -> int:
     junit_path = output_path("--junit", args.junit)
     markdown_path = output_path("--markdown", args.markdown)
     html_path = output_path("--html", args.html)
-    options = sources.Options(
-        sources.pairs(args.var, "--var"), sources.pairs(args.parameter, "--parameter")
-    )
     before, after = sources.load_change(
-        [args.before], [args.after] if args.after else None, options
+        [args.before], [args.after] if args.after else None, source_options(args)
     )
     after_topology = after.topology  # the lab keeps BEFORE's name (prove renames AFTER)
     title = f"{args.before} -> {args.after}" if args.after else f"{args.before} (plan)"

@@ -57,6 +57,7 @@ def is_aws_json(data: object) -> bool:
 
 def read(documents: list[tuple[str, object]], deployment: Deployment) -> None:
     """Fill ``deployment`` from ``(file, parsed JSON)`` pairs."""
+    deployment.describes_account = True  # a group it names and does not hold exists in AWS
     entries: list[tuple[str, list[Any]]] = []
     for source, raw in documents:
         data = unwrap(raw)

@@ -145,7 +145,7 @@ class _Template:
                 f"{origin}: parameter '{name}' ({kind}) has no value: it stands for a "
                 f"{'VPC' if 'VPC' in kind else 'group'} outside the template"
             )
-            outside = Outside(f"param-{name}")
+            outside = Outside(f"param-{name}", declared=True)
             return [outside] if kind.startswith("List<") else outside
         raise refuse(origin, f"parameter '{name}' has no Default: give --parameter {name}=VALUE")
 
@@ -339,7 +339,7 @@ class _Template:
             return None
         value = self.value(node, origin)
         if isinstance(value, Outside):
-            return value.text
+            return value.ref(self.deployment)
         return None if value is None else str(value)
 
     def _vpc(self, node: object, origin: Origin) -> str | None:
@@ -414,14 +414,14 @@ class _Template:
 
     def _plist(self, value: object) -> str:
         if isinstance(value, Outside):
-            return value.text
+            return value.ref(self.deployment)
         return str(value)
 
     def _group_ref(self, value: object) -> str:
         if isinstance(value, GroupRef):
             return value.logical_id
         if isinstance(value, Outside):
-            return value.text
+            return value.ref(self.deployment)
         return str(value)
 
     def _group_named(self, name: str) -> str:

@@ -6,8 +6,11 @@ sets of groups the input attaches to things without addresses (launch templates,
 ...), VPCs, subnets and prefix lists. :func:`.lowering.document` turns it into the topology
 document the VPC reader validates, making the choices the input leaves open, each one visible:
 
-- a group referenced but not in the input (a foreign ``sg-`` id, a data source, a module's
-  output) becomes a group with no rules and no members, named ``outside-...``;
+- a group referenced but not in the input becomes a group with no rules and no members, named
+  ``outside-...``, when the input itself says it lives outside (a Terraform data source, a
+  CloudFormation parameter of a group type, any group of AWS's own describe output) or the
+  user names it (``--outside REF``); any other (a literal ``sg-`` id, a module's output, an
+  ``Fn::ImportValue``) is an error, since a typo would otherwise pass as an empty group;
 - a VPC or subnet without a known CIDR gets an invented one; a real public address becomes one
   of the lab's (192.0.2.x);
 - when no member is given, **representatives**: one instance per distinct set of groups the
@@ -45,9 +48,17 @@ INTERNET6 = IPv6Address("2001:db8:ffff::10")
 @dataclass(frozen=True)
 class Outside:
     """A value from outside the input: a data source, another stack's export, a module or a
-    parameter the input does not hold (it stands for a group or a VPC by this text)."""
+    parameter the input does not hold (it stands for a group or a VPC by this text).
+    ``declared``: the input itself says it lives outside (a data source, a typed parameter)."""
 
     text: str
+    declared: bool = False
+
+    def ref(self, deployment: Deployment) -> str:
+        """Its reference, one the deployment may hold outside when the input declares it."""
+        if self.declared:
+            deployment.declared_outside.add(self.text)
+        return self.text
 
 
 @dataclass(frozen=True)
@@ -157,6 +168,11 @@ class Deployment:
     normalised: list[Normalised] = field(default_factory=list)
     # None: a bad rule refuses the input; a list (sgh lint): it is left out and kept here
     dropped: list[TopologyError] | None = None
+    # groups that may live outside the input: those the user names (--outside), those the
+    # input itself declares outside (data sources, typed parameters), or all (AWS's output)
+    outside_allowed: frozenset[str] = frozenset()
+    declared_outside: set[str] = field(default_factory=set)
+    describes_account: bool = False  # AWS's own answer: a group it names exists in AWS
 
     def rule(self) -> AbstractContextManager[None]:
         """Reading one rule: its refusal ends the import, or (lint) leaves the rule out."""
@@ -193,7 +209,15 @@ class Deployment:
         default_egress: bool = False,
     ) -> ImportedGroup:
         """A group the input names but does not declare: no members, only what the input
-        ``holds`` for it (said in a note)."""
+        ``holds`` for it (said in a note). Unless the input or the user says it lives outside
+        the input, that is an error (sgh lint: a finding, and the import goes on)."""
+        if not (
+            self.describes_account or ref in self.declared_outside or ref in self.outside_allowed
+        ):
+            error = UndefinedReference(origin, ref)
+            if self.dropped is None:
+                raise error
+            self.dropped.append(error)
         name = group_name(f"outside-{ref}")
         group = ImportedGroup(
             ref,
@@ -244,6 +268,20 @@ class Imported:
     sources: tuple[str, ...]
     normalised: tuple[Normalised, ...] = ()
     dropped: tuple[TopologyError, ...] = ()  # rules left out (a lenient read: sgh lint)
+
+
+class UndefinedReference(TopologyError):
+    """A group the input names, does not define, and nobody said lives outside it."""
+
+    def __init__(self, origin: Origin, ref: str) -> None:
+        super().__init__(
+            origin.file,
+            origin.construct,
+            f"{ref} is not defined in the input; if it lives outside the input, say so: "
+            f"--outside {ref} (pytest: sg_topology(..., outside=[{ref!r}]))",
+            origin.line or None,
+        )
+        self.ref = ref
 
 
 def refuse(origin: Origin, problem: str) -> TopologyError:

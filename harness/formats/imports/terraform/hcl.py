@@ -112,9 +112,10 @@ class _Module:
             for kind, items in data.items():
                 for item in items if isinstance(items, list) else [items]:
                     self.blocks.setdefault(kind, []).append((str(path), item))
-        for _, item in self.blocks.get("resource", []):
-            for kind, named in item.items():
-                self.declared.setdefault(kind, set()).update(named)
+        for block, prefix in (("resource", ""), ("data", "data.")):
+            for _, item in self.blocks.get(block, []):
+                for kind, named in item.items():
+                    self.declared.setdefault(prefix + kind, set()).update(named)
 
     # -- evaluation -------------------------------------------------------------------------
 
@@ -163,7 +164,10 @@ class _Module:
         if head == "count" and parts[1:] == ["index"]:
             return scope.get("count.index", Unknown(text))
         if head == "data" and len(parts) >= 3:
-            return Outside(f"data.{parts[1]}.{parts[2]}")
+            name = re.sub(r"\[.*\]$", "", parts[2])
+            if name not in self.declared.get(f"data.{parts[1]}", set()):
+                return Undeclared(f"data.{parts[1]}.{name}")  # Terraform refuses it too
+            return Outside(f"data.{parts[1]}.{parts[2]}", declared=True)
         if head == "module" and len(parts) >= 3:
             return self.outputs.get(f"module.{parts[1]}.{parts[2]}", Outside(text))
         name = re.sub(r"\[.*\]$", "", parts[1]) if len(parts) > 1 else ""

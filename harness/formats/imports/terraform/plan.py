@@ -137,5 +137,5 @@ def _from_config(expression: object, addresses: set[str], key: str) -> object:
             if f"{candidate}[0]" in addresses:
                 return Ref(f"{candidate}[0]")
         if text.startswith("data."):
-            return Outside(".".join(text.split(".")[:3]))
+            return Outside(".".join(text.split(".")[:3]), declared=True)  # a data source
     return Unknown(f"{key} (unknown until apply)")

@@ -97,7 +97,7 @@ class Resources:
         if isinstance(value, Ref):
             return value.address
         if isinstance(value, Outside):
-            return value.text
+            return value.ref(self.deployment)
         if isinstance(value, Undeclared):
             raise value.refused(origin, what)
         if isinstance(value, Unknown):
