@@ -105,9 +105,10 @@ def parsed(path: Path, text: str) -> object:
     try:
         return yaml_lines.load(text, str(path))
     except TopologyError as err:
-        if "!" not in text or "tag" not in str(err):
+        short_form = "!" in text and "tag" in str(err)
+        if not short_form and "duplicate key" not in str(err):
             raise
-        data = cloudformation.parse(text, str(path))
+        data = cloudformation.parse(text, str(path))  # CloudFormation keeps a repeat's last
         if not cloudformation.is_template(data):
             raise
         return data

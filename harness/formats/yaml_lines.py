@@ -21,6 +21,9 @@ MAX_NAME = 40
 class LineDict(dict[str, Any]):
     line: int | None = None
     origin: Origin | None = None  # an imported item: where the user wrote it (not this document)
+    # a document's root, read by a last-wins loader: each key written twice in one mapping,
+    # with the line it was first written at and the line whose value was kept
+    duplicates: tuple[tuple[str, int, int], ...] = ()
 
 
 class LineList(list[Any]):
@@ -33,23 +36,33 @@ SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader
 
 
 class Loader(SafeLoader):  # type: ignore[valid-type,misc]
-    """A safe loader that remembers the line of every mapping and sequence."""
+    """A safe loader that remembers the line of every mapping and sequence. A key written
+    twice in one mapping is an error, unless ``last_wins`` (a format whose own tool keeps the
+    last): then the last is kept and the pair is recorded in ``duplicates``."""
+
+    last_wins = False
+    duplicates: list[tuple[str, int, int]]
 
 
 def construct_mapping(loader: Loader, node: yaml.MappingNode) -> LineDict:
     loader.flatten_mapping(node)
     result = LineDict()
     result.line = node.start_mark.line + 1
+    lines: dict[str, int] = {}
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
         if not isinstance(key, str | int):
             raise yaml.constructor.ConstructorError(
                 None, None, f"unsupported key {key!r}", key_node.start_mark
             )
+        line = key_node.start_mark.line + 1
         if str(key) in result:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key '{key}'", key_node.start_mark
-            )
+            if not loader.last_wins:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key '{key}'", key_node.start_mark
+                )
+            loader.duplicates.append((str(key), lines[str(key)], line))
+        lines[str(key)] = line
         result[str(key)] = loader.construct_object(value_node, deep=True)
     return result
 
@@ -67,7 +80,15 @@ Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, construc
 def load(text: str, source: str, loader: type[Any] = Loader) -> Any:
     """YAML text as LineDicts and LineLists; a syntax error is one line naming file and line."""
     try:
-        return yaml.load(text, Loader=loader)
+        reader = loader(text)
+        reader.duplicates = []
+        try:
+            data = reader.get_single_data()
+        finally:
+            reader.dispose()
+        if isinstance(data, LineDict):
+            data.duplicates = tuple(reader.duplicates)
+        return data
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         line = mark.line + 1 if mark is not None else None

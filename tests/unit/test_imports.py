@@ -802,3 +802,59 @@ def test_a_ref_to_nothing_the_template_declares_is_refused_as_cloudformation_ref
     message = str(info.value)
     assert "Ref Webb: the template has no resource or parameter 'Webb'" in message
     assert "--parameter" not in message and "\n" not in message
+
+
+@pytest.mark.parametrize("suffix", [".yaml", ".json"])
+def test_a_key_written_twice_in_a_template_keeps_the_last_as_cloudformation_does(
+    tmp_path: Path, suffix: str
+) -> None:
+    lines = [
+        "{",
+        '  "Resources": {',
+        '    "Web": {"Type": "AWS::EC2::SecurityGroup", "Properties": {',
+        '      "GroupDescription": "web",',
+        '      "SecurityGroupIngress": [{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,',
+        '                                "CidrIp": "10.0.0.0/8"}],',
+        '      "SecurityGroupIngress": [{"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443,',
+        '                                "CidrIp": "0.0.0.0/0"}]}}',
+        "  }",
+        "}",
+    ]
+    path = tmp_path / f"stack{suffix}"
+    path.write_text("\n".join(lines) + "\n")  # JSON is YAML: one text serves both readers
+    loaded = sources.load([str(path)])
+    assert loaded.imported is not None
+    assert (
+        f"{path}:7: key 'SecurityGroupIngress' is written twice in one mapping (lines 5 and 7): "
+        "CloudFormation keeps the last, and so does the import"
+    ) in loaded.imported.notes
+    assert rules_text(loaded.topology, "Web") == {"tcp 443 from 0.0.0.0/0"}
+
+
+def test_an_owner_that_is_no_account_id_stands_for_one_account_with_a_note(
+    tmp_path: Path,
+) -> None:
+    """Test fixtures write owners as "owner1"; AWS writes the Classic ELB's as "amazon-elb"."""
+    pair = {"UserId": "amazon-elb", "GroupId": "sg-0elb", "GroupName": "amazon-elb-sg"}
+    dump = {
+        "SecurityGroups": [
+            {
+                "GroupId": "sg-0app",
+                "GroupName": "app",
+                "OwnerId": "owner1",
+                "IpPermissions": [
+                    {"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "UserIdGroupPairs": [pair]}
+                ],
+            }
+        ]
+    }
+    path = tmp_path / "groups.json"
+    path.write_text(json.dumps(dump))
+    loaded = sources.load([str(path)])
+    assert loaded.imported is not None
+    notes = "\n".join(loaded.imported.notes)
+    assert "owner 'owner1' is not an account id (12 digits): it stands for account 9990" in notes
+    assert "owner 'amazon-elb' is not an account id" in notes
+    outside = next(g for g in loaded.topology.groups if g.name == "outside-sg-0elb")
+    app = next(g for g in loaded.topology.groups if g.name == "app")
+    assert outside.key.account != app.key.account

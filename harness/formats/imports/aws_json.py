@@ -114,22 +114,23 @@ def _group(item: dict[str, Any], origin: Origin, deployment: Deployment) -> None
     if not isinstance(ref, str) or not isinstance(name, str):
         raise refuse(origin, "a security group needs GroupId and GroupName")
     origin = Origin(origin.file, 0, f"{origin.construct} {ref} ({name})")
-    if isinstance(item.get("OwnerId"), str) and not deployment.groups:
-        deployment.account = item["OwnerId"]
+    owner = deployment.account_of(item.get("OwnerId"), origin)
+    if owner is not None and not deployment.groups:
+        deployment.account = owner
     group = ImportedGroup(
         ref,
         name,
         origin,
         description=str(item.get("Description") or ""),
         vpc=item.get("VpcId"),
-        account=item.get("OwnerId"),
+        account=owner,
         is_default=name == "default" and bool(item.get("VpcId")),
     )
     for direction, key in (("ingress", "IpPermissions"), ("egress", "IpPermissionsEgress")):
         for index, permission in enumerate(_list(item, key, origin.file)):
             where = Origin(origin.file, 0, f"{origin.construct} {key}[{index}]")
             with deployment.rule():
-                rules = _permission(permission, where, direction == "egress")
+                rules = _permission(permission, where, direction == "egress", deployment)
                 (group.egress if direction == "egress" else group.ingress).extend(rules)
     if "IpPermissionsEgress" not in item:
         group.default_egress = True
@@ -140,7 +141,9 @@ def _group(item: dict[str, Any], origin: Origin, deployment: Deployment) -> None
     deployment.groups[ref] = group
 
 
-def _permission(item: dict[str, Any], origin: Origin, egress: bool) -> list[ImportedRule]:
+def _permission(
+    item: dict[str, Any], origin: Origin, egress: bool, deployment: Deployment
+) -> list[ImportedRule]:
     protocol = protocol_text(item.get("IpProtocol"), origin)
     low = port_value(item.get("FromPort"), origin, "FromPort")
     high = port_value(item.get("ToPort"), origin, "ToPort")
@@ -157,7 +160,7 @@ def _permission(item: dict[str, Any], origin: Origin, egress: bool) -> list[Impo
         ref = entry.get("GroupId") or entry.get("GroupName")
         if not ref:
             raise refuse(origin, "a UserIdGroupPairs entry needs GroupId or GroupName")
-        peer = Peer(group=str(ref), account=entry.get("UserId"))
+        peer = Peer(group=str(ref), account=deployment.account_of(entry.get("UserId"), origin))
         peers.append((peer, str(entry.get("Description") or "")))
     if not peers:
         raise refuse(origin, "a permission with no IpRanges, Ipv6Ranges, PrefixListIds or pairs")

@@ -64,7 +64,10 @@ PSEUDO = {
 class _Loader(yaml_lines.Loader):
     """The line-keeping loader that also reads CloudFormation's short-form tags: ``!Ref x``
     is ``{"Ref": x}``, ``!Condition x`` is ``{"Condition": x}``, every other ``!Name v`` is
-    ``{"Fn::Name": v}``, and ``!GetAtt a.b`` is ``{"Fn::GetAtt": ["a", "b"]}``."""
+    ``{"Fn::Name": v}``, and ``!GetAtt a.b`` is ``{"Fn::GetAtt": ["a", "b"]}``. A key
+    written twice keeps its last value, as CloudFormation does (the import says so)."""
+
+    last_wins = True
 
 
 def _short_form(loader: _Loader, suffix: str, node: yaml.Node) -> LineDict:
@@ -408,7 +411,11 @@ class _Template:
             peers.append(Peer(group=self._group_named(str(item["SourceSecurityGroupName"]))))
         if len(peers) != 1:
             what = "no source" if not peers else "more than one source"
-            raise refuse(origin, f"a rule has {what} (EC2 takes exactly one per rule)")
+            raise refuse(
+                origin,
+                f"a rule has {what} (CloudFormation refuses it too: a rule takes exactly one of "
+                "CidrIp, CidrIpv6, SourcePrefixListId, a source or destination group)",
+            )
         description = str(item.get("Description") or "")
         return make_rule(protocol, low, high, peers[0], origin, description)
 
@@ -491,6 +498,11 @@ class _Template:
 def read(
     source: str, data: dict[str, Any], parameters: dict[str, str], deployment: Deployment
 ) -> None:
+    for key, first, kept in getattr(data, "duplicates", ()):
+        deployment.notes.append(
+            f"{source}:{kept}: key '{key}' is written twice in one mapping (lines {first} and "
+            f"{kept}): CloudFormation keeps the last, and so does the import"
+        )
     _Template(source, data, parameters, deployment).read()
     if not deployment.groups:
         raise refuse(Origin(source), "the template declares no AWS::EC2::SecurityGroup")

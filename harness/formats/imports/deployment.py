@@ -43,6 +43,7 @@ from harness.formats.yaml_lines import MAX_NAME, LineDict, kept_or_raised
 
 DEFAULT_VPC = "default-vpc"  # where groups and interfaces with no VPC live (as in a default VPC)
 INTERNET6 = IPv6Address("2001:db8:ffff::10")
+PLACEHOLDER_ACCOUNTS = 999_000_000_001  # the first of the accounts owners that are not ids become
 
 
 @dataclass(frozen=True)
@@ -173,6 +174,25 @@ class Deployment:
     outside_allowed: frozenset[str] = frozenset()
     declared_outside: set[str] = field(default_factory=set)
     describes_account: bool = False  # AWS's own answer: a group it names exists in AWS
+    # owners written as no account is (a fixture's "owner1", AWS's "amazon-elb") -> the
+    # 12-digit account each stands for in the lab
+    accounts: dict[str, str] = field(default_factory=dict)
+
+    def account_of(self, value: object, origin: Origin) -> str | None:
+        """An owner as the lab takes it: an account id as it is; anything else (a fixture's
+        placeholder, an alias of AWS's own) one made-up account per distinct text, noted."""
+        if value is None:
+            return None
+        text = str(value)
+        if re.fullmatch(r"\d{12}", text):
+            return text
+        if text not in self.accounts:
+            self.accounts[text] = f"{PLACEHOLDER_ACCOUNTS + len(self.accounts)}"
+            self.notes.append(
+                f"{origin}: owner {text!r} is not an account id (12 digits): it stands for "
+                f"account {self.accounts[text]} in the lab, and so does every {text!r}"
+            )
+        return self.accounts[text]
 
     def rule(self) -> AbstractContextManager[None]:
         """Reading one rule: its refusal ends the import, or (lint) leaves the rule out."""
