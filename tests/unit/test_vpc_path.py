@@ -1,0 +1,150 @@
+"""Network ACLs and route tables as AWS documents them (vpc-path.md §1, §6)."""
+
+from __future__ import annotations
+
+from ipaddress import ip_address, ip_network
+
+import pytest
+
+from harness.core.model import Network
+from harness.core.vpc_path import (
+    ALL,
+    ICMP,
+    TCP,
+    UDP,
+    AclEntry,
+    Action,
+    NetworkAcl,
+    Packet,
+    Route,
+    RouteTable,
+)
+
+WORLD = ip_network("0.0.0.0/0")
+VPC = ip_network("10.0.0.0/16")
+
+
+def entry(
+    number: int,
+    action: str,
+    protocol: int = TCP,
+    *,
+    egress: bool = False,
+    cidr: Network = WORLD,
+    ports: tuple[int, int] | None = None,
+    icmp: tuple[int, int] | None = None,
+) -> AclEntry:
+    return AclEntry(number, egress, Action(action), protocol, cidr, ports, icmp)
+
+
+def tcp_in(peer: str, port: int) -> Packet:
+    return Packet(TCP, ip_address(peer), port)
+
+
+def test_the_lowest_numbered_matching_entry_decides() -> None:
+    """The issue's "edge" ACL: 110 denies ssh before 120 allows the high ports; written the
+    other way round, the allow comes first and ssh passes."""
+    edge = NetworkAcl(
+        "edge",
+        (
+            entry(120, "allow", ports=(1024, 65535)),
+            entry(100, "allow", ports=(443, 443)),
+            entry(110, "deny", ports=(22, 22)),
+        ),
+    )
+    assert edge.decide(False, tcp_in("203.0.113.9", 443)).allowed
+    denied = edge.decide(False, tcp_in("203.0.113.9", 22))
+    assert not denied.allowed and denied.entry is not None and denied.entry.number == 110
+    assert denied.words == "network ACL edge: inbound entry 110: deny tcp 22 from 0.0.0.0/0"
+    assert edge.decide(False, tcp_in("203.0.113.9", 40000)).allowed
+    late = NetworkAcl(
+        "late", (entry(90, "allow", ports=(1, 65535)), entry(110, "deny", ports=(22, 22)))
+    )
+    assert late.decide(False, tcp_in("203.0.113.9", 22)).entry == late.entries[0]
+
+
+def test_nothing_matching_meets_the_star_entry_of_its_family() -> None:
+    acl = NetworkAcl("v4-only", (entry(100, "allow", ALL),))
+    assert acl.decide(False, tcp_in("198.51.100.1", 80)).allowed
+    six = acl.decide(False, Packet(TCP, ip_address("2001:db8::1"), 80))
+    assert not six.allowed and six.entry is None
+    assert six.words == "network ACL v4-only: no inbound entry matches (entry * 32768 denies)"
+    assert "entry * 32767" in NetworkAcl("empty").decide(True, tcp_in("10.0.1.5", 80)).words
+
+
+def test_directions_are_apart_and_a_reply_is_judged_by_its_own_ports() -> None:
+    """Stateless: a request allowed in on 5432 needs an outbound entry for the reply, whose
+    destination port is the client's ephemeral port."""
+    data = NetworkAcl(
+        "data",
+        (
+            entry(100, "allow", cidr=ip_network("10.0.2.0/24"), ports=(5432, 5432)),
+            entry(100, "allow", egress=True, cidr=ip_network("10.0.2.0/24"), ports=(1024, 65535)),
+        ),
+    )
+    assert data.decide(False, tcp_in("10.0.2.7", 5432)).allowed
+    assert data.decide(True, tcp_in("10.0.2.7", 40001)).allowed  # the reply to port 40001
+    assert not data.decide(True, tcp_in("10.0.2.7", 80)).allowed  # below the reply ports
+    assert not data.decide(False, tcp_in("10.0.3.7", 5432)).allowed  # another subnet
+
+
+@pytest.mark.parametrize(
+    ("protocol", "packet", "matched"),
+    [
+        (ALL, Packet(47, ip_address("10.0.1.1")), True),
+        (47, Packet(47, ip_address("10.0.1.1")), True),  # any other protocol: every port
+        (47, Packet(TCP, ip_address("10.0.1.1"), 22), False),
+        (UDP, Packet(UDP, ip_address("10.0.1.1"), 53), True),
+        (UDP, Packet(TCP, ip_address("10.0.1.1"), 53), False),
+    ],
+)
+def test_protocols_match_by_number(protocol: int, packet: Packet, matched: bool) -> None:
+    ports = (53, 53) if protocol == UDP else None
+    assert entry(100, "allow", protocol, ports=ports).matches(packet) is matched
+
+
+def test_icmp_entries_match_type_and_code() -> None:
+    echo = entry(110, "allow", ICMP, cidr=VPC, icmp=(8, -1))
+    assert echo.matches(Packet(ICMP, ip_address("10.0.9.9"), icmp=(8, 0)))
+    assert not echo.matches(Packet(ICMP, ip_address("10.0.9.9"), icmp=(0, 0)))
+    assert entry(111, "allow", ICMP, icmp=(-1, -1)).matches(
+        Packet(ICMP, ip_address("192.0.2.1"), icmp=(3, 3))
+    )
+    assert echo.what() == "icmp 8:-1"
+
+
+def test_a_default_acl_allows_everything_of_its_families() -> None:
+    plain = NetworkAcl.allowing_all("default", ipv6=False)
+    assert plain.decide(True, tcp_in("8.8.8.8", 443)).allowed
+    assert not plain.decide(True, Packet(TCP, ip_address("2001:db8::9"), 443)).allowed
+    dual = NetworkAcl.allowing_all("default", ipv6=True)
+    assert dual.decide(False, Packet(UDP, ip_address("2001:db8::9"), 53)).allowed
+    assert [e.number for e in dual.ordered(False)] == [100, 101]
+
+
+def test_the_most_specific_route_carries_a_packet() -> None:
+    private = RouteTable(
+        "private",
+        (
+            Route(ip_network("0.0.0.0/0"), "nat-a"),
+            Route(ip_network("10.1.0.0/16"), "prod-legacy"),
+            Route(ip_network("10.1.5.0/24"), "appliance", blackhole=True),
+        ),
+    )
+    local = (VPC, ip_network("2600:1f18::/56"))
+
+    def target(address: str) -> str | None:
+        found = private.lookup(ip_address(address), local)
+        return None if found is None else found.target
+
+    assert target("10.0.3.4") == "local"  # the VPC's own CIDR
+    assert target("10.1.2.3") == "prod-legacy"
+    assert target("203.0.113.5") == "nat-a"
+    assert target("2600:1f18::7") == "local"
+    assert target("2001:db8::1") is None  # 0.0.0.0/0 never carries IPv6
+    held = private.lookup(ip_address("10.1.5.9"), local)
+    assert held is not None and held.blackhole  # a dead route is not skipped for a shorter one
+    assert held.describe() == (
+        "route 10.1.5.0/24 -> appliance (blackhole: its target is not available)"
+    )
+    assert RouteTable("isolated").lookup(ip_address("8.8.8.8"), local) is None
