@@ -17,7 +17,19 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 
-from harness.core.model import Address, Gateway, Host, Instance, LabNode, Topology
+from harness.core.model import (
+    GATEWAY_TRANSIT,
+    GATEWAY_TRANSIT6,
+    TRANSIT,
+    TRANSIT6,
+    Address,
+    Host,
+    Instance,
+    LabNode,
+    Network,
+    Router,
+    Topology,
+)
 
 BRIDGE = "br0"
 NODE_IFACE = "eth0"
@@ -52,10 +64,12 @@ IPV6_OFF = {
     "net.ipv6.conf.all.disable_ipv6": "1",
     "net.ipv6.conf.default.disable_ipv6": "1",
 }
-GATEWAY_SYSCTLS = {
+GATEWAY_SYSCTLS = {  # the internet gateway and the VPCs' routers
     **VPC_SYSCTLS,
     "net.ipv4.ip_forward": "1",
     "net.ipv6.conf.all.forwarding": "1",
+    "net.ipv4.conf.all.rp_filter": "0",  # a hairpin's reply comes back by another way
+    "net.ipv4.conf.default.rp_filter": "0",
 }
 # The switch: frames crossing its bridge are not handed to IP netfilter hooks (where the host
 # has br_netfilter loaded, as Docker does, every bridged packet is otherwise passed through the
@@ -204,7 +218,7 @@ def parse_local_addresses(text: str) -> frozenset[IPv4Address]:
 def wiring(topology: Topology, node: LabNode) -> Wiring:
     """How ``node`` is plugged into its lab's fabric."""
     if not topology.is_vpc:
-        assert not isinstance(node, Gateway)
+        assert isinstance(node, Instance | Host)
         script = node_script(node.address, topology.subnets())
         plan = Wiring(
             ((node_port(node.name), NODE_IFACE),),
@@ -218,8 +232,10 @@ def wiring(topology: Topology, node: LabNode) -> Wiring:
         plan = _instance_wiring(topology, node)
     elif isinstance(node, Host):
         plan = _host_wiring(topology, node)
+    elif isinstance(node, Router):
+        plan = _router_wiring(topology, node)
     else:
-        plan = _gateway_wiring(topology, node)
+        plan = _gateway_wiring(topology)
     if topology.holds_ipv6:
         return plan
     return replace(plan, sysctls=tuple({**dict(plan.sysctls), **IPV6_OFF}.items()))
@@ -253,8 +269,9 @@ def _router6(net: IPv6Network) -> IPv6Address:
 
 
 def _instance_wiring(topology: Topology, node: Instance) -> Wiring:
-    vpc = topology.vpc_of(node)
-    assert vpc is not None
+    """Each interface: its own subnet on-link, everything else through that subnet's router
+    (.1), as an AWS instance sees its VPC; the primary interface holds the default routes,
+    and each other interface's replies leave by it (policy routing, as AWS's images do)."""
     lines = ["link set lo up"]
     lines6: list[str] = []
     nics = node.nics
@@ -264,39 +281,24 @@ def _instance_wiring(topology: Topology, node: Instance) -> Wiring:
         lines += [f"link set {iface} up", f"addr add {nic.address}/32 dev {iface}"]
         if nic.ipv6 is not None:
             lines.append(f"addr add {nic.ipv6}/128 dev {iface} nodad")
-        targets: list[tuple[str, Address]] = [(f"{subnet.cidr}", nic.address)]
+        table = "" if n == 0 else f" table {RULE_TABLE_BASE + n}"
+        onlink: list[tuple[Network, Address, Address]] = [
+            (subnet.cidr, nic.address, subnet.cidr.network_address + 1)
+        ]
         if nic.ipv6 is not None and subnet.ipv6 is not None:
-            targets.append((f"{subnet.ipv6}", nic.ipv6))
-        if n == 0:
-            targets.append((f"{vpc.cidr}", nic.address))
-            if nic.ipv6 is not None and vpc.ipv6 is not None:
-                targets.append((f"{vpc.ipv6}", nic.ipv6))
-        for net, src in targets:
-            lines.append(f"route replace {net} dev {iface} scope link src {src}")
-        if n == 0 and subnet.public:
-            if nic.public is not None:
-                router = subnet.cidr.network_address + 1
-                lines.append(f"route replace default via {router} dev {iface} onlink")
-            if nic.ipv6 is not None and subnet.ipv6 is not None:
-                lines.append(f"route replace ::/0 via {_router6(subnet.ipv6)} dev {iface} onlink")
+            onlink.append((subnet.ipv6, nic.ipv6, _router6(subnet.ipv6)))
         if n > 0:  # replies leave by the interface their address belongs to
-            table = RULE_TABLE_BASE + n
-            lines.append(f"rule add from {nic.address} table {table}")
-            lines.append(f"route replace {vpc.cidr} dev {iface} src {nic.address} table {table}")
-            if nic.ipv6 is not None and vpc.ipv6 is not None:
-                lines6.append(f"rule add from {nic.ipv6} table {table}")
-                lines.append(f"route replace {vpc.ipv6} dev {iface} src {nic.ipv6} table {table}")
-            if subnet.public:  # and to the internet through its own subnet's gateway, as AWS's
-                router = subnet.cidr.network_address + 1  # images route each interface's replies
-                if nic.public is not None:
-                    lines.append(
-                        f"route replace default via {router} dev {iface} onlink table {table}"
-                    )
-                if nic.ipv6 is not None and subnet.ipv6 is not None:
-                    lines.append(
-                        f"route replace ::/0 via {_router6(subnet.ipv6)} dev {iface} onlink "
-                        f"table {table}"
-                    )
+            lines.append(f"rule add from {nic.address}{table}")
+            if nic.ipv6 is not None:
+                lines6.append(f"rule add from {nic.ipv6}{table}")
+        for net, src, router in onlink:
+            everything = "default" if net.version == 4 else "::/0"
+            lines.append(f"route replace {net} dev {iface} scope link src {src}")
+            if table:  # its own subnet is on-link by it, whoever sends
+                lines.append(f"route replace {net} dev {iface} scope link src {src}{table}")
+            # not "onlink": IPv6 checks an onlink gateway against the main table's routes,
+            # where a second interface's subnet may be the first one's
+            lines.append(f"route replace {everything} via {router} dev {iface}{table}")
     return Wiring(
         tuple((_port(node.name, n), nic_name(n)) for n in range(len(nics))),
         "\n".join(lines) + "\n",
@@ -336,27 +338,91 @@ def _host_wiring(topology: Topology, node: Host) -> Wiring:
     )
 
 
-def _gateway_wiring(topology: Topology, node: Gateway) -> Wiring:
-    taken = {host.address for host in topology.hosts}
-    lines = ["link set lo up", f"link set {NODE_IFACE} up"]
-    held: set[IPv4Address] = set()
-    held6: set[IPv6Address] = set()
-    for vpc in topology.vpcs:
-        for subnet in vpc.subnets:
-            if not subnet.public:
-                continue
-            router = subnet.cidr.network_address + 1
-            held.add(router)
+def _router_wiring(topology: Topology, node: Router) -> Wiring:
+    """A VPC's router: the first host address of each subnet (and ::1 of its IPv6 block) on
+    an interface of its own, the subnets on-link, the rest of the VPC's CIDRs a blackhole (the
+    local route holds no other address), and the transit link to the internet gateway, the
+    way out of every subnet (the router's policy keeps to it only what a subnet's route table
+    sends to the gateway)."""
+    vpc = topology.vpcs_by_name[node.vpc]
+    v6 = topology.holds_ipv6  # a lab without IPv6 has it off
+    lines = ["link set lo up"]
+    ports: list[tuple[str, str]] = []
+    held: list[tuple[Address, ...]] = []
+    macs: list[str] = []
+    for n, subnet in enumerate(vpc.subnets):
+        iface, router = nic_name(n), subnet.cidr.network_address + 1
+        addresses: list[Address] = [router]
+        lines += [
+            f"link set {iface} up",
+            f"addr add {router}/32 dev {iface}",
+            f"route replace {subnet.cidr} dev {iface} scope link src {router}",
+        ]
+        if subnet.ipv6 is not None and v6:
+            addresses.append(_router6(subnet.ipv6))
             lines += [
-                f"addr add {router}/32 dev {NODE_IFACE}",
-                f"route replace {subnet.cidr} dev {NODE_IFACE} scope link src {router}",
+                f"addr add {_router6(subnet.ipv6)}/128 dev {iface} nodad",
+                f"route replace {subnet.ipv6} dev {iface}",
             ]
-            if subnet.ipv6 is not None:
-                held6.add(_router6(subnet.ipv6))
-                lines += [
-                    f"addr add {_router6(subnet.ipv6)}/128 dev {NODE_IFACE} nodad",
-                    f"route replace {subnet.ipv6} dev {NODE_IFACE}",
-                ]
+        ports.append((_port(node.name, n), iface))
+        held.append(tuple(addresses))
+        macs.append(mac(router))
+    lines.append(f"route replace blackhole {vpc.cidr}")
+    if vpc.ipv6 is not None and v6:
+        lines.append(f"route replace blackhole {vpc.ipv6}")
+    if topology.gateway is not None:
+        iface = nic_name(len(vpc.subnets))
+        lines += [
+            f"link set {iface} up",
+            f"addr add {node.transit}/32 dev {iface}",
+            f"route replace {TRANSIT} dev {iface} scope link src {node.transit}",
+            f"route replace default via {GATEWAY_TRANSIT} dev {iface} onlink",
+        ]
+        if v6:
+            lines += [
+                f"addr add {node.transit6}/128 dev {iface} nodad",
+                f"route replace {TRANSIT6} dev {iface}",
+                f"route replace ::/0 via {GATEWAY_TRANSIT6} dev {iface} onlink",
+            ]
+        ports.append((_port(node.name, len(vpc.subnets)), iface))
+        held.append((node.transit, node.transit6) if v6 else (node.transit,))
+        macs.append(mac(node.transit))
+    return Wiring(
+        tuple(ports),
+        "\n".join(lines) + "\n",
+        tuple(GATEWAY_SYSCTLS.items()),
+        tuple(held),
+        tuple(macs),
+    )
+
+
+def _gateway_wiring(topology: Topology) -> Wiring:
+    """The internet gateway: the transit link to the routers of the VPCs with a public
+    subnet (each VPC's CIDRs through its router), and a gateway address on each outside
+    host's network."""
+    taken = {host.address for host in topology.hosts}
+    lines = [
+        "link set lo up",
+        f"link set {NODE_IFACE} up",
+        f"addr add {GATEWAY_TRANSIT}/32 dev {NODE_IFACE}",
+        f"route replace {TRANSIT} dev {NODE_IFACE} scope link src {GATEWAY_TRANSIT}",
+    ]
+    held: set[IPv4Address] = {GATEWAY_TRANSIT}
+    held6: set[IPv6Address] = set()
+    v6 = topology.holds_ipv6  # a lab without IPv6 has it off
+    if v6:
+        held6.add(GATEWAY_TRANSIT6)
+        lines += [
+            f"addr add {GATEWAY_TRANSIT6}/128 dev {NODE_IFACE} nodad",
+            f"route replace {TRANSIT6} dev {NODE_IFACE}",
+        ]
+    for router in topology.routers:
+        vpc = topology.vpcs_by_name[router.vpc]
+        if not any(subnet.public for subnet in vpc.subnets):
+            continue
+        lines.append(f"route replace {vpc.cidr} via {router.transit} dev {NODE_IFACE} onlink")
+        if vpc.ipv6 is not None and v6:
+            lines.append(f"route replace {vpc.ipv6} via {router.transit6} dev {NODE_IFACE} onlink")
     nets = sorted({host_net(host.address) for host in topology.hosts})
     for net in nets:
         address = gateway_address(net, taken)
@@ -371,13 +437,10 @@ def _gateway_wiring(topology: Topology, node: Gateway) -> Wiring:
             f"addr add {_router6(net6)}/128 dev {NODE_IFACE} nodad",
             f"route replace {net6} dev {NODE_IFACE}",
         ]
-    if node.address not in held:
-        lines.append(f"addr add {node.address}/32 dev {NODE_IFACE}")
-        held.add(node.address)
     return Wiring(
-        ((node_port(node.name), NODE_IFACE),),
+        ((node_port("_igw"), NODE_IFACE),),
         "\n".join(lines) + "\n",
         tuple(GATEWAY_SYSCTLS.items()),
         ((*sorted(held), *sorted(held6)),),
-        (mac(node.address),),
+        (mac(GATEWAY_TRANSIT),),
     )

@@ -340,8 +340,48 @@ class Gateway:
     groups: tuple[GroupKey, ...] = ()
 
 
+@dataclass(frozen=True)
+class Router:
+    """A VPC's router (AWS's "implicit router"): an interface on each of the VPC's subnets,
+    holding the subnet's first host address (.1, which AWS reserves for it; ::1 of an IPv6
+    block), and one on the transit link to the internet gateway (when the lab has one). Traffic
+    between subnets, and to and from the internet gateway, crosses it; the subnets' route
+    tables decide where it may go. Not a probe source or target."""
+
+    name: str
+    vpc: str
+    address: IPv4Address  # the first subnet's .1 (a plugged router holds it)
+    transit: IPv4Address
+    transit6: IPv6Address
+
+    kind = "router"
+    groups: tuple[GroupKey, ...] = ()
+
+
+# The transit link between the VPCs' routers and the internet gateway: link-local addresses,
+# which no VPC, subnet or outside host of a lab may use.
+TRANSIT = IPv4Network("169.254.0.0/16")
+TRANSIT6 = IPv6Network("fd00:5347:4800::/64")
+GATEWAY_TRANSIT = TRANSIT.network_address + 1
+GATEWAY_TRANSIT6 = TRANSIT6.network_address + 1
+
+
+def transit_addresses(vpcs: list[str]) -> dict[str, tuple[IPv4Address, IPv6Address]]:
+    """Each VPC's router's transit addresses, from a hash of its name (so a VPC added to a
+    running lab does not move the others' routers), the next free one on a collision."""
+    found: dict[str, tuple[IPv4Address, IPv6Address]] = {}
+    taken = {0, 1, 0xFFFF}
+    for vpc in sorted(vpcs):
+        slot = int(hashlib.sha256(vpc.encode()).hexdigest()[:4], 16)
+        while slot in taken or slot & 0xFF in (0, 0xFF):
+            slot = (slot + 1) & 0xFFFF
+        taken.add(slot)
+        found[vpc] = (TRANSIT.network_address + slot, TRANSIT6.network_address + slot)
+    return found
+
+
 Node = Instance | Host
-LabNode = Instance | Host | Gateway
+LabNode = Instance | Host | Gateway | Router
 
 
 @dataclass(frozen=True)
@@ -407,8 +447,22 @@ class Topology:
         publics = [s for v in self.vpcs for s in v.subnets if s.public]
         if not publics and not self.hosts:
             return None
-        first = publics[0].cidr if publics else self.vpcs[0].subnets[0].cidr
-        return Gateway("_igw", first.network_address + 1)
+        return Gateway("_igw", GATEWAY_TRANSIT)
+
+    @cached_property
+    def routers(self) -> tuple[Router, ...]:
+        """Each VPC's router (a VPC with subnets)."""
+        transit = transit_addresses([vpc.name for vpc in self.vpcs])
+        return tuple(
+            Router(
+                f"_rt-{vpc.name}",
+                vpc.name,
+                vpc.subnets[0].cidr.network_address + 1,
+                *transit[vpc.name],
+            )
+            for vpc in self.vpcs
+            if vpc.subnets
+        )
 
     @cached_property
     def holds_ipv6(self) -> bool:
@@ -419,8 +473,10 @@ class Topology:
 
     @cached_property
     def lab_nodes(self) -> tuple[LabNode, ...]:
-        """Every node a lab runs: instances, hosts and the gateway, if any."""
-        return (*self.nodes, *((self.gateway,) if self.gateway is not None else ()))
+        """Every node a lab runs: instances, hosts, the VPCs' routers and the internet
+        gateway, if any."""
+        gateway = (self.gateway,) if self.gateway is not None else ()
+        return (*self.nodes, *self.routers, *gateway)
 
     @cached_property
     def member_addresses(self) -> dict[GroupKey, tuple[Address, ...]]:

@@ -14,9 +14,10 @@ outbound traffic is not filtered (EC2-Classic has no egress rules). Output is de
 from __future__ import annotations
 
 import re
+from ipaddress import collapse_addresses
 
 from harness.core.fabric import nic_name
-from harness.core.model import GroupKey, Instance, Network, Protocol, Rule, Topology
+from harness.core.model import GroupKey, Instance, Network, Protocol, Router, Rule, Topology
 
 TABLE_FAMILY = "inet"
 TABLE_NAME = "sgh"
@@ -105,6 +106,8 @@ def compile_lab(topology: Topology) -> dict[str, str]:
     if not topology.is_vpc:
         return {i.name: compile_instance(topology, i) for i in topology.instances}
     policies = {i.name: compile_vpc_instance(topology, i) for i in topology.instances}
+    for router in topology.routers:
+        policies[router.name] = compile_router(topology, router)
     if topology.gateway is not None:
         policies[topology.gateway.name] = compile_gateway(topology)
     return policies
@@ -303,6 +306,31 @@ def compile_vpc_instance(topology: Topology, instance: Instance) -> str:
     return "\n".join(lines)
 
 
+def compile_router(topology: Topology, router: Router) -> str:
+    """A VPC's router: a subnet's traffic reaches the internet gateway only when its route
+    table sends it there (a public subnet: 0.0.0.0/0 and ::/0); every other subnet's is
+    dropped on the way out, as a subnet without that route is private."""
+    vpc = topology.vpcs_by_name[router.vpc]
+    lines = [
+        f"# sg-harness router of VPC {vpc.name} in lab {topology.name}",
+        "table inet sgh",
+        "delete table inet sgh",
+        "table inet sgh {",
+        "\tchain forward {",
+        "\t\ttype filter hook forward priority filter; policy accept;",
+    ]
+    if topology.gateway is not None:
+        transit = nic_name(len(vpc.subnets))
+        for n, subnet in enumerate(vpc.subnets):
+            if not subnet.public:
+                lines.append(
+                    f'\t\tiifname "{nic_name(n)}" oifname "{transit}" drop '
+                    f'comment "{subnet.name}: no route to the internet gateway"'
+                )
+    lines += ["\t}", "}", ""]
+    return "\n".join(lines)
+
+
 def compile_gateway(topology: Topology) -> str:
     """The internet gateway: 1:1 NAT between public and private IPv4 addresses, and a forward
     filter that lets outside hosts reach only public addresses and public-subnet IPv6."""
@@ -359,11 +387,17 @@ def compile_gateway(topology: Topology) -> str:
             f"\t\telements = {{ {', '.join(open6)} }}",
             "\t}",
         ]
+    private = [str(n) for n in collapse_addresses(vpc.cidr for vpc in topology.vpcs)]
+    private6 = [
+        str(n) for n in collapse_addresses(v.ipv6 for v in topology.vpcs if v.ipv6 is not None)
+    ]
     lines += [
         "\tchain forward {",
         "\t\ttype filter hook forward priority filter; policy drop;",
         "\t\tct state established,related accept",
         '\t\tct status dnat accept comment "to a public address"',
+        f"\t\tip daddr {{ {', '.join(private)} }} drop "
+        'comment "a private address: not on the internet"',
     ]
     if publics:
         lines.append(
@@ -371,6 +405,11 @@ def compile_gateway(topology: Topology) -> str:
         )
     if open6:
         lines.append('\t\tip6 daddr @public6 accept comment "to IPv6 in a public subnet"')
+        if private6:
+            lines.append(
+                f"\t\tip6 daddr {{ {', '.join(private6)} }} drop "
+                'comment "IPv6 of a subnet not routed to the internet gateway"'
+            )
         lines.append('\t\tip6 saddr @public6 accept comment "from IPv6 in a public subnet"')
     lines.append("\t}")
     lines += ["}", ""]

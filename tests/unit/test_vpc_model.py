@@ -11,7 +11,7 @@ import pytest
 from harness.core.fabric import attach_script, mac, wiring, wirings
 from harness.core.matrix import expectations
 from harness.core.model import GroupKey, Instance, Protocol, State, Topology
-from harness.core.nftables import compile_lab, untracked
+from harness.core.nftables import compile_lab, compile_router, untracked
 from harness.core.planner import plan
 from harness.errors import TopologyError
 from harness.formats import topology_file
@@ -186,11 +186,19 @@ def test_untracked_flows_are_those_aws_names() -> None:
 def test_wiring_of_a_public_instance_and_a_host() -> None:
     topo = small()
     web = wiring(topo, topo.nodes_by_name["web-1"])
-    assert "route replace default via 10.0.1.1 dev eth0 onlink" in web.script
-    db = wiring(topo, topo.nodes_by_name["db"])
-    assert "default" not in db.script and "::/0" not in db.script  # private: no way out
+    assert "route replace default via 10.0.1.1 dev eth0" in web.script
+    db = wiring(topo, topo.nodes_by_name["db"])  # every subnet's way out is its router
+    assert "route replace 10.0.2.0/24 dev eth0 scope link src 10.0.2.11" in db.script
+    assert "route replace default via 10.0.2.1 dev eth0" in db.script
+    assert "10.0.0.0/16" not in db.script  # another subnet is reached through the router
     host = wiring(topo, topo.nodes_by_name["internet"])
     assert "route replace default via 198.51.100.1 dev eth0 onlink" in host.script
+    (router,) = topo.routers  # one interface per subnet, and the transit link
+    plan = wiring(topo, router)
+    assert [str(held[0]) for held in plan.held] == ["10.0.1.1", "10.0.2.1", str(router.transit)]
+    policy = compile_router(topo, router)  # the private subnet has no way to the gateway
+    assert 'iifname "eth1" oifname "eth2" drop comment "priv: no route' in policy
+    assert 'iifname "eth0"' not in policy
 
 
 def test_the_shipped_vpc_topology_plans_and_compiles() -> None:
@@ -201,7 +209,8 @@ def test_the_shipped_vpc_topology_plans_and_compiles() -> None:
     assert seen[("web-1", "app-1", "tcp/22", "10.0.2.11")][0] is State.FILTERED  # egress
     assert seen[("bastion", "web-1", "tcp/22", "10.0.1.11")][0] is State.OPEN
     assert seen[("bastion", "web-1", "tcp/22", "192.0.2.11")][0] is State.FILTERED  # hairpin
-    assert set(compile_lab(topo)) == {*(i.name for i in topo.instances), "_igw"}
+    routers = {router.name for router in topo.routers}
+    assert set(compile_lab(topo)) == {*(i.name for i in topo.instances), *routers, "_igw"}
 
 
 def test_sgh_compile_prints_a_vpc_policy(capsys: pytest.CaptureFixture[str]) -> None:
