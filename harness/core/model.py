@@ -21,6 +21,8 @@ from enum import StrEnum
 from functools import cached_property
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 
+from harness.core.vpc_path import NetworkAcl
+
 DEFAULT_ACCOUNT = "111122223333"
 DEFAULT_SUBNET = IPv4Network("10.254.0.0/16")
 
@@ -239,13 +241,15 @@ class Listen:
 
 @dataclass(frozen=True)
 class Subnet:
-    """A VPC subnet; ``public`` ones are routed to the VPC's internet gateway."""
+    """A VPC subnet; ``public`` ones are routed to the VPC's internet gateway. Its network
+    ACL is one of its VPC's by name ("": the VPC's default ACL)."""
 
     name: str
     vpc: str
     cidr: IPv4Network
     public: bool = False
     ipv6: IPv6Network | None = None
+    network_acl: str = ""
 
 
 @dataclass(frozen=True)
@@ -255,6 +259,19 @@ class Vpc:
     ipv6: IPv6Network | None = None
     subnets: tuple[Subnet, ...] = ()
     default: bool = False  # the account's default VPC (172.31.0.0/16)
+    network_acls: tuple[NetworkAcl, ...] = ()  # its custom network ACLs
+
+    @cached_property
+    def default_acl(self) -> NetworkAcl:
+        """The VPC's default network ACL, as AWS makes it: everything allowed each way."""
+        return NetworkAcl.allowing_all("default", self.ipv6 is not None)
+
+    def acl_of(self, subnet: Subnet) -> NetworkAcl:
+        """The network ACL a subnet is associated with."""
+        for acl in self.network_acls:
+            if acl.name == subnet.network_acl:
+                return acl
+        return self.default_acl
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from ipaddress import collapse_addresses
 
 from harness.core.fabric import nic_name
 from harness.core.model import GroupKey, Instance, Network, Protocol, Router, Rule, Topology
+from harness.core.vpc_path import AclEntry
 
 TABLE_FAMILY = "inet"
 TABLE_NAME = "sgh"
@@ -307,28 +308,79 @@ def compile_vpc_instance(topology: Topology, instance: Instance) -> str:
 
 
 def compile_router(topology: Topology, router: Router) -> str:
-    """A VPC's router: a subnet's traffic reaches the internet gateway only when its route
-    table sends it there (a public subnet: 0.0.0.0/0 and ::/0); every other subnet's is
-    dropped on the way out, as a subnet without that route is private."""
+    """A VPC's router: each subnet's network ACL, stateless, on every packet that leaves the
+    subnet (its outbound entries) or enters it (its inbound entries), replies included; and a
+    subnet's traffic reaches the internet gateway only when its route table sends it there
+    (a public subnet: 0.0.0.0/0 and ::/0), every other subnet's is dropped on the way out."""
     vpc = topology.vpcs_by_name[router.vpc]
     lines = [
         f"# sg-harness router of VPC {vpc.name} in lab {topology.name}",
         "table inet sgh",
         "delete table inet sgh",
         "table inet sgh {",
-        "\tchain forward {",
-        "\t\ttype filter hook forward priority filter; policy accept;",
     ]
+    forward: list[str] = []
+    for n, subnet in enumerate(vpc.subnets):
+        acl = vpc.acl_of(subnet)
+        if acl.default:
+            continue  # allows everything each way
+        iface = nic_name(n)
+        for egress, hook, chain in ((True, "iifname", "out"), (False, "oifname", "in")):
+            name = f"acl_{chain}_{iface}"
+            forward.append(f'\t\t{hook} "{iface}" jump {name}')
+            lines.append(f"\tchain {name} {{")
+            lines += [f"\t\t{_acl_rule(entry)}" for entry in acl.ordered(egress)]
+            lines += [
+                f'\t\tdrop comment "{subnet.name}: network ACL {acl.name}, entry *"',
+                "\t}",
+            ]
     if topology.gateway is not None:
         transit = nic_name(len(vpc.subnets))
         for n, subnet in enumerate(vpc.subnets):
             if not subnet.public:
-                lines.append(
+                forward.append(
                     f'\t\tiifname "{nic_name(n)}" oifname "{transit}" drop '
                     f'comment "{subnet.name}: no route to the internet gateway"'
                 )
-    lines += ["\t}", "}", ""]
+    lines += [
+        "\tchain forward {",
+        "\t\ttype filter hook forward priority filter; policy accept;",
+        *forward,
+        "\t}",
+        "}",
+        "",
+    ]
     return "\n".join(lines)
+
+
+def _acl_rule(entry: AclEntry) -> str:
+    """One network ACL entry as an nft rule: ``return`` (allowed, on to the next check) or
+    ``drop``."""
+    family = "ip" if entry.cidr.version == 4 else "ip6"
+    peer = "daddr" if entry.egress else "saddr"
+    parts = [f"{family} {peer} {entry.cidr}"]
+    if entry.protocol in (6, 17):
+        name = "tcp" if entry.protocol == 6 else "udp"
+        assert entry.ports is not None
+        low, high = entry.ports
+        parts.append(f"{name} dport {low}" if low == high else f"{name} dport {low}-{high}")
+    elif (
+        entry.protocol in (1, 58)
+        and entry.icmp is not None
+        and entry.protocol == (1 if entry.cidr.version == 4 else 58)
+    ):
+        name = "icmp" if entry.protocol == 1 else "icmpv6"
+        parts.append(f"meta l4proto {name}")
+        kind, code = entry.icmp
+        if kind != -1:
+            parts.append(f"{name} type {kind}")
+            if code != -1:
+                parts.append(f"{name} code {code}")
+    elif entry.protocol != -1:
+        parts.append(f"meta l4proto {entry.protocol}")
+    verdict = "return" if entry.action == "allow" else "drop"
+    words = entry.describe().replace('"', "'")
+    return f'{" ".join(parts)} {verdict} comment "{words}"'
 
 
 def compile_gateway(topology: Topology) -> str:

@@ -14,6 +14,9 @@ from typing import Final
 
 from harness.core.memo import ByIdentity
 from harness.core.model import (
+    ECHO_REQUEST,
+    ECHO_REQUEST_V6,
+    NUMBERS,
     Address,
     Group,
     GroupKey,
@@ -28,6 +31,7 @@ from harness.core.model import (
     Topology,
 )
 from harness.core.paths import Path, paths
+from harness.core.vpc_path import NetworkAcl, Packet, source_port
 
 
 class Expectation:
@@ -112,6 +116,8 @@ class Oracle:
         self._verdicts: dict[tuple[object, ...], Verdict] = {}
         self._labels: dict[tuple[int, str], tuple[Interface, str]] = {}
         self._listens: dict[tuple[Listen, ...], int] = {}
+        # network ACLs other than a VPC's default (which allows all): judged per cell
+        self._acls = any(acl.entries for vpc in topology.vpcs for acl in vpc.network_acls)
 
     def evaluate(
         self, source: Node, target: Instance, probe: Probe, address: str = ""
@@ -243,7 +249,8 @@ class Oracle:
     ) -> Expectation:
         """The verdict for a probe along one of the pair's paths: in a VPC, the sender's egress
         rules and the receiver's ingress rules; in Classic, the receiver's rules."""
-        return self.expectation(source, target, path, self.verdict(source, target, probe, path))
+        verdict = self.verdict(source, target, probe, path)
+        return self.expectation(source, target, path, verdict, probe)
 
     def verdict(self, source: Node, target: Instance, probe: Probe, path: Path) -> Verdict:
         """What the rules that apply to the path make of the probe (shared, see
@@ -262,22 +269,31 @@ class Oracle:
         return verdict
 
     def expectation(
-        self, source: Node, target: Instance, path: Path, verdict: Verdict
+        self, source: Node, target: Instance, path: Path, verdict: Verdict, probe: Probe
     ) -> Expectation:
         """A verdict along a path as the cell's expectation: an allowed one as it is, a
-        filtered one with words that name the pair, written when read."""
+        filtered one with words that name the pair, written when read; then what the network
+        ACLs on the path make of the probe and its reply."""
         side, found = verdict
+        if self._acls and side != "leaving":
+            blocked = self._acl_block(source, target, path, probe, state=found.state, side=side)
+            if blocked is not None:
+                return Expectation(State.FILTERED, found.allowed_by, blocked)
         if side == "allowed":
             return found
         why = partial(self._why, source, target, path, side, found.why)
         return Expectation(found.state, found.allowed_by, why)
 
     def expectation_at(
-        self, source: Node, target: Instance, address: str, verdict: Verdict
+        self, source: Node, target: Instance, address: str, verdict: Verdict, probe: Probe
     ) -> Expectation:
         """:meth:`expectation` for the pair's path to ``address`` (a cell's), the path found
-        only when the words are read."""
+        only when the words are read (or when the lab has network ACLs to judge it by)."""
         side, found = verdict
+        if self._acls:
+            path = self._path_at(source, target, address)
+            if path is not None:
+                return self.expectation(source, target, path, verdict, probe)
         if side == "allowed":
             return found
         why = partial(self._why_at, source, target, address, side, found.why)
@@ -311,6 +327,73 @@ class Oracle:
             f"dropped entering {target.name}: no ingress rule of "
             f"{self._group_labels(path.target_nic, home)} allows {words} from {seen}"
         )
+
+    def _acl_block(
+        self, source: Node, target: Instance, path: Path, probe: Probe, *, state: State, side: str
+    ) -> str | None:
+        """Why the network ACLs on a path drop the probe, or its reply (they keep no state:
+        the reply is judged again, going to the probe's source port), if they do. A probe
+        the target's groups drop (``side`` "entering") is judged only on its way in."""
+        topology = self.topology
+        target_nic = path.target_nic
+        source_nic = path.source_nic
+        crossing = path.kind == "public" or (
+            source_nic is None or source_nic.subnet != target_nic.subnet
+        )
+        if not crossing:
+            return None  # inside a subnet: no network ACL
+        subnets = topology.subnets_by_name
+        into = subnets[target_nic.subnet]
+        entering = topology.vpcs_by_name[into.vpc].acl_of(into)
+        leaving = None
+        if source_nic is not None:
+            out = subnets[source_nic.subnet]
+            leaving = topology.vpcs_by_name[out.vpc].acl_of(out)
+        number = _number(probe)
+        icmp = _echo(probe)
+        checks: list[tuple[NetworkAcl | None, bool, Packet, str]] = [
+            (leaving, True, Packet(number, path.address, probe.port, icmp), "leaving"),
+            (entering, False, Packet(number, path.seen_from, probe.port, icmp), "entering"),
+        ]
+        for acl, egress, packet, where in checks:
+            if acl is None or acl.default:
+                continue
+            decided = acl.decide(egress, packet)
+            if not decided.allowed:
+                subnet = source_nic.subnet if egress and source_nic else target_nic.subnet
+                return (
+                    f"dropped {where} subnet {subnet}: {decided.words}, for "
+                    f"{_probe_words(probe)} from {source.name} to {target.name}"
+                )
+        if side != "allowed":
+            return None
+        address = self._text(path.address)
+        sport = source_port(
+            source.name,
+            target.name,
+            address,
+            str(probe),
+            round_number=0,
+            avoid=frozenset(item.port for item in source.listen)
+            if isinstance(source, Instance)
+            else frozenset(),
+        )
+        reply = _reply(probe, state, path.address.version, sport)
+        replies: list[tuple[NetworkAcl | None, bool, Packet, str]] = [
+            (entering, True, Packet(reply[0], path.seen_from, reply[1], reply[2]), "leaving"),
+            (leaving, False, Packet(reply[0], path.address, reply[1], reply[2]), "entering"),
+        ]
+        for acl, egress, packet, where in replies:
+            if acl is None or acl.default:
+                continue
+            decided = acl.decide(egress, packet)
+            if not decided.allowed:
+                subnet = target_nic.subnet if egress else (source_nic.subnet if source_nic else "")
+                return (
+                    f"the reply ({_reply_words(reply)}) is dropped {where} subnet {subnet}: "
+                    f"{decided.words}; network ACLs keep no state"
+                )
+        return None
 
     def _listen_number(self, target: Instance) -> int:
         """A number for what a target listens on, the same for equal listen lists."""
@@ -381,3 +464,46 @@ def _probe_words(probe: Probe) -> str:
     if isinstance(probe.protocol, int):
         return f"protocol {probe.protocol}"
     return f"{probe.protocol} {probe.port}"
+
+
+def _number(probe: Probe) -> int:
+    """A probe's IP protocol number."""
+    if isinstance(probe.protocol, int):
+        return probe.protocol
+    return NUMBERS.get(probe.protocol, -1)
+
+
+def _echo(probe: Probe) -> tuple[int, int] | None:
+    if probe.protocol is Protocol.ICMP:
+        return ECHO_REQUEST
+    if probe.protocol is Protocol.ICMPV6:
+        return ECHO_REQUEST_V6
+    return None
+
+
+def _reply(
+    probe: Probe, state: State, version: int, sport: int
+) -> tuple[int, int | None, tuple[int, int] | None]:
+    """The packet that answers a probe the groups let through (protocol, destination port,
+    ICMP type and code): a SYN-ACK or RST to the probe's source port, a UDP reply or an ICMP
+    port unreachable, an echo reply, or an ICMP protocol unreachable."""
+    icmp = 1 if version == 4 else 58
+    if probe.protocol is Protocol.TCP:
+        return 6, sport, None
+    if probe.protocol is Protocol.UDP:
+        if state is State.OPEN:
+            return 17, sport, None
+        return icmp, None, (3, 3) if version == 4 else (1, 4)
+    if probe.protocol in (Protocol.ICMP, Protocol.ICMPV6):
+        return icmp, None, (0, 0) if version == 4 else (129, 0)
+    return icmp, None, (3, 2) if version == 4 else (4, 1)
+
+
+def _reply_words(reply: tuple[int, int | None, tuple[int, int] | None]) -> str:
+    protocol, port, icmp = reply
+    names = {6: "tcp", 17: "udp", 1: "icmp", 58: "icmpv6"}
+    name = names.get(protocol, f"protocol {protocol}")
+    if port is not None:
+        return f"{name} to port {port}"
+    assert icmp is not None
+    return f"{name} {icmp[0]}:{icmp[1]}"

@@ -19,6 +19,7 @@ from typing import NamedTuple
 
 from harness.core.memo import ByIdentity
 from harness.core.model import (
+    NUMBERS,
     Address,
     Instance,
     Interface,
@@ -83,11 +84,22 @@ def vpc_probe_set(topology: Topology, target: Instance, nic: Interface, ipv6: bo
     }
     rules: list[Rule] = [rule for _, rule in topology.ingress_of(nic)]
     rules += [rule for group in topology.groups for rule in group.egress or ()]
+    entries = [  # the network ACLs' port ranges cut too: a deny inside an allowed range
+        entry
+        for vpc in topology.vpcs
+        for acl in vpc.network_acls
+        for entry in acl.entries
+        if entry.ports is not None
+    ]
     for protocol in (Protocol.TCP, Protocol.UDP):
         cuts: set[int] = set()
         for rule in rules:
             if rule.protocol is protocol:
                 cuts.update((rule.from_port, rule.to_port + 1))
+        number = NUMBERS[protocol]
+        for entry in entries:
+            if entry.protocol == number and entry.ports is not None:
+                cuts.update((entry.ports[0], entry.ports[1] + 1))
         for low, high in intervals(cuts):
             probes.add(Probe(protocol, representative(low, high)))
     for item in target.listen:
@@ -118,7 +130,7 @@ def plan_expected(
     oracle = Oracle(topology)
     return {
         Cell(source.name, target.name, probe, address): oracle.expectation(
-            source, target, path, verdict
+            source, target, path, verdict, probe
         )
         for source, target, path, address, judged in judged_paths(
             topology, oracle, classes=classes, sources=sources

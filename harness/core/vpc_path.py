@@ -20,12 +20,14 @@ Analyzer names it (the entry number and direction of a NACL, the route or its ab
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import zlib
+from collections.abc import Iterable, Set
 from dataclasses import dataclass
 from enum import StrEnum
-from ipaddress import IPv4Network, IPv6Network
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 
-from harness.core.model import Address, Network
+Address = IPv4Address | IPv6Address  # as harness.core.model says (which imports this module)
+Network = IPv4Network | IPv6Network
 
 MAX_RULE_NUMBER = 32766  # 32767-65535 are AWS's own (the "*" entries)
 ANY_RULE = {4: 32767, 6: 32768}  # the "*" entry of each family, as DescribeNetworkAcls lists it
@@ -33,6 +35,23 @@ EPHEMERAL_PORTS = (32768, 60999)  # Linux's ip_local_port_range: where a lab cli
 ALL = -1  # an entry's protocol that matches every protocol (and every port and ICMP type)
 TCP, UDP, ICMP, ICMPV6 = 6, 17, 1, 58
 EVERYWHERE: dict[int, Network] = {4: IPv4Network("0.0.0.0/0"), 6: IPv6Network("::/0")}
+
+
+def source_port(
+    source: str, target: str, address: str, probe: str, *, round_number: int, avoid: Set[int]
+) -> int:
+    """The source port of a probe, as a real client's connection has one: in the Linux
+    ephemeral range, never one the source listens on. It is a function of the cell (its
+    source, target, address and probe) so that the oracle can judge a network ACL's verdict
+    on the reply, which goes to this port, and of the round, so that a retry never reuses the
+    first attempt's connection."""
+    low, high = EPHEMERAL_PORTS
+    span = high - low + 1
+    key = f"{source}\0{target}\0{address}\0{probe}".encode()
+    port = low + (zlib.crc32(key) + round_number * 7919) % span
+    while port in avoid:
+        port = low + (port - low + 1) % span
+    return port
 
 
 class Action(StrEnum):

@@ -7,6 +7,7 @@ from typing import Any
 
 from harness.core.matrix import CellResult, Matrix
 from harness.core.model import Instance, Node, State, Topology
+from harness.core.vpc_path import source_port
 
 LEGEND_REACH = (
     "reachability observed: O some port open (--by-port names which), c answered but closed "
@@ -270,6 +271,25 @@ def groups_json(topology: Topology) -> list[dict[str, Any]]:
     ]
 
 
+def _source_port(matrix: Matrix, result: CellResult) -> int | None:
+    """The source port the probe of a TCP or UDP cell was sent from (scapy's probes: each
+    cell's own, see :func:`harness.core.vpc_path.source_port`; ``None`` for other probers,
+    which choose their own)."""
+    cell = result.cell
+    if cell.probe.port is None or matrix.prober != "scapy":
+        return None
+    source = matrix.topology.nodes_by_name[cell.source]
+    listening = source.listen if isinstance(source, Instance) else ()
+    return source_port(
+        cell.source,
+        cell.target,
+        cell.address,
+        str(cell.probe),
+        round_number=max(result.attempts - 1, 0),
+        avoid=frozenset(item.port for item in listening),
+    )
+
+
 def to_json(matrix: Matrix) -> dict[str, Any]:
     topology = matrix.topology
     summary = matrix.summary
@@ -287,6 +307,7 @@ def to_json(matrix: Matrix) -> dict[str, Any]:
                 "address": r.cell.address or str(nodes[r.cell.target].address),
                 "protocol": str(r.cell.probe.protocol),
                 "port": r.cell.probe.port,
+                "source_port": _source_port(matrix, r),
                 "expected": str(r.expected.state),
                 "observed": str(r.observed.state),
                 "correct": r.correct,

@@ -17,6 +17,7 @@ from typing import Any
 from harness.core.ec2 import platform as platforms
 from harness.core.ec2 import rules as rulebook
 from harness.core.model import (
+    NUMBERS,
     Group,
     GroupKey,
     Host,
@@ -24,10 +25,12 @@ from harness.core.model import (
     Interface,
     PrefixList,
     Probe,
+    Protocol,
     Subnet,
     Topology,
     Vpc,
 )
+from harness.core.vpc_path import MAX_RULE_NUMBER, AclEntry, Action, NetworkAcl
 from harness.errors import Ec2Error
 from harness.formats.topology_nodes import (
     HOST_KEYS,
@@ -111,7 +114,9 @@ class VpcReader:
 
     def _vpc(self, item: object, index: int) -> Vpc:
         r = self.r
-        spec = r.mapping(item, "a VPC", {"name", "cidr", "ipv6", "subnets"}, {"name", "cidr"})
+        spec = r.mapping(
+            item, "a VPC", {"name", "cidr", "ipv6", "subnets", "network_acls"}, {"name", "cidr"}
+        )
         name = r.name(spec["name"], "VPC name")
         if name in self.vpcs or name == platforms.DEFAULT_VPC:
             r.fail(f"VPC name '{name}' is used twice (or is the default VPC's)")
@@ -124,17 +129,108 @@ class VpcReader:
         if not isinstance(ipv6, bool):
             r.fail("'ipv6' must be true or false")
         block6 = rulebook.nth(IPV6_POOL, 56, index + 1) if ipv6 else None
+        acls: dict[str, NetworkAcl] = {}
+        for number, entry in enumerate(r.sequence(spec.get("network_acls"), "network_acls")):
+            with r.at(f"network_acls[{number}]", entry):
+                acl = self._network_acl(entry, acls)
+                acls[acl.name] = acl
         subnets: list[Subnet] = []
         for number, entry in enumerate(r.sequence(spec.get("subnets"), "subnets")):
             with r.at(f"subnets[{number}]", entry):
                 subnets.append(
                     self._subnet(
-                        entry, vpc=name, cidr=cidr, block6=block6, number=number, others=subnets
+                        entry,
+                        vpc=name,
+                        cidr=cidr,
+                        block6=block6,
+                        number=number,
+                        others=subnets,
+                        acls=acls,
                     )
                 )
         if not subnets:
             r.fail(f"VPC '{name}' needs at least one subnet")
-        return Vpc(name, cidr, block6, tuple(subnets))
+        return Vpc(name, cidr, block6, tuple(subnets), network_acls=tuple(acls.values()))
+
+    def _network_acl(self, item: object, acls: dict[str, NetworkAcl]) -> NetworkAcl:
+        """A custom network ACL: its entries as written; it denies all that none allows."""
+        r = self.r
+        spec = r.mapping(item, "a network ACL", {"name", "ingress", "egress"}, {"name"})
+        name = r.name(spec["name"], "network ACL name")
+        if name in acls or name == "default":
+            r.fail(f"network ACL name '{name}' is used twice (or is the default ACL's)")
+        entries: list[AclEntry] = []
+        for key, egress in (("ingress", False), ("egress", True)):
+            numbers: set[int] = set()
+            for number, entry in enumerate(r.sequence(spec.get(key), key)):
+                with r.at(f"{key}[{number}]", entry):
+                    found = self._acl_entry(entry, egress)
+                    if found.number in numbers:
+                        raise Ec2Error(
+                            "NetworkAclEntryAlreadyExists",
+                            f"The network acl entry identified by {found.number} already exists.",
+                        )
+                    numbers.add(found.number)
+                    entries.append(found)
+        return NetworkAcl(name, tuple(entries))
+
+    def _acl_entry(self, item: object, egress: bool) -> AclEntry:
+        """``{rule: 100, protocol: tcp, ports: 443, source: 0.0.0.0/0, action: allow}``: the
+        peer is ``source`` inbound, ``destination`` outbound; ``icmp: TYPE:CODE`` for ICMP."""
+        r = self.r
+        peer = "destination" if egress else "source"
+        spec = r.mapping(
+            item,
+            "a network ACL entry",
+            {"rule", "protocol", "ports", "port", "icmp", peer, "action"},
+            {"rule", peer, "action"},
+        )
+        number = spec["rule"]
+        if isinstance(number, bool) or not isinstance(number, int):
+            r.fail(f"'rule' must be a number 1-{MAX_RULE_NUMBER}, not {number!r}")
+        if not 1 <= number <= MAX_RULE_NUMBER:
+            raise Ec2Error(
+                "InvalidParameterValue",
+                f"Value ({number}) for parameter ruleNumber is invalid: it must be 1-"
+                f"{MAX_RULE_NUMBER} (32767-65535 are AWS's own)",
+            )
+        action = str(spec["action"]).lower()
+        if action not in ("allow", "deny"):
+            r.fail(f"'action' must be allow or deny, not {spec['action']!r}")
+        with r.at(peer):
+            cidr = rulebook.parse_cidr(r.string(spec[peer], peer), platforms.VPC)
+        written = spec.get("protocol", "-1")
+        protocol = rulebook.parse_protocol(r.string(str(written), "protocol"), platforms.VPC)
+        if protocol is Protocol.ALL:
+            number_of = -1
+        elif isinstance(protocol, Protocol):
+            number_of = NUMBERS[protocol]
+        else:
+            number_of = protocol
+        ports_given = spec.get("ports", spec.get("port"))
+        icmp_given = spec.get("icmp")
+        ports = icmp = None
+        if number_of in (6, 17):
+            if ports_given is None:
+                raise Ec2Error(
+                    "MissingParameter", "The request must contain the parameter portRange"
+                )
+            ports = rulebook.parse_port_range(ports_given)
+            if not 0 <= ports[0] <= ports[1] <= 65535:
+                raise Ec2Error(
+                    "InvalidParameterValue", f"Invalid value for portRange: {ports_given}"
+                )
+        elif ports_given is not None:
+            r.fail(f"protocol {written} takes no 'ports' (only tcp and udp entries do)")
+        if number_of == 1 or (number_of == 58 and cidr.version == 6):
+            if icmp_given is None:
+                raise Ec2Error(
+                    "MissingParameter", "The request must contain the parameter icmpTypeCode"
+                )
+            icmp = rulebook.parse_icmp(icmp_given)
+        elif icmp_given is not None:
+            r.fail(f"protocol {written} takes no 'icmp' (only icmp and icmpv6 entries do)")
+        return AclEntry(number, egress, Action(action), number_of, cidr, ports, icmp)
 
     def _subnet(
         self,
@@ -145,9 +241,12 @@ class VpcReader:
         block6: IPv6Network | None,
         number: int,
         others: list[Subnet],
+        acls: dict[str, NetworkAcl],
     ) -> Subnet:
         r = self.r
-        spec = r.mapping(item, "a subnet", {"name", "cidr", "public"}, {"name", "cidr"})
+        spec = r.mapping(
+            item, "a subnet", {"name", "cidr", "public", "network_acl"}, {"name", "cidr"}
+        )
         name = r.name(spec["name"], "subnet name")
         known = {s.name for v in self.vpcs.values() for s in v.subnets}
         if name in known or any(s.name == name for s in others):
@@ -168,7 +267,11 @@ class VpcReader:
         if not isinstance(public, bool):
             r.fail("'public' must be true or false")
         net6 = rulebook.nth(block6, 64, number) if block6 is not None else None
-        return Subnet(name, vpc, net, public, net6)
+        acl = spec.get("network_acl", "default")
+        if acl != "default" and acl not in acls:
+            names = ", ".join(["default", *acls])
+            r.fail(f"network_acl '{acl}' is not one of VPC '{vpc}''s (known: {names})")
+        return Subnet(name, vpc, net, public, net6, "" if acl == "default" else str(acl))
 
     def _v4_block(self, value: object, what: str, widest: int, narrowest: int) -> IPv4Network:
         text = self.r.string(value, what)

@@ -314,7 +314,7 @@ def _gathered(topology: Topology, oracle: Oracle, share: Share) -> Iterator[Cell
     ):
         source, target, address = nodes[s], targets[t], addresses[a]
         cell = Cell(source.name, target.name, probes[p], address)
-        expectation = oracle.expectation_at(source, target, address, verdicts[v])
+        expectation = oracle.expectation_at(source, target, address, verdicts[v], probes[p])
         yield CellResult(cell, expectation, observation)
 
 

@@ -15,8 +15,6 @@ from dataclasses import dataclass, field
 from harness.core.model import State
 from harness.core.probing import Observation, ProbeJob, SourceBatch
 
-SPORT_BASE = 20000
-SPORT_SPAN = 40000
 RCVBUF = 8 * 1024 * 1024
 SO_RCVBUFFORCE = 33
 DROPPED_LEAVING = "dropped leaving the source (its egress rules)"
@@ -119,18 +117,6 @@ def split_lanes(
         lanes[lightest].append(item)
         loads[lightest] += len(item[1].jobs)
     return [sorted(lane, key=lambda item: item[0]) for lane in lanes]
-
-
-def source_ports(round_number: int, avoid: frozenset[int]) -> Iterator[int]:
-    """The source ports of a batch, in a cycle that starts where the round says, skipping
-    the source's own listening ports; made as they are used (a big lab has a thousand
-    batches of a few thousand probes, and a list of all 40,000 per batch cost seconds)."""
-    start = round_number * 7919
-    while True:
-        for offset in range(SPORT_SPAN):
-            port = SPORT_BASE + (offset + start) % SPORT_SPAN
-            if port not in avoid:
-                yield port
 
 
 def raise_fd_limit(needed: int) -> None:

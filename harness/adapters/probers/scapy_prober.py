@@ -44,7 +44,7 @@ import functools
 import selectors
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 from scapy.layers.inet import ICMP, IP, TCP, UDP
 from scapy.layers.inet6 import ICMPv6EchoRequest, IPv6
@@ -61,7 +61,6 @@ from harness.adapters.probers.scapy_lanes import (
     raise_fd_limit,
     send_again,
     share_out,
-    source_ports,
     split_lanes,
 )
 from harness.adapters.probers.scapy_packets import Template, patch_echo, sum16
@@ -69,6 +68,7 @@ from harness.adapters.probers.scapy_replies import NO_REPLY, classify, classify6
 from harness.core.model import Proto, Protocol, State
 from harness.core.planner import Cell
 from harness.core.probing import Observation, ProbeJob, SourceBatch
+from harness.core.vpc_path import source_port
 
 
 class ScapyProber:
@@ -210,8 +210,8 @@ class ScapyProber:
             ),
         }
         echo = bytes(header / ICMP(type=8, code=0, id=0, seq=0) / b"sg-harness")
-        # Source ports cycle; a (target, port, source port) key stays unique in a batch.
-        sports = source_ports(round_number, batch.spec.avoid_ports)
+        # A (target, port, source port) key stays unique in a batch: a port is the cell's.
+        avoid = batch.spec.avoid_ports
         targets: dict[str, tuple[bytes, int, tuple[str, int]]] = {}
         jobs = batch.spec.jobs
         ordered = sorted(range(len(jobs)), key=lambda i: jobs[i].expect_answer)
@@ -222,7 +222,7 @@ class ScapyProber:
             address = job.target_address
             protocol = job.cell.probe.protocol
             if (job.source_address and job.source_address != source) or ":" in address:
-                packet = self._crafted(batch, job, index, seq, sports)
+                packet = self._crafted(batch, job, index, seq, round_number)
                 sender = send6 if ":" in address else send
                 assert sender is not None
                 packets.append((packet, sender, (address, 0), index))
@@ -235,14 +235,14 @@ class ScapyProber:
             if template is not None:  # TCP SYN or UDP: a template and its answers' table
                 port = job.cell.probe.port
                 assert port is not None
-                sport = next(sports)
+                sport = _sport(job, round_number, avoid)
                 packet = template[0].build(target[0], target[1], sport, port)
                 template[1][(address, port, sport)] = index
             elif protocol is Protocol.ICMP:
                 packet = patch_echo(echo, target[0], batch.ident, seq)
                 batch.echo[(address, seq)] = index
             else:
-                packet = self._crafted(batch, job, index, seq, sports)
+                packet = self._crafted(batch, job, index, seq, round_number)
             packets.append((packet, send, target[2], index))
 
     def _crafted(
@@ -251,7 +251,7 @@ class ScapyProber:
         job: ProbeJob,
         index: int,
         seq: int,
-        sports: Iterator[int],
+        round_number: int,
     ) -> bytes:
         """A probe crafted whole by scapy: IPv6, a source address other than the batch's
         (another interface), or another IP protocol."""
@@ -263,7 +263,7 @@ class ScapyProber:
         protocol = probe.protocol
         if protocol in (Protocol.TCP, Protocol.UDP):
             assert probe.port is not None
-            sport = next(sports)
+            sport = _sport(job, round_number, batch.spec.avoid_ports)
             layer: Packet = (
                 TCP(sport=sport, dport=probe.port, flags="S", seq=sport * 7919 + probe.port)
                 if protocol is Protocol.TCP
@@ -283,7 +283,8 @@ class ScapyProber:
             chunk = SCTPChunkInit(
                 init_tag=seq + 1, a_rwnd=1500, n_out_streams=1, n_in_streams=1, init_tsn=1
             )
-            payload: Packet = SCTP(sport=next(sports), dport=9) / chunk
+            sport = _sport(job, round_number, batch.spec.avoid_ports)
+            payload: Packet = SCTP(sport=sport, dport=9) / chunk
         else:
             payload = Raw(b"\0" * 8)
         if v6:
@@ -383,3 +384,16 @@ class ScapyProber:
                 break
             drain(min(0.01 if before is not None else 0.05, deadline - now))
         self.waits.append(ended)
+
+
+def _sport(job: ProbeJob, round_number: int, avoid: frozenset[int]) -> int:
+    """The source port of a job's probe: the cell's (see :func:`.vpc_path.source_port`)."""
+    cell = job.cell
+    return source_port(
+        cell.source,
+        cell.target,
+        cell.address,
+        str(cell.probe),
+        round_number=round_number,
+        avoid=avoid,
+    )
