@@ -148,3 +148,84 @@ def test_the_most_specific_route_carries_a_packet() -> None:
         "route 10.1.5.0/24 -> appliance (blackhole: its target is not available)"
     )
     assert RouteTable("isolated").lookup(ip_address("8.8.8.8"), local) is None
+
+
+ACL_TOPOLOGY = """
+name: acl
+vpcs:
+  - name: v
+    cidr: 10.0.0.0/16
+    subnets:
+      - {name: a, cidr: 10.0.1.0/24, network_acl: edge}
+      - {name: b, cidr: 10.0.2.0/24}
+    network_acls:
+      - name: edge
+        ingress:
+          - {rule: 100, protocol: tcp, ports: 443, source: 0.0.0.0/0, action: allow}
+          - {rule: 110, protocol: icmp, icmp: "8:-1", source: 10.0.0.0/16, action: allow}
+        egress:
+          - {rule: 100, protocol: "-1", destination: 0.0.0.0/0, action: allow}
+instances:
+  - {name: i, subnet: a}
+"""
+
+
+def test_a_topology_gives_subnets_their_network_acls() -> None:
+    from harness.formats import topology_file
+
+    topology = topology_file.loads(ACL_TOPOLOGY, "acl.yaml")
+    vpc = topology.vpcs_by_name["v"]
+    a, b = vpc.subnets
+    edge = vpc.acl_of(a)
+    assert edge.name == "edge" and [e.number for e in edge.ordered(False)] == [100, 110]
+    assert edge.ordered(False)[1].icmp == (8, -1)
+    assert vpc.acl_of(b).default  # no network_acl: the VPC's default, which allows all
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ("rule: 110, protocol: icmp", "rule: 100, protocol: icmp"),  # a number used twice
+        ("rule: 110", "rule: 32767"),
+        ("network_acl: edge}", "network_acl: edgy}"),
+        ("protocol: tcp, ports: 443,", "protocol: tcp,"),
+        ('icmp: "8:-1",', 'icmp: "8:-1", ports: 80,'),
+        ("action: allow}\n        egress", "action: maybe}\n        egress"),
+    ],
+)
+def test_a_bad_network_acl_is_one_line_naming_it(change: str, expected: str) -> None:
+    from harness.errors import InvalidInput
+    from harness.formats import topology_file
+
+    text = ACL_TOPOLOGY.replace(change, expected, 1)
+    assert text != ACL_TOPOLOGY
+    with pytest.raises(InvalidInput) as info:
+        topology_file.loads(text, "acl.yaml")
+    message = str(info.value)
+    assert "\n" not in message and message.startswith("acl.yaml"), message
+    words = {
+        "rule: 100, protocol: icmp": "NetworkAclEntryAlreadyExists",
+        "rule: 32767": "ruleNumber is invalid",
+        "network_acl: edgy}": "network_acl 'edgy' is not one of VPC 'v''s",
+        "protocol: tcp,": "portRange",
+        'icmp: "8:-1", ports: 80,': "takes no 'ports'",
+        "action: maybe}\n        egress": "'action' must be allow or deny",
+    }
+    assert words[expected] in message, message
+
+
+def test_the_router_judges_each_subnets_acl_both_ways() -> None:
+    from harness.core.nftables import compile_router
+    from harness.formats import topology_file
+
+    topology = topology_file.loads(ACL_TOPOLOGY, "acl.yaml")
+    policy = compile_router(topology, topology.routers[0])
+    assert 'iifname "eth0" jump acl_out_eth0' in policy
+    assert 'oifname "eth0" jump acl_in_eth0' in policy
+    assert "eth1" not in policy  # b has the default ACL: nothing to judge
+    assert (
+        'ip saddr 0.0.0.0/0 tcp dport 443 return comment "inbound entry 100: allow tcp 443 '
+        'from 0.0.0.0/0"'
+    ) in policy
+    assert "ip saddr 10.0.0.0/16 meta l4proto icmp icmp type 8 return" in policy
+    assert policy.count('drop comment "a: network ACL edge, entry *"') == 2
