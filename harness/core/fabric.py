@@ -418,7 +418,7 @@ def _gateway_wiring(topology: Topology) -> Wiring:
         ]
     for router in topology.routers:
         vpc = topology.vpcs_by_name[router.vpc]
-        if not any(subnet.public for subnet in vpc.subnets):
+        if not vpc.has_internet_gateway:
             continue
         lines.append(f"route replace {vpc.cidr} via {router.transit} dev {NODE_IFACE} onlink")
         if vpc.ipv6 is not None and v6:

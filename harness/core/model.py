@@ -21,7 +21,7 @@ from enum import StrEnum
 from functools import cached_property
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 
-from harness.core.vpc_path import NetworkAcl
+from harness.core.vpc_path import INTERNET_GATEWAY, NetworkAcl, Route, RouteTable
 
 DEFAULT_ACCOUNT = "111122223333"
 DEFAULT_SUBNET = IPv4Network("10.254.0.0/16")
@@ -47,6 +47,15 @@ class Protocol(StrEnum):
 Proto = Protocol | int
 """A rule's or probe's protocol: a name, or the number of any other IP protocol (never 1, 6,
 17 or 58, which are the named ones)."""
+
+PUBLIC_TABLE = RouteTable(  # what ``public: true`` means
+    "public",
+    (
+        Route(IPv4Network("0.0.0.0/0"), INTERNET_GATEWAY),
+        Route(IPv6Network("::/0"), INTERNET_GATEWAY),
+    ),
+)
+MAIN_TABLE = RouteTable("main")  # a VPC's main table as AWS makes it: the local routes only
 
 NUMBERS = {Protocol.TCP: 6, Protocol.UDP: 17, Protocol.ICMP: 1, Protocol.ICMPV6: 58}
 PORTED = (Protocol.TCP, Protocol.UDP)
@@ -250,6 +259,7 @@ class Subnet:
     public: bool = False
     ipv6: IPv6Network | None = None
     network_acl: str = ""
+    route_table: str = ""  # one of its VPC's route tables ("": as ``public`` says, or main)
 
 
 @dataclass(frozen=True)
@@ -260,6 +270,48 @@ class Vpc:
     subnets: tuple[Subnet, ...] = ()
     default: bool = False  # the account's default VPC (172.31.0.0/16)
     network_acls: tuple[NetworkAcl, ...] = ()  # its custom network ACLs
+    route_tables: tuple[RouteTable, ...] = ()  # its custom route tables
+    main_route_table: str = ""  # one of them as the main table ("": the local routes only)
+    internet_gateway: bool = False  # one is attached (also when a subnet is ``public``)
+
+    @property
+    def local(self) -> tuple[Network, ...]:
+        """The destinations of its ``local`` routes: its CIDR, and its IPv6 block."""
+        return (self.cidr,) if self.ipv6 is None else (self.cidr, self.ipv6)
+
+    @property
+    def has_internet_gateway(self) -> bool:
+        return self.internet_gateway or any(subnet.public for subnet in self.subnets)
+
+    def table_of(self, subnet: Subnet) -> RouteTable:
+        """The route table a subnet is associated with: the one it names; for a ``public``
+        subnet, one routing 0.0.0.0/0 and ::/0 to the internet gateway; else the main."""
+        tables = {table.name: table for table in self.route_tables}
+        if subnet.route_table:
+            return tables[subnet.route_table]
+        if subnet.public:
+            return PUBLIC_TABLE
+        return tables.get(self.main_route_table, MAIN_TABLE)
+
+    def to_internet(self, subnet: Subnet, address: Address) -> bool:
+        """Whether a subnet's route table sends ``address`` to the internet gateway."""
+        route = self.table_of(subnet).lookup(address, self.local)
+        return (
+            route is not None
+            and route.target == INTERNET_GATEWAY
+            and not route.blackhole
+            and self.has_internet_gateway
+        )
+
+    def online(self, subnet: Subnet, version: int) -> bool:
+        """Whether a subnet routes anything of a family to the internet gateway."""
+        table = self.table_of(subnet)
+        return self.has_internet_gateway and any(
+            route.target == INTERNET_GATEWAY
+            and route.destination.version == version
+            and not route.blackhole
+            for route in table.routes
+        )
 
     @cached_property
     def default_acl(self) -> NetworkAcl:

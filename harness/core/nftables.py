@@ -18,7 +18,7 @@ from ipaddress import collapse_addresses
 
 from harness.core.fabric import nic_name
 from harness.core.model import GroupKey, Instance, Network, Protocol, Router, Rule, Topology
-from harness.core.vpc_path import AclEntry
+from harness.core.vpc_path import INTERNET_GATEWAY, AclEntry, to_gateway
 
 TABLE_FAMILY = "inet"
 TABLE_NAME = "sgh"
@@ -337,11 +337,32 @@ def compile_router(topology: Topology, router: Router) -> str:
     if topology.gateway is not None:
         transit = nic_name(len(vpc.subnets))
         for n, subnet in enumerate(vpc.subnets):
-            if not subnet.public:
+            table = vpc.table_of(subnet)
+            routed = to_gateway(table, (), INTERNET_GATEWAY)  # local never reaches transit
+            if not vpc.has_internet_gateway:
+                routed = []
+            way = f'iifname "{nic_name(n)}" oifname "{transit}"'
+            if not routed:
                 forward.append(
-                    f'\t\tiifname "{nic_name(n)}" oifname "{transit}" drop '
-                    f'comment "{subnet.name}: no route to the internet gateway"'
+                    f'\t\t{way} drop comment "{subnet.name}: route table {table.name} has no '
+                    'route to the internet gateway"'
                 )
+                continue
+            for family, version, everything in (("ip", 4, "0.0.0.0/0"), ("ip6", 6, "::/0")):
+                nets = [str(net) for net in routed if net.version == version]
+                words = f"{subnet.name}: route table {table.name}"
+                if nets == [everything]:
+                    continue
+                if not nets:
+                    forward.append(
+                        f"\t\t{way} meta nfproto {'ipv4' if version == 4 else 'ipv6'} drop "
+                        f'comment "{words} has no route to the internet gateway"'
+                    )
+                else:
+                    forward.append(
+                        f"\t\t{way} {family} daddr != {{ {', '.join(nets)} }} drop "
+                        f'comment "{words} sends only these to the internet gateway"'
+                    )
     lines += [
         "\tchain forward {",
         "\t\ttype filter hook forward priority filter; policy accept;",
@@ -396,7 +417,7 @@ def compile_gateway(topology: Topology) -> str:
         str(nic.ipv6)
         for instance in topology.instances
         for nic in instance.nics
-        if nic.ipv6 is not None and topology.subnets_by_name[nic.subnet].public
+        if nic.ipv6 is not None and _online(topology, nic.subnet, 6)
     )
     lines = [
         f"# sg-harness internet gateway of lab {topology.name}",
@@ -533,3 +554,8 @@ def delta(before: str, after: str) -> str | None:
         steps.append(f"flush {kind} {where} {name}")  # a base chain keeps its hook
         steps += [f"add {item} {where} {name} {content}" for content in listed]
     return "\n".join(steps) + ("\n" if steps else "")
+
+
+def _online(topology: Topology, name: str, version: int) -> bool:
+    subnet = topology.subnets_by_name[name]
+    return topology.vpcs_by_name[subnet.vpc].online(subnet, version)

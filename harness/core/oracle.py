@@ -28,10 +28,12 @@ from harness.core.model import (
     Protocol,
     Rule,
     State,
+    Subnet,
     Topology,
+    Vpc,
 )
 from harness.core.paths import Path, paths
-from harness.core.vpc_path import NetworkAcl, Packet, source_port
+from harness.core.vpc_path import Packet, no_route, source_port
 
 
 class Expectation:
@@ -116,8 +118,11 @@ class Oracle:
         self._verdicts: dict[tuple[object, ...], Verdict] = {}
         self._labels: dict[tuple[int, str], tuple[Interface, str]] = {}
         self._listens: dict[tuple[Listen, ...], int] = {}
-        # network ACLs other than a VPC's default (which allows all): judged per cell
-        self._acls = any(acl.entries for vpc in topology.vpcs for acl in vpc.network_acls)
+        # network ACLs other than a VPC's default (which allows all), route tables other than
+        # what ``public`` says: the path beyond the groups is judged per cell
+        self._path = any(
+            vpc.network_acls or vpc.route_tables or vpc.internet_gateway for vpc in topology.vpcs
+        )
 
     def evaluate(
         self, source: Node, target: Instance, probe: Probe, address: str = ""
@@ -275,8 +280,8 @@ class Oracle:
         filtered one with words that name the pair, written when read; then what the network
         ACLs on the path make of the probe and its reply."""
         side, found = verdict
-        if self._acls and side != "leaving":
-            blocked = self._acl_block(source, target, path, probe, state=found.state, side=side)
+        if self._path and side != "leaving":
+            blocked = self._path_block(source, target, path, probe, state=found.state, side=side)
             if blocked is not None:
                 return Expectation(State.FILTERED, found.allowed_by, blocked)
         if side == "allowed":
@@ -290,7 +295,7 @@ class Oracle:
         """:meth:`expectation` for the pair's path to ``address`` (a cell's), the path found
         only when the words are read (or when the lab has network ACLs to judge it by)."""
         side, found = verdict
-        if self._acls:
+        if self._path:
             path = self._path_at(source, target, address)
             if path is not None:
                 return self.expectation(source, target, path, verdict, probe)
@@ -328,71 +333,58 @@ class Oracle:
             f"{self._group_labels(path.target_nic, home)} allows {words} from {seen}"
         )
 
-    def _acl_block(
+    def _path_block(
         self, source: Node, target: Instance, path: Path, probe: Probe, *, state: State, side: str
     ) -> str | None:
-        """Why the network ACLs on a path drop the probe, or its reply (they keep no state:
-        the reply is judged again, going to the probe's source port), if they do. A probe
-        the target's groups drop (``side`` "entering") is judged only on its way in."""
+        """Why the path beyond the groups drops the probe or its reply, if it does, naming
+        the component that decides, in the order a packet meets them: the network ACL of the
+        subnet it leaves, that subnet's route table (to the internet gateway), the network ACL
+        of the subnet it enters; then the reply, the same way back. Network ACLs keep no
+        state: the reply is judged again, going to the probe's source port. A probe the
+        target's groups drop (``side`` "entering") is judged only on its way in."""
         topology = self.topology
-        target_nic = path.target_nic
-        source_nic = path.source_nic
-        crossing = path.kind == "public" or (
-            source_nic is None or source_nic.subnet != target_nic.subnet
-        )
-        if not crossing:
-            return None  # inside a subnet: no network ACL
+        target_nic, source_nic = path.target_nic, path.source_nic
         subnets = topology.subnets_by_name
         into = subnets[target_nic.subnet]
-        entering = topology.vpcs_by_name[into.vpc].acl_of(into)
-        leaving = None
-        if source_nic is not None:
-            out = subnets[source_nic.subnet]
-            leaving = topology.vpcs_by_name[out.vpc].acl_of(out)
-        number = _number(probe)
-        icmp = _echo(probe)
-        checks: list[tuple[NetworkAcl | None, bool, Packet, str]] = [
-            (leaving, True, Packet(number, path.address, probe.port, icmp), "leaving"),
-            (entering, False, Packet(number, path.seen_from, probe.port, icmp), "entering"),
+        into_vpc = topology.vpcs_by_name[into.vpc]
+        out = subnets[source_nic.subnet] if source_nic is not None else None
+        out_vpc = topology.vpcs_by_name[out.vpc] if out is not None else None
+        via_gateway = path.kind == "public" or out_vpc is None or out_vpc is not into_vpc
+        if out is not None and out is into and not via_gateway:
+            return None  # inside a subnet: no router, no network ACL
+        number, icmp = _number(probe), _echo(probe)
+        request = [
+            _acl_words(out_vpc, out, True, Packet(number, path.address, probe.port, icmp)),
+            _route_words(out_vpc, out, path.address, via_gateway, ""),
+            _acl_words(into_vpc, into, False, Packet(number, path.seen_from, probe.port, icmp)),
         ]
-        for acl, egress, packet, where in checks:
-            if acl is None or acl.default:
-                continue
-            decided = acl.decide(egress, packet)
-            if not decided.allowed:
-                subnet = source_nic.subnet if egress and source_nic else target_nic.subnet
-                return (
-                    f"dropped {where} subnet {subnet}: {decided.words}, for "
-                    f"{_probe_words(probe)} from {source.name} to {target.name}"
-                )
+        for words in request:
+            if words is not None:
+                return f"{words}, for {_probe_words(probe)} from {source.name} to {target.name}"
         if side != "allowed":
             return None
-        address = self._text(path.address)
         sport = source_port(
             source.name,
             target.name,
-            address,
+            self._text(path.address),
             str(probe),
             round_number=0,
             avoid=frozenset(item.port for item in source.listen)
             if isinstance(source, Instance)
             else frozenset(),
         )
-        reply = _reply(probe, state, path.address.version, sport)
-        replies: list[tuple[NetworkAcl | None, bool, Packet, str]] = [
-            (entering, True, Packet(reply[0], path.seen_from, reply[1], reply[2]), "leaving"),
-            (leaving, False, Packet(reply[0], path.address, reply[1], reply[2]), "entering"),
+        kind, port, code = _reply(probe, state, path.address.version, sport)
+        said = f"the reply ({_reply_words((kind, port, code))})"
+        reply = [
+            _acl_words(into_vpc, into, True, Packet(kind, path.seen_from, port, code)),
+            _route_words(into_vpc, into, path.seen_from, via_gateway, said),
+            _acl_words(out_vpc, out, False, Packet(kind, path.address, port, code)),
         ]
-        for acl, egress, packet, where in replies:
-            if acl is None or acl.default:
-                continue
-            decided = acl.decide(egress, packet)
-            if not decided.allowed:
-                subnet = target_nic.subnet if egress else (source_nic.subnet if source_nic else "")
-                return (
-                    f"the reply ({_reply_words(reply)}) is dropped {where} subnet {subnet}: "
-                    f"{decided.words}; network ACLs keep no state"
-                )
+        for words in reply:
+            if words is not None:
+                if words.startswith("the reply"):
+                    return words
+                return f"{said} is {words}; network ACLs keep no state"
         return None
 
     def _listen_number(self, target: Instance) -> int:
@@ -507,3 +499,38 @@ def _reply_words(reply: tuple[int, int | None, tuple[int, int] | None]) -> str:
         return f"{name} to port {port}"
     assert icmp is not None
     return f"{name} {icmp[0]}:{icmp[1]}"
+
+
+def _acl_words(vpc: Vpc | None, subnet: Subnet | None, egress: bool, packet: Packet) -> str | None:
+    """Why a subnet's network ACL drops a packet leaving it (``egress``) or entering it."""
+    if vpc is None or subnet is None:
+        return None  # an outside host: no subnet
+    acl = vpc.acl_of(subnet)
+    if acl.default:
+        return None
+    decided = acl.decide(egress, packet)
+    if decided.allowed:
+        return None
+    return f"dropped {'leaving' if egress else 'entering'} subnet {subnet.name}: {decided.words}"
+
+
+def _route_words(
+    vpc: Vpc | None, subnet: Subnet | None, address: Address, via_gateway: bool, said: str
+) -> str | None:
+    """Why a subnet's route table does not send a packet for ``address`` to the internet
+    gateway, when its path goes there (``said``: a reply's words)."""
+    if vpc is None or subnet is None or not via_gateway or vpc.to_internet(subnet, address):
+        return None
+    table = vpc.table_of(subnet)
+    route = table.lookup(address, vpc.local)
+    what = f"{said} is dropped" if said else "dropped"
+    if route is not None and route.blackhole:
+        return f"{what} leaving subnet {subnet.name}: route table {table.name}: {route.describe()}"
+    if route is not None:
+        return (
+            f"{what} leaving subnet {subnet.name}: route table {table.name} sends {address} "
+            f"to {route.target}, not to the internet gateway"
+        )
+    if not vpc.has_internet_gateway:
+        return f"{what} leaving subnet {subnet.name}: VPC {vpc.name} has no internet gateway"
+    return f"{what} leaving subnet {subnet.name}: {no_route(table, address)}"

@@ -53,8 +53,7 @@ def _from_host(topology: Topology, host: Host, target: Instance) -> list[Path]:
     for nic in target.nics:
         if nic.public is not None:
             found.append(Path(nic.public, nic, None, host.address, host.address, "public"))
-        subnet = topology.subnets_by_name[nic.subnet]
-        if nic.ipv6 is not None and subnet.public and host.address6 is not None:
+        if nic.ipv6 is not None and _online6(topology, nic) and host.address6 is not None:
             found.append(Path(nic.ipv6, nic, None, host.address6, host.address6, "ipv6"))
     return found
 
@@ -64,7 +63,6 @@ def _from_instance(topology: Topology, source: Instance, target: Instance) -> li
     same_vpc = topology.vpc_of(source) is topology.vpc_of(target)
     primary = source.nics[0]
     for nic in target.nics:
-        target_subnet = topology.subnets_by_name[nic.subnet]
         if same_vpc:
             out = next(
                 (mine for mine in source.nics if mine.subnet == nic.subnet),
@@ -73,7 +71,7 @@ def _from_instance(topology: Topology, source: Instance, target: Instance) -> li
             found.append(Path(nic.address, nic, out, out.address, out.address, "private"))
             if nic.ipv6 is not None and out.ipv6 is not None:
                 found.append(Path(nic.ipv6, nic, out, out.ipv6, out.ipv6, "ipv6"))
-        elif nic.ipv6 is not None and target_subnet.public and _online6(topology, primary):
+        elif nic.ipv6 is not None and _online6(topology, nic) and _online6(topology, primary):
             assert primary.ipv6 is not None
             found.append(Path(nic.ipv6, nic, primary, primary.ipv6, primary.ipv6, "ipv6"))
         if nic.public is not None and primary.public is not None:
@@ -82,4 +80,8 @@ def _from_instance(topology: Topology, source: Instance, target: Instance) -> li
 
 
 def _online6(topology: Topology, nic: Interface) -> bool:
-    return nic.ipv6 is not None and topology.subnets_by_name[nic.subnet].public
+    """Whether an interface's IPv6 address is on the internet: its subnet routes IPv6 to the
+    internet gateway (the oracle then asks for the route to each address)."""
+    subnet = topology.subnets_by_name[nic.subnet]
+    vpc = topology.vpcs_by_name[subnet.vpc]
+    return nic.ipv6 is not None and vpc.online(subnet, 6)

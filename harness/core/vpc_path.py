@@ -24,7 +24,7 @@ import zlib
 from collections.abc import Iterable, Set
 from dataclasses import dataclass
 from enum import StrEnum
-from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, collapse_addresses
 
 Address = IPv4Address | IPv6Address  # as harness.core.model says (which imports this module)
 Network = IPv4Network | IPv6Network
@@ -228,6 +228,37 @@ class RouteTable:
 
     def routes_to(self, target: str) -> tuple[Route, ...]:
         return tuple(route for route in self.routes if route.target == target)
+
+
+def to_gateway(table: RouteTable, local: Iterable[Network], target: str) -> list[Network]:
+    """The destinations a table sends to ``target`` (a route's, without what a more specific
+    route of another target, the local routes or a blackhole takes from it), collapsed."""
+    others = [*local, *(r.destination for r in table.routes if r.target != target or r.blackhole)]
+    pieces: list[Network] = []
+    for route in table.routes:
+        if route.target != target or route.blackhole:
+            continue
+        parts: list[Network] = [route.destination]
+        for other in others:
+            if other.version != route.destination.version:
+                continue
+            if other.prefixlen <= route.destination.prefixlen or not other.subnet_of(
+                route.destination  # type: ignore[arg-type]
+            ):
+                continue
+            parts = [
+                kept
+                for part in parts
+                for kept in (
+                    part.address_exclude(other)  # type: ignore[arg-type]
+                    if other.subnet_of(part)  # type: ignore[arg-type]
+                    else (part,)
+                )
+            ]
+        pieces.extend(parts)
+    v4 = collapse_addresses(p for p in pieces if isinstance(p, IPv4Network))
+    v6 = collapse_addresses(p for p in pieces if isinstance(p, IPv6Network))
+    return [*v4, *v6]
 
 
 def no_route(table: RouteTable, destination: Address) -> str:

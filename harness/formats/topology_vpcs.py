@@ -30,7 +30,15 @@ from harness.core.model import (
     Topology,
     Vpc,
 )
-from harness.core.vpc_path import MAX_RULE_NUMBER, AclEntry, Action, NetworkAcl
+from harness.core.vpc_path import (
+    INTERNET_GATEWAY,
+    MAX_RULE_NUMBER,
+    AclEntry,
+    Action,
+    NetworkAcl,
+    Route,
+    RouteTable,
+)
 from harness.errors import Ec2Error
 from harness.formats.topology_nodes import (
     HOST_KEYS,
@@ -115,7 +123,19 @@ class VpcReader:
     def _vpc(self, item: object, index: int) -> Vpc:
         r = self.r
         spec = r.mapping(
-            item, "a VPC", {"name", "cidr", "ipv6", "subnets", "network_acls"}, {"name", "cidr"}
+            item,
+            "a VPC",
+            {
+                "name",
+                "cidr",
+                "ipv6",
+                "subnets",
+                "network_acls",
+                "route_tables",
+                "main_route_table",
+                "internet_gateway",
+            },
+            {"name", "cidr"},
         )
         name = r.name(spec["name"], "VPC name")
         if name in self.vpcs or name == platforms.DEFAULT_VPC:
@@ -129,6 +149,18 @@ class VpcReader:
         if not isinstance(ipv6, bool):
             r.fail("'ipv6' must be true or false")
         block6 = rulebook.nth(IPV6_POOL, 56, index + 1) if ipv6 else None
+        gateway = spec.get("internet_gateway", False)
+        if not isinstance(gateway, bool):
+            r.fail("'internet_gateway' must be true or false")
+        tables: dict[str, RouteTable] = {}
+        for number, entry in enumerate(r.sequence(spec.get("route_tables"), "route_tables")):
+            with r.at(f"route_tables[{number}]", entry):
+                table = self._route_table(entry, tables, cidr, block6)
+                tables[table.name] = table
+        main = spec.get("main_route_table", "")
+        if main and main not in tables:
+            with r.at("main_route_table"):
+                r.fail(f"'{main}' is not one of VPC '{name}''s route tables")
         acls: dict[str, NetworkAcl] = {}
         for number, entry in enumerate(r.sequence(spec.get("network_acls"), "network_acls")):
             with r.at(f"network_acls[{number}]", entry):
@@ -146,11 +178,79 @@ class VpcReader:
                         number=number,
                         others=subnets,
                         acls=acls,
+                        tables=tables,
                     )
                 )
         if not subnets:
             r.fail(f"VPC '{name}' needs at least one subnet")
-        return Vpc(name, cidr, block6, tuple(subnets), network_acls=tuple(acls.values()))
+        vpc = Vpc(
+            name,
+            cidr,
+            block6,
+            tuple(subnets),
+            network_acls=tuple(acls.values()),
+            route_tables=tuple(tables.values()),
+            main_route_table=str(main),
+            internet_gateway=gateway,
+        )
+        for table in tables.values():
+            if table.routes_to(INTERNET_GATEWAY) and not vpc.has_internet_gateway:
+                r.fail(
+                    f"route table '{table.name}' routes to the internet gateway, but VPC "
+                    f"'{name}' has none: give it 'internet_gateway: true'"
+                )
+        return vpc
+
+    def _route_table(
+        self,
+        item: object,
+        tables: dict[str, RouteTable],
+        cidr: IPv4Network,
+        block6: IPv6Network | None,
+    ) -> RouteTable:
+        """A custom route table: its routes (its local routes are the VPC's CIDRs)."""
+        r = self.r
+        spec = r.mapping(item, "a route table", {"name", "routes"}, {"name"})
+        name = r.name(spec["name"], "route table name")
+        if name in tables or name in ("main", "public"):
+            r.fail(f"route table name '{name}' is used twice (or is one the lab names itself)")
+        routes: list[Route] = []
+        for number, entry in enumerate(r.sequence(spec.get("routes"), "routes")):
+            with r.at(f"routes[{number}]", entry):
+                route = r.mapping(
+                    entry, "a route", {"destination", "target"}, {"destination", "target"}
+                )
+                with r.at("destination"):
+                    destination = rulebook.parse_cidr(
+                        r.string(route["destination"], "destination"), platforms.VPC
+                    )
+                target = r.string(route["target"], "target")
+                if target != INTERNET_GATEWAY:
+                    r.fail(
+                        f"target '{target}': only internet_gateway is built so far (NAT "
+                        "gateways, peering connections, egress-only gateways and interfaces "
+                        "come next)"
+                    )
+                for local in (cidr, block6):
+                    if (
+                        local is not None
+                        and local.version == destination.version
+                        and (
+                            destination.subnet_of(local)  # type: ignore[arg-type]
+                        )
+                    ):
+                        raise Ec2Error(
+                            "InvalidParameterValue",
+                            f"The destination CIDR block {destination} is equal to or more "
+                            f"specific than one of this VPC's CIDR blocks ({local})",
+                        )
+                if any(known.destination == destination for known in routes):
+                    raise Ec2Error(
+                        "RouteAlreadyExists",
+                        f"The route identified by {destination} already exists.",
+                    )
+                routes.append(Route(destination, target))
+        return RouteTable(name, tuple(routes))
 
     def _network_acl(self, item: object, acls: dict[str, NetworkAcl]) -> NetworkAcl:
         """A custom network ACL: its entries as written; it denies all that none allows."""
@@ -242,10 +342,14 @@ class VpcReader:
         number: int,
         others: list[Subnet],
         acls: dict[str, NetworkAcl],
+        tables: dict[str, RouteTable],
     ) -> Subnet:
         r = self.r
         spec = r.mapping(
-            item, "a subnet", {"name", "cidr", "public", "network_acl"}, {"name", "cidr"}
+            item,
+            "a subnet",
+            {"name", "cidr", "public", "network_acl", "route_table"},
+            {"name", "cidr"},
         )
         name = r.name(spec["name"], "subnet name")
         known = {s.name for v in self.vpcs.values() for s in v.subnets}
@@ -271,7 +375,16 @@ class VpcReader:
         if acl != "default" and acl not in acls:
             names = ", ".join(["default", *acls])
             r.fail(f"network_acl '{acl}' is not one of VPC '{vpc}''s (known: {names})")
-        return Subnet(name, vpc, net, public, net6, "" if acl == "default" else str(acl))
+        table = spec.get("route_table", "")
+        if table and table not in tables:
+            names = ", ".join(tables) or "none"
+            r.fail(f"route_table '{table}' is not one of VPC '{vpc}''s (known: {names})")
+        if table and public:
+            r.fail(
+                "give 'public: true' (a route to the internet gateway) or 'route_table', not both"
+            )
+        acl_name = "" if acl == "default" else str(acl)
+        return Subnet(name, vpc, net, public, net6, acl_name, str(table))
 
     def _v4_block(self, value: object, what: str, widest: int, narrowest: int) -> IPv4Network:
         text = self.r.string(value, what)
@@ -471,7 +584,7 @@ class VpcReader:
         public = None
         want_public = spec.get("public_ip", False)
         if want_public is not False:
-            if not subnet.public:
+            if not self.vpcs[subnet.vpc].online(subnet, 4):
                 r.fail(
                     f"a public address needs a public subnet: '{subnet.name}' has no route to "
                     "the internet gateway"

@@ -229,3 +229,78 @@ def test_the_router_judges_each_subnets_acl_both_ways() -> None:
     ) in policy
     assert "ip saddr 10.0.0.0/16 meta l4proto icmp icmp type 8 return" in policy
     assert policy.count('drop comment "a: network ACL edge, entry *"') == 2
+
+
+def test_what_a_table_sends_to_the_gateway_leaves_out_more_specific_routes() -> None:
+    from harness.core.vpc_path import INTERNET_GATEWAY, to_gateway
+
+    table = RouteTable(
+        "t",
+        (
+            Route(ip_network("0.0.0.0/0"), INTERNET_GATEWAY),
+            Route(ip_network("192.0.2.0/24"), "elsewhere"),
+            Route(ip_network("198.51.100.0/24"), INTERNET_GATEWAY, blackhole=True),
+        ),
+    )
+    sent = to_gateway(table, (), INTERNET_GATEWAY)
+    assert all(net.version == 4 for net in sent)
+    for address, expected in (("8.8.8.8", True), ("192.0.2.7", False), ("198.51.100.9", False)):
+        assert any(ip_address(address) in net for net in sent) is expected, address
+    assert to_gateway(RouteTable("none"), (), INTERNET_GATEWAY) == []
+
+
+ROUTED = """
+name: routed
+vpcs:
+  - name: v
+    cidr: 10.0.0.0/16
+    internet_gateway: true
+    route_tables:
+      - name: out
+        routes:
+          - {destination: 0.0.0.0/0, target: internet_gateway}
+    subnets:
+      - {name: a, cidr: 10.0.1.0/24, route_table: out}
+      - {name: b, cidr: 10.0.2.0/24}
+instances:
+  - {name: i, subnet: a, public_ip: true}
+"""
+
+
+def test_a_subnet_takes_its_route_table_or_the_main_one() -> None:
+    from harness.formats import topology_file
+
+    vpc = topology_file.loads(ROUTED, "routed.yaml").vpcs_by_name["v"]
+    a, b = vpc.subnets
+    assert vpc.table_of(a).name == "out" and vpc.to_internet(a, ip_address("8.8.8.8"))
+    assert vpc.table_of(b).name == "main" and not vpc.to_internet(b, ip_address("8.8.8.8"))
+    assert not vpc.to_internet(a, ip_address("10.0.2.5"))  # the local route
+
+
+@pytest.mark.parametrize(
+    ("change", "expected", "words"),
+    [
+        ("internet_gateway: true", "internet_gateway: false", "has none: give it"),
+        ("route_table: out}", "route_table: gone}", "route_table 'gone' is not one of"),
+        ("target: internet_gateway}", "target: nat-a}", "only internet_gateway is built"),
+        ("destination: 0.0.0.0/0", "destination: 10.0.5.0/24", "equal to or more specific"),
+        ("route_table: out}", "route_table: out, public: true}", "not both"),
+        (
+            "target: internet_gateway}\n",
+            "target: internet_gateway}\n          - {destination: 0.0.0.0/0, "
+            "target: internet_gateway}\n",
+            "RouteAlreadyExists",
+        ),
+    ],
+)
+def test_a_bad_route_table_is_one_line_naming_it(change: str, expected: str, words: str) -> None:
+    from harness.errors import InvalidInput
+    from harness.formats import topology_file
+
+    text = ROUTED.replace(change, expected, 1)
+    assert text != ROUTED
+    with pytest.raises(InvalidInput) as info:
+        topology_file.loads(text, "routed.yaml")
+    message = str(info.value)
+    assert "\n" not in message and message.startswith("routed.yaml"), message
+    assert words in message, message
