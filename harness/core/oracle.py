@@ -333,6 +333,19 @@ class Oracle:
             f"{self._group_labels(path.target_nic, home)} allows {words} from {seen}"
         )
 
+    @property
+    def judges_path(self) -> bool:
+        """Whether the lab has network ACLs or route tables the oracle judges per cell."""
+        return self._path
+
+    def beyond_groups(self, source: Node, target: Instance, path: Path, probe: Probe) -> str:
+        """What the path beyond the groups makes of a probe along a path ("" when it passes):
+        a planner tells probes apart by it."""
+        side, found = self.verdict(source, target, probe, path)
+        if side == "leaving":
+            return ""
+        return self._path_block(source, target, path, probe, state=found.state, side=side) or ""
+
     def _path_block(
         self, source: Node, target: Instance, path: Path, probe: Probe, *, state: State, side: str
     ) -> str | None:

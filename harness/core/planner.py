@@ -14,7 +14,8 @@ consumes without any answer (:data:`SILENT`), whose verdict a packet could not s
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from functools import partial
 from typing import NamedTuple
 
 from harness.core.memo import ByIdentity
@@ -235,19 +236,37 @@ def _picked(
         known = lists.get(id(probes))
         if known is None:
             known = lists[id(probes)] = (probes, number(probes))
+        if oracle.judges_path:  # network ACLs and routes tell probes apart too, per path
+            beyond = partial(oracle.beyond_groups, source, target, path)
+            yield (
+                source,
+                target,
+                path,
+                address,
+                _one_per_class(probes, egress, ingress, target, beyond),
+                applied,
+            )
+            continue
         signature = (known[1], id(egress), id(ingress), listens[id(target)])
-        picked = chosen.get(signature)
-        if picked is None:
-            picked = chosen[signature] = _one_per_class(probes, egress, ingress, target)
-        yield source, target, path, address, picked, applied
+        found = chosen.get(signature)
+        if found is None:
+            found = chosen[signature] = _one_per_class(probes, egress, ingress, target)
+        yield source, target, path, address, found, applied
 
 
 def _one_per_class(
-    probes: list[Probe], egress: Applied | None, ingress: Applied, target: Instance
+    probes: list[Probe],
+    egress: Applied | None,
+    ingress: Applied,
+    target: Instance,
+    beyond: Callable[[Probe], str] | None = None,
 ) -> list[Probe]:
     classes: dict[tuple[object, ...], list[Probe]] = {}
     for probe in probes:
-        classes.setdefault(_behaviour(probe, egress, ingress, target), []).append(probe)
+        key = _behaviour(probe, egress, ingress, target)
+        if beyond is not None:
+            key = (*key, beyond(probe))
+        classes.setdefault(key, []).append(probe)
     return sorted(
         (
             next((p for p in members if target.listens(p.protocol, p.port)), members[0])

@@ -304,3 +304,21 @@ def test_a_bad_route_table_is_one_line_naming_it(change: str, expected: str, wor
     message = str(info.value)
     assert "\n" not in message and message.startswith("routed.yaml"), message
     assert words in message, message
+
+
+def test_a_plan_by_classes_keeps_apart_probes_the_path_tells_apart() -> None:
+    """The groups of vpc-network-acls.yaml allow everything: by the groups alone, ssh and http
+    to web are one class; the front ACL denies 22, so the plan keeps both."""
+    from pathlib import Path
+
+    from harness.core.planner import plan
+    from harness.formats import topology_file
+
+    root = Path(__file__).resolve().parents[2]
+    topology = topology_file.load(root / "tests/integration/topologies/vpc-network-acls.yaml")
+    ports = {
+        cell.probe.port
+        for cell in plan(topology, classes=True)
+        if (cell.source, cell.target) == ("internet", "web")
+    }
+    assert {22, 80} <= ports
