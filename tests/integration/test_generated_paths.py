@@ -138,6 +138,6 @@ def test_every_cell_of_a_generated_lab_is_as_the_path_says(runtime: Runtime, see
         f"{r.cell.source} -> {r.cell.target}@{r.cell.address} {r.cell.probe}: expected "
         f"{r.expected.state} ({r.expected.why}), observed {r.observed.state} "
         f"({r.observed.detail})"
-        for r in matrix.wrong
+        for r in matrix.wrong()
     ]
     assert matrix.summary.ok, "\n".join(wrong[:20])
