@@ -12,6 +12,7 @@ import os
 import sys
 import tempfile
 import time
+from typing import cast
 
 import yaml
 from big_lab import big_lab  # bench/ is the script's directory, first on sys.path
@@ -28,11 +29,11 @@ from harness.lab.one_shot import verify
 def lab(n: int, subnets: int) -> Topology:
     """The generated lab of ``n`` instances, spread over ``subnets`` /24s of one VPC."""
     document = big_lab(n)
-    vpc = document["vpcs"][0]  # type: ignore[index]
-    vpc["subnets"] = [
+    vpcs = cast(list[dict[str, object]], document["vpcs"])
+    vpcs[0]["subnets"] = [
         {"name": f"s{j}", "cidr": f"10.0.{4 * j}.0/22", "public": True} for j in range(subnets)
     ]
-    for i, instance in enumerate(document["instances"]):  # type: ignore[union-attr]
+    for i, instance in enumerate(cast(list[dict[str, object]], document["instances"])):
         instance["subnet"] = f"s{i % subnets}"
     document["name"] = f"hop-{subnets}"
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as handle:
