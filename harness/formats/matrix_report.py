@@ -255,6 +255,39 @@ def nodes_json(topology: Topology) -> list[dict[str, Any]]:
     ]
 
 
+def path_json(topology: Topology) -> dict[str, Any]:
+    """A VPC lab's path beyond the groups, for a reader who wants to know which address a
+    packet carries where: each VPC's router (the first address of each of its subnets) and
+    the internet gateway, with the public address each private one is translated to."""
+    gateway = topology.gateway
+    return {
+        "routers": [
+            {
+                "name": router.name,
+                "kind": router.kind,
+                "vpc": router.vpc,
+                "subnets": {
+                    subnet.name: str(subnet.cidr.network_address + 1)
+                    for subnet in topology.vpcs_by_name[router.vpc].subnets
+                },
+            }
+            for router in topology.routers
+        ],
+        "internet_gateway": None
+        if gateway is None
+        else {
+            "name": gateway.name,
+            "kind": gateway.kind,
+            "translates": {
+                str(nic.address): str(nic.public)
+                for instance in topology.instances
+                for nic in instance.nics
+                if nic.public is not None
+            },
+        },
+    }
+
+
 def groups_json(topology: Topology) -> list[dict[str, Any]]:
     """Every group with its rules as written."""
     return [
@@ -319,6 +352,7 @@ def to_json(matrix: Matrix) -> dict[str, Any]:
             for r in matrix.results
         ],
         "groups": groups_json(topology),
+        **({"path": path_json(topology)} if topology.is_vpc else {}),
         "summary_line": summary.line(),
         "summary": {
             "cells": summary.cells,

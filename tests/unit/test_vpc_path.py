@@ -322,3 +322,28 @@ def test_a_plan_by_classes_keeps_apart_probes_the_path_tells_apart() -> None:
         if (cell.source, cell.target) == ("internet", "web")
     }
     assert {22, 80} <= ports
+
+
+def test_the_json_document_says_where_the_path_translates_and_routes() -> None:
+    """A reader of --json can tell which address a packet carries where: each router's
+    address on each subnet, and the public address each private one becomes."""
+    from pathlib import Path
+
+    from harness.formats import topology_file
+    from harness.formats.matrix_report import path_json
+
+    root = Path(__file__).resolve().parents[2]
+    topology = topology_file.load(root / "tests/integration/topologies/vpc-route-tables.yaml")
+    found = path_json(topology)
+    (router,) = found["routers"]
+    assert router["name"] == "_rt-rt" and router["kind"] == "router"
+    assert router["subnets"] == {
+        "main-a": "10.50.1.1",
+        "partner-a": "10.50.2.1",
+        "closed-a": "10.50.3.1",
+    }
+    gateway = found["internet_gateway"]
+    web = topology.nodes_by_name["web"]
+    assert gateway["kind"] == "gateway"
+    assert gateway["translates"][str(web.address)].startswith("192.0.2.")
+    assert str(topology.nodes_by_name["vault"].address) not in gateway["translates"]
