@@ -59,6 +59,15 @@ MAIN_TABLE = RouteTable("main")  # a VPC's main table as AWS makes it: the local
 
 NUMBERS = {Protocol.TCP: 6, Protocol.UDP: 17, Protocol.ICMP: 1, Protocol.ICMPV6: 58}
 PORTED = (Protocol.TCP, Protocol.UDP)
+
+
+def protocol_number(protocol: Proto) -> int:
+    """A protocol's IP number (6 for tcp...), ``-1`` for every protocol."""
+    if isinstance(protocol, int):
+        return protocol
+    return NUMBERS.get(protocol, -1)
+
+
 ICMPS = (Protocol.ICMP, Protocol.ICMPV6)
 
 
@@ -286,12 +295,15 @@ class Vpc:
     def table_of(self, subnet: Subnet) -> RouteTable:
         """The route table a subnet is associated with: the one it names; for a ``public``
         subnet, one routing 0.0.0.0/0 and ::/0 to the internet gateway; else the main."""
-        tables = {table.name: table for table in self.route_tables}
         if subnet.route_table:
-            return tables[subnet.route_table]
+            return self.tables_by_name[subnet.route_table]
         if subnet.public:
             return PUBLIC_TABLE
-        return tables.get(self.main_route_table, MAIN_TABLE)
+        return self.tables_by_name.get(self.main_route_table, MAIN_TABLE)
+
+    @cached_property
+    def tables_by_name(self) -> dict[str, RouteTable]:
+        return {table.name: table for table in self.route_tables}
 
     def to_internet(self, subnet: Subnet, address: Address) -> bool:
         """Whether a subnet's route table sends ``address`` to the internet gateway."""
@@ -376,6 +388,11 @@ class Instance:
         big lab's walk know an interface by its identity)."""
         return self.interfaces or (Interface("", self.address, self.groups),)
 
+    @cached_property
+    def listen_ports(self) -> frozenset[int]:
+        """The ports it listens on: its probes are never sent from one of them."""
+        return frozenset(item.port for item in self.listen)
+
     def listens(self, protocol: Proto, port: int | None) -> bool:
         if protocol in ICMPS:
             return True
@@ -394,6 +411,10 @@ class Host:
 
     kind = "host"
     groups: tuple[GroupKey, ...] = ()
+
+    @property
+    def listen_ports(self) -> frozenset[int]:
+        return frozenset()
 
 
 @dataclass(frozen=True)
@@ -502,6 +523,11 @@ class Topology:
     @cached_property
     def prefix_lists_by_name(self) -> dict[str, PrefixList]:
         return {plist.name: plist for plist in self.prefix_lists}
+
+    def online(self, subnet: str, version: int) -> bool:
+        """Whether a subnet routes anything of an IP family to the internet gateway."""
+        found = self.subnets_by_name[subnet]
+        return self.vpcs_by_name[found.vpc].online(found, version)
 
     def vpc_of(self, instance: Instance) -> Vpc | None:
         if not instance.interfaces:

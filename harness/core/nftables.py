@@ -338,9 +338,9 @@ def compile_router(topology: Topology, router: Router) -> str:
         transit = nic_name(len(vpc.subnets))
         for n, subnet in enumerate(vpc.subnets):
             table = vpc.table_of(subnet)
-            routed = to_gateway(table, (), INTERNET_GATEWAY)  # local never reaches transit
-            if not vpc.has_internet_gateway:
-                routed = []
+            routed = (  # the local routes' destinations never reach the transit link
+                to_gateway(table, (), INTERNET_GATEWAY) if vpc.has_internet_gateway else []
+            )
             way = f'iifname "{nic_name(n)}" oifname "{transit}"'
             if not routed:
                 forward.append(
@@ -417,7 +417,7 @@ def compile_gateway(topology: Topology) -> str:
         str(nic.ipv6)
         for instance in topology.instances
         for nic in instance.nics
-        if nic.ipv6 is not None and _online(topology, nic.subnet, 6)
+        if nic.ipv6 is not None and topology.online(nic.subnet, 6)
     )
     lines = [
         f"# sg-harness internet gateway of lab {topology.name}",
@@ -554,8 +554,3 @@ def delta(before: str, after: str) -> str | None:
         steps.append(f"flush {kind} {where} {name}")  # a base chain keeps its hook
         steps += [f"add {item} {where} {name} {content}" for content in listed]
     return "\n".join(steps) + ("\n" if steps else "")
-
-
-def _online(topology: Topology, name: str, version: int) -> bool:
-    subnet = topology.subnets_by_name[name]
-    return topology.vpcs_by_name[subnet.vpc].online(subnet, version)

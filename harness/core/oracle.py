@@ -16,7 +16,6 @@ from harness.core.memo import ByIdentity
 from harness.core.model import (
     ECHO_REQUEST,
     ECHO_REQUEST_V6,
-    NUMBERS,
     Address,
     Group,
     GroupKey,
@@ -31,6 +30,7 @@ from harness.core.model import (
     Subnet,
     Topology,
     Vpc,
+    protocol_number,
 )
 from harness.core.paths import Path, paths
 from harness.core.vpc_path import Packet, no_route, source_port
@@ -365,7 +365,7 @@ class Oracle:
         via_gateway = path.kind == "public" or out_vpc is None or out_vpc is not into_vpc
         if out is not None and out is into and not via_gateway:
             return None  # inside a subnet: no router, no network ACL
-        number, icmp = _number(probe), _echo(probe)
+        number, icmp = protocol_number(probe.protocol), _echo(probe)
         request = [
             _acl_words(out_vpc, out, True, Packet(number, path.address, probe.port, icmp)),
             _route_words(out_vpc, out, path.address, via_gateway, ""),
@@ -382,9 +382,7 @@ class Oracle:
             self._text(path.address),
             str(probe),
             round_number=0,
-            avoid=frozenset(item.port for item in source.listen)
-            if isinstance(source, Instance)
-            else frozenset(),
+            avoid=source.listen_ports,
         )
         kind, port, code = _reply(probe, state, path.address.version, sport)
         said = f"the reply ({_reply_words((kind, port, code))})"
@@ -469,13 +467,6 @@ def _probe_words(probe: Probe) -> str:
     if isinstance(probe.protocol, int):
         return f"protocol {probe.protocol}"
     return f"{probe.protocol} {probe.port}"
-
-
-def _number(probe: Probe) -> int:
-    """A probe's IP protocol number."""
-    if isinstance(probe.protocol, int):
-        return probe.protocol
-    return NUMBERS.get(probe.protocol, -1)
 
 
 def _echo(probe: Probe) -> tuple[int, int] | None:

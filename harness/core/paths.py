@@ -82,6 +82,4 @@ def _from_instance(topology: Topology, source: Instance, target: Instance) -> li
 def _online6(topology: Topology, nic: Interface) -> bool:
     """Whether an interface's IPv6 address is on the internet: its subnet routes IPv6 to the
     internet gateway (the oracle then asks for the route to each address)."""
-    subnet = topology.subnets_by_name[nic.subnet]
-    vpc = topology.vpcs_by_name[subnet.vpc]
-    return nic.ipv6 is not None and vpc.online(subnet, 6)
+    return nic.ipv6 is not None and topology.online(nic.subnet, 6)

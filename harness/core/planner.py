@@ -20,7 +20,6 @@ from typing import NamedTuple
 
 from harness.core.memo import ByIdentity
 from harness.core.model import (
-    NUMBERS,
     Address,
     Instance,
     Interface,
@@ -29,6 +28,7 @@ from harness.core.model import (
     Protocol,
     Rule,
     Topology,
+    protocol_number,
 )
 from harness.core.oracle import Applied, Expectation, Oracle, Verdict
 from harness.core.paths import Path, paths
@@ -97,7 +97,7 @@ def vpc_probe_set(topology: Topology, target: Instance, nic: Interface, ipv6: bo
         for rule in rules:
             if rule.protocol is protocol:
                 cuts.update((rule.from_port, rule.to_port + 1))
-        number = NUMBERS[protocol]
+        number = protocol_number(protocol)
         for entry in entries:
             if entry.protocol == number and entry.ports is not None:
                 cuts.update((entry.ports[0], entry.ports[1] + 1))

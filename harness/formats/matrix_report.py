@@ -312,14 +312,13 @@ def _source_port(matrix: Matrix, result: CellResult) -> int | None:
     if cell.probe.port is None or matrix.prober != "scapy":
         return None
     source = matrix.topology.nodes_by_name[cell.source]
-    listening = source.listen if isinstance(source, Instance) else ()
     return source_port(
         cell.source,
         cell.target,
         cell.address,
         str(cell.probe),
         round_number=max(result.attempts - 1, 0),
-        avoid=frozenset(item.port for item in listening),
+        avoid=source.listen_ports,
     )
 
 

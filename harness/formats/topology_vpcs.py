@@ -17,7 +17,6 @@ from typing import Any
 from harness.core.ec2 import platform as platforms
 from harness.core.ec2 import rules as rulebook
 from harness.core.model import (
-    NUMBERS,
     Group,
     GroupKey,
     Host,
@@ -25,10 +24,10 @@ from harness.core.model import (
     Interface,
     PrefixList,
     Probe,
-    Protocol,
     Subnet,
     Topology,
     Vpc,
+    protocol_number,
 )
 from harness.core.vpc_path import (
     INTERNET_GATEWAY,
@@ -301,12 +300,7 @@ class VpcReader:
             cidr = rulebook.parse_cidr(r.string(spec[peer], peer), platforms.VPC)
         written = spec.get("protocol", "-1")
         protocol = rulebook.parse_protocol(r.string(str(written), "protocol"), platforms.VPC)
-        if protocol is Protocol.ALL:
-            number_of = -1
-        elif isinstance(protocol, Protocol):
-            number_of = NUMBERS[protocol]
-        else:
-            number_of = protocol
+        number_of = protocol_number(protocol)
         ports_given = spec.get("ports", spec.get("port"))
         icmp_given = spec.get("icmp")
         ports = icmp = None

@@ -75,10 +75,7 @@ def batches_for(
 def _batch(node: Node, lab: LabNamespaces, jobs: list[ProbeJob]) -> SourceBatch:
     """The batch of ``jobs`` from ``node``: sent from its namespace, never from a port it
     listens on."""
-    avoid = (
-        frozenset(item.port for item in node.listen) if isinstance(node, Instance) else frozenset()
-    )
-    return SourceBatch(node.name, lab.netns(node.name), str(node.address), jobs, avoid)
+    return SourceBatch(node.name, lab.netns(node.name), str(node.address), jobs, node.listen_ports)
 
 
 SPLIT_PAIRS = 20_000  # pairs of nodes from which a run is shared out, one worker per core

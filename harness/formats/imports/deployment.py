@@ -37,6 +37,7 @@ from ipaddress import (
     IPv6Address,
 )
 
+from harness.core.ec2.rules import ACCOUNT_RE
 from harness.core.model import DEFAULT_ACCOUNT, Origin
 from harness.errors import TopologyError
 from harness.formats.yaml_lines import MAX_NAME, LineDict, kept_or_raised
@@ -184,7 +185,7 @@ class Deployment:
         if value is None:
             return None
         text = str(value)
-        if re.fullmatch(r"\d{12}", text):
+        if ACCOUNT_RE.match(text):
             return text
         if text not in self.accounts:
             self.accounts[text] = f"{PLACEHOLDER_ACCOUNTS + len(self.accounts)}"
