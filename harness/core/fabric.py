@@ -26,6 +26,7 @@ from harness.core.model import (
     Host,
     Instance,
     LabNode,
+    NatGateway,
     Network,
     Router,
     Topology,
@@ -81,6 +82,47 @@ SWITCH_SYSCTLS = {
     "net.bridge.bridge-nf-call-arptables": "0",
 }
 RULE_TABLE_BASE = 100  # policy-routing table of interface N (N > 0): 100 + N
+# A router's next hops other than the lab's edge: each NAT gateway of its VPC and each peering
+# of its VPC, in name order, has a packet mark (16, 17...), which the router's policy sets by
+# the subnets' route tables, and a routing table of that number holding the one route there.
+# Only creating or deleting a NAT gateway or a peering changes a router's routing; a route
+# added, replaced or removed changes its nftables policy alone.
+MARK_EDGE = 1  # to the internet gateway or the egress-only one, by the default route
+HOP_BASE = 16
+LOCAL_RULE = 100  # "to the VPC's own addresses: the main table" comes before every mark
+
+
+@dataclass(frozen=True)
+class Hop:
+    """A next hop of a router: a NAT gateway's private address on its subnet's interface, or
+    the peer router's transit addresses on the transit link."""
+
+    target: str  # the name routes give (a NAT gateway's label, a peering's name)
+    mark: int
+    iface: str
+    via: IPv4Address
+    via6: IPv6Address | None = None
+
+
+def hops(topology: Topology, vpc_name: str) -> list[Hop]:
+    """A VPC's router's next hops by NAT gateway and peering (see :data:`HOP_BASE`)."""
+    vpc = topology.vpcs_by_name[vpc_name]
+    index = {subnet.name: n for n, subnet in enumerate(vpc.subnets)}
+    found: list[tuple[str, str, IPv4Address, IPv6Address | None]] = [
+        (nat.label, nic_name(index[nat.subnet]), nat.address, None) for nat in vpc.nat_gateways
+    ]
+    routers = {router.vpc: router for router in topology.routers}
+    for peering in topology.peerings:
+        other = peering.other(vpc_name)
+        if other is None or other not in routers:
+            continue
+        peer = routers[other]
+        six = peer.transit6 if topology.holds_ipv6 else None
+        found.append((peering.name, nic_name(len(vpc.subnets)), peer.transit, six))
+    return [
+        Hop(target, HOP_BASE + n, iface, via, via6)
+        for n, (target, iface, via, via6) in enumerate(sorted(found, key=lambda hop: hop[0]))
+    ]
 
 
 @dataclass(frozen=True)
@@ -234,6 +276,8 @@ def wiring(topology: Topology, node: LabNode) -> Wiring:
         plan = _host_wiring(topology, node)
     elif isinstance(node, Router):
         plan = _router_wiring(topology, node)
+    elif isinstance(node, NatGateway):
+        plan = _nat_wiring(topology, node)
     else:
         plan = _gateway_wiring(topology)
     if topology.holds_ipv6:
@@ -368,22 +412,39 @@ def _router_wiring(topology: Topology, node: Router) -> Wiring:
         held.append(tuple(addresses))
         macs.append(mac(router))
     lines.append(f"route replace blackhole {vpc.cidr}")
+    lines6: list[str] = []
     if vpc.ipv6 is not None and v6:
         lines.append(f"route replace blackhole {vpc.ipv6}")
-    if topology.gateway is not None:
+    lines.append(f"rule add to {vpc.cidr} lookup main pref {LOCAL_RULE}")
+    if vpc.ipv6 is not None and v6:
+        lines6.append(f"rule add to {vpc.ipv6} lookup main pref {LOCAL_RULE}")
+    for hop in hops(topology, vpc.name):
+        lines += [
+            f"rule add fwmark {hop.mark} lookup {hop.mark} pref {LOCAL_RULE + 1}",
+            f"route replace default via {hop.via} dev {hop.iface} onlink table {hop.mark}",
+        ]
+        if hop.via6 is not None:
+            lines6 += [
+                f"rule add fwmark {hop.mark} lookup {hop.mark} pref {LOCAL_RULE + 1}",
+                f"route replace ::/0 via {hop.via6} dev {hop.iface} onlink table {hop.mark}",
+            ]
+    if topology.transit_link:
         iface = nic_name(len(vpc.subnets))
         lines += [
             f"link set {iface} up",
             f"addr add {node.transit}/32 dev {iface}",
             f"route replace {TRANSIT} dev {iface} scope link src {node.transit}",
-            f"route replace default via {GATEWAY_TRANSIT} dev {iface} onlink",
         ]
+        edge = topology.gateway is not None
+        if edge:
+            lines.append(f"route replace default via {GATEWAY_TRANSIT} dev {iface} onlink")
         if v6:
             lines += [
                 f"addr add {node.transit6}/128 dev {iface} nodad",
                 f"route replace {TRANSIT6} dev {iface}",
-                f"route replace ::/0 via {GATEWAY_TRANSIT6} dev {iface} onlink",
             ]
+            if edge:
+                lines.append(f"route replace ::/0 via {GATEWAY_TRANSIT6} dev {iface} onlink")
         ports.append((_port(node.name, len(vpc.subnets)), iface))
         held.append((node.transit, node.transit6) if v6 else (node.transit,))
         macs.append(mac(node.transit))
@@ -393,6 +454,28 @@ def _router_wiring(topology: Topology, node: Router) -> Wiring:
         tuple(GATEWAY_SYSCTLS.items()),
         tuple(held),
         tuple(macs),
+        script6="".join(f"{line}\n" for line in lines6),
+    )
+
+
+def _nat_wiring(topology: Topology, node: NatGateway) -> Wiring:
+    """A NAT gateway: its private address on its subnet, everything else through the
+    subnet's router, as an instance there."""
+    subnet = topology.subnets_by_name[node.subnet]
+    router = subnet.cidr.network_address + 1
+    lines = [
+        "link set lo up",
+        f"link set {NODE_IFACE} up",
+        f"addr add {node.address}/32 dev {NODE_IFACE}",
+        f"route replace {subnet.cidr} dev {NODE_IFACE} scope link src {node.address}",
+        f"route replace default via {router} dev {NODE_IFACE}",
+    ]
+    return Wiring(
+        ((node_port(node.name), NODE_IFACE),),
+        "\n".join(lines) + "\n",
+        tuple(GATEWAY_SYSCTLS.items()),
+        ((node.address,),),
+        (mac(node.address),),
     )
 
 
@@ -418,7 +501,7 @@ def _gateway_wiring(topology: Topology) -> Wiring:
         ]
     for router in topology.routers:
         vpc = topology.vpcs_by_name[router.vpc]
-        if not vpc.has_internet_gateway:
+        if not (vpc.has_internet_gateway or vpc.egress_only_internet_gateway):
             continue
         lines.append(f"route replace {vpc.cidr} via {router.transit} dev {NODE_IFACE} onlink")
         if vpc.ipv6 is not None and v6:

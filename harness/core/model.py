@@ -21,7 +21,13 @@ from enum import StrEnum
 from functools import cached_property
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 
-from harness.core.vpc_path import INTERNET_GATEWAY, NetworkAcl, Route, RouteTable
+from harness.core.vpc_path import (
+    EGRESS_ONLY_INTERNET_GATEWAY,
+    INTERNET_GATEWAY,
+    NetworkAcl,
+    Route,
+    RouteTable,
+)
 
 DEFAULT_ACCOUNT = "111122223333"
 DEFAULT_SUBNET = IPv4Network("10.254.0.0/16")
@@ -282,6 +288,8 @@ class Vpc:
     route_tables: tuple[RouteTable, ...] = ()  # its custom route tables
     main_route_table: str = ""  # one of them as the main table ("": the local routes only)
     internet_gateway: bool = False  # one is attached (also when a subnet is ``public``)
+    egress_only_internet_gateway: bool = False  # one is attached: IPv6 out, replies back
+    nat_gateways: tuple[NatGateway, ...] = ()
 
     @property
     def local(self) -> tuple[Network, ...]:
@@ -304,6 +312,33 @@ class Vpc:
     @cached_property
     def tables_by_name(self) -> dict[str, RouteTable]:
         return {table.name: table for table in self.route_tables}
+
+    def route(self, subnet: Subnet, address: Address) -> Route | None:
+        """The route a subnet's table sends a packet for ``address`` by (``None``: none)."""
+        return self.table_of(subnet).lookup(address, self.local)
+
+    def attached(self, target: str) -> bool:
+        """Whether a gateway a route may name is attached: the internet gateway, the
+        egress-only one (a NAT gateway or a peering is checked where it is named)."""
+        if target == INTERNET_GATEWAY:
+            return self.has_internet_gateway
+        if target == EGRESS_ONLY_INTERNET_GATEWAY:
+            return self.egress_only_internet_gateway
+        return True
+
+    def outbound6(self, subnet: Subnet) -> bool:
+        """Whether a subnet sends IPv6 anywhere out of the VPC's gateways: to the internet
+        gateway, or to the egress-only one."""
+        return any(
+            route.destination.version == 6
+            and not route.blackhole
+            and route.target in (INTERNET_GATEWAY, EGRESS_ONLY_INTERNET_GATEWAY)
+            and self.attached(route.target)
+            for route in self.table_of(subnet).routes
+        )
+
+    def nat_named(self, label: str) -> NatGateway | None:
+        return next((nat for nat in self.nat_gateways if nat.label == label), None)
 
     def to_internet(self, subnet: Subnet, address: Address) -> bool:
         """Whether a subnet's route table sends ``address`` to the internet gateway."""
@@ -336,6 +371,65 @@ class Vpc:
             if acl.name == subnet.network_acl:
                 return acl
         return self.default_acl
+
+
+@dataclass(frozen=True)
+class NatGateway:
+    """A NAT gateway: a node of its own on a subnet, holding a private address there. It
+    translates the source of what the VPC's subnets route to it to its own address, which the
+    internet gateway translates to its Elastic IP (``public``; ``None``: a private NAT
+    gateway, which the internet gateway does not serve). Nothing outside can open a
+    connection through it. Not a probe source or target."""
+
+    name: str  # the lab node's name: ``_nat-`` and its label
+    label: str  # its name in the topology, which routes name
+    vpc: str
+    subnet: str
+    address: IPv4Address
+    public: IPv4Address | None = None
+
+    kind = "nat_gateway"
+    groups: tuple[GroupKey, ...] = ()
+
+    @property
+    def nat_gateway_id(self) -> str:
+        return "nat-" + hashlib.sha256(f"{self.vpc}/{self.label}".encode()).hexdigest()[:17]
+
+
+@dataclass(frozen=True)
+class Peering:
+    """A VPC peering connection between two VPCs of the lab (requester, accepter): their
+    routers are linked; each side's route tables decide what crosses it; groups may name the
+    other side's groups. Traffic that crosses it goes only to the other VPC's own addresses
+    (no transitive routing)."""
+
+    name: str
+    vpcs: tuple[str, str]
+
+    @property
+    def peering_id(self) -> str:
+        return "pcx-" + hashlib.sha256(self.name.encode()).hexdigest()[:17]
+
+    def other(self, vpc: str) -> str | None:
+        """The VPC at the other end from ``vpc`` (``None``: ``vpc`` is not one of its)."""
+        first, second = self.vpcs
+        return second if vpc == first else first if vpc == second else None
+
+
+@dataclass(frozen=True)
+class ElasticIp:
+    """An Elastic IP: a public address of the lab's, associated with an instance's
+    interface, with a NAT gateway, or with nothing."""
+
+    name: str
+    address: IPv4Address
+    instance: str = ""
+    interface: int = 0
+    nat_gateway: str = ""
+
+    @property
+    def allocation_id(self) -> str:
+        return "eipalloc-" + hashlib.sha256(self.name.encode()).hexdigest()[:17]
 
 
 @dataclass(frozen=True)
@@ -471,7 +565,7 @@ def transit_addresses(vpcs: list[str]) -> dict[str, tuple[IPv4Address, IPv6Addre
 
 
 Node = Instance | Host
-LabNode = Instance | Host | Gateway | Router
+LabNode = Instance | Host | Gateway | Router | NatGateway
 
 
 @dataclass(frozen=True)
@@ -507,6 +601,8 @@ class Topology:
     source: str = "<topology>"
     vpcs: tuple[Vpc, ...] = ()
     prefix_lists: tuple[PrefixList, ...] = ()
+    peerings: tuple[Peering, ...] = ()
+    elastic_ips: tuple[ElasticIp, ...] = ()
 
     @property
     def is_vpc(self) -> bool:
@@ -529,6 +625,61 @@ class Topology:
         found = self.subnets_by_name[subnet]
         return self.vpcs_by_name[found.vpc].online(found, version)
 
+    @cached_property
+    def nat_gateways(self) -> tuple[NatGateway, ...]:
+        return tuple(nat for vpc in self.vpcs for nat in vpc.nat_gateways)
+
+    @cached_property
+    def peerings_by_name(self) -> dict[str, Peering]:
+        return {peering.name: peering for peering in self.peerings}
+
+    def peering_between(self, one: str, other: str) -> Peering | None:
+        """The peering connection between two VPCs, if any (AWS allows one per pair)."""
+        return next((p for p in self.peerings if set(p.vpcs) == {one, other}), None)
+
+    @cached_property
+    def peered(self) -> frozenset[frozenset[str]]:
+        """The VPCs joined by peerings, each group of them connected by a chain of peerings
+        (whose cells are planned, so that no transitive path goes unproven)."""
+        found: dict[str, set[str]] = {}
+        for peering in self.peerings:
+            joined = set(peering.vpcs)
+            for vpc in peering.vpcs:
+                joined |= found.get(vpc, set())
+            for vpc in joined:
+                found[vpc] = joined
+        return frozenset(frozenset(group) for group in found.values())
+
+    def connected(self, one: str, other: str) -> bool:
+        """Whether a chain of peerings joins two VPCs."""
+        return any(one in group and other in group for group in self.peered)
+
+    @property
+    def transit_link(self) -> bool:
+        """Whether the VPCs' routers share the transit link: to the internet gateway, or
+        to each other's across a peering."""
+        return self.gateway is not None or bool(self.peerings)
+
+    def outbound6(self, subnet: str) -> bool:
+        """Whether a subnet sends IPv6 out by the internet gateway or the egress-only one."""
+        found = self.subnets_by_name[subnet]
+        return self.vpcs_by_name[found.vpc].outbound6(found)
+
+    @cached_property
+    def translations(self) -> dict[IPv4Address, IPv4Address]:
+        """What the internet gateway translates one to one: each private address with a
+        public one (an instance's interface, a NAT gateway's Elastic IP)."""
+        found = {
+            nic.address: nic.public
+            for instance in self.instances
+            for nic in instance.nics
+            if nic.public is not None
+        }
+        found.update(
+            (nat.address, nat.public) for nat in self.nat_gateways if nat.public is not None
+        )
+        return found
+
     def vpc_of(self, instance: Instance) -> Vpc | None:
         if not instance.interfaces:
             return None
@@ -536,11 +687,14 @@ class Topology:
 
     @cached_property
     def gateway(self) -> Gateway | None:
-        """The internet gateway, when a VPC topology has public subnets or outside hosts."""
+        """The lab's edge to the outside (every VPC's internet gateway and egress-only one),
+        when a VPC has one attached or the topology has outside hosts."""
         if not self.is_vpc:
             return None
-        publics = [s for v in self.vpcs for s in v.subnets if s.public]
-        if not publics and not self.hosts:
+        attached = any(
+            vpc.has_internet_gateway or vpc.egress_only_internet_gateway for vpc in self.vpcs
+        )
+        if not attached and not self.hosts:
             return None
         return Gateway("_igw", GATEWAY_TRANSIT)
 
@@ -571,7 +725,7 @@ class Topology:
         """Every node a lab runs: instances, hosts, the VPCs' routers and the internet
         gateway, if any."""
         gateway = (self.gateway,) if self.gateway is not None else ()
-        return (*self.nodes, *self.routers, *gateway)
+        return (*self.nodes, *self.routers, *self.nat_gateways, *gateway)
 
     @cached_property
     def member_addresses(self) -> dict[GroupKey, tuple[Address, ...]]:

@@ -16,9 +16,23 @@ from __future__ import annotations
 import re
 from ipaddress import collapse_addresses
 
-from harness.core.fabric import nic_name
-from harness.core.model import GroupKey, Instance, Network, Protocol, Router, Rule, Topology
-from harness.core.vpc_path import INTERNET_GATEWAY, AclEntry, to_gateway
+from harness.core.fabric import HOP_BASE, MARK_EDGE, hops, nic_name
+from harness.core.model import (
+    GroupKey,
+    Instance,
+    NatGateway,
+    Network,
+    Protocol,
+    Router,
+    Rule,
+    Topology,
+)
+from harness.core.vpc_path import (
+    EGRESS_ONLY_INTERNET_GATEWAY,
+    INTERNET_GATEWAY,
+    AclEntry,
+    to_gateway,
+)
 
 TABLE_FAMILY = "inet"
 TABLE_NAME = "sgh"
@@ -109,6 +123,8 @@ def compile_lab(topology: Topology) -> dict[str, str]:
     policies = {i.name: compile_vpc_instance(topology, i) for i in topology.instances}
     for router in topology.routers:
         policies[router.name] = compile_router(topology, router)
+    for nat in topology.nat_gateways:
+        policies[nat.name] = compile_nat(topology, nat)
     if topology.gateway is not None:
         policies[topology.gateway.name] = compile_gateway(topology)
     return policies
@@ -309,9 +325,11 @@ def compile_vpc_instance(topology: Topology, instance: Instance) -> str:
 
 def compile_router(topology: Topology, router: Router) -> str:
     """A VPC's router: each subnet's network ACL, stateless, on every packet that leaves the
-    subnet (its outbound entries) or enters it (its inbound entries), replies included; and a
-    subnet's traffic reaches the internet gateway only when its route table sends it there
-    (a public subnet: 0.0.0.0/0 and ::/0), every other subnet's is dropped on the way out."""
+    subnet (its outbound entries) or enters it (its inbound entries), replies included; and
+    each subnet's route table, as packet marks set on what enters from the subnet (a mark per
+    next hop: the lab's edge, a NAT gateway, a peering; see :data:`harness.core.fabric.
+    HOP_BASE`): what no route of the table carries out of the VPC is dropped, and what comes
+    in over the transit link goes only to the VPC's own addresses (no transitive routing)."""
     vpc = topology.vpcs_by_name[router.vpc]
     lines = [
         f"# sg-harness router of VPC {vpc.name} in lab {topology.name}",
@@ -334,35 +352,51 @@ def compile_router(topology: Topology, router: Router) -> str:
                 f'\t\tdrop comment "{subnet.name}: network ACL {acl.name}, entry *"',
                 "\t}",
             ]
-    if topology.gateway is not None:
+    marks = {hop.target: hop.mark for hop in hops(topology, vpc.name)}
+    route: list[str] = []
+    if topology.transit_link:
         transit = nic_name(len(vpc.subnets))
+        own = [str(net) for net in vpc.local]
+        for family, version in (("ip", 4), ("ip6", 6)):
+            nets = [
+                net for net, net_ in zip(own, vpc.local, strict=True) if net_.version == version
+            ]
+            if nets:
+                forward.append(
+                    f'\t\tiifname "{transit}" {family} daddr != {{ {", ".join(nets)} }} drop '
+                    f'comment "{vpc.name}: what comes in goes only to its own addresses"'
+                )
         for n, subnet in enumerate(vpc.subnets):
             table = vpc.table_of(subnet)
-            routed = (  # the local routes' destinations never reach the transit link
-                to_gateway(table, (), INTERNET_GATEWAY) if vpc.has_internet_gateway else []
-            )
-            way = f'iifname "{nic_name(n)}" oifname "{transit}"'
-            if not routed:
-                forward.append(
-                    f'\t\t{way} drop comment "{subnet.name}: route table {table.name} has no '
-                    'route to the internet gateway"'
-                )
-                continue
-            for family, version, everything in (("ip", 4, "0.0.0.0/0"), ("ip6", 6, "::/0")):
-                nets = [str(net) for net in routed if net.version == version]
-                words = f"{subnet.name}: route table {table.name}"
-                if nets == [everything]:
+            iface = nic_name(n)
+            for target, mark in _targets(vpc.name, topology, marks):
+                if not vpc.attached(target):
                     continue
-                if not nets:
-                    forward.append(
-                        f"\t\t{way} meta nfproto {'ipv4' if version == 4 else 'ipv6'} drop "
-                        f'comment "{words} has no route to the internet gateway"'
-                    )
-                else:
-                    forward.append(
-                        f"\t\t{way} {family} daddr != {{ {', '.join(nets)} }} drop "
-                        f'comment "{words} sends only these to the internet gateway"'
-                    )
+                for family, version in (("ip", 4), ("ip6", 6)):
+                    nets = [
+                        str(net)
+                        for net in to_gateway(table, (), target)
+                        if net.version == version
+                        and not (target == EGRESS_ONLY_INTERNET_GATEWAY and version == 4)
+                    ]
+                    if nets:
+                        route.append(
+                            f'\t\tiifname "{iface}" {family} daddr {{ {", ".join(nets)} }} '
+                            f'meta mark set {mark} comment "{subnet.name}: route table '
+                            f'{table.name} -> {target}"'
+                        )
+            forward.append(
+                f'\t\tiifname "{iface}" oifname "{transit}" meta mark 0 drop comment '
+                f'"{subnet.name}: route table {table.name} has no route out of the VPC"'
+            )
+    if route:
+        lines += [
+            "\tchain route {",
+            "\t\ttype filter hook prerouting priority mangle; policy accept;",
+            "\t\tmeta mark set 0",
+            *route,
+            "\t}",
+        ]
     lines += [
         "\tchain forward {",
         "\t\ttype filter hook forward priority filter; policy accept;",
@@ -372,6 +406,45 @@ def compile_router(topology: Topology, router: Router) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _targets(vpc: str, topology: Topology, marks: dict[str, int]) -> list[tuple[str, int]]:
+    """Each route target a router marks packets for, with its mark: the lab's edge (the
+    internet gateway and the egress-only one), each NAT gateway and each peering."""
+    edge = [(INTERNET_GATEWAY, MARK_EDGE), (EGRESS_ONLY_INTERNET_GATEWAY, MARK_EDGE)]
+    assert all(mark >= HOP_BASE for mark in marks.values())
+    return [*edge, *sorted(marks.items(), key=lambda item: item[1])]
+
+
+def compile_nat(topology: Topology, nat: NatGateway) -> str:
+    """A NAT gateway: what its VPC's subnets send through it leaves with its address as the
+    source (the internet gateway then puts its Elastic IP); replies come back; nothing from
+    outside opens a connection through it."""
+    vpc = topology.vpcs_by_name[nat.vpc]
+    own = ", ".join(str(net) for net in vpc.local if net.version == 4)
+    return "\n".join(
+        [
+            f"# sg-harness NAT gateway {nat.label} of VPC {vpc.name} in lab {topology.name}",
+            "table inet sgh",
+            "delete table inet sgh",
+            "table inet sgh {",
+            "\tchain postrouting {",
+            "\t\ttype nat hook postrouting priority srcnat; policy accept;",
+            f'\t\tip saddr != {nat.address} masquerade comment "to {nat.label}\'s address"',
+            "\t}",
+            "\tchain forward {",
+            "\t\ttype filter hook forward priority filter; policy drop;",
+            "\t\tct state established,related accept",
+            f'\t\tip saddr {{ {own} }} accept comment "from VPC {vpc.name}"',
+            "\t}",
+            "\tchain input {",
+            "\t\ttype filter hook input priority filter; policy drop;",
+            "\t\tct state established,related accept",
+            "\t}",
+            "}",
+            "",
+        ]
+    )
 
 
 def _acl_rule(entry: AclEntry) -> str:
@@ -407,17 +480,18 @@ def _acl_rule(entry: AclEntry) -> str:
 def compile_gateway(topology: Topology) -> str:
     """The internet gateway: 1:1 NAT between public and private IPv4 addresses, and a forward
     filter that lets outside hosts reach only public addresses and public-subnet IPv6."""
-    publics = [
-        (nic.address, nic.public)
-        for instance in topology.instances
-        for nic in instance.nics
-        if nic.public is not None
-    ]
+    publics = sorted(topology.translations.items())
     open6 = sorted(
         str(nic.ipv6)
         for instance in topology.instances
         for nic in instance.nics
         if nic.ipv6 is not None and topology.online(nic.subnet, 6)
+    )
+    out6 = sorted(
+        str(nic.ipv6)
+        for instance in topology.instances
+        for nic in instance.nics
+        if nic.ipv6 is not None and topology.outbound6(nic.subnet) and str(nic.ipv6) not in open6
     )
     lines = [
         f"# sg-harness internet gateway of lab {topology.name}",
@@ -453,6 +527,13 @@ def compile_gateway(topology: Topology) -> str:
             f"\t\telements = {{ {', '.join(str(priv) for priv, _ in publics)} }}",
             "\t}",
         ]
+    if out6:
+        lines += [
+            "\tset egress6 {",
+            "\t\ttype ipv6_addr",
+            f"\t\telements = {{ {', '.join(out6)} }}",
+            "\t}",
+        ]
     if open6:
         lines += [
             "\tset public6 {",
@@ -484,6 +565,10 @@ def compile_gateway(topology: Topology) -> str:
                 'comment "IPv6 of a subnet not routed to the internet gateway"'
             )
         lines.append('\t\tip6 saddr @public6 accept comment "from IPv6 in a public subnet"')
+    if out6:
+        lines.append(
+            '\t\tip6 saddr @egress6 accept comment "out by an egress-only internet gateway"'
+        )
     lines.append("\t}")
     lines += ["}", ""]
     return "\n".join(lines)

@@ -14,8 +14,6 @@ from typing import Final
 
 from harness.core.memo import ByIdentity
 from harness.core.model import (
-    ECHO_REQUEST,
-    ECHO_REQUEST_V6,
     Address,
     Group,
     GroupKey,
@@ -24,16 +22,13 @@ from harness.core.model import (
     Listen,
     Node,
     Probe,
-    Protocol,
     Rule,
     State,
-    Subnet,
     Topology,
-    Vpc,
-    protocol_number,
 )
+from harness.core.path_walk import blocked, probe_words
 from harness.core.paths import Path, paths
-from harness.core.vpc_path import Packet, no_route, source_port
+from harness.core.vpc_path import source_port
 
 
 class Expectation:
@@ -120,8 +115,13 @@ class Oracle:
         self._listens: dict[tuple[Listen, ...], int] = {}
         # network ACLs other than a VPC's default (which allows all), route tables other than
         # what ``public`` says: the path beyond the groups is judged per cell
-        self._path = any(
-            vpc.network_acls or vpc.route_tables or vpc.internet_gateway for vpc in topology.vpcs
+        self._path = bool(topology.peerings) or any(
+            vpc.network_acls
+            or vpc.route_tables
+            or vpc.internet_gateway
+            or vpc.egress_only_internet_gateway
+            or vpc.nat_gateways
+            for vpc in topology.vpcs
         )
 
     def evaluate(
@@ -350,32 +350,7 @@ class Oracle:
         self, source: Node, target: Instance, path: Path, probe: Probe, *, state: State, side: str
     ) -> str | None:
         """Why the path beyond the groups drops the probe or its reply, if it does, naming
-        the component that decides, in the order a packet meets them: the network ACL of the
-        subnet it leaves, that subnet's route table (to the internet gateway), the network ACL
-        of the subnet it enters; then the reply, the same way back. Network ACLs keep no
-        state: the reply is judged again, going to the probe's source port. A probe the
-        target's groups drop (``side`` "entering") is judged only on its way in."""
-        topology = self.topology
-        target_nic, source_nic = path.target_nic, path.source_nic
-        subnets = topology.subnets_by_name
-        into = subnets[target_nic.subnet]
-        into_vpc = topology.vpcs_by_name[into.vpc]
-        out = subnets[source_nic.subnet] if source_nic is not None else None
-        out_vpc = topology.vpcs_by_name[out.vpc] if out is not None else None
-        via_gateway = path.kind == "public" or out_vpc is None or out_vpc is not into_vpc
-        if out is not None and out is into and not via_gateway:
-            return None  # inside a subnet: no router, no network ACL
-        number, icmp = protocol_number(probe.protocol), _echo(probe)
-        request = [
-            _acl_words(out_vpc, out, True, Packet(number, path.address, probe.port, icmp)),
-            _route_words(out_vpc, out, path.address, via_gateway, ""),
-            _acl_words(into_vpc, into, False, Packet(number, path.seen_from, probe.port, icmp)),
-        ]
-        for words in request:
-            if words is not None:
-                return f"{words}, for {_probe_words(probe)} from {source.name} to {target.name}"
-        if side != "allowed":
-            return None
+        the component that decides (:func:`harness.core.path_walk.blocked`)."""
         sport = source_port(
             source.name,
             target.name,
@@ -384,19 +359,9 @@ class Oracle:
             round_number=0,
             avoid=source.listen_ports,
         )
-        kind, port, code = _reply(probe, state, path.address.version, sport)
-        said = f"the reply ({_reply_words((kind, port, code))})"
-        reply = [
-            _acl_words(into_vpc, into, True, Packet(kind, path.seen_from, port, code)),
-            _route_words(into_vpc, into, path.seen_from, via_gateway, said),
-            _acl_words(out_vpc, out, False, Packet(kind, path.address, port, code)),
-        ]
-        for words in reply:
-            if words is not None:
-                if words.startswith("the reply"):
-                    return words
-                return f"{said} is {words}; network ACLs keep no state"
-        return None
+        return blocked(
+            self.topology, source, target, path, probe, state=state, side=side, sport=sport
+        )
 
     def _listen_number(self, target: Instance) -> int:
         """A number for what a target listens on, the same for equal listen lists."""
@@ -406,7 +371,7 @@ class Oracle:
         self, egress: Applied | None, ingress: Applied, probe: Probe, target: Instance
     ) -> Verdict:
         home = target.account
-        words = _probe_words(probe)
+        words = probe_words(probe)
         allowed_by: list[str] = []
         if egress is not None:
             out = self._allowing(egress, probe, home, "egress ", "to")
@@ -457,84 +422,3 @@ def _let_in(target: Instance, probe: Probe, allowed_by: list[str]) -> Expectatio
 
 def _labels(keys: tuple[GroupKey, ...], home: str) -> str:
     return ", ".join(key.label(home) for key in keys)
-
-
-def _probe_words(probe: Probe) -> str:
-    if probe.protocol is Protocol.ICMP:
-        return "icmp echo"
-    if probe.protocol is Protocol.ICMPV6:
-        return "icmpv6 echo"
-    if isinstance(probe.protocol, int):
-        return f"protocol {probe.protocol}"
-    return f"{probe.protocol} {probe.port}"
-
-
-def _echo(probe: Probe) -> tuple[int, int] | None:
-    if probe.protocol is Protocol.ICMP:
-        return ECHO_REQUEST
-    if probe.protocol is Protocol.ICMPV6:
-        return ECHO_REQUEST_V6
-    return None
-
-
-def _reply(
-    probe: Probe, state: State, version: int, sport: int
-) -> tuple[int, int | None, tuple[int, int] | None]:
-    """The packet that answers a probe the groups let through (protocol, destination port,
-    ICMP type and code): a SYN-ACK or RST to the probe's source port, a UDP reply or an ICMP
-    port unreachable, an echo reply, or an ICMP protocol unreachable."""
-    icmp = 1 if version == 4 else 58
-    if probe.protocol is Protocol.TCP:
-        return 6, sport, None
-    if probe.protocol is Protocol.UDP:
-        if state is State.OPEN:
-            return 17, sport, None
-        return icmp, None, (3, 3) if version == 4 else (1, 4)
-    if probe.protocol in (Protocol.ICMP, Protocol.ICMPV6):
-        return icmp, None, (0, 0) if version == 4 else (129, 0)
-    return icmp, None, (3, 2) if version == 4 else (4, 1)
-
-
-def _reply_words(reply: tuple[int, int | None, tuple[int, int] | None]) -> str:
-    protocol, port, icmp = reply
-    names = {6: "tcp", 17: "udp", 1: "icmp", 58: "icmpv6"}
-    name = names.get(protocol, f"protocol {protocol}")
-    if port is not None:
-        return f"{name} to port {port}"
-    assert icmp is not None
-    return f"{name} {icmp[0]}:{icmp[1]}"
-
-
-def _acl_words(vpc: Vpc | None, subnet: Subnet | None, egress: bool, packet: Packet) -> str | None:
-    """Why a subnet's network ACL drops a packet leaving it (``egress``) or entering it."""
-    if vpc is None or subnet is None:
-        return None  # an outside host: no subnet
-    acl = vpc.acl_of(subnet)
-    if acl.default:
-        return None
-    decided = acl.decide(egress, packet)
-    if decided.allowed:
-        return None
-    return f"dropped {'leaving' if egress else 'entering'} subnet {subnet.name}: {decided.words}"
-
-
-def _route_words(
-    vpc: Vpc | None, subnet: Subnet | None, address: Address, via_gateway: bool, said: str
-) -> str | None:
-    """Why a subnet's route table does not send a packet for ``address`` to the internet
-    gateway, when its path goes there (``said``: a reply's words)."""
-    if vpc is None or subnet is None or not via_gateway or vpc.to_internet(subnet, address):
-        return None
-    table = vpc.table_of(subnet)
-    route = table.lookup(address, vpc.local)
-    what = f"{said} is dropped" if said else "dropped"
-    if route is not None and route.blackhole:
-        return f"{what} leaving subnet {subnet.name}: route table {table.name}: {route.describe()}"
-    if route is not None:
-        return (
-            f"{what} leaving subnet {subnet.name}: route table {table.name} sends {address} "
-            f"to {route.target}, not to the internet gateway"
-        )
-    if not vpc.has_internet_gateway:
-        return f"{what} leaving subnet {subnet.name}: VPC {vpc.name} has no internet gateway"
-    return f"{what} leaving subnet {subnet.name}: {no_route(table, address)}"

@@ -25,11 +25,8 @@ class Path(NamedTuple):
     source_nic: Interface | None  # the interface the packet leaves by (None: an outside host)
     source_address: Address  # the source address in the packet the source sends
     seen_from: Address  # the source address the target sees
-    kind: str  # "private", "ipv6", "public" (through the gateway), "classic"
-
-    @property
-    def via_gateway(self) -> bool:
-        return self.kind == "public" or self.source_nic is None
+    kind: str  # "private", "peering", "ipv6", "public" and "nat" (through the internet
+    # gateway, from the source's public address or a NAT gateway's), "classic"
 
 
 def paths(topology: Topology, source: Node, target: Instance) -> list[Path]:
@@ -53,33 +50,54 @@ def _from_host(topology: Topology, host: Host, target: Instance) -> list[Path]:
     for nic in target.nics:
         if nic.public is not None:
             found.append(Path(nic.public, nic, None, host.address, host.address, "public"))
-        if nic.ipv6 is not None and _online6(topology, nic) and host.address6 is not None:
+        if nic.ipv6 is not None and _reached6(topology, nic) and host.address6 is not None:
             found.append(Path(nic.ipv6, nic, None, host.address6, host.address6, "ipv6"))
     return found
 
 
 def _from_instance(topology: Topology, source: Instance, target: Instance) -> list[Path]:
     found = []
-    same_vpc = topology.vpc_of(source) is topology.vpc_of(target)
+    source_vpc, target_vpc = topology.vpc_of(source), topology.vpc_of(target)
+    assert source_vpc is not None and target_vpc is not None
+    same_vpc = source_vpc is target_vpc
+    peered = not same_vpc and topology.connected(source_vpc.name, target_vpc.name)
     primary = source.nics[0]
+    home = topology.subnets_by_name[primary.subnet]
     for nic in target.nics:
-        if same_vpc:
+        if same_vpc or peered:
             out = next(
                 (mine for mine in source.nics if mine.subnet == nic.subnet),
                 primary,
             )
-            found.append(Path(nic.address, nic, out, out.address, out.address, "private"))
+            kind = "private" if same_vpc else "peering"
+            found.append(Path(nic.address, nic, out, out.address, out.address, kind))
             if nic.ipv6 is not None and out.ipv6 is not None:
                 found.append(Path(nic.ipv6, nic, out, out.ipv6, out.ipv6, "ipv6"))
-        elif nic.ipv6 is not None and _online6(topology, nic) and _online6(topology, primary):
-            assert primary.ipv6 is not None
+        elif (
+            nic.ipv6 is not None
+            and primary.ipv6 is not None
+            and _reached6(topology, nic)
+            and topology.outbound6(primary.subnet)
+        ):
             found.append(Path(nic.ipv6, nic, primary, primary.ipv6, primary.ipv6, "ipv6"))
-        if nic.public is not None and primary.public is not None:
+        if nic.public is None:
+            continue
+        route = source_vpc.route(home, nic.public)
+        nat = None if route is None or route.blackhole else source_vpc.nat_named(route.target)
+        if nat is not None:
+            seen = nat.public if nat.public is not None else nat.address
+            found.append(Path(nic.public, nic, primary, primary.address, seen, "nat"))
+        elif primary.public is not None:
             found.append(Path(nic.public, nic, primary, primary.address, primary.public, "public"))
     return found
 
 
-def _online6(topology: Topology, nic: Interface) -> bool:
-    """Whether an interface's IPv6 address is on the internet: its subnet routes IPv6 to the
-    internet gateway (the oracle then asks for the route to each address)."""
-    return nic.ipv6 is not None and topology.online(nic.subnet, 6)
+def _reached6(topology: Topology, nic: Interface) -> bool:
+    """Whether cells from outside a VPC go to an interface's IPv6 address: its subnet routes
+    IPv6 to the internet gateway, or its VPC has an egress-only one (whose cells prove that
+    nothing comes in)."""
+    if nic.ipv6 is None:
+        return False
+    subnet = topology.subnets_by_name[nic.subnet]
+    vpc = topology.vpcs_by_name[subnet.vpc]
+    return topology.online(nic.subnet, 6) or vpc.egress_only_internet_gateway

@@ -279,12 +279,23 @@ def path_json(topology: Topology) -> dict[str, Any]:
             "name": gateway.name,
             "kind": gateway.kind,
             "translates": {
-                str(nic.address): str(nic.public)
-                for instance in topology.instances
-                for nic in instance.nics
-                if nic.public is not None
+                str(private): str(public) for private, public in topology.translations.items()
             },
         },
+        "nat_gateways": [
+            {
+                "name": nat.label,
+                "kind": nat.kind,
+                "vpc": nat.vpc,
+                "subnet": nat.subnet,
+                "address": str(nat.address),
+                "elastic_ip": None if nat.public is None else str(nat.public),
+            }
+            for nat in topology.nat_gateways
+        ],
+        "peerings": [
+            {"name": peering.name, "vpcs": list(peering.vpcs)} for peering in topology.peerings
+        ],
     }
 
 

@@ -10,18 +10,21 @@ EC2's error code where EC2 has one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 from typing import Any
 
 from harness.core.ec2 import platform as platforms
 from harness.core.ec2 import rules as rulebook
 from harness.core.model import (
+    ElasticIp,
     Group,
     GroupKey,
     Host,
     Instance,
     Interface,
+    NatGateway,
+    Peering,
     PrefixList,
     Probe,
     Subnet,
@@ -30,6 +33,7 @@ from harness.core.model import (
     protocol_number,
 )
 from harness.core.vpc_path import (
+    EGRESS_ONLY_INTERNET_GATEWAY,
     INTERNET_GATEWAY,
     MAX_RULE_NUMBER,
     AclEntry,
@@ -66,7 +70,21 @@ TOP_KEYS = {
     "instances",
     "hosts",
     "probes",
+    "peerings",
+    "elastic_ips",
 }
+GATEWAY_TARGETS = (INTERNET_GATEWAY, EGRESS_ONLY_INTERNET_GATEWAY)
+
+
+@dataclass(frozen=True)
+class NatSpec:
+    """A NAT gateway as its VPC's entry names it; its address is given once the instances
+    have theirs (a NAT gateway added to a file moves no instance)."""
+
+    label: str
+    subnet: str
+    private: bool
+    line: int
 
 
 @dataclass
@@ -80,15 +98,27 @@ class VpcReader:
     groups: dict[GroupKey, Group] = field(default_factory=dict)
     taken: set[IPv4Address] = field(default_factory=set)
     public_taken: set[IPv4Address] = field(default_factory=set)
+    peering_names: dict[str, tuple[str, str, int]] = field(default_factory=dict)
+    nat_specs: dict[str, list[NatSpec]] = field(default_factory=dict)
+    nat_elastic: set[str] = field(default_factory=set)  # NAT gateways given an Elastic IP
 
     def build(self, top: LineDict, name: str, probes: tuple[Probe, ...]) -> Topology:
         r = self.r
+        peering_items = r.sequence(top.get("peerings"), "peerings")
+        for index, item in enumerate(peering_items):
+            with r.at(f"peerings[{index}]", item):
+                self._peering_name(item)
         for index, item in enumerate(r.sequence(top.get("vpcs"), "vpcs")):
             with r.at(f"vpcs[{index}]", item):
                 vpc = self._vpc(item, index)
                 self.vpcs[vpc.name] = vpc
         if not self.vpcs:
             r.fail("'vpcs' needs at least one VPC (leave it out for an EC2-Classic topology)")
+        peerings = [
+            self._peering(name, item)
+            for name, item in zip(self.peering_names, peering_items, strict=True)
+        ]
+        self._check_peered_routes(peerings)
         for index, item in enumerate(r.sequence(top.get("prefix_lists"), "prefix_lists")):
             with r.at(f"prefix_lists[{index}]", item):
                 plist = self._prefix_list(item)
@@ -105,6 +135,10 @@ class VpcReader:
         if not instances:
             r.line = top.line
             r.fail("a topology needs at least one instance")
+        elastic_items = r.sequence(top.get("elastic_ips"), "elastic_ips")
+        chosen = self._elastic_choices(elastic_items, instances)
+        self._place_nat_gateways(chosen)
+        instances, elastic_ips = self._elastic_ips(elastic_items, instances, chosen)
         return Topology(
             name=name,
             account=self.account,
@@ -115,6 +149,8 @@ class VpcReader:
             source=r.source,
             vpcs=tuple(self.vpcs.values()),
             prefix_lists=tuple(self.prefix_lists.values()),
+            peerings=tuple(peerings),
+            elastic_ips=tuple(elastic_ips),
         )
 
     # -- VPCs and prefix lists -------------------------------------------------------------
@@ -133,6 +169,8 @@ class VpcReader:
                 "route_tables",
                 "main_route_table",
                 "internet_gateway",
+                "egress_only_internet_gateway",
+                "nat_gateways",
             },
             {"name", "cidr"},
         )
@@ -151,10 +189,19 @@ class VpcReader:
         gateway = spec.get("internet_gateway", False)
         if not isinstance(gateway, bool):
             r.fail("'internet_gateway' must be true or false")
+        egress_only = spec.get("egress_only_internet_gateway", False)
+        if not isinstance(egress_only, bool):
+            r.fail("'egress_only_internet_gateway' must be true or false")
+        nats: list[NatSpec] = []
+        for number, entry in enumerate(r.sequence(spec.get("nat_gateways"), "nat_gateways")):
+            with r.at(f"nat_gateways[{number}]", entry):
+                nats.append(self._nat_spec(entry, nats))
+        self.nat_specs[name] = nats
+        targets = {*GATEWAY_TARGETS, *(nat.label for nat in nats), *self.peering_names}
         tables: dict[str, RouteTable] = {}
         for number, entry in enumerate(r.sequence(spec.get("route_tables"), "route_tables")):
             with r.at(f"route_tables[{number}]", entry):
-                table = self._route_table(entry, tables, cidr, block6)
+                table = self._route_table(entry, tables, cidr, block6, targets)
                 tables[table.name] = table
         main = spec.get("main_route_table", "")
         if main and main not in tables:
@@ -191,13 +238,19 @@ class VpcReader:
             route_tables=tuple(tables.values()),
             main_route_table=str(main),
             internet_gateway=gateway,
+            egress_only_internet_gateway=egress_only,
         )
         for table in tables.values():
-            if table.routes_to(INTERNET_GATEWAY) and not vpc.has_internet_gateway:
-                r.fail(
-                    f"route table '{table.name}' routes to the internet gateway, but VPC "
-                    f"'{name}' has none: give it 'internet_gateway: true'"
-                )
+            for target in GATEWAY_TARGETS:
+                if table.routes_to(target) and not vpc.attached(target):
+                    r.fail(
+                        f"route table '{table.name}' routes to the {target.replace('_', ' ')}, "
+                        f"but VPC '{name}' has none: give it '{target}: true'"
+                    )
+        for nat in nats:
+            if nat.subnet not in {subnet.name for subnet in subnets}:
+                r.line = nat.line
+                r.fail(f"NAT gateway '{nat.label}': subnet '{nat.subnet}' is not in VPC '{name}'")
         return vpc
 
     def _route_table(
@@ -206,8 +259,10 @@ class VpcReader:
         tables: dict[str, RouteTable],
         cidr: IPv4Network,
         block6: IPv6Network | None,
+        targets: set[str],
     ) -> RouteTable:
-        """A custom route table: its routes (its local routes are the VPC's CIDRs)."""
+        """A custom route table: its routes (its local routes are the VPC's CIDRs), each to
+        a gateway, one of its VPC's NAT gateways, or a peering connection."""
         r = self.r
         spec = r.mapping(item, "a route table", {"name", "routes"}, {"name"})
         name = r.name(spec["name"], "route table name")
@@ -224,12 +279,13 @@ class VpcReader:
                         r.string(route["destination"], "destination"), platforms.VPC
                     )
                 target = r.string(route["target"], "target")
-                if target != INTERNET_GATEWAY:
+                if target not in targets:
+                    known = ", ".join(sorted(targets))
                     r.fail(
-                        f"target '{target}': only internet_gateway is built so far (NAT "
-                        "gateways, peering connections, egress-only gateways and interfaces "
-                        "come next)"
+                        f"target '{target}' is no gateway, NAT gateway of this VPC or peering "
+                        f"connection (known: {known})"
                     )
+                self._check_route_family(destination, target)
                 for local in (cidr, block6):
                     if (
                         local is not None
@@ -250,6 +306,215 @@ class VpcReader:
                     )
                 routes.append(Route(destination, target))
         return RouteTable(name, tuple(routes))
+
+    def _check_route_family(self, destination: IPv4Network | IPv6Network, target: str) -> None:
+        """An egress-only internet gateway carries IPv6 only; a NAT gateway IPv4 only (NAT64
+        is not modelled)."""
+        if target == EGRESS_ONLY_INTERNET_GATEWAY and destination.version != 6:
+            raise Ec2Error(
+                "InvalidParameterValue",
+                f"route {destination}: an egress-only internet gateway takes IPv6 destinations "
+                "only",
+            )
+        if target in GATEWAY_TARGETS or target in self.peering_names:
+            return
+        if destination.version != 4:
+            raise Ec2Error(
+                "InvalidParameterValue",
+                f"route {destination} -> {target}: a NAT gateway takes IPv4 destinations "
+                "(NAT64 is not modelled)",
+            )
+
+    def _nat_spec(self, item: object, nats: list[NatSpec]) -> NatSpec:
+        """``{name: nat-a, subnet: public-a}`` (``connectivity: private``: no Elastic IP)."""
+        r = self.r
+        spec = r.mapping(
+            item, "a NAT gateway", {"name", "subnet", "connectivity"}, {"name", "subnet"}
+        )
+        label = r.name(spec["name"], "NAT gateway name")
+        known = {nat.label for specs in self.nat_specs.values() for nat in specs}
+        if label in known or any(nat.label == label for nat in nats):
+            r.fail(f"NAT gateway name '{label}' is used twice")
+        if label in self.peering_names or label in GATEWAY_TARGETS:
+            r.fail(f"NAT gateway name '{label}' is a peering's or a gateway's")
+        connectivity = spec.get("connectivity", "public")
+        if connectivity not in ("public", "private"):
+            r.fail(f"'connectivity' must be public or private, not {connectivity!r}")
+        subnet = r.string(spec["subnet"], "subnet")
+        return NatSpec(label, subnet, connectivity == "private", getattr(item, "line", 0))
+
+    def _peering_name(self, item: object) -> None:
+        """A peering's name and its two VPCs' names (checked once the VPCs are read)."""
+        r = self.r
+        spec = r.mapping(item, "a peering connection", {"name", "vpcs"}, {"name", "vpcs"})
+        name = r.name(spec["name"], "peering name")
+        if name in self.peering_names or name in GATEWAY_TARGETS:
+            r.fail(f"peering name '{name}' is used twice (or is a gateway's)")
+        pair = r.sequence(spec["vpcs"], "vpcs")
+        if len(pair) != 2:
+            r.fail("a peering connects two VPCs: 'vpcs: [REQUESTER, ACCEPTER]'")
+        first, second = (r.string(vpc, "a VPC name") for vpc in pair)
+        self.peering_names[name] = (first, second, getattr(item, "line", 0))
+
+    def _peering(self, name: str, item: object) -> Peering:
+        r = self.r
+        first, second, line = self.peering_names[name]
+        r.line = line
+        with r.at(f"peerings {name}", item):
+            for vpc in (first, second):
+                if vpc not in self.vpcs:
+                    raise Ec2Error("InvalidVpcID.NotFound", f"The vpc ID '{vpc}' does not exist")
+            if first == second:
+                r.fail("a peering connects two different VPCs")
+            one, other = self.vpcs[first], self.vpcs[second]
+            if one.cidr.overlaps(other.cidr):
+                raise Ec2Error(
+                    "InvalidParameterValue",
+                    f"VPCs '{first}' ({one.cidr}) and '{second}' ({other.cidr}) overlap: they "
+                    "cannot be peered",
+                )
+            for earlier, (a, b, _) in self.peering_names.items():
+                if earlier == name:
+                    break
+                if {a, b} == {first, second}:
+                    raise Ec2Error(
+                        "VpcPeeringConnectionAlreadyExists",
+                        f"VPCs '{first}' and '{second}' are already peered by '{earlier}'",
+                    )
+        return Peering(name, (first, second))
+
+    def _check_peered_routes(self, peerings: list[Peering]) -> None:
+        """A route to a peering connection is in one of the two VPCs it joins."""
+        by_name = {peering.name: peering for peering in peerings}
+        for vpc in self.vpcs.values():
+            for table in vpc.route_tables:
+                for route in table.routes:
+                    peering = by_name.get(route.target)
+                    if peering is not None and peering.other(vpc.name) is None:
+                        self.r.fail(
+                            f"VPC '{vpc.name}' route table '{table.name}': peering "
+                            f"'{peering.name}' joins {peering.vpcs[0]} and {peering.vpcs[1]}, "
+                            f"not '{vpc.name}'"
+                        )
+
+    def _elastic_choices(
+        self, items: list[Any], instances: list[Instance]
+    ) -> dict[str, IPv4Address | None]:
+        """The address each ``elastic_ips`` entry names, if it names one (taken first, so
+        that no automatic address takes it)."""
+        r = self.r
+        chosen: dict[str, IPv4Address | None] = {}
+        for index, item in enumerate(items):
+            with r.at(f"elastic_ips[{index}]", item):
+                spec = r.mapping(
+                    item,
+                    "an Elastic IP",
+                    {"name", "address", "instance", "interface", "nat_gateway"},
+                    {"name"},
+                )
+                name = r.name(spec["name"], "Elastic IP name")
+                if name in chosen:
+                    r.fail(f"Elastic IP name '{name}' is used twice")
+                address = None
+                if "address" in spec:
+                    address = r.address(spec["address"], "address")
+                    if address not in PUBLIC_POOL or address in self.public_taken:
+                        r.fail(f"address {address} is taken or outside {PUBLIC_POOL}")
+                    self.public_taken.add(address)
+                chosen[name] = address
+                if "nat_gateway" in spec:
+                    self.nat_elastic.add(r.string(spec["nat_gateway"], "nat_gateway"))
+        return chosen
+
+    def _place_nat_gateways(self, chosen: dict[str, IPv4Address | None]) -> None:
+        """Each NAT gateway's private address in its subnet, and a public NAT gateway's
+        Elastic IP (given by ``elastic_ips`` or allocated here)."""
+        named = self.nat_elastic
+        for vpc_name, specs in self.nat_specs.items():
+            vpc = self.vpcs[vpc_name]
+            placed: list[NatGateway] = []
+            for spec in specs:
+                subnet = self._subnet_named(spec.subnet)
+                self.r.line = spec.line
+                address = self._allocate(subnet, None)
+                public = None
+                if not spec.private and spec.label not in named:
+                    public = self._next_public()
+                placed.append(
+                    NatGateway(
+                        f"_nat-{spec.label}", spec.label, vpc_name, spec.subnet, address, public
+                    )
+                )
+            self.vpcs[vpc_name] = replace(vpc, nat_gateways=tuple(placed))
+
+    def _elastic_ips(
+        self,
+        items: list[Any],
+        instances: list[Instance],
+        chosen: dict[str, IPv4Address | None],
+    ) -> tuple[list[Instance], list[ElasticIp]]:
+        """Each Elastic IP, associated with an instance's interface (its public address
+        then, replacing an automatic one), a NAT gateway, or nothing."""
+        r = self.r
+        by_name = {instance.name: index for index, instance in enumerate(instances)}
+        nats = {nat.label: nat for vpc in self.vpcs.values() for nat in vpc.nat_gateways}
+        found: list[ElasticIp] = []
+        held: set[tuple[str, int]] = set()
+        for index, (item, (name, given)) in enumerate(zip(items, chosen.items(), strict=True)):
+            with r.at(f"elastic_ips[{index}]", item):
+                spec = item
+                address = given if given is not None else self._next_public()
+                targets = [key for key in ("instance", "nat_gateway") if key in spec]
+                if len(targets) > 1:
+                    r.fail(
+                        "an Elastic IP is associated with an instance or a NAT gateway, not both"
+                    )
+                if "interface" in spec and "instance" not in spec:
+                    r.fail("'interface' goes with 'instance' (the instance's interface number)")
+                if "nat_gateway" in spec:
+                    label = r.string(spec["nat_gateway"], "nat_gateway")
+                    nat = nats.get(label)
+                    if nat is None:
+                        raise Ec2Error(
+                            "InvalidParameterValue", f"NAT gateway '{label}' does not exist"
+                        )
+                    if (label, -1) in held:
+                        r.fail(f"NAT gateway '{label}' already has an Elastic IP")
+                    held.add((label, -1))
+                    vpc = self.vpcs[nat.vpc]
+                    moved = replace(nat, public=address)
+                    self.vpcs[nat.vpc] = replace(
+                        vpc,
+                        nat_gateways=tuple(
+                            moved if other.label == label else other for other in vpc.nat_gateways
+                        ),
+                    )
+                    found.append(ElasticIp(name, address, nat_gateway=label))
+                    continue
+                if "instance" not in spec:
+                    found.append(ElasticIp(name, address))
+                    continue
+                owner = r.string(spec["instance"], "instance")
+                if owner not in by_name:
+                    raise Ec2Error(
+                        "InvalidInstanceID.NotFound", f"The instance ID '{owner}' does not exist"
+                    )
+                number = spec.get("interface", 0)
+                instance = instances[by_name[owner]]
+                if (
+                    isinstance(number, bool)
+                    or not isinstance(number, int)
+                    or not (0 <= number < len(instance.nics))
+                ):
+                    r.fail(f"instance '{owner}' has no interface {number!r}")
+                if (owner, number) in held:
+                    r.fail(f"interface {number} of '{owner}' already has an Elastic IP")
+                held.add((owner, number))
+                nics = list(instance.nics)
+                nics[number] = replace(nics[number], public=address)
+                instances[by_name[owner]] = replace(instance, interfaces=tuple(nics))
+                found.append(ElasticIp(name, address, owner, number))
+        return instances, found
 
     def _network_acl(self, item: object, acls: dict[str, NetworkAcl]) -> NetworkAcl:
         """A custom network ACL: its entries as written; it denies all that none allows."""
@@ -463,8 +728,20 @@ class VpcReader:
 
     def _peer_group(self, account: str | None, name: str, owner: GroupKey, text: str) -> GroupKey:
         """A group named in a rule: in the rule's group's VPC (another account's default
-        group is made on demand, as AWS has one in every account's VPC)."""
-        key = GroupKey(account or owner.account, name, owner.vpc)
+        group is made on demand, as AWS has one in every account's VPC); ``VPC/GROUP``
+        names a group of a VPC peered with the rule's."""
+        vpc = owner.vpc
+        where, _, rest = name.partition("/")
+        if rest and where in self.vpcs:
+            peered = any({a, b} == {where, vpc} for a, b, _ in self.peering_names.values())
+            if not peered:
+                raise Ec2Error(
+                    "InvalidGroup.NotFound",
+                    f"The security group '{text}' is in VPC '{where}', which is not peered "
+                    f"with VPC '{vpc}' (a rule names another VPC's group across a peering)",
+                )
+            vpc, name = where, rest
+        key = GroupKey(account or owner.account, name, vpc)
         if key.name == platforms.DEFAULT_GROUP:
             self._ensure_default_group(key.account, key.vpc)
         if key not in self.groups:

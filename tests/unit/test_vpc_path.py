@@ -282,7 +282,7 @@ def test_a_subnet_takes_its_route_table_or_the_main_one() -> None:
     [
         ("internet_gateway: true", "internet_gateway: false", "has none: give it"),
         ("route_table: out}", "route_table: gone}", "route_table 'gone' is not one of"),
-        ("target: internet_gateway}", "target: nat-a}", "only internet_gateway is built"),
+        ("target: internet_gateway}", "target: nat-a}", "is no gateway, NAT gateway of this VPC"),
         ("destination: 0.0.0.0/0", "destination: 10.0.5.0/24", "equal to or more specific"),
         ("route_table: out}", "route_table: out, public: true}", "not both"),
         (
