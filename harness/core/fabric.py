@@ -418,16 +418,6 @@ def _router_wiring(topology: Topology, node: Router) -> Wiring:
     lines.append(f"rule add to {vpc.cidr} lookup main pref {LOCAL_RULE}")
     if vpc.ipv6 is not None and v6:
         lines6.append(f"rule add to {vpc.ipv6} lookup main pref {LOCAL_RULE}")
-    for hop in hops(topology, vpc.name):
-        lines += [
-            f"rule add fwmark {hop.mark} lookup {hop.mark} pref {LOCAL_RULE + 1}",
-            f"route replace default via {hop.via} dev {hop.iface} onlink table {hop.mark}",
-        ]
-        if hop.via6 is not None:
-            lines6 += [
-                f"rule add fwmark {hop.mark} lookup {hop.mark} pref {LOCAL_RULE + 1}",
-                f"route replace ::/0 via {hop.via6} dev {hop.iface} onlink table {hop.mark}",
-            ]
     if topology.transit_link:
         iface = nic_name(len(vpc.subnets))
         lines += [
@@ -448,6 +438,16 @@ def _router_wiring(topology: Topology, node: Router) -> Wiring:
         ports.append((_port(node.name, len(vpc.subnets)), iface))
         held.append((node.transit, node.transit6) if v6 else (node.transit,))
         macs.append(mac(node.transit))
+    for hop in hops(topology, vpc.name):  # once every interface is up
+        lines += [
+            f"rule add fwmark {hop.mark} lookup {hop.mark} pref {LOCAL_RULE + 1}",
+            f"route replace default via {hop.via} dev {hop.iface} onlink table {hop.mark}",
+        ]
+        if hop.via6 is not None:
+            lines6 += [
+                f"rule add fwmark {hop.mark} lookup {hop.mark} pref {LOCAL_RULE + 1}",
+                f"route replace ::/0 via {hop.via6} dev {hop.iface} onlink table {hop.mark}",
+            ]
     return Wiring(
         tuple(ports),
         "\n".join(lines) + "\n",

@@ -328,6 +328,11 @@ class Oracle:
         seen = f"{source.name} ({self._text(path.seen_from)})"
         if path.kind == "public" and path.source_nic is not None:
             seen += ", its public address: group rules match private addresses only"
+        elif path.kind == "nat":
+            seen += (
+                ", the address of the NAT gateway its route table sends it through: group "
+                "rules match the source's private addresses only"
+            )
         return (
             f"dropped entering {target.name}: no ingress rule of "
             f"{self._group_labels(path.target_nic, home)} allows {words} from {seen}"

@@ -266,7 +266,7 @@ class VpcReader:
         r = self.r
         spec = r.mapping(item, "a route table", {"name", "routes"}, {"name"})
         name = r.name(spec["name"], "route table name")
-        if name in tables or name in ("main", "public"):
+        if name in tables or name == "main":
             r.fail(f"route table name '{name}' is used twice (or is one the lab names itself)")
         routes: list[Route] = []
         for number, entry in enumerate(r.sequence(spec.get("routes"), "routes")):
