@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Network
 
 from harness.core.fabric import Wiring, wiring, wirings
-from harness.core.model import Instance, LabNode, Topology
+from harness.core.model import Instance, LabNode, NatGateway, Router, Topology
 from harness.core.nftables import compile_lab
 from harness.core.runtime import SWITCH, NodeState
 
@@ -63,6 +63,15 @@ class Plan:
         return not (self.remove or self.start_switch or self.start or self.install or self.route)
 
 
+def routing_digest(topology: Topology, node: LabNode) -> str:
+    """A router's or NAT gateway's routing as plugged (its next hops: a NAT gateway or a
+    peering added or deleted); "" for every other node."""
+    if not isinstance(node, Router | NatGateway):
+        return ""
+    plan = wiring(topology, node)
+    return digest(plan.script + plan.script6)
+
+
 def plan(
     desired: Topology,
     observed: Mapping[str, NodeState],
@@ -95,6 +104,8 @@ def plan(
                 problems.append(f"{name}: not plugged into the lab's fabric")
             elif desired.is_vpc and not wiring(desired, node).addresses <= state.addresses:
                 remove.append(name)  # e.g. the gateway, when a subnet becomes public: a change
+            elif _rerouted(desired, node, applied.get(name)):
+                remove.append(name)  # its next hops changed: plugged again, a change
             else:
                 keep[name] = state.pid
         for name in sorted(set(wanted) - set(observed)):
@@ -106,6 +117,10 @@ def plan(
     )
     policies = compile_lab(desired)
     digests = {name: digest(text) for name, text in policies.items()}
+    for node in desired.lab_nodes:
+        routed = routing_digest(desired, node)
+        if routed and node.name in digests:
+            digests[node.name] += f"/{routed}"  # what was plugged, beside what was installed
     install: dict[str, str] = {}
     for name, text in policies.items():
         if name not in keep:
@@ -138,3 +153,12 @@ def plan(
         digests=digests,
         problems=tuple(problems),
     )
+
+
+def _rerouted(desired: Topology, node: LabNode, last: Applied | None) -> bool:
+    """Whether a running router's or NAT gateway's routing is not what the topology now
+    needs (recorded after its policy digest, as ``POLICY/ROUTING``)."""
+    routed = routing_digest(desired, node)
+    if not routed or last is None or "/" not in last.digest:
+        return False
+    return last.digest.rsplit("/", 1)[1] != routed
