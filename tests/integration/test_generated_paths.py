@@ -1,5 +1,7 @@
 """The whole VPC path on generated labs (fixed seeds), on both runtimes: subnets with random
-route tables (to the internet gateway everywhere, to a partner's network only, or nowhere)
+route tables (to the internet gateway everywhere, to a partner's network only, nowhere, or
+through a NAT gateway in a random subnet and a peering to a second VPC, itself peered with a
+third: no transitive path), a random egress-only gateway for the second VPC's IPv6
 and random network ACLs (entries of random numbers, actions, protocols, ports and CIDRs, in
 both directions, IPv4 and IPv6), instances with public addresses where their subnet allows
 it, outside hosts inside and outside the partner's network. Every cell must match the oracle:
@@ -18,9 +20,9 @@ from harness.core.runtime import Runtime
 from harness.formats import topology_file
 from harness.lab.one_shot import verify
 
-SEEDS = (5, 17, 42)
+SEEDS = (4, 17, 33)
 PORTS = ["22", "80", "443", "53", "1024-65535", "32768-60999", "49152-65535", "0-65535"]
-TABLES = ["everywhere", "partners", "isolated"]
+TABLES = ["everywhere", "partners", "isolated", "natted", "natted"]
 
 
 def _entry(rng: random.Random, number: int, egress: bool, cidrs: list[str]) -> str:
@@ -42,6 +44,7 @@ def generated(seed: int) -> Topology:
     rng = random.Random(seed)
     ipv6 = rng.random() < 0.6
     cidrs = ["0.0.0.0/0", "0.0.0.0/0", "10.8.0.0/16", "10.8.1.0/24", "198.51.100.0/24"]
+    cidrs += ["10.9.0.0/16", "192.0.2.0/24"]
     cidrs += ["::/0"] if ipv6 else []
     lines = [
         f"name: paths-{seed}",
@@ -60,6 +63,14 @@ def generated(seed: int) -> Topology:
         "          - {destination: 198.51.100.0/24, target: internet_gateway}",
         "      - name: isolated",
         "        routes: []",
+        "      - name: natted",
+        "        routes:",
+        "          - {destination: 0.0.0.0/0, target: nat}",
+        *(["          - {destination: 10.9.0.0/16, target: vw}"] if rng.random() < 0.8 else []),
+        *(["          - {destination: 10.10.0.0/16, target: vw}"] if rng.random() < 0.5 else []),
+        *(['          - {destination: "::/0", target: internet_gateway}'] if ipv6 else []),
+        "    nat_gateways:",
+        f"      - {{name: nat, subnet: s{rng.randint(0, 2)}}}",
         "    network_acls:",
     ]
     for acl in ("n0", "n1"):
@@ -78,7 +89,30 @@ def generated(seed: int) -> Topology:
             f"      - {{name: s{n}, cidr: 10.8.{n + 1}.0/24, route_table: {table}, "
             f"network_acl: {acl}}}"
         )
-    peers = ["0.0.0.0/0", "10.8.0.0/16", "198.51.100.0/24", "g0", "g1"]
+    eigw = ipv6 and rng.random() < 0.6
+    back = ["{destination: 10.8.0.0/16, target: vw}"] if rng.random() < 0.8 else []
+    back += ["{destination: 10.10.0.0/16, target: wx}"]
+    back += ['{destination: "::/0", target: egress_only_internet_gateway}'] if eigw else []
+    lines += [
+        "  - name: w",
+        "    cidr: 10.9.0.0/16",
+        f"    ipv6: {'true' if ipv6 else 'false'}",
+        f"    egress_only_internet_gateway: {'true' if eigw else 'false'}",
+        f"    route_tables: [{{name: back, routes: [{', '.join(back)}]}}]",
+        "    subnets: [{name: t0, cidr: 10.9.1.0/24, route_table: back}]",
+        "  - name: x",
+        "    cidr: 10.10.0.0/16",
+        "    route_tables:",
+        "      - name: home",
+        "        routes:",
+        "          - {destination: 10.9.0.0/16, target: wx}",
+        "          - {destination: 10.8.0.0/16, target: wx}",
+        "    subnets: [{name: u0, cidr: 10.10.1.0/24, route_table: home}]",
+        "peerings:",
+        "  - {name: vw, vpcs: [v, w]}",
+        "  - {name: wx, vpcs: [w, x]}",
+    ]
+    peers = ["0.0.0.0/0", "10.8.0.0/16", "198.51.100.0/24", "g0", "g1", "192.0.2.0/24"]
     peers += ['"::/0"'] if ipv6 else []
     lines.append("groups:")
     for group in ("g0", "g1"):
@@ -96,16 +130,29 @@ def generated(seed: int) -> Topology:
             }
         )
         lines += [f"  - name: {group}", "    vpc: v", f"    ingress: [{', '.join(rules)}]"]
+    far = rng.choice(["v/g0", "v/g1", "10.8.0.0/16", "0.0.0.0/0"])
+    lines += [
+        "  - name: g2",
+        "    vpc: w",
+        f"    ingress: [{{protocol: tcp, ports: 80, source: {far}}}, "
+        + ('{protocol: tcp, ports: 80, source: "::/0"}, ' if ipv6 else "")
+        + "{protocol: tcp, ports: 443, source: 10.10.0.0/16}]",
+        "  - name: g3",
+        "    vpc: x",
+        "    ingress: [{protocol: tcp, ports: 80, source: 10.0.0.0/8}]",
+    ]
     lines.append("instances:")
     for n in range(rng.randint(3, 4)):
         subnet = f"s{rng.randint(0, 2)}"
-        public = tables[subnet] != "isolated" and rng.random() < 0.7
+        public = tables[subnet] in ("everywhere", "partners") and rng.random() < 0.7
         lines.append(
             f"  - {{name: i{n}, subnet: {subnet}, groups: [g{rng.randint(0, 1)}], "
             f"public_ip: {'true' if public else 'false'}, "
             "listen: [tcp/22, tcp/80, tcp/443, udp/53]}"
         )
     lines += [
+        "  - {name: j0, subnet: t0, groups: [g2], listen: [tcp/80, tcp/443]}",
+        "  - {name: k0, subnet: u0, groups: [g3], listen: [tcp/80]}",
         "hosts:",
         '  - {name: partner, address: 198.51.100.10, address6: "2001:db8:ffff::10"}',
         "  - {name: stranger, address: 203.0.113.5}",
@@ -126,6 +173,9 @@ def test_the_seeds_make_labs_where_every_part_of_the_path_decides_something() ->
     assert any("network ACL" in why and why.startswith("dropped") for why in whys)
     assert any(why.startswith("the reply") and "network ACL" in why for why in whys)
     assert any("route table" in why for why in whys)
+    assert any("no transitive routing" in why for why in whys)
+    assert any("NAT gateway" in why for why in whys)
+    assert any("egress-only" in why for why in whys)
     assert any(not why.startswith(("dropped", "the reply")) for why in whys)
 
 
