@@ -305,6 +305,15 @@ def main() -> int:
         f"vpc three-tier, netns: verdict in {vpc_verdict:.2f} s, {vpc_cells} cells, "
         f"{'all correct' if vpc_ok else 'NOT all correct'}"
     )
+    full = topology_file.load(ROOT / "topologies/vpc-full-path.yaml")
+    kernel_quiet()
+    full_verdict, _, full_t, full_cells, full_ok = verified(NetnsRuntime(), full)
+    print(
+        f"vpc full path (routers, network ACLs, a NAT gateway, peerings, an egress-only "
+        f"gateway), netns: verdict in {full_verdict:.2f} s, {full_cells} cells, "
+        f"{'all correct' if full_ok else 'NOT all correct'}; phases "
+        + ", ".join(f"{k} {v:.2f}" for k, v in full_t.items())
+    )
 
     floor_image()
     floor = container_floor()

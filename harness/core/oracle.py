@@ -329,9 +329,13 @@ class Oracle:
         if path.kind == "public" and path.source_nic is not None:
             seen += ", its public address: group rules match private addresses only"
         elif path.kind == "nat":
+            nat = next(
+                n for n in self.topology.nat_gateways if path.seen_from in (n.public, n.address)
+            )
+            what = "Elastic IP" if nat.public is not None else "address"
             seen += (
-                ", the address of the NAT gateway its route table sends it through: group "
-                "rules match the source's private addresses only"
+                f", the {what} of NAT gateway {nat.label}, where its route table sends it: "
+                "group rules match private addresses only"
             )
         return (
             f"dropped entering {target.name}: no ingress rule of "

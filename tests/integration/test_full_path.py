@@ -108,7 +108,7 @@ def test_the_nat_gateway_translates_app_servers_to_its_elastic_ip(matrix: Matrix
     assert cell(matrix, "app-1", "api", private, 443).observed.state is State.OPEN
     translated = cell(matrix, "app-1", "api", public("api"), 443)
     assert translated.observed.state is State.FILTERED and translated.correct
-    assert f"({NAT_EIP}), the address of the NAT gateway" in translated.expected.why
+    assert f"({NAT_EIP}), the Elastic IP of NAT gateway nat-a" in translated.expected.why
     matched = cell(matrix, "app-1", "api", public("api"), 8443)
     assert matched.observed.state is State.OPEN and matched.correct
     assert f"{NAT_EIP}/32" in matched.expected.why

@@ -24,6 +24,7 @@ PAGES = [
     "guide/live-lab.md",
     "guide/clients.md",
     "guide/vpc.md",
+    "guide/full-path.md",
     "guide/diff.md",
     "guide/walkthroughs.md",
 ]

@@ -198,7 +198,8 @@ def test_wiring_of_a_public_instance_and_a_host() -> None:
     assert [str(held[0]) for held in plan.held] == ["10.0.1.1", "10.0.2.1", str(router.transit)]
     policy = compile_router(topo, router)  # the private subnet has no way to the gateway
     assert 'iifname "eth1" oifname "eth2" meta mark 0 drop comment "priv: route table' in policy
-    assert 'iifname "eth0"' not in policy
+    assert 'iifname "eth0" ip daddr { 0.0.0.0/0 } meta mark set 1' in policy  # the public one
+    assert 'iifname "eth1" ip daddr' not in policy
 
 
 def test_the_shipped_vpc_topology_plans_and_compiles() -> None:

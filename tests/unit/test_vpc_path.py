@@ -347,3 +347,96 @@ def test_the_json_document_says_where_the_path_translates_and_routes() -> None:
     assert gateway["kind"] == "gateway"
     assert gateway["translates"][str(web.address)].startswith("192.0.2.")
     assert str(topology.nodes_by_name["vault"].address) not in gateway["translates"]
+
+
+def _full_text() -> str:
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    return (root / "topologies/vpc-full-path.yaml").read_text()
+
+
+def test_the_full_path_file_builds_nat_gateways_peerings_and_elastic_ips() -> None:
+    from harness.formats import topology_file
+
+    topology = topology_file.loads(_full_text(), "full.yaml")
+    prod = topology.vpcs_by_name["prod"]
+    (nat,) = prod.nat_gateways
+    assert (nat.label, nat.subnet, str(nat.public)) == ("nat-a", "public-a", "192.0.2.200")
+    assert nat.address in topology.subnets_by_name["public-a"].cidr
+    assert [p.vpcs for p in topology.peerings] == [("prod", "legacy"), ("legacy", "archive")]
+    assert topology.connected("prod", "archive") and not topology.connected("prod", "lab6")
+    bastion = topology.nodes_by_name["bastion"]
+    assert str(bastion.nics[0].public) == "192.0.2.100"  # type: ignore[union-attr]
+    assert topology.translations[nat.address] == nat.public
+    assert topology.vpcs_by_name["lab6"].egress_only_internet_gateway
+    ledger = next(g for g in topology.groups if g.name == "ledger")
+    assert ledger.rules[0].group is not None and ledger.rules[0].group.vpc == "prod"
+    names = {node.name for node in topology.lab_nodes}
+    assert {"_nat-nat-a", "_rt-prod", "_rt-legacy", "_igw"} <= names
+
+
+@pytest.mark.parametrize(
+    ("change", "expected", "words"),
+    [
+        ("target: nat-a}", "target: nat-b}", "target 'nat-b' is no gateway"),
+        (
+            "{destination: 0.0.0.0/0, target: nat-a}",
+            '{destination: "::/0", target: nat-a}',
+            "a NAT gateway takes IPv4 destinations",
+        ),
+        (
+            '{destination: "::/0", target: egress_only_internet_gateway}',
+            "{destination: 0.0.0.0/0, target: egress_only_internet_gateway}",
+            "an egress-only internet gateway takes IPv6 destinations only",
+        ),
+        (
+            "egress_only_internet_gateway: true",
+            "egress_only_internet_gateway: false",
+            "routes to the egress only internet gateway, but VPC 'lab6' has none",
+        ),
+        ("vpcs: [legacy, archive]", "vpcs: [legacy, legacy]", "two different VPCs"),
+        ("vpcs: [legacy, archive]", "vpcs: [legacy, gone]", "InvalidVpcID.NotFound"),
+        ("vpcs: [legacy, archive]", "vpcs: [archive, prod]", "joins archive and prod, not"),
+        ("source: prod/app}", "source: lab6/v6}", "which is not peered with VPC 'legacy'"),
+        ("{name: nat-a, subnet: public-a}", "{name: nat-a, subnet: old}", "is not in VPC"),
+        ("nat_gateway: nat-a, address", "nat_gateway: nat-z, address", "nat-z' does not exist"),
+        ("instance: bastion, address", "instance: nobody, address", "InvalidInstanceID.NotFound"),
+        ("address: 192.0.2.100}", "address: 192.0.2.200}", "is taken or outside"),
+    ],
+)
+def test_a_bad_path_entry_is_one_line_naming_it(change: str, expected: str, words: str) -> None:
+    from harness.errors import InvalidInput
+    from harness.formats import topology_file
+
+    text = _full_text()
+    changed = text.replace(change, expected, 1)
+    assert changed != text, change
+    with pytest.raises(InvalidInput) as info:
+        topology_file.loads(changed, "full.yaml")
+    message = str(info.value)
+    assert "\n" not in message and message.startswith("full.yaml"), message
+    assert words in message, message
+
+
+def test_a_router_whose_next_hops_change_is_plugged_again() -> None:
+    """A route changes the router's policy alone; a peering added changes its routing, so the
+    reconciler plugs it again (its recorded digest says what was plugged)."""
+    from dataclasses import replace
+
+    from harness.core.fabric import wiring
+    from harness.core.model import Peering
+    from harness.core.reconcile import Applied, plan
+    from harness.core.runtime import SWITCH, NodeState
+    from harness.formats import topology_file
+
+    topology = topology_file.loads(_full_text(), "full.yaml")
+    first = plan(topology, {}, {})
+    applied = {name: Applied(1, digest) for name, digest in first.digests.items()}
+    observed = {SWITCH: NodeState(SWITCH, True, 1)}
+    for node in topology.lab_nodes:
+        observed[node.name] = NodeState(node.name, True, 1, wiring(topology, node).addresses)
+    assert plan(topology, observed, applied).remove == ()
+    peered = replace(topology, peerings=(*topology.peerings, Peering("p3", ("prod", "lab6"))))
+    again = plan(peered, observed, applied)
+    assert set(again.remove) == {"_rt-prod", "_rt-lab6"}
