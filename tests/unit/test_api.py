@@ -451,7 +451,7 @@ def test_2012_version_plain_http_and_errors(endpoint: str) -> None:
         f"Action=DescribeSecurityGroups&Version=2012-05-01&AWSAccessKeyId={A}&GroupName.1=web",
     )
     assert "<ipPermissions />" in text and "<groupName>web</groupName>" in text
-    status, text = _post(endpoint, f"Action=AssociateAddress&Version=2012-05-01&AWSAccessKeyId={A}")
+    status, text = _post(endpoint, f"Action=CreateVpnGateway&Version=2012-05-01&AWSAccessKeyId={A}")
     assert status == 400 and "<Code>InvalidAction</Code>" in text
     status, text = _post(endpoint, "Action=DescribeSecurityGroups&Version=2012-05-01")
     assert status == 401 and "<Code>AuthFailure</Code>" in text

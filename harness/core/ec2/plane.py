@@ -5,6 +5,7 @@ contract checks it)."""
 
 from __future__ import annotations
 
+from harness.core.ec2 import routing
 from harness.core.ec2.filters import (
     matches,
     select,
@@ -229,6 +230,7 @@ __all__ = [
     "remove_host",
     "reservations",
     "revoke",
+    "routing",
     "rule_id",
     "rules_of",
     "run_instances",

@@ -39,6 +39,7 @@ from harness.core.model import (
     Network,
     Protocol,
 )
+from harness.core.vpc_path import AclEntry
 from harness.errors import Ec2Error
 
 MAX_INSTANCES = 250
@@ -223,6 +224,94 @@ class PrefixListRecord:
 
 
 @dataclass(frozen=True)
+class RouteRecord:
+    """A route of a route table: a destination (IPv4 or IPv6) and the id of its target (an
+    internet gateway, an egress-only one, a NAT gateway, a peering connection)."""
+
+    destination: Network
+    target: str
+
+
+@dataclass(frozen=True)
+class RouteTableRecord:
+    """A route table of a VPC: its routes (its local routes are the VPC's blocks), whether it
+    is the VPC's main table, and the subnets associated with it."""
+
+    table_id: str
+    vpc_id: str
+    owner: str
+    main: bool = False
+    routes: tuple[RouteRecord, ...] = ()
+    subnets: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class GatewayRecord:
+    """An internet gateway (attached to ``vpc_id``, or to none) or an egress-only internet
+    gateway (attached to its VPC from its creation)."""
+
+    gateway_id: str
+    owner: str
+    egress_only: bool = False
+    vpc_id: str = ""
+
+
+@dataclass(frozen=True)
+class NatRecord:
+    """A NAT gateway: its subnet, its private address there, its Elastic IP's allocation
+    (``""``: a private NAT gateway) and its state (``available`` or ``deleted``)."""
+
+    nat_id: str
+    owner: str
+    vpc_id: str
+    subnet_id: str
+    address: IPv4Address
+    allocation_id: str = ""
+    state: str = "available"
+
+
+@dataclass(frozen=True)
+class AddressRecord:
+    """An Elastic IP: its address, and the network interface or NAT gateway it is associated
+    with (neither: allocated, not associated)."""
+
+    allocation_id: str
+    owner: str
+    public: IPv4Address
+    eni_id: str = ""
+    nat_id: str = ""
+
+    @property
+    def association_id(self) -> str:
+        held = self.eni_id or self.nat_id
+        return stable_id("eipassoc-", self.allocation_id, held) if held else ""
+
+
+@dataclass(frozen=True)
+class AclRecord:
+    """A network ACL of a VPC: its entries, whether it is the VPC's default, and the subnets
+    associated with it (a subnet no ACL names is the default's)."""
+
+    acl_id: str
+    vpc_id: str
+    owner: str
+    default: bool = False
+    entries: tuple[AclEntry, ...] = ()
+    subnets: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PeeringRecord:
+    """A VPC peering connection: requested, then accepted (``active``), or deleted."""
+
+    pcx_id: str
+    owner: str
+    requester: str
+    accepter: str
+    status: str = "pending-acceptance"
+
+
+@dataclass(frozen=True)
 class Tag:
     resource: str
     key: str
@@ -245,6 +334,12 @@ class Cloud:
     tags: tuple[Tag, ...] = ()
     region: str = DEFAULT_REGION
     images: tuple[ImageRecord, ...] = ()
+    route_tables: tuple[RouteTableRecord, ...] = ()
+    gateways: tuple[GatewayRecord, ...] = ()
+    nat_gateways: tuple[NatRecord, ...] = ()
+    addresses: tuple[AddressRecord, ...] = ()
+    network_acls: tuple[AclRecord, ...] = ()
+    peerings: tuple[PeeringRecord, ...] = ()
 
     @cached_property
     def by_key(self) -> dict[GroupKey, Group]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
+from harness.core.ec2 import routing
 from harness.core.ec2.groups import find_group, find_rule, rules_of
 from harness.core.ec2.images import find_image
 from harness.core.ec2.instances import find_instances
@@ -29,6 +30,13 @@ def _resource_exists(cloud: Cloud, account: str, resource: str) -> None:
         "i": lambda: find_instances(cloud, account, [resource]),
         "eni": lambda: find_nic(cloud, account, resource),
         "ami": lambda: _own_image(cloud, account, resource),
+        "rtb": lambda: routing.find_table(cloud, account, resource),
+        "acl": lambda: routing.find_acl(cloud, account, resource),
+        "igw": lambda: routing.find_gateway(cloud, account, resource, False),
+        "eigw": lambda: routing.find_gateway(cloud, account, resource, True),
+        "nat": lambda: routing.find_nat(cloud, account, resource),
+        "eipalloc": lambda: routing.find_address(cloud, account, resource),
+        "pcx": lambda: routing.find_peering(cloud, account, resource),
     }
     finder = finders.get(prefix)
     if finder is None:
@@ -103,4 +111,10 @@ def owned_resources(cloud: Cloud, account: str) -> set[str]:
     found |= {n.eni_id for n in cloud.nics if n.owner == account}
     found |= {i.image_id for i in cloud.images if i.owner == account}
     found |= {r.rule_id for r in rules_of(cloud, account)}
+    found |= {t.table_id for t in routing.all_tables(cloud, account)}
+    found |= {a.acl_id for a in routing.all_acls(cloud, account)}
+    found |= {g.gateway_id for g in routing.gateways_of(cloud, account)}
+    found |= {n.nat_id for n in cloud.nat_gateways if n.owner == account}
+    found |= {a.allocation_id for a in cloud.addresses if a.owner == account}
+    found |= {p.pcx_id for p in cloud.peerings if p.owner == account}
     return found

@@ -23,6 +23,7 @@ from harness.core.ec2.actions import (
     instances,
     network,
     prefix_lists,
+    routing,
     tags,
 )
 from harness.core.ec2.actions.requests import Answer, Caller, Request
@@ -63,6 +64,25 @@ LEGACY = (
     "SourceSecurityGroupOwnerId",
 )
 PAGED = ("Filters", "MaxResults", "NextToken")
+ROUTE = (
+    "DestinationCidrBlock",
+    "DestinationIpv6CidrBlock",
+    "GatewayId",
+    "EgressOnlyInternetGatewayId",
+    "NatGatewayId",
+    "VpcPeeringConnectionId",
+)
+ACL_ENTRY = (
+    "NetworkAclId",
+    "RuleNumber",
+    "Protocol",
+    "RuleAction",
+    "Egress",
+    "CidrBlock",
+    "Ipv6CidrBlock",
+    "PortRange",
+    "IcmpTypeCode",
+)
 NIC = under(
     "NetworkInterfaces",
     "DeviceIndex",
@@ -131,6 +151,94 @@ ACTIONS: dict[str, Action] = {
         *PERMISSIONS,
         *LEGACY,
         "SecurityGroupRuleIds",
+    ),
+    # the VPC path: route tables, gateways, NAT gateways, Elastic IPs, network ACLs, peerings
+    "CreateRouteTable": _action(
+        routing.create_route_table, "VpcId", "TagSpecifications", "ClientToken"
+    ),
+    "DeleteRouteTable": _action(routing.delete_route_table, "RouteTableId"),
+    "DescribeRouteTables": _describe(routing.describe_route_tables, "RouteTableIds", *PAGED),
+    "CreateRoute": _action(routing.create_route, "RouteTableId", *ROUTE),
+    "ReplaceRoute": _action(routing.replace_route, "RouteTableId", *ROUTE),
+    "DeleteRoute": _action(
+        routing.delete_route, "RouteTableId", "DestinationCidrBlock", "DestinationIpv6CidrBlock"
+    ),
+    "AssociateRouteTable": _action(routing.associate_route_table, "RouteTableId", "SubnetId"),
+    "DisassociateRouteTable": _action(routing.disassociate_route_table, "AssociationId"),
+    "ReplaceRouteTableAssociation": _action(
+        routing.replace_route_table_association, "AssociationId", "RouteTableId"
+    ),
+    "CreateInternetGateway": _action(routing.create_internet_gateway, "TagSpecifications"),
+    "AttachInternetGateway": _action(routing.attach_internet_gateway, "InternetGatewayId", "VpcId"),
+    "DetachInternetGateway": _action(routing.detach_internet_gateway, "InternetGatewayId", "VpcId"),
+    "DeleteInternetGateway": _action(routing.delete_internet_gateway, "InternetGatewayId"),
+    "DescribeInternetGateways": _describe(
+        routing.describe_internet_gateways, "InternetGatewayIds", *PAGED
+    ),
+    "CreateEgressOnlyInternetGateway": _action(
+        routing.create_egress_only_internet_gateway, "VpcId", "TagSpecifications", "ClientToken"
+    ),
+    "DeleteEgressOnlyInternetGateway": _action(
+        routing.delete_egress_only_internet_gateway, "EgressOnlyInternetGatewayId"
+    ),
+    "DescribeEgressOnlyInternetGateways": _describe(
+        routing.describe_egress_only_internet_gateways, "EgressOnlyInternetGatewayIds", *PAGED
+    ),
+    "AllocateAddress": _action(routing.allocate_address, "Domain", "Address", "TagSpecifications"),
+    "AssociateAddress": _action(
+        routing.associate_address,
+        "AllocationId",
+        "PublicIp",
+        "InstanceId",
+        "NetworkInterfaceId",
+        "AllowReassociation",
+    ),
+    "DisassociateAddress": _action(routing.disassociate_address, "AssociationId", "PublicIp"),
+    "ReleaseAddress": _action(routing.release_address, "AllocationId", "PublicIp"),
+    "DescribeAddresses": _describe(
+        routing.describe_addresses, "AllocationIds", "PublicIps", "Filters"
+    ),
+    "CreateNatGateway": _action(
+        routing.create_nat_gateway,
+        "SubnetId",
+        "AllocationId",
+        "ConnectivityType",
+        "TagSpecifications",
+        "ClientToken",
+    ),
+    "DeleteNatGateway": _action(routing.delete_nat_gateway, "NatGatewayId"),
+    "DescribeNatGateways": _describe(
+        routing.describe_nat_gateways, "NatGatewayIds", "Filter", "MaxResults", "NextToken"
+    ),
+    "CreateNetworkAcl": _action(
+        routing.create_network_acl, "VpcId", "TagSpecifications", "ClientToken"
+    ),
+    "DeleteNetworkAcl": _action(routing.delete_network_acl, "NetworkAclId"),
+    "DescribeNetworkAcls": _describe(routing.describe_network_acls, "NetworkAclIds", *PAGED),
+    "CreateNetworkAclEntry": _action(routing.create_network_acl_entry, *ACL_ENTRY),
+    "ReplaceNetworkAclEntry": _action(routing.replace_network_acl_entry, *ACL_ENTRY),
+    "DeleteNetworkAclEntry": _action(
+        routing.delete_network_acl_entry, "NetworkAclId", "RuleNumber", "Egress"
+    ),
+    "ReplaceNetworkAclAssociation": _action(
+        routing.replace_network_acl_association, "AssociationId", "NetworkAclId"
+    ),
+    "CreateVpcPeeringConnection": _action(
+        routing.create_vpc_peering_connection,
+        "VpcId",
+        "PeerVpcId",
+        "PeerOwnerId",
+        "PeerRegion",
+        "TagSpecifications",
+    ),
+    "AcceptVpcPeeringConnection": _action(
+        routing.accept_vpc_peering_connection, "VpcPeeringConnectionId"
+    ),
+    "DeleteVpcPeeringConnection": _action(
+        routing.delete_vpc_peering_connection, "VpcPeeringConnectionId"
+    ),
+    "DescribeVpcPeeringConnections": _describe(
+        routing.describe_vpc_peering_connections, "VpcPeeringConnectionIds", *PAGED
     ),
     "DescribeSecurityGroupRules": _describe(
         groups.describe_security_group_rules, "SecurityGroupRuleIds", *PAGED

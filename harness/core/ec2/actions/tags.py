@@ -43,6 +43,13 @@ RESOURCE_TYPES = {
     "i": "instance",
     "eni": "network-interface",
     "ami": "image",
+    "rtb": "route-table",
+    "acl": "network-acl",
+    "igw": "internet-gateway",
+    "eigw": "egress-only-internet-gateway",
+    "nat": "natgateway",
+    "eipalloc": "elastic-ip",
+    "pcx": "vpc-peering-connection",
 }
 
 
