@@ -428,3 +428,99 @@ def test_the_ec2_tools_on_a_vpc_lab(vpc_lab: Shell, tmp_path: Path) -> None:
     ec2("ec2-revoke", "web", "--egress", "-p", "8080", "-o", "app")
     ec2("ec2-delete-group", "app")
     assert [g[3] for g in ec2("ec2-describe-group") if g[0] == "GROUP"] == ["default", "web"]
+
+
+PATH_KEYS = (
+    "vpc",
+    "public",
+    "private",
+    "igw",
+    "nat",
+    "public_table",
+    "private_table",
+    "nacl",
+    "group",
+)
+
+
+def test_ansible_builds_a_vpc_path_and_packets_follow(vpc_lab: Shell, tmp_path: Path) -> None:
+    """amazon.aws builds subnets, an internet gateway, a NAT gateway, route tables and a
+    network ACL; a second run changes nothing; packets then go as the path says: the internet
+    reaches an instance at its Elastic IP, a private instance reaches it through the NAT
+    gateway (seen from the NAT gateway's Elastic IP), nothing outside reaches the private one,
+    and the private subnet's network ACL lets in ssh and not http. Then it is torn down."""
+    with serving(vpc_lab) as endpoint:
+        made = playbook(vpc_lab, endpoint, "vpc-path.yml", tmp_path / "1.json")
+        assert [k for k in PATH_KEYS if not made[k]["changed"]] == []
+        again = playbook(vpc_lab, endpoint, "vpc-path.yml", tmp_path / "2.json")
+        assert [k for k in PATH_KEYS if again[k]["changed"]] == []
+        ec2 = boto3.client(
+            "ec2",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id=A,
+            aws_secret_access_key="unused",
+        )
+        group = made["group"]["group_id"]
+        public, private = made["public"]["subnet"]["id"], made["private"]["subnet"]["id"]
+        web, app = (
+            ec2.run_instances(
+                ImageId="ami-fba54092",
+                MinCount=1,
+                MaxCount=1,
+                SecurityGroupIds=[group],
+                SubnetId=subnet,
+            )["Instances"][0]
+            for subnet in (public, private)
+        )
+        eip = ec2.allocate_address(Domain="vpc")
+        ec2.associate_address(AllocationId=eip["AllocationId"], InstanceId=web["InstanceId"])
+        vpc_lab.run("sgh", "host", "add", "internet", "198.51.100.10", "-q")
+        matrix = vpc_lab.matrix(tmp_path)
+        assert matrix["exit"] == 0, matrix["text"]
+        web_id, app_id = web["InstanceId"], app["InstanceId"]
+        public_ip = eip["PublicIp"]
+        assert cell(matrix, "internet", web_id, "tcp/80", public_ip)["observed"] == "open"
+        through = cell(matrix, app_id, web_id, "tcp/80", public_ip)
+        assert through["observed"] == "open"
+        nat_ip = made["nat"]["nat_gateway_addresses"][0]["public_ip"]
+        assert matrix["path"]["nat_gateways"][0]["elastic_ip"] == nat_ip
+        assert not [c for c in matrix["cells"] if c["from"] == "internet" and c["to"] == app_id]
+        assert cell(matrix, web_id, app_id, "tcp/22", app["PrivateIpAddress"])["observed"] == "open"
+        http = cell(matrix, web_id, app_id, "tcp/80", app["PrivateIpAddress"])
+        assert http["observed"] == "filtered" and "network ACL" in http["why"], http
+        # torn down, in the order AWS allows
+        ec2.terminate_instances(InstanceIds=[web_id, app_id])
+        ec2.release_address(AllocationId=eip["AllocationId"])
+        nat = made["nat"]["nat_gateway_id"]
+        ec2.delete_nat_gateway(NatGatewayId=nat)
+        for address in ec2.describe_addresses()["Addresses"]:
+            ec2.release_address(AllocationId=address["AllocationId"])
+        for key in ("public_table", "private_table"):
+            table = made[key]["route_table"]["id"]
+            for association in ec2.describe_route_tables(RouteTableIds=[table])["RouteTables"][0][
+                "Associations"
+            ]:
+                ec2.disassociate_route_table(AssociationId=association["RouteTableAssociationId"])
+            ec2.delete_route_table(RouteTableId=table)
+        vpc_id = made["vpc"]["vpc"]["id"]
+        ec2.detach_internet_gateway(InternetGatewayId=made["igw"]["gateway_id"], VpcId=vpc_id)
+        ec2.delete_internet_gateway(InternetGatewayId=made["igw"]["gateway_id"])
+        (default,) = ec2.describe_network_acls(
+            Filters=[
+                {"Name": "vpc-id", "Values": [vpc_id]},
+                {"Name": "default", "Values": ["true"]},
+            ]
+        )["NetworkAcls"]
+        (data,) = ec2.describe_network_acls(NetworkAclIds=[made["nacl"]["nacl_id"]])["NetworkAcls"]
+        for association in data["Associations"]:
+            ec2.replace_network_acl_association(
+                AssociationId=association["NetworkAclAssociationId"],
+                NetworkAclId=default["NetworkAclId"],
+            )
+        ec2.delete_network_acl(NetworkAclId=made["nacl"]["nacl_id"])
+        ec2.delete_security_group(GroupId=group)
+        for subnet in (public, private):
+            ec2.delete_subnet(SubnetId=subnet)
+        ec2.delete_vpc(VpcId=vpc_id)
+        assert [v["IsDefault"] for v in ec2.describe_vpcs()["Vpcs"]] == [True]

@@ -259,3 +259,25 @@ def test_a_peering_requested_then_accepted_and_an_egress_only_gateway(
     far = lab.topology().vpcs_by_name[other["VpcId"]]
     assert far.egress_only_internet_gateway
     assert far.tables_by_name[table].routes[0].target == EGRESS_ONLY_INTERNET_GATEWAY
+
+
+def test_a_vpc_with_a_path_is_deleted_only_once_its_parts_are(ec2: Client) -> None:
+    made = built(ec2)
+    for subnet in (made["public"], made["private"]):
+        ec2.disassociate_route_table(
+            AssociationId=next(
+                a["RouteTableAssociationId"]
+                for t in ec2.describe_route_tables()["RouteTables"]
+                for a in t["Associations"]
+                if a.get("SubnetId") == subnet
+            )
+        )
+    ec2.delete_nat_gateway(NatGatewayId=made["nat"])
+    for subnet in (made["public"], made["private"]):
+        ec2.delete_subnet(SubnetId=subnet)
+    assert error(lambda: ec2.delete_vpc(VpcId=made["vpc"]))[0] == "DependencyViolation"
+    ec2.delete_route_table(RouteTableId=made["out"])
+    ec2.delete_route_table(RouteTableId=made["inside"])
+    ec2.detach_internet_gateway(InternetGatewayId=made["igw"], VpcId=made["vpc"])
+    ec2.delete_vpc(VpcId=made["vpc"])
+    assert [v["IsDefault"] for v in ec2.describe_vpcs()["Vpcs"]] == [True]

@@ -122,8 +122,17 @@ def delete_vpc(cloud: Cloud, account: str, vpc_id: str) -> tuple[Cloud, VpcRecor
     vpc = find_vpc(cloud, account, vpc_id)
     subnets = [s.subnet_id for s in cloud.subnets if s.vpc_id == vpc_id]
     groups = [g.group_id for g in cloud.groups if g.vpc == vpc_id and g.name != "default"]
-    if subnets or groups:
-        parts = ", ".join(subnets + groups)
+    path = [t.table_id for t in cloud.route_tables if t.vpc_id == vpc_id and not t.main]
+    path += [g.gateway_id for g in cloud.gateways if g.vpc_id == vpc_id]
+    path += [n.nat_id for n in cloud.nat_gateways if n.vpc_id == vpc_id and n.state != "deleted"]
+    path += [a.acl_id for a in cloud.network_acls if a.vpc_id == vpc_id and not a.default]
+    path += [
+        p.pcx_id
+        for p in cloud.peerings
+        if vpc_id in (p.requester, p.accepter) and p.status == "active"
+    ]
+    if subnets or groups or path:
+        parts = ", ".join(subnets + groups + path)
         raise Ec2Error(
             "DependencyViolation",
             f"The vpc '{vpc_id}' has dependencies and cannot be deleted ({parts}).",
@@ -132,6 +141,8 @@ def delete_vpc(cloud: Cloud, account: str, vpc_id: str) -> tuple[Cloud, VpcRecor
     cloud = replace(
         cloud,
         vpcs=tuple(v for v in cloud.vpcs if v.vpc_id != vpc_id),
+        route_tables=tuple(t for t in cloud.route_tables if t.vpc_id != vpc_id),
+        network_acls=tuple(a for a in cloud.network_acls if a.vpc_id != vpc_id),
         groups=remaining,
         tags=untagged(cloud, vpc_id),
     )
@@ -218,13 +229,23 @@ def create_subnet(
 def delete_subnet(cloud: Cloud, account: str, subnet_id: str) -> tuple[Cloud, SubnetRecord]:
     cloud = with_account(cloud, account)
     subnet = find_subnet(cloud, account, subnet_id)
-    if any(n.subnet_id == subnet_id for n in cloud.nics):
+    if any(n.subnet_id == subnet_id for n in cloud.nics) or any(
+        n.subnet_id == subnet_id and n.state != "deleted" for n in cloud.nat_gateways
+    ):
         raise Ec2Error(
             "DependencyViolation",
             f"The subnet '{subnet_id}' has dependencies and cannot be deleted.",
         )
     cloud = replace(
         cloud,
+        route_tables=tuple(  # its associations go with it
+            replace(t, subnets=tuple(s for s in t.subnets if s != subnet_id))
+            for t in cloud.route_tables
+        ),
+        network_acls=tuple(
+            replace(a, subnets=tuple(s for s in a.subnets if s != subnet_id))
+            for a in cloud.network_acls
+        ),
         subnets=tuple(s for s in cloud.subnets if s.subnet_id != subnet_id),
         tags=untagged(cloud, subnet_id),
     )
