@@ -9,6 +9,7 @@ import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
@@ -342,3 +343,48 @@ def test_a_change_made_by_another_process_makes_the_map_stale_until_probed_again
         assert fresh()  # probed again without being told
     finally:
         mapped.stop()
+
+
+def test_the_subnets_page_shows_each_subnets_route_table_and_network_acl(
+    lab: PersistentLab,
+) -> None:
+    """Read-only: a subnet's routes (the local one, a route to a NAT gateway) and its
+    network ACL's entries in the order they are read, the * entries last."""
+    lab.choose("vpc")
+
+    def act(name: str, request: dict[str, Any]) -> Any:
+        return lab.call(name, ACCOUNT, request)
+
+    vpc = act("CreateVpc", {"CidrBlock": "10.9.0.0/16"})["Vpc"]["VpcId"]
+    subnet = act("CreateSubnet", {"VpcId": vpc, "CidrBlock": "10.9.1.0/24"})["Subnet"]["SubnetId"]
+    acl = act("CreateNetworkAcl", {"VpcId": vpc})["NetworkAcl"]["NetworkAclId"]
+    act(
+        "CreateNetworkAclEntry",
+        {
+            "NetworkAclId": acl,
+            "RuleNumber": 110,
+            "Protocol": "6",
+            "RuleAction": "deny",
+            "Egress": False,
+            "CidrBlock": "0.0.0.0/0",
+            "PortRange": {"From": 22, "To": 22},
+        },
+    )
+    for client in client_of(lab):
+        page = client.get("/subnets").get_data(as_text=True)
+        assert f'data-subnet="{subnet}"' in page
+        assert "<td>10.9.0.0/16</td><td>local</td><td>active</td>" in page
+        mine = page[page.index(f'data-subnet="{subnet}"') :]
+        default = re.search(r"Network ACL (acl-[0-9a-f]+): inbound", mine)
+        assert default is not None  # the VPC's default ACL until the subnet is moved
+        (found,) = act("DescribeNetworkAcls", {"NetworkAclIds": [default.group(1)]})["NetworkAcls"]
+        (assoc,) = [a for a in found["Associations"] if a["SubnetId"] == subnet]
+        act(
+            "ReplaceNetworkAclAssociation",
+            {"AssociationId": assoc["NetworkAclAssociationId"], "NetworkAclId": acl},
+        )
+        page = client.get("/subnets").get_data(as_text=True)
+        assert f"Network ACL {acl}: inbound" in page
+        assert "<td>110</td><td>tcp</td><td>22</td><td>0.0.0.0/0</td><td>deny</td>" in page
+        mine = page[page.index(f'data-subnet="{subnet}"') :]
+        assert mine.index("<td>110</td>") < mine.index("<td>*</td>")

@@ -23,7 +23,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from jinja2 import ChoiceLoader, PackageLoader, StrictUndefined
 from werkzeug.wrappers import Response as BaseResponse
 
-from harness.faces.console import groups_page, instances_page, reachability_page
+from harness.faces.console import groups_page, instances_page, reachability_page, subnets_page
 from harness.faces.console.context import Console
 from harness.faces.serving import is_loopback
 
@@ -113,4 +113,5 @@ def make_app(console: Console, host: str) -> Flask:
     groups_page.register(app, console, page)
     instances_page.register(app, console, page)
     reachability_page.register(app, console, page)
+    subnets_page.register(app, console, page)
     return app
