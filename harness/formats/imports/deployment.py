@@ -132,6 +132,66 @@ class ImportedSubnet:
 
 
 @dataclass(frozen=True)
+class ImportedRoute:
+    """A route as the input writes it: a destination, and its target's kind (``igw``,
+    ``eigw``, ``nat``, ``pcx``, or ``other``: a target the lab does not model) and
+    reference."""
+
+    destination: str
+    kind: str
+    target: str
+    origin: Origin
+
+
+@dataclass
+class ImportedRouteTable:
+    ref: str
+    name: str
+    vpc: str | None
+    origin: Origin
+    routes: list[ImportedRoute] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ImportedAclEntry:
+    number: int
+    egress: bool
+    protocol: str  # as values.protocol_text gives it (tcp, udp, icmp, -1, a number)
+    action: str
+    cidr: str
+    from_port: int | None
+    to_port: int | None
+    icmp_type: int | None
+    icmp_code: int | None
+    origin: Origin
+
+
+@dataclass
+class ImportedAcl:
+    ref: str
+    name: str
+    vpc: str | None
+    origin: Origin
+    entries: list[ImportedAclEntry] = field(default_factory=list)
+    subnets: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ImportedPath:
+    """The rest of a VPC's path, as the input gives it: gateways by the VPC they are attached
+    to, NAT gateways by subnet, peerings by the two VPCs, and which table a subnet (or a VPC,
+    as its main table) is associated with."""
+
+    kind: str  # igw, eigw, nat, pcx, assoc, main
+    ref: str
+    vpc: str | None = None
+    subnet: str | None = None  # a NAT gateway's, an association's
+    other: str | None = None  # a peering's other VPC; an association's table
+    private: bool = False  # a private NAT gateway
+    origin: Origin | None = None
+
+
+@dataclass(frozen=True)
 class ImportedPrefixList:
     ref: str
     name: str
@@ -166,6 +226,9 @@ class Deployment:
     vpcs: dict[str, ImportedVpc] = field(default_factory=dict)
     subnets: dict[str, ImportedSubnet] = field(default_factory=dict)
     prefix_lists: dict[str, ImportedPrefixList] = field(default_factory=dict)
+    route_tables: dict[str, ImportedRouteTable] = field(default_factory=dict)
+    acls: dict[str, ImportedAcl] = field(default_factory=dict)
+    path: list[ImportedPath] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     normalised: list[Normalised] = field(default_factory=list)
     # None: a bad rule refuses the input; a list (sgh lint): it is left out and kept here

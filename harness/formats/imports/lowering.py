@@ -11,6 +11,7 @@ from ipaddress import (
     IPv6Network,
     ip_network,
 )
+from typing import Any
 
 from harness.core.ec2 import platform as platforms
 from harness.core.model import Origin
@@ -23,6 +24,7 @@ from harness.formats.imports.deployment import (
     ImportedGroup,
     ImportedInterface,
     ImportedPrefixList,
+    ImportedRoute,
     ImportedRule,
     ImportedSubnet,
     Peer,
@@ -59,6 +61,19 @@ def _node(origin: Origin | None = None, **values: object) -> LineDict:
 
 
 @dataclass
+class _VpcPath:
+    """What :meth:`_Builder._path` makes of a VPC: its document keys and, for its subnets,
+    their route tables, network ACLs, and which tables route to an internet gateway."""
+
+    keys: dict[str, Any] = field(default_factory=dict)
+    table_of: dict[str, str] = field(default_factory=dict)  # subnet ref -> table name
+    acl_of: dict[str, str] = field(default_factory=dict)  # subnet ref -> ACL name
+    online_tables: set[str] = field(default_factory=set)
+    nat_subnets: dict[str, str] = field(default_factory=dict)  # NAT name -> subnet ref
+    main: str = ""
+
+
+@dataclass
 class _Builder:
     deployment: Deployment
     notes: list[str] = field(default_factory=list)
@@ -67,6 +82,10 @@ class _Builder:
     subnet_names: dict[str, str] = field(default_factory=dict)  # subnet ref -> name
     subnet_cidrs: dict[str, IPv4Network] = field(default_factory=dict)  # by name
     public_subnet: dict[str, str] = field(default_factory=dict)  # vpc name -> public subnet
+    online: set[str] = field(default_factory=set)  # subnets routed to an internet gateway
+    table_names: dict[str, str] = field(default_factory=dict)  # route table ref -> name
+    nat_names: dict[str, str] = field(default_factory=dict)  # NAT gateway ref -> name
+    peering_names: dict[str, str] = field(default_factory=dict)  # peering ref -> name
     group_names: dict[str, tuple[str, str]] = field(default_factory=dict)  # ref -> (vpc, name)
     plist_names: dict[str, str] = field(default_factory=dict)
     names: set[str] = field(default_factory=set)  # VPC, subnet and node names in use
@@ -77,6 +96,7 @@ class _Builder:
         self._outside_groups()  # adds to the deployment's notes
         self._outside_prefix_lists()
         vpcs = self._vpcs()
+        peerings = self._peerings()
         plists = self._prefix_lists()
         groups = self._groups()
         instances, representatives = self._instances()
@@ -87,6 +107,8 @@ class _Builder:
             account=d.account,
             vpcs=vpcs,
         )
+        if peerings:
+            document["peerings"] = peerings
         if plists:
             document["prefix_lists"] = plists
         document["groups"] = groups
@@ -147,6 +169,8 @@ class _Builder:
         refs: list[str | None] = list(d.vpcs)
         refs.extend(group.vpc for group in d.groups.values())
         refs.extend(nic.vpc or self._subnet_vpc(nic.subnet) for nic in d.interfaces)
+        refs.extend(p.vpc for p in d.path if p.kind == "pcx")
+        refs.extend(p.other for p in d.path if p.kind == "pcx")
         return list(dict.fromkeys(refs))
 
     def _subnet_vpc(self, ref: str | None) -> str | None:
@@ -169,8 +193,158 @@ class _Builder:
             self.vpc_names[ref or ""] = name
             self.vpc_cidrs[name] = cidr
             ipv6 = (known.ipv6 if known else False) or self._wants_ipv6(ref)
-            subnets = self._subnets(ref, name, cidr)
-            result.append(_node(None, name=name, cidr=str(cidr), ipv6=ipv6, subnets=subnets))
+            path = self._path(ref, name, cidr)
+            subnets = self._subnets(ref, name, cidr, path)
+            node = _node(None, name=name, cidr=str(cidr), ipv6=ipv6, subnets=subnets)
+            node.update(path.keys)
+            result.append(node)
+        return result
+
+    # -- the rest of a VPC's path: gateways, NAT gateways, route tables, network ACLs -------
+
+    def _path(self, ref: str | None, vpc: str, cidr: IPv4Network) -> _VpcPath:
+        """A VPC's gateways, NAT gateways, route tables and network ACLs as the input gives
+        them; what the lab does not model is left out with a note (its destinations then
+        have no route in the lab: nothing looks reachable that is not)."""
+        d = self.deployment
+        found = _VpcPath()
+        mine = [p for p in d.path if p.vpc == ref and ref is not None]
+        gateways = {p.ref for p in mine if p.kind == "igw"}
+        egress_only = {p.ref for p in mine if p.kind == "eigw"}
+        if gateways:
+            found.keys["internet_gateway"] = True
+        if egress_only:
+            found.keys["egress_only_internet_gateway"] = True
+        nats = LineList()
+        for nat in d.path:
+            if nat.kind != "nat" or self._subnet_vpc(nat.subnet) != ref or ref is None:
+                continue
+            name = safe_name(nat.ref.rsplit(".", 1)[-1], self.names, prefix="nat-")
+            self.nat_names[nat.ref] = name
+            spec = _node(nat.origin, name=name, subnet=nat.subnet or "")
+            if nat.private:
+                spec["connectivity"] = "private"
+            nats.append(spec)
+            found.nat_subnets[name] = nat.subnet or ""
+        for peering in d.path:
+            if peering.kind == "pcx" and peering.ref not in self.peering_names:
+                self.peering_names[peering.ref] = safe_name(
+                    peering.ref.rsplit(".", 1)[-1], self.names, prefix="pcx-"
+                )
+        taken: set[str] = {"main"}
+        tables = LineList()
+        for table in d.route_tables.values():
+            if table.vpc != ref or ref is None:
+                continue
+            name = safe_name(table.name, taken, prefix="rt-")
+            self.table_names[table.ref] = name
+            routes = LineList()
+            for route in table.routes:
+                target = self._route_target(route, gateways, egress_only, cidr)
+                if target is not None:
+                    routes.append(_node(route.origin, destination=route.destination, target=target))
+                    if target == "internet_gateway" and ":" not in route.destination:
+                        found.online_tables.add(name)
+            tables.append(_node(table.origin, name=name, routes=routes))
+        if tables:
+            found.keys["route_tables"] = tables
+        for main in d.path:
+            if main.kind == "main" and main.vpc == ref and main.other in self.table_names:
+                found.keys["main_route_table"] = self.table_names[main.other]
+                found.main = self.table_names[main.other]
+        if nats:
+            found.keys["nat_gateways"] = nats
+        acls = LineList()
+        acl_taken: set[str] = {"default"}
+        for acl in d.acls.values():
+            members = [
+                *acl.subnets,
+                *(p.subnet for p in d.path if p.kind == "acl" and p.other == acl.ref),
+            ]
+            vpc_ref = acl.vpc or next((self._subnet_vpc(s) for s in members if s), None)
+            if vpc_ref != ref or ref is None:
+                continue
+            name = safe_name(acl.name, acl_taken, prefix="acl-")
+            for subnet in members:
+                if subnet:
+                    found.acl_of[subnet] = name
+            sides: dict[str, LineList] = {"ingress": LineList(), "egress": LineList()}
+            for entry in acl.entries:
+                spec = _node(
+                    entry.origin,
+                    rule=entry.number,
+                    protocol=entry.protocol,
+                    action=entry.action,
+                    **{"destination" if entry.egress else "source": entry.cidr},
+                )
+                if entry.protocol in ("tcp", "udp", "6", "17"):
+                    spec["ports"] = f"{_int(entry.from_port)}-{_int(entry.to_port)}"
+                elif entry.protocol in ("icmp", "1") or (
+                    entry.protocol in ("icmpv6", "58") and ":" in entry.cidr
+                ):
+                    kind = -1 if entry.icmp_type is None else entry.icmp_type
+                    code = -1 if entry.icmp_code is None else entry.icmp_code
+                    spec["icmp"] = f"{kind}:{code}"
+                sides["egress" if entry.egress else "ingress"].append(spec)
+            acls.append(
+                _node(acl.origin, name=name, ingress=sides["ingress"], egress=sides["egress"])
+            )
+        if acls:
+            found.keys["network_acls"] = acls
+        for assoc in d.path:
+            if assoc.kind == "assoc" and assoc.other in self.table_names:
+                found.table_of[assoc.subnet or ""] = self.table_names[assoc.other]
+        return found
+
+    def _route_target(
+        self,
+        route: ImportedRoute,
+        gateways: set[str],
+        egress_only: set[str],
+        cidr: IPv4Network,
+    ) -> str | None:
+        try:
+            destination = ip_network(route.destination, strict=False)
+        except ValueError:
+            self.notes.append(f"{route.origin}: route {route.destination} is no CIDR: left out")
+            return None
+        if isinstance(destination, IPv4Network) and destination.subnet_of(cidr):
+            self.notes.append(
+                f"{route.origin}: route {route.destination} falls inside the VPC's CIDR in the "
+                f"lab ({cidr}): left out"
+            )
+            return None
+        if route.kind == "igw" and route.target in gateways:
+            return "internet_gateway"
+        if route.kind == "eigw" and route.target in egress_only:
+            return "egress_only_internet_gateway"
+        if route.kind == "nat" and route.target in self.nat_names:
+            return self.nat_names[route.target]
+        if route.kind == "pcx" and route.target in self.peering_names:
+            return self.peering_names[route.target]
+        self.notes.append(
+            f"{route.origin}: route {route.destination} -> {route.target}: not a gateway, NAT "
+            "gateway or peering of this VPC in the input; left out (no route in the lab)"
+        )
+        return None
+
+    def _peerings(self) -> LineList:
+        d = self.deployment
+        result = LineList()
+        for peering in d.path:
+            if peering.kind != "pcx":
+                continue
+            one, other = (
+                self.vpc_names.get(peering.vpc or ""),
+                self.vpc_names.get(peering.other or ""),
+            )
+            if one is None or other is None or one == other:
+                self.notes.append(
+                    f"{peering.origin}: a peering whose VPCs the input does not give: left out"
+                )
+                continue
+            name = self.peering_names[peering.ref]
+            result.append(_node(peering.origin, name=name, vpcs=[one, other]))
         return result
 
     def _wants_ipv6(self, vpc: str | None) -> bool:
@@ -209,7 +383,9 @@ class _Builder:
                 return candidate
         raise refuse(Origin(ref), "too many VPCs to place in 10.0.0.0/8")
 
-    def _subnets(self, vpc_ref: str | None, vpc_name: str, vpc_cidr: IPv4Network) -> LineList:
+    def _subnets(
+        self, vpc_ref: str | None, vpc_name: str, vpc_cidr: IPv4Network, path: _VpcPath
+    ) -> LineList:
         d = self.deployment
         result = LineList()
         used: list[IPv4Network] = []
@@ -230,9 +406,28 @@ class _Builder:
             public = subnet.public or any(
                 nic.public for nic in d.interfaces if nic.subnet == subnet.ref
             )
+            node = _node(None, name=name, cidr=str(cidr))
+            table = path.table_of.get(subnet.ref, path.main)
+            if table:  # its route table decides, not its default for public addresses
+                node["route_table"] = table
+                public = table in path.online_tables
+            elif path.keys.get("route_tables") is not None:
+                public = False  # the VPC's main table: the local routes only
+            else:
+                node["public"] = public
+            if subnet.ref in path.acl_of:
+                node["network_acl"] = path.acl_of[subnet.ref]
             if public:
+                self.online.add(name)
                 self.public_subnet.setdefault(vpc_name, name)
-            result.append(_node(None, name=name, cidr=str(cidr), public=public))
+            result.append(node)
+        for nat, ref in path.nat_subnets.items():
+            if ref not in self.subnet_names:
+                raise refuse(
+                    Origin(ref), f"NAT gateway {nat}: its subnet {ref} is not in the input"
+                )
+        for spec in path.keys.get("nat_gateways", []):
+            spec["subnet"] = self.subnet_names[path.nat_subnets[spec["name"]]]
         if vpc_name not in self.public_subnet:
             name = safe_name(f"{vpc_name}-public", self.names)
             cidr = next(
@@ -242,7 +437,10 @@ class _Builder:
             )
             self.subnet_cidrs[name] = cidr
             self.public_subnet[vpc_name] = name
+            self.online.add(name)
             result.append(_node(None, name=name, cidr=str(cidr), public=True))
+            if path.keys.get("route_tables") is not None or path.keys.get("network_acls"):
+                path.keys["internet_gateway"] = True  # what public: true means
         return result
 
     def _subnet_cidr(
@@ -446,6 +644,8 @@ class _Builder:
             name = self.subnet_names.get(ref)
             if subnet is None or name is None:
                 continue
+            if name not in self.online:
+                return name, False, f"its subnet {ref}, which has no route to an internet gateway"
             if attachment.public is not None:
                 return name, attachment.public, f"its subnet {ref}, its address as the input says"
             return name, subnet.public, f"its subnet {ref}, and that subnet's default address"
@@ -466,8 +666,13 @@ class _Builder:
             subnet = self.subnet_names.get(nic.subnet or "") or self.public_subnet[vpc]
             groups = [self.group_names[g][1] for g in nic.groups if g in d.groups]
             spec = _node(nic.origin, subnet=subnet, groups=groups)
-            if nic.public:
+            if nic.public and subnet in self.online:
                 spec["public_ip"] = True
+            elif nic.public:
+                self.notes.append(
+                    f"{nic.origin}: {name}'s public address is left out: its subnet {subnet} "
+                    "has no route to an internet gateway, so it would not be reachable there"
+                )
             specs.append(spec)
         item = _node(nics[0].origin, name=name)
         if len(specs) == 1:

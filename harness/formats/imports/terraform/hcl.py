@@ -24,6 +24,7 @@ from harness.formats.imports.deployment import (
 )
 from harness.formats.imports.terraform.resources import (
     GROUP_TYPES,
+    VPC_DEFAULTS,
     Ref,
     Resources,
     Undeclared,
@@ -181,6 +182,8 @@ class _Module:
             attribute = parts[2] if len(parts) > 2 else "id"
             if attribute in ("id", "arn"):
                 return Ref(address)
+            if attribute in VPC_DEFAULTS:  # a VPC's main route table, its default ACL
+                return Ref(f"{address}:{attribute}")
             return self.attribute(head, name, attribute, text)
         return Unknown(text)
 

@@ -13,7 +13,14 @@ from harness.formats.imports.deployment import (
     Outside,
     refuse,
 )
-from harness.formats.imports.terraform.resources import GROUP_TYPES, Ref, Resources, Unknown
+from harness.formats.imports.terraform.resources import (
+    GROUP_TYPES,
+    PATH_TYPES,
+    VPC_DEFAULTS,
+    Ref,
+    Resources,
+    Unknown,
+)
 
 # -- plan and state JSON ----------------------------------------------------------------------
 
@@ -70,8 +77,13 @@ def read_json(
         if resource.get("mode", "managed") != "managed":
             continue
         values = resource.get("values") or {}
-        if isinstance(values.get("id"), str) and resource.get("type") in GROUP_TYPES:
+        kind = resource.get("type")
+        if isinstance(values.get("id"), str) and (kind in GROUP_TYPES or kind in PATH_TYPES):
             reader.ids[values["id"]] = str(resource.get("address"))
+        if kind == "aws_vpc":
+            for attribute in VPC_DEFAULTS:  # its main table's and default ACL's ids
+                if isinstance(values.get(attribute), str):
+                    reader.ids[values[attribute]] = f"{resource.get('address')}:{attribute}"
     ordered = sorted(
         (r for r in resources if r.get("mode", "managed") == "managed"),
         key=lambda r: r.get("type") not in GROUP_TYPES,
@@ -131,6 +143,9 @@ def _from_config(expression: object, addresses: set[str], key: str) -> object:
         return expression["constant_value"]
     for reference in expression.get("references") or []:
         text = str(reference)
+        attribute = text.rsplit(".", 1)[-1]
+        if attribute in VPC_DEFAULTS and text.rsplit(".", 1)[0] in addresses:
+            return Ref(f"{text.rsplit('.', 1)[0]}:{attribute}")  # a VPC's main table, default ACL
         for candidate in (text, re.sub(r"\.[a-z_]+$", "", text)):
             if candidate in addresses:
                 return Ref(candidate)

@@ -11,8 +11,13 @@ from harness.core.model import Origin
 from harness.errors import TopologyError
 from harness.formats.imports.deployment import (
     Deployment,
+    ImportedAcl,
+    ImportedAclEntry,
     ImportedGroup,
+    ImportedPath,
     ImportedPrefixList,
+    ImportedRoute,
+    ImportedRouteTable,
     ImportedRule,
     ImportedSubnet,
     ImportedVpc,
@@ -24,6 +29,38 @@ from harness.formats.imports.deployment import (
 from harness.formats.imports.values import make_rule, port_value, protocol_text
 
 GROUP_TYPES = ("aws_security_group", "aws_default_security_group")
+PATH_TYPES = frozenset(
+    {
+        "aws_internet_gateway",
+        "aws_internet_gateway_attachment",
+        "aws_egress_only_internet_gateway",
+        "aws_nat_gateway",
+        "aws_route_table",
+        "aws_default_route_table",
+        "aws_route",
+        "aws_route_table_association",
+        "aws_main_route_table_association",
+        "aws_network_acl",
+        "aws_default_network_acl",
+        "aws_network_acl_rule",
+        "aws_network_acl_association",
+        "aws_vpc_peering_connection",
+    }
+)
+# A route's target keys, and the kind of target each names (the AWS provider's schema).
+ROUTE_TARGETS = {
+    "gateway_id": "igw",
+    "egress_only_gateway_id": "eigw",
+    "nat_gateway_id": "nat",
+    "vpc_peering_connection_id": "pcx",
+    "transit_gateway_id": "other",
+    "network_interface_id": "other",
+    "vpc_endpoint_id": "other",
+    "carrier_gateway_id": "other",
+    "local_gateway_id": "other",
+    "core_network_arn": "other",
+}
+VPC_DEFAULTS = ("default_route_table_id", "default_network_acl_id", "main_route_table_id")
 ATTACH_KEYS = ("vpc_security_group_ids", "security_groups", "security_group_ids")
 SUBNET_KEYS = ("subnet_id", "subnets", "vpc_zone_identifier", "subnet_ids")
 PUBLIC_KEYS = ("associate_public_ip_address", "assign_public_ip")
@@ -152,6 +189,8 @@ class Resources:
                 cidr if isinstance(cidr, str) else None,
                 values.get("map_public_ip_on_launch") is True,
             )
+        elif kind in PATH_TYPES:
+            self._path(kind, address, values, origin)
         elif kind == "aws_ec2_managed_prefix_list":
             entries = values.get("entry") or []
             cidrs = tuple(str(e.get("cidr")) for e in entries if isinstance(e, dict))
@@ -334,3 +373,162 @@ class Resources:
                 if isinstance(item, Ref | Undeclared) or (isinstance(item, str) and item):
                     found.append(self.ref(item, origin, key))
         return list(dict.fromkeys(found))
+
+    # -- the VPC path: gateways, NAT gateways, route tables, network ACLs, peerings ------------
+
+    def _vpc_of_default(self, value: object, origin: Origin, what: str) -> str | None:
+        """The VPC whose default route table or network ACL a value names
+        (``aws_vpc.main.default_route_table_id``)."""
+        if isinstance(value, Ref):
+            return value.address.split(":", 1)[0]
+        return self.vpc(value, origin)
+
+    def _path(self, kind: str, address: str, values: dict[str, Any], origin: Origin) -> None:
+        d = self.deployment
+        short = address.rsplit(".", maxsplit=1)[-1]
+        if kind == "aws_internet_gateway":
+            d.path.append(ImportedPath("igw", address, self.vpc(values.get("vpc_id"), origin)))
+        elif kind == "aws_internet_gateway_attachment":
+            gateway = self.ref(values.get("internet_gateway_id"), origin, "internet_gateway_id")
+            vpc = self.vpc(values.get("vpc_id"), origin)
+            d.path.append(ImportedPath("igw", gateway, vpc, origin=origin))
+        elif kind == "aws_egress_only_internet_gateway":
+            d.path.append(ImportedPath("eigw", address, self.vpc(values.get("vpc_id"), origin)))
+        elif kind == "aws_nat_gateway":
+            subnet = self.ref(values.get("subnet_id"), origin, "subnet_id")
+            private = values.get("connectivity_type") == "private"
+            d.path.append(
+                ImportedPath("nat", address, subnet=subnet, private=private, origin=origin)
+            )
+        elif kind == "aws_vpc_peering_connection":
+            one = self.vpc(values.get("vpc_id"), origin)
+            other = self.vpc(values.get("peer_vpc_id"), origin)
+            d.path.append(ImportedPath("pcx", address, one, other=other, origin=origin))
+        elif kind in ("aws_route_table", "aws_default_route_table"):
+            if kind == "aws_default_route_table":
+                vpc = self._vpc_of_default(
+                    values.get("default_route_table_id"), origin, "default_route_table_id"
+                )
+                d.path.append(ImportedPath("main", address, vpc, other=address, origin=origin))
+            else:
+                vpc = self.vpc(values.get("vpc_id"), origin)
+            table = d.route_tables.setdefault(
+                address, ImportedRouteTable(address, short, vpc, origin)
+            )
+            table.vpc, table.name, table.origin = vpc, short, origin  # routes may come first
+            for route in self._list(values.get("route"), origin, "route"):
+                if isinstance(route, dict):
+                    found = self._route(route, origin, "cidr_block", "ipv6_cidr_block")
+                    if found is not None:
+                        table.routes.append(found)
+        elif kind == "aws_route":
+            table_ref = self.ref(values.get("route_table_id"), origin, "route_table_id")
+            held = d.route_tables.get(table_ref)
+            if held is None:
+                vpc = table_ref.split(":", 1)[0] if ":" in table_ref else None
+                held = d.route_tables.setdefault(
+                    table_ref,
+                    ImportedRouteTable(table_ref, table_ref.rsplit(".", 1)[-1], vpc, origin),
+                )
+                if vpc is not None:
+                    d.path.append(
+                        ImportedPath("main", table_ref, vpc, other=table_ref, origin=origin)
+                    )
+            found = self._route(
+                values, origin, "destination_cidr_block", "destination_ipv6_cidr_block"
+            )
+            if found is not None:
+                held.routes.append(found)
+        elif kind == "aws_route_table_association":
+            if values.get("gateway_id") is not None:
+                d.notes.append(f"{origin}: an edge association (ingress routing) is not modelled")
+                return
+            table_ref = self.ref(values.get("route_table_id"), origin, "route_table_id")
+            subnet = self.ref(values.get("subnet_id"), origin, "subnet_id")
+            d.path.append(
+                ImportedPath("assoc", address, subnet=subnet, other=table_ref, origin=origin)
+            )
+        elif kind == "aws_main_route_table_association":
+            table_ref = self.ref(values.get("route_table_id"), origin, "route_table_id")
+            vpc = self.vpc(values.get("vpc_id"), origin)
+            d.path.append(ImportedPath("main", address, vpc, other=table_ref, origin=origin))
+        elif kind in ("aws_network_acl", "aws_default_network_acl"):
+            if kind == "aws_default_network_acl":
+                vpc = self._vpc_of_default(
+                    values.get("default_network_acl_id"), origin, "default_network_acl_id"
+                )
+            else:
+                vpc = self.vpc(values.get("vpc_id"), origin)
+            acl = d.acls.setdefault(address, ImportedAcl(address, short, vpc, origin))
+            acl.vpc, acl.name, acl.origin = vpc, short, origin  # its rules may come first
+            for key, egress in (("ingress", False), ("egress", True)):
+                for entry in self._list(values.get(key), origin, key):
+                    if isinstance(entry, dict):
+                        acl.entries.append(self._acl_entry(entry, egress, origin, "rule_no"))
+            for item in self._list(values.get("subnet_ids"), origin, "subnet_ids"):
+                acl.subnets.append(self.ref(item, origin, "subnet_ids"))
+        elif kind == "aws_network_acl_rule":
+            acl_ref = self.ref(values.get("network_acl_id"), origin, "network_acl_id")
+            acl = d.acls.setdefault(
+                acl_ref, ImportedAcl(acl_ref, acl_ref.rsplit(".", 1)[-1], None, origin)
+            )
+            egress = values.get("egress") is True
+            acl.entries.append(self._acl_entry(values, egress, origin, "rule_number"))
+        elif kind == "aws_network_acl_association":
+            acl_ref = self.ref(values.get("network_acl_id"), origin, "network_acl_id")
+            subnet = self.ref(values.get("subnet_id"), origin, "subnet_id")
+            d.path.append(ImportedPath("acl", address, subnet=subnet, other=acl_ref, origin=origin))
+
+    def _route(
+        self, values: dict[str, Any], origin: Origin, key: str, key6: str
+    ) -> ImportedRoute | None:
+        d = self.deployment
+        destination = values.get(key) or values.get(key6)
+        if values.get("destination_prefix_list_id"):
+            d.notes.append(f"{origin}: a route to a prefix list is not modelled: left out")
+            return None
+        if not isinstance(destination, str) or not destination:
+            d.notes.append(f"{origin}: a route without a destination the lab knows: left out")
+            return None
+        for target_key, kind in ROUTE_TARGETS.items():
+            value = values.get(target_key)
+            if value in (None, ""):
+                continue
+            if kind == "other" or (isinstance(value, str) and value.startswith("vgw-")):
+                d.notes.append(
+                    f"{origin}: route {destination} -> {target_key}: a target the lab does not "
+                    "model; left out (its destination has no route in the lab)"
+                )
+                return None
+            return ImportedRoute(destination, kind, self.ref(value, origin, target_key), origin)
+        d.notes.append(f"{origin}: route {destination} has no target the lab knows: left out")
+        return None
+
+    def _acl_entry(
+        self, values: dict[str, Any], egress: bool, origin: Origin, number_key: str
+    ) -> ImportedAclEntry:
+        protocol = self._known(values.get("protocol"), origin, "protocol")
+        text = "-1" if str(protocol).lower() in ("all", "-1") else protocol_text(protocol, origin)
+        number = port_value(
+            self._known(values.get(number_key), origin, number_key), origin, number_key
+        )
+        action = str(self._known(values.get("action", values.get("rule_action")), origin, "action"))
+        cidr = values.get("cidr_block") or values.get("ipv6_cidr_block")
+        if number is None or not isinstance(cidr, str):
+            raise refuse(origin, f"a network ACL entry needs {number_key} and a CIDR")
+
+        def port(key: str) -> int | None:
+            return port_value(self._known(values.get(key), origin, key), origin, key)
+
+        return ImportedAclEntry(
+            number,
+            egress,
+            text,
+            action.lower(),
+            cidr,
+            port("from_port"),
+            port("to_port"),
+            port("icmp_type"),
+            port("icmp_code"),
+            origin,
+        )

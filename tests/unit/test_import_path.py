@@ -1,0 +1,196 @@
+"""The VPC path imported from Terraform: internet and egress-only gateways, a NAT gateway, route
+tables (inline routes and ``aws_route``), associations, network ACLs (inline entries and
+``aws_network_acl_rule``) and a peering, as the common VPC module writes them. The imported
+topology runs as the input says: what the lab does not model is left out with a note."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness.core.matrix import expectations
+from harness.core.planner import plan
+from harness.formats import sources
+
+MODULE = """
+resource "aws_vpc" "main" {
+  cidr_block = "10.20.0.0/16"
+}
+resource "aws_vpc" "legacy" {
+  cidr_block = "10.21.0.0/16"
+}
+resource "aws_subnet" "public" {
+  vpc_id                  = aws_vpc.main.id
+  cidr_block              = "10.20.1.0/24"
+  map_public_ip_on_launch = true
+}
+resource "aws_subnet" "private" {
+  vpc_id     = aws_vpc.main.id
+  cidr_block = "10.20.2.0/24"
+}
+resource "aws_subnet" "old" {
+  vpc_id     = aws_vpc.legacy.id
+  cidr_block = "10.21.1.0/24"
+}
+resource "aws_internet_gateway" "this" {
+  vpc_id = aws_vpc.main.id
+}
+resource "aws_eip" "nat" {
+  domain = "vpc"
+}
+resource "aws_nat_gateway" "this" {
+  allocation_id = aws_eip.nat.id
+  subnet_id     = aws_subnet.public.id
+}
+resource "aws_route_table" "public" {
+  vpc_id = aws_vpc.main.id
+}
+resource "aws_route" "public_internet_gateway" {
+  route_table_id         = aws_route_table.public.id
+  destination_cidr_block = "0.0.0.0/0"
+  gateway_id             = aws_internet_gateway.this.id
+}
+resource "aws_route_table" "private" {
+  vpc_id = aws_vpc.main.id
+  route {
+    cidr_block     = "0.0.0.0/0"
+    nat_gateway_id = aws_nat_gateway.this.id
+  }
+  route {
+    cidr_block                = "10.21.0.0/16"
+    vpc_peering_connection_id = aws_vpc_peering_connection.legacy.id
+  }
+  route {
+    cidr_block         = "172.16.0.0/12"
+    transit_gateway_id = "tgw-0123456789abcdef0"
+  }
+}
+resource "aws_route_table_association" "public" {
+  subnet_id      = aws_subnet.public.id
+  route_table_id = aws_route_table.public.id
+}
+resource "aws_route_table_association" "private" {
+  subnet_id      = aws_subnet.private.id
+  route_table_id = aws_route_table.private.id
+}
+resource "aws_route_table" "back" {
+  vpc_id = aws_vpc.legacy.id
+  route {
+    cidr_block                = "10.20.0.0/16"
+    vpc_peering_connection_id = aws_vpc_peering_connection.legacy.id
+  }
+}
+resource "aws_main_route_table_association" "legacy" {
+  vpc_id         = aws_vpc.legacy.id
+  route_table_id = aws_route_table.back.id
+}
+resource "aws_vpc_peering_connection" "legacy" {
+  vpc_id      = aws_vpc.main.id
+  peer_vpc_id = aws_vpc.legacy.id
+  auto_accept = true
+}
+resource "aws_network_acl" "private" {
+  vpc_id     = aws_vpc.main.id
+  subnet_ids = [aws_subnet.private.id]
+  egress {
+    rule_no    = 100
+    protocol   = "-1"
+    action     = "allow"
+    cidr_block = "0.0.0.0/0"
+    from_port  = 0
+    to_port    = 0
+  }
+}
+resource "aws_network_acl_rule" "ssh_in" {
+  network_acl_id = aws_network_acl.private.id
+  rule_number    = 100
+  egress         = false
+  protocol       = "tcp"
+  rule_action    = "allow"
+  cidr_block     = "10.20.0.0/16"
+  from_port      = 22
+  to_port        = 22
+}
+resource "aws_network_acl_rule" "replies_in" {
+  network_acl_id = aws_network_acl.private.id
+  rule_number    = 110
+  egress         = false
+  protocol       = "tcp"
+  rule_action    = "allow"
+  cidr_block     = "0.0.0.0/0"
+  from_port      = 1024
+  to_port        = 65535
+}
+resource "aws_security_group" "web" {
+  vpc_id = aws_vpc.main.id
+  ingress {
+    from_port   = 0
+    to_port     = 0
+    protocol    = "-1"
+    cidr_blocks = ["0.0.0.0/0"]
+  }
+  egress {
+    from_port   = 0
+    to_port     = 0
+    protocol    = "-1"
+    cidr_blocks = ["0.0.0.0/0"]
+  }
+}
+resource "aws_instance" "web" {
+  subnet_id                   = aws_subnet.public.id
+  vpc_security_group_ids      = [aws_security_group.web.id]
+  associate_public_ip_address = true
+}
+resource "aws_instance" "app" {
+  subnet_id              = aws_subnet.private.id
+  vpc_security_group_ids = [aws_security_group.web.id]
+}
+"""
+
+
+def test_a_terraform_vpc_path_is_imported_as_written(tmp_path: Path) -> None:
+    (tmp_path / "main.tf").write_text(MODULE)
+    loaded = sources.load([str(tmp_path)])
+    topology = loaded.topology
+    main = topology.vpcs_by_name["main"]
+    assert main.has_internet_gateway
+    (nat,) = main.nat_gateways
+    assert nat.subnet == "public" and nat.public is not None
+    private = topology.subnets_by_name["private"]
+    table = main.table_of(private)
+    assert [(str(r.destination), r.target) for r in table.routes] == [
+        ("0.0.0.0/0", nat.label),
+        ("10.21.0.0/16", topology.peerings[0].name),
+    ]
+    assert any("transit_gateway_id" in note and "left out" in note for note in loaded.notes)
+    acl = main.acl_of(private)
+    assert sorted((e.number, e.egress) for e in acl.entries) == [
+        (100, False),
+        (100, True),
+        (110, False),
+    ]
+    legacy = topology.vpcs_by_name["legacy"]
+    assert legacy.table_of(topology.subnets_by_name["old"]).routes[0].target == (
+        topology.peerings[0].name
+    )
+    # the imported lab answers as the path says: the private member has no public address
+    # and reaches the public member's public address through the NAT gateway, seen from its
+    # Elastic IP
+    public, private_member = (
+        next(i for i in topology.instances if i.nics[0].subnet == name)
+        for name in ("public", "private")
+    )
+    assert private_member.nics[0].public is None
+    expected = expectations(topology, plan(topology))
+    through = {
+        c.probe: e
+        for c, e in expected.items()
+        if (c.source, c.target) == (private_member.name, public.name)
+        and c.address == str(public.nics[0].public)
+    }
+    assert through
+    for probe, found in through.items():
+        if str(probe).startswith("tcp"):  # the ACL lets in replies to ephemeral tcp ports
+            assert str(found.state) == "closed", (probe, found)
+        else:
+            assert str(found.state) == "filtered" and "network ACL acl-private" in found.why
+    assert not [c for c in expected if c.source == "internet" and c.target == private_member.name]
