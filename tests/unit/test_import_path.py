@@ -194,3 +194,19 @@ def test_a_terraform_vpc_path_is_imported_as_written(tmp_path: Path) -> None:
         else:
             assert str(found.state) == "filtered" and "network ACL acl-private" in found.why
     assert not [c for c in expected if c.source == "internet" and c.target == private_member.name]
+
+
+def test_sgh_import_writes_the_path_and_it_reads_back_the_same(tmp_path: Path) -> None:
+    from harness.formats import topology_file
+    from harness.formats.imports.yaml_writer import render
+
+    (tmp_path / "main.tf").write_text(MODULE)
+    loaded = sources.load([str(tmp_path)])
+    assert loaded.imported is not None
+    text = render(loaded.imported)
+    again = topology_file.loads(text, "imported.yaml")
+    before = {c: e.state for c, e in expectations(loaded.topology, plan(loaded.topology)).items()}
+    after = {c: e.state for c, e in expectations(again, plan(again)).items()}
+    assert before == after
+    assert "target: nat-this}  #" in text and "aws_route.public_internet_gateway" in text
+    assert "legacy-public" not in text  # no subnet is made up where the input gives the routes

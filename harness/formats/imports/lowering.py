@@ -428,7 +428,12 @@ class _Builder:
                 )
         for spec in path.keys.get("nat_gateways", []):
             spec["subnet"] = self.subnet_names[path.nat_subnets[spec["name"]]]
-        if vpc_name not in self.public_subnet:
+        explicit = "route_tables" in path.keys
+        if vpc_name not in self.public_subnet and explicit and result:
+            # the input gives the VPC's routes: no subnet is made up to route it elsewhere;
+            # what the input places nowhere goes into its first subnet, with no public address
+            self.public_subnet[vpc_name] = result[0]["name"]
+        elif vpc_name not in self.public_subnet:
             name = safe_name(f"{vpc_name}-public", self.names)
             cidr = next(
                 net
@@ -437,10 +442,11 @@ class _Builder:
             )
             self.subnet_cidrs[name] = cidr
             self.public_subnet[vpc_name] = name
-            self.online.add(name)
-            result.append(_node(None, name=name, cidr=str(cidr), public=True))
-            if path.keys.get("route_tables") is not None or path.keys.get("network_acls"):
-                path.keys["internet_gateway"] = True  # what public: true means
+            if explicit:  # a subnet of its own, on the VPC's main table
+                result.append(_node(None, name=name, cidr=str(cidr)))
+            else:
+                self.online.add(name)
+                result.append(_node(None, name=name, cidr=str(cidr), public=True))
         return result
 
     def _subnet_cidr(
@@ -656,7 +662,8 @@ class _Builder:
         else:
             why = "no member in the input: every path to it is tested"
         public = attachment.public if attachment.public is not None else True
-        return self.public_subnet[vpc], public, why
+        subnet = self.public_subnet[vpc]
+        return subnet, public and subnet in self.online, why
 
     def _member(self, name: str, nics: list[ImportedInterface]) -> LineDict:
         d = self.deployment

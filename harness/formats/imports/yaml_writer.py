@@ -35,8 +35,41 @@ def render(imported: Imported) -> str:
         lines.append(f"  - name: {_flow(vpc['name'])}")
         lines.append(f"    cidr: {vpc['cidr']}")
         lines.append(f"    ipv6: {_flow(vpc['ipv6'])}")
+        for key in ("internet_gateway", "egress_only_internet_gateway", "main_route_table"):
+            if key in vpc:
+                lines.append(f"    {key}: {_flow(vpc[key])}")
         lines.append("    subnets:")
         lines.extend(f"      - {_flow(dict(subnet))}" for subnet in vpc["subnets"])
+        if "nat_gateways" in vpc:
+            lines.append("    nat_gateways:")
+            lines.extend(
+                f"      - {_flow(dict(nat))}{_comment(nat.origin)}" for nat in vpc["nat_gateways"]
+            )
+        if "route_tables" in vpc:
+            lines.append("    route_tables:")
+            for table in vpc["route_tables"]:
+                lines.append(f"      - name: {_flow(table['name'])}{_comment(table.origin)}")
+                lines.append(f"        routes:{' []' if not table['routes'] else ''}")
+                lines.extend(
+                    f"          - {_flow(dict(route))}{_comment(route.origin)}"
+                    for route in table["routes"]
+                )
+        if "network_acls" in vpc:
+            lines.append("    network_acls:")
+            for acl in vpc["network_acls"]:
+                lines.append(f"      - name: {_flow(acl['name'])}{_comment(acl.origin)}")
+                for side in ("ingress", "egress"):
+                    entries = acl[side]
+                    lines.append(f"        {side}:{' []' if not entries else ''}")
+                    lines.extend(
+                        f"          - {_flow(dict(entry))}{_comment(entry.origin)}"
+                        for entry in entries
+                    )
+    if "peerings" in doc:
+        lines.append("peerings:")
+        lines.extend(
+            f"  - {_flow(dict(peering))}{_comment(peering.origin)}" for peering in doc["peerings"]
+        )
     if "prefix_lists" in doc:
         lines.append("prefix_lists:")
         lines.extend(f"  - {_flow(dict(plist))}" for plist in doc["prefix_lists"])
