@@ -210,3 +210,121 @@ def test_sgh_import_writes_the_path_and_it_reads_back_the_same(tmp_path: Path) -
     assert before == after
     assert "target: nat-this}  #" in text and "aws_route.public_internet_gateway" in text
     assert "legacy-public" not in text  # no subnet is made up where the input gives the routes
+
+
+TEMPLATE = """
+Resources:
+  main: {Type: AWS::EC2::VPC, Properties: {CidrBlock: 10.20.0.0/16}}
+  legacy: {Type: AWS::EC2::VPC, Properties: {CidrBlock: 10.21.0.0/16}}
+  public:
+    Type: AWS::EC2::Subnet
+    Properties: {VpcId: !Ref main, CidrBlock: 10.20.1.0/24, MapPublicIpOnLaunch: true}
+  private: {Type: AWS::EC2::Subnet, Properties: {VpcId: !Ref main, CidrBlock: 10.20.2.0/24}}
+  old: {Type: AWS::EC2::Subnet, Properties: {VpcId: !Ref legacy, CidrBlock: 10.21.1.0/24}}
+  this: {Type: AWS::EC2::InternetGateway}
+  attach:
+    Type: AWS::EC2::VPCGatewayAttachment
+    Properties: {VpcId: !Ref main, InternetGatewayId: !Ref this}
+  eip: {Type: AWS::EC2::EIP, Properties: {Domain: vpc}}
+  nat:
+    Type: AWS::EC2::NatGateway
+    Properties: {SubnetId: !Ref public, AllocationId: !GetAtt eip.AllocationId}
+  publicTable: {Type: AWS::EC2::RouteTable, Properties: {VpcId: !Ref main}}
+  publicRoute:
+    Type: AWS::EC2::Route
+    Properties: {RouteTableId: !Ref publicTable, DestinationCidrBlock: 0.0.0.0/0, GatewayId: !Ref this}
+  privateTable: {Type: AWS::EC2::RouteTable, Properties: {VpcId: !Ref main}}
+  privateRoute:
+    Type: AWS::EC2::Route
+    Properties: {RouteTableId: !Ref privateTable, DestinationCidrBlock: 0.0.0.0/0, NatGatewayId: !Ref nat}
+  peerRoute:
+    Type: AWS::EC2::Route
+    Properties:
+      RouteTableId: !Ref privateTable
+      DestinationCidrBlock: 10.21.0.0/16
+      VpcPeeringConnectionId: !Ref peering
+  tgwRoute:
+    Type: AWS::EC2::Route
+    Properties: {RouteTableId: !Ref privateTable, DestinationCidrBlock: 172.16.0.0/12, TransitGatewayId: tgw-0123456789abcdef0}
+  publicAssoc:
+    Type: AWS::EC2::SubnetRouteTableAssociation
+    Properties: {SubnetId: !Ref public, RouteTableId: !Ref publicTable}
+  privateAssoc:
+    Type: AWS::EC2::SubnetRouteTableAssociation
+    Properties: {SubnetId: !Ref private, RouteTableId: !Ref privateTable}
+  back: {Type: AWS::EC2::RouteTable, Properties: {VpcId: !Ref legacy}}
+  backRoute:
+    Type: AWS::EC2::Route
+    Properties: {RouteTableId: !Ref back, DestinationCidrBlock: 10.20.0.0/16, VpcPeeringConnectionId: !Ref peering}
+  backAssoc:
+    Type: AWS::EC2::SubnetRouteTableAssociation
+    Properties: {SubnetId: !Ref old, RouteTableId: !Ref back}
+  peering:
+    Type: AWS::EC2::VPCPeeringConnection
+    Properties: {VpcId: !Ref main, PeerVpcId: !Ref legacy}
+  acl: {Type: AWS::EC2::NetworkAcl, Properties: {VpcId: !Ref main}}
+  aclOut:
+    Type: AWS::EC2::NetworkAclEntry
+    Properties: {NetworkAclId: !Ref acl, RuleNumber: 100, Protocol: -1, RuleAction: allow, Egress: true, CidrBlock: 0.0.0.0/0}
+  sshIn:
+    Type: AWS::EC2::NetworkAclEntry
+    Properties:
+      NetworkAclId: !Ref acl
+      RuleNumber: 100
+      Protocol: 6
+      RuleAction: allow
+      CidrBlock: 10.20.0.0/16
+      PortRange: {From: 22, To: 22}
+  repliesIn:
+    Type: AWS::EC2::NetworkAclEntry
+    Properties:
+      NetworkAclId: !Ref acl
+      RuleNumber: 110
+      Protocol: 6
+      RuleAction: allow
+      CidrBlock: 0.0.0.0/0
+      PortRange: {From: 1024, To: 65535}
+  aclAssoc:
+    Type: AWS::EC2::SubnetNetworkAclAssociation
+    Properties: {SubnetId: !Ref private, NetworkAclId: !Ref acl}
+  web:
+    Type: AWS::EC2::SecurityGroup
+    Properties:
+      GroupName: web
+      GroupDescription: web
+      VpcId: !Ref main
+      SecurityGroupIngress: [{IpProtocol: "-1", CidrIp: 0.0.0.0/0}]
+  webInstance:
+    Type: AWS::EC2::Instance
+    Properties:
+      ImageId: ami-12345678
+      NetworkInterfaces:
+        - {DeviceIndex: "0", SubnetId: !Ref public, GroupSet: [!Ref web], AssociatePublicIpAddress: true}
+  appInstance:
+    Type: AWS::EC2::Instance
+    Properties: {ImageId: ami-12345678, SubnetId: !Ref private, SecurityGroupIds: [!Ref web]}
+"""
+
+
+def test_cloudformation_gives_the_same_path_as_terraform(tmp_path: Path) -> None:
+    """One design in two formats: the same verdict for every cell (CloudFormation keeps the
+    allow-all egress a template does not replace, as the group in MODULE writes it)."""
+    (tmp_path / "main.tf").write_text(MODULE)
+    (tmp_path / "stack.yaml").write_text(TEMPLATE)
+    terraform = sources.load([str(tmp_path / "main.tf")])
+    cloudformation = sources.load([str(tmp_path / "stack.yaml")])
+    assert any("TransitGatewayId" in note for note in cloudformation.notes)
+
+    def states(loaded: sources.Loaded) -> dict[tuple[str, str], str]:
+        topology = loaded.topology
+        subnet_of = {i.name: i.nics[0].subnet for i in topology.instances}
+        found: dict[tuple[str, str], str] = {}
+        for cell, expectation in expectations(topology, plan(topology)).items():
+            source = subnet_of.get(cell.source, cell.source)
+            kind = "public" if cell.address.startswith("192.0.2") else "private"
+            key = (f"{source}->{subnet_of[cell.target]} {kind} {cell.probe}", "")
+            found[key] = str(expectation.state)
+        return found
+
+    assert len(states(terraform)) > 20
+    assert states(cloudformation) == states(terraform)

@@ -30,8 +30,13 @@ from harness.errors import TopologyError
 from harness.formats import yaml_lines
 from harness.formats.imports.deployment import (
     Deployment,
+    ImportedAcl,
+    ImportedAclEntry,
     ImportedGroup,
+    ImportedPath,
     ImportedPrefixList,
+    ImportedRoute,
+    ImportedRouteTable,
     ImportedSubnet,
     ImportedVpc,
     Outside,
@@ -43,6 +48,38 @@ from harness.formats.imports.values import make_rule, port_value, protocol_text
 from harness.formats.yaml_lines import LineDict, construct_mapping, construct_sequence
 
 SG = "AWS::EC2::SecurityGroup"
+PATH_TYPES = frozenset(  # what the path's parts name, read first
+    {
+        "AWS::EC2::InternetGateway",
+        "AWS::EC2::EgressOnlyInternetGateway",
+        "AWS::EC2::NatGateway",
+        "AWS::EC2::VPCPeeringConnection",
+        "AWS::EC2::RouteTable",
+        "AWS::EC2::NetworkAcl",
+    }
+)
+PATH_PARTS = frozenset(
+    {
+        "AWS::EC2::VPCGatewayAttachment",
+        "AWS::EC2::Route",
+        "AWS::EC2::SubnetRouteTableAssociation",
+        "AWS::EC2::SubnetNetworkAclAssociation",
+        "AWS::EC2::NetworkAclEntry",
+    }
+)
+CFN_TARGETS = {  # a route's target properties, and the kind each names
+    "GatewayId": "igw",
+    "EgressOnlyInternetGatewayId": "eigw",
+    "NatGatewayId": "nat",
+    "VpcPeeringConnectionId": "pcx",
+    "TransitGatewayId": "other",
+    "NetworkInterfaceId": "other",
+    "InstanceId": "other",
+    "VpcEndpointId": "other",
+    "CarrierGatewayId": "other",
+    "LocalGatewayId": "other",
+    "CoreNetworkArn": "other",
+}
 SUBNET_KEYS = {"SubnetId", "Subnets", "VPCZoneIdentifier", "SubnetIds"}
 PUBLIC_KEYS = {"AssociatePublicIpAddress", "AssignPublicIp"}
 ATTACH_KEYS = {
@@ -314,6 +351,8 @@ class _Template:
                     cidr if isinstance(cidr, str) else None,
                     str(public).lower() == "true",
                 )
+            elif kind in PATH_TYPES:
+                self._path(kind, name, props, origin)
             elif kind == "AWS::EC2::PrefixList":
                 entries = self.value(props.get("Entries") or [], origin)
                 if not isinstance(entries, list):
@@ -334,8 +373,112 @@ class _Template:
             if kind in ("AWS::EC2::SecurityGroupIngress", "AWS::EC2::SecurityGroupEgress"):
                 with self.deployment.rule():
                     self._standalone(props, origin, kind.endswith("Egress"))
-            elif kind != SG:
+            elif kind in PATH_PARTS:
+                self._path_part(kind, name, props, origin)
+            elif kind != SG and kind not in PATH_TYPES:
                 self._attachments(props, origin)
+
+    # -- the VPC path: gateways, NAT gateways, route tables, network ACLs, peerings ------------
+
+    def _text(self, node: object, origin: Origin, what: str) -> str:
+        found = self._ref_text(node, origin)
+        if not found:
+            raise refuse(origin, f"{what} is missing")
+        return found
+
+    def _path(self, kind: str, name: str, props: dict[str, Any], origin: Origin) -> None:
+        """The resources the rest of the path names: gateways, NAT gateways, route tables,
+        network ACLs, peerings."""
+        d = self.deployment
+        if kind == "AWS::EC2::InternetGateway":
+            return  # attached by a VPCGatewayAttachment
+        if kind == "AWS::EC2::EgressOnlyInternetGateway":
+            d.path.append(ImportedPath("eigw", name, self._vpc(props.get("VpcId"), origin)))
+        elif kind == "AWS::EC2::NatGateway":
+            private = self.value(props.get("ConnectivityType", "public"), origin) == "private"
+            subnet = self._text(props.get("SubnetId"), origin, "SubnetId")
+            d.path.append(ImportedPath("nat", name, subnet=subnet, private=private, origin=origin))
+        elif kind == "AWS::EC2::VPCPeeringConnection":
+            one, other = (self._vpc(props.get(k), origin) for k in ("VpcId", "PeerVpcId"))
+            d.path.append(ImportedPath("pcx", name, one, other=other, origin=origin))
+        elif kind == "AWS::EC2::RouteTable":
+            vpc = self._vpc(props.get("VpcId"), origin)
+            d.route_tables[name] = ImportedRouteTable(name, name, vpc, origin)
+        elif kind == "AWS::EC2::NetworkAcl":
+            vpc = self._vpc(props.get("VpcId"), origin)
+            d.acls[name] = ImportedAcl(name, name, vpc, origin)
+
+    def _path_part(self, kind: str, name: str, props: dict[str, Any], origin: Origin) -> None:
+        """Routes, ACL entries and associations (read once what they name is)."""
+        d = self.deployment
+        if kind == "AWS::EC2::VPCGatewayAttachment":
+            if props.get("InternetGatewayId") is not None:
+                gateway = self._text(props.get("InternetGatewayId"), origin, "InternetGatewayId")
+                vpc = self._vpc(props.get("VpcId"), origin)
+                d.path.append(ImportedPath("igw", gateway, vpc, origin=origin))
+            else:
+                d.notes.append(f"{origin}: a virtual private gateway is not modelled: left out")
+        elif kind == "AWS::EC2::Route":
+            table = self._text(props.get("RouteTableId"), origin, "RouteTableId")
+            destination = self._ref_text(props.get("DestinationCidrBlock"), origin) or (
+                self._ref_text(props.get("DestinationIpv6CidrBlock"), origin)
+            )
+            found = None
+            for key, target_kind in CFN_TARGETS.items():
+                if props.get(key) is not None and destination:
+                    if target_kind == "other":
+                        d.notes.append(
+                            f"{origin}: route {destination} -> {key}: a target the lab does not "
+                            "model; left out (its destination has no route in the lab)"
+                        )
+                        return
+                    target = self._text(props.get(key), origin, key)
+                    found = ImportedRoute(destination, target_kind, target, origin)
+                    break
+            if found is None:
+                d.notes.append(
+                    f"{origin}: a route without a destination or target the lab knows: left out"
+                )
+                return
+            if table not in d.route_tables:
+                raise refuse(origin, f"RouteTableId {table} is not a route table of the template")
+            d.route_tables[table].routes.append(found)
+        elif kind == "AWS::EC2::SubnetRouteTableAssociation":
+            table = self._text(props.get("RouteTableId"), origin, "RouteTableId")
+            subnet = self._text(props.get("SubnetId"), origin, "SubnetId")
+            d.path.append(ImportedPath("assoc", name, subnet=subnet, other=table, origin=origin))
+        elif kind == "AWS::EC2::SubnetNetworkAclAssociation":
+            acl = self._text(props.get("NetworkAclId"), origin, "NetworkAclId")
+            subnet = self._text(props.get("SubnetId"), origin, "SubnetId")
+            d.path.append(ImportedPath("acl", name, subnet=subnet, other=acl, origin=origin))
+        elif kind == "AWS::EC2::NetworkAclEntry":
+            acl = self._text(props.get("NetworkAclId"), origin, "NetworkAclId")
+            if acl not in d.acls:
+                raise refuse(origin, f"NetworkAclId {acl} is not a network ACL of the template")
+            ports, icmp = (self.value(props.get(k) or {}, origin) for k in ("PortRange", "Icmp"))
+            if not isinstance(ports, dict) or not isinstance(icmp, dict):
+                raise refuse(origin, "PortRange and Icmp are mappings")
+            protocol = str(self.value(props.get("Protocol"), origin))
+            cidr = self._ref_text(props.get("CidrBlock"), origin) or self._ref_text(
+                props.get("Ipv6CidrBlock"), origin
+            )
+            number = port_value(self.value(props.get("RuleNumber"), origin), origin, "RuleNumber")
+            if number is None or not cidr:
+                raise refuse(origin, "a network ACL entry needs RuleNumber and a CIDR")
+            d.acls[acl].entries.append(
+                ImportedAclEntry(
+                    number,
+                    str(self.value(props.get("Egress", False), origin)).lower() == "true",
+                    "-1" if protocol == "-1" else protocol_text(protocol, origin),
+                    str(self.value(props.get("RuleAction"), origin)).lower(),
+                    cidr,
+                    port_value(ports.get("From"), origin, "PortRange.From"),
+                    port_value(ports.get("To"), origin, "PortRange.To"),
+                    port_value(icmp.get("Type"), origin, "Icmp.Type"),
+                    port_value(icmp.get("Code"), origin, "Icmp.Code"),
+                    origin,
+                )
+            )
 
     def _ref_text(self, node: object, origin: Origin) -> str | None:
         if node is None:

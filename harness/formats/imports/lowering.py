@@ -662,8 +662,8 @@ class _Builder:
         else:
             why = "no member in the input: every path to it is tested"
         public = attachment.public if attachment.public is not None else True
-        subnet = self.public_subnet[vpc]
-        return subnet, public and subnet in self.online, why
+        chosen = self.public_subnet[vpc]
+        return chosen, public and chosen in self.online, why
 
     def _member(self, name: str, nics: list[ImportedInterface]) -> LineDict:
         d = self.deployment
