@@ -7,6 +7,7 @@ by packets."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from ipaddress import ip_address
 from pathlib import Path
 from typing import Any
 
@@ -281,3 +282,71 @@ def test_a_vpc_with_a_path_is_deleted_only_once_its_parts_are(ec2: Client) -> No
     ec2.detach_internet_gateway(InternetGatewayId=made["igw"], VpcId=made["vpc"])
     ec2.delete_vpc(VpcId=made["vpc"])
     assert [v["IsDefault"] for v in ec2.describe_vpcs()["Vpcs"]] == [True]
+
+
+def test_what_describe_prints_imports_as_the_same_path(ec2: Client, tmp_path: Path) -> None:
+    """AWS JSON: the describe outputs of a VPC with a path (here the lab's own answers, in
+    AWS's shapes) import as that path: the tables, routes, NAT gateway and network ACL."""
+    import json
+
+    from harness.formats import sources
+
+    made = built(ec2)
+    acl = ec2.create_network_acl(VpcId=made["vpc"])["NetworkAcl"]["NetworkAclId"]
+    ec2.create_network_acl_entry(
+        NetworkAclId=acl,
+        RuleNumber=100,
+        Protocol="6",
+        RuleAction="allow",
+        Egress=False,
+        CidrBlock="10.7.0.0/16",
+        PortRange={"From": 22, "To": 22},
+    )
+    (default,) = ec2.describe_network_acls(
+        Filters=[
+            {"Name": "vpc-id", "Values": [made["vpc"]]},
+            {"Name": "default", "Values": ["true"]},
+        ]
+    )["NetworkAcls"]
+    assoc = next(
+        a["NetworkAclAssociationId"]
+        for a in default["Associations"]
+        if a["SubnetId"] == made["private"]
+    )
+    ec2.replace_network_acl_association(AssociationId=assoc, NetworkAclId=acl)
+    group = ec2.create_security_group(GroupName="web", Description="w", VpcId=made["vpc"])
+    ec2.run_instances(
+        ImageId="ami-fba54092",
+        MinCount=1,
+        MaxCount=1,
+        SubnetId=made["private"],
+        SecurityGroupIds=[group["GroupId"]],
+    )
+    dumps = {
+        "vpcs": ec2.describe_vpcs(VpcIds=[made["vpc"]]),
+        "subnets": ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [made["vpc"]]}]),
+        "tables": ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [made["vpc"]]}]),
+        "acls": ec2.describe_network_acls(Filters=[{"Name": "vpc-id", "Values": [made["vpc"]]}]),
+        "nats": ec2.describe_nat_gateways(),
+        "igws": ec2.describe_internet_gateways(),
+        "groups": ec2.describe_security_groups(GroupIds=[group["GroupId"]]),
+        "instances": ec2.describe_instances(),
+    }
+    paths = []
+    for name, answer in dumps.items():
+        answer.pop("ResponseMetadata", None)
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps(answer, default=str))
+        paths.append(str(path))
+    topology = sources.load(paths).topology
+    (vpc,) = [v for v in topology.vpcs if v.cidr.with_prefixlen == "10.7.0.0/16"]
+    (nat,) = vpc.nat_gateways
+    private = next(s for s in vpc.subnets if s.cidr.with_prefixlen == "10.7.2.0/24")
+    public = next(s for s in vpc.subnets if s.cidr.with_prefixlen == "10.7.1.0/24")
+    assert [(str(r.destination), r.target) for r in vpc.table_of(private).routes] == [
+        ("0.0.0.0/0", nat.label)
+    ]
+    assert vpc.to_internet(public, ip_address("198.51.100.10"))
+    assert nat.subnet == public.name
+    entries = vpc.acl_of(private).entries
+    assert [(e.number, e.egress, e.ports) for e in entries] == [(100, False, (22, 22))]

@@ -5,7 +5,10 @@ optionally ``describe-instances`` (``Reservations``), ``describe-network-interfa
 (``NetworkInterfaces``), ``describe-managed-prefix-lists`` (``PrefixLists``) with
 ``get-managed-prefix-list-entries`` (``Entries``: the list is the one whose id the file's name
 carries, or the only one), ``describe-vpcs`` (``Vpcs``) and ``describe-subnets``
-(``Subnets``). A placebo record ``{"status_code": ..., "data": {...}}`` is unwrapped.
+(``Subnets``), and the VPC path: ``describe-route-tables``, ``describe-network-acls``,
+``describe-nat-gateways``, ``describe-internet-gateways``,
+``describe-egress-only-internet-gateways``, ``describe-vpc-peering-connections`` and
+``describe-addresses``. A placebo record ``{"status_code": ..., "data": {...}}`` is unwrapped.
 
 Membership is per network interface: an interface is a member of the groups in its
 ``Groups``; interfaces attached to one instance make one instance of the lab. Groups keep the
@@ -21,9 +24,14 @@ from typing import Any
 from harness.core.model import Origin
 from harness.formats.imports.deployment import (
     Deployment,
+    ImportedAcl,
+    ImportedAclEntry,
     ImportedGroup,
     ImportedInterface,
+    ImportedPath,
     ImportedPrefixList,
+    ImportedRoute,
+    ImportedRouteTable,
     ImportedRule,
     ImportedSubnet,
     ImportedVpc,
@@ -40,7 +48,27 @@ KEYS = (
     "Entries",
     "Vpcs",
     "Subnets",
+    "RouteTables",
+    "NetworkAcls",
+    "NatGateways",
+    "InternetGateways",
+    "EgressOnlyInternetGateways",
+    "VpcPeeringConnections",
+    "Addresses",
 )
+TARGETS = {  # a route's target members, and the kind each names
+    "GatewayId": "igw",
+    "EgressOnlyInternetGatewayId": "eigw",
+    "NatGatewayId": "nat",
+    "VpcPeeringConnectionId": "pcx",
+    "TransitGatewayId": "other",
+    "NetworkInterfaceId": "other",
+    "InstanceId": "other",
+    "VpcEndpointId": "other",
+    "CarrierGatewayId": "other",
+    "LocalGatewayId": "other",
+    "CoreNetworkArn": "other",
+}
 
 
 def unwrap(data: object) -> object:
@@ -90,8 +118,135 @@ def read(documents: list[tuple[str, object]], deployment: Deployment) -> None:
                 subnet.get("CidrBlock"),
                 bool(subnet.get("MapPublicIpOnLaunch")),
             )
+        _path(data, source, deployment)
     for source, items in entries:
         _entries(source, items, deployment)
+
+
+def _path(data: dict[str, Any], source: str, deployment: Deployment) -> None:
+    """The VPC path as ``describe-route-tables``, ``describe-network-acls``,
+    ``describe-nat-gateways``, ``describe-internet-gateways``,
+    ``describe-egress-only-internet-gateways`` and ``describe-vpc-peering-connections``
+    print it. A route to an internet gateway says that gateway is attached (AWS routes to
+    one only when it is); a blackhole route, a deleted NAT gateway and a peering that is
+    not active are left out with a note."""
+    d = deployment
+    for kind, key, member in (
+        ("igw", "InternetGateways", "InternetGatewayId"),
+        ("eigw", "EgressOnlyInternetGateways", "EgressOnlyInternetGatewayId"),
+    ):
+        for gateway in _list(data, key, source):
+            for attachment in gateway.get("Attachments") or []:
+                if attachment.get("VpcId"):
+                    d.path.append(ImportedPath(kind, str(gateway.get(member)), attachment["VpcId"]))
+    for index, nat in enumerate(_list(data, "NatGateways", source)):
+        origin = Origin(source, 0, f"NatGateways[{index}]")
+        if nat.get("State") in ("deleted", "deleting", "failed"):
+            d.notes.append(
+                f"{origin}: NAT gateway {nat.get('NatGatewayId')} is {nat['State']}: left out"
+            )
+            continue
+        private = nat.get("ConnectivityType") == "private"
+        d.path.append(
+            ImportedPath(
+                "nat",
+                str(nat.get("NatGatewayId")),
+                subnet=nat.get("SubnetId"),
+                private=private,
+                origin=origin,
+            )
+        )
+    for index, peering in enumerate(_list(data, "VpcPeeringConnections", source)):
+        origin = Origin(source, 0, f"VpcPeeringConnections[{index}]")
+        status = (peering.get("Status") or {}).get("Code")
+        if status != "active":
+            d.notes.append(
+                f"{origin}: peering {peering.get('VpcPeeringConnectionId')} is {status}: left out"
+            )
+            continue
+        one = (peering.get("RequesterVpcInfo") or {}).get("VpcId")
+        other = (peering.get("AccepterVpcInfo") or {}).get("VpcId")
+        d.path.append(
+            ImportedPath(
+                "pcx", str(peering.get("VpcPeeringConnectionId")), one, other=other, origin=origin
+            )
+        )
+    for index, table in enumerate(_list(data, "RouteTables", source)):
+        origin = Origin(source, 0, f"RouteTables[{index}]")
+        ref, vpc = str(table.get("RouteTableId")), table.get("VpcId")
+        found = d.route_tables.setdefault(
+            ref, ImportedRouteTable(ref, _tag_name(table, ref), vpc, origin)
+        )
+        for number, route in enumerate(table.get("Routes") or []):
+            where = Origin(source, 0, f"RouteTables[{index}].Routes[{number}]")
+            destination = route.get("DestinationCidrBlock") or route.get("DestinationIpv6CidrBlock")
+            if route.get("GatewayId") == "local" or not destination:
+                continue
+            if route.get("State") == "blackhole":
+                d.notes.append(f"{where}: route {destination} is a blackhole: left out")
+                continue
+            for member, kind in TARGETS.items():
+                if route.get(member):
+                    target = str(route[member])
+                    if kind == "other" or target.startswith("vgw-"):
+                        d.notes.append(
+                            f"{where}: route {destination} -> {target}: a target the lab does "
+                            "not model; left out"
+                        )
+                        break
+                    if kind in ("igw", "eigw"):
+                        d.path.append(ImportedPath(kind, target, vpc))  # routed to: attached
+                    found.routes.append(ImportedRoute(destination, kind, target, where))
+                    break
+        for association in table.get("Associations") or []:
+            if association.get("Main"):
+                d.path.append(ImportedPath("main", ref, vpc, other=ref, origin=origin))
+            elif association.get("SubnetId"):
+                d.path.append(
+                    ImportedPath(
+                        "assoc",
+                        str(association.get("RouteTableAssociationId")),
+                        subnet=association["SubnetId"],
+                        other=ref,
+                        origin=origin,
+                    )
+                )
+    for index, acl in enumerate(_list(data, "NetworkAcls", source)):
+        origin = Origin(source, 0, f"NetworkAcls[{index}]")
+        ref = str(acl.get("NetworkAclId"))
+        found_acl = d.acls.setdefault(
+            ref, ImportedAcl(ref, _tag_name(acl, ref), acl.get("VpcId"), origin)
+        )
+        for number, entry in enumerate(acl.get("Entries") or []):
+            where = Origin(source, 0, f"NetworkAcls[{index}].Entries[{number}]")
+            rule = port_value(entry.get("RuleNumber"), where, "RuleNumber")
+            if rule is None or rule >= 32767:
+                continue  # the * entries: the lab's own
+            ports = entry.get("PortRange") or {}
+            icmp = entry.get("IcmpTypeCode") or {}
+            protocol = str(entry.get("Protocol", "-1"))
+            found_acl.entries.append(
+                ImportedAclEntry(
+                    rule,
+                    bool(entry.get("Egress")),
+                    "-1" if protocol == "-1" else protocol_text(protocol, where),
+                    str(entry.get("RuleAction", "")).lower(),
+                    str(entry.get("CidrBlock") or entry.get("Ipv6CidrBlock")),
+                    port_value(ports.get("From"), where, "PortRange.From"),
+                    port_value(ports.get("To"), where, "PortRange.To"),
+                    port_value(icmp.get("Type"), where, "IcmpTypeCode.Type"),
+                    port_value(icmp.get("Code"), where, "IcmpTypeCode.Code"),
+                    where,
+                )
+            )
+        for association in acl.get("Associations") or []:
+            if association.get("SubnetId"):
+                found_acl.subnets.append(str(association["SubnetId"]))
+    if _list(data, "Addresses", source):
+        d.notes.append(
+            f"{source}: Elastic IPs: the lab gives its own public addresses (192.0.2.0/24); a NAT "
+            "gateway gets one of its own"
+        )
 
 
 def _list(data: object, key: str, source: str) -> list[dict[str, Any]]:
