@@ -232,11 +232,17 @@ Resources:
   publicTable: {Type: AWS::EC2::RouteTable, Properties: {VpcId: !Ref main}}
   publicRoute:
     Type: AWS::EC2::Route
-    Properties: {RouteTableId: !Ref publicTable, DestinationCidrBlock: 0.0.0.0/0, GatewayId: !Ref this}
+    Properties:
+      RouteTableId: !Ref publicTable
+      DestinationCidrBlock: 0.0.0.0/0
+      GatewayId: !Ref this
   privateTable: {Type: AWS::EC2::RouteTable, Properties: {VpcId: !Ref main}}
   privateRoute:
     Type: AWS::EC2::Route
-    Properties: {RouteTableId: !Ref privateTable, DestinationCidrBlock: 0.0.0.0/0, NatGatewayId: !Ref nat}
+    Properties:
+      RouteTableId: !Ref privateTable
+      DestinationCidrBlock: 0.0.0.0/0
+      NatGatewayId: !Ref nat
   peerRoute:
     Type: AWS::EC2::Route
     Properties:
@@ -245,7 +251,10 @@ Resources:
       VpcPeeringConnectionId: !Ref peering
   tgwRoute:
     Type: AWS::EC2::Route
-    Properties: {RouteTableId: !Ref privateTable, DestinationCidrBlock: 172.16.0.0/12, TransitGatewayId: tgw-0123456789abcdef0}
+    Properties:
+      RouteTableId: !Ref privateTable
+      DestinationCidrBlock: 172.16.0.0/12
+      TransitGatewayId: tgw-0123456789abcdef0
   publicAssoc:
     Type: AWS::EC2::SubnetRouteTableAssociation
     Properties: {SubnetId: !Ref public, RouteTableId: !Ref publicTable}
@@ -255,7 +264,10 @@ Resources:
   back: {Type: AWS::EC2::RouteTable, Properties: {VpcId: !Ref legacy}}
   backRoute:
     Type: AWS::EC2::Route
-    Properties: {RouteTableId: !Ref back, DestinationCidrBlock: 10.20.0.0/16, VpcPeeringConnectionId: !Ref peering}
+    Properties:
+      RouteTableId: !Ref back
+      DestinationCidrBlock: 10.20.0.0/16
+      VpcPeeringConnectionId: !Ref peering
   backAssoc:
     Type: AWS::EC2::SubnetRouteTableAssociation
     Properties: {SubnetId: !Ref old, RouteTableId: !Ref back}
@@ -265,7 +277,13 @@ Resources:
   acl: {Type: AWS::EC2::NetworkAcl, Properties: {VpcId: !Ref main}}
   aclOut:
     Type: AWS::EC2::NetworkAclEntry
-    Properties: {NetworkAclId: !Ref acl, RuleNumber: 100, Protocol: -1, RuleAction: allow, Egress: true, CidrBlock: 0.0.0.0/0}
+    Properties:
+      NetworkAclId: !Ref acl
+      RuleNumber: 100
+      Protocol: -1
+      RuleAction: allow
+      Egress: true
+      CidrBlock: 0.0.0.0/0
   sshIn:
     Type: AWS::EC2::NetworkAclEntry
     Properties:
@@ -299,7 +317,10 @@ Resources:
     Properties:
       ImageId: ami-12345678
       NetworkInterfaces:
-        - {DeviceIndex: "0", SubnetId: !Ref public, GroupSet: [!Ref web], AssociatePublicIpAddress: true}
+        - DeviceIndex: "0"
+          SubnetId: !Ref public
+          GroupSet: [!Ref web]
+          AssociatePublicIpAddress: true
   appInstance:
     Type: AWS::EC2::Instance
     Properties: {ImageId: ami-12345678, SubnetId: !Ref private, SecurityGroupIds: [!Ref web]}
