@@ -350,3 +350,33 @@ def test_what_describe_prints_imports_as_the_same_path(ec2: Client, tmp_path: Pa
     assert nat.subnet == public.name
     entries = vpc.acl_of(private).entries
     assert [(e.number, e.egress, e.ports) for e in entries] == [(100, False, (22, 22))]
+
+
+def test_a_rule_names_a_group_across_an_active_peering(ec2: Client, lab: PersistentLab) -> None:
+    made = built(ec2)
+    other = ec2.create_vpc(CidrBlock="10.8.0.0/16")["Vpc"]["VpcId"]
+    far = ec2.create_security_group(GroupName="far", Description="f", VpcId=other)["GroupId"]
+    near = ec2.create_security_group(GroupName="near", Description="n", VpcId=made["vpc"])
+    pairs = [
+        {
+            "IpProtocol": "tcp",
+            "FromPort": 443,
+            "ToPort": 443,
+            "UserIdGroupPairs": [{"GroupId": far}],
+        }
+    ]
+    assert (
+        error(
+            lambda: ec2.authorize_security_group_ingress(
+                GroupId=near["GroupId"], IpPermissions=pairs
+            )
+        )[0]
+        == "InvalidGroup.NotFound"
+    )
+    pcx = ec2.create_vpc_peering_connection(VpcId=made["vpc"], PeerVpcId=other)[
+        "VpcPeeringConnection"
+    ]["VpcPeeringConnectionId"]
+    ec2.accept_vpc_peering_connection(VpcPeeringConnectionId=pcx)
+    ec2.authorize_security_group_ingress(GroupId=near["GroupId"], IpPermissions=pairs)
+    group = next(g for g in lab.topology().groups if g.group_id == near["GroupId"])
+    assert group.rules[0].group is not None and group.rules[0].group.vpc == other

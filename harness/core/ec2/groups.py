@@ -60,7 +60,8 @@ def source_group(
     """A rule's peer group: ``ref`` (name or id) owned by ``owner`` (default: ``account``),
     for a rule of ``holder``. A name is looked up in the holder's VPC (Classic: among Classic
     groups, where another account's ``default`` group may be named unseen, as in
-    EC2-Classic); a VPC group's peer by id must be in its VPC or another account's (§1.9)."""
+    EC2-Classic); a VPC group's peer by id must be in its VPC, another account's (§1.9), or a
+    VPC peered with its own by an active peering connection."""
     owner = owner or account
     rulebook.check_account(owner)
     vpc = holder.vpc if holder is not None else None
@@ -68,7 +69,11 @@ def source_group(
         check_group_id(ref)
         for other in cloud.groups:
             if other.group_id == ref and other.key.account in (owner, account):
-                if vpc is not None and other.vpc is not None and other.vpc != vpc:
+                peered = any(
+                    p.status == "active" and {p.requester, p.accepter} == {vpc, other.vpc}
+                    for p in cloud.peerings
+                )
+                if vpc is not None and other.vpc is not None and other.vpc != vpc and not peered:
                     assert holder is not None
                     raise Ec2Error(
                         "InvalidGroup.NotFound",
