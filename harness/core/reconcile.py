@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Network
 
 from harness.core.fabric import Wiring, wiring, wirings
-from harness.core.model import Instance, LabNode, NatGateway, Router, Topology
+from harness.core.model import Gateway, Instance, LabNode, NatGateway, Router, Topology
 from harness.core.nftables import compile_lab
 from harness.core.runtime import SWITCH, NodeState
 
@@ -64,9 +64,10 @@ class Plan:
 
 
 def routing_digest(topology: Topology, node: LabNode) -> str:
-    """A router's or NAT gateway's routing as plugged (its next hops: a NAT gateway or a
-    peering added or deleted); "" for every other node."""
-    if not isinstance(node, Router | NatGateway):
+    """A router's, NAT gateway's or the internet gateway's routing as plugged (a router's
+    next hops: a NAT gateway or a peering added or deleted; the gateway's way to each VPC
+    with an internet gateway); "" for every other node."""
+    if not isinstance(node, Router | NatGateway | Gateway):
         return ""
     plan = wiring(topology, node)
     return digest(plan.script + plan.script6)

@@ -100,7 +100,12 @@ def terminate_instances(
         replace(r, state=TERMINATED) if r.instance_id in gone else r for r in cloud.instances
     )
     nics = tuple(n for n in cloud.nics if n.instance_id not in gone)  # a VPC instance's go
-    return replace(cloud, instances=instances, nics=nics), [(r, r.state) for r in chosen]
+    kept = {n.eni_id for n in nics}
+    addresses = tuple(  # their Elastic IPs are disassociated, as AWS does
+        replace(a, eni_id="") if a.eni_id and a.eni_id not in kept else a for a in cloud.addresses
+    )
+    cloud = replace(cloud, instances=instances, nics=nics, addresses=addresses)
+    return cloud, [(r, r.state) for r in chosen]
 
 
 def describe_instances(
@@ -213,8 +218,10 @@ def run_instances(
         {r.address for r in cloud.active_instances()}
         | {n.address for n in cloud.nics if n.instance_id}
         | {h.address for h in cloud.hosts}
+        | {n.address for n in cloud.nat_gateways if n.state != "deleted"}
     )
     public_taken = {n.public for n in cloud.nics if n.public is not None}
+    public_taken |= {a.public for a in cloud.addresses}  # the Elastic IPs
     reservation = new_id("r-")
     ids = {r.instance_id for r in cloud.instances}
     enis = {n.eni_id for n in cloud.nics}

@@ -547,6 +547,7 @@ def create_nat_gateway(
     taken = {n.address for n in cloud.nics} | {
         n.address for n in cloud.nat_gateways if n.state != "deleted"
     }
+    taken |= {r.address for r in cloud.active_instances()} | {h.address for h in cloud.hosts}
     address = free_address_in(subnet, taken)
     ident = fresh_id(new_id, "nat-", (n.nat_id for n in cloud.nat_gateways))
     if allocation_id:
