@@ -24,6 +24,7 @@ from harness.core.phases import Phases
 from harness.core.planner import Cell, judged_paths, plan_expected
 from harness.core.probing import Observation, ProbeJob, Prober, SourceBatch
 from harness.core.runtime import LabNamespaces
+from harness.errors import InvalidInput
 
 
 @contextmanager
@@ -83,6 +84,21 @@ WORKERS = os.cpu_count() or 1
 
 
 @collector_paused()
+def check_source_ports(topology: Topology, prober: Prober) -> None:
+    """A prober that picks its own source ports (nmap) cannot be compared with the oracle on
+    a lab with network ACLs: they judge each reply by the port its probe came from, which the
+    oracle takes to be the cell's own (:func:`harness.core.vpc_path.source_port`)."""
+    if getattr(prober, "picks_source_ports", False) and any(
+        vpc.network_acls for vpc in topology.vpcs
+    ):
+        raise InvalidInput(
+            f"--prober {getattr(prober, 'name', 'nmap')}: lab {topology.name} has network "
+            "ACLs, which judge a reply by the port its probe came from, and this prober picks "
+            "its own ports; probe it with the default prober (scapy), which sends each cell "
+            "from the port the oracle judges"
+        )
+
+
 def probe_matrix(
     topology: Topology,
     lab: LabNamespaces,
@@ -99,6 +115,7 @@ def probe_matrix(
     above 1) is shared out: each worker, a forked process, plans, probes and compares the cells
     of a share of the sources (:func:`_share`), so that planning, a single core's Python work,
     runs on every core."""
+    check_source_ports(topology, prober)
     workers = workers or workers_for(topology)
     if workers > 1:
         results, timings = _in_shares(
@@ -326,6 +343,7 @@ def probe_cells(
     label: str,
 ) -> list[CellResult]:
     """Probe the cells of ``expected`` (once more for those that disagree)."""
+    check_source_ports(topology, prober)
     cells = list(expected)
     answered = {cell for cell, e in expected.items() if e.state is not State.FILTERED}
     phases.start(f"probing {len(cells)} cells {label}", len(cells))

@@ -21,7 +21,7 @@ from harness.core.probing import Prober
 from harness.core.runtime import LabInfo, LabKind, LabRef, Runtime
 from harness.errors import LabError
 from harness.lab.lifecycle import Reconciled, Timed, reconcile, teardown
-from harness.lab.measure import probe_cells, probe_matrix
+from harness.lab.measure import check_source_ports, probe_cells, probe_matrix
 
 
 def claim(runtime: Runtime, lab: LabRef, phases: Phases) -> None:
@@ -85,6 +85,7 @@ def verify(
     that the user's answer does not wait for it; the matrix returned has the teardown too.
     ``classes``: one probe per pair and behaviour class (``planner.plan(classes=True)``)."""
     started = time.monotonic()
+    check_source_ports(topology, prober)  # before anything is built
     lab, built = start(runtime, topology, phases)
     try:
         matrix = probe_matrix(

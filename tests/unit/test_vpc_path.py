@@ -440,3 +440,21 @@ def test_a_router_whose_next_hops_change_is_plugged_again() -> None:
     peered = replace(topology, peerings=(*topology.peerings, Peering("p3", ("prod", "lab6"))))
     again = plan(peered, observed, applied)
     assert set(again.remove) == {"_rt-prod", "_rt-lab6"}
+
+
+def test_a_prober_picking_its_own_ports_is_refused_on_a_lab_with_network_acls() -> None:
+    """nmap picks its own source ports; a network ACL judges replies by them, so the oracle
+    could not be compared with it: one line, before anything is built."""
+    from harness.adapters.probers.nmap_prober import NmapProber
+    from harness.adapters.probers.scapy_prober import ScapyProber
+    from harness.errors import InvalidInput
+    from harness.formats import topology_file
+    from harness.lab.measure import check_source_ports
+
+    topology = topology_file.loads(_full_text(), "full.yaml")
+    with pytest.raises(InvalidInput) as info:
+        check_source_ports(topology, NmapProber())
+    assert "\n" not in str(info.value) and "network ACLs" in str(info.value)
+    check_source_ports(topology, ScapyProber())
+    plain = topology_file.loads(ROUTED, "routed.yaml")  # route tables, no network ACL
+    check_source_ports(plain, NmapProber())

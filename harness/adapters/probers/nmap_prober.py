@@ -186,6 +186,7 @@ class NmapProber(ByCell):
     """Probes a lab with nmap, one or more nmap runs per source, sources in parallel."""
 
     name = "nmap"
+    picks_source_ports = True  # nmap's own: refused on labs with network ACLs (measure.py)
 
     def __init__(self, parallel: int | None = None) -> None:
         self.parallel = parallel or max(2, 2 * (os.cpu_count() or 1))
