@@ -40,9 +40,11 @@ DROPPED = "dropped"  # the counter of new packets an instance's input chain drop
 MAX_COMMENT = 120
 
 
-def set_name(key: GroupKey, home_account: str) -> str:
+def set_name(key: GroupKey, home_account: str, vpc: str = "") -> str:
     """An nft identifier for a group-source set: ``grp_apache``, ``grp_444455556666_web``."""
     base = key.name if key.account == home_account else f"{key.account}_{key.name}"
+    if key.vpc and vpc and key.vpc != vpc:  # a group of a peered VPC (which may reuse a name)
+        base = f"{key.vpc}_{base}"
     clean = re.sub(r"[^A-Za-z0-9_]", "_", base)
     if clean != base or len(clean) > 40:
         clean = f"{clean[:32]}_{key.group_id[3:]}"
@@ -144,7 +146,9 @@ def _plist_set(name: str) -> str:
     return "pl_" + re.sub(r"[^A-Za-z0-9_]", "_", name)
 
 
-def _peer(rule: Rule, home: str, egress: bool, plists: dict[str, tuple[Network, ...]]) -> list[str]:
+def _peer(
+    rule: Rule, home: str, egress: bool, plists: dict[str, tuple[Network, ...]], vpc: str
+) -> list[str]:
     """The address matches of a rule, one per family it can match."""
     side = "daddr" if egress else "saddr"
     if rule.cidr is not None:
@@ -155,7 +159,7 @@ def _peer(rule: Rule, home: str, egress: bool, plists: dict[str, tuple[Network, 
         family = "ip6" if nets and nets[0].version == 6 else "ip"
         return [f"{family} {side} @{_plist_set(rule.prefix_list)}"]
     assert rule.group is not None
-    name = set_name(rule.group, home)
+    name = set_name(rule.group, home, vpc)
     return [f"ip {side} @{name}", f"ip6 {side} @{_sets_v6_name(name)}"]
 
 
@@ -238,6 +242,7 @@ def compile_vpc_instance(topology: Topology, instance: Instance) -> str:
     home = instance.account
     plists = {plist.name: plist.cidrs for plist in topology.prefix_lists}
     nics = instance.nics
+    own = topology.subnets_by_name[nics[0].subnet].vpc
     lines = [
         f"# sg-harness policy for {instance.name} ({instance.address}) in lab {topology.name}",
         "# interfaces: "
@@ -254,7 +259,7 @@ def compile_vpc_instance(topology: Topology, instance: Instance) -> str:
     egress = {n: topology.egress_of(nic) or [] for n, nic in enumerate(nics)}
     rules = [rule for side in (*ingress.values(), *egress.values()) for _, rule in side]
     for key in sorted({rule.group for rule in rules if rule.group is not None}):
-        name = set_name(key, home)
+        name = set_name(key, home, own)
         members = topology.member_addresses.get(key, ())
         for set_id, kind, version in (
             (name, "ipv4_addr", 4),
@@ -315,7 +320,7 @@ def compile_vpc_instance(topology: Topology, instance: Instance) -> str:
             for group, rule in side:
                 comment = _quote(f"{kind} {group.key.label(home)}: {rule.describe(home, word)}")
                 proto = _proto(rule)
-                for peer in _peer(rule, home, is_egress, plists):
+                for peer in _peer(rule, home, is_egress, plists, own):
                     match = f"{peer} {proto}".strip()
                     lines.append(f"\t\t{match} accept comment {comment}")
             lines.append("\t}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from ipaddress import ip_address, ip_network
 
 import pytest
@@ -458,3 +459,36 @@ def test_a_prober_picking_its_own_ports_is_refused_on_a_lab_with_network_acls() 
     check_source_ports(topology, ScapyProber())
     plain = topology_file.loads(ROUTED, "routed.yaml")  # route tables, no network ACL
     check_source_ports(plain, NmapProber())
+
+
+def test_a_group_of_a_peered_vpc_gets_a_set_of_its_own_beside_a_namesake() -> None:
+    """legacy/app and prod/app are two groups of one name: an instance of legacy naming both
+    holds two sets, each with its own members."""
+    from harness.core.nftables import compile_vpc_instance
+    from harness.formats import topology_file
+
+    text = """
+name: twins
+vpcs:
+  - {name: prod, cidr: 10.0.0.0/16, subnets: [{name: a, cidr: 10.0.1.0/24}]}
+  - {name: legacy, cidr: 10.1.0.0/16, subnets: [{name: b, cidr: 10.1.1.0/24}]}
+peerings:
+  - {name: p, vpcs: [prod, legacy]}
+groups:
+  - {name: app, vpc: prod}
+  - name: app
+    vpc: legacy
+    ingress:
+      - {protocol: tcp, ports: 22, source: app}
+      - {protocol: tcp, ports: 443, source: prod/app}
+instances:
+  - {name: x, subnet: a, groups: [app]}
+  - {name: y, subnet: b, groups: [app]}
+"""
+    topology = topology_file.loads(text, "twins.yaml")
+    policy = compile_vpc_instance(topology, topology.nodes_by_name["y"])  # type: ignore[arg-type]
+    sets = re.findall(r"\tset (grp_\w+) \{", policy)
+    assert len(sets) == 4 and len(set(sets)) == 4, sets  # two groups, IPv4 and IPv6 each
+    x, y = (topology.nodes_by_name[n].address for n in ("x", "y"))
+    own = policy[policy.index("set grp_app {") :].split("}")[0]
+    assert str(y) in own and str(x) not in own
