@@ -193,8 +193,9 @@ class Rule:
             return True
         if protocol != self.protocol:
             return False
-        if protocol in ICMPS:
-            icmp_type, icmp_code = ECHO_REQUEST if protocol is Protocol.ICMP else ECHO_REQUEST_V6
+        echo = echo_of(protocol)
+        if echo is not None:
+            icmp_type, icmp_code = echo
             return self.from_port in (-1, icmp_type) and self.to_port in (-1, icmp_code)
         if protocol not in PORTED:
             return True
@@ -204,6 +205,16 @@ class Rule:
 
 ECHO_REQUEST = (8, 0)
 ECHO_REQUEST_V6 = (128, 0)
+
+
+def echo_of(protocol: Proto) -> tuple[int, int] | None:
+    """The ICMP type and code of an echo probe of ``protocol`` (icmp, icmpv6), else None: the
+    one choice of what an ICMP probe sends, for the rules, the oracle and the path."""
+    if protocol is Protocol.ICMP:
+        return ECHO_REQUEST
+    if protocol is Protocol.ICMPV6:
+        return ECHO_REQUEST_V6
+    return None
 
 
 @dataclass(frozen=True)

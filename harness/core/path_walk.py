@@ -26,8 +26,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from harness.core.model import (
-    ECHO_REQUEST,
-    ECHO_REQUEST_V6,
     Address,
     Instance,
     NatGateway,
@@ -38,6 +36,7 @@ from harness.core.model import (
     Subnet,
     Topology,
     Vpc,
+    echo_of,
     protocol_number,
 )
 from harness.core.paths import Path
@@ -84,7 +83,7 @@ def blocked(
     out_vpc = topology.vpcs_by_name[out.vpc] if out is not None else None
     if out is into and path.kind in ("private", "ipv6"):
         return None  # inside a subnet: no router, no network ACL
-    number, icmp = protocol_number(probe.protocol), _echo(probe)
+    number, icmp = protocol_number(probe.protocol), echo_of(probe.protocol)
 
     def ask(peer: Address) -> Packet:
         return Packet(number, peer, probe.port, icmp)
@@ -285,14 +284,6 @@ def probe_words(probe: Probe) -> str:
     if isinstance(probe.protocol, int):
         return f"protocol {probe.protocol}"
     return f"{probe.protocol} {probe.port}"
-
-
-def _echo(probe: Probe) -> tuple[int, int] | None:
-    if probe.protocol is Protocol.ICMP:
-        return ECHO_REQUEST
-    if probe.protocol is Protocol.ICMPV6:
-        return ECHO_REQUEST_V6
-    return None
 
 
 def _reply(
