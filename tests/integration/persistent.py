@@ -14,11 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.core.model import Topology
+from harness.adapters.probers.scapy_prober import ScapyProber
+from harness.core.matrix import CellResult, Matrix
+from harness.core.model import Protocol, Topology
 from harness.core.phases import QUIET
 from harness.core.runtime import LabKind, LabRef, Runtime
 from harness.lab import one_shot
 from harness.lab.lifecycle import Reconciled, teardown
+from harness.lab.measure import probe_matrix
 
 BIN = Path(sys.executable).parent
 
@@ -118,3 +121,34 @@ def running(runtime: Runtime, topology: Topology) -> Iterator[tuple[LabRef, Reco
         yield ref, built
     finally:
         teardown(runtime, ref, QUIET)
+
+
+@contextmanager
+def probed(runtime: Runtime, topology: Topology) -> Iterator[Matrix]:
+    """A one-shot lab of the topology probed by scapy (every planned cell), removed after."""
+    runtime.check(topology)
+    with running(runtime, topology) as (_, built):
+        yield probe_matrix(topology, built.namespaces, ScapyProber(), QUIET)
+
+
+def result_of(
+    matrix: Matrix,
+    source: str,
+    target: str,
+    *,
+    port: int | None = None,
+    protocol: Protocol | None = None,
+    address: object = None,
+) -> CellResult:
+    """The first cell of a matrix from ``source`` to ``target`` with that probe port (None:
+    an ICMP echo unless ``protocol`` says), protocol (default tcp for a port) and address."""
+    wanted = protocol or (Protocol.TCP if port is not None else Protocol.ICMP)
+    found = [
+        r
+        for r in matrix.results
+        if (r.cell.source, r.cell.target, r.cell.probe.protocol, r.cell.probe.port)
+        == (source, target, wanted, port)
+        and (address is None or r.cell.address == str(address))
+    ]
+    assert found, (source, target, port, address)
+    return found[0]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from nodes import leftovers
-from persistent import running
+from persistent import probed, result_of, running
 
 from harness.adapters.netns import call_in
 from harness.adapters.probers.scapy_prober import ScapyProber
@@ -27,7 +27,7 @@ from harness.core.reconcile import Applied
 from harness.core.runtime import LabNamespaces, LabRef, Runtime
 from harness.formats import topology_file
 from harness.lab.lifecycle import reconcile
-from harness.lab.measure import batches_for, probe_matrix
+from harness.lab.measure import batches_for
 
 ROOT = Path(__file__).resolve().parents[2]
 TOPO = topology_file.load(ROOT / "topologies/vpc-full-path.yaml")
@@ -38,9 +38,8 @@ INTERNET6 = "2001:db8:ffff::10"
 
 @pytest.fixture(scope="module")
 def matrix(runtime: Runtime) -> Iterator[Matrix]:
-    runtime.check(TOPO)
-    with running(runtime, TOPO) as (_, lab):
-        yield probe_matrix(TOPO, lab.namespaces, ScapyProber(), QUIET)
+    with probed(runtime, TOPO) as found:
+        yield found
 
 
 def instance(name: str, topology: Topology = TOPO) -> Instance:
@@ -50,14 +49,7 @@ def instance(name: str, topology: Topology = TOPO) -> Instance:
 
 
 def cell(matrix: Matrix, source: str, target: str, address: object, port: int) -> CellResult:
-    found = [
-        r
-        for r in matrix.results
-        if (r.cell.source, r.cell.target, r.cell.address) == (source, target, str(address))
-        and r.cell.probe.port == port
-    ]
-    assert found, (source, target, address, port)
-    return found[0]
+    return result_of(matrix, source, target, port=port, address=address)
 
 
 def public(name: str) -> IPv4Address:

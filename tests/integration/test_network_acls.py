@@ -9,17 +9,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from persistent import running
+from persistent import probed, result_of
 
-from harness.adapters.probers.scapy_prober import ScapyProber
 from harness.core.matrix import CellResult, Matrix
-from harness.core.model import Protocol, State
-from harness.core.phases import QUIET
+from harness.core.model import State
 from harness.core.runtime import Runtime
 from harness.core.vpc_path import EPHEMERAL_PORTS
 from harness.formats import topology_file
 from harness.formats.matrix_report import to_json
-from harness.lab.measure import probe_matrix
 
 ROOT = Path(__file__).resolve().parents[2]
 TOPO = topology_file.load(ROOT / "tests/integration/topologies/vpc-network-acls.yaml")
@@ -27,21 +24,12 @@ TOPO = topology_file.load(ROOT / "tests/integration/topologies/vpc-network-acls.
 
 @pytest.fixture(scope="module")
 def matrix(runtime: Runtime) -> Iterator[Matrix]:
-    runtime.check(TOPO)
-    with running(runtime, TOPO) as (_, built):
-        yield probe_matrix(TOPO, built.namespaces, ScapyProber(), QUIET)
+    with probed(runtime, TOPO) as found:
+        yield found
 
 
 def cell(matrix: Matrix, source: str, target: str, port: int | None) -> CellResult:
-    protocol = Protocol.TCP if port is not None else Protocol.ICMP
-    found = [
-        r
-        for r in matrix.results
-        if (r.cell.source, r.cell.target, r.cell.probe.protocol, r.cell.probe.port)
-        == (source, target, protocol, port)
-    ]
-    assert found, (source, target, port)
-    return found[0]
+    return result_of(matrix, source, target, port=port)
 
 
 def test_every_cell_is_as_the_rules_and_the_acls_say(matrix: Matrix) -> None:

@@ -9,15 +9,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from persistent import running
+from persistent import probed, result_of
 
-from harness.adapters.probers.scapy_prober import ScapyProber
 from harness.core.matrix import CellResult, Matrix
-from harness.core.model import Protocol, State
-from harness.core.phases import QUIET
+from harness.core.model import State
 from harness.core.runtime import Runtime
 from harness.formats import topology_file
-from harness.lab.measure import probe_matrix
 
 ROOT = Path(__file__).resolve().parents[2]
 TOPO = topology_file.load(ROOT / "tests/integration/topologies/vpc-route-tables.yaml")
@@ -25,21 +22,12 @@ TOPO = topology_file.load(ROOT / "tests/integration/topologies/vpc-route-tables.
 
 @pytest.fixture(scope="module")
 def matrix(runtime: Runtime) -> Iterator[Matrix]:
-    runtime.check(TOPO)
-    with running(runtime, TOPO) as (_, built):
-        yield probe_matrix(TOPO, built.namespaces, ScapyProber(), QUIET)
+    with probed(runtime, TOPO) as found:
+        yield found
 
 
 def cell(matrix: Matrix, source: str, target: str, address: str) -> CellResult:
-    found = [
-        r
-        for r in matrix.results
-        if (r.cell.source, r.cell.target, r.cell.address) == (source, target, address)
-        and r.cell.probe.protocol is Protocol.TCP
-        and r.cell.probe.port == 80
-    ]
-    assert found, (source, target, address)
-    return found[0]
+    return result_of(matrix, source, target, port=80, address=address)
 
 
 def public(name: str) -> str:
