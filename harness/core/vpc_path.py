@@ -199,10 +199,12 @@ class Route:
     destination: Network
     target: str
     blackhole: bool = False
+    prefix_list: str = ""  # the prefix list whose entry this is (a route to a list: one each)
 
     def describe(self) -> str:
         state = " (blackhole: its target is not available)" if self.blackhole else ""
-        return f"route {self.destination} -> {self.target}{state}"
+        where = f"pl:{self.prefix_list} ({self.destination})" if self.prefix_list else ""
+        return f"route {where or self.destination} -> {self.target}{state}"
 
 
 @dataclass(frozen=True)
@@ -214,7 +216,8 @@ class RouteTable:
 
     def lookup(self, destination: Address, local: Iterable[Network]) -> Route | None:
         """The most specific route holding ``destination`` (``local`` first among equals: no
-        route can have a local route's destination), or ``None``: no route, the packet is
+        route can have a local route's destination; a CIDR route before a prefix list's entry
+        of the same destination, as AWS ranks them), or ``None``: no route, the packet is
         dropped."""
         candidates = [Route(net, LOCAL) for net in local] + list(self.routes)
         best: Route | None = None
@@ -222,7 +225,15 @@ class RouteTable:
             net = route.destination
             if net.version != destination.version or destination not in net:
                 continue
-            if best is None or net.prefixlen > best.destination.prefixlen:
+            if (
+                best is None
+                or net.prefixlen > best.destination.prefixlen
+                or (
+                    net.prefixlen == best.destination.prefixlen
+                    and best.prefix_list
+                    and not route.prefix_list
+                )
+            ):
                 best = route
         return best
 
@@ -238,6 +249,11 @@ def to_gateway(table: RouteTable, local: Iterable[Network], target: str) -> list
     for route in table.routes:
         if route.target != target or route.blackhole:
             continue
+        if route.prefix_list and any(
+            r.destination == route.destination and not r.prefix_list and r.target != target
+            for r in table.routes
+        ):
+            continue  # a CIDR route of the same destination wins over a prefix list's entry
         parts: list[Network] = [route.destination]
         for other in others:
             if other.version != route.destination.version:

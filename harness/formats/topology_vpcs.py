@@ -104,6 +104,10 @@ class VpcReader:
 
     def build(self, top: LineDict, name: str, probes: tuple[Probe, ...]) -> Topology:
         r = self.r
+        for index, item in enumerate(r.sequence(top.get("prefix_lists"), "prefix_lists")):
+            with r.at(f"prefix_lists[{index}]", item):  # read first: routes may name them
+                plist = self._prefix_list(item)
+                self.prefix_lists[plist.name] = plist
         peering_items = r.sequence(top.get("peerings"), "peerings")
         for index, item in enumerate(peering_items):
             with r.at(f"peerings[{index}]", item):
@@ -119,10 +123,6 @@ class VpcReader:
             for name, item in zip(self.peering_names, peering_items, strict=True)
         ]
         self._check_peered_routes(peerings)
-        for index, item in enumerate(r.sequence(top.get("prefix_lists"), "prefix_lists")):
-            with r.at(f"prefix_lists[{index}]", item):
-                plist = self._prefix_list(item)
-                self.prefix_lists[plist.name] = plist
         hosts = read_hosts(
             r,
             r.sequence(top.get("hosts"), "hosts"),
@@ -274,10 +274,16 @@ class VpcReader:
                 route = r.mapping(
                     entry, "a route", {"destination", "target"}, {"destination", "target"}
                 )
+                written = r.string(route["destination"], "destination")
+                listed = ""
                 with r.at("destination"):
-                    destination = rulebook.parse_cidr(
-                        r.string(route["destination"], "destination"), platforms.VPC
-                    )
+                    if written.startswith("pl:"):
+                        listed = self._known_prefix_list(written[3:])
+                        given = self.prefix_lists[listed].cidrs
+                        if not given:
+                            r.fail(f"prefix list '{listed}' has no entries to route")
+                    else:
+                        given = (rulebook.parse_cidr(written, platforms.VPC),)
                 target = r.string(route["target"], "target")
                 if target not in targets:
                     known = ", ".join(sorted(targets))
@@ -285,27 +291,50 @@ class VpcReader:
                         f"target '{target}' is no gateway, NAT gateway of this VPC or peering "
                         f"connection (known: {known})"
                     )
-                self._check_route_family(destination, target)
-                for local in (cidr, block6):
-                    if (
-                        local is not None
-                        and local.version == destination.version
-                        and (
-                            destination.subnet_of(local)  # type: ignore[arg-type]
-                        )
-                    ):
-                        raise Ec2Error(
-                            "InvalidParameterValue",
-                            f"The destination CIDR block {destination} is equal to or more "
-                            f"specific than one of this VPC's CIDR blocks ({local})",
-                        )
-                if any(known.destination == destination for known in routes):
-                    raise Ec2Error(
-                        "RouteAlreadyExists",
-                        f"The route identified by {destination} already exists.",
-                    )
-                routes.append(Route(destination, target))
+                for destination in given:
+                    self._check_route_family(destination, target)
+                    self._check_route(destination, routes, cidr, block6, listed)
+                    routes.append(Route(destination, target, prefix_list=listed))
         return RouteTable(name, tuple(routes))
+
+    def _check_route(
+        self,
+        destination: IPv4Network | IPv6Network,
+        routes: list[Route],
+        cidr: IPv4Network,
+        block6: IPv6Network | None,
+        listed: str,
+    ) -> None:
+        """A route's destination: outside the VPC's own blocks, and once per table (a
+        prefix list's entry may share a CIDR route's destination: the CIDR route wins)."""
+        for local in (cidr, block6):
+            if (
+                local is not None
+                and local.version == destination.version
+                and destination.subnet_of(local)  # type: ignore[arg-type]
+            ):
+                raise Ec2Error(
+                    "InvalidParameterValue",
+                    f"The destination CIDR block {destination} is equal to or more specific "
+                    f"than one of this VPC's CIDR blocks ({local})",
+                )
+        for known in routes:
+            if known.destination != destination:
+                continue
+            if listed and known.prefix_list == listed:
+                raise Ec2Error(
+                    "RouteAlreadyExists", f"The route identified by pl:{listed} already exists."
+                )
+            if not listed and not known.prefix_list:
+                raise Ec2Error(
+                    "RouteAlreadyExists",
+                    f"The route identified by {destination} already exists.",
+                )
+            if listed and known.prefix_list:
+                self.r.fail(
+                    f"prefix lists {known.prefix_list} and {listed} both route {destination}: "
+                    "AWS picks one of them at random, so the lab cannot say which"
+                )
 
     def _check_route_family(self, destination: IPv4Network | IPv6Network, target: str) -> None:
         """An egress-only internet gateway carries IPv6 only; a NAT gateway IPv4 only (NAT64

@@ -380,3 +380,42 @@ def test_a_rule_names_a_group_across_an_active_peering(ec2: Client, lab: Persist
     ec2.authorize_security_group_ingress(GroupId=near["GroupId"], IpPermissions=pairs)
     group = next(g for g in lab.topology().groups if g.group_id == near["GroupId"])
     assert group.rules[0].group is not None and group.rules[0].group.vpc == other
+
+
+def test_a_route_to_a_prefix_list_follows_its_entries(ec2: Client, lab: PersistentLab) -> None:
+    made = built(ec2)
+    plist = ec2.create_managed_prefix_list(
+        PrefixListName="partners",
+        AddressFamily="IPv4",
+        MaxEntries=5,
+        Entries=[{"Cidr": "198.51.100.0/24"}],
+    )["PrefixList"]["PrefixListId"]
+    ec2.create_route(RouteTableId=made["out"], DestinationPrefixListId=plist, GatewayId=made["igw"])
+    (table,) = ec2.describe_route_tables(RouteTableIds=[made["out"]])["RouteTables"]
+    assert [r["GatewayId"] for r in table["Routes"] if r.get("DestinationPrefixListId")] == [
+        made["igw"]
+    ]
+    routes = lab.topology().vpcs_by_name[made["vpc"]].tables_by_name[made["out"]].routes
+    assert [(str(r.destination), r.prefix_list) for r in routes if r.prefix_list] == [
+        ("198.51.100.0/24", plist)
+    ]
+    version = ec2.describe_managed_prefix_lists(PrefixListIds=[plist])["PrefixLists"][0]["Version"]
+    ec2.modify_managed_prefix_list(
+        PrefixListId=plist, CurrentVersion=version, AddEntries=[{"Cidr": "203.0.113.0/24"}]
+    )
+    routes = lab.topology().vpcs_by_name[made["vpc"]].tables_by_name[made["out"]].routes
+    assert sorted(str(r.destination) for r in routes if r.prefix_list) == [
+        "198.51.100.0/24",
+        "203.0.113.0/24",
+    ]
+    assert (
+        error(
+            lambda: ec2.create_route(
+                RouteTableId=made["out"], DestinationPrefixListId=plist, GatewayId=made["igw"]
+            )
+        )[0]
+        == "RouteAlreadyExists"
+    )
+    ec2.delete_route(RouteTableId=made["out"], DestinationPrefixListId=plist)
+    routes = lab.topology().vpcs_by_name[made["vpc"]].tables_by_name[made["out"]].routes
+    assert not [r for r in routes if r.prefix_list]

@@ -64,6 +64,19 @@ resource "aws_route_table" "private" {
     transit_gateway_id = "tgw-0123456789abcdef0"
   }
 }
+resource "aws_ec2_managed_prefix_list" "partners" {
+  name           = "partners"
+  address_family = "IPv4"
+  max_entries    = 5
+  entry {
+    cidr = "198.51.100.0/24"
+  }
+}
+resource "aws_route" "partners" {
+  route_table_id             = aws_route_table.public.id
+  destination_prefix_list_id = aws_ec2_managed_prefix_list.partners.id
+  gateway_id                 = aws_internet_gateway.this.id
+}
 resource "aws_route_table_association" "public" {
   subnet_id      = aws_subnet.public.id
   route_table_id = aws_route_table.public.id
@@ -168,6 +181,10 @@ def test_a_terraform_vpc_path_is_imported_as_written(tmp_path: Path) -> None:
         (100, True),
         (110, False),
     ]
+    public_table = main.table_of(topology.subnets_by_name["public"])
+    assert [(str(r.destination), r.prefix_list) for r in public_table.routes if r.prefix_list] == [
+        ("198.51.100.0/24", "partners")
+    ]
     legacy = topology.vpcs_by_name["legacy"]
     assert legacy.table_of(topology.subnets_by_name["old"]).routes[0].target == (
         topology.peerings[0].name
@@ -249,6 +266,19 @@ Resources:
       RouteTableId: !Ref privateTable
       DestinationCidrBlock: 10.21.0.0/16
       VpcPeeringConnectionId: !Ref peering
+  partners:
+    Type: AWS::EC2::PrefixList
+    Properties:
+      PrefixListName: partners
+      AddressFamily: IPv4
+      MaxEntries: 5
+      Entries: [{Cidr: 198.51.100.0/24}]
+  partnersRoute:
+    Type: AWS::EC2::Route
+    Properties:
+      RouteTableId: !Ref publicTable
+      DestinationPrefixListId: !GetAtt partners.PrefixListId
+      GatewayId: !Ref this
   tgwRoute:
     Type: AWS::EC2::Route
     Properties:

@@ -492,3 +492,33 @@ instances:
     x, y = (topology.nodes_by_name[n].address for n in ("x", "y"))
     own = policy[policy.index("set grp_app {") :].split("}")[0]
     assert str(y) in own and str(x) not in own
+
+
+def test_a_route_to_a_prefix_list_routes_each_of_its_entries() -> None:
+    """A route's destination may be a prefix list: each entry routes as a CIDR would; a CIDR
+    route of the same destination wins over the list's entry (AWS's route priority)."""
+    from harness.formats import topology_file
+
+    text = ROUTED.replace(
+        "instances:",
+        "prefix_lists:\n  - {name: partners, cidrs: [198.51.100.0/24, 203.0.113.0/24]}\ninstances:",
+    ).replace(
+        "          - {destination: 0.0.0.0/0, target: internet_gateway}",
+        "          - {destination: pl:partners, target: internet_gateway}\n"
+        "          - {destination: 203.0.113.0/24, target: internet_gateway}",
+    )
+    topology = topology_file.loads(text, "routed.yaml")
+    vpc = topology.vpcs_by_name["v"]
+    a = topology.subnets_by_name["a"]
+    route = vpc.route(a, ip_address("198.51.100.7"))
+    assert route is not None and route.prefix_list == "partners"
+    assert route.describe() == "route pl:partners (198.51.100.0/24) -> internet_gateway"
+    static = vpc.route(a, ip_address("203.0.113.9"))
+    assert static is not None and not static.prefix_list
+    assert vpc.route(a, ip_address("8.8.8.8")) is None
+    doubled = text.replace(
+        "          - {destination: 203.0.113.0/24, target: internet_gateway}",
+        "          - {destination: pl:partners, target: internet_gateway}",
+    )
+    with pytest.raises(Exception, match="RouteAlreadyExists"):
+        topology_file.loads(doubled, "routed.yaml")

@@ -140,6 +140,9 @@ def delete_prefix_list(cloud: Cloud, account: str, list_id: str) -> tuple[Cloud,
     cloud = with_account(cloud, account)
     plist = find_prefix_list(cloud, account, list_id)
     users = [g.group_id for g in cloud.groups if any(r.prefix_list == list_id for r in g.all_rules)]
+    users += [
+        t.table_id for t in cloud.route_tables if any(r.prefix_list == list_id for r in t.routes)
+    ]
     if users:  # EC2 deletes asynchronously: accepted, and the list ends in delete-failed
         failed = replace(
             plist,

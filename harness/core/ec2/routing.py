@@ -16,6 +16,7 @@ from ipaddress import IPv4Address, IPv4Network
 from harness.core.ec2 import platform as platforms
 from harness.core.ec2 import rules as rulebook
 from harness.core.ec2.network import find_nic, find_subnet, find_vpc, free_address_in, free_public
+from harness.core.ec2.prefix_lists import find_prefix_list
 from harness.core.ec2.state import (
     AclRecord,
     AddressRecord,
@@ -214,21 +215,37 @@ def _check_family(cloud: Cloud, net: Network, target: str) -> None:
         raise Ec2Error("InvalidParameterValue", f"A NAT gateway takes IPv4 destinations, not {net}")
 
 
+def _route_record(
+    cloud: Cloud, account: str, vpc: VpcRecord, destination: str, target: str
+) -> RouteRecord:
+    """A route's destination (a CIDR, or a prefix list by its id: each of its entries) and
+    target, checked as AWS checks them."""
+    target = target_of(cloud, account, vpc.vpc_id, target)
+    if destination.startswith("pl-") or any(p.list_id == destination for p in cloud.prefix_lists):
+        listed = find_prefix_list(cloud, account, destination)
+        for net, _ in listed.entries:
+            _check_family(cloud, net, target)
+            _destination(vpc, str(net))
+        return RouteRecord(None, target, listed.list_id)
+    net = _destination(vpc, destination)
+    _check_family(cloud, net, target)
+    return RouteRecord(net, target)
+
+
 def create_route(
     cloud: Cloud, account: str, table_id: str, destination: str, target: str, *, replace_it: bool
 ) -> Cloud:
-    """CreateRoute (``replace_it``: ReplaceRoute, whose route must exist)."""
+    """CreateRoute (``replace_it``: ReplaceRoute, whose route must exist); ``destination`` is
+    a CIDR or a prefix list's id."""
     cloud = with_account(cloud, account)
     table = find_table(cloud, account, table_id)
     vpc = find_vpc(cloud, account, table.vpc_id)
-    net = _destination(vpc, destination)
-    target = target_of(cloud, account, vpc.vpc_id, target)
-    _check_family(cloud, net, target)
-    known = [r for r in table.routes if r.destination == net]
+    record = _route_record(cloud, account, vpc, destination, target)
+    known = [r for r in table.routes if r.key == record.key]
     if replace_it and not known:
         raise Ec2Error(
             "InvalidRoute.NotFound",
-            f"no route with destination-cidr-block {destination} in route table {table_id}",
+            f"no route with destination {destination} in route table {table_id}",
         )
     if not replace_it and known:
         raise Ec2Error(
@@ -239,20 +256,23 @@ def create_route(
         raise Ec2Error(
             "RouteLimitExceeded", f"The maximum number of routes ({MAX_ROUTES}) has been reached."
         )
-    routes = tuple(r for r in table.routes if r.destination != net)
-    return _put_table(cloud, replace(table, routes=(*routes, RouteRecord(net, target))))
+    routes = tuple(r for r in table.routes if r.key != record.key)
+    return _put_table(cloud, replace(table, routes=(*routes, record)))
 
 
 def delete_route(cloud: Cloud, account: str, table_id: str, destination: str) -> Cloud:
     cloud = with_account(cloud, account)
     table = find_table(cloud, account, table_id)
-    net = rulebook.parse_cidr(destination, platforms.VPC)
-    if not any(r.destination == net for r in table.routes):
+    if destination.startswith("pl-"):
+        key = destination
+    else:
+        key = str(rulebook.parse_cidr(destination, platforms.VPC))
+    if not any(r.key == key for r in table.routes):
         raise Ec2Error(
             "InvalidRoute.NotFound",
-            f"no route with destination-cidr-block {destination} in route table {table_id}",
+            f"no route with destination {destination} in route table {table_id}",
         )
-    routes = tuple(r for r in table.routes if r.destination != net)
+    routes = tuple(r for r in table.routes if r.key != key)
     return _put_table(cloud, replace(table, routes=routes))
 
 

@@ -228,8 +228,14 @@ class RouteRecord:
     """A route of a route table: a destination (IPv4 or IPv6) and the id of its target (an
     internet gateway, an egress-only one, a NAT gateway, a peering connection)."""
 
-    destination: Network
+    destination: Network | None  # None: the entries of ``prefix_list``
     target: str
+    prefix_list: str = ""  # a route to a prefix list, by its id
+
+    @property
+    def key(self) -> str:
+        """What identifies the route in its table: its CIDR, or its prefix list."""
+        return self.prefix_list or str(self.destination)
 
 
 @dataclass(frozen=True)

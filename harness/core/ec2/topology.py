@@ -119,15 +119,22 @@ def _vpc_of(cloud: Cloud, vpc: VpcRecord, held: dict[str, AddressRecord]) -> Vpc
     nats = {n.nat_id: n for n in cloud.nat_gateways if n.vpc_id == vpc.vpc_id}
     active = {p.pcx_id for p in cloud.peerings if p.status == "active"}
 
-    def route(record: RouteRecord) -> Route:
-        target = record.target
+    lists = {p.list_id: p for p in cloud.prefix_lists}
+
+    def routes(record: RouteRecord) -> list[Route]:
+        """A route as the data plane reads it (a route to a prefix list: one per entry)."""
+        target, blackhole = record.target, False
         if target in igw:
-            return Route(record.destination, INTERNET_GATEWAY)
-        if target in eigw:
-            return Route(record.destination, EGRESS_ONLY_INTERNET_GATEWAY)
-        if (target in nats and nats[target].state == "available") or target in active:
-            return Route(record.destination, target)
-        return Route(record.destination, target, blackhole=True)
+            target = INTERNET_GATEWAY
+        elif target in eigw:
+            target = EGRESS_ONLY_INTERNET_GATEWAY
+        elif not ((target in nats and nats[target].state == "available") or target in active):
+            blackhole = True
+        if record.destination is not None:
+            return [Route(record.destination, target, blackhole)]
+        listed = lists.get(record.prefix_list)
+        entries = [net for net, _ in listed.entries] if listed is not None else []
+        return [Route(net, target, blackhole, record.prefix_list) for net in entries]
 
     tables = tables_of(cloud, vpc)
     acls = acls_of(cloud, vpc)
@@ -157,7 +164,8 @@ def _vpc_of(cloud: Cloud, vpc: VpcRecord, held: dict[str, AddressRecord]) -> Vpc
         vpc.default,
         network_acls=tuple(NetworkAcl(a.acl_id, a.entries) for a in custom),
         route_tables=tuple(
-            RouteTable(t.table_id, tuple(route(r) for r in t.routes)) for t in tables
+            RouteTable(t.table_id, tuple(r for record in t.routes for r in routes(record)))
+            for t in tables
         ),
         main_route_table=tables[0].table_id,
         internet_gateway=bool(igw),
@@ -384,8 +392,14 @@ def _path_records(topology: Topology) -> Cloud:
                     owner,
                     table.name == vpc.main_route_table,
                     tuple(
-                        RouteRecord(r.destination, names.get(r.target, r.target))
-                        for r in table.routes
+                        dict.fromkeys(  # a prefix list's entries: one route to the list
+                            RouteRecord(
+                                None if r.prefix_list else r.destination,
+                                names.get(r.target, r.target),
+                                r.prefix_list,
+                            )
+                            for r in table.routes
+                        )
                     ),
                     tuple(members),
                 )

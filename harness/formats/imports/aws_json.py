@@ -180,6 +180,8 @@ def _path(data: dict[str, Any], source: str, deployment: Deployment) -> None:
         for number, route in enumerate(table.get("Routes") or []):
             where = Origin(source, 0, f"RouteTables[{index}].Routes[{number}]")
             destination = route.get("DestinationCidrBlock") or route.get("DestinationIpv6CidrBlock")
+            if route.get("DestinationPrefixListId"):
+                destination = f"pl:{route['DestinationPrefixListId']}"
             if route.get("GatewayId") == "local" or not destination:
                 continue
             if route.get("State") == "blackhole":

@@ -423,6 +423,9 @@ class _Template:
             destination = self._ref_text(props.get("DestinationCidrBlock"), origin) or (
                 self._ref_text(props.get("DestinationIpv6CidrBlock"), origin)
             )
+            if props.get("DestinationPrefixListId") is not None:
+                listed = self._text(props.get("DestinationPrefixListId"), origin, "prefix list")
+                destination = f"pl:{listed}"
             found = None
             for key, target_kind in CFN_TARGETS.items():
                 if props.get(key) is not None and destination:

@@ -95,9 +95,9 @@ class _Builder:
         d = self.deployment
         self._outside_groups()  # adds to the deployment's notes
         self._outside_prefix_lists()
+        plists = self._prefix_lists()  # first: routes may name them
         vpcs = self._vpcs()
         peerings = self._peerings()
-        plists = self._prefix_lists()
         groups = self._groups()
         instances, representatives = self._instances()
         hosts = self._hosts()
@@ -242,7 +242,10 @@ class _Builder:
             for route in table.routes:
                 target = self._route_target(route, gateways, egress_only, cidr)
                 if target is not None:
-                    routes.append(_node(route.origin, destination=route.destination, target=target))
+                    written = route.destination
+                    if written.startswith("pl:"):
+                        written = f"pl:{self.plist_names[written[3:]]}"
+                    routes.append(_node(route.origin, destination=written, target=target))
                     if target == "internet_gateway" and ":" not in route.destination:
                         found.online_tables.add(name)
             tables.append(_node(table.origin, name=name, routes=routes))
@@ -303,6 +306,14 @@ class _Builder:
         egress_only: set[str],
         cidr: IPv4Network,
     ) -> str | None:
+        if route.destination.startswith("pl:"):
+            if route.destination[3:] not in self.plist_names:
+                self.notes.append(
+                    f"{route.origin}: route to prefix list {route.destination[3:]}, which the "
+                    "input does not hold: left out (no route in the lab)"
+                )
+                return None
+            return self._target_name(route, gateways, egress_only)
         try:
             destination = ip_network(route.destination, strict=False)
         except ValueError:
@@ -314,6 +325,11 @@ class _Builder:
                 f"lab ({cidr}): left out"
             )
             return None
+        return self._target_name(route, gateways, egress_only)
+
+    def _target_name(
+        self, route: ImportedRoute, gateways: set[str], egress_only: set[str]
+    ) -> str | None:
         if route.kind == "igw" and route.target in gateways:
             return "internet_gateway"
         if route.kind == "eigw" and route.target in egress_only:

@@ -67,6 +67,7 @@ PAGED = ("Filters", "MaxResults", "NextToken")
 ROUTE = (
     "DestinationCidrBlock",
     "DestinationIpv6CidrBlock",
+    "DestinationPrefixListId",
     "GatewayId",
     "EgressOnlyInternetGatewayId",
     "NatGatewayId",
@@ -161,7 +162,11 @@ ACTIONS: dict[str, Action] = {
     "CreateRoute": _action(routing.create_route, "RouteTableId", *ROUTE),
     "ReplaceRoute": _action(routing.replace_route, "RouteTableId", *ROUTE),
     "DeleteRoute": _action(
-        routing.delete_route, "RouteTableId", "DestinationCidrBlock", "DestinationIpv6CidrBlock"
+        routing.delete_route,
+        "RouteTableId",
+        "DestinationCidrBlock",
+        "DestinationIpv6CidrBlock",
+        "DestinationPrefixListId",
     ),
     "AssociateRouteTable": _action(routing.associate_route_table, "RouteTableId", "SubnetId"),
     "DisassociateRouteTable": _action(routing.disassociate_route_table, "AssociationId"),

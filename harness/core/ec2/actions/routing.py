@@ -76,9 +76,13 @@ def table_dict(cloud: Cloud, table: RouteTableRecord) -> Answer:
                 }
             )
     for route in table.routes:
+        if route.destination is None:
+            where = {"DestinationPrefixListId": route.prefix_list}
+        else:
+            where = {_destination_key(route.destination): str(route.destination)}
         routes.append(
             {
-                _destination_key(route.destination): str(route.destination),
+                **where,
                 **_target_member(cloud, table.owner, route.target),
                 "Origin": "CreateRoute",
                 "State": _state_of_target(cloud, route.target),
@@ -135,10 +139,13 @@ TABLE_FILTERS: dict[str, Callable[[RouteTableRecord], list[str]]] = {
         *(routing.association_id(t, s) for s in t.subnets),
     ],
     "route.destination-cidr-block": lambda t: [
-        str(r.destination) for r in t.routes if r.destination.version == 4
+        str(r.destination) for r in t.routes if r.destination and r.destination.version == 4
     ],
     "route.destination-ipv6-cidr-block": lambda t: [
-        str(r.destination) for r in t.routes if r.destination.version == 6
+        str(r.destination) for r in t.routes if r.destination and r.destination.version == 6
+    ],
+    "route.destination-prefix-list-id": lambda t: [
+        r.prefix_list for r in t.routes if r.prefix_list
     ],
     "route.gateway-id": lambda t: [r.target for r in t.routes if r.target.startswith("igw-")],
     "route.nat-gateway-id": lambda t: [r.target for r in t.routes if r.target.startswith("nat-")],
@@ -177,16 +184,16 @@ def describe_route_tables(cloud: Cloud, caller: Caller, request: Request) -> tup
 
 
 TARGETS = ("GatewayId", "EgressOnlyInternetGatewayId", "NatGatewayId", "VpcPeeringConnectionId")
+DESTINATIONS = ("DestinationCidrBlock", "DestinationIpv6CidrBlock", "DestinationPrefixListId")
 
 
 def _route_request(request: Request) -> tuple[str, str]:
-    destinations = _values(
-        [request.get("DestinationCidrBlock"), request.get("DestinationIpv6CidrBlock")]
-    )
+    destinations = _values([request.get(name) for name in DESTINATIONS])
     if len(destinations) != 1:
         raise Ec2Error(
             "InvalidParameterCombination",
-            "Exactly one of DestinationCidrBlock and DestinationIpv6CidrBlock is given",
+            "Exactly one of DestinationCidrBlock, DestinationIpv6CidrBlock and "
+            "DestinationPrefixListId is given",
         )
     targets = _values([request.get(name) for name in TARGETS])
     if len(targets) != 1:
@@ -215,9 +222,7 @@ def replace_route(cloud: Cloud, caller: Caller, request: Request) -> tuple[Cloud
 
 
 def delete_route(cloud: Cloud, caller: Caller, request: Request) -> tuple[Cloud, Answer]:
-    destinations = _values(
-        [request.get("DestinationCidrBlock"), request.get("DestinationIpv6CidrBlock")]
-    )
+    destinations = _values([request.get(name) for name in DESTINATIONS])
     if len(destinations) != 1:
         raise missing("DestinationCidrBlock")
     table = required(request, "RouteTableId")

@@ -484,9 +484,9 @@ class Resources:
     ) -> ImportedRoute | None:
         d = self.deployment
         destination = values.get(key) or values.get(key6)
-        if values.get("destination_prefix_list_id"):
-            d.notes.append(f"{origin}: a route to a prefix list is not modelled: left out")
-            return None
+        listed = values.get("destination_prefix_list_id")
+        if listed:
+            destination = "pl:" + self.ref(listed, origin, "destination_prefix_list_id")
         if not isinstance(destination, str) or not destination:
             d.notes.append(f"{origin}: a route without a destination the lab knows: left out")
             return None
