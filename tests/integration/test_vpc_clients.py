@@ -445,10 +445,11 @@ PATH_KEYS = (
 
 def test_ansible_builds_a_vpc_path_and_packets_follow(vpc_lab: Shell, tmp_path: Path) -> None:
     """amazon.aws builds subnets, an internet gateway, a NAT gateway, route tables and a
-    network ACL; a second run changes nothing; packets then go as the path says: the internet
-    reaches an instance at its Elastic IP, a private instance reaches it through the NAT
-    gateway (seen from the NAT gateway's Elastic IP), nothing outside reaches the private one,
-    and the private subnet's network ACL lets in ssh and not http. Then it is torn down."""
+    network ACL, launches instances and gives one an Elastic IP; a second run changes nothing;
+    packets then go as the path says: the internet reaches the instance at its Elastic IP, a
+    private instance reaches it through the NAT gateway (seen from the NAT gateway's Elastic
+    IP), nothing outside reaches the private one, and the private subnet's network ACL lets
+    in ssh and not http. Then it is torn down."""
     with serving(vpc_lab) as endpoint:
         made = playbook(vpc_lab, endpoint, "vpc-path.yml", tmp_path / "1.json")
         assert [k for k in PATH_KEYS if not made[k]["changed"]] == []
@@ -463,18 +464,31 @@ def test_ansible_builds_a_vpc_path_and_packets_follow(vpc_lab: Shell, tmp_path: 
         )
         group = made["group"]["group_id"]
         public, private = made["public"]["subnet"]["id"], made["private"]["subnet"]["id"]
+        ids = {"public": public, "private": private, "group": group}
+        launched = playbook(vpc_lab, endpoint, "vpc-instances.yml", tmp_path / "5.json", **ids)
+        assert launched["web"]["changed"] and launched["app"]["changed"]
+        again = playbook(vpc_lab, endpoint, "vpc-instances.yml", tmp_path / "6.json", **ids)
+        assert not again["web"]["changed"] and not again["app"]["changed"]
         web, app = (
-            ec2.run_instances(
-                ImageId="ami-fba54092",
-                MinCount=1,
-                MaxCount=1,
-                SecurityGroupIds=[group],
-                SubnetId=subnet,
-            )["Instances"][0]
-            for subnet in (public, private)
+            ec2.describe_instances(
+                Filters=[
+                    {"Name": "tag:Name", "Values": [name]},
+                    {"Name": "instance-state-name", "Values": ["running"]},
+                ]
+            )["Reservations"][0]["Instances"][0]
+            for name in ("web", "app")
         )
-        eip = ec2.allocate_address(Domain="vpc")
-        ec2.associate_address(AllocationId=eip["AllocationId"], InstanceId=web["InstanceId"])
+        given = playbook(
+            vpc_lab, endpoint, "vpc-eip.yml", tmp_path / "3.json", instance=web["InstanceId"]
+        )
+        assert given["eip"]["changed"]
+        again = playbook(
+            vpc_lab, endpoint, "vpc-eip.yml", tmp_path / "4.json", instance=web["InstanceId"]
+        )
+        assert not again["eip"]["changed"]
+        (eip,) = ec2.describe_addresses(
+            Filters=[{"Name": "instance-id", "Values": [web["InstanceId"]]}]
+        )["Addresses"]
         vpc_lab.run("sgh", "host", "add", "internet", "198.51.100.10", "-q")
         matrix = vpc_lab.matrix(tmp_path)
         assert matrix["exit"] == 0, matrix["text"]

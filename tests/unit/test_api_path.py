@@ -419,3 +419,40 @@ def test_a_route_to_a_prefix_list_follows_its_entries(ec2: Client, lab: Persiste
     ec2.delete_route(RouteTableId=made["out"], DestinationPrefixListId=plist)
     routes = lab.topology().vpcs_by_name[made["vpc"]].tables_by_name[made["out"]].routes
     assert not [r for r in routes if r.prefix_list]
+
+
+def test_an_instances_status_and_attributes_as_ansible_reads_them(ec2: Client) -> None:
+    made = built(ec2)
+    group = ec2.create_security_group(GroupName="web", Description="w", VpcId=made["vpc"])
+    (instance,) = ec2.run_instances(
+        ImageId="ami-fba54092",
+        MinCount=1,
+        MaxCount=1,
+        SubnetId=made["public"],
+        SecurityGroupIds=[group["GroupId"]],
+        TagSpecifications=[
+            {"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": "web"}]},
+            {"ResourceType": "volume", "Tags": [{"Key": "Name", "Value": "web"}]},
+        ],
+    )["Instances"]
+    ident = instance["InstanceId"]
+    (status,) = ec2.describe_instance_status(InstanceIds=[ident])["InstanceStatuses"]
+    assert status["InstanceState"]["Name"] == "running"
+    assert status["InstanceStatus"]["Status"] == "ok"
+    found = ec2.describe_instance_attribute(InstanceId=ident, Attribute="groupSet")
+    assert [g["GroupId"] for g in found["Groups"]] == [group["GroupId"]]
+    kind = ec2.describe_instance_attribute(InstanceId=ident, Attribute="instanceType")
+    assert kind["InstanceType"]["Value"] == instance["InstanceType"]
+    assert (
+        error(lambda: ec2.describe_instance_attribute(InstanceId=ident, Attribute="userData"))[0]
+        == "Unsupported"
+    )
+    (tagged,) = ec2.describe_instances(
+        Filters=[
+            {"Name": "tag:Name", "Values": ["web"]},
+            {"Name": "subnet-id", "Values": [made["public"]]},
+        ]
+    )["Reservations"]
+    assert tagged["Instances"][0]["InstanceId"] == ident
+    ec2.terminate_instances(InstanceIds=[ident])
+    assert ec2.describe_instance_status(InstanceIds=[ident])["InstanceStatuses"] == []

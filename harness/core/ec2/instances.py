@@ -64,6 +64,8 @@ INSTANCE_FILTERS: dict[str, Callable[[InstanceRecord], list[str]]] = {
     "instance.group-name": _group_names,
     "private-ip-address": lambda r: [] if r.held_address is None else [str(r.held_address)],
     "reservation-id": lambda r: [r.reservation_id],
+    "subnet-id": lambda r: [r.subnet_id] if r.subnet_id else [],
+    "instance-type": lambda r: [r.instance_type],
 }
 
 

@@ -287,6 +287,12 @@ ACTIONS: dict[str, Action] = {
         "ClientToken",
     ),
     "DescribeInstances": _describe(instances.describe_instances, "InstanceIds", *PAGED),
+    "DescribeInstanceAttribute": _describe(
+        instances.describe_instance_attribute, "InstanceId", "Attribute"
+    ),
+    "DescribeInstanceStatus": _describe(
+        instances.describe_instance_status, "InstanceIds", "IncludeAllInstances", *PAGED
+    ),
     "TerminateInstances": _action(instances.terminate_instances, "InstanceIds"),
     "ModifyInstanceAttribute": _action(instances.modify_instance_attribute, "InstanceId", "Groups"),
     # VPCs, subnets, interfaces

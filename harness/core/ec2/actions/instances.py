@@ -120,7 +120,7 @@ def run_instances(cloud: Cloud, caller: Caller, request: Request) -> tuple[Cloud
             f"MinCount ({low}) must be at least 1 and at most MaxCount ({high})",
         )
     nics = nic_requests(request)
-    new_tags = tag_specifications(request, "instance")
+    new_tags = tag_specifications(request, "instance", nowhere=("volume",))
     refs = [
         *(request.get("SecurityGroups") or ()),
         *(ec2.check_group_id(i) for i in request.get("SecurityGroupIds") or ()),
@@ -163,6 +163,59 @@ def describe_instances(cloud: Cloud, caller: Caller, request: Request) -> tuple[
     found, token = page(ec2.reservations(records), request)
     return cloud, {
         "Reservations": [reservation_dict(cloud, group) for group in found],
+        "NextToken": token,
+    }
+
+
+def describe_instance_attribute(
+    cloud: Cloud, caller: Caller, request: Request
+) -> tuple[Cloud, Answer]:
+    """The attributes the lab has: the instance type, its primary interface's groups, and
+    what every lab instance is (no API termination protection, not EBS-optimized, its
+    source/destination check on)."""
+    instance_id, name = required(request, "InstanceId"), required(request, "Attribute")
+    cloud = ec2.with_account(cloud, caller.account)
+    (record,) = ec2.find_instances(cloud, caller.account, [instance_id])
+    values: dict[str, Answer] = {
+        "instanceType": {"InstanceType": {"Value": record.instance_type}},
+        "groupSet": {"Groups": _groups(record)},
+        "disableApiTermination": {"DisableApiTermination": {"Value": False}},
+        "ebsOptimized": {"EbsOptimized": {"Value": False}},
+        "sourceDestCheck": {"SourceDestCheck": {"Value": True}},
+    }
+    if name not in values:
+        raise Ec2Error(
+            "Unsupported",
+            f"The lab does not model the instance attribute {name} (it has "
+            f"{', '.join(values)})",
+        )
+    return cloud, {"InstanceId": instance_id, **values[name]}
+
+
+def describe_instance_status(
+    cloud: Cloud, caller: Caller, request: Request
+) -> tuple[Cloud, Answer]:
+    """Each instance's state and checks: a running lab instance passes its checks (its
+    namespace is up); without ``IncludeAllInstances``, running instances only, as EC2 lists."""
+    asked = {k: v for k, v in request.items() if k != "IncludeAllInstances"}
+    cloud, records = ec2.describe_instances(
+        cloud, caller.account, asked.get("InstanceIds") or [], filters(asked)
+    )
+    if not request.get("IncludeAllInstances"):
+        records = [r for r in records if r.state == ec2.RUNNING]
+    found, token = page(records, request)
+    checked = [{"Name": "reachability", "Status": "passed"}]
+    return cloud, {
+        "InstanceStatuses": [
+            {
+                "InstanceId": r.instance_id,
+                "AvailabilityZone": ec2.zone_of(cloud.region),
+                "InstanceState": _state(r.state),
+                "InstanceStatus": {"Status": "ok", "Details": checked},
+                "SystemStatus": {"Status": "ok", "Details": checked},
+            }
+            for r in found
+        ],
         "NextToken": token,
     }
 

@@ -77,11 +77,18 @@ def page(
     return list(items[start:end]), more
 
 
-def tag_specifications(request: Request, resource_type: str) -> list[tuple[str, str]]:
-    """The tags asked for on the resource being created (``TagSpecifications``)."""
+def tag_specifications(
+    request: Request, resource_type: str, nowhere: tuple[str, ...] = ()
+) -> list[tuple[str, str]]:
+    """The tags asked for on the resource being created (``TagSpecifications``). ``nowhere``:
+    resource types the action may tag that the lab does not have (an instance's volumes):
+    their tags are accepted and kept nowhere, as nothing in the lab could show them."""
     found: list[tuple[str, str]] = []
     for item in request.get("TagSpecifications") or []:
         kind = item.get("ResourceType", "")
+        if kind in nowhere:
+            key_values(item.get("Tags") or [], "Tag")  # still checked
+            continue
         if kind != resource_type:
             raise Ec2Error(
                 "InvalidParameterValue",
