@@ -186,8 +186,7 @@ def describe_instance_attribute(
     if name not in values:
         raise Ec2Error(
             "Unsupported",
-            f"The lab does not model the instance attribute {name} (it has "
-            f"{', '.join(values)})",
+            f"The lab does not model the instance attribute {name} (it has {', '.join(values)})",
         )
     return cloud, {"InstanceId": instance_id, **values[name]}
 
