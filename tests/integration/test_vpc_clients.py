@@ -538,3 +538,83 @@ def test_ansible_builds_a_vpc_path_and_packets_follow(vpc_lab: Shell, tmp_path: 
             ec2.delete_subnet(SubnetId=subnet)
         ec2.delete_vpc(VpcId=vpc_id)
         assert [v["IsDefault"] for v in ec2.describe_vpcs()["Vpcs"]] == [True]
+
+
+def test_a_peering_accepted_live_carries_packets_and_a_group_reference(
+    vpc_lab: Shell, tmp_path: Path
+) -> None:
+    """Through boto3 on a running lab: two VPCs routing each other's CIDR to a peering, each
+    instance's group naming the other VPC's group by id (accepted once the peering is active);
+    the two instances reach each other's ssh by their private addresses across it (their
+    routers plugged again as the peering came); once it is deleted, no path joins them."""
+    with serving(vpc_lab) as endpoint:
+        ec2 = boto3.client(
+            "ec2",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id=A,
+            aws_secret_access_key="unused",
+        )
+        made: dict[str, dict[str, str]] = {}
+        for name, cidr in (("one", "10.11.0.0/16"), ("two", "10.12.0.0/16")):
+            vpc = ec2.create_vpc(CidrBlock=cidr)["Vpc"]["VpcId"]
+            subnet = ec2.create_subnet(VpcId=vpc, CidrBlock=cidr.replace(".0.0/16", ".1.0/24"))
+            table = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
+            ec2.associate_route_table(RouteTableId=table, SubnetId=subnet["Subnet"]["SubnetId"])
+            group = ec2.create_security_group(GroupName=name, Description=name, VpcId=vpc)
+            made[name] = {
+                "vpc": vpc,
+                "cidr": cidr,
+                "subnet": subnet["Subnet"]["SubnetId"],
+                "table": table,
+                "group": group["GroupId"],
+            }
+        pcx = ec2.create_vpc_peering_connection(
+            VpcId=made["one"]["vpc"], PeerVpcId=made["two"]["vpc"]
+        )["VpcPeeringConnection"]["VpcPeeringConnectionId"]
+        for mine, other in (("one", "two"), ("two", "one")):
+            ec2.create_route(
+                RouteTableId=made[mine]["table"],
+                DestinationCidrBlock=made[other]["cidr"],
+                VpcPeeringConnectionId=pcx,
+            )
+        ec2.accept_vpc_peering_connection(VpcPeeringConnectionId=pcx)
+        for mine, other in (("one", "two"), ("two", "one")):
+            ec2.authorize_security_group_ingress(
+                GroupId=made[mine]["group"],
+                IpPermissions=[
+                    {
+                        "IpProtocol": "tcp",
+                        "FromPort": 22,
+                        "ToPort": 22,
+                        "UserIdGroupPairs": [{"GroupId": made[other]["group"]}],
+                    }
+                ],
+            )
+        instances = {
+            name: ec2.run_instances(
+                ImageId="ami-fba54092",
+                MinCount=1,
+                MaxCount=1,
+                SubnetId=made[name]["subnet"],
+                SecurityGroupIds=[made[name]["group"]],
+            )["Instances"][0]
+            for name in ("one", "two")
+        }
+        matrix = vpc_lab.matrix(tmp_path)
+        assert matrix["exit"] == 0, matrix["text"]
+        one, two = instances["one"], instances["two"]
+        across = cell(
+            matrix, one["InstanceId"], two["InstanceId"], "tcp/22", two["PrivateIpAddress"]
+        )
+        assert across["observed"] == "open", across
+        back = cell(matrix, two["InstanceId"], one["InstanceId"], "tcp/22", one["PrivateIpAddress"])
+        assert back["observed"] == "open", back
+        ec2.delete_vpc_peering_connection(VpcPeeringConnectionId=pcx)
+        matrix = vpc_lab.matrix(tmp_path)
+        assert matrix["exit"] == 0, matrix["text"]
+        assert not [
+            c
+            for c in matrix["cells"]
+            if c["from"] == one["InstanceId"] and c["to"] == two["InstanceId"]
+        ]  # no longer peered: no path planned, none open
