@@ -37,7 +37,6 @@ from harness.core.vpc_path import (
     INTERNET_GATEWAY,
     MAX_RULE_NUMBER,
     AclEntry,
-    Action,
     NetworkAcl,
     Route,
     RouteTable,
@@ -581,12 +580,6 @@ class VpcReader:
         number = spec["rule"]
         if isinstance(number, bool) or not isinstance(number, int):
             r.fail(f"'rule' must be a number 1-{MAX_RULE_NUMBER}, not {number!r}")
-        if not 1 <= number <= MAX_RULE_NUMBER:
-            raise Ec2Error(
-                "InvalidParameterValue",
-                f"Value ({number}) for parameter ruleNumber is invalid: it must be 1-"
-                f"{MAX_RULE_NUMBER} (32767-65535 are AWS's own)",
-            )
         action = str(spec["action"]).lower()
         if action not in ("allow", "deny"):
             r.fail(f"'action' must be allow or deny, not {spec['action']!r}")
@@ -597,28 +590,16 @@ class VpcReader:
         number_of = protocol_number(protocol)
         ports_given = spec.get("ports", spec.get("port"))
         icmp_given = spec.get("icmp")
-        ports = icmp = None
-        if number_of in (6, 17):
-            if ports_given is None:
-                raise Ec2Error(
-                    "MissingParameter", "The request must contain the parameter portRange"
-                )
-            ports = rulebook.parse_port_range(ports_given)
-            if not 0 <= ports[0] <= ports[1] <= 65535:
-                raise Ec2Error(
-                    "InvalidParameterValue", f"Invalid value for portRange: {ports_given}"
-                )
-        elif ports_given is not None:
+        if ports_given is not None and number_of not in (6, 17):
             r.fail(f"protocol {written} takes no 'ports' (only tcp and udp entries do)")
-        if number_of == 1 or (number_of == 58 and cidr.version == 6):
-            if icmp_given is None:
-                raise Ec2Error(
-                    "MissingParameter", "The request must contain the parameter icmpTypeCode"
-                )
-            icmp = rulebook.parse_icmp(icmp_given)
-        elif icmp_given is not None:
+        typed = number_of == 1 or (number_of == 58 and cidr.version == 6)
+        if icmp_given is not None and not typed:
             r.fail(f"protocol {written} takes no 'icmp' (only icmp and icmpv6 entries do)")
-        return AclEntry(number, egress, Action(action), number_of, cidr, ports, icmp)
+        ports = None if ports_given is None else rulebook.parse_port_range(ports_given)
+        icmp = None if icmp_given is None else rulebook.parse_icmp(icmp_given)
+        return rulebook.acl_entry(
+            number, egress, action=action, protocol=protocol, cidr=cidr, ports=ports, icmp=icmp
+        )
 
     def _subnet(
         self,

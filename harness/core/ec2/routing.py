@@ -35,7 +35,7 @@ from harness.core.ec2.state import (
     with_account,
 )
 from harness.core.model import Network
-from harness.core.vpc_path import MAX_RULE_NUMBER, AclEntry, NetworkAcl
+from harness.core.vpc_path import AclEntry, NetworkAcl
 from harness.errors import Ec2Error
 
 MAX_ROUTES = 50  # routes per route table (AWS's default quota)
@@ -650,13 +650,7 @@ def put_acl_entry(
     """CreateNetworkAclEntry (``replace_it``: ReplaceNetworkAclEntry, whose entry must
     exist)."""
     cloud = with_account(cloud, account)
-    acl = find_acl(cloud, account, acl_id)
-    if not 1 <= entry.number <= MAX_RULE_NUMBER:
-        raise Ec2Error(
-            "InvalidParameterValue",
-            f"Value ({entry.number}) for parameter ruleNumber is invalid: it must be 1-"
-            f"{MAX_RULE_NUMBER}",
-        )
+    acl = find_acl(cloud, account, acl_id)  # the entry is checked (rules.acl_entry)
     same = [e for e in acl.entries if e.number == entry.number and e.egress == entry.egress]
     if same and not replace_it:
         raise Ec2Error(

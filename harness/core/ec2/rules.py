@@ -35,7 +35,9 @@ from harness.core.model import (
     Proto,
     Protocol,
     Rule,
+    protocol_number,
 )
+from harness.core.vpc_path import MAX_RULE_NUMBER, AclEntry, Action
 from harness.errors import Ec2Error
 
 ACCOUNT_RE = re.compile(r"^\d{12}$")
@@ -413,3 +415,44 @@ def free_address(
 def ipv6_of(private: IPv4Address, subnet: IPv4Network, block6: IPv6Network) -> IPv6Address:
     """An interface's IPv6 address: its private address's offset in the subnet's /64."""
     return IPv6Address(int(block6.network_address) + int(private) - int(subnet.network_address))
+
+
+def acl_entry(
+    number: int,
+    egress: bool,
+    *,
+    action: str,
+    protocol: Proto,
+    cidr: Network,
+    ports: tuple[int, int] | None,
+    icmp: tuple[int, int] | None,
+) -> AclEntry:
+    """A network ACL entry as EC2 accepts one, whichever door it came through (a topology
+    file, CreateNetworkAclEntry): its number 1-32766, ``allow`` or ``deny``, a port range for
+    tcp and udp, a type and code for icmp (and icmpv6 with an IPv6 CIDR); other protocols keep
+    neither."""
+    if not 1 <= number <= MAX_RULE_NUMBER:
+        raise Ec2Error(
+            "InvalidParameterValue",
+            f"Value ({number}) for parameter ruleNumber is invalid: it must be 1-"
+            f"{MAX_RULE_NUMBER} (32767-65535 are AWS's own)",
+        )
+    if action not in ("allow", "deny"):
+        raise Ec2Error("InvalidParameterValue", f"Invalid value for RuleAction: {action}")
+    number_of = protocol_number(protocol)
+    kept_ports = kept_icmp = None
+    if number_of in (6, 17):
+        if ports is None:
+            raise Ec2Error("MissingParameter", "The request must contain the parameter portRange")
+        if not 0 <= ports[0] <= ports[1] <= 65535:
+            raise Ec2Error(
+                "InvalidParameterValue", f"Invalid value for portRange: {ports[0]}-{ports[1]}"
+            )
+        kept_ports = ports
+    if number_of == 1 or (number_of == 58 and cidr.version == 6):
+        if icmp is None:
+            raise Ec2Error(
+                "MissingParameter", "The request must contain the parameter icmpTypeCode"
+            )
+        kept_icmp = icmp
+    return AclEntry(number, egress, Action(action), number_of, cidr, kept_ports, kept_icmp)

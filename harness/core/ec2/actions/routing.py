@@ -28,8 +28,7 @@ from harness.core.ec2.state import (
     PeeringRecord,
     RouteTableRecord,
 )
-from harness.core.model import protocol_number
-from harness.core.vpc_path import ALL, ANY_RULE, AclEntry, Action
+from harness.core.vpc_path import ANY_RULE, AclEntry
 from harness.errors import Ec2Error
 
 routing = ec2.routing
@@ -670,43 +669,31 @@ def describe_network_acls(cloud: Cloud, caller: Caller, request: Request) -> tup
 
 
 def _entry(request: Request) -> AclEntry:
+    """CreateNetworkAclEntry's members as an entry (:func:`~harness.core.ec2.rules.acl_entry`
+    checks it as every door does)."""
     from harness.core.ec2 import platform as platforms
     from harness.core.ec2 import rules as rulebook
 
-    number = required(request, "RuleNumber")
-    action = str(required(request, "RuleAction")).lower()
-    if action not in ("allow", "deny"):
-        raise Ec2Error("InvalidParameterValue", f"Invalid value for RuleAction: {action}")
     cidrs = _values([request.get("CidrBlock"), request.get("Ipv6CidrBlock")])
     if len(cidrs) != 1:
         raise Ec2Error(
             "InvalidParameterCombination", "Exactly one of CidrBlock and Ipv6CidrBlock is given"
         )
-    cidr = rulebook.parse_cidr(cidrs[0], platforms.VPC)
-    protocol = protocol_number(
-        rulebook.parse_protocol(str(required(request, "Protocol")), platforms.VPC)
-    )
     ports = icmp = None
-    if protocol in (6, 17):
-        given = request.get("PortRange")
-        if not given or given.get("From") is None or given.get("To") is None:
-            raise missing("portRange")
+    given = request.get("PortRange")
+    if given and given.get("From") is not None and given.get("To") is not None:
         ports = (int(given["From"]), int(given["To"]))
-        if not 0 <= ports[0] <= ports[1] <= 65535:
-            raise Ec2Error("InvalidParameterValue", f"Invalid value for portRange: {given}")
-    if protocol == 1 or (protocol == 58 and cidr.version == 6):
-        given = request.get("IcmpTypeCode")
-        if not given or given.get("Type") is None or given.get("Code") is None:
-            raise missing("icmpTypeCode")
-        icmp = (int(given["Type"]), int(given["Code"]))
-    return AclEntry(
-        int(number),
+    typed = request.get("IcmpTypeCode")
+    if typed and typed.get("Type") is not None and typed.get("Code") is not None:
+        icmp = (int(typed["Type"]), int(typed["Code"]))
+    return rulebook.acl_entry(
+        int(required(request, "RuleNumber")),
         bool(request.get("Egress", False)),
-        Action(action),
-        ALL if protocol == -1 else protocol,
-        cidr,
-        ports,
-        icmp,
+        action=str(required(request, "RuleAction")).lower(),
+        protocol=rulebook.parse_protocol(str(required(request, "Protocol")), platforms.VPC),
+        cidr=rulebook.parse_cidr(cidrs[0], platforms.VPC),
+        ports=ports,
+        icmp=icmp,
     )
 
 
