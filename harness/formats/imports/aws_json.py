@@ -23,6 +23,7 @@ from typing import Any
 
 from harness.core.model import Origin
 from harness.formats.imports.deployment import (
+    ROUTE_TARGETS,
     Deployment,
     ImportedAcl,
     ImportedAclEntry,
@@ -56,19 +57,6 @@ KEYS = (
     "VpcPeeringConnections",
     "Addresses",
 )
-TARGETS = {  # a route's target members, and the kind each names
-    "GatewayId": "igw",
-    "EgressOnlyInternetGatewayId": "eigw",
-    "NatGatewayId": "nat",
-    "VpcPeeringConnectionId": "pcx",
-    "TransitGatewayId": "other",
-    "NetworkInterfaceId": "other",
-    "InstanceId": "other",
-    "VpcEndpointId": "other",
-    "CarrierGatewayId": "other",
-    "LocalGatewayId": "other",
-    "CoreNetworkArn": "other",
-}
 
 
 def unwrap(data: object) -> object:
@@ -187,7 +175,7 @@ def _path(data: dict[str, Any], source: str, deployment: Deployment) -> None:
             if route.get("State") == "blackhole":
                 d.notes.append(f"{where}: route {destination} is a blackhole: left out")
                 continue
-            for member, kind in TARGETS.items():
+            for member, kind in ROUTE_TARGETS.items():
                 if route.get(member):
                     target = str(route[member])
                     if kind == "other" or target.startswith("vgw-"):

@@ -29,6 +29,7 @@ from harness.core.model import Origin
 from harness.errors import TopologyError
 from harness.formats import yaml_lines
 from harness.formats.imports.deployment import (
+    ROUTE_TARGETS,
     Deployment,
     ImportedAcl,
     ImportedAclEntry,
@@ -67,19 +68,6 @@ PATH_PARTS = frozenset(
         "AWS::EC2::NetworkAclEntry",
     }
 )
-CFN_TARGETS = {  # a route's target properties, and the kind each names
-    "GatewayId": "igw",
-    "EgressOnlyInternetGatewayId": "eigw",
-    "NatGatewayId": "nat",
-    "VpcPeeringConnectionId": "pcx",
-    "TransitGatewayId": "other",
-    "NetworkInterfaceId": "other",
-    "InstanceId": "other",
-    "VpcEndpointId": "other",
-    "CarrierGatewayId": "other",
-    "LocalGatewayId": "other",
-    "CoreNetworkArn": "other",
-}
 SUBNET_KEYS = {"SubnetId", "Subnets", "VPCZoneIdentifier", "SubnetIds"}
 PUBLIC_KEYS = {"AssociatePublicIpAddress", "AssignPublicIp"}
 ATTACH_KEYS = {
@@ -427,7 +415,7 @@ class _Template:
                 listed = self._text(props.get("DestinationPrefixListId"), origin, "prefix list")
                 destination = f"pl:{listed}"
             found = None
-            for key, target_kind in CFN_TARGETS.items():
+            for key, target_kind in ROUTE_TARGETS.items():
                 if props.get(key) is not None and destination:
                     if target_kind == "other":
                         d.notes.append(

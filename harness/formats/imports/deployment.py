@@ -131,6 +131,23 @@ class ImportedSubnet:
     public: bool = False
 
 
+# A route's target members as EC2's API and CloudFormation both name them, and the kind of
+# target each is (``other``: one the lab does not model).
+ROUTE_TARGETS = {
+    "GatewayId": "igw",
+    "EgressOnlyInternetGatewayId": "eigw",
+    "NatGatewayId": "nat",
+    "VpcPeeringConnectionId": "pcx",
+    "TransitGatewayId": "other",
+    "NetworkInterfaceId": "other",
+    "InstanceId": "other",
+    "VpcEndpointId": "other",
+    "CarrierGatewayId": "other",
+    "LocalGatewayId": "other",
+    "CoreNetworkArn": "other",
+}
+
+
 @dataclass(frozen=True)
 class ImportedRoute:
     """A route as the input writes it: a destination, and its target's kind (``igw``,
