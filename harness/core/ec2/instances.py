@@ -20,6 +20,8 @@ from harness.core.ec2.network import (
     find_subnet,
     free_address_in,
     free_public,
+    held_addresses,
+    held_public,
 )
 from harness.core.ec2.state import (
     DEFAULT_TYPE,
@@ -216,14 +218,8 @@ def run_instances(
             f"Your quota allows for {MAX_INSTANCES - running} more running "
             f"instance(s) in this lab. You requested at least {count}",
         )
-    taken = (
-        {r.address for r in cloud.active_instances()}
-        | {n.address for n in cloud.nics if n.instance_id}
-        | {h.address for h in cloud.hosts}
-        | {n.address for n in cloud.nat_gateways if n.state != "deleted"}
-    )
-    public_taken = {n.public for n in cloud.nics if n.public is not None}
-    public_taken |= {a.public for a in cloud.addresses}  # the Elastic IPs
+    taken = held_addresses(cloud)
+    public_taken = held_public(cloud)
     reservation = new_id("r-")
     ids = {r.instance_id for r in cloud.instances}
     enis = {n.eni_id for n in cloud.nics}

@@ -307,6 +307,20 @@ def free_address_in(subnet: SubnetRecord, taken: set[IPv4Address]) -> IPv4Addres
     return found
 
 
+def held_addresses(cloud: Cloud) -> set[IPv4Address]:
+    """The private addresses lab nodes hold: instances, network interfaces, outside hosts and
+    NAT gateways (a new one takes none of them)."""
+    taken = {r.address for r in cloud.active_instances()} | {n.address for n in cloud.nics}
+    taken |= {h.address for h in cloud.hosts}
+    return taken | {n.address for n in cloud.nat_gateways if n.state != "deleted"}
+
+
+def held_public(cloud: Cloud) -> set[IPv4Address]:
+    """The lab's public addresses in use: interfaces' own and every Elastic IP."""
+    taken = {n.public for n in cloud.nics if n.public is not None}
+    return taken | {a.public for a in cloud.addresses}
+
+
 def free_public(taken: set[IPv4Address]) -> IPv4Address:
     found = rulebook.free_address(taken)
     if found is None:

@@ -15,7 +15,15 @@ from ipaddress import IPv4Address, IPv4Network
 
 from harness.core.ec2 import platform as platforms
 from harness.core.ec2 import rules as rulebook
-from harness.core.ec2.network import find_nic, find_subnet, find_vpc, free_address_in, free_public
+from harness.core.ec2.network import (
+    find_nic,
+    find_subnet,
+    find_vpc,
+    free_address_in,
+    free_public,
+    held_addresses,
+    held_public,
+)
 from harness.core.ec2.prefix_lists import find_prefix_list
 from harness.core.ec2.state import (
     AclRecord,
@@ -458,11 +466,6 @@ def find_address(
     raise Ec2Error("InvalidAddress.NotFound", f"Address '{public}' not found.")
 
 
-def _taken_public(cloud: Cloud) -> set[IPv4Address]:
-    taken = {n.public for n in cloud.nics if n.public is not None}
-    return taken | {a.public for a in cloud.addresses}
-
-
 def allocate_address(
     cloud: Cloud, account: str, new_id: NewId, wanted: str | None = None
 ) -> tuple[Cloud, AddressRecord]:
@@ -472,7 +475,7 @@ def allocate_address(
             "AddressLimitExceeded",
             f"The maximum number of addresses ({MAX_ADDRESSES}) has been reached.",
         )
-    taken = _taken_public(cloud)
+    taken = held_public(cloud)
     if wanted:
         public = IPv4Address(wanted)
         if public not in platforms.PUBLIC_POOL or public in taken:
@@ -564,11 +567,7 @@ def create_nat_gateway(
     without."""
     cloud = with_account(cloud, account)
     subnet = find_subnet(cloud, account, subnet_id)
-    taken = {n.address for n in cloud.nics} | {
-        n.address for n in cloud.nat_gateways if n.state != "deleted"
-    }
-    taken |= {r.address for r in cloud.active_instances()} | {h.address for h in cloud.hosts}
-    address = free_address_in(subnet, taken)
+    address = free_address_in(subnet, held_addresses(cloud))
     ident = fresh_id(new_id, "nat-", (n.nat_id for n in cloud.nat_gateways))
     if allocation_id:
         elastic = find_address(cloud, account, allocation_id)
