@@ -9,9 +9,8 @@ from typing import Any
 from flask import Flask
 
 from harness.core.ec2.actions import Answer
+from harness.core.ec2.actions.routing import TARGETS
 from harness.faces.console.context import PLATFORMS, Console, Page, platform_of
-
-TARGETS = ("GatewayId", "EgressOnlyInternetGatewayId", "NatGatewayId", "VpcPeeringConnectionId")
 
 
 def _route(route: Answer) -> dict[str, str]:
