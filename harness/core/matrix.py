@@ -1,13 +1,16 @@
-"""Expected against observed: cell results, the retry set, the summary."""
+"""Expected against observed: cell results, the retry set, the summary, and the table that
+holds a run's cells as numbers (:class:`CellTable`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from array import array
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar, overload
 
-from harness.core.model import Node, State, Topology
-from harness.core.oracle import Expectation, Oracle
+from harness.core.model import Instance, Node, Probe, State, Topology
+from harness.core.oracle import Expectation, Oracle, Verdict
 from harness.core.planner import Cell
 from harness.core.probing import Observation
 
@@ -51,24 +54,239 @@ class Summary:
         )
 
 
+K = TypeVar("K")
+V = TypeVar("V")
+STATES = tuple(State)  # a state's code in a table: its place here
+_CODE = {state: code for code, state in enumerate(STATES)}
+
+
+class Part(NamedTuple):
+    """Cells as numbers into a few small tables, as a worker of a shared-out run gives them
+    back (:func:`harness.lab.measure._share`): each cell a row of ``rows`` (source and target,
+    indexes into the topology's nodes; address, probe and verdict, indexes into the tables
+    here) and an index into ``seen``. A verdict is the oracle's for the path (its words
+    completed when read) or, for cells coded from results, the cell's whole expectation."""
+
+    probes: list[Probe]
+    addresses: list[str]  # "": the target's one address
+    verdicts: list[Verdict | Expectation]
+    rows: array[int]  # five numbers a cell: source, target, address, probe, verdict
+    seen: list[Observation]
+    seen_codes: array[int]
+
+    @staticmethod
+    def of(topology: Topology, results: Iterable[CellResult]) -> Part:
+        """Results coded (by value) into a part."""
+        index = {node.name: i for i, node in enumerate(topology.nodes)}
+        probes: dict[Probe, int] = {}
+        addresses: dict[str, int] = {}
+        verdicts: dict[Expectation, int] = {}
+        seen: dict[Observation, int] = {}
+        rows, seen_codes = array("I"), array("I")
+        for result in results:
+            cell = result.cell
+            rows.extend(
+                (
+                    index[cell.source],
+                    index[cell.target],
+                    addresses.setdefault(cell.address, len(addresses)),
+                    probes.setdefault(cell.probe, len(probes)),
+                    verdicts.setdefault(result.expected, len(verdicts)),
+                )
+            )
+            seen_codes.append(seen.setdefault(result.observed, len(seen)))
+        return Part(list(probes), list(addresses), list(verdicts), rows, list(seen), seen_codes)
+
+
+class CellTable(Sequence[CellResult]):
+    """Every cell of a run as numbers into a few small tables: a big lab's million cells are
+    a few arrays (about 30 bytes a cell), not a million objects. A cell's :class:`CellResult`
+    is made when it is read (its expectation's words, for a filtered cell, only when those
+    are read); the summary, the wrong cells and each pair's states are read from the numbers.
+    Cells keep the plan's order: pair by pair."""
+
+    def __init__(self, topology: Topology, parts: Iterable[Part]) -> None:
+        self.topology = topology
+        self.nodes = topology.nodes
+        self.probes: list[Probe] = []
+        self.addresses: list[str] = []
+        self.verdicts: list[Verdict | Expectation] = []
+        self.seen: list[Observation] = []
+        self.source, self.target = array("I"), array("I")
+        self.address, self.probe = array("I"), array("I")
+        self.verdict, self.observed = array("I"), array("I")
+        self.attempts: dict[int, int] = {}  # cells probed more than once
+        self._oracle: Oracle | None = None
+        probes: dict[Probe, int] = {}
+        addresses: dict[str, int] = {}
+        verdicts: dict[object, int] = {}
+        seen: dict[Observation, int] = {}
+        for part in parts:
+            probe_map = [self._code(probes, self.probes, probe, probe) for probe in part.probes]
+            address_map = [self._code(addresses, self.addresses, a, a) for a in part.addresses]
+            verdict_map = [
+                self._code(verdicts, self.verdicts, _verdict_key(v), v) for v in part.verdicts
+            ]
+            seen_map = [self._code(seen, self.seen, o, o) for o in part.seen]
+            rows = part.rows
+            self.source.extend(rows[0::5])
+            self.target.extend(rows[1::5])
+            self.address.extend(map(address_map.__getitem__, rows[2::5]))
+            self.probe.extend(map(probe_map.__getitem__, rows[3::5]))
+            self.verdict.extend(map(verdict_map.__getitem__, rows[4::5]))
+            self.observed.extend(map(seen_map.__getitem__, part.seen_codes))
+        self.expected = self._expected_states()
+
+    @staticmethod
+    def _code(known: dict[K, int], table: list[V], key: K, value: V) -> int:
+        code = known.get(key)
+        if code is None:
+            code = known[key] = len(table)
+            table.append(value)
+        return code
+
+    @staticmethod
+    def of(topology: Topology, results: Iterable[CellResult]) -> CellTable:
+        return CellTable(topology, [Part.of(topology, results)])
+
+    @property
+    def oracle(self) -> Oracle:
+        if self._oracle is None:
+            self._oracle = Oracle(self.topology)
+        return self._oracle
+
+    def _expected_states(self) -> array[int]:
+        """Each cell's expected state (a code): its verdict's, unless the lab has network
+        ACLs, which judge each cell along its own path."""
+        by_verdict = [
+            _CODE[(v if isinstance(v, Expectation) else v[1]).state] for v in self.verdicts
+        ]
+        path_judged = any(vpc.network_acls for vpc in self.topology.vpcs)
+        if not path_judged:
+            return array("B", map(by_verdict.__getitem__, self.verdict))
+        return array("B", (_CODE[self.expectation(i).state] for i in range(len(self))))
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    @overload
+    def __getitem__(self, index: int) -> CellResult: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[CellResult]: ...
+    def __getitem__(self, index: int | slice) -> CellResult | list[CellResult]:
+        if isinstance(index, slice):
+            return [self.result(i) for i in range(len(self))[index]]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        return self.result(index)
+
+    def __iter__(self) -> Iterator[CellResult]:
+        return (self.result(i) for i in range(len(self)))
+
+    def cell(self, i: int) -> Cell:
+        nodes = self.nodes
+        return Cell(
+            nodes[self.source[i]].name,
+            nodes[self.target[i]].name,
+            self.probes[self.probe[i]],
+            self.addresses[self.address[i]],
+        )
+
+    def expectation(self, i: int) -> Expectation:
+        verdict = self.verdicts[self.verdict[i]]
+        if isinstance(verdict, Expectation):
+            return verdict
+        target = self.nodes[self.target[i]]
+        assert isinstance(target, Instance)
+        return self.oracle.expectation_at(
+            self.nodes[self.source[i]],
+            target,
+            self.addresses[self.address[i]],
+            verdict,
+            self.probes[self.probe[i]],
+        )
+
+    def result(self, i: int) -> CellResult:
+        return CellResult(
+            self.cell(i),
+            self.expectation(i),
+            self.seen[self.observed[i]],
+            self.attempts.get(i, 1),
+        )
+
+    def observed_states(self) -> array[int]:
+        """Each cell's observed state (a code)."""
+        by_seen = array("B", (_CODE[o.state] for o in self.seen))
+        return array("B", map(by_seen.__getitem__, self.observed))
+
+    def summary(self) -> Summary:
+        counts = Counter(zip(self.expected, self.observed_states(), strict=True))
+        correct = sum(n for (e, o), n in counts.items() if e == o)
+        not_run_code = _CODE[State.NOT_RUN]
+        not_run = sum(n for (e, o), n in counts.items() if o == not_run_code and e != o)
+        return Summary(len(self), correct, len(self) - correct - not_run, not_run)
+
+    def wrong_indices(self) -> list[int]:
+        """The cells whose observed state is not the expected one (not-run cells too)."""
+        observed = self.observed_states()
+        return [i for i, (e, o) in enumerate(zip(self.expected, observed, strict=True)) if e != o]
+
+    def pairs(self) -> Iterator[tuple[int, int, int, int]]:
+        """Each pair's run of cells: source and target (node indexes), first cell, end."""
+        source, target = self.source, self.target
+        start = 0
+        for i in range(1, len(self) + 1):
+            if i == len(self) or source[i] != source[start] or target[i] != target[start]:
+                yield source[start], target[start], start, i
+                start = i
+
+    def retried(self, again: Mapping[int, CellResult]) -> None:
+        """Cells probed once more: what was seen the second time stands."""
+        known = {o: code for code, o in enumerate(self.seen)}
+        for i, result in again.items():
+            self.observed[i] = self._code(known, self.seen, result.observed, result.observed)
+            self.attempts[i] = result.attempts
+
+
+def _verdict_key(verdict: Verdict | Expectation) -> object:
+    """Verdicts are equal when their side and expectation are (an expectation coded from a
+    result is its own key)."""
+    if isinstance(verdict, Expectation):
+        return ("cell", verdict)
+    side, found = verdict
+    return (side, found.state, found.allowed_by, found.why)
+
+
 @dataclass(frozen=True)
 class Matrix:
-    """The outcome of one verification run."""
+    """The outcome of one verification run: its cells in a :class:`CellTable` (results given
+    otherwise are coded into one)."""
 
     topology: Topology
-    results: list[CellResult]
+    results: Sequence[CellResult]
     runtime: str = "docker"
     prober: str = "scapy"
     timings: dict[str, float] = field(default_factory=dict)
+    plan: str = "full"  # the plan that ran: full (every port interval) or classes
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.results, CellTable):
+            object.__setattr__(self, "results", CellTable.of(self.topology, self.results))
+
+    @property
+    def table(self) -> CellTable:
+        """The cells, as numbers."""
+        assert isinstance(self.results, CellTable)
+        return self.results
 
     @property
     def summary(self) -> Summary:
-        correct = sum(1 for r in self.results if r.correct)
-        not_run = sum(1 for r in self.results if r.not_run)
-        return Summary(len(self.results), correct, len(self.results) - correct - not_run, not_run)
+        return self.table.summary()
 
     def wrong(self) -> list[CellResult]:
-        return [r for r in self.results if not r.correct]
+        return [self.table.result(i) for i in self.table.wrong_indices()]
 
     def with_timing(self, key: str, seconds: float) -> Matrix:
         return replace(self, timings={**self.timings, key: seconds})

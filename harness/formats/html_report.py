@@ -11,6 +11,10 @@ styles and script are inline and its Content-Security-Policy forbids anything el
 
 from __future__ import annotations
 
+import base64
+import sys
+import zlib
+from array import array
 from collections.abc import Sequence
 from typing import Any
 
@@ -73,9 +77,12 @@ def _axes(nodes: list[dict[str, Any]]) -> tuple[Axis, Axis, dict[str, int], dict
 
 
 def heatmap(document: dict[str, Any]) -> dict[str, Any]:
-    """The heatmap's data (axes and one row per probe) of a JSON document, for the report's
-    page and the console's Reachability page alike."""
+    """The heatmap's data (axes and one row per probe, or for a compact document
+    :func:`compact_heatmap`) of a JSON document, for the report's page and the console's
+    Reachability page alike."""
     rows, cols, row_index, col_index = _axes(document["nodes"])
+    if document.get("form") == "compact":
+        return {"mode": "matrix", "rows": rows, "cols": cols, **compact_heatmap(document)}
     probes = [
         [
             row_index[cell["from"]],
@@ -90,6 +97,39 @@ def heatmap(document: dict[str, Any]) -> dict[str, Any]:
         for cell in document["cells"]
     ]
     return {"mode": "matrix", "rows": rows, "cols": cols, "probes": probes}
+
+
+HEATMAP_COLUMNS = ("from", "to", "address", "probe", "expected", "observed", "verdict")
+
+
+def compact_heatmap(document: dict[str, Any]) -> dict[str, Any]:
+    """A compact document's cells for the page: its small tables as they are, and its columns
+    (``to`` as an index of the heatmap's columns, the instances) packed as 32-bit numbers,
+    deflated and in base64, one column after another. The page inflates them
+    (``DecompressionStream``) and makes a pair's rows only when it draws or opens the pair,
+    so a million cells neither weigh down the file nor fill the page's memory."""
+    compact = document["compact"]
+    cells = compact["cells"]
+    instances = [n for n, node in enumerate(document["nodes"]) if node["kind"] == "instance"]
+    col_of = dict(zip(instances, range(len(instances)), strict=True))
+    columns = {name: array("I", cells[name]) for name in HEATMAP_COLUMNS}
+    columns["to"] = array("I", map(col_of.__getitem__, columns["to"]))
+    packed = b"".join(columns[name].tobytes() for name in HEATMAP_COLUMNS)
+    if sys.byteorder != "little":  # the page reads them as the browser's (little-endian)
+        swapped = array("I", packed)
+        swapped.byteswap()
+        packed = swapped.tobytes()
+    return {
+        "compact": {
+            "count": len(columns["from"]),
+            "states": compact["states"],
+            "addresses": compact["addresses"],
+            "probes": [_probe_text(probe) for probe in compact["probes"]],
+            "observations": [[o["observed"], o["detail"]] for o in compact["observations"]],
+            "verdicts": [verdict["why"] for verdict in compact["verdicts"]],
+            "columns": base64.b64encode(zlib.compress(packed, 6)).decode("ascii"),
+        }
+    }
 
 
 def subtitle(document: dict[str, Any]) -> str:

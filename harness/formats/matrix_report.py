@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import re
+from array import array
 from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
-from harness.core.matrix import CellResult, Matrix
+from harness.core.matrix import STATES, CellResult, Matrix
 from harness.core.model import Instance, Node, State, Topology
+from harness.core.oracle import Expectation, Verdict
 from harness.core.vpc_path import source_port
 
 LEGEND_REACH = (
@@ -59,32 +65,53 @@ def _grid(matrix: Matrix, glyph: dict[tuple[str, str], str], title: str, legend:
     return lines
 
 
-def _by_pair(results: list[CellResult]) -> dict[tuple[str, str], list[CellResult]]:
-    pairs: dict[tuple[str, str], list[CellResult]] = defaultdict(list)
-    for result in results:
-        pairs[(result.cell.source, result.cell.target)].append(result)
-    return pairs
+GRID_LIMIT = 200  # nodes: a bigger lab's grids are not drawn in the terminal
+_OPEN, _CLOSED, _FILTERED, _NOT_RUN = (STATES.index(state) for state in GLYPHS)
+
+
+def _pair_codes(matrix: Matrix) -> Iterator[tuple[tuple[str, str], set[int], bool, bool]]:
+    """Each pair: its names, the states observed, whether a cell is wrong, whether one was
+    not run (read from the table's numbers, not from a million results)."""
+    table = matrix.table
+    observed, expected = table.observed_states(), table.expected
+    names = [node.name for node in table.nodes]
+    for s, t, start, stop in table.pairs():
+        seen = set(observed[start:stop])
+        wrong = any(
+            o not in (e, _NOT_RUN)
+            for o, e in zip(observed[start:stop], expected[start:stop], strict=True)
+        )
+        yield (names[s], names[t]), seen, wrong, _NOT_RUN in seen
+
+
+def grids_skipped(matrix: Matrix) -> str:
+    """Why the grids are not drawn ("" when they are)."""
+    nodes = len(matrix.topology.nodes)
+    if nodes <= GRID_LIMIT:
+        return ""
+    return (
+        f"(the grids are not drawn for {nodes} sources by {len(matrix.topology.instances)} "
+        f"targets: more than {GRID_LIMIT} nodes; --html draws them as a heatmap, --json "
+        "lists every cell)"
+    )
 
 
 def render_grids(matrix: Matrix) -> str:
+    skipped = grids_skipped(matrix)
+    if skipped:
+        return skipped
     reach: dict[tuple[str, str], str] = {}
     compare: dict[tuple[str, str], str] = {}
-    for pair, results in _by_pair(matrix.results).items():
-        states = {r.observed.state for r in results}
-        if State.OPEN in states:
+    for pair, seen, wrong, not_run in _pair_codes(matrix):
+        if _OPEN in seen:
             reach[pair] = "O"
-        elif State.CLOSED in states:
+        elif _CLOSED in seen:
             reach[pair] = "c"
-        elif State.NOT_RUN in states and len(states) == 1:
+        elif seen == {_NOT_RUN}:
             reach[pair] = "!"
         else:
             reach[pair] = "-"
-        if any(r.incorrect for r in results):
-            compare[pair] = "X"
-        elif any(r.not_run for r in results):
-            compare[pair] = "!"
-        else:
-            compare[pair] = "."
+        compare[pair] = "X" if wrong else "!" if not_run else "."
     lines = _grid(matrix, reach, "Reachability (rows: sources, columns: targets)", LEGEND_REACH)
     lines.append("")
     lines += _grid(matrix, compare, "Observed vs expected", LEGEND_COMPARE)
@@ -93,22 +120,22 @@ def render_grids(matrix: Matrix) -> str:
 
 def render_by_port(matrix: Matrix) -> str:
     """One reachability grid a probed port (``tcp/80``, ``icmp``): which ports are open."""
-    by_probe: dict[str, dict[tuple[str, str], str]] = defaultdict(dict)
-    order: dict[str, tuple[Any, ...]] = {}
-    for result in matrix.results:
-        probe = result.cell.probe
-        name = str(probe)
-        order[name] = probe.sort_key()
-        pair = (result.cell.source, result.cell.target)
-        glyph = GLYPHS[result.observed.state]
-        held = by_probe[name].get(pair)  # a VPC pair probed at several addresses: the most open
+    if grids_skipped(matrix):
+        return ""
+    table = matrix.table
+    names = [node.name for node in table.nodes]
+    glyphs = [GLYPHS[o.state] for o in table.seen]
+    by_probe: dict[int, dict[tuple[str, str], str]] = defaultdict(dict)
+    for s, t, p, o in zip(table.source, table.target, table.probe, table.observed, strict=True):
+        pair = (names[s], names[t])
+        glyph = glyphs[o]
+        held = by_probe[p].get(pair)  # a VPC pair probed at several addresses: the most open
         if held is None or RANK.index(glyph) < RANK.index(held):
-            by_probe[name][pair] = glyph
+            by_probe[p][pair] = glyph
     parts = []
-    for name in sorted(by_probe, key=lambda n: order[n]):
-        parts.append(
-            "\n".join(_grid(matrix, by_probe[name], f"Reachability on {name}", LEGEND_PORT))
-        )
+    for p in sorted(by_probe, key=lambda p: table.probes[p].sort_key()):
+        title = f"Reachability on {table.probes[p]}"
+        parts.append("\n".join(_grid(matrix, by_probe[p], title, LEGEND_PORT)))
     return "\n\n".join(parts)
 
 
@@ -205,15 +232,27 @@ def render_wrong(matrix: Matrix) -> str:
     return "\n".join([f"Cells that disagree ({len(wrong)}), by cause:", *wrong_lines(matrix)])
 
 
+PLANS = {
+    "full": "every port interval the rules cut, per pair",
+    "classes": "one probe per pair and behaviour class the rules imply",
+}
+
+
+def plan_line(matrix: Matrix) -> str:
+    """Which plan ran: ``plan: classes (one probe per pair and ...)``."""
+    return f"plan: {matrix.plan} ({PLANS[matrix.plan]})"
+
+
 def render(matrix: Matrix, by_port: bool = False) -> str:
-    """The grids (one a port too, with ``by_port``), the wrong cells by cause, the summary."""
+    """The grids (one a port too, with ``by_port``), the wrong cells by cause, the plan that
+    ran and the summary."""
     parts = [render_grids(matrix)]
-    if by_port:
+    if by_port and not grids_skipped(matrix):
         parts.append(render_by_port(matrix))
     wrong = render_wrong(matrix)
     if wrong:
         parts.append(wrong)
-    parts.append(matrix.summary.line())
+    parts.append(f"{plan_line(matrix)}\n{matrix.summary.line()}")
     return "\n\n".join(parts)
 
 
@@ -333,34 +372,31 @@ def _source_port(matrix: Matrix, result: CellResult) -> int | None:
     )
 
 
-def to_json(matrix: Matrix) -> dict[str, Any]:
+COMPACT_CELLS = 100_000  # cells: a bigger run's JSON document takes the compact form
+FORMS = ("auto", "cells", "compact")
+
+
+def to_json(matrix: Matrix, form: str = "auto") -> dict[str, Any]:
+    """The JSON document of a run. Its cells are a list of objects (``"cells"``) up to
+    :data:`COMPACT_CELLS`, and beyond (or with ``form="compact"``) the compact form
+    (``"form": "compact"``, ``"compact"``: tables and one column of numbers a field, see
+    :func:`compact_cells`), which a reader expecting ``"cells"`` cannot mistake for an empty
+    run."""
     topology = matrix.topology
     summary = matrix.summary
-    nodes = topology.nodes_by_name
+    compact = form == "compact" or (form == "auto" and len(matrix.results) > COMPACT_CELLS)
     return {
         "lab": topology.name,
         "runtime": matrix.runtime,
         "prober": matrix.prober,
+        "plan": matrix.plan,
         "topology": topology.source,
         "nodes": nodes_json(topology),
-        "cells": [
-            {
-                "from": r.cell.source,
-                "to": r.cell.target,
-                "address": r.cell.address or str(nodes[r.cell.target].address),
-                "protocol": str(r.cell.probe.protocol),
-                "port": r.cell.probe.port,
-                "source_port": _source_port(matrix, r),
-                "expected": str(r.expected.state),
-                "observed": str(r.observed.state),
-                "correct": r.correct,
-                "why": r.expected.why,
-                "allowed_by": list(r.expected.allowed_by),
-                "detail": r.observed.detail,
-                "attempts": r.attempts,
-            }
-            for r in matrix.results
-        ],
+        **(
+            {"form": "compact", "compact": compact_cells(matrix)}
+            if compact
+            else {"cells": cells_json(matrix)}
+        ),
         "groups": groups_json(topology),
         **({"path": path_json(topology)} if topology.is_vpc else {}),
         "summary_line": summary.line(),
@@ -372,3 +408,137 @@ def to_json(matrix: Matrix) -> dict[str, Any]:
         },
         "timings": {key: round(value, 3) for key, value in matrix.timings.items()},
     }
+
+
+def cells_json(matrix: Matrix) -> list[dict[str, Any]]:
+    """Every cell as an object (the document of a small run)."""
+    nodes = matrix.topology.nodes_by_name
+    return [
+        {
+            "from": r.cell.source,
+            "to": r.cell.target,
+            "address": r.cell.address or str(nodes[r.cell.target].address),
+            "protocol": str(r.cell.probe.protocol),
+            "port": r.cell.probe.port,
+            "source_port": _source_port(matrix, r),
+            "expected": str(r.expected.state),
+            "observed": str(r.observed.state),
+            "correct": r.correct,
+            "why": r.expected.why,
+            "allowed_by": list(r.expected.allowed_by),
+            "detail": r.observed.detail,
+            "attempts": r.attempts,
+        }
+        for r in matrix.results
+    ]
+
+
+COLUMNS = ("from", "to", "address", "probe", "expected", "observed", "verdict", "attempts")
+
+
+def compact_cells(matrix: Matrix) -> dict[str, Any]:
+    """A big run's cells (``docs/reference/json-report.md``): small tables, and one column of
+    numbers a field, cell ``i`` being the ``i``-th number of every column. ``from`` and
+    ``to`` index the document's ``nodes``; ``address``, ``probe``, ``observed`` and
+    ``verdict`` their tables here; ``expected`` the ``states``. A verdict gives the rules that
+    allow the cell and the oracle's words (for a filtered cell, what no rule allows; ``sgh
+    explain`` names the pair in them). The columns are arrays of numbers until written
+    (:func:`write_json`)."""
+    table = matrix.table
+    addresses = list(table.addresses)
+    own = {address: code for code, address in enumerate(addresses)}
+    # "" is the target's one address: each target's, written out
+    by_target = [own.setdefault(str(node.address), len(own)) for node in table.nodes]
+    addresses = list(own)
+    blank = own.get("", -1)
+    address = array(
+        "I",
+        (
+            by_target[t] if a == blank else a
+            for a, t in zip(table.address, table.target, strict=True)
+        ),
+    )
+    verdict_rows: list[dict[str, Any]] = []
+    verdict_column, expected = table.verdict, table.expected
+    known: dict[tuple[int, int], int] = {}
+    words = [_verdict_words(verdict) for verdict in table.verdicts]
+    column = array("I")
+    for v, e in zip(verdict_column, expected, strict=True):
+        row = known.get((v, e))
+        if row is None:
+            row = known[(v, e)] = len(verdict_rows)
+            state, allowed_by, why = words[v]
+            if STATES[e].value != state:  # judged along the cell's own path: an ACL or route
+                why = (
+                    f"{why}; then dropped on its path (a network ACL or a route): sgh "
+                    "explain names the component"
+                )
+            verdict_rows.append({"allowed_by": allowed_by, "why": why})
+        column.append(row)
+    attempts = array("B", [1]) * len(table)
+    for i, count in table.attempts.items():
+        attempts[i] = count
+    return {
+        "states": [state.value for state in STATES],
+        "addresses": addresses,
+        "probes": [{"protocol": str(probe.protocol), "port": probe.port} for probe in table.probes],
+        "observations": [{"observed": str(o.state), "detail": o.detail} for o in table.seen],
+        "verdicts": verdict_rows,
+        "columns": list(COLUMNS),
+        "cells": dict(
+            zip(
+                COLUMNS,
+                (
+                    table.source,
+                    table.target,
+                    address,
+                    table.probe,
+                    expected,
+                    table.observed,
+                    column,
+                    attempts,
+                ),
+                strict=True,
+            )
+        ),
+    }
+
+
+def _verdict_words(verdict: Verdict | Expectation) -> tuple[str, list[str], str]:
+    """A verdict's state, rules and words, the pair left out of a filtered one's."""
+    if isinstance(verdict, Expectation):
+        return verdict.state.value, list(verdict.allowed_by), verdict.why
+    side, found = verdict
+    why = found.why
+    if side == "entering":
+        why = f"no ingress rule of the target's groups allows {why} from the source"
+    elif side == "leaving":
+        why = f"no egress rule of the source's groups allows {why} to the target"
+    return found.state.value, list(found.allowed_by), why
+
+
+def write_json(document: dict[str, Any], path: Path) -> None:
+    """The document, indented, written piece by piece: a compact document's columns (arrays of
+    a million numbers) each on one line, never all in one string."""
+    columns: list[array[int]] = []
+
+    def placeholder(value: object) -> str:
+        if not isinstance(value, array):
+            raise TypeError(f"{type(value).__name__} is not JSON")
+        columns.append(value)
+        return f"\x00column {len(columns) - 1}\x00"
+
+    text = json.dumps(document, indent=2, default=placeholder)
+    pieces = re.split(r'"\\u0000column (\d+)\\u0000"', text)
+    with path.open("w", encoding="utf-8") as out:
+        for n, piece in enumerate(pieces):
+            if n % 2 == 0:
+                out.write(piece)
+                continue
+            column = columns[int(piece)]
+            out.write("[")
+            for start in range(0, len(column), 65536):
+                chunk = column[start : start + 65536]
+                out.write(("," if start else "") + ",".join(map(str, chunk)))
+            out.write("]")
+        out.write("\n")

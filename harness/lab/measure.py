@@ -15,10 +15,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from harness.adapters import forked
-from harness.core.matrix import CellResult, Matrix, compare, merge_retry
+from harness.core.matrix import CellResult, CellTable, Matrix, Part, compare, merge_retry
 from harness.core.memo import ByIdentity
 from harness.core.model import Address, Instance, Node, Probe, Proto, Protocol, State, Topology
-from harness.core.oracle import Expectation, Oracle
+from harness.core.oracle import Expectation, Oracle, Verdict
 from harness.core.paths import paths
 from harness.core.phases import Phases
 from harness.core.planner import Cell, judged_paths, plan_expected
@@ -81,6 +81,15 @@ def _batch(node: Node, lab: LabNamespaces, jobs: list[ProbeJob]) -> SourceBatch:
 
 SPLIT_PAIRS = 20_000  # pairs of nodes from which a run is shared out, one worker per core
 WORKERS = os.cpu_count() or 1
+CLASSES_FROM_PAIRS = 40_000  # pairs of nodes (200 by 200) from which the default plan is
+# one probe per behaviour class: every port interval of a thousand instances is ten million
+# cells, and the classes are what the rules tell apart
+
+
+def by_classes(topology: Topology) -> bool:
+    """The default plan of a lab: by classes for a lab of :data:`CLASSES_FROM_PAIRS` pairs or
+    more, else every port interval the rules cut."""
+    return len(topology.nodes) * len(topology.instances) >= CLASSES_FROM_PAIRS
 
 
 @collector_paused()
@@ -107,40 +116,49 @@ def probe_matrix(
     *,
     retry: bool = True,
     runtime: str = "docker",
-    classes: bool = False,
+    classes: bool | None = None,
     workers: int = 0,
 ) -> Matrix:
     """Plan the cells with their expectations, probe them, compare, and probe those that
     disagree once more. A lab of :data:`SPLIT_PAIRS` pairs or more (or any, with ``workers``
-    above 1) is shared out: each worker, a forked process, plans, probes and compares the cells
-    of a share of the sources (:func:`_share`), so that planning, a single core's Python work,
-    runs on every core."""
+    above 1) is shared out: each worker, a forked process, plans and probes the cells of a
+    share of the sources (:func:`_share`), so that planning, a single core's Python work,
+    runs on every core. Either way the cells come back as numbers into a :class:`CellTable`,
+    never as a million objects. ``classes``: one probe per pair and behaviour class; by
+    default (``None``), for a lab of :data:`CLASSES_FROM_PAIRS` pairs or more
+    (:func:`by_classes`)."""
     check_source_ports(topology, prober)
+    classes = by_classes(topology) if classes is None else classes
     workers = workers or workers_for(topology)
     if workers > 1:
-        results, timings = _in_shares(
-            topology, lab, prober, phases, classes=classes, workers=workers
-        )
+        parts, timings = _in_shares(topology, lab, prober, phases, classes=classes, workers=workers)
     else:
-        started = time.monotonic()
-        expected = plan_expected(topology, classes=classes)
-        cells = list(expected)
-        answered = {cell for cell, e in expected.items() if e.state is not State.FILTERED}
-        timings = {"plan": time.monotonic() - started}
-        phases.start(f"probing {len(cells)} cells from {len(topology.nodes)} sources", len(cells))
-        started = time.monotonic()
-        observed = prober.run(batches_for(topology, lab, cells, answered), 0, phases.advance)
-        timings["probe"] = time.monotonic() - started
+
+        def planned(count: int) -> None:
+            phases.start(f"probing {count} cells from {len(topology.nodes)} sources", count)
+
+        share = _share(
+            topology,
+            lab,
+            prober,
+            range(len(topology.nodes)),
+            phases.advance,
+            classes=classes,
+            planned=planned,
+        )
         phases.finish("probe")
-        results = compare(expected, observed)
-    wrong = sum(1 for result in results if not result.correct)
+        parts, timings = [_part(share)], dict(share[-1])
+    table = CellTable(topology, parts)
+    wrong = table.wrong_indices()
     if wrong and retry:
-        phases.start(f"probing {wrong} disagreeing cells once more", wrong)
+        phases.start(f"probing {len(wrong)} disagreeing cells once more", len(wrong))
         started = time.monotonic()
-        results = _again(topology, lab, prober, results, phases.advance)
+        again = _again(topology, lab, prober, [table.result(i) for i in wrong], phases.advance)
+        table.retried(dict(zip(wrong, again, strict=True)))
         timings["retry"] = time.monotonic() - started
         phases.finish("retry")
-    return Matrix(topology, results, runtime=runtime, prober=prober.name, timings=timings)
+    plan = "classes" if classes else "full"
+    return Matrix(topology, table, runtime=runtime, prober=prober.name, timings=timings, plan=plan)
 
 
 def _again(
@@ -173,9 +191,9 @@ def _in_shares(
     *,
     classes: bool,
     workers: int,
-) -> tuple[list[CellResult], dict[str, float]]:
-    """The results of every share of the sources, each planned, probed and compared by a
-    worker of its own, in plan order; and the slowest worker's times."""
+) -> tuple[list[Part], dict[str, float]]:
+    """The cells of every share of the sources, each planned and probed by a worker of its
+    own, in plan order; and the slowest worker's times."""
     count = len(topology.nodes)
     bounds = [count * k // workers for k in range(workers + 1)]
     shares = [range(low, high) for low, high in itertools.pairwise(bounds) if high > low]
@@ -191,8 +209,7 @@ def _in_shares(
     )
     phases.finish("probe")
     started = time.monotonic()
-    oracle = Oracle(topology)
-    results: list[CellResult] = []
+    parts: list[Part] = []
     timings = {"plan": 0.0, "probe": 0.0}
     for share, outcome in zip(shares, given, strict=True):
         if isinstance(outcome, str):
@@ -200,13 +217,15 @@ def _in_shares(
             expected = plan_expected(
                 topology, classes=classes, sources=topology.nodes[share.start : share.stop]
             )
-            results.extend(CellResult(cell, e, failed) for cell, e in expected.items())
+            parts.append(
+                Part.of(topology, (CellResult(cell, e, failed) for cell, e in expected.items()))
+            )
             continue
-        results.extend(_gathered(topology, oracle, outcome))
+        parts.append(_part(outcome))
         for key, longest in timings.items():
             timings[key] = max(longest, outcome[-1][key])
     timings["gather"] = time.monotonic() - started
-    return results, timings
+    return parts, timings
 
 
 Share = tuple[
@@ -228,6 +247,7 @@ def _share(
     progress: Callable[[int], None],
     *,
     classes: bool,
+    planned: Callable[[int], None] | None = None,
 ) -> Share:
     """A worker's share (in a process of its own): the cells from the nodes ``sources``
     indexes, planned with the oracle's verdicts straight into probe jobs, probed, and given
@@ -288,10 +308,12 @@ def _share(
             cell = Cell(source_name, target_name, probe, address)
             jobs.append(ProbeJob(cell, send_to, answered, source_address, target_pid))
             rows.extend((*at, number, row))
-    planned = time.monotonic()
+    plan_done = time.monotonic()
+    if planned is not None:
+        planned(len(rows) // 5)
     observed = prober.in_order(batches, 0, progress)
     seen_rows, seen_codes = forked.coded(observed, Observation.row)
-    times = {"plan": planned - started, "probe": time.monotonic() - planned}
+    times = {"plan": plan_done - started, "probe": time.monotonic() - plan_done}
     return (
         [(_protocol_word(probe.protocol), probe.port) for probe in probes],
         list(addresses),
@@ -307,29 +329,19 @@ def _protocol_word(protocol: Proto) -> str | int:
     return protocol.value if isinstance(protocol, Protocol) else protocol
 
 
-def _gathered(topology: Topology, oracle: Oracle, share: Share) -> Iterator[CellResult]:
-    """A worker's share (:func:`_share`) as results: its cells, their expectations (the words
-    of a filtered one written when read) and what was seen."""
+def _part(share: Share) -> Part:
+    """A worker's share (:func:`_share`) as a part of the run's :class:`CellTable`."""
     probe_rows, addresses, verdict_rows, raw, seen_rows, seen_codes, _ = share
     probes = [
         Probe(proto if isinstance(proto, int) else Protocol(proto), port)
         for proto, port in probe_rows
     ]
-    verdicts = [
+    verdicts: list[Verdict | Expectation] = [
         (side, Expectation(State(state), allowed_by, why))
         for side, state, allowed_by, why in verdict_rows
     ]
-    seen = forked.decoded([Observation.from_row(row) for row in seen_rows], seen_codes)
-    nodes = topology.nodes
-    targets = {i: node for i, node in enumerate(nodes) if isinstance(node, Instance)}
-    codes = iter(forked.codes(raw))
-    for (s, t, a, p, v), observation in zip(
-        zip(codes, codes, codes, codes, codes, strict=True), seen, strict=True
-    ):
-        source, target, address = nodes[s], targets[t], addresses[a]
-        cell = Cell(source.name, target.name, probes[p], address)
-        expectation = oracle.expectation_at(source, target, address, verdicts[v], probes[p])
-        yield CellResult(cell, expectation, observation)
+    seen = [Observation.from_row(row) for row in seen_rows]
+    return Part(probes, addresses, verdicts, forked.codes(raw), seen, forked.codes(seen_codes))
 
 
 @collector_paused()

@@ -78,12 +78,13 @@ def verify(
     *,
     keep: bool = False,
     answer: Callable[[Matrix], None] | None = None,
-    classes: bool = False,
+    classes: bool | None = None,
 ) -> Matrix:
     """Build the lab, enforce its groups, measure the matrix, tear the lab down. ``answer``
     gets the matrix (its ``total`` is the time to the verdict) **before** the teardown, so
     that the user's answer does not wait for it; the matrix returned has the teardown too.
-    ``classes``: one probe per pair and behaviour class (``planner.plan(classes=True)``)."""
+    ``classes``: one probe per pair and behaviour class (``planner.plan(classes=True)``);
+    ``None``, as the lab's size decides (:func:`harness.lab.measure.by_classes`)."""
     started = time.monotonic()
     check_source_ports(topology, prober)  # before anything is built
     lab, built = start(runtime, topology, phases)

@@ -4,7 +4,7 @@ cells of a share of the sources, gives the very results of a run in one process.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -36,7 +36,7 @@ def namespaces(topology: Topology) -> LabNamespaces:
     return LabNamespaces("x", {node.name: 1000 + i for i, node in enumerate(topology.lab_nodes)})
 
 
-def seen(results: list[CellResult]) -> list[tuple[object, ...]]:
+def seen(results: Sequence[CellResult]) -> list[tuple[object, ...]]:
     return [
         (r.cell, r.expected.state, r.expected.allowed_by, r.expected.why, r.observed, r.attempts)
         for r in results

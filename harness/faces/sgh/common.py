@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,7 +13,7 @@ from harness.core.probing import Prober
 from harness.errors import InvalidInput
 from harness.faces import exit_codes
 from harness.formats import sources
-from harness.formats.matrix_report import render, to_json
+from harness.formats.matrix_report import FORMS, render, to_json, write_json
 
 
 def add_source_options(parser: argparse.ArgumentParser) -> None:
@@ -100,6 +99,17 @@ def add_prober_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_json_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", metavar="PATH", help="write the matrix as JSON to PATH")
+    parser.add_argument(
+        "--json-form",
+        choices=FORMS,
+        default="auto",
+        help="cells: every cell an object; compact: tables and columns of numbers "
+        "(docs: reference/json-report); auto (default): compact beyond 100,000 cells",
+    )
+
+
 def add_runtime_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--runtime",
@@ -130,15 +140,16 @@ def report_matrix(
     *,
     by_port: bool = False,
     notes: Sequence[str] = (),
+    form: str = "auto",
 ) -> int:
-    """Print the matrix, write the reports asked for (the JSON document with the import's
-    ``notes``: the choices that made the lab); the exit status."""
+    """Print the matrix, write the reports asked for (the JSON document, in ``form``, with
+    the import's ``notes``: the choices that made the lab); the exit status."""
     print(render(matrix, by_port))
-    document = to_json(matrix) if json_path or html_path else {}  # one document for both
+    document = to_json(matrix, form) if json_path or html_path else {}  # one for both
     if document and notes:
         document["import_notes"] = list(notes)
     if json_path is not None:
-        json_path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+        write_json(document, json_path)
     if html_path is not None:
         from harness.formats import html_report
 

@@ -23,6 +23,7 @@ from harness.faces.progress import Progress
 from harness.faces.sgh.common import (
     add_by_port_option,
     add_html_option,
+    add_json_options,
     add_junit_option,
     add_prober_option,
     add_runtime_option,
@@ -282,7 +283,7 @@ def host_rm(args: argparse.Namespace) -> int:
 def _add_matrix(sub: Any) -> None:
     parser = with_home(sub.add_parser("matrix", help="probe the running lab now, compare"))
     parser.set_defaults(handler=matrix)
-    parser.add_argument("--json", metavar="PATH", help="write the matrix as JSON to PATH")
+    add_json_options(parser)
     parser.add_argument("--timeout", type=float, default=2.0, metavar="S")
     add_prober_option(parser)
     add_junit_option(parser)
@@ -299,7 +300,9 @@ def matrix(args: argparse.Namespace) -> int:
     with _opened(home, home.resolve(args.lab)) as lab:
         lab.runtime.check()
         measured = lab.matrix(prober, _progress(args))
-    return report_matrix(measured, json_path, junit_path, html_path, by_port=args.by_port)
+    return report_matrix(
+        measured, json_path, junit_path, html_path, by_port=args.by_port, form=args.json_form
+    )
 
 
 def _add_serve(sub: Any) -> None:

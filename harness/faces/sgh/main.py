@@ -26,6 +26,7 @@ from harness.faces.sgh import labs
 from harness.faces.sgh.common import (
     add_by_port_option,
     add_html_option,
+    add_json_options,
     add_junit_option,
     add_prober_option,
     add_runtime_option,
@@ -122,7 +123,7 @@ def _add_run(sub: Subparsers) -> None:
         "(.tf, plan or state JSON), CloudFormation",
     )
     add_source_options(run)
-    run.add_argument("--json", metavar="PATH", help="write the matrix as JSON to PATH")
+    add_json_options(run)
     run.add_argument("--keep", action="store_true", help="keep the lab running afterwards")
     run.add_argument(
         "--timeout",
@@ -133,10 +134,11 @@ def _add_run(sub: Subparsers) -> None:
     )
     run.add_argument(
         "--plan",
-        choices=("full", "classes"),
-        default="full",
-        help="full: every port interval the rules cut, per pair (default); classes: per pair, "
-        "one probe for each behaviour the rules imply (for big labs)",
+        choices=("auto", "full", "classes"),
+        default="auto",
+        help="full: every port interval the rules cut, per pair; classes: per pair, one probe "
+        "for each behaviour the rules imply; auto (default): full below 40,000 pairs of "
+        "nodes (200 by 200), classes from there",
     )
     run.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     add_prober_option(run)
@@ -161,7 +163,13 @@ def _run(args: argparse.Namespace) -> int:
     def answer(matrix: Matrix) -> None:
         status.append(
             report_matrix(
-                matrix, json_path, junit_path, html_path, by_port=args.by_port, notes=loaded.notes
+                matrix,
+                json_path,
+                junit_path,
+                html_path,
+                by_port=args.by_port,
+                notes=loaded.notes,
+                form=args.json_form,
             )
         )
         sys.stdout.flush()
@@ -173,7 +181,7 @@ def _run(args: argparse.Namespace) -> int:
         progress,
         keep=args.keep,
         answer=answer,
-        classes=args.plan == "classes",
+        classes=None if args.plan == "auto" else args.plan == "classes",
     )
     return status[0]
 
