@@ -3,9 +3,10 @@ holds a run's cells as numbers (:class:`CellTable`)."""
 
 from __future__ import annotations
 
+import time
 from array import array
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple, TypeVar, overload
 
@@ -62,17 +63,22 @@ _CODE = {state: code for code, state in enumerate(STATES)}
 
 class Part(NamedTuple):
     """Cells as numbers into a few small tables, as a worker of a shared-out run gives them
-    back (:func:`harness.lab.measure._share`): each cell a row of ``rows`` (source and target,
-    indexes into the topology's nodes; address, probe and verdict, indexes into the tables
-    here) and an index into ``seen``. A verdict is the oracle's for the path (its words
-    completed when read) or, for cells coded from results, the cell's whole expectation."""
+    back (:func:`harness.lab.measure._share`), or as carried over from an earlier run: five
+    columns (source and target, indexes into the topology's nodes; address, probe and
+    verdict, indexes into the tables here) and an index into ``seen`` a cell. A verdict is the
+    oracle's for the path (its words completed when read) or, for cells coded from results,
+    the cell's whole expectation. ``expected`` (state codes) when known, else worked out;
+    ``proven``: each cell's index into ``times`` (``None``: all at ``times[0]``, or now)."""
 
     probes: list[Probe]
     addresses: list[str]  # "": the target's one address
     verdicts: list[Verdict | Expectation]
-    rows: array[int]  # five numbers a cell: source, target, address, probe, verdict
+    columns: tuple[array[int], array[int], array[int], array[int], array[int]]
     seen: list[Observation]
     seen_codes: array[int]
+    expected: array[int] | None = None
+    times: tuple[float, ...] = ()
+    proven: array[int] | None = None
 
     @staticmethod
     def of(topology: Topology, results: Iterable[CellResult]) -> Part:
@@ -82,20 +88,18 @@ class Part(NamedTuple):
         addresses: dict[str, int] = {}
         verdicts: dict[Expectation, int] = {}
         seen: dict[Observation, int] = {}
-        rows, seen_codes = array("I"), array("I")
+        columns = (array("I"), array("I"), array("I"), array("I"), array("I"))
+        source, target, address, probe, verdict = columns
+        seen_codes = array("I")
         for result in results:
             cell = result.cell
-            rows.extend(
-                (
-                    index[cell.source],
-                    index[cell.target],
-                    addresses.setdefault(cell.address, len(addresses)),
-                    probes.setdefault(cell.probe, len(probes)),
-                    verdicts.setdefault(result.expected, len(verdicts)),
-                )
-            )
+            source.append(index[cell.source])
+            target.append(index[cell.target])
+            address.append(addresses.setdefault(cell.address, len(addresses)))
+            probe.append(probes.setdefault(cell.probe, len(probes)))
+            verdict.append(verdicts.setdefault(result.expected, len(verdicts)))
             seen_codes.append(seen.setdefault(result.observed, len(seen)))
-        return Part(list(probes), list(addresses), list(verdicts), rows, list(seen), seen_codes)
+        return Part(list(probes), list(addresses), list(verdicts), columns, list(seen), seen_codes)
 
 
 class CellTable(Sequence[CellResult]):
@@ -103,7 +107,8 @@ class CellTable(Sequence[CellResult]):
     a few arrays (about 30 bytes a cell), not a million objects. A cell's :class:`CellResult`
     is made when it is read (its expectation's words, for a filtered cell, only when those
     are read); the summary, the wrong cells and each pair's states are read from the numbers.
-    Cells keep the plan's order: pair by pair."""
+    A pair's cells are together, in the plan's order; each cell has the time it was proven
+    (a run of a changed lab carries over the cells the change cannot affect)."""
 
     def __init__(self, topology: Topology, parts: Iterable[Part]) -> None:
         self.topology = topology
@@ -112,15 +117,20 @@ class CellTable(Sequence[CellResult]):
         self.addresses: list[str] = []
         self.verdicts: list[Verdict | Expectation] = []
         self.seen: list[Observation] = []
+        self.times: list[float] = []
         self.source, self.target = array("I"), array("I")
         self.address, self.probe = array("I"), array("I")
         self.verdict, self.observed = array("I"), array("I")
+        self.proven = array("I")
+        self.expected = array("B")
         self.attempts: dict[int, int] = {}  # cells probed more than once
         self._oracle: Oracle | None = None
         probes: dict[Probe, int] = {}
         addresses: dict[str, int] = {}
         verdicts: dict[object, int] = {}
         seen: dict[Observation, int] = {}
+        times: dict[float, int] = {}
+        now = time.time()
         for part in parts:
             probe_map = [self._code(probes, self.probes, probe, probe) for probe in part.probes]
             address_map = [self._code(addresses, self.addresses, a, a) for a in part.addresses]
@@ -128,14 +138,23 @@ class CellTable(Sequence[CellResult]):
                 self._code(verdicts, self.verdicts, _verdict_key(v), v) for v in part.verdicts
             ]
             seen_map = [self._code(seen, self.seen, o, o) for o in part.seen]
-            rows = part.rows
-            self.source.extend(rows[0::5])
-            self.target.extend(rows[1::5])
-            self.address.extend(map(address_map.__getitem__, rows[2::5]))
-            self.probe.extend(map(probe_map.__getitem__, rows[3::5]))
-            self.verdict.extend(map(verdict_map.__getitem__, rows[4::5]))
+            time_map = [self._code(times, self.times, t, t) for t in part.times or (now,)]
+            first = len(self)
+            source, target, address, probe, verdict = part.columns
+            self.source.extend(source)
+            self.target.extend(target)
+            self.address.extend(map(address_map.__getitem__, address))
+            self.probe.extend(map(probe_map.__getitem__, probe))
+            self.verdict.extend(map(verdict_map.__getitem__, verdict))
             self.observed.extend(map(seen_map.__getitem__, part.seen_codes))
-        self.expected = self._expected_states()
+            if part.proven is None:
+                self.proven.extend(array("I", [time_map[0]]) * len(source))
+            else:
+                self.proven.extend(map(time_map.__getitem__, part.proven))
+            if part.expected is not None:
+                self.expected.extend(part.expected)
+            else:
+                self.expected.extend(self._expected_states(range(first, len(self))))
 
     @staticmethod
     def _code(known: dict[K, int], table: list[V], key: K, value: V) -> int:
@@ -149,22 +168,25 @@ class CellTable(Sequence[CellResult]):
     def of(topology: Topology, results: Iterable[CellResult]) -> CellTable:
         return CellTable(topology, [Part.of(topology, results)])
 
+    def __getstate__(self) -> dict[str, object]:
+        """Kept (a persistent lab's last proof) without the oracle, made again when asked."""
+        return {**self.__dict__, "_oracle": None}
+
     @property
     def oracle(self) -> Oracle:
         if self._oracle is None:
             self._oracle = Oracle(self.topology)
         return self._oracle
 
-    def _expected_states(self) -> array[int]:
-        """Each cell's expected state (a code): its verdict's, unless the lab has network
-        ACLs, which judge each cell along its own path."""
-        by_verdict = [
-            _CODE[(v if isinstance(v, Expectation) else v[1]).state] for v in self.verdicts
-        ]
-        path_judged = any(vpc.network_acls for vpc in self.topology.vpcs)
-        if not path_judged:
-            return array("B", map(by_verdict.__getitem__, self.verdict))
-        return array("B", (_CODE[self.expectation(i).state] for i in range(len(self))))
+    def _expected_states(self, cells: range) -> array[int]:
+        """Each cell's expected state (a code): its verdict's, unless the lab's path beyond
+        the groups is judged (network ACLs, routes), which it is along each cell's own."""
+        if not self.oracle.judges_path:
+            by_verdict = [
+                _CODE[(v if isinstance(v, Expectation) else v[1]).state] for v in self.verdicts
+            ]
+            return array("B", map(by_verdict.__getitem__, self.verdict[cells.start :]))
+        return array("B", (_CODE[self.expectation(i).state] for i in cells))
 
     def __len__(self) -> int:
         return len(self.source)
@@ -242,6 +264,44 @@ class CellTable(Sequence[CellResult]):
                 yield source[start], target[start], start, i
                 start = i
 
+    def carried(self, topology: Topology, keep: Callable[[str, str], bool]) -> Part:
+        """The cells of the pairs ``keep`` keeps (by names, both still in ``topology``), as a
+        part of a table for ``topology`` (a later state of the lab): nodes numbered as there,
+        each cell's expected state and the time it was proven kept."""
+        index = {node.name: i for i, node in enumerate(topology.nodes)}
+        names = [node.name for node in self.nodes]
+        columns = (array("I"), array("I"), array("I"), array("I"), array("I"))
+        source, target, address, probe, verdict = columns
+        seen, expected, proven = array("I"), array("B"), array("I")
+        for s, t, start, stop in self.pairs():
+            one, other = names[s], names[t]
+            if one not in index or other not in index or not keep(one, other):
+                continue
+            source.extend(array("I", [index[one]]) * (stop - start))
+            target.extend(array("I", [index[other]]) * (stop - start))
+            address.extend(self.address[start:stop])
+            probe.extend(self.probe[start:stop])
+            verdict.extend(self.verdict[start:stop])
+            seen.extend(self.observed[start:stop])
+            expected.extend(self.expected[start:stop])
+            proven.extend(self.proven[start:stop])
+        return Part(
+            self.probes,
+            self.addresses,
+            self.verdicts,
+            columns,
+            self.seen,
+            seen,
+            expected,
+            tuple(self.times),
+            proven,
+        )
+
+    def pairs_not_all_correct(self) -> set[tuple[str, str]]:
+        """The pairs (names) with a cell wrong or not run."""
+        names = [node.name for node in self.nodes]
+        return {(names[self.source[i]], names[self.target[i]]) for i in self.wrong_indices()}
+
     def retried(self, again: Mapping[int, CellResult]) -> None:
         """Cells probed once more: what was seen the second time stands."""
         known = {o: code for code, o in enumerate(self.seen)}
@@ -270,6 +330,8 @@ class Matrix:
     prober: str = "scapy"
     timings: dict[str, float] = field(default_factory=dict)
     plan: str = "full"  # the plan that ran: full (every port interval) or classes
+    pids: dict[str, int] = field(default_factory=dict)  # the lab's processes, by node
+    carried: int = 0  # cells carried over from an earlier run, unaffected by the changes
 
     def __post_init__(self) -> None:
         if not isinstance(self.results, CellTable):

@@ -111,6 +111,11 @@ def vpc_probe_set(topology: Topology, target: Instance, nic: Interface, ipv6: bo
     return sorted(probes, key=Probe.sort_key)
 
 
+Wanted = Callable[[str, str], bool]
+"""Which pairs (source, target: names) to plan, of a lab changed since it was proven
+(:func:`harness.core.incremental.affected`); ``None``: every pair."""
+
+
 def plan(topology: Topology, *, classes: bool = False) -> list[Cell]:
     """Every cell to probe, sources in topology order (instances, then hosts). With
     ``classes``, one probe per pair and behaviour class (:func:`_picked`)."""
@@ -123,7 +128,11 @@ def plan(topology: Topology, *, classes: bool = False) -> list[Cell]:
 
 
 def plan_expected(
-    topology: Topology, *, classes: bool = False, sources: Sequence[Node] | None = None
+    topology: Topology,
+    *,
+    classes: bool = False,
+    sources: Sequence[Node] | None = None,
+    wanted: Wanted | None = None,
 ) -> dict[Cell, Expectation]:
     """The cells :func:`plan` plans (from ``sources`` only, if given), in its order, each with
     the oracle's expectation (judged along the path the planner has in hand, rather than found
@@ -134,7 +143,7 @@ def plan_expected(
             source, target, path, verdict, probe
         )
         for source, target, path, address, judged in judged_paths(
-            topology, oracle, classes=classes, sources=sources
+            topology, oracle, classes=classes, sources=sources, wanted=wanted
         )
         for probe, verdict in judged
     }
@@ -146,6 +155,7 @@ def judged_paths(
     *,
     classes: bool = False,
     sources: Sequence[Node] | None = None,
+    wanted: Wanted | None = None,
 ) -> Iterator[tuple[Node, Instance, Path, str, list[tuple[Probe, Verdict]]]]:
     """Each source (of ``sources``, or all), target and path in plan order, with the address a
     cell names and each probe sent along it with the oracle's verdict. A path's verdicts are
@@ -155,7 +165,7 @@ def judged_paths(
     # what a verdict depends on in its target, looked up once per target, not per path
     listening = {id(t): (oracle.listening(t), t.account) for t in topology.instances}
     for source, target, path, address, probes, (egress, ingress) in _walk(
-        topology, classes, oracle, sources
+        topology, classes, oracle, sources, wanted
     ):
         key = (id(probes), id(egress), id(ingress), listening[id(target)])
         found = judged.get(key)
@@ -170,21 +180,25 @@ Walked = tuple[Node, Instance, Path, str, list[Probe], tuple[Applied | None, App
 
 
 def _walk(
-    topology: Topology, classes: bool, oracle: Oracle, sources: Sequence[Node] | None = None
+    topology: Topology,
+    classes: bool,
+    oracle: Oracle,
+    sources: Sequence[Node] | None = None,
+    wanted: Wanted | None = None,
 ) -> Iterator[Walked]:
     """Each source, target and path in plan order with the address a cell names, the probes
     sent along it (all of them, :func:`_routes`, or one per class, :func:`_picked`) and the
     rules that apply to it (asked of the oracle once per path, and not kept)."""
     if classes:
-        return _picked(topology, oracle, sources)
+        return _picked(topology, oracle, sources, wanted)
     return (
         (source, target, path, address, probes, oracle.applying(source, target, path))
-        for source, target, path, address, probes in _routes(topology, sources)
+        for source, target, path, address, probes in _routes(topology, sources, wanted)
     )
 
 
 def _routes(
-    topology: Topology, sources: Sequence[Node] | None = None
+    topology: Topology, sources: Sequence[Node] | None = None, wanted: Wanted | None = None
 ) -> Iterator[tuple[Node, Instance, Path, str, list[Probe]]]:
     """Each source, target and path in plan order, with the address a cell names ("" in
     Classic) and every probe the full plan sends along it (made once per target interface
@@ -194,7 +208,7 @@ def _routes(
     text = ByIdentity[Address, str](str)
     for source in topology.nodes if sources is None else sources:
         for target in topology.instances:
-            if target is source:
+            if target is source or (wanted is not None and not wanted(source.name, target.name)):
                 continue
             for path in paths(topology, source, target):
                 v6 = path.address.version == 6
@@ -210,7 +224,10 @@ def _routes(
 
 
 def _picked(
-    topology: Topology, oracle: Oracle, sources: Sequence[Node] | None = None
+    topology: Topology,
+    oracle: Oracle,
+    sources: Sequence[Node] | None = None,
+    wanted: Wanted | None = None,
 ) -> Iterator[Walked]:
     """:func:`_routes` with, for each path, one probe per behaviour class: of the probes the
     full plan would send, probes that the oracle cannot tell apart for this pair (the same
@@ -230,7 +247,7 @@ def _picked(
     listens = {id(target): number(target.listen) for target in topology.instances}
     lists: dict[int, tuple[list[Probe], int]] = {}  # a probe list's identity -> its number
 
-    for source, target, path, address, probes in _routes(topology, sources):
+    for source, target, path, address, probes in _routes(topology, sources, wanted):
         applied = oracle.applying(source, target, path)  # interned: same rules, same id
         egress, ingress = applied
         known = lists.get(id(probes))

@@ -58,7 +58,7 @@ from harness.formats.matrix_report import wrong_lines
 from harness.lab import one_shot
 from harness.lab.controlled import ControlledLab
 from harness.lab.lifecycle import teardown
-from harness.lab.measure import batches_for, probe_matrix
+from harness.lab.measure import batches_for, probe_matrix, reprove
 
 # Labs this session owns (their names), so a suite's own cleanup can leave them alone.
 ACTIVE_LABS: set[str] = set()
@@ -161,6 +161,7 @@ class SgLab:
         self.controlled = controlled
         self.runtime = controlled.runtime
         self.ec2 = Ec2(controlled, controlled.base.account)
+        self._proven: Matrix | None = None  # the last matrix: changes since are proven alone
 
     @property
     def topology(self) -> Topology:
@@ -251,11 +252,20 @@ class SgLab:
         __tracebackhide__ = True
         self._assert_state(State.FILTERED, source, target, probe, at)
 
-    def matrix(self) -> Matrix:
-        """Probe every planned cell now (with one retry of disagreeing cells)."""
+    def matrix(self, *, everything: bool = False) -> Matrix:
+        """Probe the planned cells now (with one retry of disagreeing cells): after a first
+        matrix, only the pairs the changes made since (through ``ec2``) can affect, the rest
+        carried over; every cell with ``everything``, or after ``host()`` was asked for (what
+        is done inside a node by hand is not known)."""
         from harness.adapters.probers.scapy_prober import ScapyProber
 
-        return probe_matrix(self.topology, self.live, ScapyProber(), QUIET)
+        prober = ScapyProber()
+        if self._proven is None or everything:
+            found = probe_matrix(self.topology, self.live, prober, QUIET)
+        else:
+            found = reprove(self.topology, self.live, prober, QUIET, self._proven)
+        self._proven = found
+        return found
 
     def assert_matrix_matches(self) -> Matrix:
         """Every cell agrees with the rules; the failure lists only the wrong cells."""
@@ -274,6 +284,7 @@ class SgLab:
         """A testinfra host running commands in the network namespace of ``name``."""
         if name not in self.live.pids:
             raise pytest.UsageError(f"lab '{self.name}' has no node '{name}'")
+        self._proven = None  # what a command does in the node is not known: prove it all
         return testinfra.host.Host(_NetnsBackend(self.live.pids[name], name))
 
     def compiled_policy(self, name: str) -> str:

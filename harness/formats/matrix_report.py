@@ -7,6 +7,7 @@ import re
 from array import array
 from collections import defaultdict
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -243,16 +244,38 @@ def plan_line(matrix: Matrix) -> str:
     return f"plan: {matrix.plan} ({PLANS[matrix.plan]})"
 
 
+def carried_line(matrix: Matrix) -> str:
+    """A run that carried cells over from the last proof: how many were probed now, how many
+    carried, since when ("" for a run that probed every cell)."""
+    if "carry" not in matrix.timings:
+        return ""
+    table = matrix.table
+    oldest = min((table.times[code] for code in set(table.proven)), default=0.0)
+    since = f" (proven since {_stamp(oldest)})" if matrix.carried else ""
+    return (
+        f"{len(table) - matrix.carried} cells probed now (the pairs the changes since the last "
+        f"proof can affect, and any not proven), {matrix.carried} carried over{since}; "
+        "--all probes every cell"
+    )
+
+
+def _stamp(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="seconds")
+
+
 def render(matrix: Matrix, by_port: bool = False) -> str:
     """The grids (one a port too, with ``by_port``), the wrong cells by cause, the plan that
-    ran and the summary."""
+    ran (and what was carried over) and the summary."""
     parts = [render_grids(matrix)]
     if by_port and not grids_skipped(matrix):
         parts.append(render_by_port(matrix))
     wrong = render_wrong(matrix)
     if wrong:
         parts.append(wrong)
-    parts.append(f"{plan_line(matrix)}\n{matrix.summary.line()}")
+    carried = carried_line(matrix)
+    parts.append(
+        "\n".join([plan_line(matrix), *([carried] if carried else []), matrix.summary.line()])
+    )
     return "\n\n".join(parts)
 
 
@@ -390,6 +413,7 @@ def to_json(matrix: Matrix, form: str = "auto") -> dict[str, Any]:
         "runtime": matrix.runtime,
         "prober": matrix.prober,
         "plan": matrix.plan,
+        "carried": matrix.carried,
         "topology": topology.source,
         "nodes": nodes_json(topology),
         **(
@@ -413,6 +437,8 @@ def to_json(matrix: Matrix, form: str = "auto") -> dict[str, Any]:
 def cells_json(matrix: Matrix) -> list[dict[str, Any]]:
     """Every cell as an object (the document of a small run)."""
     nodes = matrix.topology.nodes_by_name
+    table = matrix.table
+    stamps = [_stamp(t) for t in table.times]
     return [
         {
             "from": r.cell.source,
@@ -428,12 +454,23 @@ def cells_json(matrix: Matrix) -> list[dict[str, Any]]:
             "allowed_by": list(r.expected.allowed_by),
             "detail": r.observed.detail,
             "attempts": r.attempts,
+            "proven": stamps[table.proven[i]],
         }
-        for r in matrix.results
+        for i, r in enumerate(table)
     ]
 
 
-COLUMNS = ("from", "to", "address", "probe", "expected", "observed", "verdict", "attempts")
+COLUMNS = (
+    "from",
+    "to",
+    "address",
+    "probe",
+    "expected",
+    "observed",
+    "verdict",
+    "attempts",
+    "proven",
+)
 
 
 def compact_cells(matrix: Matrix) -> dict[str, Any]:
@@ -484,6 +521,7 @@ def compact_cells(matrix: Matrix) -> dict[str, Any]:
         "probes": [{"protocol": str(probe.protocol), "port": probe.port} for probe in table.probes],
         "observations": [{"observed": str(o.state), "detail": o.detail} for o in table.seen],
         "verdicts": verdict_rows,
+        "times": [_stamp(t) for t in table.times],
         "columns": list(COLUMNS),
         "cells": dict(
             zip(
@@ -497,6 +535,7 @@ def compact_cells(matrix: Matrix) -> dict[str, Any]:
                     table.observed,
                     column,
                     attempts,
+                    table.proven,
                 ),
                 strict=True,
             )

@@ -1,7 +1,8 @@
 """``sgh diff``: a change predicted by the oracle, then proven on one lab.
 
 The lab is built from BEFORE and the compared cells are probed; the lab is then changed live
-to AFTER through the one lifecycle (only what differs is touched) and probed again. The proof
+to AFTER through the one lifecycle (only what differs is touched) and the cells the change can
+affect are probed again (the rest carried over, :func:`_unaffected`). The proof
 holds when every cell's observation matches its prediction on both sides. The lab is removed
 on every exit path.
 """
@@ -12,13 +13,15 @@ import time
 from dataclasses import dataclass, field, replace
 
 from harness.core.diff import Change, predict
+from harness.core.incremental import affected
 from harness.core.matrix import CellResult
 from harness.core.model import Topology
+from harness.core.oracle import Expectation
 from harness.core.phases import Phases
 from harness.core.planner import Cell
 from harness.core.probing import Prober
 from harness.core.runtime import Runtime
-from harness.lab.lifecycle import reconcile, teardown
+from harness.lab.lifecycle import Reconciled, reconcile, teardown
 from harness.lab.measure import probe_cells
 from harness.lab.one_shot import start
 
@@ -63,13 +66,54 @@ def prove(
         changing = time.monotonic()
         changed = reconcile(runtime, lab, after, built.applied, phases)
         change_time = time.monotonic() - changing
-        second = probe_cells(
-            after, changed.namespaces, new, prober=prober, phases=phases, label="after"
+        again, carried = _unaffected(
+            before, after, first, new, pids=built.namespaces.pids, changed=changed
         )
+        probed = probe_cells(
+            after, changed.namespaces, again, prober=prober, phases=phases, label="after"
+        )
+        if carried:
+            phases.note(
+                f"{len(carried)} cells carried over from before: the change cannot affect them"
+            )
     finally:
         teardown(runtime, lab, phases)
+    by_cell = {result.cell: result for result in (*probed, *carried)}
+    second = [by_cell[cell] for cell in new]
     timings = {"change": change_time, "total": time.monotonic() - started}
     return DiffResult(before, after, cells, changes, first, second, timings)
+
+
+def _unaffected(
+    before: Topology,
+    after: Topology,
+    first: list[CellResult],
+    new: dict[Cell, Expectation],
+    *,
+    pids: dict[str, int],
+    changed: Reconciled,
+) -> tuple[dict[Cell, Expectation], list[CellResult]]:
+    """The cells to probe after the change (those of the pairs it can affect, of a node
+    started again, or not proven before) and those carried over from before, as observed
+    there (:func:`harness.core.incremental.affected`)."""
+    change = affected(before, after)
+    restarted = {n for n, pid in changed.namespaces.pids.items() if pids.get(n) != pid}
+    seen = {result.cell: result for result in first}
+    again: dict[Cell, Expectation] = {}
+    carried: list[CellResult] = []
+    for cell, expectation in new.items():
+        was = seen.get(cell)
+        if (
+            was is None
+            or not was.correct
+            or was.expected.state is not expectation.state
+            or change(cell.source, cell.target)
+            or {cell.source, cell.target} & restarted
+        ):
+            again[cell] = expectation
+        else:
+            carried.append(CellResult(cell, expectation, was.observed, was.attempts))
+    return again, carried
 
 
 def same_services(before: Topology, after: Topology) -> tuple[Topology, Topology]:

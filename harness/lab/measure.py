@@ -15,13 +15,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from harness.adapters import forked
+from harness.core.incremental import affected
 from harness.core.matrix import CellResult, CellTable, Matrix, Part, compare, merge_retry
 from harness.core.memo import ByIdentity
 from harness.core.model import Address, Instance, Node, Probe, Proto, Protocol, State, Topology
 from harness.core.oracle import Expectation, Oracle, Verdict
 from harness.core.paths import paths
 from harness.core.phases import Phases
-from harness.core.planner import Cell, judged_paths, plan_expected
+from harness.core.planner import Cell, Wanted, judged_paths, plan_expected
 from harness.core.probing import Observation, ProbeJob, Prober, SourceBatch
 from harness.core.runtime import LabNamespaces
 from harness.errors import InvalidInput
@@ -118,6 +119,8 @@ def probe_matrix(
     runtime: str = "docker",
     classes: bool | None = None,
     workers: int = 0,
+    wanted: Wanted | None = None,
+    carried: Part | None = None,
 ) -> Matrix:
     """Plan the cells with their expectations, probe them, compare, and probe those that
     disagree once more. A lab of :data:`SPLIT_PAIRS` pairs or more (or any, with ``workers``
@@ -126,7 +129,8 @@ def probe_matrix(
     runs on every core. Either way the cells come back as numbers into a :class:`CellTable`,
     never as a million objects. ``classes``: one probe per pair and behaviour class; by
     default (``None``), for a lab of :data:`CLASSES_FROM_PAIRS` pairs or more
-    (:func:`by_classes`)."""
+    (:func:`by_classes`). ``wanted``: only the pairs it says (the rest, ``carried``, come
+    from an earlier run: :func:`reprove`)."""
     check_source_ports(topology, prober)
     classes = by_classes(topology) if classes is None else classes
     workers = workers or workers_for(topology)
@@ -145,10 +149,11 @@ def probe_matrix(
             phases.advance,
             classes=classes,
             planned=planned,
+            wanted=wanted,
         )
         phases.finish("probe")
         parts, timings = [_part(share)], dict(share[-1])
-    table = CellTable(topology, parts)
+    table = CellTable(topology, parts if carried is None else [carried, *parts])
     wrong = table.wrong_indices()
     if wrong and retry:
         phases.start(f"probing {len(wrong)} disagreeing cells once more", len(wrong))
@@ -158,7 +163,62 @@ def probe_matrix(
         timings["retry"] = time.monotonic() - started
         phases.finish("retry")
     plan = "classes" if classes else "full"
-    return Matrix(topology, table, runtime=runtime, prober=prober.name, timings=timings, plan=plan)
+    return Matrix(
+        topology,
+        table,
+        runtime=runtime,
+        prober=prober.name,
+        timings=timings,
+        plan=plan,
+        pids=dict(lab.pids),
+        carried=0 if carried is None else len(carried.seen_codes),
+    )
+
+
+def reprove(
+    topology: Topology,
+    lab: LabNamespaces,
+    prober: Prober,
+    phases: Phases,
+    previous: Matrix,
+    *,
+    runtime: str = "docker",
+) -> Matrix:
+    """The matrix of a lab changed since ``previous`` was proven on it: the pairs the change
+    can affect (:func:`harness.core.incremental.affected`), those with a node whose process
+    is not the one proven (restarted) and those with a cell that was not correct are planned
+    and probed again, with the same plan; every other pair's cells are carried over with the
+    time they were proven."""
+    classes = previous.plan == "classes"
+    change = affected(previous.topology, topology, classes=classes)
+    restarted = {name for name, pid in lab.pids.items() if previous.pids.get(name) != pid}
+    unsure = previous.table.pairs_not_all_correct()
+    if change.everything:
+        phases.note(f"{'; '.join(change.reasons)} changed: every cell is probed again")
+        return probe_matrix(topology, lab, prober, phases, runtime=runtime, classes=classes)
+
+    def wanted(source: str, target: str) -> bool:
+        return (
+            change(source, target)
+            or source in restarted
+            or target in restarted
+            or (source, target) in unsure
+        )
+
+    started = time.monotonic()
+    carried = previous.table.carried(topology, lambda source, target: not wanted(source, target))
+    kept = time.monotonic() - started
+    matrix = probe_matrix(
+        topology,
+        lab,
+        prober,
+        phases,
+        runtime=runtime,
+        classes=classes,
+        wanted=wanted,
+        carried=carried,
+    )
+    return matrix.with_timing("carry", kept)
 
 
 def _again(
@@ -191,6 +251,7 @@ def _in_shares(
     *,
     classes: bool,
     workers: int,
+    wanted: Wanted | None = None,
 ) -> tuple[list[Part], dict[str, float]]:
     """The cells of every share of the sources, each planned and probed by a worker of its
     own, in plan order; and the slowest worker's times."""
@@ -203,7 +264,9 @@ def _in_shares(
         f" (a share of about {count // len(shares)} sources each)"
     )
     given = forked.in_processes(
-        lambda share, progress: _share(topology, lab, alone, share, progress, classes=classes),
+        lambda share, progress: _share(
+            topology, lab, alone, share, progress, classes=classes, wanted=wanted
+        ),
         shares,
         phases.advance,
     )
@@ -215,7 +278,10 @@ def _in_shares(
         if isinstance(outcome, str):
             failed = Observation(State.NOT_RUN, f"probe worker failed: {outcome}")
             expected = plan_expected(
-                topology, classes=classes, sources=topology.nodes[share.start : share.stop]
+                topology,
+                classes=classes,
+                sources=topology.nodes[share.start : share.stop],
+                wanted=wanted,
             )
             parts.append(
                 Part.of(topology, (CellResult(cell, e, failed) for cell, e in expected.items()))
@@ -248,6 +314,7 @@ def _share(
     *,
     classes: bool,
     planned: Callable[[int], None] | None = None,
+    wanted: Wanted | None = None,
 ) -> Share:
     """A worker's share (in a process of its own): the cells from the nodes ``sources``
     indexes, planned with the oracle's verdicts straight into probe jobs, probed, and given
@@ -270,7 +337,11 @@ def _share(
     sent_from: dict[str, str] = {}  # the pair's addresses probed -> the address sent from
     source_name = ""
     shared = judged_paths(
-        topology, Oracle(topology), classes=classes, sources=nodes[sources.start : sources.stop]
+        topology,
+        Oracle(topology),
+        classes=classes,
+        sources=nodes[sources.start : sources.stop],
+        wanted=wanted,
     )
     # each node's index, name, address and process, looked up once per pair
     known_nodes = {
@@ -341,7 +412,9 @@ def _part(share: Share) -> Part:
         for side, state, allowed_by, why in verdict_rows
     ]
     seen = [Observation.from_row(row) for row in seen_rows]
-    return Part(probes, addresses, verdicts, forked.codes(raw), seen, forked.codes(seen_codes))
+    rows = forked.codes(raw)
+    columns = (rows[0::5], rows[1::5], rows[2::5], rows[3::5], rows[4::5])
+    return Part(probes, addresses, verdicts, columns, seen, forked.codes(seen_codes))
 
 
 @collector_paused()

@@ -33,8 +33,9 @@ from harness.core.planner import Cell
 from harness.core.probing import Prober
 from harness.core.runtime import SWITCH, LabKind, LabNamespaces, LabRef, Runtime
 from harness.errors import InvalidInput, LabError
+from harness.lab import proofs
 from harness.lab.lifecycle import Reconciled, kept, reconcile, survey, teardown
-from harness.lab.measure import probe_cells, probe_matrix
+from harness.lab.measure import probe_cells, probe_matrix, reprove
 
 T = TypeVar("T")
 
@@ -267,13 +268,25 @@ class PersistentLab:
 
     # -- the live matrix ------------------------------------------------------------------
 
-    def matrix(self, prober: Prober, phases: Phases) -> Matrix:
-        """Probe the running lab now and compare with what its rules imply."""
+    def matrix(self, prober: Prober, phases: Phases, *, everything: bool = False) -> Matrix:
+        """Probe the running lab now and compare with what its rules imply: the pairs the
+        changes since the last proof can affect, the rest carried over from it
+        (:func:`harness.lab.measure.reprove`), or, with ``everything`` or no proof by the same
+        runtime and prober, every cell."""
+        directory = self.home.lab_dir(self.name)
         with self.store.lock():
             topology = self.topology()
             lab = self.live()
             started = time.monotonic()
-            matrix = probe_matrix(topology, lab, prober, phases, runtime=self.runtime.name)
+            previous = None if everything else proofs.load(directory, phases)
+            if previous is not None and (previous.runtime, previous.prober) == (
+                self.runtime.name,
+                prober.name,
+            ):
+                matrix = reprove(topology, lab, prober, phases, previous, runtime=self.runtime.name)
+            else:
+                matrix = probe_matrix(topology, lab, prober, phases, runtime=self.runtime.name)
+            proofs.save(directory, matrix)
         return matrix.with_timing("total", time.monotonic() - started)
 
     def probe(

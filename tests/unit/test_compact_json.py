@@ -40,6 +40,7 @@ CELL_KEYS = {  # what a cell of today's document carries: a reader of it keeps w
     "allowed_by",
     "detail",
     "attempts",
+    "proven",
 }
 
 

@@ -283,6 +283,13 @@ def host_rm(args: argparse.Namespace) -> int:
 def _add_matrix(sub: Any) -> None:
     parser = with_home(sub.add_parser("matrix", help="probe the running lab now, compare"))
     parser.set_defaults(handler=matrix)
+    parser.add_argument(
+        "--all",
+        action="store_true",
+        dest="everything",
+        help="probe every cell (default: only the pairs the changes since the last proof can "
+        "affect; the rest are carried over from it)",
+    )
     add_json_options(parser)
     parser.add_argument("--timeout", type=float, default=2.0, metavar="S")
     add_prober_option(parser)
@@ -299,7 +306,7 @@ def matrix(args: argparse.Namespace) -> int:
     home = Home(args.home)
     with _opened(home, home.resolve(args.lab)) as lab:
         lab.runtime.check()
-        measured = lab.matrix(prober, _progress(args))
+        measured = lab.matrix(prober, _progress(args), everything=args.everything)
     return report_matrix(
         measured, json_path, junit_path, html_path, by_port=args.by_port, form=args.json_form
     )
