@@ -71,41 +71,71 @@ def _bound(proto: str, family: socket.AddressFamily, host: str, port: int) -> so
 
 def serve(sockets: list[socket.socket]) -> None:
     """Serve until killed (SIGTERM or SIGINT end it quietly)."""
-    selector = selectors.DefaultSelector()
-    for listening in sockets:
-        selector.register(listening, selectors.EVENT_READ)
+    server = Server()
+    server.add(0, sockets)
     while True:
-        for key, _ in selector.select():
+        server.step()
+
+
+class Server:
+    """The sockets of many nodes served from one loop (the netns runtime's keeper serves
+    every node it forked: one process, not one a node), each node's by its owner, so that a
+    node's sockets and the connections they hold can be closed alone (:meth:`drop`)."""
+
+    def __init__(self) -> None:
+        self.selector = selectors.DefaultSelector()
+        self.owned: dict[int, set[socket.socket]] = {}
+
+    def add(self, owner: int, sockets: list[socket.socket]) -> None:
+        held = self.owned.setdefault(owner, set())
+        for listening in sockets:
+            self.selector.register(listening, selectors.EVENT_READ, (owner, "listen"))
+            held.add(listening)
+
+    def drop(self, owner: int) -> None:
+        for sock in self.owned.pop(owner, set()):
+            with contextlib.suppress(KeyError, ValueError):
+                self.selector.unregister(sock)
+            sock.close()
+
+    def step(self, timeout: float | None = None) -> list[object]:
+        """Serve what is ready (waiting up to ``timeout``); the data of ready files that are
+        not a node's (a caller's own, registered with other data)."""
+        others: list[object] = []
+        for key, _ in self.selector.select(timeout):
             sock = key.fileobj
-            if not isinstance(sock, socket.socket):
+            if not isinstance(key.data, tuple) or not isinstance(sock, socket.socket):
+                others.append(key.data)
                 continue
+            owner, role = key.data
             if sock.type == socket.SOCK_DGRAM:
                 _answer(sock)
-            elif key.data == "held":
-                _drain(selector, sock)
+            elif role == "held":
+                self._drain(owner, sock)
             else:
-                _accept(selector, sock)
+                self._accept(owner, sock)
+        return others
 
-
-def _accept(selector: selectors.BaseSelector, sock: socket.socket) -> None:
-    try:
-        conn, _ = sock.accept()
-    except OSError:
-        return
-    conn.setblocking(False)
-    selector.register(conn, selectors.EVENT_READ, "held")
-
-
-def _drain(selector: selectors.BaseSelector, conn: socket.socket) -> None:
-    try:
-        if conn.recv(4096):
+    def _accept(self, owner: int, sock: socket.socket) -> None:
+        try:
+            conn, _ = sock.accept()
+        except OSError:
             return
-    except BlockingIOError:
-        return
-    except OSError:
-        pass
-    selector.unregister(conn)
-    conn.close()
+        conn.setblocking(False)
+        self.selector.register(conn, selectors.EVENT_READ, (owner, "held"))
+        self.owned.setdefault(owner, set()).add(conn)
+
+    def _drain(self, owner: int, conn: socket.socket) -> None:
+        try:
+            if conn.recv(4096):
+                return
+        except BlockingIOError:
+            return
+        except OSError:
+            pass
+        self.selector.unregister(conn)
+        self.owned.get(owner, set()).discard(conn)
+        conn.close()
 
 
 def _answer(sock: socket.socket) -> None:
