@@ -28,7 +28,8 @@ This errs on the wide side, never the narrow one.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from harness.core.model import Address, GroupKey, Instance, Node, Probe, Rule, Topology
@@ -167,10 +168,15 @@ def _probes(topology: Topology, target: Instance) -> list[list[Probe]]:
     ]
 
 
-def _changed(old: Iterable[Rule], new: Iterable[Rule], lists: set[str]) -> set[Rule]:
-    """The rules added or removed, and those naming a changed prefix list."""
-    old_set, new_set = set(old), set(new)
-    return (old_set ^ new_set) | {rule for rule in old_set | new_set if rule.prefix_list in lists}
+def _changed(old: Sequence[Rule], new: Sequence[Rule], lists: set[str]) -> set[Rule]:
+    """The rules added or removed (a rule given twice counts twice: the oracle names both),
+    every rule when only their order changed (it orders the words), and those naming a
+    changed prefix list."""
+    before, after = Counter(old), Counter(new)
+    found = set((before - after) + (after - before))
+    if not found and tuple(old) != tuple(new):
+        found = set(old)
+    return found | {rule for rule in (*old, *new) if rule.prefix_list in lists}
 
 
 def _members(before: Topology, after: Topology, key: GroupKey) -> set[str]:

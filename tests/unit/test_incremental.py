@@ -198,7 +198,7 @@ def classes_by_pair(matrix: Matrix) -> dict[tuple[str, str], set[tuple[object, .
 
 
 @settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
     name=st.sampled_from(sorted(BASES)),
