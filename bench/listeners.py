@@ -4,8 +4,9 @@
 
 For N nodes, each with a network namespace of its own serving tcp/22, tcp/443, tcp/8000 and
 udp/53 with the harness's listener (:mod:`harness.adapters.listener`):
-  - **a process per node** (what the runtime does): N processes forked from one parent by the
-    keeper's own ``_child``; each makes its namespace, binds its ports and says ready on a pipe;
+  - **a process per node** (what the runtime did until issue 33): N processes forked from one
+    parent; each makes its namespace, binds its ports, says ready on a pipe and serves them
+    (:func:`_listening_child`);
   - **one process for all**: one forked process makes the N namespaces from threads (a
     namespace lives while a socket opened in it is open), binds every port, says ready once
     and serves all the sockets from one event loop.
@@ -27,7 +28,7 @@ import time
 
 from table import mem_available
 
-from harness.adapters import listener, netns, netns_keeper
+from harness.adapters import listener, netns
 
 PORTS = ["tcp/22", "tcp/443", "tcp/8000", "udp/53"]
 
@@ -55,6 +56,20 @@ def _loopback_up() -> None:
         fcntl.ioctl(sock, 0x8914, struct.pack("16sH", b"lo", flags | 1))  # IFF_UP
 
 
+def _listening_child(ready: int, parent: int) -> None:
+    """A node as the keeper made it until issue 33: a Python process serving its own ports."""
+    try:
+        netns.die_with_parent(parent)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        netns.unshare_net()
+        sockets = listener.bind(PORTS)
+        os.write(ready, b"ok")
+        os.close(ready)
+        listener.serve(sockets)
+    finally:
+        os._exit(1)
+
+
 def per_node(n: int) -> tuple[float, float, bool, list[int]]:
     before = mem_available()
     started = time.monotonic()
@@ -63,9 +78,9 @@ def per_node(n: int) -> tuple[float, float, bool, list[int]]:
     for _ in range(n):
         read_end, write_end = os.pipe()
         pid = os.fork()
-        if pid == 0:  # the keeper's own child: a namespace, the ports, ready said, serve
+        if pid == 0:  # a namespace, the ports, ready said, serve
             os.close(read_end)
-            netns_keeper._child({"listen": PORTS}, write_end, me)
+            _listening_child(write_end, me)
         os.close(write_end)
         pids.append(pid)
         pipes.append(read_end)

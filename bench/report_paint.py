@@ -17,6 +17,22 @@ from playwright.sync_api import sync_playwright
 CHROMIUM = "/usr/bin/chromium"
 
 
+def first_paint(report: Path) -> tuple[float, int]:
+    """Seconds from navigation to the first cells drawn, and how many were drawn."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=["--no-sandbox"]
+        )
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        started = time.monotonic()
+        page.goto(report.resolve().as_uri())
+        page.wait_for_selector("body[data-ready=true]", timeout=120_000)
+        painted = time.monotonic() - started
+        drawn = page.locator(".cell").count()
+        browser.close()
+    return painted, drawn
+
+
 def main(argv: list[str]) -> int:
     report = Path(argv[0]).resolve()
     with sync_playwright() as playwright:

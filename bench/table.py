@@ -10,7 +10,10 @@ Every figure is measured in this process, each baseline in the same run:
     (``bench/big_lab.py``), and the nmap prober on the three-tier cells (same verdicts?);
   - an authorize on a group of 29 members, until every member enforces it;
   - big labs of N instances on the netns runtime: built, verified cell by cell (every pair,
-    one probe per behaviour class), removed, with the memory each idle instance costs.
+    one probe per behaviour class), removed, with the memory each idle instance costs;
+  - then issue 33's figures (``bench/big_runs.py``): ``sgh run`` on the biggest N and on three
+    times as many with its reports, the report in Chromium, an idle instance's memory, a
+    one-rule change re-proven.
 Figures are printed, never asserted.
 """
 
@@ -370,6 +373,12 @@ def main() -> int:
         f"({biggest.cells:,} cells) + removed {biggest.remove:.1f} |"
     )
     print(f"| memory per idle instance, netns | - | ≤ 8 MiB | {biggest.memory / 2**20:.2f} MiB |")
+    print()
+    print("Issue 33: big labs through the front door (bench/big_runs.py)")
+    from big_runs import table as front_door  # it uses this module's helpers
+
+    for line in front_door([biggest.n], huge=3 * biggest.n):
+        print(line)
     return 0
 
 

@@ -125,6 +125,8 @@ class CellTable(Sequence[CellResult]):
         self.expected = array("B")
         self.attempts: dict[int, int] = {}  # cells probed more than once
         self._oracle: Oracle | None = None
+        self._observed_states: array[int] | None = None
+        self._summary: Summary | None = None
         probes: dict[Probe, int] = {}
         addresses: dict[str, int] = {}
         verdicts: dict[object, int] = {}
@@ -239,19 +241,31 @@ class CellTable(Sequence[CellResult]):
         )
 
     def observed_states(self) -> array[int]:
-        """Each cell's observed state (a code)."""
-        by_seen = array("B", (_CODE[o.state] for o in self.seen))
-        return array("B", map(by_seen.__getitem__, self.observed))
+        """Each cell's observed state (a code), worked out once (until a retry)."""
+        if self._observed_states is None:
+            by_seen = array("B", (_CODE[o.state] for o in self.seen))
+            self._observed_states = array("B", map(by_seen.__getitem__, self.observed))
+        return self._observed_states
 
     def summary(self) -> Summary:
-        counts = Counter(zip(self.expected, self.observed_states(), strict=True))
-        correct = sum(n for (e, o), n in counts.items() if e == o)
-        not_run_code = _CODE[State.NOT_RUN]
-        not_run = sum(n for (e, o), n in counts.items() if o == not_run_code and e != o)
-        return Summary(len(self), correct, len(self) - correct - not_run, not_run)
+        """Counted once (until a retry); a run where every cell is as expected is told by
+        comparing the two columns whole."""
+        if self._summary is None:
+            observed = self.observed_states()
+            if observed.tobytes() == self.expected.tobytes():
+                self._summary = Summary(len(self), len(self), 0, 0)
+            else:
+                counts = Counter(zip(self.expected, observed, strict=True))
+                correct = sum(n for (e, o), n in counts.items() if e == o)
+                not_run_code = _CODE[State.NOT_RUN]
+                not_run = sum(n for (e, o), n in counts.items() if o == not_run_code and e != o)
+                self._summary = Summary(len(self), correct, len(self) - correct - not_run, not_run)
+        return self._summary
 
     def wrong_indices(self) -> list[int]:
         """The cells whose observed state is not the expected one (not-run cells too)."""
+        if self.summary().correct == len(self):
+            return []
         observed = self.observed_states()
         return [i for i, (e, o) in enumerate(zip(self.expected, observed, strict=True)) if e != o]
 
@@ -304,6 +318,7 @@ class CellTable(Sequence[CellResult]):
 
     def retried(self, again: Mapping[int, CellResult]) -> None:
         """Cells probed once more: what was seen the second time stands."""
+        self._observed_states, self._summary = None, None
         known = {o: code for code, o in enumerate(self.seen)}
         for i, result in again.items():
             self.observed[i] = self._code(known, self.seen, result.observed, result.observed)

@@ -488,30 +488,35 @@ def compact_cells(matrix: Matrix) -> dict[str, Any]:
     by_target = [own.setdefault(str(node.address), len(own)) for node in table.nodes]
     addresses = list(own)
     blank = own.get("", -1)
-    address = array(
-        "I",
-        (
-            by_target[t] if a == blank else a
-            for a, t in zip(table.address, table.target, strict=True)
-        ),
-    )
-    verdict_rows: list[dict[str, Any]] = []
-    verdict_column, expected = table.verdict, table.expected
-    known: dict[tuple[int, int], int] = {}
+    address = table.address
+    if blank >= 0:
+        address = array(
+            "I",
+            (
+                by_target[t] if a == blank else a
+                for a, t in zip(table.address, table.target, strict=True)
+            ),
+        )
     words = [_verdict_words(verdict) for verdict in table.verdicts]
-    column = array("I")
-    for v, e in zip(verdict_column, expected, strict=True):
-        row = known.get((v, e))
-        if row is None:
-            row = known[(v, e)] = len(verdict_rows)
-            state, allowed_by, why = words[v]
-            if STATES[e].value != state:  # judged along the cell's own path: an ACL or route
-                why = (
-                    f"{why}; then dropped on its path (a network ACL or a route): sgh "
-                    "explain names the component"
-                )
-            verdict_rows.append({"allowed_by": allowed_by, "why": why})
-        column.append(row)
+    verdict_rows: list[dict[str, Any]] = []
+    column, expected = table.verdict, table.expected
+    if not table.oracle.judges_path:  # each cell's expected state is its verdict's
+        verdict_rows = [{"allowed_by": rules, "why": why} for _, rules, why in words]
+    else:  # judged along each cell's own path: a verdict and a state make a row
+        known: dict[tuple[int, int], int] = {}
+        column = array("I")
+        for v, e in zip(table.verdict, expected, strict=True):
+            row = known.get((v, e))
+            if row is None:
+                row = known[(v, e)] = len(verdict_rows)
+                state, allowed_by, why = words[v]
+                if STATES[e].value != state:  # dropped beyond the groups: an ACL or a route
+                    why = (
+                        f"{why}; then dropped on its path (a network ACL or a route): sgh "
+                        "explain names the component"
+                    )
+                verdict_rows.append({"allowed_by": allowed_by, "why": why})
+            column.append(row)
     attempts = array("B", [1]) * len(table)
     for i, count in table.attempts.items():
         attempts[i] = count
