@@ -580,9 +580,10 @@ def write_json(document: dict[str, Any], path: Path) -> None:
                 out.write(piece)
                 continue
             column = columns[int(piece)]
-            out.write("[")
-            for start in range(0, len(column), 65536):
-                chunk = column[start : start + 65536]
-                out.write(("," if start else "") + ",".join(map(str, chunk)))
-            out.write("]")
+            for start in range(0, len(column) or 1, 1 << 20):  # a million numbers at a time
+                text = json.dumps(column[start : start + (1 << 20)].tolist(), separators=(",", ":"))
+                first, last = start == 0, start + (1 << 20) >= len(column)
+                out.write(
+                    text[0 if first else 1 : len(text) if last else -1] + ("" if last else ",")
+                )
         out.write("\n")
