@@ -99,9 +99,10 @@ def write(path: Path, entries: list[Entry]) -> None:
     path.write_text("".join(_line(entry) for entry in entries))
 
 
-def _child(ready: int, keeper: int, sleeper: str) -> None:
+def _child(ready: int, keeper: int, sleeper: str, record: Path) -> None:
     """In the forked child: a namespace of its own, said on the pipe, then only a sleep that
-    holds it (the keeper binds and serves its ports)."""
+    holds it (the keeper binds and serves its ports), its command line naming the lab's
+    record as the keeper's does (``ps`` shows whose it is)."""
     try:
         die_with_parent(keeper)  # kept through exec: the node dies with its keeper
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -111,7 +112,7 @@ def _child(ready: int, keeper: int, sleeper: str) -> None:
         unshare_net()
         os.write(ready, b"ok")
         os.close(ready)
-        os.execv(sleeper, [sleeper, "infinity"])
+        os.execv(sleeper, [f"sgh-node {record}", "infinity"])
     except BaseException as err:
         with suppress(OSError):
             os.write(ready, str(err).encode()[:400] or type(err).__name__.encode())
@@ -151,7 +152,7 @@ def main(argv: list[str]) -> int:
         pid = os.fork()
         if pid == 0:
             os.close(read_end)
-            _child(write_end, keeper, sleeper)
+            _child(write_end, keeper, sleeper, record)
         os.close(write_end)
         children.add(pid)
         pipes.append((node, pid, read_end))
