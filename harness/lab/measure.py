@@ -82,6 +82,8 @@ def _batch(node: Node, lab: LabNamespaces, jobs: list[ProbeJob]) -> SourceBatch:
 
 SPLIT_PAIRS = 20_000  # pairs of nodes from which a run is shared out, one worker per core
 WORKERS = os.cpu_count() or 1
+CHUNK_JOBS = 400_000  # probe jobs a worker plans before it probes them: what it holds at once
+# (a job, its packet and the tables its answer is matched by cost about 1.5 KiB: measured)
 CLASSES_FROM_PAIRS = 40_000  # pairs of nodes (200 by 200) from which the default plan is
 # one probe per behaviour class: every port interval of a thousand instances is ten million
 # cells, and the classes are what the rules tell apart
@@ -319,8 +321,36 @@ def _share(
     """A worker's share (in a process of its own): the cells from the nodes ``sources``
     indexes, planned with the oracle's verdicts straight into probe jobs, probed, and given
     back as codes into a few tables (a million cells of a few hundred verdicts), for the parent
-    to make its results from (:func:`_gathered`) without a million objects crossing a pipe."""
+    to make its results from (:func:`_part`) without a million objects crossing a pipe. The
+    sources are probed a chunk at a time (:data:`CHUNK_JOBS`), so that a worker holds the
+    jobs of a chunk, not of its whole share."""
     started = time.monotonic()
+    probing = 0.0
+    seen_rows: list[tuple[str, str]] = []
+    seen_index: dict[tuple[str, str], int] = {}
+    seen_codes = array("I")
+    sent = 0  # the jobs probed so far
+
+    def flush() -> None:
+        """Probe the batches planned so far, code what was seen, let the jobs go."""
+        nonlocal probing, sent
+        if planned is not None and not sent:
+            planned(len(rows) // 5)
+        begun = time.monotonic()
+        observed = prober.in_order(batches, 0, progress)
+        probing += time.monotonic() - begun
+        chunk_rows, chunk_codes = forked.coded(observed, Observation.row)
+        mapping = []
+        for row in chunk_rows:
+            code = seen_index.get(row)
+            if code is None:
+                code = seen_index[row] = len(seen_rows)
+                seen_rows.append(row)
+            mapping.append(code)
+        seen_codes.extend(map(mapping.__getitem__, forked.codes(chunk_codes)))
+        sent = len(rows) // 5
+        batches.clear()
+
     nodes = topology.nodes
     probes: dict[Probe, int] = {}
     addresses: dict[str, int] = {}
@@ -351,6 +381,8 @@ def _share(
     target_name, target_address, target_pid, s, t = "", "", 0, 0, 0
     for source, target, path, address, judged in shared:
         if pair[0] is not source:
+            if len(rows) // 5 - sent >= CHUNK_JOBS:
+                flush()
             jobs = []
             batches.append(_batch(source, lab, jobs))
             s, source_name, _, _ = known_nodes[id(source)]
@@ -379,19 +411,16 @@ def _share(
             cell = Cell(source_name, target_name, probe, address)
             jobs.append(ProbeJob(cell, send_to, answered, source_address, target_pid))
             rows.extend((*at, number, row))
-    plan_done = time.monotonic()
-    if planned is not None:
-        planned(len(rows) // 5)
-    observed = prober.in_order(batches, 0, progress)
-    seen_rows, seen_codes = forked.coded(observed, Observation.row)
-    times = {"plan": plan_done - started, "probe": time.monotonic() - plan_done}
+    if batches or not sent:
+        flush()
+    times = {"plan": time.monotonic() - started - probing, "probe": probing}
     return (
         [(_protocol_word(probe.protocol), probe.port) for probe in probes],
         list(addresses),
         verdict_rows,
         rows.tobytes(),
         seen_rows,
-        seen_codes,
+        seen_codes.tobytes(),
         times,
     )
 
