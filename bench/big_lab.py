@@ -7,7 +7,7 @@ Group k admits ssh from the office prefix list, its own service port (8000 + k) 
 k - 1 (a chain, as tiers are), https from the VPC's CIDR for every third group, ICMP echo from
 its own members, and sends only to the next group and to https anywhere for every fourth group
 (the rest keep the default egress). Instances listen on 22, 443 and their group's port; every
-tenth has a public address. The same N and G always give the same file.
+tenth of the first 2,000 has a public address. The same N and G always give the same file.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def big_lab(n: int, groups: int = 0) -> dict[str, object]:
             "groups": [f"g{k}"],
             "listen": ["tcp/22", "tcp/443", f"tcp/{8000 + k}"],
         }
-        if i % 10 == 0:
+        if i % 10 == 0 and i < 2000:  # the lab has 250 public addresses
             instance["public_ip"] = True
         instances.append(instance)
     return {
