@@ -9,6 +9,7 @@ wiring the fabric, routes, installing policies, reading what a namespace listens
 from __future__ import annotations
 
 import functools
+import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from ipaddress import IPv4Network
@@ -25,6 +26,8 @@ from harness.core.runtime import LabNamespaces
 from harness.errors import LabError
 
 READY_TIMEOUT = 30.0
+PER_BRIDGE = int(os.environ.get("SGH_PORTS_PER_BRIDGE", fabric.PORTS_PER_BRIDGE))  # the tests
+# set it low, to run a lab of many bridges at a small size
 
 
 class NamespaceOps:
@@ -46,10 +49,14 @@ class NamespaceOps:
         netns.release_dead()  # a removed node's namespace must not be held open by us
         stale = switch_ports(lab.switch_pid) & {port for port, _, _, _ in ports}
         script = "".join(f"link del {port}\n" for port in sorted(stale))  # a node's old port
-        script += fabric.attach_script(ports)
         try:
+            listing = netns.run(lab.switch_pid, ["ip", "-o", "link", "show"], "", "lab switch")
+            held = fabric.bridges_in_use(listing, stale)
+            bridges, made = fabric.placed([port for port, _, _, _ in ports], held, PER_BRIDGE)
+            script += made + fabric.attach_script(ports, bridges)
             netns.run(lab.switch_pid, ["ip", "-batch", "-"], script, "lab switch")
-            table = fabric.forwarding_script(ports)
+            every = {*held, *bridges.values()}
+            table = fabric.forwarding_script(ports, bridges, every)
             netns.run(lab.switch_pid, ["bridge", "-batch", "-"], table, "lab switch's table")
         except LabError:
             self._check_alive(lab)  # a node that died is the likelier cause: name it

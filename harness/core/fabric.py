@@ -13,7 +13,8 @@ This module only says how: the ``ip -batch`` scripts, sysctls and neighbour entr
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 
@@ -156,24 +157,91 @@ def bridge_script() -> str:
     return f"link add {BRIDGE} type bridge\nlink set {BRIDGE} up\n"
 
 
-def attach_script(ports: list[tuple[str, int, str, str]]) -> str:
+PORTS_PER_BRIDGE = 1000  # a Linux bridge takes 1024 ports at most (BR_MAX_PORTS): beyond a
+# thousand nodes' ports, more bridges, each linked to the first (a star: one broadcast domain)
+_LISTED = re.compile(r"^\d+: ([^:@\s]+)(?:@\S*)?: .*?(?: master (\S+))?(?: state|$)", re.M)
+
+
+def bridge_name(index: int) -> str:
+    return BRIDGE if index == 0 else f"br{index}"
+
+
+def bridges_in_use(listing: str, leaving: Iterable[str] = ()) -> dict[str, int]:
+    """The switch's bridges (from ``ip -o link show`` in its namespace) and how many node
+    ports each holds (the links between bridges, and the ports ``leaving``, not counted)."""
+    names = {found[1]: found[2] for found in _LISTED.finditer(listing)}
+    gone = set(leaving)
+    held = {name: 0 for name in names if re.fullmatch(r"br\d+", name)}
+    for name, master in names.items():
+        if master in held and name not in gone and not re.fullmatch(r"(up|down)\d+", name):
+            held[master] += 1
+    return held
+
+
+def placed(
+    ports: Sequence[str], held: Mapping[str, int], per_bridge: int = PORTS_PER_BRIDGE
+) -> tuple[dict[str, str], str]:
+    """Each new port's bridge (the first with room for it among ``per_bridge`` ports, in
+    order: ``br0``, ``br1``, ...), and the ``ip -batch`` lines that make the bridges it needs
+    and link each to ``br0``."""
+    counts = dict(held) or {BRIDGE: 0}
+    script = []
+    chosen: dict[str, str] = {}
+    index = 0
+    for port in ports:
+        while counts.get(bridge_name(index), 0) >= per_bridge:
+            index += 1
+        name = bridge_name(index)
+        if name not in counts:
+            counts[name] = 0
+            script += [
+                f"link add {name} type bridge",
+                f"link set {name} up",
+                f"link add up{index} type veth peer name down{index}",
+                f"link set up{index} master {name} up",
+                f"link set down{index} master {BRIDGE} up",
+            ]
+        counts[name] += 1
+        chosen[port] = name
+    return chosen, "".join(f"{line}\n" for line in script)
+
+
+def attach_script(
+    ports: list[tuple[str, int, str, str]], bridges: Mapping[str, str] | None = None
+) -> str:
     """One veth per (switch port, node pid, name inside, MAC inside), the peer made inside
-    the node's namespace."""
+    the node's namespace, the port on its bridge (``br0`` unless ``bridges`` says)."""
     lines = []
     for port, pid, inside, mac in ports:
+        bridge = (bridges or {}).get(port, BRIDGE)
         lines.append(f"link add {port} type veth peer name {inside} address {mac} netns {pid}")
-        lines.append(f"link set {port} master {BRIDGE} up")
+        lines.append(f"link set {port} master {bridge} up")
     return "\n".join(lines) + "\n"
 
 
-def forwarding_script(ports: list[tuple[str, int, str, str]]) -> str:
+def forwarding_script(
+    ports: list[tuple[str, int, str, str]],
+    bridges: Mapping[str, str] | None = None,
+    every: Iterable[str] = (),
+) -> str:
     """For ``bridge -batch``: each node's MAC, per (switch port, node pid, name inside, MAC
-    inside), a static entry of the bridge's forwarding table on its port. A bridge learns a
-    MAC only from frames it sends, and floods a frame for an unknown one to every port: a node
-    whose policy drops everything never answers, so every probe sent to it reached every node
-    of the lab (probing from 200 of 1000 instances took 106 s instead of 8, in a profile
-    mostly flooding)."""
-    return "".join(f"fdb replace {mac} dev {port} master static\n" for port, _, _, mac in ports)
+    inside), a static entry of the bridge's forwarding table on its port, and on each other
+    bridge of ``every``, on the link towards it (through ``br0``). A bridge learns a MAC only
+    from frames it sends, and floods a frame for an unknown one to every port: a node whose
+    policy drops everything never answers, so every probe sent to it reached every node of
+    the lab (probing from 200 of 1000 instances took 106 s instead of 8, in a profile mostly
+    flooding)."""
+    others = sorted(set(every) | {BRIDGE})
+    lines = []
+    for port, _, _, mac in ports:
+        home = (bridges or {}).get(port, BRIDGE)
+        lines.append(f"fdb replace {mac} dev {port} master static\n")
+        for bridge in others:
+            if bridge == home:
+                continue
+            link = f"down{home[2:]}" if bridge == BRIDGE else f"up{bridge[2:]}"
+            lines.append(f"fdb replace {mac} dev {link} master static\n")
+    return "".join(lines)
 
 
 def mac(address: IPv4Address) -> str:

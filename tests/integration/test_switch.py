@@ -7,13 +7,17 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
 from nodes import leftovers
 from persistent import running
 
-from harness.adapters import netns
+from harness.adapters import namespaces, netns
+from harness.adapters.probers.scapy_prober import ScapyProber
 from harness.core import fabric
+from harness.core.phases import QUIET
 from harness.core.runtime import Runtime
 from harness.formats import topology_file
+from harness.lab.measure import probe_matrix
 
 VPC = Path(__file__).resolve().parents[2] / "topologies/vpc-three-tier.yaml"
 
@@ -54,4 +58,28 @@ def test_every_node_mac_is_a_static_entry_of_the_switch_on_its_port(runtime: Run
             for (port, _), hardware in zip(plan.ports, plan.macs, strict=True)
         }
         assert wanted and wanted <= static, sorted(wanted - static)[:5]
+    assert leftovers(runtime, topo.name) == []
+
+
+def test_a_lab_of_more_ports_than_a_bridge_takes_is_one_switch_of_linked_bridges(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Linux bridge takes 1024 ports: a bigger lab's ports fill ``br0``, then ``br1``, ...,
+    each linked to ``br0``, and every bridge knows every MAC (on its port, or on the link
+    towards it), so nothing floods. Run at a small size: five ports a bridge."""
+    monkeypatch.setattr(namespaces, "PER_BRIDGE", 5)
+    topo = topology_file.load(VPC)
+    wiring = fabric.wirings(topo, topo.lab_nodes)
+    macs = {hardware for plan in wiring.values() for hardware in plan.macs}
+    ports = sum(len(plan.ports) for plan in wiring.values())
+    with running(runtime, topo) as (_, built):
+        switch = built.namespaces.switch_pid
+        matrix = probe_matrix(topo, built.namespaces, ScapyProber(), QUIET)
+        assert matrix.summary.ok, matrix.summary.line()
+        bridges = sorted(fabric.bridges_in_use(netns.run(switch, ["ip", "-o", "link", "show"])))
+        assert len(bridges) == -(-ports // 5) > 2
+        for bridge in bridges:
+            table = netns.run(switch, ["bridge", "fdb", "show", "br", bridge])
+            static = set(re.findall(rf"^(\S+) dev \S+ master {bridge} static$", table, re.M))
+            assert macs <= static, (bridge, sorted(macs - static)[:3])
     assert leftovers(runtime, topo.name) == []
