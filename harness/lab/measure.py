@@ -137,7 +137,9 @@ def probe_matrix(
     classes = by_classes(topology) if classes is None else classes
     workers = workers or workers_for(topology)
     if workers > 1:
-        parts, timings = _in_shares(topology, lab, prober, phases, classes=classes, workers=workers)
+        parts, timings = _in_shares(
+            topology, lab, prober, phases, classes=classes, workers=workers, wanted=wanted
+        )
     else:
 
         def planned(count: int) -> None:
@@ -185,6 +187,7 @@ def reprove(
     previous: Matrix,
     *,
     runtime: str = "docker",
+    workers: int = 0,
 ) -> Matrix:
     """The matrix of a lab changed since ``previous`` was proven on it: the pairs the change
     can affect (:func:`harness.core.incremental.affected`), those with a node whose process
@@ -219,6 +222,7 @@ def reprove(
         classes=classes,
         wanted=wanted,
         carried=carried,
+        workers=workers,
     )
     return matrix.with_timing("carry", kept)
 

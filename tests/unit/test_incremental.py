@@ -10,6 +10,7 @@ from dataclasses import replace
 from ipaddress import ip_network
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -60,17 +61,20 @@ def with_rule(topology: Topology, group: int, rule: Rule) -> Topology:
     return replace(topology, groups=tuple(groups))
 
 
-def test_a_one_rule_change_reprobes_only_the_pairs_it_can_affect() -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_one_rule_change_reprobes_only_the_pairs_it_can_affect(workers: int) -> None:
+    """In one process and shared out over workers (a big lab's way)."""
     before = load("big-60")
     first = proven(before, classes=True)
     g3 = next(g for g in before.groups if g.name == "g3")
     g1 = next(g for g in before.groups if g.name == "g1")
     after = with_rule(before, before.groups.index(g3), Rule(Protocol.TCP, 5432, 5432, group=g1.key))
     prober = SimulatedProber(after)
-    again = reprove(after, namespaces(after), prober, QUIET, first, runtime="fake")
+    again = reprove(after, namespaces(after), prober, QUIET, first, runtime="fake", workers=workers)
     members = {i.name for i in after.members[g3.key]}
     sources = {i.name for i in after.members[g1.key]}
-    probed = prober.rounds[0]
+    table, since = again.table, max(first.table.times)
+    probed = [r.cell for i, r in enumerate(table) if table.times[table.proven[i]] > since]
     assert {(c.source, c.target) for c in probed} == {
         (s, t) for s in sources for t in members if s != t
     }
