@@ -29,7 +29,7 @@ This errs on the wide side, never the narrow one.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from harness.core.model import Address, GroupKey, Instance, Node, Probe, Rule, Topology
@@ -57,6 +57,36 @@ class Affected:
     @property
     def nothing(self) -> bool:
         return not (self.everything or self.nodes or self.pairs)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The pairs to plan again (:data:`harness.core.planner.Wanted`): every pair of a node in
+    ``whole``, and ``pairs`` (source -> targets), by name."""
+
+    whole: frozenset[str] = frozenset()
+    pairs: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+    @staticmethod
+    def of(change: Affected, nodes: Iterable[str], pairs: Iterable[tuple[str, str]]) -> Selection:
+        """The pairs ``change`` can affect, those of ``nodes`` and ``pairs`` besides."""
+        joined: dict[str, set[str]] = {s: set(t) for s, t in change.pairs.items()}
+        for source, target in pairs:
+            joined.setdefault(source, set()).add(target)
+        return Selection(
+            change.nodes | frozenset(nodes), {s: frozenset(t) for s, t in joined.items()}
+        )
+
+    def __call__(self, source: str, target: str) -> bool:
+        return source in self.whole or target in self.whole or target in self.pairs.get(source, ())
+
+    def targets(self, source: Node, instances: Sequence[Instance]) -> Sequence[Instance]:
+        """The instances, in order, whose pair from ``source`` is selected."""
+        if source.name in self.whole:
+            return instances
+        named = self.pairs.get(source.name, frozenset())
+        whole = self.whole
+        return [i for i in instances if i.name in whole or i.name in named]
 
 
 def affected(before: Topology, after: Topology, *, classes: bool = False) -> Affected:

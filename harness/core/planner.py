@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from typing import NamedTuple
+from typing import Protocol as TypingProtocol
 
 from harness.core.memo import ByIdentity
 from harness.core.model import (
@@ -111,9 +112,15 @@ def vpc_probe_set(topology: Topology, target: Instance, nic: Interface, ipv6: bo
     return sorted(probes, key=Probe.sort_key)
 
 
-Wanted = Callable[[str, str], bool]
-"""Which pairs (source, target: names) to plan, of a lab changed since it was proven
-(:func:`harness.core.incremental.affected`); ``None``: every pair."""
+class Wanted(TypingProtocol):
+    """Which pairs to plan, of a lab changed since it was proven
+    (:class:`harness.core.incremental.Selection`); ``None``: every pair."""
+
+    def __call__(self, source: str, target: str) -> bool: ...
+
+    def targets(self, source: Node, instances: Sequence[Instance]) -> Sequence[Instance]:
+        """The instances, in order, whose pair from ``source`` is wanted."""
+        ...
 
 
 def plan(topology: Topology, *, classes: bool = False) -> list[Cell]:
@@ -207,8 +214,11 @@ def _routes(
     candidates: dict[tuple[int, bool], list[Probe]] = {}
     text = ByIdentity[Address, str](str)
     for source in topology.nodes if sources is None else sources:
-        for target in topology.instances:
-            if target is source or (wanted is not None and not wanted(source.name, target.name)):
+        targets = (
+            topology.instances if wanted is None else wanted.targets(source, topology.instances)
+        )
+        for target in targets:
+            if target is source:
                 continue
             for path in paths(topology, source, target):
                 v6 = path.address.version == 6

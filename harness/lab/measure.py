@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from harness.adapters import forked
-from harness.core.incremental import affected
+from harness.core.incremental import Selection, affected
 from harness.core.matrix import CellResult, CellTable, Matrix, Part, compare, merge_retry
 from harness.core.memo import ByIdentity
 from harness.core.model import Address, Instance, Node, Probe, Proto, Protocol, State, Topology
@@ -202,16 +202,9 @@ def reprove(
         phases.note(f"{'; '.join(change.reasons)} changed: every cell is probed again")
         return probe_matrix(topology, lab, prober, phases, runtime=runtime, classes=classes)
 
-    def wanted(source: str, target: str) -> bool:
-        return (
-            change(source, target)
-            or source in restarted
-            or target in restarted
-            or (source, target) in unsure
-        )
-
+    wanted = Selection.of(change, restarted, unsure)
     started = time.monotonic()
-    carried = previous.table.carried(topology, lambda source, target: not wanted(source, target))
+    carried = previous.table.carried(topology, wanted)
     kept = time.monotonic() - started
     matrix = probe_matrix(
         topology,
