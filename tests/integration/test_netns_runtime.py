@@ -141,3 +141,57 @@ def test_a_node_gone_before_its_policy_is_named_in_one_error(runtime: Runtime) -
     assert isinstance(runtime, NetnsRuntime)
     with pytest.raises(LabError, match="the node of dies exited"):
         runtime.install(lab, {"dies": "table inet sgh\n"}, QUIET)
+
+
+def test_a_node_stopped_alone_takes_its_listener_and_the_others_serve_on(
+    runtime: Runtime,
+) -> None:
+    """One keeper serves every node's ports, and each node is a process of its own: a node
+    killed alone has its sockets closed by the keeper as it is reaped (so its namespace goes
+    with it), and every other node still answers."""
+    import socket
+
+    from persistent import running
+
+    from harness.adapters import netns
+    from harness.formats import topology_file
+
+    assert isinstance(runtime, NetnsRuntime)
+    topo = topology_file.load(ROOT / "topologies/three-tier.yaml")
+    nodes = topo.nodes_by_name
+
+    def answers(source_pid: int, target: str, port: int) -> bool:
+        def connect() -> bool:
+            try:
+                with socket.create_connection((str(nodes[target].address), port), timeout=2):
+                    return True
+            except OSError:
+                return False
+
+        return netns.call_in(netns.netns_path(source_pid), connect)
+
+    with running(runtime, topo) as (ref, built):
+        pids = built.namespaces.pids
+        [keeper] = [e.pid for e in read(runtime.record(ref)) if not e.node and alive(e)]
+
+        def sockets() -> int:
+            return sum(
+                os.readlink(f"/proc/{keeper}/fd/{fd}").startswith("socket:")
+                for fd in os.listdir(f"/proc/{keeper}/fd")
+            )
+
+        assert answers(pids["internet"], "web-1", 80) and answers(pids["internet"], "web-2", 80)
+        held, settled = sockets(), time.monotonic() + 5
+        while time.monotonic() < settled:  # the keeper closes what it accepted as it reads EOF
+            time.sleep(0.2)
+            now = sockets()
+            if now == held:
+                break
+            held = now
+        os.kill(pids["web-1"], signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while sockets() > held - 4:  # tcp/22 and tcp/80, IPv4 and IPv6
+            assert time.monotonic() < deadline, f"{sockets()} sockets, {held} before"
+            time.sleep(0.02)
+        assert sockets() == held - 4
+        assert answers(pids["internet"], "web-2", 80)  # the others serve on
