@@ -46,18 +46,6 @@ class Affected:
     pairs: dict[str, frozenset[str]] = field(default_factory=dict)
     reasons: tuple[str, ...] = ()
 
-    def __call__(self, source: str, target: str) -> bool:
-        return (
-            self.everything
-            or source in self.nodes
-            or target in self.nodes
-            or target in self.pairs.get(source, ())
-        )
-
-    @property
-    def nothing(self) -> bool:
-        return not (self.everything or self.nodes or self.pairs)
-
 
 @dataclass(frozen=True)
 class Selection:
@@ -87,6 +75,12 @@ class Selection:
         named = self.pairs.get(source.name, frozenset())
         whole = self.whole
         return [i for i in instances if i.name in whole or i.name in named]
+
+
+def restarted(proven: Mapping[str, int], now: Mapping[str, int]) -> set[str]:
+    """The nodes whose process (by node, ``now``) is not the one a proof was made on
+    (``proven``): started again, or new."""
+    return {name for name, pid in now.items() if proven.get(name) != pid}
 
 
 def affected(before: Topology, after: Topology, *, classes: bool = False) -> Affected:

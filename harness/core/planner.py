@@ -116,8 +116,6 @@ class Wanted(TypingProtocol):
     """Which pairs to plan, of a lab changed since it was proven
     (:class:`harness.core.incremental.Selection`); ``None``: every pair."""
 
-    def __call__(self, source: str, target: str) -> bool: ...
-
     def targets(self, source: Node, instances: Sequence[Instance]) -> Sequence[Instance]:
         """The instances, in order, whose pair from ``source`` is wanted."""
         ...

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field, replace
 
 from harness.core.diff import Change, predict
-from harness.core.incremental import affected
+from harness.core.incremental import Selection, affected, restarted
 from harness.core.matrix import CellResult
 from harness.core.model import Topology
 from harness.core.oracle import Expectation
@@ -97,7 +97,7 @@ def _unaffected(
     started again, or not proven before) and those carried over from before, as observed
     there (:func:`harness.core.incremental.affected`)."""
     change = affected(before, after)
-    restarted = {n for n, pid in changed.namespaces.pids.items() if pids.get(n) != pid}
+    selected = Selection.of(change, restarted(pids, changed.namespaces.pids), ())
     seen = {result.cell: result for result in first}
     again: dict[Cell, Expectation] = {}
     carried: list[CellResult] = []
@@ -107,8 +107,8 @@ def _unaffected(
             was is None
             or not was.correct
             or was.expected.state is not expectation.state
-            or change(cell.source, cell.target)
-            or {cell.source, cell.target} & restarted
+            or change.everything
+            or selected(cell.source, cell.target)
         ):
             again[cell] = expectation
         else:

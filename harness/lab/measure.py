@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from harness.adapters import forked
-from harness.core.incremental import Selection, affected
+from harness.core.incremental import Selection, affected, restarted
 from harness.core.matrix import CellResult, CellTable, Matrix, Part, compare, merge_retry
 from harness.core.memo import ByIdentity
 from harness.core.model import Address, Instance, Node, Probe, Proto, Protocol, State, Topology
@@ -196,13 +196,12 @@ def reprove(
     time they were proven."""
     classes = previous.plan == "classes"
     change = affected(previous.topology, topology, classes=classes)
-    restarted = {name for name, pid in lab.pids.items() if previous.pids.get(name) != pid}
     unsure = previous.table.pairs_not_all_correct()
     if change.everything:
         phases.note(f"{'; '.join(change.reasons)} changed: every cell is probed again")
         return probe_matrix(topology, lab, prober, phases, runtime=runtime, classes=classes)
 
-    wanted = Selection.of(change, restarted, unsure)
+    wanted = Selection.of(change, restarted(previous.pids, lab.pids), unsure)
     started = time.monotonic()
     carried = previous.table.carried(topology, wanted)
     kept = time.monotonic() - started
