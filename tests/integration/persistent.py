@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import boto3
+import botocore.config
+
 from harness.adapters.probers.scapy_prober import ScapyProber
 from harness.core.matrix import CellResult, Matrix
 from harness.core.model import Protocol, Topology
@@ -24,6 +27,22 @@ from harness.lab.lifecycle import Reconciled, teardown
 from harness.lab.measure import probe_matrix
 
 BIN = Path(sys.executable).parent
+
+
+def ec2_client(endpoint: str, account: str, *, attempts: int | None = None) -> Any:
+    """boto3's EC2 client against a lab's Query API, as ``account`` (``attempts``: botocore's
+    retries, its default when None)."""
+    config = (
+        None if attempts is None else botocore.config.Config(retries={"max_attempts": attempts})
+    )
+    return boto3.client(
+        "ec2",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=account,
+        aws_secret_access_key="unused",
+        config=config,
+    )
 
 
 @dataclass

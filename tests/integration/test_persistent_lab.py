@@ -11,14 +11,12 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import boto3
 import botocore.config
 import botocore.exceptions
 import pytest
 from nodes import running
-from persistent import Shell, cell, serving
+from persistent import Shell, cell, ec2_client, serving
 
 from harness.adapters.docker_runtime import KIND_LABEL, LABEL, NODE_LABEL, DockerRuntime
 from harness.core.runtime import Runtime
@@ -47,14 +45,7 @@ def server(shell: Shell) -> Iterator[str]:
 def test_boto3_changes_are_enforced_on_the_containers(
     shell: Shell, server: str, runtime: Runtime, tmp_path: Path
 ) -> None:
-    ec2: Any = boto3.client(
-        "ec2",
-        endpoint_url=server,
-        region_name="us-east-1",
-        aws_access_key_id=A,
-        aws_secret_access_key="unused",
-        config=botocore.config.Config(retries={"max_attempts": 1}),
-    )
+    ec2 = ec2_client(server, A, attempts=1)
     shell.run("sgh", "host", "add", "workstation", "203.0.113.19", "-q")
     web = ec2.create_security_group(GroupName="web", Description="web servers")["GroupId"]
     # The ec2-* commands see what the API made, and the other way round.
@@ -125,14 +116,7 @@ def test_an_instance_of_a_users_image_serves_the_ports_the_user_declared(
 ) -> None:
     """A 443/8080/5432 design is open where the rules allow it, not closed everywhere: the
     image says what it serves (its sgh:listen tag), as the user registered it through boto3."""
-    ec2: Any = boto3.client(
-        "ec2",
-        endpoint_url=server,
-        region_name="us-east-1",
-        aws_access_key_id=A,
-        aws_secret_access_key="unused",
-        config=botocore.config.Config(retries={"max_attempts": 1}),
-    )
+    ec2 = ec2_client(server, A, attempts=1)
     shell.run("sgh", "host", "add", "workstation", "203.0.113.19", "-q")
     image = ec2.register_image(
         Name="shop-api",

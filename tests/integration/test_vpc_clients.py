@@ -9,9 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from persistent import BIN, Shell, cell, serving
+from persistent import BIN, Shell, cell, ec2_client, serving
 
 A = "111122223333"
 PLAYBOOKS = Path(__file__).resolve().parent / "ansible"
@@ -276,13 +275,7 @@ def playbook(shell: Shell, endpoint: str, name: str, out: Path, **extra: str) ->
 
 def launch(endpoint: str, group: str, subnet: str | None) -> list[str]:
     """Two instances by boto3: one in ``group``, one in the default group."""
-    ec2 = boto3.client(
-        "ec2",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id=A,
-        aws_secret_access_key="unused",
-    )
+    ec2 = ec2_client(endpoint, A)
     where = {"SubnetId": subnet} if subnet else {}
     ids = []
     for groups in ([group], []):
@@ -455,13 +448,7 @@ def test_ansible_builds_a_vpc_path_and_packets_follow(vpc_lab: Shell, tmp_path: 
         assert [k for k in PATH_KEYS if not made[k]["changed"]] == []
         again = playbook(vpc_lab, endpoint, "vpc-path.yml", tmp_path / "2.json")
         assert [k for k in PATH_KEYS if again[k]["changed"]] == []
-        ec2 = boto3.client(
-            "ec2",
-            endpoint_url=endpoint,
-            region_name="us-east-1",
-            aws_access_key_id=A,
-            aws_secret_access_key="unused",
-        )
+        ec2 = ec2_client(endpoint, A)
         group = made["group"]["group_id"]
         public, private = made["public"]["subnet"]["id"], made["private"]["subnet"]["id"]
         ids = {"public": public, "private": private, "group": group}
@@ -548,13 +535,7 @@ def test_a_peering_accepted_live_carries_packets_and_a_group_reference(
     the two instances reach each other's ssh by their private addresses across it (their
     routers plugged again as the peering came); once it is deleted, no path joins them."""
     with serving(vpc_lab) as endpoint:
-        ec2 = boto3.client(
-            "ec2",
-            endpoint_url=endpoint,
-            region_name="us-east-1",
-            aws_access_key_id=A,
-            aws_secret_access_key="unused",
-        )
+        ec2 = ec2_client(endpoint, A)
         made: dict[str, dict[str, str]] = {}
         for name, cidr in (("one", "10.11.0.0/16"), ("two", "10.12.0.0/16")):
             vpc = ec2.create_vpc(CidrBlock=cidr)["Vpc"]["VpcId"]
